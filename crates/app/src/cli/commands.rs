@@ -1,0 +1,219 @@
+//! What each command does: load config, open the store, call the job, print the result.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use barter_core::{Calendar, Instrument, RunStatus, SourceKind};
+use barter_sources::SampleSource;
+use barter_store::Store;
+use chrono::Utc;
+
+use super::output::{self, ProgressReporter};
+use super::{AddInstrument, Cli, Command, DbCommand, InstrumentsCommand, SyncArgs};
+use crate::config::{self, Config, DEFAULT_CONFIG_FILE, STARTER_FILE};
+use crate::source_set::SourceSet;
+use crate::sync::{SyncOptions, sync_data};
+
+/// Loads the config with the CLI's overrides applied.
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let (path, explicit) = config::config_path(cli.config.as_deref());
+    let mut config = config::load(&path, explicit)?.config;
+    if let Some(url) = &cli.database {
+        config.database_url = url.clone();
+    }
+    Ok(config)
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))
+}
+
+/// Hides a password in a database URL before it is printed.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user_info = &url[scheme + 3..at];
+            match user_info.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Init { force } => {
+            let (path, _) = config::config_path(cli.config.as_deref());
+            write_starter(&path, *force)?;
+            println!("wrote {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Quickstart => quickstart(&cli).await,
+        Command::Instruments(command) => {
+            let config = load_config(&cli)?;
+            let store = open_store(&config).await?;
+            instruments(&cli, &store, command).await
+        }
+        Command::Sync(args) => {
+            let config = load_config(&cli)?;
+            let store = open_store(&config).await?;
+            sync(&cli, &config, &store, args).await
+        }
+        Command::Candles { symbol, from, to } => {
+            let config = load_config(&cli)?;
+            let store = open_store(&config).await?;
+            if store.instrument(symbol).await?.is_none() {
+                anyhow::bail!("instrument {symbol} is not registered; see `barter instruments list`");
+            }
+            let candles = store.candles(symbol, *from, *to).await?;
+            output::candles(cli.json, &candles)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Runs { limit } => {
+            let config = load_config(&cli)?;
+            let store = open_store(&config).await?;
+            let runs = store.runs(*limit).await?;
+            output::runs(cli.json, &runs)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Db(DbCommand::Migrate) => {
+            let config = load_config(&cli)?;
+            let store = open_store(&config).await?;
+            let applied = store.migrate().await?;
+            println!(
+                "{} database {} is up to date ({} migration(s) applied now)",
+                store.backend_name(),
+                redact(&config.database_url),
+                applied.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn write_starter(path: &Path, force: bool) -> anyhow::Result<()> {
+    if path.exists() && !force {
+        anyhow::bail!("{} already exists; use --force to overwrite it", path.display());
+    }
+    std::fs::write(path, STARTER_FILE).with_context(|| format!("cannot write {}", path.display()))
+}
+
+async fn instruments(cli: &Cli, store: &Store, command: &InstrumentsCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        InstrumentsCommand::Add(args) => {
+            let instrument = instrument_from_args(args)?;
+            store.add_instrument(&instrument).await?;
+            output::instruments(cli.json, std::slice::from_ref(&instrument))?;
+        }
+        InstrumentsCommand::List => {
+            output::instruments(cli.json, &store.instruments().await?)?;
+        }
+        InstrumentsCommand::Remove { symbol } => {
+            let candles = store.remove_instrument(symbol).await?;
+            if cli.json {
+                println!("{}", serde_json::json!({ "removed": symbol, "candles_deleted": candles }));
+            } else {
+                println!("removed {symbol} and its {candles} stored candle(s)");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds an instrument from `instruments add` arguments, checking what can be checked offline.
+fn instrument_from_args(args: &AddInstrument) -> anyhow::Result<Instrument> {
+    let symbol = args.symbol.clone();
+    let sample = match args.source {
+        SourceKind::Sample => {
+            let id = args.source_id.clone().unwrap_or_else(|| symbol.to_string());
+            Some(SampleSource::series(&id).with_context(|| {
+                format!("the bundled sample has no `{id}`; it has BTC, ETH, SOL, XRP, ADA, DOGE, LTC, BNB, SPY")
+            })?)
+        }
+        _ => None,
+    };
+    let source_id = match (args.source, &args.path, &args.source_id) {
+        (SourceKind::Csv, Some(path), _) => path.display().to_string(),
+        (SourceKind::Csv, None, Some(id)) => id.clone(),
+        (SourceKind::Csv, None, None) => anyhow::bail!("--source csv needs --path FILE"),
+        (_, Some(_), _) => anyhow::bail!("--path is only for --source csv"),
+        (SourceKind::Sample, None, _) => sample.map(|s| s.symbol.to_owned()).unwrap_or_default(),
+        (_, None, Some(id)) => id.clone(),
+        (kind, None, None) => anyhow::bail!(
+            "--source {kind} needs --source-id (e.g. {})",
+            if kind == SourceKind::CoinGecko { "`bitcoin`" } else { "`BTCUSDT`" }
+        ),
+    };
+    if args.source == SourceKind::Csv && !Path::new(&source_id).is_file() {
+        anyhow::bail!("CSV file {source_id} does not exist (give a path to an existing file)");
+    }
+    let name = args.name.clone().or_else(|| sample.map(|s| s.name.to_owned())).unwrap_or_default();
+    let calendar = args.calendar.or(sample.map(|s| s.calendar)).unwrap_or(Calendar::Continuous);
+    Ok(Instrument::new(symbol, name, &args.quote, args.source, source_id, calendar)?)
+}
+
+async fn sync(cli: &Cli, config: &Config, store: &Store, args: &SyncArgs) -> anyhow::Result<ExitCode> {
+    let sources = SourceSet::from_config(&config.sources);
+    let options = SyncOptions {
+        symbols: args.instruments.clone(),
+        since: args.since,
+        backfill_days: config.sync.backfill_days,
+    };
+    let progress = ProgressReporter::new();
+    let run = sync_data(store, &sources, &options, Utc::now(), &progress).await?;
+    output::sync_run(cli.json, &run)?;
+    Ok(exit_status(run.status))
+}
+
+fn exit_status(status: RunStatus) -> ExitCode {
+    if status == RunStatus::Succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+async fn quickstart(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let (path, _) = config::config_path(cli.config.as_deref());
+    if path.exists() {
+        println!("using existing {}", path.display());
+    } else {
+        write_starter(&path, false)?;
+        println!("wrote {}", path.display());
+    }
+    let config = load_config(cli)?;
+    let store = open_store(&config).await?;
+    let mut registered = 0;
+    for instrument in barter_sources::sample::instruments() {
+        if store.instrument(&instrument.symbol).await?.is_none() {
+            store.add_instrument(&instrument).await?;
+            registered += 1;
+        }
+    }
+    println!(
+        "registered {registered} sample instrument(s) in {} ({DEFAULT_CONFIG_FILE} names the database)",
+        redact(&config.database_url)
+    );
+    let sources = SourceSet::from_config(&config.sources);
+    let options = SyncOptions { backfill_days: config.sync.backfill_days, ..SyncOptions::default() };
+    let progress = ProgressReporter::new();
+    let run = sync_data(&store, &sources, &options, Utc::now(), &progress).await?;
+    output::sync_run(cli.json, &run)?;
+    if !cli.json {
+        println!("\nnext: `barter candles BTC --from 2025-12-01` shows stored candles; `barter sync` brings them up to date.");
+    }
+    Ok(exit_status(run.status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden_in_printed_urls() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://barter.db"), "sqlite://barter.db");
+    }
+}

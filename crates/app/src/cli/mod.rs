@@ -1,0 +1,150 @@
+//! The `barter` command line: arguments (clap), dispatch, and exit status.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use barter_core::{Calendar, Day, SourceKind, Symbol};
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Barter: automated, scheduled trading on daily candles.
+#[derive(Debug, Parser)]
+#[command(name = "barter", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (default ./barter.toml).
+    #[arg(long, global = true, env = "BARTER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL, overriding the config: `sqlite://FILE` or `postgres://USER@HOST/DB`.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output (-v info, -vv debug); `BARTER_LOG` sets a full filter.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter barter.toml.
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// In an empty directory: create the config, register the sample instruments, sync them offline.
+    Quickstart,
+    /// Register, list and remove instruments.
+    #[command(subcommand)]
+    Instruments(InstrumentsCommand),
+    /// Sync daily candles for every active instrument (or the ones named).
+    Sync(SyncArgs),
+    /// Show an instrument's stored candles.
+    Candles {
+        /// The instrument symbol.
+        symbol: Symbol,
+        /// First day (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<Day>,
+        /// Last day (YYYY-MM-DD).
+        #[arg(long)]
+        to: Option<Day>,
+    },
+    /// Show recent job runs.
+    Runs {
+        /// How many runs to show.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Database maintenance.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+/// `barter instruments ...`.
+#[derive(Debug, Subcommand)]
+pub enum InstrumentsCommand {
+    /// Register an instrument.
+    Add(AddInstrument),
+    /// List registered instruments.
+    List,
+    /// Remove an instrument and its stored candles.
+    Remove {
+        /// The instrument symbol.
+        symbol: Symbol,
+    },
+}
+
+/// `barter instruments add`.
+#[derive(Debug, Args)]
+pub struct AddInstrument {
+    /// Unique symbol, e.g. BTC.
+    pub symbol: Symbol,
+    /// Where its candles come from: sample, coingecko, binance or csv.
+    #[arg(long)]
+    pub source: SourceKind,
+    /// The source's id: CoinGecko `bitcoin`, Binance `BTCUSDT`, sample `BTC` (default: the symbol).
+    #[arg(long)]
+    pub source_id: Option<String>,
+    /// The CSV file, for `--source csv`.
+    #[arg(long, value_name = "FILE")]
+    pub path: Option<PathBuf>,
+    /// Human-readable name (default: the symbol, or the sample's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Quote currency.
+    #[arg(long, default_value = "USD")]
+    pub quote: String,
+    /// Trading calendar: continuous (every day) or weekdays.
+    #[arg(long)]
+    pub calendar: Option<Calendar>,
+}
+
+/// `barter sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only this instrument (repeatable).
+    #[arg(long = "instrument", value_name = "SYMBOL")]
+    pub instruments: Vec<Symbol>,
+    /// Re-fetch from this day (YYYY-MM-DD) instead of the last complete stored day.
+    #[arg(long)]
+    pub since: Option<Day>,
+}
+
+/// `barter db ...`.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply pending migrations (they are also applied automatically on connect).
+    Migrate,
+}
+
+/// Sets up logging to stderr: `BARTER_LOG` if set, else by verbosity.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,barter_app=info,barter_sources=info,barter_store=info",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_env("BARTER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs a parsed command line; the exit status is non-zero when the job did not fully succeed.
+///
+/// # Errors
+/// Any failure, with context saying what was being done.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    commands::dispatch(cli).await
+}

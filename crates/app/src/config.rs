@@ -1,0 +1,289 @@
+//! `barter.toml` and `BARTER_*` environment overrides, resolved into one validated [`Config`].
+//!
+//! Precedence: built-in defaults < the file < `BARTER_*` variables < command-line flags. Nested
+//! keys use `__` in variable names (`BARTER_SOURCES__COINGECKO__PLAN=pro`). Secrets never live in
+//! the file: the CoinGecko key comes only from `BARTER_COINGECKO_API_KEY`.
+
+use std::path::{Path, PathBuf};
+
+use barter_sources::{BinanceConfig, CoinGeckoConfig, SampleConfig};
+use figment::Figment;
+use figment::providers::{Env, Serialized};
+use serde::{Deserialize, Serialize};
+
+/// The file used when neither `--config` nor `BARTER_CONFIG` names one.
+pub const DEFAULT_CONFIG_FILE: &str = "barter.toml";
+/// The database used when the config names none: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://barter.db";
+/// The environment variable holding the CoinGecko API key.
+pub const COINGECKO_API_KEY_VAR: &str = "BARTER_COINGECKO_API_KEY";
+
+/// Everything Barter can be configured with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://FILE` (default `sqlite://barter.db`) or `postgres://USER@HOST/DB`.
+    pub database_url: String,
+    /// Candle sync settings.
+    pub sync: SyncConfig,
+    /// Per-source settings.
+    pub sources: SourcesConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            sync: SyncConfig::default(),
+            sources: SourcesConfig::default(),
+        }
+    }
+}
+
+/// `[sync]`: how candle sync behaves.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// How many days the first sync of an instrument fetches; absent means all the source gives.
+    pub backfill_days: Option<u32>,
+}
+
+/// `[sources.*]`: one table per data source kind.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// `[sources.sample]`.
+    pub sample: SampleConfig,
+    /// `[sources.coingecko]`.
+    pub coingecko: CoinGeckoConfig,
+    /// `[sources.binance]`.
+    pub binance: BinanceConfig,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The named file does not exist or cannot be read.
+    #[error("cannot read config file {path}: {source}; run `barter init` to create one")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has a wrong key or value.
+    #[error("invalid config file {path}, line {line}{}: {message}", key.as_ref().map(|k| format!(", key `{k}`")).unwrap_or_default())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// The dotted key at fault, when it can be told.
+        key: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `BARTER_*` variable has a wrong value.
+    #[error("invalid environment override: {0}")]
+    Environment(String),
+    /// A value is out of its allowed range.
+    #[error("invalid config value `{key}`: {message}")]
+    Value {
+        /// The dotted key.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A loaded configuration and where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The resolved settings.
+    pub config: Config,
+    /// The file read, if one existed.
+    pub file: Option<PathBuf>,
+}
+
+/// Resolves which config file to read: the flag, else `BARTER_CONFIG`, else `./barter.toml`.
+pub fn config_path(flag: Option<&Path>) -> (PathBuf, bool) {
+    if let Some(path) = flag {
+        return (path.to_owned(), true);
+    }
+    match std::env::var_os("BARTER_CONFIG") {
+        Some(path) if !path.is_empty() => (PathBuf::from(path), true),
+        _ => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+    }
+}
+
+/// Loads the configuration: defaults, then the file (if present), then `BARTER_*` variables.
+///
+/// An explicitly named file (`explicit`) must exist; the default `./barter.toml` may be absent.
+///
+/// # Errors
+/// [`ConfigError`] naming the file, line and key for a bad file, or the variable for a bad override.
+pub fn load(path: &Path, explicit: bool) -> Result<LoadedConfig, ConfigError> {
+    let (from_file, file) = match std::fs::read_to_string(path) {
+        Ok(text) => (parse_file(path, &text)?, Some(path.to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => (Config::default(), None),
+        Err(source) => {
+            return Err(ConfigError::Read { path: path.to_owned(), source });
+        }
+    };
+    let env = Env::prefixed("BARTER_").split("__").filter(|key| {
+        let key = key.as_str();
+        key == "database_url" || key.starts_with("sync") || key.starts_with("sources")
+    });
+    let mut config: Config = Figment::from(Serialized::defaults(from_file))
+        .merge(env)
+        .extract()
+        .map_err(|e| ConfigError::Environment(e.to_string()))?;
+    config.sources.coingecko.api_key = std::env::var(COINGECKO_API_KEY_VAR)
+        .ok()
+        .filter(|key| !key.trim().is_empty());
+    validate(&config)?;
+    Ok(LoadedConfig { config, file })
+}
+
+/// Parses the file's text, turning TOML/serde errors into file:line:key messages.
+///
+/// # Errors
+/// [`ConfigError::Invalid`].
+pub fn parse_file(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    toml::from_str::<Config>(text).map_err(|error| {
+        let offset = error.span().map_or(0, |span| span.start);
+        let (line, key) = locate(text, offset);
+        let mut message = error.message().trim().to_owned();
+        if message.contains("api_key") {
+            message.push_str(&format!(
+                "; secrets are read only from the environment: set {COINGECKO_API_KEY_VAR}"
+            ));
+        }
+        ConfigError::Invalid { path: path.to_owned(), line, key, message }
+    })
+}
+
+/// The 1-based line of `offset` and the dotted key defined on that line (table + key).
+fn locate(text: &str, offset: usize) -> (usize, Option<String>) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let mut table: Option<String> = None;
+    for l in before.lines() {
+        let t = l.trim();
+        if t.starts_with('[') && t.ends_with(']') {
+            table = Some(t.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+        }
+    }
+    let this_line = text.lines().nth(line - 1).unwrap_or("").trim();
+    let key = this_line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned())
+        .filter(|k| !k.is_empty() && !k.starts_with('#'));
+    let dotted = match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k),
+        (Some(t), None) if this_line.starts_with('[') => Some(t),
+        _ => None,
+    };
+    (line, dotted)
+}
+
+fn validate(config: &Config) -> Result<(), ConfigError> {
+    let checks: [(&'static str, bool, &str); 6] = [
+        ("database_url", !config.database_url.trim().is_empty(), "must not be empty"),
+        ("sources.coingecko.requests_per_minute", config.sources.coingecko.requests_per_minute > 0, "must be at least 1"),
+        ("sources.binance.requests_per_minute", config.sources.binance.requests_per_minute > 0, "must be at least 1"),
+        ("sources.coingecko.timeout_secs", config.sources.coingecko.timeout_secs > 0.0, "must be greater than 0"),
+        ("sources.binance.timeout_secs", config.sources.binance.timeout_secs > 0.0, "must be greater than 0"),
+        ("sync.backfill_days", config.sync.backfill_days != Some(0), "must be at least 1 (leave it out for all history)"),
+    ];
+    match checks.into_iter().find(|(_, ok, _)| !ok) {
+        Some((key, _, message)) => Err(ConfigError::Value { key, message: message.to_owned() }),
+        None => Ok(()),
+    }
+}
+
+/// The commented starter file `barter init` writes.
+pub const STARTER_FILE: &str = r#"# Barter configuration. Every key is optional; the values shown are the defaults.
+# Any key can be overridden by an environment variable: BARTER_<KEY>, nested keys joined
+# by "__", e.g. BARTER_DATABASE_URL or BARTER_SOURCES__COINGECKO__PLAN=pro.
+# Secrets never go in this file: the CoinGecko key is read from BARTER_COINGECKO_API_KEY.
+
+# SQLite file in the working directory, or a PostgreSQL URL such as
+# "postgres://barter@localhost/barter".
+database_url = "sqlite://barter.db"
+
+[sync]
+# Days fetched by an instrument's first sync; leave unset to fetch all the source has.
+# backfill_days = 1095
+
+[sources.sample]
+# The bundled offline history is served up to this day (default: its last day, 2026-01-05).
+# as_of = "2024-01-01"
+
+[sources.coingecko]
+base_url = "https://api.coingecko.com/api/v3"   # Pro: "https://pro-api.coingecko.com/api/v3"
+plan = "demo"                                   # "keyless", "demo" or "pro"
+requests_per_minute = 30
+timeout_secs = 30.0
+max_retries = 4
+
+[sources.binance]
+base_url = "https://api.binance.com"
+requests_per_minute = 600
+timeout_secs = 30.0
+max_retries = 4
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        parse_file(Path::new("barter.toml"), text)
+    }
+
+    #[test]
+    fn the_starter_file_parses_to_the_defaults() {
+        let config = parse(STARTER_FILE).expect("starter file is valid");
+        let json = |c: &Config| serde_json::to_value(c).expect("serializable");
+        assert_eq!(json(&config), json(&Config::default()));
+    }
+
+    #[test]
+    fn a_wrong_value_names_file_line_and_key() {
+        let text = "database_url = \"sqlite://x.db\"\n\n[sources.coingecko]\nplan = \"gold\"\n";
+        let err = parse(text).expect_err("bad plan");
+        let message = err.to_string();
+        assert!(message.starts_with("invalid config file barter.toml, line 4, key `sources.coingecko.plan`"), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_with_its_line() {
+        let err = parse("[sync]\nbackfil_days = 3\n").expect_err("typo");
+        let message = err.to_string();
+        assert!(message.contains("line 2, key `sync.backfil_days`"), "{message}");
+        assert!(message.contains("unknown field"), "{message}");
+    }
+
+    #[test]
+    fn an_api_key_in_the_file_points_to_the_environment() {
+        let err = parse("[sources.coingecko]\napi_key = \"secret\"\n").expect_err("secret in file");
+        assert!(err.to_string().contains(COINGECKO_API_KEY_VAR), "{err}");
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line() {
+        let err = parse("database_url = \n").expect_err("syntax");
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn an_explicit_missing_file_is_an_error_but_the_default_may_be_absent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("nope.toml");
+        assert!(matches!(load(&missing, true), Err(ConfigError::Read { .. })));
+        let loaded = load(&missing, false).expect("defaults");
+        assert!(loaded.file.is_none());
+    }
+}

@@ -1,0 +1,201 @@
+//! The `sync_data` job: bring every active instrument's daily candles up to date.
+//!
+//! Per instrument, independently: pick the first day to fetch (explicit `--since`, else the last
+//! complete stored day, else the backfill window), fetch from its source, write the batch in one
+//! transaction (see [`barter_store::Store::write_candles`]), then check the stored range for gaps.
+//! One failing instrument is reported and the others still complete. Only one instrument's
+//! candles are held in memory at a time.
+
+use std::collections::BTreeMap;
+
+use barter_core::{
+    Day, Instrument, InstrumentSync, Run, RunKind, RunReport, RunStatus, Symbol,
+};
+use barter_sources::FetchRequest;
+use barter_store::Store;
+use chrono::{DateTime, Days, Utc};
+
+use crate::source_set::SourceSet;
+
+/// What to sync.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Only these instruments (must be registered); empty means every active instrument.
+    pub symbols: Vec<Symbol>,
+    /// Re-fetch from this day instead of from the last complete stored day.
+    pub since: Option<Day>,
+    /// Days the first sync of an instrument fetches; `None` fetches all the source gives.
+    pub backfill_days: Option<u32>,
+}
+
+/// Receives progress as instruments finish (a terminal progress bar, log lines, or nothing).
+pub trait SyncProgress: Send + Sync {
+    /// The job is about to sync `total` instruments.
+    fn start(&self, _total: usize) {}
+    /// One instrument finished (successfully or not).
+    fn instrument_done(&self, _report: &InstrumentSync) {}
+    /// The job finished.
+    fn finish(&self) {}
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+impl SyncProgress for NoProgress {}
+
+/// Runs the sync job and returns its finished run record (also stored, with history entries).
+///
+/// `now` is the caller's clock; it decides today and which candles are complete.
+///
+/// # Errors
+/// Only when the job cannot start or record itself: an unknown `--instrument`, or a database
+/// failure writing the run. Per-instrument failures are in the returned run, not errors.
+pub async fn sync_data(
+    store: &Store,
+    sources: &SourceSet,
+    options: &SyncOptions,
+    now: DateTime<Utc>,
+    progress: &dyn SyncProgress,
+) -> anyhow::Result<Run> {
+    let instruments = select_instruments(store, &options.symbols).await?;
+    let run_id = store.start_run(RunKind::SyncData, now).await?;
+    progress.start(instruments.len());
+
+    let mut reports = Vec::with_capacity(instruments.len());
+    for instrument in &instruments {
+        let report = sync_instrument(store, sources, instrument, options, now).await;
+        let (kind, detail) = match &report.error {
+            None => ("candles_synced", serde_json::to_value(&report)?),
+            Some(_) => ("sync_failed", serde_json::to_value(&report)?),
+        };
+        store
+            .record_history(Some(run_id), Utc::now(), kind, Some(&instrument.symbol), &detail)
+            .await?;
+        progress.instrument_done(&report);
+        reports.push(report);
+    }
+    progress.finish();
+
+    let failed = reports.iter().filter(|r| r.error.is_some()).count();
+    let mut errors = Vec::new();
+    for r in &reports {
+        let symbol = r.symbol.as_ref().map(Symbol::as_str).unwrap_or("?");
+        if let Some(error) = &r.error {
+            errors.push(format!("{symbol}: {error}"));
+        }
+        if !r.conflicts.is_empty() {
+            errors.push(format!(
+                "{symbol}: {} complete stored candle(s) differ from the source and were kept as stored: {}",
+                r.conflicts.len(),
+                r.conflicts.join("; ")
+            ));
+        }
+    }
+    let run = Run {
+        id: run_id,
+        kind: RunKind::SyncData,
+        started_at: now,
+        finished_at: Some(Utc::now().max(now)),
+        status: RunStatus::from_outcomes(reports.len(), failed),
+        counts: counts(&reports, failed),
+        errors,
+        report: Some(RunReport::SyncData(reports)),
+    };
+    store.finish_run(&run).await?;
+    Ok(run)
+}
+
+async fn select_instruments(store: &Store, symbols: &[Symbol]) -> anyhow::Result<Vec<Instrument>> {
+    if symbols.is_empty() {
+        return Ok(store.instruments().await?.into_iter().filter(|i| i.active).collect());
+    }
+    let mut chosen = Vec::with_capacity(symbols.len());
+    for symbol in symbols {
+        match store.instrument(symbol).await? {
+            Some(instrument) => chosen.push(instrument),
+            None => anyhow::bail!(
+                "instrument {symbol} is not registered; see `barter instruments list` or add it with `barter instruments add {symbol} --source ...`"
+            ),
+        }
+    }
+    Ok(chosen)
+}
+
+async fn sync_instrument(
+    store: &Store,
+    sources: &SourceSet,
+    instrument: &Instrument,
+    options: &SyncOptions,
+    now: DateTime<Utc>,
+) -> InstrumentSync {
+    let mut report = InstrumentSync { symbol: Some(instrument.symbol.clone()), ..Default::default() };
+    if let Err(error) = fetch_and_store(store, sources, instrument, options, now, &mut report).await {
+        report.error = Some(format!("{error:#}"));
+    }
+    report
+}
+
+async fn fetch_and_store(
+    store: &Store,
+    sources: &SourceSet,
+    instrument: &Instrument,
+    options: &SyncOptions,
+    now: DateTime<Utc>,
+    report: &mut InstrumentSync,
+) -> anyhow::Result<()> {
+    let symbol = &instrument.symbol;
+    let from = match options.since {
+        Some(since) => Some(since),
+        None => match store.last_complete_day(symbol).await? {
+            Some(last) => Some(last),
+            None => options
+                .backfill_days
+                .and_then(|days| now.date_naive().checked_sub_days(Days::new(u64::from(days)))),
+        },
+    };
+    let request = FetchRequest { from, now };
+    let candles = sources.get(instrument.source)?.fetch_daily(instrument, &request).await?;
+    report.fetched = candles.len() as u64;
+    report.fetched_range = candles.first().zip(candles.last()).map(|(a, b)| (a.day(), b.day()));
+
+    let written = store.write_candles(symbol, &candles).await?;
+    drop(candles);
+    report.added = written.added;
+    report.updated = written.updated;
+    report.unchanged = written.unchanged;
+    report.conflicts = written
+        .conflicts
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: stored o/h/l/c/v {}/{}/{}/{}/{} vs source {}/{}/{}/{}/{}",
+                c.day,
+                c.stored.open, c.stored.high, c.stored.low, c.stored.close, c.stored.volume,
+                c.incoming.open, c.incoming.high, c.incoming.low, c.incoming.close, c.incoming.volume,
+            )
+        })
+        .collect();
+
+    if let Some(coverage) = store.coverage(symbol).await? {
+        report.stored_range = Some((coverage.first, coverage.last));
+        let expected = instrument.calendar.trading_days_between(coverage.first, coverage.last);
+        if coverage.count < expected {
+            let days = store.stored_days(symbol).await?;
+            report.gaps = instrument.calendar.gaps(&days);
+        }
+    }
+    Ok(())
+}
+
+fn counts(reports: &[InstrumentSync], failed: usize) -> BTreeMap<String, u64> {
+    let sum = |f: fn(&InstrumentSync) -> u64| reports.iter().map(f).sum::<u64>();
+    BTreeMap::from([
+        ("instruments".to_owned(), reports.len() as u64),
+        ("failed".to_owned(), failed as u64),
+        ("candles_fetched".to_owned(), sum(|r| r.fetched)),
+        ("candles_added".to_owned(), sum(|r| r.added)),
+        ("candles_updated".to_owned(), sum(|r| r.updated)),
+        ("candles_unchanged".to_owned(), sum(|r| r.unchanged)),
+        ("conflicts".to_owned(), sum(|r| r.conflicts.len() as u64)),
+        ("missing_days".to_owned(), sum(|r| r.gaps.missing)),
+    ])
+}

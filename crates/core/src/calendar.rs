@@ -1,0 +1,154 @@
+//! Trading calendars: which days an instrument is expected to have a candle for.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Datelike, Weekday};
+use serde::{Deserialize, Serialize};
+
+use crate::Day;
+use crate::instrument::InstrumentError;
+
+/// How many missing days a gap report lists by date; the rest are only counted.
+pub const GAP_EXAMPLES: usize = 10;
+
+/// Which days an instrument trades on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Calendar {
+    /// Every day of the year (crypto).
+    #[default]
+    Continuous,
+    /// Monday to Friday (exchange-traded instruments; holidays still show up as gaps).
+    Weekdays,
+}
+
+impl Calendar {
+    /// The name used in config, CLI, database and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Continuous => "continuous",
+            Self::Weekdays => "weekdays",
+        }
+    }
+
+    /// Whether a candle is expected on `day`.
+    pub fn trades_on(self, day: Day) -> bool {
+        match self {
+            Self::Continuous => true,
+            Self::Weekdays => !matches!(day.weekday(), Weekday::Sat | Weekday::Sun),
+        }
+    }
+
+    /// How many trading days lie in `first..=last`.
+    pub fn trading_days_between(self, first: Day, last: Day) -> u64 {
+        if last < first {
+            return 0;
+        }
+        let span = (last - first).num_days() as u64 + 1;
+        match self {
+            Self::Continuous => span,
+            Self::Weekdays => {
+                let full_weeks = span / 7;
+                let rest = first
+                    .iter_days()
+                    .take((span % 7) as usize)
+                    .filter(|d| self.trades_on(*d))
+                    .count() as u64;
+                full_weeks * 5 + rest
+            }
+        }
+    }
+
+    /// The trading days missing from `stored` (ascending, unique) between its first and last day.
+    pub fn gaps(self, stored: &[Day]) -> Gaps {
+        let mut gaps = Gaps::default();
+        for pair in stored.windows(2) {
+            let mut day = pair[0].succ_opt();
+            while let Some(d) = day.filter(|d| *d < pair[1]) {
+                if self.trades_on(d) {
+                    gaps.push(d);
+                }
+                day = d.succ_opt();
+            }
+        }
+        gaps
+    }
+}
+
+impl fmt::Display for Calendar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Calendar {
+    type Err = InstrumentError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "continuous" => Ok(Self::Continuous),
+            "weekdays" => Ok(Self::Weekdays),
+            _ => Err(InstrumentError::UnknownCalendar(s.to_owned())),
+        }
+    }
+}
+
+/// Missing trading days inside a stored range: the count, and the first few by date.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gaps {
+    /// How many trading days are missing.
+    pub missing: u64,
+    /// The first [`GAP_EXAMPLES`] missing days.
+    pub examples: Vec<Day>,
+}
+
+impl Gaps {
+    fn push(&mut self, day: Day) {
+        self.missing += 1;
+        if self.examples.len() < GAP_EXAMPLES {
+            self.examples.push(day);
+        }
+    }
+
+    /// Whether no day is missing.
+    pub fn is_empty(&self) -> bool {
+        self.missing == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(text: &str) -> Day {
+        text.parse().expect("valid date")
+    }
+
+    #[test]
+    fn trading_day_counts_match_a_day_by_day_walk() {
+        let first = d("2024-01-01");
+        for len in 0..40 {
+            let last = first + chrono::Days::new(len);
+            for cal in [Calendar::Continuous, Calendar::Weekdays] {
+                let walked = first.iter_days().take_while(|x| *x <= last).filter(|x| cal.trades_on(*x)).count();
+                assert_eq!(cal.trading_days_between(first, last), walked as u64, "{cal} {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn weekends_are_not_gaps_for_a_weekday_calendar() {
+        // Friday 2024-01-05 then Monday 2024-01-08.
+        let stored = [d("2024-01-05"), d("2024-01-08")];
+        assert!(Calendar::Weekdays.gaps(&stored).is_empty());
+        assert_eq!(Calendar::Continuous.gaps(&stored).missing, 2);
+    }
+
+    #[test]
+    fn gaps_list_the_missing_days_in_order() {
+        let stored = [d("2024-01-01"), d("2024-01-04"), d("2024-01-05")];
+        let gaps = Calendar::Continuous.gaps(&stored);
+        assert_eq!(gaps.missing, 2);
+        assert_eq!(gaps.examples, vec![d("2024-01-02"), d("2024-01-03")]);
+    }
+}

@@ -1,0 +1,105 @@
+//! The instrument symbol (`BTC`, `SPY`, `BRK-B`): parsed once, valid everywhere after.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The longest symbol we accept; long enough for exchange tickers, short enough for tables.
+pub const MAX_SYMBOL_LEN: usize = 20;
+
+/// A unique, upper-case instrument symbol such as `BTC`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Symbol(String);
+
+/// Why a text is not a valid symbol.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SymbolError {
+    /// The text was empty.
+    #[error("symbol is empty: use letters and digits such as `BTC`")]
+    Empty,
+    /// The text was longer than [`MAX_SYMBOL_LEN`].
+    #[error("symbol `{0}` is longer than {MAX_SYMBOL_LEN} characters")]
+    TooLong(String),
+    /// The text held a character other than A–Z, 0–9, `-`, `_` or `.`.
+    #[error("symbol `{0}` may only contain letters, digits, `-`, `_` and `.`")]
+    BadCharacter(String),
+}
+
+impl Symbol {
+    /// Parses a symbol, upper-casing it (`btc` and `BTC` are the same instrument).
+    ///
+    /// # Errors
+    /// [`SymbolError`] when the text is empty, too long, or has other characters.
+    pub fn parse(text: &str) -> Result<Self, SymbolError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(SymbolError::Empty);
+        }
+        if text.chars().count() > MAX_SYMBOL_LEN {
+            return Err(SymbolError::TooLong(text.to_owned()));
+        }
+        if !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(SymbolError::BadCharacter(text.to_owned()));
+        }
+        Ok(Self(text.to_ascii_uppercase()))
+    }
+
+    /// The symbol as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for Symbol {
+    type Err = SymbolError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for Symbol {
+    type Error = SymbolError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Symbol> for String {
+    fn from(value: Symbol) -> Self {
+        value.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_are_upper_cased_and_trimmed() {
+        assert_eq!(Symbol::parse(" btc ").map(|s| s.0), Ok("BTC".to_owned()));
+        assert_eq!(Symbol::parse("brk-b").map(|s| s.0), Ok("BRK-B".to_owned()));
+    }
+
+    #[test]
+    fn bad_symbols_are_refused_with_the_reason() {
+        let cases = [
+            ("", SymbolError::Empty),
+            ("BTC USD", SymbolError::BadCharacter("BTC USD".into())),
+            ("A".repeat(21).as_str(), SymbolError::TooLong("A".repeat(21))),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(Symbol::parse(text), Err(expected), "input {text:?}");
+        }
+    }
+}

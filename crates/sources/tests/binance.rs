@@ -1,0 +1,458 @@
+//! Binance source against an in-process fake of the spot klines endpoint.
+
+mod support;
+
+use std::time::Duration;
+
+use barter_core::{Candle, CandleOrigin, Day, Instrument, Ohlcv, SourceKind};
+use barter_sources::{BinanceConfig, BinanceSource, DataSource, FetchRequest, SourceError};
+use rust_decimal_macros::dec;
+use serde_json::json;
+use support::{Answer, Fake, Seen, at, day, fixture};
+use tokio::time::Instant;
+
+const KLINES: &str = "binance/klines_BTCUSDT_1d_from_2026-01-01.json";
+const NOW: &str = "2026-01-05T12:00:00Z";
+const DAY_MS: i64 = 86_400_000;
+
+fn btcusdt() -> Instrument {
+    support::instrument("BTC", SourceKind::Binance, "BTCUSDT")
+}
+
+fn config(fake: &Fake) -> BinanceConfig {
+    BinanceConfig {
+        base_url: fake.url.clone(),
+        requests_per_minute: 60_000,
+        timeout_secs: 5.0,
+        max_retries: 2,
+        backoff_base_secs: 0.01,
+        max_retry_wait_secs: 5.0,
+    }
+}
+
+fn source(fake: &Fake) -> BinanceSource {
+    BinanceSource::new(config(fake)).expect("valid config")
+}
+
+fn request(from: Option<&str>) -> FetchRequest {
+    FetchRequest {
+        from: from.map(day),
+        now: at(NOW),
+    }
+}
+
+async fn fetch(source: &BinanceSource, from: Option<&str>) -> Result<Vec<Candle>, SourceError> {
+    source.fetch_daily(&btcusdt(), &request(from)).await
+}
+
+fn midnight_ms(d: Day) -> i64 {
+    d.and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp_millis()
+}
+
+/// A fake exchange listing a pair from `listed` to today, paging like Binance (`startTime`, `limit`).
+fn listed_since(listed: Day) -> impl Fn(&Seen, usize) -> Answer + Send + Sync + 'static {
+    let first_ms = midnight_ms(listed);
+    let last_ms = midnight_ms(at(NOW).date_naive());
+    move |seen, _| {
+        let start: i64 = seen
+            .param("startTime")
+            .parse()
+            .expect("startTime is a number");
+        let limit: i64 = seen.param("limit").parse().expect("limit is a number");
+        let mut open_ms = (start.max(first_ms) + DAY_MS - 1).div_euclid(DAY_MS) * DAY_MS;
+        let mut rows = Vec::new();
+        while open_ms <= last_ms && (rows.len() as i64) < limit {
+            let k = (open_ms - first_ms) / DAY_MS;
+            let open = 100 + k;
+            rows.push(json!([
+                open_ms,
+                format!("{open}.00000000"),
+                format!("{}.00000000", open + 10),
+                format!("{}.00000000", open - 5),
+                format!("{}.50000000", open),
+                format!("{}.12500000", 10 + k),
+                open_ms + DAY_MS - 1,
+                "0.00000000",
+                100,
+                "0.00000000",
+                "0.00000000",
+                "0"
+            ]));
+            open_ms += DAY_MS;
+        }
+        Answer::ok(serde_json::to_string(&rows).expect("serialise"))
+    }
+}
+
+#[tokio::test]
+async fn klines_become_exact_candles_and_the_running_day_is_incomplete() {
+    let fake = Fake::start(|_, _| Answer::ok(fixture(KLINES))).await;
+    let candles = fetch(&source(&fake), Some("2026-01-01"))
+        .await
+        .expect("candles");
+
+    let seen = fake.requests();
+    assert_eq!(seen.len(), 1, "a short page ends the fetch");
+    assert_eq!(seen[0].path, "/api/v3/klines");
+    assert_eq!(
+        (
+            seen[0].param("symbol"),
+            seen[0].param("interval"),
+            seen[0].param("startTime"),
+            seen[0].param("limit")
+        ),
+        ("BTCUSDT", "1d", "1767225600000", "1000")
+    );
+
+    assert_eq!(candles.len(), 5);
+    assert_eq!(candles[0].day(), day("2026-01-01"));
+    assert_eq!(
+        candles[0].values(),
+        Ohlcv {
+            open: dec!(87648.21),
+            high: dec!(88919.45),
+            low: dec!(87550.43),
+            close: dec!(88839.04),
+            volume: dec!(6279.57133),
+        }
+    );
+    assert_eq!(candles[3].values().volume, dec!(10426.5297));
+    let today = &candles[4];
+    assert_eq!(today.day(), day("2026-01-05"));
+    assert!(!today.is_complete());
+    assert_eq!(today.values().close, dec!(93859.71));
+    assert!(candles[..4].iter().all(Candle::is_complete));
+    assert!(
+        candles
+            .iter()
+            .all(|c| c.origin() == CandleOrigin::BinanceKlines)
+    );
+}
+
+#[tokio::test]
+async fn history_longer_than_one_page_is_fetched_page_by_page_from_the_listing_day() {
+    let listed = day("2026-01-05") - chrono::Days::new(2499);
+    let fake = Fake::start(listed_since(listed)).await;
+    let candles = fetch(&source(&fake), None).await.expect("candles");
+
+    let starts: Vec<i64> = fake
+        .requests()
+        .iter()
+        .map(|s| s.param("startTime").parse().expect("number"))
+        .collect();
+    let page = |n: u64| midnight_ms(listed + chrono::Days::new(n));
+    assert_eq!(starts, vec![0, page(1000), page(2000)]);
+    assert_eq!(candles.len(), 2500);
+    assert_eq!(candles[0].day(), listed);
+    assert_eq!(candles[0].values().close, dec!(100.5));
+    assert_eq!(candles[2499].values().volume, dec!(2509.125));
+    assert!(
+        candles
+            .windows(2)
+            .all(|w| w[1].day() == w[0].day().succ_opt().expect("next day"))
+    );
+    assert!(!candles[2499].is_complete() && candles[2498].is_complete());
+}
+
+#[tokio::test]
+async fn a_full_page_that_reaches_today_ends_the_pagination() {
+    let listed = day("2026-01-05") - chrono::Days::new(1999);
+    let fake = Fake::start(listed_since(listed)).await;
+    let candles = fetch(&source(&fake), Some("2010-01-01"))
+        .await
+        .expect("candles");
+    assert_eq!(fake.requests().len(), 2);
+    assert_eq!(candles.len(), 2000);
+}
+
+#[tokio::test]
+async fn a_rate_limit_with_retry_after_is_waited_out_then_retried() {
+    let fake = Fake::start(|_, index| {
+        if index == 0 {
+            Answer::status(429, fixture("binance/error_429_too_many_requests.json"))
+                .header("retry-after", "1")
+        } else {
+            Answer::ok(fixture(KLINES))
+        }
+    })
+    .await;
+    let candles = fetch(&source(&fake), Some("2026-01-01"))
+        .await
+        .expect("candles");
+    assert_eq!(candles.len(), 5);
+    let seen = fake.requests();
+    assert_eq!(seen.len(), 2);
+    let waited = seen[1].at - seen[0].at;
+    assert!(
+        waited >= Duration::from_millis(950),
+        "waited only {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_that_never_lifts_ends_in_rate_limited() {
+    let fake = Fake::start(|_, _| {
+        Answer::status(429, fixture("binance/error_429_too_many_requests.json"))
+    })
+    .await;
+    let error = fetch(&source(&fake), Some("2026-01-01"))
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(
+            error,
+            SourceError::RateLimited {
+                attempts: 3,
+                retry_after_secs: None,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(fake.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn an_ip_ban_418_with_a_long_retry_after_ends_in_rate_limited_without_waiting() {
+    let fake = Fake::start(|_, _| {
+        Answer::status(418, r#"{"code":-1003,"msg":"Way too much request weight used; IP banned until 1767621600000."}"#)
+            .header("retry-after", "7200")
+    })
+    .await;
+    let started = Instant::now();
+    let error = fetch(&source(&fake), Some("2026-01-01"))
+        .await
+        .expect_err("banned");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        matches!(
+            error,
+            SourceError::RateLimited {
+                attempts: 1,
+                retry_after_secs: Some(7200),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_error_is_retried_until_it_succeeds() {
+    let fake = Fake::start(|_, index| {
+        if index == 0 {
+            Answer::status(500, "")
+        } else {
+            Answer::ok(fixture(KLINES))
+        }
+    })
+    .await;
+    assert_eq!(
+        fetch(&source(&fake), Some("2026-01-01"))
+            .await
+            .expect("candles")
+            .len(),
+        5
+    );
+    assert_eq!(fake.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_persistent_server_error_ends_in_an_http_error() {
+    let fake = Fake::start(|_, _| Answer::status(502, "Bad Gateway")).await;
+    let error = fetch(&source(&fake), Some("2026-01-01"))
+        .await
+        .expect_err("fails");
+    assert!(
+        matches!(&error, SourceError::Http { status: 502, attempts: 3, body, .. } if body == "Bad Gateway"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_slower_than_the_timeout_ends_in_a_network_error() {
+    let fake = Fake::start(|_, _| Answer::ok("[]").after(Duration::from_secs(2))).await;
+    let config = BinanceConfig {
+        timeout_secs: 0.2,
+        max_retries: 1,
+        ..config(&fake)
+    };
+    let error = BinanceSource::new(config)
+        .expect("valid config")
+        .fetch_daily(&btcusdt(), &request(Some("2026-01-01")))
+        .await
+        .expect_err("times out");
+    match &error {
+        SourceError::Network {
+            attempts: 2,
+            detail,
+            ..
+        } => assert!(detail.contains("timed out after 0.2s"), "{detail}"),
+        other => panic!("expected Network, got {other:?}"),
+    }
+    assert!(error.to_string().contains("BTC"), "{error}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_ends_in_a_network_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    drop(listener);
+    let config = BinanceConfig {
+        base_url: url,
+        max_retries: 1,
+        backoff_base_secs: 0.01,
+        requests_per_minute: 60_000,
+        ..BinanceConfig::default()
+    };
+    let error = BinanceSource::new(config)
+        .expect("valid config")
+        .fetch_daily(&btcusdt(), &request(Some("2026-01-01")))
+        .await
+        .expect_err("unreachable");
+    assert!(
+        matches!(&error, SourceError::Network { attempts: 2, detail, .. } if detail.starts_with("could not connect")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_body_is_reported_as_malformed() {
+    let row = |open: serde_json::Value| {
+        json!([[
+            1767225600000_i64,
+            open,
+            "2",
+            "0.5",
+            "1.5",
+            "10",
+            1767311999999_i64
+        ]])
+    };
+    let cases = [
+        ("not JSON", "<html>maintenance</html>".to_owned()),
+        ("an object", r#"{"code":0}"#.to_owned()),
+        (
+            "a price that is not a decimal",
+            row(json!("abc")).to_string(),
+        ),
+        ("a null price", row(json!(null)).to_string()),
+        (
+            "a short row",
+            json!([[1767225600000_i64, "1", "2"]]).to_string(),
+        ),
+        (
+            "an openTime that is text",
+            json!([["x", "1", "2", "0.5", "1.5", "10", 1]]).to_string(),
+        ),
+    ];
+    for (label, body) in cases {
+        let fake = Fake::start(move |_, _| Answer::ok(body.clone())).await;
+        let error = fetch(&source(&fake), Some("2026-01-01"))
+            .await
+            .expect_err(label);
+        assert!(
+            matches!(error, SourceError::Malformed { .. }),
+            "{label}: {error:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_symbol_is_reported_with_a_hint() {
+    let fake =
+        Fake::start(|_, _| Answer::status(400, fixture("binance/error_400_invalid_symbol.json")))
+            .await;
+    let btc = support::instrument("BTC", SourceKind::Binance, "btc");
+    let error = source(&fake)
+        .fetch_daily(&btc, &request(None))
+        .await
+        .expect_err("unknown");
+    match &error {
+        SourceError::UnknownId { id, detail, .. } => {
+            assert_eq!(id, "BTC");
+            assert!(
+                detail.contains("Invalid symbol.") && detail.contains("`BTCUSDT`"),
+                "{detail}"
+            );
+        }
+        other => panic!("expected UnknownId, got {other:?}"),
+    }
+    assert_eq!(fake.requests()[0].param("startTime"), "0");
+}
+
+#[tokio::test]
+async fn a_kline_with_high_below_close_is_rejected_as_an_invalid_candle() {
+    let fake =
+        Fake::start(|_, _| Answer::ok(fixture("binance/klines_high_below_close.json"))).await;
+    let error = fetch(&source(&fake), Some("2026-01-01"))
+        .await
+        .expect_err("invalid");
+    match &error {
+        SourceError::InvalidCandle { source_kind, error } => {
+            assert_eq!(*source_kind, SourceKind::Binance);
+            assert_eq!((error.field, error.day), ("high", day("2026-01-01")));
+        }
+        other => panic!("expected InvalidCandle, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn requests_are_paced_across_concurrent_fetches() {
+    let fake = Fake::start(|_, _| Answer::ok(fixture(KLINES))).await;
+    let source = BinanceSource::new(BinanceConfig {
+        requests_per_minute: 120,
+        ..config(&fake)
+    })
+    .expect("valid config");
+    let started = Instant::now();
+    let (a, b, c) = tokio::join!(
+        fetch(&source, Some("2026-01-01")),
+        fetch(&source, Some("2026-01-01")),
+        fetch(&source, Some("2026-01-01"))
+    );
+    let elapsed = started.elapsed();
+    for result in [a, b, c] {
+        assert_eq!(result.expect("candles").len(), 5);
+    }
+    assert!(
+        elapsed >= Duration::from_millis(950),
+        "3 requests at 120/min took only {elapsed:?}"
+    );
+    let seen = fake.requests();
+    assert_eq!(seen.len(), 3);
+    for pair in seen.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap >= Duration::from_millis(450),
+            "requests only {gap:?} apart"
+        );
+    }
+}
+
+#[test]
+fn config_has_documented_defaults_and_refuses_unknown_fields() {
+    let defaults: BinanceConfig = serde_json::from_str("{}").expect("empty config");
+    assert_eq!(defaults.base_url, "https://api.binance.com");
+    assert_eq!(defaults.requests_per_minute, 600);
+    assert!(serde_json::from_str::<BinanceConfig>(r#"{"api_key":"x"}"#).is_err());
+    let zero = BinanceConfig {
+        requests_per_minute: 0,
+        ..BinanceConfig::default()
+    };
+    assert!(BinanceSource::new(zero).is_err());
+    let negative = BinanceConfig {
+        timeout_secs: -1.0,
+        ..BinanceConfig::default()
+    };
+    assert!(
+        BinanceSource::new(negative)
+            .err()
+            .expect("refused")
+            .to_string()
+            .contains("timeout_secs")
+    );
+}

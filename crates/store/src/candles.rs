@@ -1,0 +1,440 @@
+//! Candles: the transactional write with its added/updated/unchanged/conflict diff, and reads.
+//!
+//! A write runs in one transaction: lock the instrument, read the stored candles of the incoming
+//! day range with one `SELECT`, diff in memory, update the changed incomplete days one by one
+//! (rare), then insert the new days with multi-row `INSERT`s. All or nothing.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use barter_core::{Candle, CandleOrigin, Day, Ohlcv, Symbol};
+use chrono::Utc;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
+
+use crate::codec::{column, parsed};
+use crate::connect::Store;
+use crate::error::{DbResultExt, StoreError};
+
+/// Bind parameters per inserted candle row.
+const INSERT_COLUMNS: usize = 10;
+/// Rows per multi-row `INSERT`: a fixed size (well under both backends' bind limits) so the
+/// prepared statement for full chunks is reused from the statement cache.
+const INSERT_CHUNK_ROWS: usize = 500;
+
+/// What one [`Store::write_candles`] call did; every incoming candle is counted exactly once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandleWrite {
+    /// Candles for days that had none.
+    pub added: u64,
+    /// Stored incomplete candles replaced (new values, or now complete).
+    pub updated: u64,
+    /// Candles identical to what was stored (nothing written).
+    pub unchanged: u64,
+    /// Complete stored candles the incoming data contradicts; kept as stored.
+    pub conflicts: Vec<CandleConflict>,
+}
+
+/// A complete stored candle that an incoming candle contradicts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandleConflict {
+    /// The day.
+    pub day: Day,
+    /// The values kept in the store.
+    pub stored: Ohlcv,
+    /// The values that were refused.
+    pub incoming: Ohlcv,
+}
+
+/// The stored range of an instrument's candles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// The first stored day.
+    pub first: Day,
+    /// The last stored day.
+    pub last: Day,
+    /// How many days are stored (fewer than the span when there are gaps).
+    pub count: u64,
+}
+
+impl Store {
+    /// Stores `candles` of instrument `symbol` in one transaction and reports what changed.
+    ///
+    /// Per day: a new day is added; the same values again are unchanged; a stored *incomplete*
+    /// candle with other values, or now complete, is updated; a stored *complete* candle with
+    /// other values is a conflict and is not written. A day repeated within `candles` is
+    /// compared with its earlier occurrence.
+    ///
+    /// # Errors
+    /// [`StoreError::WrongSymbol`] when a candle belongs to another instrument,
+    /// [`StoreError::UnknownInstrument`] when `symbol` is not registered,
+    /// [`StoreError::Corrupt`] when a stored candle in the range cannot be read, and
+    /// [`StoreError::Database`] when a statement fails; in every case nothing is written.
+    pub async fn write_candles(&self, symbol: &Symbol, candles: &[Candle]) -> Result<CandleWrite, StoreError> {
+        if let Some(stray) = candles.iter().find(|c| c.symbol() != symbol) {
+            return Err(StoreError::WrongSymbol {
+                expected: symbol.clone(),
+                found: stray.symbol().clone(),
+                day: stray.day(),
+            });
+        }
+        let range = candles.iter().map(Candle::day).min().zip(candles.iter().map(Candle::day).max());
+        let action = || format!("write candles for {symbol}");
+        on_db!(&self.db, pool => {
+            let mut tx = codec::begin_write(pool).await.with_action(action)?;
+            let registered = sqlx::query(codec::LOCK_INSTRUMENT)
+                .bind(symbol.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .with_action(action)?;
+            if registered.is_none() {
+                return Err(StoreError::UnknownInstrument(symbol.clone()));
+            }
+            let Some((first, last)) = range else {
+                return Ok(CandleWrite::default());
+            };
+            let rows = select_candles::<codec::Backend>(symbol, Some(first), Some(last))
+                .build()
+                .fetch_all(&mut *tx)
+                .await
+                .with_action(action)?;
+            let mut stored = HashMap::with_capacity(rows.len());
+            for row in &rows {
+                let (day, values, complete) = stored_from_row(row, symbol, codec::get_money)?;
+                stored.insert(day, (values, complete));
+            }
+            let mut plan = plan(stored, candles);
+            let updated_at = codec::timestamp(Utc::now());
+            for c in &plan.updates {
+                sqlx::query(
+                    "UPDATE candles SET open = $3, high = $4, low = $5, close = $6, volume = $7, \
+                     complete = $8, origin = $9, updated_at = $10 WHERE symbol = $1 AND day = $2",
+                )
+                .bind(symbol.as_str())
+                .bind(c.day())
+                .bind(codec::money(c.open().0))
+                .bind(codec::money(c.high().0))
+                .bind(codec::money(c.low().0))
+                .bind(codec::money(c.close().0))
+                .bind(codec::money(c.volume().0))
+                .bind(c.is_complete())
+                .bind(c.origin().as_str())
+                .bind(updated_at)
+                .execute(&mut *tx)
+                .await
+                .with_action(action)?;
+            }
+            let mut inserted = 0;
+            for chunk in plan.inserts.chunks(INSERT_CHUNK_ROWS.min(codec::MAX_BIND_PARAMS / INSERT_COLUMNS)) {
+                let mut insert = QueryBuilder::<codec::Backend>::new(
+                    "INSERT INTO candles \
+                     (symbol, day, open, high, low, close, volume, complete, origin, updated_at) ",
+                );
+                insert.push_values(chunk, |mut row, c| {
+                    row.push_bind(symbol.as_str())
+                        .push_bind(c.day())
+                        .push_bind(codec::money(c.open().0))
+                        .push_bind(codec::money(c.high().0))
+                        .push_bind(codec::money(c.low().0))
+                        .push_bind(codec::money(c.close().0))
+                        .push_bind(codec::money(c.volume().0))
+                        .push_bind(c.is_complete())
+                        .push_bind(c.origin().as_str())
+                        .push_bind(updated_at);
+                });
+                insert.push(" ON CONFLICT (symbol, day) DO NOTHING");
+                inserted += insert.build().execute(&mut *tx).await.with_action(action)?.rows_affected();
+            }
+            tx.commit().await.with_action(action)?;
+            plan.settle_inserts(symbol, inserted);
+            Ok(plan.write)
+        })
+    }
+
+    /// The stored candles of `symbol` from `from` to `to` (both inclusive, each optional),
+    /// ascending by day. An unregistered symbol has none.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] when a stored row
+    /// cannot be read back as a valid candle.
+    pub async fn candles(&self, symbol: &Symbol, from: Option<Day>, to: Option<Day>) -> Result<Vec<Candle>, StoreError> {
+        on_db!(&self.db, pool => {
+            let rows = select_candles::<codec::Backend>(symbol, from, to)
+                .build()
+                .fetch_all(pool)
+                .await
+                .with_action(|| format!("load candles for {symbol}"))?;
+            rows.iter().map(|row| candle_from_row(row, symbol, codec::get_money)).collect()
+        })
+    }
+
+    /// The last day of `symbol` with a complete candle (incomplete candles are ignored).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable day.
+    pub async fn last_complete_day(&self, symbol: &Symbol) -> Result<Option<Day>, StoreError> {
+        on_db!(&self.db, pool => {
+            let row = sqlx::query("SELECT MAX(day) AS last FROM candles WHERE symbol = $1 AND complete")
+                .bind(symbol.as_str())
+                .fetch_one(pool)
+                .await
+                .with_action(|| format!("find the last complete day of {symbol}"))?;
+            column(&row, "last").map_err(|e| StoreError::corrupt(format!("candles.day for {symbol}"), e))
+        })
+    }
+
+    /// The first and last stored day of `symbol` and how many days are stored; `None` if none.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable day.
+    pub async fn coverage(&self, symbol: &Symbol) -> Result<Option<Coverage>, StoreError> {
+        on_db!(&self.db, pool => {
+            let row = sqlx::query(
+                "SELECT MIN(day) AS first, MAX(day) AS last, COUNT(*) AS count \
+                 FROM candles WHERE symbol = $1",
+            )
+            .bind(symbol.as_str())
+            .fetch_one(pool)
+            .await
+            .with_action(|| format!("measure the stored candles of {symbol}"))?;
+            let corrupt = |e| StoreError::corrupt(format!("candles.day for {symbol}"), e);
+            let first: Option<Day> = column(&row, "first").map_err(corrupt)?;
+            let last: Option<Day> = column(&row, "last").map_err(corrupt)?;
+            let count: i64 = column(&row, "count").map_err(corrupt)?;
+            Ok(first.zip(last).map(|(first, last)| Coverage {
+                first,
+                last,
+                count: count.unsigned_abs(),
+            }))
+        })
+    }
+
+    /// Every stored day of `symbol`, ascending (for gap detection).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable day.
+    pub async fn stored_days(&self, symbol: &Symbol) -> Result<Vec<Day>, StoreError> {
+        on_db!(&self.db, pool => {
+            let rows = sqlx::query("SELECT day FROM candles WHERE symbol = $1 ORDER BY day")
+                .bind(symbol.as_str())
+                .fetch_all(pool)
+                .await
+                .with_action(|| format!("list the stored days of {symbol}"))?;
+            rows.iter()
+                .map(|row| column(row, "day").map_err(|e| StoreError::corrupt(format!("candles.day for {symbol}"), e)))
+                .collect()
+        })
+    }
+}
+
+/// `SELECT`s the candles of `symbol` in an optional day range, ascending.
+fn select_candles<'a, DB>(symbol: &'a Symbol, from: Option<Day>, to: Option<Day>) -> QueryBuilder<DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    Day: for<'e> Encode<'e, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new(
+        "SELECT day, open, high, low, close, volume, complete, origin FROM candles WHERE symbol = ",
+    );
+    query.push_bind(symbol.as_str());
+    if let Some(from) = from {
+        query.push(" AND day >= ").push_bind(from);
+    }
+    if let Some(to) = to {
+        query.push(" AND day <= ").push_bind(to);
+    }
+    query.push(" ORDER BY day");
+    query
+}
+
+/// A backend's money reader (`codec::get_money`).
+type MoneyReader<R> = fn(&R, &str) -> Result<Decimal, String>;
+
+/// Reads the day, values and completeness of a stored candle row.
+fn stored_from_row<'r, R>(row: &'r R, symbol: &Symbol, money: MoneyReader<R>) -> Result<(Day, Ohlcv, bool), StoreError>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    Day: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let day: Day = column(row, "day").map_err(|e| StoreError::corrupt(format!("candles.day for {symbol}"), e))?;
+    let corrupt = |col: &str| {
+        let what = format!("candles.{col} for {symbol} on {day}");
+        move |detail: String| StoreError::corrupt(what, detail)
+    };
+    let values = Ohlcv {
+        open: money(row, "open").map_err(corrupt("open"))?,
+        high: money(row, "high").map_err(corrupt("high"))?,
+        low: money(row, "low").map_err(corrupt("low"))?,
+        close: money(row, "close").map_err(corrupt("close"))?,
+        volume: money(row, "volume").map_err(corrupt("volume"))?,
+    };
+    let complete = column(row, "complete").map_err(corrupt("complete"))?;
+    Ok((day, values, complete))
+}
+
+/// Rebuilds a validated [`Candle`] from a stored row.
+fn candle_from_row<'r, R>(row: &'r R, symbol: &Symbol, money: MoneyReader<R>) -> Result<Candle, StoreError>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    Day: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let (day, values, complete) = stored_from_row(row, symbol, money)?;
+    let origin: CandleOrigin =
+        parsed(row, "origin").map_err(|e| StoreError::corrupt(format!("candles.origin for {symbol} on {day}"), e))?;
+    // A stored candle was valid when written: judge it as of the day after (complete) or the
+    // day itself (incomplete), so only the price rules can fail.
+    let today = if complete { day.succ_opt() } else { Some(day) };
+    let what = || format!("candles row for {symbol} on {day}");
+    let today = today.ok_or_else(|| StoreError::corrupt(what(), "the day is the last representable date"))?;
+    Candle::new(symbol.clone(), day, values, complete, origin, today).map_err(|e| StoreError::corrupt(what(), e.to_string()))
+}
+
+/// Where a day's latest known version is: already stored, or queued for insert/update.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Stored,
+    Insert(usize),
+    Update(usize),
+}
+
+/// The outcome of diffing incoming candles against the stored ones.
+#[derive(Debug, Default)]
+struct Plan<'c> {
+    /// Candles for new days.
+    inserts: Vec<&'c Candle>,
+    /// Candles replacing stored incomplete ones.
+    updates: Vec<&'c Candle>,
+    /// The counts to report.
+    write: CandleWrite,
+}
+
+impl Plan<'_> {
+    /// Accounts for inserts the database skipped because the day appeared meanwhile (a
+    /// concurrent writer); they are reported as unchanged. Cannot happen while writers of one
+    /// instrument are serialised, which both backends do.
+    fn settle_inserts(&mut self, symbol: &Symbol, inserted: u64) {
+        let planned = self.inserts.len() as u64;
+        if inserted < planned {
+            tracing::warn!(%symbol, planned, inserted, "some new candle days were stored concurrently");
+            let skipped = planned - inserted;
+            self.write.added -= skipped.min(self.write.added);
+            self.write.unchanged += skipped;
+        }
+    }
+}
+
+/// Diffs `incoming` against `stored` (day → values, complete); see [`Store::write_candles`].
+fn plan(stored: HashMap<Day, (Ohlcv, bool)>, incoming: &[Candle]) -> Plan<'_> {
+    let mut state: HashMap<Day, (Ohlcv, bool, Slot)> =
+        stored.into_iter().map(|(day, (values, complete))| (day, (values, complete, Slot::Stored))).collect();
+    let mut plan = Plan::default();
+    for candle in incoming {
+        let (values, complete) = (candle.values(), candle.is_complete());
+        match state.entry(candle.day()) {
+            Entry::Vacant(slot) => {
+                slot.insert((values, complete, Slot::Insert(plan.inserts.len())));
+                plan.inserts.push(candle);
+                plan.write.added += 1;
+            }
+            Entry::Occupied(mut slot) => {
+                let (known, known_complete, at) = slot.get_mut();
+                if *known == values && (*known_complete || !complete) {
+                    plan.write.unchanged += 1;
+                } else if *known_complete {
+                    plan.write.conflicts.push(CandleConflict {
+                        day: candle.day(),
+                        stored: *known,
+                        incoming: values,
+                    });
+                } else {
+                    match *at {
+                        Slot::Insert(i) => plan.inserts[i] = candle,
+                        Slot::Update(i) => plan.updates[i] = candle,
+                        Slot::Stored => {
+                            *at = Slot::Update(plan.updates.len());
+                            plan.updates.push(candle);
+                        }
+                    }
+                    (*known, *known_complete) = (values, complete);
+                    plan.write.updated += 1;
+                }
+            }
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn day(n: u32) -> Day {
+        Day::from_ymd_opt(2024, 1, n).expect("valid day")
+    }
+
+    fn candle(n: u32, close: Decimal, complete: bool) -> Candle {
+        let values = Ohlcv {
+            open: dec!(10),
+            high: dec!(20),
+            low: dec!(5),
+            close,
+            volume: dec!(1),
+        };
+        let symbol = Symbol::parse("BTC").expect("symbol");
+        Candle::new(symbol, day(n), values, complete, CandleOrigin::Sample, day(31)).expect("valid candle")
+    }
+
+    fn stored(candles: &[Candle]) -> HashMap<Day, (Ohlcv, bool)> {
+        candles.iter().map(|c| (c.day(), (c.values(), c.is_complete()))).collect()
+    }
+
+    #[test]
+    fn each_incoming_candle_lands_in_exactly_one_bucket() {
+        let before = stored(&[candle(1, dec!(11), true), candle(2, dec!(11), false), candle(3, dec!(11), true)]);
+        let incoming = [
+            candle(1, dec!(11.000), true), // unchanged (trailing zeros do not matter)
+            candle(2, dec!(12), true),     // updated
+            candle(3, dec!(13), true),     // conflict
+            candle(4, dec!(11), false),    // added
+        ];
+        let plan = plan(before, &incoming);
+        assert_eq!((plan.write.added, plan.write.updated, plan.write.unchanged), (1, 1, 1));
+        assert_eq!(plan.write.conflicts.len(), 1);
+        assert_eq!(plan.write.conflicts[0].day, day(3));
+        assert_eq!(plan.write.conflicts[0].stored.close, dec!(11));
+        assert_eq!(plan.inserts.iter().map(|c| c.day()).collect::<Vec<_>>(), [day(4)]);
+        assert_eq!(plan.updates.iter().map(|c| c.day()).collect::<Vec<_>>(), [day(2)]);
+    }
+
+    #[test]
+    fn an_incomplete_copy_of_a_complete_candle_is_unchanged_and_never_downgrades_it() {
+        let plan = plan(stored(&[candle(1, dec!(11), true)]), &[candle(1, dec!(11), false)]);
+        assert_eq!(plan.write.unchanged, 1);
+        assert!(plan.updates.is_empty());
+    }
+
+    #[test]
+    fn a_day_repeated_in_one_batch_is_compared_with_its_earlier_occurrence() {
+        let incoming = [
+            candle(5, dec!(11), false),
+            candle(5, dec!(12), true),
+            candle(5, dec!(13), true),
+            candle(6, dec!(11), true),
+            candle(6, dec!(11), true),
+        ];
+        let plan = plan(HashMap::new(), &incoming);
+        assert_eq!((plan.write.added, plan.write.updated, plan.write.unchanged), (2, 1, 1));
+        assert_eq!(plan.write.conflicts.len(), 1);
+        assert_eq!(plan.inserts.len(), 2);
+        assert_eq!(plan.inserts[0].close().0, dec!(12));
+    }
+}

@@ -1,0 +1,177 @@
+//! How values are bound and read on each backend; the only per-backend code besides migrations.
+//!
+//! Queries are written once (see the `on_db!` macro) and call `codec::…`, which resolves to
+//! [`sqlite`] or [`postgres`]. Both modules expose the same names with backend-specific types:
+//! money is TEXT on SQLite and NUMERIC on PostgreSQL; everything else binds the same Rust type.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+/// Timestamps are truncated to microseconds, PostgreSQL's precision, so both backends store alike.
+pub fn timestamp(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
+}
+
+/// Reads column `col` of `row`; the error text says why it could not be decoded.
+///
+/// # Errors
+/// The decode error, as text, when the column is missing or holds an unexpected type or value.
+pub fn column<'r, R, T>(row: &'r R, col: &str) -> Result<T, String>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    T: Decode<'r, R::Database> + Type<R::Database>,
+{
+    row.try_get::<T, _>(col).map_err(|e| match e {
+        sqlx::Error::ColumnDecode { source, .. } => source.to_string(),
+        other => other.to_string(),
+    })
+}
+
+/// Parses a stored JSON text column into `T`.
+///
+/// # Errors
+/// The decode or JSON error, as text.
+pub fn json<'r, R, T>(row: &'r R, col: &str) -> Result<T, String>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
+    T: serde::de::DeserializeOwned,
+{
+    let text: &str = column(row, col)?;
+    serde_json::from_str(text).map_err(|e| format!("invalid JSON ({e}): {}", preview(text)))
+}
+
+/// Reads a nullable JSON text column into `T`.
+///
+/// # Errors
+/// The decode or JSON error, as text.
+pub fn json_opt<'r, R, T>(row: &'r R, col: &str) -> Result<Option<T>, String>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    Option<&'r str>: Decode<'r, R::Database> + Type<R::Database>,
+    T: serde::de::DeserializeOwned,
+{
+    let text: Option<&str> = column(row, col)?;
+    text.map(|t| serde_json::from_str(t).map_err(|e| format!("invalid JSON ({e}): {}", preview(t))))
+        .transpose()
+}
+
+/// Parses a stored name (kind, status, origin, …) with its `FromStr`.
+///
+/// # Errors
+/// The decode or parse error, as text.
+pub fn parsed<'r, R, T>(row: &'r R, col: &str) -> Result<T, String>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text: &str = column(row, col)?;
+    text.parse().map_err(|e: T::Err| e.to_string())
+}
+
+/// The first 80 characters of a stored text, for error messages.
+fn preview(text: &str) -> String {
+    let mut shown: String = text.chars().take(80).collect();
+    if shown.len() < text.len() {
+        shown.push('…');
+    }
+    format!("`{shown}`")
+}
+
+/// SQLite: money as exact decimal TEXT, writes serialised with `BEGIN IMMEDIATE`.
+pub mod sqlite {
+    use std::str::FromStr;
+
+    use rust_decimal::Decimal;
+    use sqlx::sqlite::{SqlitePool, SqliteRow};
+    use sqlx::{Sqlite, Transaction};
+
+    pub use super::{column, json, json_opt, parsed, timestamp};
+
+    /// The sqlx database type.
+    pub type Backend = Sqlite;
+
+    /// Which migrations folder applies.
+    pub const DIALECT: crate::migrate::Dialect = crate::migrate::Dialect::Sqlite;
+
+    /// Most bind parameters SQLite accepts in one statement (`SQLITE_MAX_VARIABLE_NUMBER`).
+    pub const MAX_BIND_PARAMS: usize = 32_766;
+
+    /// Locks the instrument row for the rest of a write transaction (a no-op probe on SQLite,
+    /// where `BEGIN IMMEDIATE` already serialises writers).
+    pub const LOCK_INSTRUMENT: &str = "SELECT 1 FROM instruments WHERE symbol = $1";
+
+    /// How money is bound: its exact decimal text.
+    pub fn money(value: Decimal) -> String {
+        value.to_string()
+    }
+
+    /// Reads a money column stored as decimal text.
+    ///
+    /// # Errors
+    /// Why the stored text is not a decimal.
+    pub fn get_money(row: &SqliteRow, col: &str) -> Result<Decimal, String> {
+        let text: &str = column(row, col)?;
+        Decimal::from_str(text)
+            .or_else(|_| Decimal::from_scientific(text))
+            .map_err(|e| format!("`{text}` is not a decimal number ({e})"))
+    }
+
+    /// Starts a write transaction that takes SQLite's write lock at once, so a transaction that
+    /// reads before it writes cannot fail with a stale snapshot under concurrent writers.
+    ///
+    /// # Errors
+    /// The sqlx error when no connection is available or the lock cannot be taken in time.
+    pub async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+/// PostgreSQL: money as NUMERIC, writers of one instrument serialised by a row lock.
+pub mod postgres {
+    use rust_decimal::Decimal;
+    use sqlx::postgres::{PgPool, PgRow};
+    use sqlx::{Postgres, Transaction};
+
+    pub use super::{column, json, json_opt, parsed, timestamp};
+
+    /// The sqlx database type.
+    pub type Backend = Postgres;
+
+    /// Which migrations folder applies.
+    pub const DIALECT: crate::migrate::Dialect = crate::migrate::Dialect::Postgres;
+
+    /// Most bind parameters PostgreSQL accepts in one statement.
+    pub const MAX_BIND_PARAMS: usize = 65_535;
+
+    /// Locks the instrument row for the rest of a write transaction so concurrent candle writes
+    /// for one instrument run one after the other (without blocking candle foreign-key checks).
+    pub const LOCK_INSTRUMENT: &str = "SELECT 1 FROM instruments WHERE symbol = $1 FOR NO KEY UPDATE";
+
+    /// How money is bound: NUMERIC.
+    pub fn money(value: Decimal) -> Decimal {
+        value
+    }
+
+    /// Reads a NUMERIC money column.
+    ///
+    /// # Errors
+    /// Why the stored value is not a decimal Barter can represent (e.g. `NaN`).
+    pub fn get_money(row: &PgRow, col: &str) -> Result<Decimal, String> {
+        column(row, col)
+    }
+
+    /// Starts a write transaction.
+    ///
+    /// # Errors
+    /// The sqlx error when no connection is available.
+    pub async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        pool.begin().await
+    }
+}

@@ -1,0 +1,51 @@
+//! Barter's persistence: instruments, daily candles, job runs and the sync history, stored in
+//! SQLite (the default) or PostgreSQL through sqlx runtime queries, with identical behaviour on both.
+//!
+//! Open a [`Store`] with [`Store::connect`] (`sqlite:barter.db`, `sqlite::memory:`,
+//! `postgres://…`); pending migrations are applied on connect. Every query is written once and
+//! expanded for both backends by the internal `on_db!` macro; the only per-backend code is the
+//! value codec (money is TEXT on SQLite and NUMERIC on PostgreSQL) in [`codec`].
+//!
+//! # Layout
+//! - [`connect`]: [`Store`], [`Db`], URL parsing, pool options, schema isolation for tests.
+//! - [`migrate`]: the embedded per-backend migrations (`migrations/sqlite`, `migrations/postgres`).
+//! - [`codec`]: how values are bound and read on each backend.
+//! - [`error`]: [`StoreError`], which says what failed and keeps its source.
+//! - [`instruments`]: register, list, (de)activate and remove instruments.
+//! - [`candles`]: the transactional candle write with its added/updated/unchanged/conflict diff,
+//!   and candle reads ([`Coverage`], stored days, last complete day).
+//! - [`runs`]: job run records and the append-only [`HistoryEntry`] log.
+
+/// Expands `$body` once per backend with `$pool` bound to that backend's pool and `codec`
+/// naming the backend's value codec, so each query is written once for SQLite and PostgreSQL.
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::connect::Db::Sqlite($pool) => {
+                #[allow(unused_imports)]
+                use $crate::codec::sqlite as codec;
+                $body
+            }
+            $crate::connect::Db::Postgres($pool) => {
+                #[allow(unused_imports)]
+                use $crate::codec::postgres as codec;
+                $body
+            }
+        }
+    };
+}
+
+pub mod candles;
+pub mod codec;
+pub mod connect;
+pub mod error;
+pub mod instruments;
+pub mod migrate;
+pub mod runs;
+
+
+pub use candles::{CandleConflict, CandleWrite, Coverage};
+pub use connect::{ConnectOptions, Db, Store};
+pub use error::StoreError;
+pub use runs::HistoryEntry;
+

@@ -1,0 +1,227 @@
+//! Job run records ([`Run`]) and the append-only sync history ([`HistoryEntry`]).
+
+use barter_core::{Run, RunId, RunKind, RunStatus, Symbol};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use crate::codec::{column, json, json_opt, parsed};
+use crate::connect::Store;
+use crate::error::{DbResultExt, StoreError};
+
+/// The columns a [`Run`] is read from, in `SELECT` order.
+const RUN_COLUMNS: &str = "id, kind, started_at, finished_at, status, counts, errors, report";
+
+/// One line of the append-only history: what was synced, when, by which run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Database id; later entries have larger ids.
+    pub id: i64,
+    /// The run that recorded it, if any (cleared if that run is deleted).
+    pub run: Option<RunId>,
+    /// When it happened.
+    pub recorded_at: DateTime<Utc>,
+    /// What happened, e.g. `candles_synced`.
+    pub kind: String,
+    /// The instrument concerned, if any.
+    pub symbol: Option<Symbol>,
+    /// Free-form details.
+    pub detail: serde_json::Value,
+}
+
+impl Store {
+    /// Records that a job of `kind` started at `started_at`; the run is `running` until
+    /// [`Store::finish_run`].
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the insert fails.
+    pub async fn start_run(&self, kind: RunKind, started_at: DateTime<Utc>) -> Result<RunId, StoreError> {
+        on_db!(&self.db, pool => {
+            let row = sqlx::query(
+                "INSERT INTO runs (kind, started_at, status, counts, errors) \
+                 VALUES ($1, $2, $3, '{}', '[]') RETURNING id",
+            )
+            .bind(kind.as_str())
+            .bind(codec::timestamp(started_at))
+            .bind(RunStatus::Running.as_str())
+            .fetch_one(pool)
+            .await
+            .with_action(|| format!("start a {} run", kind.as_str()))?;
+            let id: i64 = column(&row, "id").map_err(|e| StoreError::corrupt("runs.id", e))?;
+            Ok(RunId(id))
+        })
+    }
+
+    /// Stores how run `run.id` ended: its status, finish time, counts, errors and report.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownRun`] when no run has that id, [`StoreError::Encode`] or
+    /// [`StoreError::Database`] when it cannot be stored.
+    pub async fn finish_run(&self, run: &Run) -> Result<(), StoreError> {
+        let encode = |what: &str| {
+            let what = format!("the {what} of run {}", run.id);
+            move |source| StoreError::Encode { what, source }
+        };
+        let counts = serde_json::to_string(&run.counts).map_err(encode("counts"))?;
+        let errors = serde_json::to_string(&run.errors).map_err(encode("errors"))?;
+        let report = run.report.as_ref().map(serde_json::to_string).transpose().map_err(encode("report"))?;
+        let changed = on_db!(&self.db, pool => {
+            sqlx::query(
+                "UPDATE runs SET status = $2, finished_at = $3, counts = $4, errors = $5, report = $6 \
+                 WHERE id = $1",
+            )
+            .bind(run.id.0)
+            .bind(run.status.as_str())
+            .bind(run.finished_at.map(codec::timestamp))
+            .bind(counts)
+            .bind(errors)
+            .bind(report)
+            .execute(pool)
+            .await
+            .with_action(|| format!("finish run {}", run.id))?
+            .rows_affected()
+        });
+        if changed == 0 {
+            return Err(StoreError::UnknownRun(run.id));
+        }
+        Ok(())
+    }
+
+    /// The run with this id, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable row.
+    pub async fn run(&self, id: RunId) -> Result<Option<Run>, StoreError> {
+        on_db!(&self.db, pool => {
+            let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await
+                .with_action(|| format!("load run {id}"))?;
+            row.as_ref().map(run_from_row).transpose()
+        })
+    }
+
+    /// The latest `limit` runs, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable row.
+    pub async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError> {
+        on_db!(&self.db, pool => {
+            let sql = format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .action("list runs")?;
+            rows.iter().map(run_from_row).collect()
+        })
+    }
+
+    /// Appends an entry to the history and returns its id; entries are never changed afterwards.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownRun`] when `run` names no run, [`StoreError::Database`] otherwise.
+    pub async fn record_history(
+        &self,
+        run: Option<RunId>,
+        at: DateTime<Utc>,
+        kind: &str,
+        symbol: Option<&Symbol>,
+        detail: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        let result = on_db!(&self.db, pool => {
+            sqlx::query(
+                "INSERT INTO history (run_id, recorded_at, kind, symbol, detail) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(run.map(|r| r.0))
+            .bind(codec::timestamp(at))
+            .bind(kind)
+            .bind(symbol.map(Symbol::as_str))
+            .bind(detail.to_string())
+            .fetch_one(pool)
+            .await
+            .with_action(|| format!("record {kind} in the history"))
+            .and_then(|row| column(&row, "id").map_err(|e| StoreError::corrupt("history.id", e)))
+        });
+        match (result, run) {
+            (Err(e), Some(run)) if e.is_foreign_key_violation() => Err(StoreError::UnknownRun(run)),
+            (result, _) => result,
+        }
+    }
+
+    /// The latest `limit` history entries, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable row.
+    pub async fn history(&self, limit: u32) -> Result<Vec<HistoryEntry>, StoreError> {
+        on_db!(&self.db, pool => {
+            let rows = sqlx::query(
+                "SELECT id, run_id, recorded_at, kind, symbol, detail FROM history ORDER BY id DESC LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+            .action("list the history")?;
+            rows.iter().map(history_from_row).collect()
+        })
+    }
+}
+
+/// Rebuilds a [`Run`] from a row of [`RUN_COLUMNS`].
+fn run_from_row<'r, R>(row: &'r R) -> Result<Run, StoreError>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
+    Option<&'r str>: Decode<'r, R::Database> + Type<R::Database>,
+    DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+    Option<DateTime<Utc>>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let id = RunId(column(row, "id").map_err(|e| StoreError::corrupt("runs.id", e))?);
+    let corrupt = |col: &str| {
+        let what = format!("runs.{col} of run {id}");
+        move |detail: String| StoreError::corrupt(what, detail)
+    };
+    Ok(Run {
+        id,
+        kind: parsed(row, "kind").map_err(corrupt("kind"))?,
+        started_at: column(row, "started_at").map_err(corrupt("started_at"))?,
+        finished_at: column(row, "finished_at").map_err(corrupt("finished_at"))?,
+        status: parsed(row, "status").map_err(corrupt("status"))?,
+        counts: json(row, "counts").map_err(corrupt("counts"))?,
+        errors: json(row, "errors").map_err(corrupt("errors"))?,
+        report: json_opt(row, "report").map_err(corrupt("report"))?,
+    })
+}
+
+/// Rebuilds a [`HistoryEntry`] from its row.
+fn history_from_row<'r, R>(row: &'r R) -> Result<HistoryEntry, StoreError>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
+    Option<&'r str>: Decode<'r, R::Database> + Type<R::Database>,
+    DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let id: i64 = column(row, "id").map_err(|e| StoreError::corrupt("history.id", e))?;
+    let corrupt = |col: &str| {
+        let what = format!("history.{col} of entry {id}");
+        move |detail: String| StoreError::corrupt(what, detail)
+    };
+    let symbol: Option<&str> = column(row, "symbol").map_err(corrupt("symbol"))?;
+    Ok(HistoryEntry {
+        id,
+        run: column::<_, Option<i64>>(row, "run_id").map_err(corrupt("run_id"))?.map(RunId),
+        recorded_at: column(row, "recorded_at").map_err(corrupt("recorded_at"))?,
+        kind: column(row, "kind").map_err(corrupt("kind"))?,
+        symbol: symbol.map(Symbol::parse).transpose().map_err(|e| corrupt("symbol")(e.to_string()))?,
+        detail: json(row, "detail").map_err(corrupt("detail"))?,
+    })
+}
