@@ -125,9 +125,14 @@ pub fn config_path(flag: Option<&Path>) -> (PathBuf, bool) {
 pub fn load(path: &Path, explicit: bool) -> Result<LoadedConfig, ConfigError> {
     let (from_file, file) = match std::fs::read_to_string(path) {
         Ok(text) => (parse_file(path, &text)?, Some(path.to_owned())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => (Config::default(), None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            (Config::default(), None)
+        }
         Err(source) => {
-            return Err(ConfigError::Read { path: path.to_owned(), source });
+            return Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            });
         }
     };
     let env = Env::prefixed("BARTER_").split("__").filter(|key| {
@@ -159,7 +164,12 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 "; secrets are read only from the environment: set {COINGECKO_API_KEY_VAR}"
             ));
         }
-        ConfigError::Invalid { path: path.to_owned(), line, key, message }
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            key,
+            message,
+        }
     })
 }
 
@@ -190,15 +200,42 @@ fn locate(text: &str, offset: usize) -> (usize, Option<String>) {
 
 fn validate(config: &Config) -> Result<(), ConfigError> {
     let checks: [(&'static str, bool, &str); 6] = [
-        ("database_url", !config.database_url.trim().is_empty(), "must not be empty"),
-        ("sources.coingecko.requests_per_minute", config.sources.coingecko.requests_per_minute > 0, "must be at least 1"),
-        ("sources.binance.requests_per_minute", config.sources.binance.requests_per_minute > 0, "must be at least 1"),
-        ("sources.coingecko.timeout_secs", config.sources.coingecko.timeout_secs > 0.0, "must be greater than 0"),
-        ("sources.binance.timeout_secs", config.sources.binance.timeout_secs > 0.0, "must be greater than 0"),
-        ("sync.backfill_days", config.sync.backfill_days != Some(0), "must be at least 1 (leave it out for all history)"),
+        (
+            "database_url",
+            !config.database_url.trim().is_empty(),
+            "must not be empty",
+        ),
+        (
+            "sources.coingecko.requests_per_minute",
+            config.sources.coingecko.requests_per_minute > 0,
+            "must be at least 1",
+        ),
+        (
+            "sources.binance.requests_per_minute",
+            config.sources.binance.requests_per_minute > 0,
+            "must be at least 1",
+        ),
+        (
+            "sources.coingecko.timeout_secs",
+            config.sources.coingecko.timeout_secs > 0.0,
+            "must be greater than 0",
+        ),
+        (
+            "sources.binance.timeout_secs",
+            config.sources.binance.timeout_secs > 0.0,
+            "must be greater than 0",
+        ),
+        (
+            "sync.backfill_days",
+            config.sync.backfill_days != Some(0),
+            "must be at least 1 (leave it out for all history)",
+        ),
     ];
     match checks.into_iter().find(|(_, ok, _)| !ok) {
-        Some((key, _, message)) => Err(ConfigError::Value { key, message: message.to_owned() }),
+        Some((key, _, message)) => Err(ConfigError::Value {
+            key,
+            message: message.to_owned(),
+        }),
         None => Ok(()),
     }
 }
@@ -255,14 +292,22 @@ mod tests {
         let text = "database_url = \"sqlite://x.db\"\n\n[sources.coingecko]\nplan = \"gold\"\n";
         let err = parse(text).expect_err("bad plan");
         let message = err.to_string();
-        assert!(message.starts_with("invalid config file barter.toml, line 4, key `sources.coingecko.plan`"), "{message}");
+        assert!(
+            message.starts_with(
+                "invalid config file barter.toml, line 4, key `sources.coingecko.plan`"
+            ),
+            "{message}"
+        );
     }
 
     #[test]
     fn an_unknown_key_is_refused_with_its_line() {
         let err = parse("[sync]\nbackfil_days = 3\n").expect_err("typo");
         let message = err.to_string();
-        assert!(message.contains("line 2, key `sync.backfil_days`"), "{message}");
+        assert!(
+            message.contains("line 2, key `sync.backfil_days`"),
+            "{message}"
+        );
         assert!(message.contains("unknown field"), "{message}");
     }
 
@@ -282,7 +327,10 @@ mod tests {
     fn an_explicit_missing_file_is_an_error_but_the_default_may_be_absent() {
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = dir.path().join("nope.toml");
-        assert!(matches!(load(&missing, true), Err(ConfigError::Read { .. })));
+        assert!(matches!(
+            load(&missing, true),
+            Err(ConfigError::Read { .. })
+        ));
         let loaded = load(&missing, false).expect("defaults");
         assert!(loaded.file.is_none());
     }

@@ -7,7 +7,10 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = barter_app::cli::Cli::parse();
     barter_app::cli::init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

@@ -62,6 +62,8 @@ impl SourceSet {
             SourceKind::Binance => &self.binance,
             SourceKind::Csv => &self.csv,
         };
-        slot.as_ref().map(|s| s.as_ref()).map_err(|e| anyhow::anyhow!("{e}"))
+        slot.as_ref()
+            .map(|s| s.as_ref())
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 }

@@ -8,12 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use barter_core::{
-    Day, Instrument, InstrumentSync, Run, RunKind, RunReport, RunStatus, Symbol,
-};
+use barter_core::{Day, Instrument, InstrumentSync, Run, RunKind, RunReport, RunStatus, Symbol};
 use barter_sources::FetchRequest;
 use barter_store::Store;
-use chrono::{DateTime, Days, Utc};
+use chrono::{DateTime, Days, SubsecRound, Utc};
 
 use crate::source_set::SourceSet;
 
@@ -68,7 +66,13 @@ pub async fn sync_data(
             Some(_) => ("sync_failed", serde_json::to_value(&report)?),
         };
         store
-            .record_history(Some(run_id), Utc::now(), kind, Some(&instrument.symbol), &detail)
+            .record_history(
+                Some(run_id),
+                Utc::now(),
+                kind,
+                Some(&instrument.symbol),
+                &detail,
+            )
             .await?;
         progress.instrument_done(&report);
         reports.push(report);
@@ -93,8 +97,9 @@ pub async fn sync_data(
     let run = Run {
         id: run_id,
         kind: RunKind::SyncData,
-        started_at: now,
-        finished_at: Some(Utc::now().max(now)),
+        // Stored timestamps have microsecond precision; keep the returned record identical.
+        started_at: now.trunc_subsecs(6),
+        finished_at: Some(Utc::now().max(now).trunc_subsecs(6)),
         status: RunStatus::from_outcomes(reports.len(), failed),
         counts: counts(&reports, failed),
         errors,
@@ -106,7 +111,12 @@ pub async fn sync_data(
 
 async fn select_instruments(store: &Store, symbols: &[Symbol]) -> anyhow::Result<Vec<Instrument>> {
     if symbols.is_empty() {
-        return Ok(store.instruments().await?.into_iter().filter(|i| i.active).collect());
+        return Ok(store
+            .instruments()
+            .await?
+            .into_iter()
+            .filter(|i| i.active)
+            .collect());
     }
     let mut chosen = Vec::with_capacity(symbols.len());
     for symbol in symbols {
@@ -127,8 +137,12 @@ async fn sync_instrument(
     options: &SyncOptions,
     now: DateTime<Utc>,
 ) -> InstrumentSync {
-    let mut report = InstrumentSync { symbol: Some(instrument.symbol.clone()), ..Default::default() };
-    if let Err(error) = fetch_and_store(store, sources, instrument, options, now, &mut report).await {
+    let mut report = InstrumentSync {
+        symbol: Some(instrument.symbol.clone()),
+        ..Default::default()
+    };
+    if let Err(error) = fetch_and_store(store, sources, instrument, options, now, &mut report).await
+    {
         report.error = Some(format!("{error:#}"));
     }
     report
@@ -147,15 +161,22 @@ async fn fetch_and_store(
         Some(since) => Some(since),
         None => match store.last_complete_day(symbol).await? {
             Some(last) => Some(last),
-            None => options
-                .backfill_days
-                .and_then(|days| now.date_naive().checked_sub_days(Days::new(u64::from(days)))),
+            None => options.backfill_days.and_then(|days| {
+                now.date_naive()
+                    .checked_sub_days(Days::new(u64::from(days)))
+            }),
         },
     };
     let request = FetchRequest { from, now };
-    let candles = sources.get(instrument.source)?.fetch_daily(instrument, &request).await?;
+    let candles = sources
+        .get(instrument.source)?
+        .fetch_daily(instrument, &request)
+        .await?;
     report.fetched = candles.len() as u64;
-    report.fetched_range = candles.first().zip(candles.last()).map(|(a, b)| (a.day(), b.day()));
+    report.fetched_range = candles
+        .first()
+        .zip(candles.last())
+        .map(|(a, b)| (a.day(), b.day()));
 
     let written = store.write_candles(symbol, &candles).await?;
     drop(candles);
@@ -169,15 +190,25 @@ async fn fetch_and_store(
             format!(
                 "{}: stored o/h/l/c/v {}/{}/{}/{}/{} vs source {}/{}/{}/{}/{}",
                 c.day,
-                c.stored.open, c.stored.high, c.stored.low, c.stored.close, c.stored.volume,
-                c.incoming.open, c.incoming.high, c.incoming.low, c.incoming.close, c.incoming.volume,
+                c.stored.open,
+                c.stored.high,
+                c.stored.low,
+                c.stored.close,
+                c.stored.volume,
+                c.incoming.open,
+                c.incoming.high,
+                c.incoming.low,
+                c.incoming.close,
+                c.incoming.volume,
             )
         })
         .collect();
 
     if let Some(coverage) = store.coverage(symbol).await? {
         report.stored_range = Some((coverage.first, coverage.last));
-        let expected = instrument.calendar.trading_days_between(coverage.first, coverage.last);
+        let expected = instrument
+            .calendar
+            .trading_days_between(coverage.first, coverage.last);
         if coverage.count < expected {
             let days = store.stored_days(symbol).await?;
             report.gaps = instrument.calendar.gaps(&days);

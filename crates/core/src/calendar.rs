@@ -130,8 +130,16 @@ mod tests {
         for len in 0..40 {
             let last = first + chrono::Days::new(len);
             for cal in [Calendar::Continuous, Calendar::Weekdays] {
-                let walked = first.iter_days().take_while(|x| *x <= last).filter(|x| cal.trades_on(*x)).count();
-                assert_eq!(cal.trading_days_between(first, last), walked as u64, "{cal} {len}");
+                let walked = first
+                    .iter_days()
+                    .take_while(|x| *x <= last)
+                    .filter(|x| cal.trades_on(*x))
+                    .count();
+                assert_eq!(
+                    cal.trading_days_between(first, last),
+                    walked as u64,
+                    "{cal} {len}"
+                );
             }
         }
     }

@@ -140,17 +140,34 @@ impl Candle {
                 "is today, which has not ended: the candle cannot be complete".into(),
             ));
         }
-        let Ohlcv { open, high, low, close, volume } = values;
-        for (field, value) in [("open", open), ("high", high), ("low", low), ("close", close)] {
+        let Ohlcv {
+            open,
+            high,
+            low,
+            close,
+            volume,
+        } = values;
+        for (field, value) in [
+            ("open", open),
+            ("high", high),
+            ("low", low),
+            ("close", close),
+        ] {
             if value <= Decimal::ZERO {
                 return Err(fail(field, format!("{value} is not greater than 0")));
             }
         }
         if high < open.max(close) {
-            return Err(fail("high", format!("{high} is below max(open {open}, close {close})")));
+            return Err(fail(
+                "high",
+                format!("{high} is below max(open {open}, close {close})"),
+            ));
         }
         if low > open.min(close) {
-            return Err(fail("low", format!("{low} is above min(open {open}, close {close})")));
+            return Err(fail(
+                "low",
+                format!("{low} is above min(open {open}, close {close})"),
+            ));
         }
         if volume < Decimal::ZERO {
             return Err(fail("volume", format!("{volume} is negative")));
@@ -269,20 +286,78 @@ mod tests {
     #[test]
     fn each_broken_rule_names_the_field() {
         let cases: [(&str, Ohlcv, &str, bool, &str); 8] = [
-            ("zero open", Ohlcv { open: dec!(0), ..GOOD }, "2024-01-09", true, "open"),
-            ("negative close", Ohlcv { close: dec!(-1), ..GOOD }, "2024-01-09", true, "close"),
-            ("high below close", Ohlcv { high: dec!(10.5), ..GOOD }, "2024-01-09", true, "high"),
-            ("low above open", Ohlcv { low: dec!(10.5), ..GOOD }, "2024-01-09", true, "low"),
-            ("negative volume", Ohlcv { volume: dec!(-0.1), ..GOOD }, "2024-01-09", true, "volume"),
+            (
+                "zero open",
+                Ohlcv {
+                    open: dec!(0),
+                    ..GOOD
+                },
+                "2024-01-09",
+                true,
+                "open",
+            ),
+            (
+                "negative close",
+                Ohlcv {
+                    close: dec!(-1),
+                    ..GOOD
+                },
+                "2024-01-09",
+                true,
+                "close",
+            ),
+            (
+                "high below close",
+                Ohlcv {
+                    high: dec!(10.5),
+                    ..GOOD
+                },
+                "2024-01-09",
+                true,
+                "high",
+            ),
+            (
+                "low above open",
+                Ohlcv {
+                    low: dec!(10.5),
+                    ..GOOD
+                },
+                "2024-01-09",
+                true,
+                "low",
+            ),
+            (
+                "negative volume",
+                Ohlcv {
+                    volume: dec!(-0.1),
+                    ..GOOD
+                },
+                "2024-01-09",
+                true,
+                "volume",
+            ),
             ("future day", GOOD, "2024-01-11", false, "day"),
             ("complete today", GOOD, "2024-01-10", true, "day"),
-            ("zero low", Ohlcv { low: dec!(0), ..GOOD }, "2024-01-09", true, "low"),
+            (
+                "zero low",
+                Ohlcv {
+                    low: dec!(0),
+                    ..GOOD
+                },
+                "2024-01-09",
+                true,
+                "low",
+            ),
         ];
         for (label, values, d, complete, field) in cases {
             let err = build(values, d, complete).expect_err(label);
             assert_eq!(err.field, field, "{label}");
             assert_eq!(err.day, day(d), "{label}");
-            assert!(err.to_string().starts_with(&format!("invalid candle for BTC on {d}: {field}")), "{label}: {err}");
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("invalid candle for BTC on {d}: {field}")),
+                "{label}: {err}"
+            );
         }
     }
 
@@ -293,12 +368,25 @@ mod tests {
 
     #[test]
     fn zero_volume_is_valid() {
-        assert!(build(Ohlcv { volume: dec!(0), ..GOOD }, "2024-01-09", true).is_ok());
+        assert!(
+            build(
+                Ohlcv {
+                    volume: dec!(0),
+                    ..GOOD
+                },
+                "2024-01-09",
+                true
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn floats_convert_exactly_through_their_shortest_text() {
-        assert_eq!(decimal_from_f64(42261.0414372869), Some(dec!(42261.0414372869)));
+        assert_eq!(
+            decimal_from_f64(42261.0414372869),
+            Some(dec!(42261.0414372869))
+        );
         assert_eq!(decimal_from_f64(0.1), Some(dec!(0.1)));
         assert_eq!(decimal_from_f64(1e-7), Some(dec!(0.0000001)));
         assert_eq!(decimal_from_f64(f64::NAN), None);
@@ -308,7 +396,15 @@ mod tests {
     #[test]
     fn trailing_zeros_do_not_make_candles_differ() {
         let a = build(GOOD, "2024-01-09", true).expect("valid");
-        let b = build(Ohlcv { open: dec!(10.000), ..GOOD }, "2024-01-09", true).expect("valid");
+        let b = build(
+            Ohlcv {
+                open: dec!(10.000),
+                ..GOOD
+            },
+            "2024-01-09",
+            true,
+        )
+        .expect("valid");
         assert!(a.same_values(&b));
     }
 }

@@ -63,10 +63,14 @@ pub enum InstrumentError {
     #[error("unknown calendar `{0}`: expected `continuous` (trades every day) or `weekdays`")]
     UnknownCalendar(String),
     /// The source id was empty.
-    #[error("instrument {0}: the source id is empty (e.g. `bitcoin` for CoinGecko, `BTCUSDT` for Binance, a file path for csv)")]
+    #[error(
+        "instrument {0}: the source id is empty (e.g. `bitcoin` for CoinGecko, `BTCUSDT` for Binance, a file path for csv)"
+    )]
     EmptySourceId(Symbol),
     /// The quote currency was not 2–10 letters/digits.
-    #[error("instrument {symbol}: quote currency `{quote}` must be 2–10 letters or digits such as USD")]
+    #[error(
+        "instrument {symbol}: quote currency `{quote}` must be 2–10 letters or digits such as USD"
+    )]
     BadQuoteCurrency {
         /// The instrument.
         symbol: Symbol,
@@ -157,8 +161,15 @@ mod tests {
 
     #[test]
     fn an_instrument_normalises_quote_and_defaults_its_name_to_the_symbol() {
-        let i = Instrument::new(btc(), " ", "usd", SourceKind::CoinGecko, "bitcoin", Calendar::Continuous)
-            .expect("valid");
+        let i = Instrument::new(
+            btc(),
+            " ",
+            "usd",
+            SourceKind::CoinGecko,
+            "bitcoin",
+            Calendar::Continuous,
+        )
+        .expect("valid");
         assert_eq!(i.name, "BTC");
         assert_eq!(i.quote_currency, "USD");
         assert!(i.active);
@@ -166,9 +177,26 @@ mod tests {
 
     #[test]
     fn an_instrument_without_source_id_or_with_a_bad_quote_is_refused() {
-        let empty = Instrument::new(btc(), "", "USD", SourceKind::Binance, "  ", Calendar::Continuous);
+        let empty = Instrument::new(
+            btc(),
+            "",
+            "USD",
+            SourceKind::Binance,
+            "  ",
+            Calendar::Continuous,
+        );
         assert_eq!(empty, Err(InstrumentError::EmptySourceId(btc())));
-        let quote = Instrument::new(btc(), "", "US$", SourceKind::Binance, "BTCUSDT", Calendar::Continuous);
-        assert!(matches!(quote, Err(InstrumentError::BadQuoteCurrency { .. })));
+        let quote = Instrument::new(
+            btc(),
+            "",
+            "US$",
+            SourceKind::Binance,
+            "BTCUSDT",
+            Calendar::Continuous,
+        );
+        assert!(matches!(
+            quote,
+            Err(InstrumentError::BadQuoteCurrency { .. })
+        ));
     }
 }

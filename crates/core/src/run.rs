@@ -168,7 +168,12 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for s in [RunStatus::Running, RunStatus::Succeeded, RunStatus::Partial, RunStatus::Failed] {
+        for s in [
+            RunStatus::Running,
+            RunStatus::Succeeded,
+            RunStatus::Partial,
+            RunStatus::Failed,
+        ] {
             assert_eq!(s.as_str().parse::<RunStatus>(), Ok(s));
         }
         assert_eq!("sync_data".parse::<RunKind>(), Ok(RunKind::SyncData));

@@ -93,10 +93,11 @@ mod tests {
 
     #[test]
     fn bad_symbols_are_refused_with_the_reason() {
+        let long = "A".repeat(21);
         let cases = [
             ("", SymbolError::Empty),
             ("BTC USD", SymbolError::BadCharacter("BTC USD".into())),
-            ("A".repeat(21).as_str(), SymbolError::TooLong("A".repeat(21))),
+            (long.as_str(), SymbolError::TooLong(long.clone())),
         ];
         for (text, expected) in cases {
             assert_eq!(Symbol::parse(text), Err(expected), "input {text:?}");

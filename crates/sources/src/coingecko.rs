@@ -7,12 +7,13 @@
 //!
 //! | rule | how |
 //! |---|---|
-//! | timestamp → UTC day | timestamps are CLOSE times: round to the nearest 00:00 UTC, then step back one day (a row at D+1 00:00, or 00:05, or D 23:29, is day D) |
+//! | timestamp → UTC day | timestamps are CLOSE times: round to the nearest 00:00 UTC, then step back one day (a point at D+1 00:00, D+1 00:05 or D 23:29 is day D) |
 //! | unfinished day | Demo: the series' last point when it is not exactly at 00:00 and falls on today (the request-time price) is today's provisional close. Any candle for today is marked incomplete; candles after today are dropped |
-//! | derived on Demo | close = CoinGecko's daily price; open = the previous point's close (the first point only opens the next day); high = max(open, close); low = min(open, close); volume = that point's 24 h volume |
+//! | derived on Demo | close = CoinGecko's daily price; open = the previous point's close, i.e. the previous day's close, or the latest earlier one after a missing day (the first point only serves as the next day's open and yields no candle); high = max(open, close); low = min(open, close); volume = that point's 24 h volume |
 //! | Pro today | windows end at today 00:00, so Pro returns complete days; a row CoinGecko stamps after that would be today's and is kept as incomplete |
 //!
-//! `vs_currency` is the instrument's quote currency lower-cased. Days CoinGecko skipped are skipped.
+//! `vs_currency` is the instrument's quote currency lower-cased; `market_chart` requests also ask for
+//! `precision=full`. Days CoinGecko skipped are skipped. Candles before `from` are dropped.
 //! The API key is read by the app from `BARTER_COINGECKO_API_KEY` and sent only in the plan's header.
 
 use std::collections::HashMap;
@@ -144,6 +145,15 @@ pub struct CoinGeckoSource {
     plan: CoinGeckoPlan,
     base: Url,
     http: HttpClient,
+}
+
+impl fmt::Debug for CoinGeckoSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CoinGeckoSource")
+            .field("plan", &self.plan)
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
 }
 
 impl CoinGeckoSource {

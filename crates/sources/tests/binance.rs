@@ -450,8 +450,7 @@ fn config_has_documented_defaults_and_refuses_unknown_fields() {
     };
     assert!(
         BinanceSource::new(negative)
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string()
             .contains("timeout_secs")
     );

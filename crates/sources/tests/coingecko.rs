@@ -860,9 +860,7 @@ fn config_has_documented_defaults_refuses_unknown_fields_and_never_writes_the_ke
 
 #[test]
 fn a_demo_plan_without_a_key_is_refused_at_construction() {
-    let error = CoinGeckoSource::new(CoinGeckoConfig::default())
-        .err()
-        .expect("refused");
+    let error = CoinGeckoSource::new(CoinGeckoConfig::default()).expect_err("refused");
     assert!(
         error.to_string().contains("BARTER_COINGECKO_API_KEY"),
         "{error}"

@@ -71,7 +71,11 @@ impl Store {
     /// [`StoreError::UnknownInstrument`] when `symbol` is not registered,
     /// [`StoreError::Corrupt`] when a stored candle in the range cannot be read, and
     /// [`StoreError::Database`] when a statement fails; in every case nothing is written.
-    pub async fn write_candles(&self, symbol: &Symbol, candles: &[Candle]) -> Result<CandleWrite, StoreError> {
+    pub async fn write_candles(
+        &self,
+        symbol: &Symbol,
+        candles: &[Candle],
+    ) -> Result<CandleWrite, StoreError> {
         if let Some(stray) = candles.iter().find(|c| c.symbol() != symbol) {
             return Err(StoreError::WrongSymbol {
                 expected: symbol.clone(),
@@ -79,7 +83,11 @@ impl Store {
                 day: stray.day(),
             });
         }
-        let range = candles.iter().map(Candle::day).min().zip(candles.iter().map(Candle::day).max());
+        let range = candles
+            .iter()
+            .map(Candle::day)
+            .min()
+            .zip(candles.iter().map(Candle::day).max());
         let action = || format!("write candles for {symbol}");
         on_db!(&self.db, pool => {
             let mut tx = codec::begin_write(pool).await.with_action(action)?;
@@ -158,7 +166,12 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] when a stored row
     /// cannot be read back as a valid candle.
-    pub async fn candles(&self, symbol: &Symbol, from: Option<Day>, to: Option<Day>) -> Result<Vec<Candle>, StoreError> {
+    pub async fn candles(
+        &self,
+        symbol: &Symbol,
+        from: Option<Day>,
+        to: Option<Day>,
+    ) -> Result<Vec<Candle>, StoreError> {
         on_db!(&self.db, pool => {
             let rows = select_candles::<codec::Backend>(symbol, from, to)
                 .build()
@@ -229,7 +242,11 @@ impl Store {
 }
 
 /// `SELECT`s the candles of `symbol` in an optional day range, ascending.
-fn select_candles<'a, DB>(symbol: &'a Symbol, from: Option<Day>, to: Option<Day>) -> QueryBuilder<DB>
+fn select_candles<'a, DB>(
+    symbol: &'a Symbol,
+    from: Option<Day>,
+    to: Option<Day>,
+) -> QueryBuilder<DB>
 where
     DB: Database,
     &'a str: Encode<'a, DB> + Type<DB>,
@@ -253,14 +270,19 @@ where
 type MoneyReader<R> = fn(&R, &str) -> Result<Decimal, String>;
 
 /// Reads the day, values and completeness of a stored candle row.
-fn stored_from_row<'r, R>(row: &'r R, symbol: &Symbol, money: MoneyReader<R>) -> Result<(Day, Ohlcv, bool), StoreError>
+fn stored_from_row<'r, R>(
+    row: &'r R,
+    symbol: &Symbol,
+    money: MoneyReader<R>,
+) -> Result<(Day, Ohlcv, bool), StoreError>
 where
     R: Row,
     for<'c> &'c str: ColumnIndex<R>,
     Day: Decode<'r, R::Database> + Type<R::Database>,
     bool: Decode<'r, R::Database> + Type<R::Database>,
 {
-    let day: Day = column(row, "day").map_err(|e| StoreError::corrupt(format!("candles.day for {symbol}"), e))?;
+    let day: Day = column(row, "day")
+        .map_err(|e| StoreError::corrupt(format!("candles.day for {symbol}"), e))?;
     let corrupt = |col: &str| {
         let what = format!("candles.{col} for {symbol} on {day}");
         move |detail: String| StoreError::corrupt(what, detail)
@@ -277,7 +299,11 @@ where
 }
 
 /// Rebuilds a validated [`Candle`] from a stored row.
-fn candle_from_row<'r, R>(row: &'r R, symbol: &Symbol, money: MoneyReader<R>) -> Result<Candle, StoreError>
+fn candle_from_row<'r, R>(
+    row: &'r R,
+    symbol: &Symbol,
+    money: MoneyReader<R>,
+) -> Result<Candle, StoreError>
 where
     R: Row,
     for<'c> &'c str: ColumnIndex<R>,
@@ -286,14 +312,16 @@ where
     &'r str: Decode<'r, R::Database> + Type<R::Database>,
 {
     let (day, values, complete) = stored_from_row(row, symbol, money)?;
-    let origin: CandleOrigin =
-        parsed(row, "origin").map_err(|e| StoreError::corrupt(format!("candles.origin for {symbol} on {day}"), e))?;
+    let origin: CandleOrigin = parsed(row, "origin")
+        .map_err(|e| StoreError::corrupt(format!("candles.origin for {symbol} on {day}"), e))?;
     // A stored candle was valid when written: judge it as of the day after (complete) or the
     // day itself (incomplete), so only the price rules can fail.
     let today = if complete { day.succ_opt() } else { Some(day) };
     let what = || format!("candles row for {symbol} on {day}");
-    let today = today.ok_or_else(|| StoreError::corrupt(what(), "the day is the last representable date"))?;
-    Candle::new(symbol.clone(), day, values, complete, origin, today).map_err(|e| StoreError::corrupt(what(), e.to_string()))
+    let today = today
+        .ok_or_else(|| StoreError::corrupt(what(), "the day is the last representable date"))?;
+    Candle::new(symbol.clone(), day, values, complete, origin, today)
+        .map_err(|e| StoreError::corrupt(what(), e.to_string()))
 }
 
 /// Where a day's latest known version is: already stored, or queued for insert/update.
@@ -332,8 +360,10 @@ impl Plan<'_> {
 
 /// Diffs `incoming` against `stored` (day → values, complete); see [`Store::write_candles`].
 fn plan(stored: HashMap<Day, (Ohlcv, bool)>, incoming: &[Candle]) -> Plan<'_> {
-    let mut state: HashMap<Day, (Ohlcv, bool, Slot)> =
-        stored.into_iter().map(|(day, (values, complete))| (day, (values, complete, Slot::Stored))).collect();
+    let mut state: HashMap<Day, (Ohlcv, bool, Slot)> = stored
+        .into_iter()
+        .map(|(day, (values, complete))| (day, (values, complete, Slot::Stored)))
+        .collect();
     let mut plan = Plan::default();
     for candle in incoming {
         let (values, complete) = (candle.values(), candle.is_complete());
@@ -390,16 +420,31 @@ mod tests {
             volume: dec!(1),
         };
         let symbol = Symbol::parse("BTC").expect("symbol");
-        Candle::new(symbol, day(n), values, complete, CandleOrigin::Sample, day(31)).expect("valid candle")
+        Candle::new(
+            symbol,
+            day(n),
+            values,
+            complete,
+            CandleOrigin::Sample,
+            day(31),
+        )
+        .expect("valid candle")
     }
 
     fn stored(candles: &[Candle]) -> HashMap<Day, (Ohlcv, bool)> {
-        candles.iter().map(|c| (c.day(), (c.values(), c.is_complete()))).collect()
+        candles
+            .iter()
+            .map(|c| (c.day(), (c.values(), c.is_complete())))
+            .collect()
     }
 
     #[test]
     fn each_incoming_candle_lands_in_exactly_one_bucket() {
-        let before = stored(&[candle(1, dec!(11), true), candle(2, dec!(11), false), candle(3, dec!(11), true)]);
+        let before = stored(&[
+            candle(1, dec!(11), true),
+            candle(2, dec!(11), false),
+            candle(3, dec!(11), true),
+        ]);
         let incoming = [
             candle(1, dec!(11.000), true), // unchanged (trailing zeros do not matter)
             candle(2, dec!(12), true),     // updated
@@ -407,17 +452,27 @@ mod tests {
             candle(4, dec!(11), false),    // added
         ];
         let plan = plan(before, &incoming);
-        assert_eq!((plan.write.added, plan.write.updated, plan.write.unchanged), (1, 1, 1));
+        assert_eq!(
+            (plan.write.added, plan.write.updated, plan.write.unchanged),
+            (1, 1, 1)
+        );
         assert_eq!(plan.write.conflicts.len(), 1);
         assert_eq!(plan.write.conflicts[0].day, day(3));
         assert_eq!(plan.write.conflicts[0].stored.close, dec!(11));
-        assert_eq!(plan.inserts.iter().map(|c| c.day()).collect::<Vec<_>>(), [day(4)]);
-        assert_eq!(plan.updates.iter().map(|c| c.day()).collect::<Vec<_>>(), [day(2)]);
+        assert_eq!(
+            plan.inserts.iter().map(|c| c.day()).collect::<Vec<_>>(),
+            [day(4)]
+        );
+        assert_eq!(
+            plan.updates.iter().map(|c| c.day()).collect::<Vec<_>>(),
+            [day(2)]
+        );
     }
 
     #[test]
     fn an_incomplete_copy_of_a_complete_candle_is_unchanged_and_never_downgrades_it() {
-        let plan = plan(stored(&[candle(1, dec!(11), true)]), &[candle(1, dec!(11), false)]);
+        let incoming = [candle(1, dec!(11), false)];
+        let plan = plan(stored(&[candle(1, dec!(11), true)]), &incoming);
         assert_eq!(plan.write.unchanged, 1);
         assert!(plan.updates.is_empty());
     }
@@ -432,7 +487,10 @@ mod tests {
             candle(6, dec!(11), true),
         ];
         let plan = plan(HashMap::new(), &incoming);
-        assert_eq!((plan.write.added, plan.write.updated, plan.write.unchanged), (2, 1, 1));
+        assert_eq!(
+            (plan.write.added, plan.write.updated, plan.write.unchanged),
+            (2, 1, 1)
+        );
         assert_eq!(plan.write.conflicts.len(), 1);
         assert_eq!(plan.inserts.len(), 2);
         assert_eq!(plan.inserts[0].close().0, dec!(12));

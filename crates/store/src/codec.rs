@@ -128,7 +128,9 @@ pub mod sqlite {
     ///
     /// # Errors
     /// The sqlx error when no connection is available or the lock cannot be taken in time.
-    pub async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    pub async fn begin_write(
+        pool: &SqlitePool,
+    ) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         pool.begin_with("BEGIN IMMEDIATE").await
     }
 }
@@ -152,7 +154,8 @@ pub mod postgres {
 
     /// Locks the instrument row for the rest of a write transaction so concurrent candle writes
     /// for one instrument run one after the other (without blocking candle foreign-key checks).
-    pub const LOCK_INSTRUMENT: &str = "SELECT 1 FROM instruments WHERE symbol = $1 FOR NO KEY UPDATE";
+    pub const LOCK_INSTRUMENT: &str =
+        "SELECT 1 FROM instruments WHERE symbol = $1 FOR NO KEY UPDATE";
 
     /// How money is bound: NUMERIC.
     pub fn money(value: Decimal) -> Decimal {

@@ -3,10 +3,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::AssertSqlSafe;
 use sqlx::migrate::Migrate;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::AssertSqlSafe;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::error::{DbResultExt, StoreError, redact_url};
 use crate::migrate;
@@ -92,19 +94,28 @@ impl Store {
     /// opening, creating the schema or migrating fails.
     pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Store, StoreError> {
         let url = url.trim();
-        let backend = backend_of(url).ok_or_else(|| StoreError::BadUrl { url: redact_url(url) })?;
+        let backend = backend_of(url).ok_or_else(|| StoreError::BadUrl {
+            url: redact_url(url),
+        })?;
         let schema = options.postgres_schema.clone();
         let db = match (backend, &schema) {
             (Backend::Sqlite, None) => Db::Sqlite(open_sqlite(url).await?),
-            (Backend::Sqlite, Some(_)) => return Err(StoreError::BadUrl { url: redact_url(url) }),
+            (Backend::Sqlite, Some(_)) => {
+                return Err(StoreError::BadUrl {
+                    url: redact_url(url),
+                });
+            }
             (Backend::Postgres, None) => Db::Postgres(open_postgres(url, pg_options(url)?).await?),
             (Backend::Postgres, Some(schema)) => {
                 check_schema_name(schema)?;
-                let pool = open_postgres(url, pg_options(url)?.options([("search_path", schema)])).await?;
-                sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
-                    .execute(&pool)
-                    .await
-                    .with_action(|| format!("create schema {schema}"))?;
+                let pool =
+                    open_postgres(url, pg_options(url)?.options([("search_path", schema)])).await?;
+                sqlx::query(AssertSqlSafe(format!(
+                    "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+                )))
+                .execute(&pool)
+                .await
+                .with_action(|| format!("create schema {schema}"))?;
                 Db::Postgres(pool)
             }
         };
@@ -202,7 +213,9 @@ fn backend_of(url: &str) -> Option<Backend> {
 
 /// Whether a SQLite URL names an in-memory database (`sqlite::memory:`, `?mode=memory`).
 fn is_sqlite_memory(url: &str) -> bool {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let (path, params) = rest.split_once('?').unwrap_or((rest, ""));
     path == ":memory:" || params.split('&').any(|p| p == "mode=memory")
 }
@@ -229,7 +242,9 @@ async fn open_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
     } else {
         let file = options.get_filename();
         if file.as_os_str().is_empty() {
-            return Err(StoreError::BadUrl { url: redact_url(url) });
+            return Err(StoreError::BadUrl {
+                url: redact_url(url),
+            });
         }
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir)
@@ -272,7 +287,9 @@ async fn open_postgres(url: &str, options: PgConnectOptions) -> Result<PgPool, S
 fn check_schema_name(schema: &str) -> Result<(), StoreError> {
     let mut chars = schema.chars();
     let ok = schema.len() <= 63
-        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         Ok(())

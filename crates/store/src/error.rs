@@ -26,7 +26,9 @@ pub enum StoreError {
         source: sqlx::Error,
     },
     /// A PostgreSQL schema name that is not a plain lower-case identifier.
-    #[error("invalid schema name `{0}`: use lower-case letters, digits and `_`, starting with a letter or `_` (at most 63)")]
+    #[error(
+        "invalid schema name `{0}`: use lower-case letters, digits and `_`, starting with a letter or `_` (at most 63)"
+    )]
     BadSchema(String),
     /// Applying or listing the embedded migrations failed.
     #[error("could not apply the database migrations")]
@@ -153,7 +155,10 @@ mod tests {
 
     #[test]
     fn passwords_are_masked_and_other_urls_kept() {
-        assert_eq!(redact_url("postgres://bob:s3cret@db:5432/x"), "postgres://bob:***@db:5432/x");
+        assert_eq!(
+            redact_url("postgres://bob:s3cret@db:5432/x"),
+            "postgres://bob:***@db:5432/x"
+        );
         assert_eq!(redact_url("postgres://bob@db/x"), "postgres://bob@db/x");
         assert_eq!(redact_url("sqlite:barter.db"), "sqlite:barter.db");
         assert_eq!(redact_url("mysql://a:b@h/d?x=@"), "mysql://a:***@h/d?x=@");

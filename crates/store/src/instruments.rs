@@ -81,7 +81,11 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::UnknownInstrument`] when `symbol` is not registered; [`StoreError::Database`].
-    pub async fn set_instrument_active(&self, symbol: &Symbol, active: bool) -> Result<(), StoreError> {
+    pub async fn set_instrument_active(
+        &self,
+        symbol: &Symbol,
+        active: bool,
+    ) -> Result<(), StoreError> {
         let changed = on_db!(&self.db, pool => {
             sqlx::query("UPDATE instruments SET active = $2 WHERE symbol = $1")
                 .bind(symbol.as_str())
@@ -136,7 +140,8 @@ where
     String: Decode<'r, R::Database> + Type<R::Database>,
     bool: Decode<'r, R::Database> + Type<R::Database>,
 {
-    let symbol: Symbol = parsed(row, "symbol").map_err(|e| StoreError::corrupt("instruments.symbol", e))?;
+    let symbol: Symbol =
+        parsed(row, "symbol").map_err(|e| StoreError::corrupt("instruments.symbol", e))?;
     let corrupt = |col: &str| {
         let what = format!("instruments.{col} for {symbol}");
         move |detail: String| StoreError::corrupt(what, detail)

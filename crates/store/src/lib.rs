@@ -43,9 +43,7 @@ pub mod instruments;
 pub mod migrate;
 pub mod runs;
 
-
 pub use candles::{CandleConflict, CandleWrite, Coverage};
 pub use connect::{ConnectOptions, Db, Store};
 pub use error::StoreError;
 pub use runs::HistoryEntry;
-

@@ -6,8 +6,8 @@
 
 use std::borrow::Cow;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// One schema change, in both dialects.
 struct Step {
@@ -70,8 +70,16 @@ mod tests {
         let versions: Vec<i64> = known().map(|(v, _)| v).collect();
         assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
         for step in STEPS {
-            assert!(step.sqlite.contains("CREATE TABLE"), "sqlite {}", step.version);
-            assert!(step.postgres.contains("CREATE TABLE"), "postgres {}", step.version);
+            assert!(
+                step.sqlite.contains("CREATE TABLE"),
+                "sqlite {}",
+                step.version
+            );
+            assert!(
+                step.postgres.contains("CREATE TABLE"),
+                "postgres {}",
+                step.version
+            );
         }
     }
 
@@ -86,7 +94,11 @@ mod tests {
                 .join("\n");
             let upper = code.to_ascii_uppercase();
             for banned in ["NUMERIC", "DECIMAL", "REAL", "FLOAT", "DOUBLE"] {
-                assert!(!upper.contains(banned), "migration {} declares {banned}", step.version);
+                assert!(
+                    !upper.contains(banned),
+                    "migration {} declares {banned}",
+                    step.version
+                );
             }
         }
     }

@@ -35,7 +35,11 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`] when the insert fails.
-    pub async fn start_run(&self, kind: RunKind, started_at: DateTime<Utc>) -> Result<RunId, StoreError> {
+    pub async fn start_run(
+        &self,
+        kind: RunKind,
+        started_at: DateTime<Utc>,
+    ) -> Result<RunId, StoreError> {
         on_db!(&self.db, pool => {
             let row = sqlx::query(
                 "INSERT INTO runs (kind, started_at, status, counts, errors) \
@@ -64,7 +68,12 @@ impl Store {
         };
         let counts = serde_json::to_string(&run.counts).map_err(encode("counts"))?;
         let errors = serde_json::to_string(&run.errors).map_err(encode("errors"))?;
-        let report = run.report.as_ref().map(serde_json::to_string).transpose().map_err(encode("report"))?;
+        let report = run
+            .report
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(encode("report"))?;
         let changed = on_db!(&self.db, pool => {
             sqlx::query(
                 "UPDATE runs SET status = $2, finished_at = $3, counts = $4, errors = $5, report = $6 \
@@ -218,10 +227,15 @@ where
     let symbol: Option<&str> = column(row, "symbol").map_err(corrupt("symbol"))?;
     Ok(HistoryEntry {
         id,
-        run: column::<_, Option<i64>>(row, "run_id").map_err(corrupt("run_id"))?.map(RunId),
+        run: column::<_, Option<i64>>(row, "run_id")
+            .map_err(corrupt("run_id"))?
+            .map(RunId),
         recorded_at: column(row, "recorded_at").map_err(corrupt("recorded_at"))?,
         kind: column(row, "kind").map_err(corrupt("kind"))?,
-        symbol: symbol.map(Symbol::parse).transpose().map_err(|e| corrupt("symbol")(e.to_string()))?,
+        symbol: symbol
+            .map(Symbol::parse)
+            .transpose()
+            .map_err(|e| corrupt("symbol")(e.to_string()))?,
         detail: json(row, "detail").map_err(corrupt("detail"))?,
     })
 }

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use barter_core::{
-    Calendar, Candle, CandleOrigin, Day, Gaps, Instrument, InstrumentSync, Ohlcv, Run, RunId, RunKind, RunReport,
-    RunStatus, SourceKind, Symbol,
+    Calendar, Candle, CandleOrigin, Day, Gaps, Instrument, InstrumentSync, Ohlcv, Run, RunId,
+    RunKind, RunReport, RunStatus, SourceKind, Symbol,
 };
 use barter_store::{ConnectOptions, Coverage, Db, Store, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
@@ -80,7 +80,9 @@ on_every_backend!(
 );
 
 async fn connect(url: &str) -> Store {
-    Store::connect(url).await.unwrap_or_else(|e| panic!("connect to {url}: {}", chain(&e)))
+    Store::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {}", chain(&e)))
 }
 
 async fn sqlite_file_store() -> (Store, tempfile::TempDir) {
@@ -105,7 +107,10 @@ async fn postgres_store(options: ConnectOptions) -> Option<Store> {
         return None;
     };
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let schema = format!(
         "barter_test_{}_{}_{}",
         std::process::id(),
@@ -137,8 +142,14 @@ fn chain(error: &dyn std::error::Error) -> String {
 /// Runs test-only SQL (one or more statements) in the dialect of the store's backend.
 async fn exec(store: &Store, sqlite: &str, postgres: &str) {
     let result = match store.db() {
-        Db::Sqlite(pool) => sqlx::raw_sql(AssertSqlSafe(sqlite.to_owned())).execute(pool).await.map(|_| ()),
-        Db::Postgres(pool) => sqlx::raw_sql(AssertSqlSafe(postgres.to_owned())).execute(pool).await.map(|_| ()),
+        Db::Sqlite(pool) => sqlx::raw_sql(AssertSqlSafe(sqlite.to_owned()))
+            .execute(pool)
+            .await
+            .map(|_| ()),
+        Db::Postgres(pool) => sqlx::raw_sql(AssertSqlSafe(postgres.to_owned()))
+            .execute(pool)
+            .await
+            .map(|_| ()),
     };
     result.unwrap_or_else(|e| panic!("test SQL failed on {}: {e}", store.backend_name()));
 }
@@ -146,8 +157,16 @@ async fn exec(store: &Store, sqlite: &str, postgres: &str) {
 /// A single `COUNT(*)`-like integer from the same SQL on either backend.
 async fn scalar(store: &Store, sql: &str) -> i64 {
     let result = match store.db() {
-        Db::Sqlite(pool) => sqlx::query_scalar(AssertSqlSafe(sql.to_owned())).fetch_one(pool).await,
-        Db::Postgres(pool) => sqlx::query_scalar(AssertSqlSafe(sql.to_owned())).fetch_one(pool).await,
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                .fetch_one(pool)
+                .await
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                .fetch_one(pool)
+                .await
+        }
     };
     result.unwrap_or_else(|e| panic!("`{sql}` failed on {}: {e}", store.backend_name()))
 }
@@ -170,12 +189,22 @@ fn nth(n: u64) -> Day {
 }
 
 fn instrument(symbol: &str) -> Instrument {
-    Instrument::new(sym(symbol), format!("{symbol} coin"), "usd", SourceKind::CoinGecko, symbol.to_lowercase(), Calendar::Continuous)
-        .expect("valid instrument")
+    Instrument::new(
+        sym(symbol),
+        format!("{symbol} coin"),
+        "usd",
+        SourceKind::CoinGecko,
+        symbol.to_lowercase(),
+        Calendar::Continuous,
+    )
+    .expect("valid instrument")
 }
 
 async fn registered(store: &Store, symbol: &str) -> Symbol {
-    store.add_instrument(&instrument(symbol)).await.expect("register instrument");
+    store
+        .add_instrument(&instrument(symbol))
+        .await
+        .expect("register instrument");
     sym(symbol)
 }
 
@@ -191,7 +220,15 @@ fn values(close: Decimal) -> Ohlcv {
 
 fn candle_with(symbol: &Symbol, on: Day, values: Ohlcv, complete: bool) -> Candle {
     // "Today" is far ahead so any 2024 day may be complete.
-    Candle::new(symbol.clone(), on, values, complete, CandleOrigin::Sample, day("2030-01-01")).expect("valid candle")
+    Candle::new(
+        symbol.clone(),
+        on,
+        values,
+        complete,
+        CandleOrigin::Sample,
+        day("2030-01-01"),
+    )
+    .expect("valid candle")
 }
 
 fn candle(symbol: &Symbol, on: Day, close: Decimal, complete: bool) -> Candle {
@@ -206,11 +243,16 @@ async fn write(store: &Store, symbol: &Symbol, candles: &[Candle]) -> barter_sto
 }
 
 async fn all_candles(store: &Store, symbol: &Symbol) -> Vec<Candle> {
-    store.candles(symbol, None, None).await.expect("read candles")
+    store
+        .candles(symbol, None, None)
+        .await
+        .expect("read candles")
 }
 
 fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).expect("valid timestamp").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .expect("valid timestamp")
+        .with_timezone(&Utc)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,9 +260,18 @@ fn at(text: &str) -> DateTime<Utc> {
 // ---------------------------------------------------------------------------------------------
 
 async fn migrations_are_applied_on_connect_and_rerunning_them_is_harmless(store: &Store) {
-    assert_eq!(store.migrate().await.expect("migrate again"), Vec::<String>::new());
-    assert_eq!(store.migrate().await.expect("migrate a third time"), Vec::<String>::new());
-    assert_eq!(scalar(store, "SELECT COUNT(*) FROM _sqlx_migrations").await, 1);
+    assert_eq!(
+        store.migrate().await.expect("migrate again"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        store.migrate().await.expect("migrate a third time"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        scalar(store, "SELECT COUNT(*) FROM _sqlx_migrations").await,
+        1
+    );
     assert!(store.instruments().await.expect("tables exist").is_empty());
 }
 
@@ -230,37 +281,80 @@ async fn instruments_are_added_listed_changed_and_removed(store: &Store) {
     eth.source_id = "ETHUSDT".into();
     eth.calendar = Calendar::Weekdays;
     store.add_instrument(&eth).await.expect("add ETH");
-    store.add_instrument(&instrument("BTC")).await.expect("add BTC");
+    store
+        .add_instrument(&instrument("BTC"))
+        .await
+        .expect("add BTC");
 
-    assert_eq!(store.instrument(&sym("ETH")).await.expect("get"), Some(eth.clone()));
+    assert_eq!(
+        store.instrument(&sym("ETH")).await.expect("get"),
+        Some(eth.clone())
+    );
     assert_eq!(store.instrument(&sym("XRP")).await.expect("get"), None);
     let listed = store.instruments().await.expect("list");
-    assert_eq!(listed, vec![instrument("BTC"), eth.clone()], "sorted by symbol");
+    assert_eq!(
+        listed,
+        vec![instrument("BTC"), eth.clone()],
+        "sorted by symbol"
+    );
 
-    store.set_instrument_active(&sym("ETH"), false).await.expect("deactivate");
-    let stored = store.instrument(&sym("ETH")).await.expect("get").expect("present");
+    store
+        .set_instrument_active(&sym("ETH"), false)
+        .await
+        .expect("deactivate");
+    let stored = store
+        .instrument(&sym("ETH"))
+        .await
+        .expect("get")
+        .expect("present");
     assert!(!stored.active);
-    store.set_instrument_active(&sym("ETH"), true).await.expect("reactivate");
-    assert!(store.instrument(&sym("ETH")).await.expect("get").expect("present").active);
+    store
+        .set_instrument_active(&sym("ETH"), true)
+        .await
+        .expect("reactivate");
+    assert!(
+        store
+            .instrument(&sym("ETH"))
+            .await
+            .expect("get")
+            .expect("present")
+            .active
+    );
     let unknown = store.set_instrument_active(&sym("XRP"), false).await;
     assert!(matches!(unknown, Err(StoreError::UnknownInstrument(s)) if s == sym("XRP")));
 
-    assert_eq!(store.remove_instrument(&sym("ETH")).await.expect("remove"), 0);
+    assert_eq!(
+        store.remove_instrument(&sym("ETH")).await.expect("remove"),
+        0
+    );
     assert_eq!(store.instrument(&sym("ETH")).await.expect("get"), None);
     let again = store.remove_instrument(&sym("ETH")).await;
     let err = again.expect_err("removing twice fails");
     assert_eq!(err.to_string(), "instrument ETH is not registered");
-    assert_eq!(store.instruments().await.expect("list"), vec![instrument("BTC")]);
+    assert_eq!(
+        store.instruments().await.expect("list"),
+        vec![instrument("BTC")]
+    );
 }
 
 async fn a_duplicate_symbol_is_refused_and_names_the_instrument(store: &Store) {
-    store.add_instrument(&instrument("BTC")).await.expect("first add");
+    store
+        .add_instrument(&instrument("BTC"))
+        .await
+        .expect("first add");
     let mut other = instrument("BTC");
     other.name = "Another Bitcoin".into();
     let err = store.add_instrument(&other).await.expect_err("duplicate");
-    assert!(matches!(&err, StoreError::DuplicateInstrument(s) if *s == sym("BTC")), "{err:?}");
+    assert!(
+        matches!(&err, StoreError::DuplicateInstrument(s) if *s == sym("BTC")),
+        "{err:?}"
+    );
     assert_eq!(err.to_string(), "instrument BTC is already registered");
-    let kept = store.instrument(&sym("BTC")).await.expect("get").expect("present");
+    let kept = store
+        .instrument(&sym("BTC"))
+        .await
+        .expect("get")
+        .expect("present");
     assert_eq!(kept.name, "BTC coin", "the first registration is kept");
 }
 
@@ -276,7 +370,12 @@ async fn money_round_trips_exactly(store: &Store) {
         volume: long,
     };
     let written = candle_with(&btc, day("2024-01-02"), exact, true);
-    assert_eq!(write(store, &btc, std::slice::from_ref(&written)).await.added, 1);
+    assert_eq!(
+        write(store, &btc, std::slice::from_ref(&written))
+            .await
+            .added,
+        1
+    );
 
     let read = all_candles(store, &btc).await;
     assert_eq!(read, vec![written.clone()]);
@@ -297,7 +396,10 @@ async fn money_round_trips_exactly(store: &Store) {
             assert_eq!(kinds, ("text".to_owned(), "0.00000001".to_owned()));
         }
         Db::Postgres(pool) => {
-            let text: String = sqlx::query_scalar("SELECT close::text FROM candles").fetch_one(pool).await.expect("raw row");
+            let text: String = sqlx::query_scalar("SELECT close::text FROM candles")
+                .fetch_one(pool)
+                .await
+                .expect("raw row");
             assert_eq!(text.parse::<Decimal>().expect("decimal"), long);
         }
     }
@@ -307,14 +409,25 @@ async fn money_round_trips_exactly(store: &Store) {
 
 async fn the_same_candle_twice_is_unchanged(store: &Store) {
     let btc = registered(store, "BTC").await;
-    let batch = [candle(&btc, nth(1), dec!(101), true), candle(&btc, nth(2), dec!(102), false)];
+    let batch = [
+        candle(&btc, nth(1), dec!(101), true),
+        candle(&btc, nth(2), dec!(102), false),
+    ];
     let first = write(store, &btc, &batch).await;
     assert_eq!((first.added, first.updated, first.unchanged), (2, 0, 0));
     let second = write(store, &btc, &batch).await;
     assert_eq!((second.added, second.updated, second.unchanged), (0, 0, 2));
     assert!(second.conflicts.is_empty());
     // Trailing zeros are not a difference.
-    let padded = candle_with(&btc, nth(1), Ohlcv { close: dec!(101.000), ..values(dec!(101)) }, true);
+    let padded = candle_with(
+        &btc,
+        nth(1),
+        Ohlcv {
+            close: dec!(101.000),
+            ..values(dec!(101))
+        },
+        true,
+    );
     assert_eq!(write(store, &btc, &[padded]).await.unchanged, 1);
     assert_eq!(all_candles(store, &btc).await, batch.to_vec());
 }
@@ -324,7 +437,10 @@ async fn an_incomplete_candle_is_updated_when_it_completes_with_new_values(store
     write(store, &btc, &[candle(&btc, nth(5), dec!(100), false)]).await;
 
     let intraday = write(store, &btc, &[candle(&btc, nth(5), dec!(103), false)]).await;
-    assert_eq!((intraday.added, intraday.updated, intraday.unchanged), (0, 1, 0));
+    assert_eq!(
+        (intraday.added, intraday.updated, intraday.unchanged),
+        (0, 1, 0)
+    );
 
     let closed = candle(&btc, nth(5), dec!(105), true);
     let done = write(store, &btc, std::slice::from_ref(&closed)).await;
@@ -335,7 +451,10 @@ async fn an_incomplete_candle_is_updated_when_it_completes_with_new_values(store
     write(store, &btc, &[candle(&btc, nth(6), dec!(100), false)]).await;
     let finalised = write(store, &btc, &[candle(&btc, nth(6), dec!(100), true)]).await;
     assert_eq!(finalised.updated, 1);
-    assert_eq!(store.last_complete_day(&btc).await.expect("query"), Some(nth(6)));
+    assert_eq!(
+        store.last_complete_day(&btc).await.expect("query"),
+        Some(nth(6))
+    );
 }
 
 async fn a_complete_candle_with_different_values_is_a_conflict_and_stays_stored(store: &Store) {
@@ -346,13 +465,20 @@ async fn a_complete_candle_with_different_values_is_a_conflict_and_stays_stored(
     for incoming_complete in [true, false] {
         let revised = candle(&btc, nth(3), dec!(99), incoming_complete);
         let outcome = write(store, &btc, std::slice::from_ref(&revised)).await;
-        assert_eq!((outcome.added, outcome.updated, outcome.unchanged), (0, 0, 0));
+        assert_eq!(
+            (outcome.added, outcome.updated, outcome.unchanged),
+            (0, 0, 0)
+        );
         assert_eq!(outcome.conflicts.len(), 1);
         let conflict = &outcome.conflicts[0];
         assert_eq!(conflict.day, nth(3));
         assert_eq!(conflict.stored, original.values());
         assert_eq!(conflict.incoming, revised.values());
-        assert_eq!(all_candles(store, &btc).await, vec![original.clone()], "stored row unchanged");
+        assert_eq!(
+            all_candles(store, &btc).await,
+            vec![original.clone()],
+            "stored row unchanged"
+        );
     }
 }
 
@@ -373,16 +499,36 @@ async fn adds_updates_and_conflicts_mix_in_one_batch(store: &Store) {
         candle(&btc, nth(5), dec!(102), false), // added
     ];
     let outcome = write(store, &btc, &batch).await;
-    assert_eq!((outcome.added, outcome.updated, outcome.unchanged), (2, 1, 1));
-    assert_eq!(outcome.conflicts.iter().map(|c| c.day).collect::<Vec<_>>(), vec![nth(3)]);
+    assert_eq!(
+        (outcome.added, outcome.updated, outcome.unchanged),
+        (2, 1, 1)
+    );
+    assert_eq!(
+        outcome.conflicts.iter().map(|c| c.day).collect::<Vec<_>>(),
+        vec![nth(3)]
+    );
 
-    let expected = vec![seed[0].clone(), batch[1].clone(), seed[2].clone(), batch[3].clone(), batch[4].clone()];
+    let expected = vec![
+        seed[0].clone(),
+        batch[1].clone(),
+        seed[2].clone(),
+        batch[3].clone(),
+        batch[4].clone(),
+    ];
     assert_eq!(all_candles(store, &btc).await, expected);
 }
 
 async fn a_failing_batch_leaves_the_instrument_exactly_as_it_was(store: &Store) {
     let btc = registered(store, "BTC").await;
-    write(store, &btc, &[candle(&btc, nth(1), dec!(100), true), candle(&btc, nth(2), dec!(100), false)]).await;
+    write(
+        store,
+        &btc,
+        &[
+            candle(&btc, nth(1), dec!(100), true),
+            candle(&btc, nth(2), dec!(100), false),
+        ],
+    )
+    .await;
     let before = all_candles(store, &btc).await;
     let coverage_before = store.coverage(&btc).await.expect("coverage");
 
@@ -398,20 +544,41 @@ async fn a_failing_batch_leaves_the_instrument_exactly_as_it_was(store: &Store) 
 
     // An update that succeeds, 600 inserts that succeed (a full multi-row chunk), then the
     // chunk holding the poisoned day fails: everything must roll back.
-    let mut batch = vec![candle(&btc, nth(1), dec!(100), true), candle(&btc, nth(2), dec!(107), true)];
+    let mut batch = vec![
+        candle(&btc, nth(1), dec!(100), true),
+        candle(&btc, nth(2), dec!(107), true),
+    ];
     batch.extend((4..604).map(|n| candle(&btc, nth(n), dec!(100), true)));
     batch.push(candle(&btc, nth(3), dec!(100), true));
-    let err = store.write_candles(&btc, &batch).await.expect_err("the trigger aborts the write");
+    let err = store
+        .write_candles(&btc, &batch)
+        .await
+        .expect_err("the trigger aborts the write");
     assert!(matches!(err, StoreError::Database { .. }), "{err:?}");
     assert!(chain(&err).contains("injected crash"), "{}", chain(&err));
     assert!(err.to_string().contains("write candles for BTC"), "{err}");
 
-    assert_eq!(all_candles(store, &btc).await, before, "no candle of the failed batch remains");
-    assert_eq!(store.coverage(&btc).await.expect("coverage"), coverage_before);
+    assert_eq!(
+        all_candles(store, &btc).await,
+        before,
+        "no candle of the failed batch remains"
+    );
+    assert_eq!(
+        store.coverage(&btc).await.expect("coverage"),
+        coverage_before
+    );
 
-    exec(store, "DROP TRIGGER crash_on_day;", "DROP TRIGGER crash_on_day ON candles;").await;
+    exec(
+        store,
+        "DROP TRIGGER crash_on_day;",
+        "DROP TRIGGER crash_on_day ON candles;",
+    )
+    .await;
     let retried = write(store, &btc, &batch).await;
-    assert_eq!((retried.added, retried.updated, retried.unchanged), (601, 1, 1));
+    assert_eq!(
+        (retried.added, retried.updated, retried.unchanged),
+        (601, 1, 1)
+    );
 }
 
 async fn a_batch_larger_than_the_bind_parameter_limits_is_chunked(store: &Store) {
@@ -425,7 +592,11 @@ async fn a_batch_larger_than_the_bind_parameter_limits_is_chunked(store: &Store)
         .collect();
     let first = write(store, &btc, &batch).await;
     assert_eq!(first.added, 7_000);
-    let coverage = store.coverage(&btc).await.expect("coverage").expect("stored");
+    let coverage = store
+        .coverage(&btc)
+        .await
+        .expect("coverage")
+        .expect("stored");
     assert_eq!(coverage.count, 7_000);
     let second = write(store, &btc, &batch).await;
     assert_eq!(second.unchanged, 7_000);
@@ -434,19 +605,48 @@ async fn a_batch_larger_than_the_bind_parameter_limits_is_chunked(store: &Store)
 async fn removing_an_instrument_removes_its_candles(store: &Store) {
     let btc = registered(store, "BTC").await;
     let eth = registered(store, "ETH").await;
-    write(store, &btc, &(1..=3).map(|n| candle(&btc, nth(n), dec!(100), true)).collect::<Vec<_>>()).await;
-    write(store, &eth, &(1..=2).map(|n| candle(&eth, nth(n), dec!(100), true)).collect::<Vec<_>>()).await;
+    write(
+        store,
+        &btc,
+        &(1..=3)
+            .map(|n| candle(&btc, nth(n), dec!(100), true))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    write(
+        store,
+        &eth,
+        &(1..=2)
+            .map(|n| candle(&eth, nth(n), dec!(100), true))
+            .collect::<Vec<_>>(),
+    )
+    .await;
 
     assert_eq!(store.remove_instrument(&btc).await.expect("remove"), 3);
     assert!(all_candles(store, &btc).await.is_empty());
     assert!(store.stored_days(&btc).await.expect("days").is_empty());
-    assert_eq!(all_candles(store, &eth).await.len(), 2, "other instruments keep theirs");
+    assert_eq!(
+        all_candles(store, &eth).await.len(),
+        2,
+        "other instruments keep theirs"
+    );
     registered(store, "BTC").await;
-    assert!(all_candles(store, &btc).await.is_empty(), "a re-registered symbol starts empty");
+    assert!(
+        all_candles(store, &btc).await.is_empty(),
+        "a re-registered symbol starts empty"
+    );
 
     // The schema itself cascades (and SQLite enforces foreign keys on every connection).
-    exec(store, "DELETE FROM instruments WHERE symbol = 'ETH'", "DELETE FROM instruments WHERE symbol = 'ETH'").await;
-    assert_eq!(scalar(store, "SELECT COUNT(*) FROM candles WHERE symbol = 'ETH'").await, 0);
+    exec(
+        store,
+        "DELETE FROM instruments WHERE symbol = 'ETH'",
+        "DELETE FROM instruments WHERE symbol = 'ETH'",
+    )
+    .await;
+    assert_eq!(
+        scalar(store, "SELECT COUNT(*) FROM candles WHERE symbol = 'ETH'").await,
+        0
+    );
 }
 
 async fn last_complete_day_ignores_incomplete_candles(store: &Store) {
@@ -457,8 +657,19 @@ async fn last_complete_day_ignores_incomplete_candles(store: &Store) {
     write(store, &btc, &[candle(&btc, nth(9), dec!(100), false)]).await;
     assert_eq!(store.last_complete_day(&btc).await.expect("query"), None);
 
-    write(store, &btc, &[candle(&btc, nth(1), dec!(100), true), candle(&btc, nth(2), dec!(100), true)]).await;
-    assert_eq!(store.last_complete_day(&btc).await.expect("query"), Some(nth(2)));
+    write(
+        store,
+        &btc,
+        &[
+            candle(&btc, nth(1), dec!(100), true),
+            candle(&btc, nth(2), dec!(100), true),
+        ],
+    )
+    .await;
+    assert_eq!(
+        store.last_complete_day(&btc).await.expect("query"),
+        Some(nth(2))
+    );
     assert_eq!(
         store.coverage(&btc).await.expect("query"),
         Some(Coverage {
@@ -467,49 +678,116 @@ async fn last_complete_day_ignores_incomplete_candles(store: &Store) {
             count: 3
         })
     );
-    assert_eq!(store.stored_days(&btc).await.expect("days"), vec![nth(1), nth(2), nth(9)]);
-    assert_eq!(Calendar::Continuous.gaps(&store.stored_days(&btc).await.expect("days")).missing, 6);
-    assert_eq!(store.last_complete_day(&sym("XRP")).await.expect("query"), None);
+    assert_eq!(
+        store.stored_days(&btc).await.expect("days"),
+        vec![nth(1), nth(2), nth(9)]
+    );
+    assert_eq!(
+        Calendar::Continuous
+            .gaps(&store.stored_days(&btc).await.expect("days"))
+            .missing,
+        6
+    );
+    assert_eq!(
+        store.last_complete_day(&sym("XRP")).await.expect("query"),
+        None
+    );
 }
 
 async fn candles_are_read_back_ascending_within_the_asked_range(store: &Store) {
     let btc = registered(store, "BTC").await;
     let eth = registered(store, "ETH").await;
-    let mut batch: Vec<Candle> = (1..=10).rev().map(|n| candle(&btc, nth(n), Decimal::from(100 + n), true)).collect();
+    let mut batch: Vec<Candle> = (1..=10)
+        .rev()
+        .map(|n| candle(&btc, nth(n), Decimal::from(100 + n), true))
+        .collect();
     batch.push(candle(&btc, nth(11), dec!(111), false));
     write(store, &btc, &batch).await;
     write(store, &eth, &[candle(&eth, nth(4), dec!(50), true)]).await;
 
     let days = |candles: Vec<Candle>| candles.iter().map(Candle::day).collect::<Vec<_>>();
-    assert_eq!(days(all_candles(store, &btc).await), (1..=11).map(nth).collect::<Vec<_>>());
-    let middle = store.candles(&btc, Some(nth(3)), Some(nth(5))).await.expect("range");
+    assert_eq!(
+        days(all_candles(store, &btc).await),
+        (1..=11).map(nth).collect::<Vec<_>>()
+    );
+    let middle = store
+        .candles(&btc, Some(nth(3)), Some(nth(5)))
+        .await
+        .expect("range");
     assert_eq!(days(middle), vec![nth(3), nth(4), nth(5)]);
-    let tail = store.candles(&btc, Some(nth(10)), None).await.expect("range");
+    let tail = store
+        .candles(&btc, Some(nth(10)), None)
+        .await
+        .expect("range");
     assert_eq!(days(tail.clone()), vec![nth(10), nth(11)]);
-    assert!(!tail[1].is_complete(), "an incomplete candle reads back incomplete");
-    assert_eq!(days(store.candles(&btc, None, Some(nth(2))).await.expect("range")), vec![nth(1), nth(2)]);
-    assert!(store.candles(&btc, Some(nth(6)), Some(nth(5))).await.expect("empty").is_empty());
-    assert!(store.candles(&sym("XRP"), None, None).await.expect("unknown").is_empty());
+    assert!(
+        !tail[1].is_complete(),
+        "an incomplete candle reads back incomplete"
+    );
+    assert_eq!(
+        days(
+            store
+                .candles(&btc, None, Some(nth(2)))
+                .await
+                .expect("range")
+        ),
+        vec![nth(1), nth(2)]
+    );
+    assert!(
+        store
+            .candles(&btc, Some(nth(6)), Some(nth(5)))
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+    assert!(
+        store
+            .candles(&sym("XRP"), None, None)
+            .await
+            .expect("unknown")
+            .is_empty()
+    );
 }
 
 async fn writes_for_unknown_or_mismatched_instruments_are_refused(store: &Store) {
     let xrp = sym("XRP");
-    let err = store.write_candles(&xrp, &[candle(&xrp, nth(1), dec!(1), true)]).await.expect_err("unknown");
-    assert!(matches!(&err, StoreError::UnknownInstrument(s) if *s == xrp), "{err:?}");
-    let err = store.write_candles(&xrp, &[]).await.expect_err("unknown, even when empty");
+    let err = store
+        .write_candles(&xrp, &[candle(&xrp, nth(1), dec!(50), true)])
+        .await
+        .expect_err("unknown");
+    assert!(
+        matches!(&err, StoreError::UnknownInstrument(s) if *s == xrp),
+        "{err:?}"
+    );
+    let err = store
+        .write_candles(&xrp, &[])
+        .await
+        .expect_err("unknown, even when empty");
     assert!(matches!(err, StoreError::UnknownInstrument(_)), "{err:?}");
 
     let btc = registered(store, "BTC").await;
-    assert_eq!(write(store, &btc, &[]).await, barter_store::CandleWrite::default());
-    let stray = candle(&sym("ETH"), nth(2), dec!(1), true);
-    let err = store.write_candles(&btc, &[candle(&btc, nth(1), dec!(1), true), stray]).await.expect_err("mismatch");
-    assert_eq!(err.to_string(), "candle for ETH on 2024-01-02 was passed to write_candles for BTC");
+    assert_eq!(
+        write(store, &btc, &[]).await,
+        barter_store::CandleWrite::default()
+    );
+    let stray = candle(&sym("ETH"), nth(2), dec!(50), true);
+    let err = store
+        .write_candles(&btc, &[candle(&btc, nth(1), dec!(50), true), stray])
+        .await
+        .expect_err("mismatch");
+    assert_eq!(
+        err.to_string(),
+        "candle for ETH on 2024-01-02 was passed to write_candles for BTC"
+    );
     assert!(all_candles(store, &btc).await.is_empty());
 }
 
 async fn a_malformed_stored_value_is_reported_as_corrupt_with_its_location(store: &Store) {
     let btc = registered(store, "BTC").await;
-    let good = [candle(&btc, nth(1), dec!(100), true), candle(&btc, nth(2), dec!(100), true)];
+    let good = [
+        candle(&btc, nth(1), dec!(100), true),
+        candle(&btc, nth(2), dec!(100), true),
+    ];
     write(store, &btc, &good).await;
     // SQLite: text that is no number; PostgreSQL NUMERIC: NaN, which no Decimal can hold.
     exec(
@@ -519,16 +797,28 @@ async fn a_malformed_stored_value_is_reported_as_corrupt_with_its_location(store
     )
     .await;
 
-    let err = store.candles(&btc, None, None).await.expect_err("corrupt row");
+    let err = store
+        .candles(&btc, None, None)
+        .await
+        .expect_err("corrupt row");
     let StoreError::Corrupt { what, .. } = &err else {
         panic!("expected Corrupt, got {err:?}");
     };
     assert_eq!(what, "candles.open for BTC on 2024-01-02");
     // The write path reads the same rows and refuses to diff against garbage.
-    let err = store.write_candles(&btc, &good).await.expect_err("corrupt row in range");
+    let err = store
+        .write_candles(&btc, &good)
+        .await
+        .expect_err("corrupt row in range");
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
     // Rows outside the damage still read.
-    assert_eq!(store.candles(&btc, None, Some(nth(1))).await.expect("clean range"), vec![good[0].clone()]);
+    assert_eq!(
+        store
+            .candles(&btc, None, Some(nth(1)))
+            .await
+            .expect("clean range"),
+        vec![good[0].clone()]
+    );
 
     // A stored row that breaks the candle rules is corrupt too (high below close).
     exec(
@@ -537,13 +827,23 @@ async fn a_malformed_stored_value_is_reported_as_corrupt_with_its_location(store
         "UPDATE candles SET high = 1 WHERE day = DATE '2024-01-01'",
     )
     .await;
-    let err = store.candles(&btc, None, Some(nth(1))).await.expect_err("invalid candle");
-    assert!(err.to_string().contains("candles row for BTC on 2024-01-01"), "{err}");
+    let err = store
+        .candles(&btc, None, Some(nth(1)))
+        .await
+        .expect_err("invalid candle");
+    assert!(
+        err.to_string()
+            .contains("candles row for BTC on 2024-01-01"),
+        "{err}"
+    );
 }
 
 async fn runs_round_trip_with_their_report(store: &Store) {
     let started = at("2024-03-01T00:10:00.123456Z");
-    let id = store.start_run(RunKind::SyncData, started).await.expect("start");
+    let id = store
+        .start_run(RunKind::SyncData, started)
+        .await
+        .expect("start");
     let running = store.run(id).await.expect("load").expect("present");
     assert_eq!(
         running,
@@ -581,7 +881,11 @@ async fn runs_round_trip_with_their_report(store: &Store) {
     let finished = Run {
         finished_at: Some(at("2024-03-01T00:10:42.5Z")),
         status: RunStatus::Partial,
-        counts: BTreeMap::from([("instruments".to_owned(), 2), ("failed".to_owned(), 1), ("candles_added".to_owned(), 2)]),
+        counts: BTreeMap::from([
+            ("instruments".to_owned(), 2),
+            ("failed".to_owned(), 1),
+            ("candles_added".to_owned(), 2),
+        ]),
         errors: vec!["ETH: CoinGecko answered 429: rate limited".into()],
         report: Some(RunReport::SyncData(vec![item, failed])),
         ..running
@@ -590,20 +894,36 @@ async fn runs_round_trip_with_their_report(store: &Store) {
     assert_eq!(store.run(id).await.expect("load"), Some(finished.clone()));
 
     // Nanoseconds are truncated to microseconds on both backends alike.
-    let second = store.start_run(RunKind::SyncData, at("2024-03-02T00:10:00.123456789Z")).await.expect("start");
+    let second = store
+        .start_run(RunKind::SyncData, at("2024-03-02T00:10:00.123456789Z"))
+        .await
+        .expect("start");
     let loaded = store.run(second).await.expect("load").expect("present");
     assert_eq!(loaded.started_at, at("2024-03-02T00:10:00.123456Z"));
 
     let listed = store.runs(10).await.expect("list");
-    assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![second, id], "newest first");
+    assert_eq!(
+        listed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![second, id],
+        "newest first"
+    );
     assert_eq!(store.runs(1).await.expect("list").len(), 1);
     assert_eq!(store.run(RunId(9_999)).await.expect("load"), None);
-    let ghost = Run { id: RunId(9_999), ..finished };
-    assert!(matches!(store.finish_run(&ghost).await, Err(StoreError::UnknownRun(RunId(9_999)))));
+    let ghost = Run {
+        id: RunId(9_999),
+        ..finished
+    };
+    assert!(matches!(
+        store.finish_run(&ghost).await,
+        Err(StoreError::UnknownRun(RunId(9_999)))
+    ));
 }
 
 async fn history_is_an_append_only_log_read_newest_first(store: &Store) {
-    let run = store.start_run(RunKind::SyncData, at("2024-03-01T00:00:00Z")).await.expect("start");
+    let run = store
+        .start_run(RunKind::SyncData, at("2024-03-01T00:00:00Z"))
+        .await
+        .expect("start");
     let btc = sym("BTC");
     let details = [
         serde_json::json!({"added": 3, "range": ["2024-02-27", "2024-02-29"]}),
@@ -617,13 +937,25 @@ async fn history_is_an_append_only_log_read_newest_first(store: &Store) {
             1 => (Some(run), None),
             _ => (None, None),
         };
-        let when = Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, i as u32).single().expect("valid time");
-        ids.push(store.record_history(run, when, "candles_synced", symbol, detail).await.expect("record"));
+        let when = Utc
+            .with_ymd_and_hms(2024, 3, 1, 0, 0, i as u32)
+            .single()
+            .expect("valid time");
+        ids.push(
+            store
+                .record_history(run, when, "candles_synced", symbol, detail)
+                .await
+                .expect("record"),
+        );
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids grow: {ids:?}");
 
     let entries = store.history(10).await.expect("history");
-    assert_eq!(entries.iter().map(|e| e.id).rev().collect::<Vec<_>>(), ids, "newest first");
+    assert_eq!(
+        entries.iter().map(|e| e.id).rev().collect::<Vec<_>>(),
+        ids,
+        "newest first"
+    );
     let oldest = &entries[2];
     assert_eq!(oldest.run, Some(run));
     assert_eq!(oldest.symbol, Some(btc.clone()));
@@ -632,7 +964,16 @@ async fn history_is_an_append_only_log_read_newest_first(store: &Store) {
     assert_eq!(oldest.recorded_at, at("2024-03-01T00:00:00Z"));
     assert_eq!(entries[0].run, None);
     assert_eq!(entries[0].detail, serde_json::Value::Null);
-    assert_eq!(store.history(2).await.expect("history").iter().map(|e| e.id).collect::<Vec<_>>(), vec![ids[2], ids[1]]);
+    assert_eq!(
+        store
+            .history(2)
+            .await
+            .expect("history")
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>(),
+        vec![ids[2], ids[1]]
+    );
 
     // Removing the instrument does not rewrite history.
     registered(store, "BTC").await;
@@ -640,10 +981,19 @@ async fn history_is_an_append_only_log_read_newest_first(store: &Store) {
     assert_eq!(store.history(10).await.expect("history"), entries);
 
     let err = store
-        .record_history(Some(RunId(9_999)), Utc::now(), "x", None, &serde_json::json!({}))
+        .record_history(
+            Some(RunId(9_999)),
+            Utc::now(),
+            "x",
+            None,
+            &serde_json::json!({}),
+        )
         .await
         .expect_err("unknown run");
-    assert!(matches!(err, StoreError::UnknownRun(RunId(9_999))), "{err:?}");
+    assert!(
+        matches!(err, StoreError::UnknownRun(RunId(9_999))),
+        "{err:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -654,8 +1004,14 @@ async fn history_is_an_append_only_log_read_newest_first(store: &Store) {
 async fn check_explicit_migration(store: Store) {
     let applied = store.migrate().await.expect("migrate");
     assert_eq!(applied, vec!["initial schema".to_owned()]);
-    assert_eq!(store.migrate().await.expect("migrate again"), Vec::<String>::new());
-    store.add_instrument(&instrument("BTC")).await.expect("schema usable");
+    assert_eq!(
+        store.migrate().await.expect("migrate again"),
+        Vec::<String>::new()
+    );
+    store
+        .add_instrument(&instrument("BTC"))
+        .await
+        .expect("schema usable");
 }
 
 #[tokio::test]
@@ -666,12 +1022,25 @@ async fn explicit_migration_reports_what_it_applied_on_sqlite() {
         migrate: false,
         ..ConnectOptions::default()
     };
-    check_explicit_migration(Store::connect_with(&url, &unmigrated).await.expect("connect")).await;
-    check_explicit_migration(Store::connect_with("sqlite::memory:", &unmigrated).await.expect("connect")).await;
+    check_explicit_migration(
+        Store::connect_with(&url, &unmigrated)
+            .await
+            .expect("connect"),
+    )
+    .await;
+    check_explicit_migration(
+        Store::connect_with("sqlite::memory:", &unmigrated)
+            .await
+            .expect("connect"),
+    )
+    .await;
 
     // Reopening the file finds the data and nothing left to migrate.
     let reopened = connect(&url).await;
-    assert_eq!(reopened.migrate().await.expect("migrate"), Vec::<String>::new());
+    assert_eq!(
+        reopened.migrate().await.expect("migrate"),
+        Vec::<String>::new()
+    );
     assert_eq!(reopened.instruments().await.expect("list").len(), 1);
     assert_eq!(reopened.backend_name(), "sqlite");
 }
@@ -709,7 +1078,10 @@ async fn unsupported_urls_are_refused_with_the_accepted_forms_and_no_password() 
         let err = Store::connect(url).await.expect_err(url);
         let text = err.to_string();
         assert!(matches!(err, StoreError::BadUrl { .. }), "{url}: {err:?}");
-        assert!(text.contains("sqlite::memory:") && text.contains("postgres://"), "{text}");
+        assert!(
+            text.contains("sqlite::memory:") && text.contains("postgres://"),
+            "{text}"
+        );
         assert!(!text.contains("hunter2"), "{text}");
     }
     let schema_on_sqlite = ConnectOptions {
@@ -720,7 +1092,9 @@ async fn unsupported_urls_are_refused_with_the_accepted_forms_and_no_password() 
         Store::connect_with("sqlite::memory:", &schema_on_sqlite).await,
         Err(StoreError::BadUrl { .. })
     ));
-    let err = Store::connect_postgres_in_schema("postgres://u@127.0.0.1:1/x", "Bad;Name").await.expect_err("bad schema");
+    let err = Store::connect_postgres_in_schema("postgres://u@127.0.0.1:1/x", "Bad;Name")
+        .await
+        .expect_err("bad schema");
     assert!(matches!(err, StoreError::BadSchema(_)), "{err:?}");
 }
 
@@ -729,7 +1103,10 @@ async fn a_sqlite_store_on_a_file_is_shared_by_concurrent_writers() {
     let (store, _dir) = sqlite_file_store().await;
     let symbols: Vec<Symbol> = ["A", "B", "C", "D"].iter().map(|s| sym(s)).collect();
     for s in &symbols {
-        store.add_instrument(&instrument(s.as_str())).await.expect("add");
+        store
+            .add_instrument(&instrument(s.as_str()))
+            .await
+            .expect("add");
     }
     // Four tasks write overlapping batches of the same instrument plus their own one.
     let mut tasks = Vec::new();
@@ -740,11 +1117,18 @@ async fn a_sqlite_store_on_a_file_is_shared_by_concurrent_writers() {
             let mut total = barter_store::CandleWrite::default();
             for round in 0..5u64 {
                 let start = 1 + round * 20 + i as u64;
-                let batch: Vec<Candle> = (start..start + 40).map(|n| candle(&shared, nth(n), dec!(100), true)).collect();
-                let w = store.write_candles(&shared, &batch).await.expect("shared write");
+                let batch: Vec<Candle> = (start..start + 40)
+                    .map(|n| candle(&shared, nth(n), dec!(100), true))
+                    .collect();
+                let w = store
+                    .write_candles(&shared, &batch)
+                    .await
+                    .expect("shared write");
                 total.added += w.added;
                 total.unchanged += w.unchanged;
-                let mine: Vec<Candle> = (start..start + 40).map(|n| candle(&own, nth(n), dec!(100), true)).collect();
+                let mine: Vec<Candle> = (start..start + 40)
+                    .map(|n| candle(&own, nth(n), dec!(100), true))
+                    .collect();
                 store.write_candles(&own, &mine).await.expect("own write");
             }
             total
@@ -754,8 +1138,16 @@ async fn a_sqlite_store_on_a_file_is_shared_by_concurrent_writers() {
     for task in tasks {
         added += task.await.expect("task").added;
     }
-    let stored = store.coverage(&sym("A")).await.expect("coverage").expect("stored").count;
-    assert_eq!(added, stored, "every stored day was counted as added exactly once");
+    let stored = store
+        .coverage(&sym("A"))
+        .await
+        .expect("coverage")
+        .expect("stored")
+        .count;
+    assert_eq!(
+        added, stored,
+        "every stored day was counted as added exactly once"
+    );
 }
 
 /// Prints candles/s for 1,100-candle batches (a regression smoke test; measure in release with
@@ -770,14 +1162,24 @@ async fn sqlite_write_throughput() {
     for b in 0..batches {
         let symbol = registered(&store, &format!("S{b}")).await;
         let batch: Vec<Candle> = (0..1_100u64)
-            .map(|n| candle(&symbol, day("2020-01-01") + chrono::Days::new(n), Decimal::new(12_345_678 + n as i64, 4), true))
+            .map(|n| {
+                candle(
+                    &symbol,
+                    day("2020-01-01") + chrono::Days::new(n),
+                    Decimal::new(12_345_678 + n as i64, 4),
+                    true,
+                )
+            })
             .collect();
         let start = Instant::now();
         total += write(&store, &symbol, &batch).await.added;
         elapsed += start.elapsed();
     }
     let rate = total as f64 / elapsed.as_secs_f64();
-    let _ = writeln!(std::io::stderr(), "sqlite write_candles: {total} new candles in {elapsed:?} = {rate:.0} candles/s");
+    let _ = writeln!(
+        std::io::stderr(),
+        "sqlite write_candles: {total} new candles in {elapsed:?} = {rate:.0} candles/s"
+    );
 
     let symbol = sym("S0");
     let batch = all_candles(&store, &symbol).await;
@@ -787,5 +1189,8 @@ async fn sqlite_write_throughput() {
         assert_eq!(write(&store, &symbol, &batch).await.unchanged, 1_100);
     }
     let rate = (rounds * 1_100) as f64 / start.elapsed().as_secs_f64();
-    let _ = writeln!(std::io::stderr(), "sqlite write_candles (all unchanged): {rate:.0} candles/s");
+    let _ = writeln!(
+        std::io::stderr(),
+        "sqlite write_candles (all unchanged): {rate:.0} candles/s"
+    );
 }

@@ -68,7 +68,9 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;
             if store.instrument(symbol).await?.is_none() {
-                anyhow::bail!("instrument {symbol} is not registered; see `barter instruments list`");
+                anyhow::bail!(
+                    "instrument {symbol} is not registered; see `barter instruments list`"
+                );
             }
             let candles = store.candles(symbol, *from, *to).await?;
             output::candles(cli.json, &candles)?;
@@ -98,12 +100,19 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn write_starter(path: &Path, force: bool) -> anyhow::Result<()> {
     if path.exists() && !force {
-        anyhow::bail!("{} already exists; use --force to overwrite it", path.display());
+        anyhow::bail!(
+            "{} already exists; use --force to overwrite it",
+            path.display()
+        );
     }
     std::fs::write(path, STARTER_FILE).with_context(|| format!("cannot write {}", path.display()))
 }
 
-async fn instruments(cli: &Cli, store: &Store, command: &InstrumentsCommand) -> anyhow::Result<ExitCode> {
+async fn instruments(
+    cli: &Cli,
+    store: &Store,
+    command: &InstrumentsCommand,
+) -> anyhow::Result<ExitCode> {
     match command {
         InstrumentsCommand::Add(args) => {
             let instrument = instrument_from_args(args)?;
@@ -116,7 +125,10 @@ async fn instruments(cli: &Cli, store: &Store, command: &InstrumentsCommand) -> 
         InstrumentsCommand::Remove { symbol } => {
             let candles = store.remove_instrument(symbol).await?;
             if cli.json {
-                println!("{}", serde_json::json!({ "removed": symbol, "candles_deleted": candles }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "removed": symbol, "candles_deleted": candles })
+                );
             } else {
                 println!("removed {symbol} and its {candles} stored candle(s)");
             }
@@ -146,18 +158,41 @@ fn instrument_from_args(args: &AddInstrument) -> anyhow::Result<Instrument> {
         (_, None, Some(id)) => id.clone(),
         (kind, None, None) => anyhow::bail!(
             "--source {kind} needs --source-id (e.g. {})",
-            if kind == SourceKind::CoinGecko { "`bitcoin`" } else { "`BTCUSDT`" }
+            if kind == SourceKind::CoinGecko {
+                "`bitcoin`"
+            } else {
+                "`BTCUSDT`"
+            }
         ),
     };
     if args.source == SourceKind::Csv && !Path::new(&source_id).is_file() {
         anyhow::bail!("CSV file {source_id} does not exist (give a path to an existing file)");
     }
-    let name = args.name.clone().or_else(|| sample.map(|s| s.name.to_owned())).unwrap_or_default();
-    let calendar = args.calendar.or(sample.map(|s| s.calendar)).unwrap_or(Calendar::Continuous);
-    Ok(Instrument::new(symbol, name, &args.quote, args.source, source_id, calendar)?)
+    let name = args
+        .name
+        .clone()
+        .or_else(|| sample.map(|s| s.name.to_owned()))
+        .unwrap_or_default();
+    let calendar = args
+        .calendar
+        .or(sample.map(|s| s.calendar))
+        .unwrap_or(Calendar::Continuous);
+    Ok(Instrument::new(
+        symbol,
+        name,
+        &args.quote,
+        args.source,
+        source_id,
+        calendar,
+    )?)
 }
 
-async fn sync(cli: &Cli, config: &Config, store: &Store, args: &SyncArgs) -> anyhow::Result<ExitCode> {
+async fn sync(
+    cli: &Cli,
+    config: &Config,
+    store: &Store,
+    args: &SyncArgs,
+) -> anyhow::Result<ExitCode> {
     let sources = SourceSet::from_config(&config.sources);
     let options = SyncOptions {
         symbols: args.instruments.clone(),
@@ -171,7 +206,11 @@ async fn sync(cli: &Cli, config: &Config, store: &Store, args: &SyncArgs) -> any
 }
 
 fn exit_status(status: RunStatus) -> ExitCode {
-    if status == RunStatus::Succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if status == RunStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 async fn quickstart(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -196,12 +235,17 @@ async fn quickstart(cli: &Cli) -> anyhow::Result<ExitCode> {
         redact(&config.database_url)
     );
     let sources = SourceSet::from_config(&config.sources);
-    let options = SyncOptions { backfill_days: config.sync.backfill_days, ..SyncOptions::default() };
+    let options = SyncOptions {
+        backfill_days: config.sync.backfill_days,
+        ..SyncOptions::default()
+    };
     let progress = ProgressReporter::new();
     let run = sync_data(&store, &sources, &options, Utc::now(), &progress).await?;
     output::sync_run(cli.json, &run)?;
     if !cli.json {
-        println!("\nnext: `barter candles BTC --from 2025-12-01` shows stored candles; `barter sync` brings them up to date.");
+        println!(
+            "\nnext: `barter candles BTC --from 2025-12-01` shows stored candles; `barter sync` brings them up to date."
+        );
     }
     Ok(exit_status(run.status))
 }

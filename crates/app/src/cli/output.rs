@@ -22,7 +22,11 @@ fn table(header: &[&str], rows: &[Vec<String>]) {
         }
     }
     let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         println!("{}", padded.join("  ").trim_end());
     };
     line(header.iter().map(|h| (*h).to_owned()).collect());
@@ -54,7 +58,18 @@ pub fn instruments(json: bool, instruments: &[Instrument]) -> anyhow::Result<()>
             ]
         })
         .collect();
-    table(&["SYMBOL", "NAME", "QUOTE", "SOURCE", "SOURCE ID", "CALENDAR", "ACTIVE"], &rows);
+    table(
+        &[
+            "SYMBOL",
+            "NAME",
+            "QUOTE",
+            "SOURCE",
+            "SOURCE ID",
+            "CALENDAR",
+            "ACTIVE",
+        ],
+        &rows,
+    );
     Ok(())
 }
 
@@ -78,7 +93,12 @@ pub fn candles(json: bool, candles: &[Candle]) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    table(&["DAY", "OPEN", "HIGH", "LOW", "CLOSE", "VOLUME", "COMPLETE", "ORIGIN"], &rows);
+    table(
+        &[
+            "DAY", "OPEN", "HIGH", "LOW", "CLOSE", "VOLUME", "COMPLETE", "ORIGIN",
+        ],
+        &rows,
+    );
     println!("{} candle(s)", candles.len());
     Ok(())
 }
@@ -95,18 +115,30 @@ pub fn runs(json: bool, runs: &[Run]) -> anyhow::Result<()> {
                 r.id.to_string(),
                 r.kind.as_str().to_owned(),
                 r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                r.finished_at.map(|t| format!("{:.1}s", (t - r.started_at).as_seconds_f64())).unwrap_or_else(|| "-".into()),
+                r.finished_at
+                    .map(|t| format!("{:.1}s", (t - r.started_at).as_seconds_f64()))
+                    .unwrap_or_else(|| "-".into()),
                 r.status.to_string(),
-                r.counts.iter().filter(|(_, v)| **v > 0).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
+                r.counts
+                    .iter()
+                    .filter(|(_, v)| **v > 0)
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ]
         })
         .collect();
-    table(&["RUN", "KIND", "STARTED (UTC)", "TOOK", "STATUS", "COUNTS"], &rows);
+    table(
+        &["RUN", "KIND", "STARTED (UTC)", "TOOK", "STATUS", "COUNTS"],
+        &rows,
+    );
     Ok(())
 }
 
 fn range(range: Option<(barter_core::Day, barter_core::Day)>) -> String {
-    range.map(|(a, b)| format!("{a}..{b}")).unwrap_or_else(|| "-".into())
+    range
+        .map(|(a, b)| format!("{a}..{b}"))
+        .unwrap_or_else(|| "-".into())
 }
 
 /// Prints a sync run: one line per instrument, then totals and every error.
@@ -122,18 +154,44 @@ pub fn sync_run(json: bool, run: &Run) -> anyhow::Result<()> {
         .iter()
         .map(|r| {
             vec![
-                r.symbol.as_ref().map(ToString::to_string).unwrap_or_default(),
+                r.symbol
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
                 r.added.to_string(),
                 r.updated.to_string(),
                 r.unchanged.to_string(),
                 range(r.fetched_range),
                 range(r.stored_range),
-                if r.gaps.is_empty() { "0".into() } else { r.gaps.missing.to_string() },
-                if r.error.is_some() { "FAILED" } else if r.conflicts.is_empty() { "ok" } else { "CONFLICTS" }.to_owned(),
+                if r.gaps.is_empty() {
+                    "0".into()
+                } else {
+                    r.gaps.missing.to_string()
+                },
+                if r.error.is_some() {
+                    "FAILED"
+                } else if r.conflicts.is_empty() {
+                    "ok"
+                } else {
+                    "CONFLICTS"
+                }
+                .to_owned(),
             ]
         })
         .collect();
-    table(&["INSTRUMENT", "ADDED", "UPDATED", "UNCHANGED", "FETCHED DAYS", "STORED DAYS", "MISSING DAYS", "STATUS"], &rows);
+    table(
+        &[
+            "INSTRUMENT",
+            "ADDED",
+            "UPDATED",
+            "UNCHANGED",
+            "FETCHED DAYS",
+            "STORED DAYS",
+            "MISSING DAYS",
+            "STATUS",
+        ],
+        &rows,
+    );
     let count = |k: &str| run.counts.get(k).copied().unwrap_or(0);
     println!(
         "run {} {}: {} instrument(s), {} failed; candles added {}, updated {}, unchanged {}",
@@ -149,7 +207,10 @@ pub fn sync_run(json: bool, run: &Run) -> anyhow::Result<()> {
         let examples: Vec<String> = item.gaps.examples.iter().map(ToString::to_string).collect();
         println!(
             "gaps: {} is missing {} trading day(s), e.g. {}",
-            item.symbol.as_ref().map(ToString::to_string).unwrap_or_default(),
+            item.symbol
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             item.gaps.missing,
             examples.join(", ")
         );
@@ -170,7 +231,9 @@ impl ProgressReporter {
     pub fn new() -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(0);
-            if let Ok(style) = ProgressStyle::with_template("{spinner} syncing [{bar:30}] {pos}/{len} {msg}") {
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} syncing [{bar:30}] {pos}/{len} {msg}")
+            {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar
@@ -188,7 +251,11 @@ impl SyncProgress for ProgressReporter {
     }
 
     fn instrument_done(&self, report: &InstrumentSync) {
-        let symbol = report.symbol.as_ref().map(ToString::to_string).unwrap_or_default();
+        let symbol = report
+            .symbol
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         match &self.bar {
             Some(bar) => {
                 bar.set_message(symbol);

@@ -1,0 +1,226 @@
+//! The `barter` binary as a user runs it: in a fresh directory, through its exit status and output.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn barter(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_barter"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("BARTER_CONFIG")
+        .env_remove("BARTER_DATABASE_URL")
+        .env_remove("BARTER_COINGECKO_API_KEY")
+        .env("BARTER_LOG", "warn")
+        .output()
+        .expect("barter runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
+}
+
+#[test]
+fn quickstart_in_an_empty_directory_syncs_the_sample_offline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = barter(dir.path(), &["quickstart"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(dir.path().join("barter.toml").is_file());
+    assert!(dir.path().join("barter.db").is_file());
+    assert!(
+        stdout(&out).contains("registered 9 sample instrument(s)"),
+        "{}",
+        stdout(&out)
+    );
+
+    let list = json(&barter(dir.path(), &["instruments", "list", "--json"]));
+    assert_eq!(list.as_array().map(Vec::len), Some(9));
+
+    let again = barter(dir.path(), &["sync", "--json"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let run = json(&again);
+    assert_eq!(run["counts"]["candles_added"], 0);
+    assert_eq!(run["status"], "succeeded");
+
+    let candles = json(&barter(
+        dir.path(),
+        &["candles", "BTC", "--from", "2026-01-04", "--json"],
+    ));
+    assert_eq!(candles[0]["day"], "2026-01-04");
+    assert_eq!(
+        candles[0]["close"], "91529.73",
+        "prices are exact decimal strings in JSON"
+    );
+}
+
+#[test]
+fn instruments_can_be_added_from_csv_listed_and_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("a.csv"),
+        "Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,1,2,0.5,1.5,1.4,100\n",
+    )
+    .expect("write");
+    let add = barter(
+        dir.path(),
+        &[
+            "instruments",
+            "add",
+            "aapl",
+            "--source",
+            "csv",
+            "--path",
+            "a.csv",
+            "--calendar",
+            "weekdays",
+        ],
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
+    let sync = barter(dir.path(), &["sync", "--instrument", "AAPL"]);
+    assert!(sync.status.success(), "{}{}", stdout(&sync), stderr(&sync));
+    assert!(stdout(&sync).contains("AAPL"), "{}", stdout(&sync));
+    let duplicate = barter(
+        dir.path(),
+        &[
+            "instruments",
+            "add",
+            "AAPL",
+            "--source",
+            "csv",
+            "--path",
+            "a.csv",
+        ],
+    );
+    assert!(!duplicate.status.success());
+    assert!(
+        stderr(&duplicate).contains("AAPL is already registered"),
+        "{}",
+        stderr(&duplicate)
+    );
+    let remove = barter(dir.path(), &["instruments", "remove", "AAPL"]);
+    assert!(
+        stdout(&remove).contains("removed AAPL and its 1 stored candle(s)"),
+        "{}",
+        stdout(&remove)
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_a_failing_exit_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["instruments", "add", "BTC", "--source", "yahoo"],
+            "unknown data source `yahoo`",
+        ),
+        (
+            &["instruments", "add", "BTC", "--source", "coingecko"],
+            "--source coingecko needs --source-id",
+        ),
+        (
+            &[
+                "instruments",
+                "add",
+                "BTC",
+                "--source",
+                "csv",
+                "--path",
+                "nope.csv",
+            ],
+            "CSV file nope.csv does not exist",
+        ),
+        (
+            &["instruments", "add", "XYZ", "--source", "sample"],
+            "the bundled sample has no `XYZ`",
+        ),
+        (
+            &["sync", "--instrument", "ZZZ"],
+            "instrument ZZZ is not registered",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = barter(dir.path(), args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn an_invalid_config_file_is_named_with_its_line_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("barter.toml"),
+        "[sources.binance]\nrequests_per_minute = \"fast\"\n",
+    )
+    .expect("write");
+    let out = barter(dir.path(), &["instruments", "list"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("barter.toml, line 2, key `sources.binance.requests_per_minute`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn init_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(barter(dir.path(), &["init"]).status.success());
+    let again = barter(dir.path(), &["init"]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already exists; use --force"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(barter(dir.path(), &["init", "--force"]).status.success());
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [
+        vec!["--help"],
+        vec!["init", "--help"],
+        vec!["quickstart", "--help"],
+        vec!["instruments", "add", "--help"],
+        vec!["instruments", "list", "--help"],
+        vec!["instruments", "remove", "--help"],
+        vec!["sync", "--help"],
+        vec!["candles", "--help"],
+        vec!["runs", "--help"],
+        vec!["db", "migrate", "--help"],
+    ] {
+        let out = barter(dir.path(), &args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(stdout(&out).contains("Usage:"), "{args:?}");
+    }
+}
+
+#[test]
+fn the_database_flag_selects_another_file_and_db_migrate_reports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = barter(
+        dir.path(),
+        &["--database", "sqlite://other.db", "db", "migrate"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("sqlite database sqlite://other.db is up to date"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(dir.path().join("other.db").is_file());
+}
