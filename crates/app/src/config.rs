@@ -16,7 +16,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "barter.toml";
 /// The database used when the config names none: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://barter.db";
 /// The environment variable holding the CoinGecko API key.
-pub const COINGECKO_API_KEY_VAR: &str = "BARTER_COINGECKO_API_KEY";
+pub use barter_sources::coingecko::API_KEY_ENV as COINGECKO_API_KEY_VAR;
 
 /// Everything Barter can be configured with.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,9 +135,10 @@ pub fn load(path: &Path, explicit: bool) -> Result<LoadedConfig, ConfigError> {
             });
         }
     };
+    // Only configuration keys: BARTER_CONFIG, BARTER_LOG and secrets are read elsewhere.
     let env = Env::prefixed("BARTER_").split("__").filter(|key| {
-        let key = key.as_str();
-        key == "database_url" || key.starts_with("sync") || key.starts_with("sources")
+        let key = key.as_str().to_ascii_lowercase();
+        key == "database_url" || key.starts_with("sync.") || key.starts_with("sources.")
     });
     let mut config: Config = Figment::from(Serialized::defaults(from_file))
         .merge(env)

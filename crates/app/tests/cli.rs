@@ -198,6 +198,8 @@ fn every_command_has_help() {
         vec!["instruments", "add", "--help"],
         vec!["instruments", "list", "--help"],
         vec!["instruments", "remove", "--help"],
+        vec!["instruments", "activate", "--help"],
+        vec!["instruments", "deactivate", "--help"],
         vec!["sync", "--help"],
         vec!["candles", "--help"],
         vec!["runs", "--help"],
@@ -223,4 +225,76 @@ fn the_database_flag_selects_another_file_and_db_migrate_reports() {
         stdout(&out)
     );
     assert!(dir.path().join("other.db").is_file());
+}
+
+#[test]
+fn environment_variables_override_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(barter(dir.path(), &["init"]).status.success());
+    let add = barter(
+        dir.path(),
+        &["instruments", "add", "DOGE", "--source", "sample"],
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
+    let out = Command::new(env!("CARGO_BIN_EXE_barter"))
+        .args(["sync", "--json"])
+        .current_dir(dir.path())
+        .env("BARTER_SOURCES__SAMPLE__AS_OF", "2024-03-01")
+        .output()
+        .expect("barter runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = json(&out);
+    assert_eq!(
+        run["report"]["items"][0]["stored_range"],
+        serde_json::json!(["2019-07-05", "2024-03-01"])
+    );
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_barter"))
+        .args(["sync"])
+        .current_dir(dir.path())
+        .env("BARTER_SYNC__BACKFILL_DAYS", "0")
+        .output()
+        .expect("barter runs");
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("sync.backfill_days"),
+        "{}",
+        stderr(&bad)
+    );
+
+    let other = Command::new(env!("CARGO_BIN_EXE_barter"))
+        .args(["instruments", "list", "--json"])
+        .current_dir(dir.path())
+        .env("BARTER_DATABASE_URL", "sqlite://elsewhere.db")
+        .output()
+        .expect("barter runs");
+    assert_eq!(
+        json(&other).as_array().map(Vec::len),
+        Some(0),
+        "a fresh database was used"
+    );
+    assert!(dir.path().join("elsewhere.db").is_file());
+}
+
+#[test]
+fn a_deactivated_instrument_is_skipped_by_sync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for symbol in ["SOL", "XRP"] {
+        assert!(
+            barter(
+                dir.path(),
+                &["instruments", "add", symbol, "--source", "sample"]
+            )
+            .status
+            .success()
+        );
+    }
+    assert!(
+        barter(dir.path(), &["instruments", "deactivate", "xrp"])
+            .status
+            .success()
+    );
+    let run = json(&barter(dir.path(), &["sync", "--json"]));
+    assert_eq!(run["counts"]["instruments"], 1);
+    assert_eq!(run["report"]["items"][0]["symbol"], "SOL");
 }

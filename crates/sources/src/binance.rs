@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::http::{
     ConfigError, DAY_MS, DayValues, HttpClient, HttpSettings, Reply, day_of_ms, midnight_ms,
+    parse_base_url,
 };
 use crate::{DataSource, FetchRequest, SourceError, ensure_source};
 
@@ -82,19 +83,7 @@ impl BinanceSource {
     /// # Errors
     /// [`ConfigError`] for a bad URL or number.
     pub fn new(config: BinanceConfig) -> Result<Self, ConfigError> {
-        let fail = |problem: String| ConfigError {
-            source_kind: SourceKind::Binance,
-            problem,
-        };
-        let base = Url::parse(config.base_url.trim())
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
-            .ok_or_else(|| {
-                fail(format!(
-                    "base_url `{}` must be an http(s) URL such as {DEFAULT_BASE_URL}",
-                    config.base_url
-                ))
-            })?;
+        let base = parse_base_url(SourceKind::Binance, &config.base_url, DEFAULT_BASE_URL)?;
         let settings = HttpSettings {
             requests_per_minute: config.requests_per_minute,
             timeout_secs: config.timeout_secs,
@@ -126,14 +115,8 @@ impl BinanceSource {
         let code = serde_json::from_str::<Value>(&reply.body)
             .ok()
             .and_then(|j| j.get("code").and_then(Value::as_i64));
-        let status = reply.status.as_u16();
-        let refused = |detail: String| SourceError::Refused {
-            source_kind: SourceKind::Binance,
-            symbol: instrument.symbol.clone(),
-            status,
-            detail,
-        };
-        match (status, code) {
+        let refused = |detail: String| self.http.refused(&instrument.symbol, &reply, detail);
+        match (reply.status.as_u16(), code) {
             (400, Some(-1121 | -1100)) => SourceError::UnknownId {
                 source_kind: SourceKind::Binance,
                 symbol: instrument.symbol.clone(),
@@ -148,13 +131,7 @@ impl BinanceSource {
             (401 | 403, _) => refused(format!(
                 "Binance blocked the request (firewall or access rule); wait and retry, or lower requests_per_minute (Binance said {said})"
             )),
-            _ => SourceError::Http {
-                source_kind: SourceKind::Binance,
-                symbol: instrument.symbol.clone(),
-                status,
-                attempts: reply.attempts,
-                body: said,
-            },
+            _ => self.http.http_error(&instrument.symbol, &reply),
         }
     }
 }

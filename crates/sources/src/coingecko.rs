@@ -29,6 +29,7 @@ use serde_json::Value;
 
 use crate::http::{
     ConfigError, DAY_MS, DayValues, HttpClient, HttpSettings, Reply, day_of_ms, midnight_ms,
+    parse_base_url,
 };
 use crate::{DataSource, FetchRequest, SourceError, ensure_source};
 
@@ -163,10 +164,6 @@ impl CoinGeckoSource {
     /// [`ConfigError`] for a bad URL or number, a Demo/Pro plan without a key, or a key that
     /// cannot be sent in a header.
     pub fn new(config: CoinGeckoConfig) -> Result<Self, ConfigError> {
-        let fail = |problem: String| ConfigError {
-            source_kind: SourceKind::CoinGecko,
-            problem,
-        };
         let key = config
             .api_key
             .as_deref()
@@ -175,10 +172,13 @@ impl CoinGeckoSource {
         let key_header = match (config.plan.key_header(), key) {
             (Some(header), Some(key)) => Some((header, key)),
             (Some(_), None) => {
-                return Err(fail(format!(
-                    "plan `{}` needs an API key: set {API_KEY_ENV}, or set plan = \"keyless\"",
-                    config.plan
-                )));
+                return Err(ConfigError::new(
+                    SourceKind::CoinGecko,
+                    format!(
+                        "plan `{}` needs an API key: set {API_KEY_ENV}, or set plan = \"keyless\"",
+                        config.plan
+                    ),
+                ));
             }
             (None, Some(_)) => {
                 tracing::warn!(
@@ -195,7 +195,7 @@ impl CoinGeckoSource {
         } else {
             config.base_url.as_str()
         };
-        let base = parse_base_url(root).map_err(fail)?;
+        let base = parse_base_url(SourceKind::CoinGecko, root, DEFAULT_BASE_URL)?;
         let settings = HttpSettings {
             requests_per_minute: config.requests_per_minute,
             timeout_secs: config.timeout_secs,
@@ -243,19 +243,12 @@ impl CoinGeckoSource {
 
     /// Maps a non-200 answer to the error that tells the user what to do.
     fn status_error(&self, instrument: &Instrument, reply: Reply) -> SourceError {
-        let symbol = instrument.symbol.clone();
         let said = self.http.snippet(&reply.body);
-        let status = reply.status.as_u16();
-        let refused = |detail: String| SourceError::Refused {
-            source_kind: SourceKind::CoinGecko,
-            symbol: symbol.clone(),
-            status,
-            detail,
-        };
-        match (status, error_code(&reply.body)) {
+        let refused = |detail: String| self.http.refused(&instrument.symbol, &reply, detail);
+        match (reply.status.as_u16(), error_code(&reply.body)) {
             (404, _) => SourceError::UnknownId {
                 source_kind: SourceKind::CoinGecko,
-                symbol,
+                symbol: instrument.symbol.clone(),
                 id: instrument.source_id.clone(),
                 detail: format!(
                     "CoinGecko said {said}; check the CoinGecko id, e.g. `bitcoin` not `BTC`; see /coins/list"
@@ -272,13 +265,7 @@ impl CoinGeckoSource {
                 "check the API key in {API_KEY_ENV} and that plan = \"{}\" matches it (free keys are `demo`, paid keys `pro`; no key is `keyless`); CoinGecko said {said}",
                 self.plan
             )),
-            _ => SourceError::Http {
-                source_kind: SourceKind::CoinGecko,
-                symbol,
-                status,
-                attempts: reply.attempts,
-                body: said,
-            },
+            _ => self.http.http_error(&instrument.symbol, &reply),
         }
     }
 
@@ -393,18 +380,6 @@ impl DataSource for CoinGeckoSource {
         };
         crate::http::into_candles(instrument, request, rows, origin)
     }
-}
-
-/// Parses and checks a configured API root.
-fn parse_base_url(text: &str) -> Result<Url, String> {
-    let url =
-        Url::parse(text.trim()).map_err(|e| format!("base_url `{text}` is not a URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(format!(
-            "base_url `{text}` must be an http(s) URL such as {DEFAULT_BASE_URL}"
-        ));
-    }
-    Ok(url)
 }
 
 /// A `Malformed` error for `instrument`.

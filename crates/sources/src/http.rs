@@ -36,6 +36,34 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+impl ConfigError {
+    /// A problem with `source_kind`'s configuration.
+    pub(crate) fn new(source_kind: SourceKind, problem: impl Into<String>) -> Self {
+        Self {
+            source_kind,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Parses and checks a configured API root: an http(s) URL that can take a path; `example` is
+/// suggested in the error.
+pub(crate) fn parse_base_url(
+    kind: SourceKind,
+    text: &str,
+    example: &str,
+) -> Result<Url, ConfigError> {
+    let url = Url::parse(text.trim())
+        .map_err(|e| ConfigError::new(kind, format!("base_url `{text}` is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(ConfigError::new(
+            kind,
+            format!("base_url `{text}` must be an http(s) URL such as {example}"),
+        ));
+    }
+    Ok(url)
+}
+
 /// Pacing, timeout and retry settings, as written in a source's config.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HttpSettings {
@@ -95,10 +123,6 @@ impl HttpClient {
         settings: HttpSettings,
         key_header: Option<(&'static str, &str)>,
     ) -> Result<Self, ConfigError> {
-        let fail = |problem: String| ConfigError {
-            source_kind: kind,
-            problem,
-        };
         let seconds = |name: &str, value: f64, allow_zero: bool| {
             let ok = value.is_finite() && (value > 0.0 || (allow_zero && value == 0.0));
             ok.then(|| Duration::try_from_secs_f64(value).ok())
@@ -109,13 +133,17 @@ impl HttpClient {
                     } else {
                         "more than 0"
                     };
-                    fail(format!(
-                        "{name} = {value} must be a number of seconds, {bound}"
-                    ))
+                    ConfigError::new(
+                        kind,
+                        format!("{name} = {value} must be a number of seconds, {bound}"),
+                    )
                 })
         };
         if settings.requests_per_minute == 0 {
-            return Err(fail("requests_per_minute must be at least 1".into()));
+            return Err(ConfigError::new(
+                kind,
+                "requests_per_minute must be at least 1",
+            ));
         }
         let timeout = seconds("timeout_secs", settings.timeout_secs, false)?;
         let backoff_base = seconds("backoff_base_secs", settings.backoff_base_secs, true)?;
@@ -124,7 +152,7 @@ impl HttpClient {
         let mut secret = None;
         if let Some((name, key)) = key_header {
             let mut value = HeaderValue::from_str(key).map_err(|_| {
-                fail("the API key holds characters an HTTP header cannot carry (check the environment variable for stray quotes or newlines)".into())
+                ConfigError::new(kind, "the API key holds characters an HTTP header cannot carry (check the environment variable for stray quotes or newlines)")
             })?;
             value.set_sensitive(true);
             headers.insert(HeaderName::from_static(name), value);
@@ -134,7 +162,7 @@ impl HttpClient {
             .default_headers(headers)
             .user_agent(concat!("barter/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| fail(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| ConfigError::new(kind, format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
             kind,
             client,
@@ -213,6 +241,27 @@ impl HttpClient {
             let mut cut: String = clean.chars().take(SNIPPET_CHARS).collect();
             cut.push('…');
             cut
+        }
+    }
+
+    /// `Refused` for a non-retryable `reply`, with the source's advice in `detail`.
+    pub(crate) fn refused(&self, symbol: &Symbol, reply: &Reply, detail: String) -> SourceError {
+        SourceError::Refused {
+            source_kind: self.kind,
+            symbol: symbol.clone(),
+            status: reply.status.as_u16(),
+            detail,
+        }
+    }
+
+    /// `Http` for a non-retryable `reply` the source has no advice for, with the body's start.
+    pub(crate) fn http_error(&self, symbol: &Symbol, reply: &Reply) -> SourceError {
+        SourceError::Http {
+            source_kind: self.kind,
+            symbol: symbol.clone(),
+            status: reply.status.as_u16(),
+            attempts: reply.attempts,
+            body: self.snippet(&reply.body),
         }
     }
 

@@ -5,10 +5,10 @@ mod support;
 use std::time::Duration;
 
 use barter_core::{Candle, CandleOrigin, Day, Instrument, Ohlcv, SourceKind};
-use barter_sources::{BinanceConfig, BinanceSource, DataSource, FetchRequest, SourceError};
+use barter_sources::{BinanceConfig, BinanceSource, FetchRequest};
 use rust_decimal_macros::dec;
 use serde_json::json;
-use support::{Answer, Fake, Seen, at, day, fixture};
+use support::{Answer, Fake, Seen, Subject, Tuning, at, day, fixture};
 use tokio::time::Instant;
 
 const KLINES: &str = "binance/klines_BTCUSDT_1d_from_2026-01-01.json";
@@ -19,19 +19,15 @@ fn btcusdt() -> Instrument {
     support::instrument("BTC", SourceKind::Binance, "BTCUSDT")
 }
 
-fn config(fake: &Fake) -> BinanceConfig {
+fn config(base_url: &str, tuning: Tuning) -> BinanceConfig {
     BinanceConfig {
-        base_url: fake.url.clone(),
+        base_url: base_url.to_owned(),
         requests_per_minute: 60_000,
-        timeout_secs: 5.0,
-        max_retries: 2,
+        timeout_secs: tuning.timeout_secs,
+        max_retries: tuning.max_retries,
         backoff_base_secs: 0.01,
         max_retry_wait_secs: 5.0,
     }
-}
-
-fn source(fake: &Fake) -> BinanceSource {
-    BinanceSource::new(config(fake)).expect("valid config")
 }
 
 fn request(from: Option<&str>) -> FetchRequest {
@@ -41,8 +37,24 @@ fn request(from: Option<&str>) -> FetchRequest {
     }
 }
 
-async fn fetch(source: &BinanceSource, from: Option<&str>) -> Result<Vec<Candle>, SourceError> {
-    source.fetch_daily(&btcusdt(), &request(from)).await
+/// BTCUSDT from 2026-01-01, as of [`NOW`].
+fn binance() -> Subject<BinanceSource> {
+    Subject {
+        build: Box::new(|url, tuning| {
+            BinanceSource::new(config(url, tuning)).expect("valid config")
+        }),
+        instrument: btcusdt(),
+        request: request(Some("2026-01-01")),
+    }
+}
+
+/// The klines fixture: five days from 2026-01-01, the last one still running.
+fn klines() -> Answer {
+    Answer::ok(fixture(KLINES))
+}
+
+fn too_many_requests() -> Answer {
+    Answer::status(429, fixture("binance/error_429_too_many_requests.json"))
 }
 
 fn midnight_ms(d: Day) -> i64 {
@@ -89,10 +101,8 @@ fn listed_since(listed: Day) -> impl Fn(&Seen, usize) -> Answer + Send + Sync + 
 
 #[tokio::test]
 async fn klines_become_exact_candles_and_the_running_day_is_incomplete() {
-    let fake = Fake::start(|_, _| Answer::ok(fixture(KLINES))).await;
-    let candles = fetch(&source(&fake), Some("2026-01-01"))
-        .await
-        .expect("candles");
+    let fake = Fake::answering(klines()).await;
+    let candles = binance().fetch(&fake).await.expect("candles");
 
     let seen = fake.requests();
     assert_eq!(seen.len(), 1, "a short page ends the fetch");
@@ -136,7 +146,11 @@ async fn klines_become_exact_candles_and_the_running_day_is_incomplete() {
 async fn history_longer_than_one_page_is_fetched_page_by_page_from_the_listing_day() {
     let listed = day("2026-01-05") - chrono::Days::new(2499);
     let fake = Fake::start(listed_since(listed)).await;
-    let candles = fetch(&source(&fake), None).await.expect("candles");
+    let all_history = Subject {
+        request: request(None),
+        ..binance()
+    };
+    let candles = all_history.fetch(&fake).await.expect("candles");
 
     let starts: Vec<i64> = fake
         .requests()
@@ -161,162 +175,70 @@ async fn history_longer_than_one_page_is_fetched_page_by_page_from_the_listing_d
 async fn a_full_page_that_reaches_today_ends_the_pagination() {
     let listed = day("2026-01-05") - chrono::Days::new(1999);
     let fake = Fake::start(listed_since(listed)).await;
-    let candles = fetch(&source(&fake), Some("2010-01-01"))
-        .await
-        .expect("candles");
+    let since_2010 = Subject {
+        request: request(Some("2010-01-01")),
+        ..binance()
+    };
+    let candles = since_2010.fetch(&fake).await.expect("candles");
     assert_eq!(fake.requests().len(), 2);
     assert_eq!(candles.len(), 2000);
 }
 
 #[tokio::test]
 async fn a_rate_limit_with_retry_after_is_waited_out_then_retried() {
-    let fake = Fake::start(|_, index| {
-        if index == 0 {
-            Answer::status(429, fixture("binance/error_429_too_many_requests.json"))
-                .header("retry-after", "1")
-        } else {
-            Answer::ok(fixture(KLINES))
-        }
-    })
-    .await;
-    let candles = fetch(&source(&fake), Some("2026-01-01"))
-        .await
-        .expect("candles");
+    let candles = binance()
+        .waits_out_a_retry_after(too_many_requests(), klines())
+        .await;
     assert_eq!(candles.len(), 5);
-    let seen = fake.requests();
-    assert_eq!(seen.len(), 2);
-    let waited = seen[1].at - seen[0].at;
-    assert!(
-        waited >= Duration::from_millis(950),
-        "waited only {waited:?}"
-    );
 }
 
 #[tokio::test]
 async fn a_rate_limit_that_never_lifts_ends_in_rate_limited() {
-    let fake = Fake::start(|_, _| {
-        Answer::status(429, fixture("binance/error_429_too_many_requests.json"))
-    })
-    .await;
-    let error = fetch(&source(&fake), Some("2026-01-01"))
-        .await
-        .expect_err("refused");
-    assert!(
-        matches!(
-            error,
-            SourceError::RateLimited {
-                attempts: 3,
-                retry_after_secs: None,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert_eq!(fake.requests().len(), 3);
+    binance()
+        .gives_up_on_a_rate_limit_that_never_lifts(too_many_requests())
+        .await;
 }
 
 #[tokio::test]
 async fn an_ip_ban_418_with_a_long_retry_after_ends_in_rate_limited_without_waiting() {
-    let fake = Fake::start(|_, _| {
-        Answer::status(418, r#"{"code":-1003,"msg":"Way too much request weight used; IP banned until 1767621600000."}"#)
-            .header("retry-after", "7200")
-    })
-    .await;
-    let started = Instant::now();
-    let error = fetch(&source(&fake), Some("2026-01-01"))
-        .await
-        .expect_err("banned");
-    assert!(started.elapsed() < Duration::from_secs(2));
-    assert!(
-        matches!(
-            error,
-            SourceError::RateLimited {
-                attempts: 1,
-                retry_after_secs: Some(7200),
-                ..
-            }
-        ),
-        "{error:?}"
+    let banned = Answer::status(
+        418,
+        r#"{"code":-1003,"msg":"Way too much request weight used; IP banned until 1767621600000."}"#,
     );
+    binance()
+        .fails_at_once_on_a_long_retry_after(banned, 7200)
+        .await;
+}
+
+#[tokio::test]
+async fn a_retry_after_given_as_an_http_date_is_understood() {
+    binance().understands_a_retry_after_http_date().await;
 }
 
 #[tokio::test]
 async fn a_server_error_is_retried_until_it_succeeds() {
-    let fake = Fake::start(|_, index| {
-        if index == 0 {
-            Answer::status(500, "")
-        } else {
-            Answer::ok(fixture(KLINES))
-        }
-    })
-    .await;
-    assert_eq!(
-        fetch(&source(&fake), Some("2026-01-01"))
-            .await
-            .expect("candles")
-            .len(),
-        5
-    );
-    assert_eq!(fake.requests().len(), 2);
+    let candles = binance()
+        .retries_a_server_error(Answer::status(500, ""), klines())
+        .await;
+    assert_eq!(candles.len(), 5);
 }
 
 #[tokio::test]
 async fn a_persistent_server_error_ends_in_an_http_error() {
-    let fake = Fake::start(|_, _| Answer::status(502, "Bad Gateway")).await;
-    let error = fetch(&source(&fake), Some("2026-01-01"))
-        .await
-        .expect_err("fails");
-    assert!(
-        matches!(&error, SourceError::Http { status: 502, attempts: 3, body, .. } if body == "Bad Gateway"),
-        "{error:?}"
-    );
+    let body = binance()
+        .gives_up_on_a_persistent_server_error(Answer::status(502, "Bad Gateway"))
+        .await;
+    assert_eq!(body, "Bad Gateway");
 }
 
 #[tokio::test]
 async fn a_request_slower_than_the_timeout_ends_in_a_network_error() {
-    let fake = Fake::start(|_, _| Answer::ok("[]").after(Duration::from_secs(2))).await;
-    let config = BinanceConfig {
-        timeout_secs: 0.2,
-        max_retries: 1,
-        ..config(&fake)
-    };
-    let error = BinanceSource::new(config)
-        .expect("valid config")
-        .fetch_daily(&btcusdt(), &request(Some("2026-01-01")))
-        .await
-        .expect_err("times out");
-    match &error {
-        SourceError::Network {
-            attempts: 2,
-            detail,
-            ..
-        } => assert!(detail.contains("timed out after 0.2s"), "{detail}"),
-        other => panic!("expected Network, got {other:?}"),
-    }
-    assert!(error.to_string().contains("BTC"), "{error}");
+    binance().times_out_on_a_slow_answer().await;
 }
 
 #[tokio::test]
 async fn an_unreachable_server_ends_in_a_network_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    drop(listener);
-    let config = BinanceConfig {
-        base_url: url,
-        max_retries: 1,
-        backoff_base_secs: 0.01,
-        requests_per_minute: 60_000,
-        ..BinanceConfig::default()
-    };
-    let error = BinanceSource::new(config)
-        .expect("valid config")
-        .fetch_daily(&btcusdt(), &request(Some("2026-01-01")))
-        .await
-        .expect_err("unreachable");
-    assert!(
-        matches!(&error, SourceError::Network { attempts: 2, detail, .. } if detail.starts_with("could not connect")),
-        "{error:?}"
-    );
+    binance().cannot_connect_to_a_closed_port().await;
 }
 
 #[tokio::test]
@@ -349,70 +271,56 @@ async fn a_malformed_body_is_reported_as_malformed() {
             json!([["x", "1", "2", "0.5", "1.5", "10", 1]]).to_string(),
         ),
     ];
-    for (label, body) in cases {
-        let fake = Fake::start(move |_, _| Answer::ok(body.clone())).await;
-        let error = fetch(&source(&fake), Some("2026-01-01"))
-            .await
-            .expect_err(label);
-        assert!(
-            matches!(error, SourceError::Malformed { .. }),
-            "{label}: {error:?}"
-        );
-    }
+    binance().rejects_each_as_malformed(cases).await;
+}
+
+#[tokio::test]
+async fn an_instrument_of_another_source_is_refused() {
+    let bitcoin = support::instrument("BTC", SourceKind::CoinGecko, "bitcoin");
+    binance()
+        .refuses_an_instrument_of_another_source(bitcoin)
+        .await;
 }
 
 #[tokio::test]
 async fn an_unknown_symbol_is_reported_with_a_hint() {
-    let fake =
-        Fake::start(|_, _| Answer::status(400, fixture("binance/error_400_invalid_symbol.json")))
-            .await;
-    let btc = support::instrument("BTC", SourceKind::Binance, "btc");
-    let error = source(&fake)
-        .fetch_daily(&btc, &request(None))
-        .await
-        .expect_err("unknown");
-    match &error {
-        SourceError::UnknownId { id, detail, .. } => {
-            assert_eq!(id, "BTC");
-            assert!(
-                detail.contains("Invalid symbol.") && detail.contains("`BTCUSDT`"),
-                "{detail}"
-            );
-        }
-        other => panic!("expected UnknownId, got {other:?}"),
-    }
+    let lower_case = Subject {
+        instrument: support::instrument("BTC", SourceKind::Binance, "btc"),
+        request: request(None),
+        ..binance()
+    };
+    let invalid_symbol = Answer::status(400, fixture("binance/error_400_invalid_symbol.json"));
+    let (fake, detail) = lower_case
+        .reports_an_unknown_id(invalid_symbol, "BTC")
+        .await;
+    assert!(
+        detail.contains("Invalid symbol.") && detail.contains("`BTCUSDT`"),
+        "{detail}"
+    );
     assert_eq!(fake.requests()[0].param("startTime"), "0");
 }
 
 #[tokio::test]
 async fn a_kline_with_high_below_close_is_rejected_as_an_invalid_candle() {
-    let fake =
-        Fake::start(|_, _| Answer::ok(fixture("binance/klines_high_below_close.json"))).await;
-    let error = fetch(&source(&fake), Some("2026-01-01"))
-        .await
-        .expect_err("invalid");
-    match &error {
-        SourceError::InvalidCandle { source_kind, error } => {
-            assert_eq!(*source_kind, SourceKind::Binance);
-            assert_eq!((error.field, error.day), ("high", day("2026-01-01")));
-        }
-        other => panic!("expected InvalidCandle, got {other:?}"),
-    }
+    let fake = Fake::answering(Answer::ok(fixture("binance/klines_high_below_close.json"))).await;
+    let error = binance().fetch(&fake).await.expect_err("invalid");
+    support::assert_invalid_candle(&error, SourceKind::Binance, "high", day("2026-01-01"));
 }
 
 #[tokio::test]
 async fn requests_are_paced_across_concurrent_fetches() {
-    let fake = Fake::start(|_, _| Answer::ok(fixture(KLINES))).await;
+    let fake = Fake::answering(klines()).await;
+    let binance = binance();
     let source = BinanceSource::new(BinanceConfig {
         requests_per_minute: 120,
-        ..config(&fake)
+        ..config(&fake.url, Tuning::default())
     })
     .expect("valid config");
     let started = Instant::now();
     let (a, b, c) = tokio::join!(
-        fetch(&source, Some("2026-01-01")),
-        fetch(&source, Some("2026-01-01")),
-        fetch(&source, Some("2026-01-01"))
+        binance.fetch_from(&source),
+        binance.fetch_from(&source),
+        binance.fetch_from(&source)
     );
     let elapsed = started.elapsed();
     for result in [a, b, c] {

@@ -2,43 +2,37 @@
 
 mod support;
 
-use std::time::Duration;
-
 use barter_core::{Candle, CandleOrigin, Instrument, Ohlcv, SourceKind};
-use barter_sources::{
-    CoinGeckoConfig, CoinGeckoPlan, CoinGeckoSource, DataSource, FetchRequest, SourceError,
-};
+use barter_sources::{CoinGeckoConfig, CoinGeckoPlan, CoinGeckoSource, FetchRequest, SourceError};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
-use support::{Answer, Fake, Seen, at, day, fixture};
+use support::{Answer, Fake, Seen, Subject, Tuning, at, day, fixture};
 
 const KEY: &str = "CG-test-key-0123456789";
 const DEMO_CHART: &str = "coingecko/market_chart_bitcoin_usd_days365_interval_daily.json";
 const PRO_OHLC: &str = "coingecko/ohlc_range_bitcoin_usd_2024-01-01_2024-06-29_interval_daily.json";
 const PRO_CHART: &str = "coingecko/market_chart_range_bitcoin_usd_from1704067200_to1735689600.json";
 const EMPTY_CHART: &str = r#"{"prices":[],"market_caps":[],"total_volumes":[]}"#;
+/// When the Demo fixture was fetched: the morning after its last complete day.
+const DEMO_NOW: &str = "2025-01-14T06:00:00Z";
 
 fn bitcoin() -> Instrument {
     support::instrument("BTC", SourceKind::CoinGecko, "bitcoin")
 }
 
-fn config(fake: &Fake, plan: CoinGeckoPlan) -> CoinGeckoConfig {
+fn config(base_url: &str, plan: CoinGeckoPlan, tuning: Tuning) -> CoinGeckoConfig {
     CoinGeckoConfig {
-        base_url: fake.url.clone(),
+        base_url: base_url.to_owned(),
         plan,
         requests_per_minute: 60_000,
-        timeout_secs: 5.0,
-        max_retries: 2,
+        timeout_secs: tuning.timeout_secs,
+        max_retries: tuning.max_retries,
         backoff_base_secs: 0.01,
         max_retry_wait_secs: 5.0,
         api_key: (plan != CoinGeckoPlan::Keyless).then(|| KEY.to_owned()),
     }
-}
-
-fn source(fake: &Fake, plan: CoinGeckoPlan) -> CoinGeckoSource {
-    CoinGeckoSource::new(config(fake, plan)).expect("valid config")
 }
 
 fn request(from: Option<&str>, now: &str) -> FetchRequest {
@@ -48,16 +42,60 @@ fn request(from: Option<&str>, now: &str) -> FetchRequest {
     }
 }
 
-async fn fetch(
-    source: &CoinGeckoSource,
-    from: Option<&str>,
-    now: &str,
-) -> Result<Vec<Candle>, SourceError> {
-    source.fetch_daily(&bitcoin(), &request(from, now)).await
+/// Bitcoin on `plan`, from `from`, as of `now`.
+fn coingecko(plan: CoinGeckoPlan, from: Option<&str>, now: &str) -> Subject<CoinGeckoSource> {
+    Subject {
+        build: Box::new(move |url, tuning| {
+            CoinGeckoSource::new(config(url, plan, tuning)).expect("valid config")
+        }),
+        instrument: bitcoin(),
+        request: request(from, now),
+    }
 }
 
-fn values(candle: &Candle) -> Ohlcv {
-    candle.values()
+/// The Demo plan asked for all it reaches, as of [`DEMO_NOW`].
+fn demo() -> Subject<CoinGeckoSource> {
+    coingecko(CoinGeckoPlan::Demo, None, DEMO_NOW)
+}
+
+/// The Pro plan asked for the first half of 2024: one window, which [`pro_fixture_server`] serves.
+fn pro_first_half_of_2024() -> Subject<CoinGeckoSource> {
+    coingecko(
+        CoinGeckoPlan::Pro,
+        Some("2024-01-01"),
+        "2024-06-29T12:00:00Z",
+    )
+}
+
+/// The Pro plan asked for the first days of March 2024.
+fn pro_early_march() -> Subject<CoinGeckoSource> {
+    coingecko(
+        CoinGeckoPlan::Pro,
+        Some("2024-03-01"),
+        "2024-03-04T08:00:00Z",
+    )
+}
+
+/// The Demo fixture: 366 daily points up to 2025-01-14 00:00.
+fn demo_chart() -> Answer {
+    Answer::ok(fixture(DEMO_CHART))
+}
+
+fn rate_limited() -> Answer {
+    Answer::status(429, fixture("coingecko/error_429_rate_limited.json"))
+}
+
+/// A Pro fake answering `ohlc` to every `/ohlc/range` request and `chart` to every other one.
+async fn pro_fake(ohlc: impl Into<String>, chart: impl Into<String>) -> Fake {
+    let (ohlc, chart) = (Answer::ok(ohlc), Answer::ok(chart));
+    Fake::start(move |seen, _| {
+        if seen.path.ends_with("/ohlc/range") {
+            ohlc.clone()
+        } else {
+            chart.clone()
+        }
+    })
+    .await
 }
 
 fn ms(text: &str) -> i64 {
@@ -103,14 +141,8 @@ fn pro_fixture_server(seen: &Seen) -> Answer {
 
 #[tokio::test]
 async fn demo_plan_derives_daily_candles_from_the_market_chart_fixture() {
-    let fake = Fake::start(|_, _| Answer::ok(fixture(DEMO_CHART))).await;
-    let candles = fetch(
-        &source(&fake, CoinGeckoPlan::Demo),
-        None,
-        "2025-01-14T06:00:00Z",
-    )
-    .await
-    .expect("candles");
+    let fake = Fake::answering(demo_chart()).await;
+    let candles = demo().fetch(&fake).await.expect("candles");
 
     let seen = fake.requests();
     assert_eq!(seen.len(), 1);
@@ -126,7 +158,7 @@ async fn demo_plan_derives_daily_candles_from_the_market_chart_fixture() {
     let first = &candles[0];
     assert_eq!(first.day(), day("2024-01-15"));
     assert_eq!(
-        values(first),
+        first.values(),
         Ohlcv {
             open: dec!(41800.93282193406),
             high: dec!(42587.336038354406),
@@ -137,9 +169,9 @@ async fn demo_plan_derives_daily_candles_from_the_market_chart_fixture() {
     );
     let last = candles.last().expect("a last candle");
     assert_eq!(last.day(), day("2025-01-13"));
-    assert_eq!(values(last).open, dec!(94454.77089638807));
-    assert_eq!(values(last).close, dec!(94456.3493746993));
-    assert_eq!(values(last).volume, dec!(76328330233.31137));
+    assert_eq!(last.values().open, dec!(94454.77089638807));
+    assert_eq!(last.values().close, dec!(94456.3493746993));
+    assert_eq!(last.values().volume, dec!(76328330233.31137));
     assert!(
         candles
             .iter()
@@ -172,19 +204,13 @@ fn raw_rows(body: &str, key: Option<&str>) -> Vec<Vec<Decimal>> {
 #[tokio::test]
 async fn every_demo_close_equals_the_fixture_text_exactly() {
     let body = fixture(DEMO_CHART);
-    let fake = Fake::start(|_, _| Answer::ok(fixture(DEMO_CHART))).await;
-    let candles = fetch(
-        &source(&fake, CoinGeckoPlan::Demo),
-        None,
-        "2025-01-14T06:00:00Z",
-    )
-    .await
-    .expect("candles");
+    let fake = Fake::answering(demo_chart()).await;
+    let candles = demo().fetch(&fake).await.expect("candles");
     let prices = raw_rows(&body, Some("prices"));
     let volumes = raw_rows(&body, Some("total_volumes"));
     assert_eq!(candles.len() + 1, prices.len());
     for (i, candle) in candles.iter().enumerate() {
-        let v = values(candle);
+        let v = candle.values();
         assert_eq!(
             (v.open, v.close, v.volume),
             (prices[i][1], prices[i + 1][1], volumes[i + 1][1]),
@@ -198,16 +224,13 @@ async fn every_demo_close_equals_the_fixture_text_exactly() {
 async fn every_pro_value_equals_the_fixture_text_exactly() {
     let ohlc = raw_rows(&fixture(PRO_OHLC), None);
     let fake = Fake::start(|seen, _| pro_fixture_server(seen)).await;
-    let candles = fetch(
-        &source(&fake, CoinGeckoPlan::Pro),
-        Some("2024-01-01"),
-        "2024-06-29T12:00:00Z",
-    )
-    .await
-    .expect("candles");
+    let candles = pro_first_half_of_2024()
+        .fetch(&fake)
+        .await
+        .expect("candles");
     assert_eq!(candles.len(), ohlc.len());
     for (candle, row) in candles.iter().zip(&ohlc) {
-        let v = values(candle);
+        let v = candle.values();
         assert_eq!(
             [v.open, v.high, v.low, v.close],
             [row[1], row[2], row[3], row[4]],
@@ -220,13 +243,10 @@ async fn every_pro_value_equals_the_fixture_text_exactly() {
 #[tokio::test]
 async fn pro_plan_joins_daily_ohlc_with_daily_volume_from_the_fixtures() {
     let fake = Fake::start(|seen, _| pro_fixture_server(seen)).await;
-    let candles = fetch(
-        &source(&fake, CoinGeckoPlan::Pro),
-        Some("2024-01-01"),
-        "2024-06-29T12:00:00Z",
-    )
-    .await
-    .expect("candles");
+    let candles = pro_first_half_of_2024()
+        .fetch(&fake)
+        .await
+        .expect("candles");
 
     let seen = fake.requests();
     assert_eq!(seen.len(), 2);
@@ -255,7 +275,7 @@ async fn pro_plan_joins_daily_ohlc_with_daily_volume_from_the_fixtures() {
     assert_eq!(candles.len(), 180);
     assert_eq!(candles[0].day(), day("2024-01-01"));
     assert_eq!(
-        values(&candles[0]),
+        candles[0].values(),
         Ohlcv {
             open: dec!(42283.58),
             high: dec!(44184.1),
@@ -267,7 +287,7 @@ async fn pro_plan_joins_daily_ohlc_with_daily_volume_from_the_fixtures() {
     let last = candles.last().expect("a last candle");
     assert_eq!(last.day(), day("2024-06-28"));
     assert_eq!(
-        values(last),
+        last.values(),
         Ohlcv {
             open: dec!(61706.46),
             high: dec!(62225.31),
@@ -285,21 +305,11 @@ async fn pro_plan_joins_daily_ohlc_with_daily_volume_from_the_fixtures() {
 
 #[tokio::test]
 async fn pro_plan_backfills_from_2018_02_09_in_windows_of_at_most_180_days() {
-    let fake = Fake::start(|seen, _| {
-        Answer::ok(if seen.path.ends_with("/ohlc/range") {
-            "[]"
-        } else {
-            EMPTY_CHART
-        })
-    })
-    .await;
-    let candles = fetch(
-        &source(&fake, CoinGeckoPlan::Pro),
-        None,
-        "2019-01-01T10:00:00Z",
-    )
-    .await
-    .expect("no candles");
+    let fake = pro_fake("[]", EMPTY_CHART).await;
+    let candles = coingecko(CoinGeckoPlan::Pro, None, "2019-01-01T10:00:00Z")
+        .fetch(&fake)
+        .await
+        .expect("no candles");
     assert!(candles.is_empty());
 
     let windows: Vec<(String, String)> = fake
@@ -329,42 +339,26 @@ async fn pro_plan_gives_volume_zero_for_a_day_without_a_volume_point() {
         [ms("2024-03-03T00:00:00Z"), 11.0, 13.0, 10.5, 12.5]
     ]);
     let chart = json!({"prices": [], "market_caps": [], "total_volumes": [[ms("2024-03-02T00:00:00Z"), 777.25]]});
-    let fake = Fake::start(move |seen, _| {
-        Answer::ok(if seen.path.ends_with("/ohlc/range") {
-            ohlc.to_string()
-        } else {
-            chart.to_string()
-        })
-    })
-    .await;
-    let candles = fetch(
-        &source(&fake, CoinGeckoPlan::Pro),
-        Some("2024-03-01"),
-        "2024-03-04T08:00:00Z",
-    )
-    .await
-    .expect("candles");
+    let fake = pro_fake(ohlc.to_string(), chart.to_string()).await;
+    let candles = pro_early_march().fetch(&fake).await.expect("candles");
     assert_eq!(candles.len(), 2);
     assert_eq!(
-        (candles[0].day(), values(&candles[0]).volume),
+        (candles[0].day(), candles[0].values().volume),
         (day("2024-03-01"), dec!(777.25))
     );
     assert_eq!(
-        (candles[1].day(), values(&candles[1]).volume),
+        (candles[1].day(), candles[1].values().volume),
         (day("2024-03-02"), dec!(0))
     );
 }
 
 #[tokio::test]
 async fn keyless_plan_sends_no_api_key_header() {
-    let fake = Fake::start(|_, _| Answer::ok(fixture(DEMO_CHART))).await;
-    fetch(
-        &source(&fake, CoinGeckoPlan::Keyless),
-        None,
-        "2025-01-14T06:00:00Z",
-    )
-    .await
-    .expect("candles");
+    let fake = Fake::answering(demo_chart()).await;
+    coingecko(CoinGeckoPlan::Keyless, None, DEMO_NOW)
+        .fetch(&fake)
+        .await
+        .expect("candles");
     let seen = fake.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].header("x-cg-demo-api-key"), None);
@@ -373,7 +367,6 @@ async fn keyless_plan_sends_no_api_key_header() {
 
 #[tokio::test]
 async fn the_trailing_request_time_point_becomes_an_incomplete_candle_for_today() {
-    let now = "2025-01-14T06:00:00Z";
     let mut chart: Value = serde_json::from_str(&fixture(DEMO_CHART)).expect("fixture is JSON");
     for (series, value) in [
         ("prices", 95000.5),
@@ -383,19 +376,17 @@ async fn the_trailing_request_time_point_becomes_an_incomplete_candle_for_today(
         chart[series]
             .as_array_mut()
             .expect("array")
-            .push(json!([ms(now), value]));
+            .push(json!([ms(DEMO_NOW), value]));
     }
-    let fake = Fake::start(move |_, _| Answer::ok(chart.to_string())).await;
-    let candles = fetch(&source(&fake, CoinGeckoPlan::Demo), None, now)
-        .await
-        .expect("candles");
+    let fake = Fake::answering(Answer::ok(chart.to_string())).await;
+    let candles = demo().fetch(&fake).await.expect("candles");
 
     assert_eq!(candles.len(), 366);
     let today = candles.last().expect("today");
     assert_eq!(today.day(), day("2025-01-14"));
     assert!(!today.is_complete());
     assert_eq!(
-        values(today),
+        today.values(),
         Ohlcv {
             open: dec!(94456.3493746993),
             high: dec!(95000.5),
@@ -411,14 +402,11 @@ async fn the_trailing_request_time_point_becomes_an_incomplete_candle_for_today(
 
 #[tokio::test]
 async fn demo_plan_asks_only_for_the_days_since_from_and_returns_days_from_it_on() {
-    let fake = Fake::start(|_, _| Answer::ok(fixture(DEMO_CHART))).await;
-    let candles = fetch(
-        &source(&fake, CoinGeckoPlan::Demo),
-        Some("2025-01-04"),
-        "2025-01-14T06:00:00Z",
-    )
-    .await
-    .expect("candles");
+    let fake = Fake::answering(demo_chart()).await;
+    let candles = coingecko(CoinGeckoPlan::Demo, Some("2025-01-04"), DEMO_NOW)
+        .fetch(&fake)
+        .await
+        .expect("candles");
     assert_eq!(fake.requests()[0].param("days"), "11");
     let days: Vec<_> = candles.iter().map(Candle::day).collect();
     assert_eq!(days.first().copied(), Some(day("2025-01-04")));
@@ -435,15 +423,12 @@ async fn demo_plan_tolerates_missing_days_and_points_a_few_minutes_after_midnigh
         "market_caps": [[ms("2024-03-04T00:00:00Z"), 5.0]],
         "total_volumes": [[ms("2024-03-01T00:00:00Z"), 1.0], [ms("2024-03-02T00:05:18Z"), 2.5]],
     });
-    let fake = Fake::start(move |_, _| Answer::ok(chart.to_string())).await;
-    let candles = fetch(
-        &source(&fake, CoinGeckoPlan::Demo),
-        None,
-        "2024-03-05T12:00:00Z",
-    )
-    .await
-    .expect("candles");
-    let got: Vec<_> = candles.iter().map(|c| (c.day(), values(c))).collect();
+    let fake = Fake::answering(Answer::ok(chart.to_string())).await;
+    let candles = coingecko(CoinGeckoPlan::Demo, None, "2024-03-05T12:00:00Z")
+        .fetch(&fake)
+        .await
+        .expect("candles");
+    let got: Vec<_> = candles.iter().map(|c| (c.day(), c.values())).collect();
     assert_eq!(
         got,
         vec![
@@ -473,188 +458,59 @@ async fn demo_plan_tolerates_missing_days_and_points_a_few_minutes_after_midnigh
 
 #[tokio::test]
 async fn a_rate_limit_with_retry_after_is_waited_out_then_retried() {
-    let fake = Fake::start(|_, index| {
-        if index == 0 {
-            Answer::status(429, fixture("coingecko/error_429_rate_limited.json"))
-                .header("retry-after", "1")
-        } else {
-            Answer::ok(fixture(DEMO_CHART))
-        }
-    })
-    .await;
-    let candles = fetch(
-        &source(&fake, CoinGeckoPlan::Demo),
-        None,
-        "2025-01-14T06:00:00Z",
-    )
-    .await
-    .expect("candles");
+    let candles = demo()
+        .waits_out_a_retry_after(rate_limited(), demo_chart())
+        .await;
     assert_eq!(candles.len(), 365);
-    let seen = fake.requests();
-    assert_eq!(seen.len(), 2);
-    let waited = seen[1].at - seen[0].at;
-    assert!(
-        waited >= Duration::from_millis(950),
-        "waited only {waited:?}"
-    );
 }
 
 #[tokio::test]
 async fn a_rate_limit_that_never_lifts_ends_in_rate_limited() {
-    let fake =
-        Fake::start(|_, _| Answer::status(429, fixture("coingecko/error_429_rate_limited.json")))
-            .await;
-    let error = fetch(
-        &source(&fake, CoinGeckoPlan::Demo),
-        None,
-        "2025-01-14T06:00:00Z",
-    )
-    .await
-    .expect_err("refused");
-    assert!(
-        matches!(
-            error,
-            SourceError::RateLimited {
-                attempts: 3,
-                retry_after_secs: None,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert_eq!(fake.requests().len(), 3);
-    assert!(error.to_string().contains("BTC"), "{error}");
+    demo()
+        .gives_up_on_a_rate_limit_that_never_lifts(rate_limited())
+        .await;
 }
 
 #[tokio::test]
 async fn a_retry_after_longer_than_max_retry_wait_fails_at_once_with_rate_limited() {
-    let fake = Fake::start(|_, _| {
-        Answer::status(429, fixture("coingecko/error_429_rate_limited.json"))
-            .header("retry-after", "3600")
-    })
-    .await;
-    let error = fetch(
-        &source(&fake, CoinGeckoPlan::Demo),
-        None,
-        "2025-01-14T06:00:00Z",
-    )
-    .await
-    .expect_err("refused");
-    assert!(
-        matches!(
-            error,
-            SourceError::RateLimited {
-                attempts: 1,
-                retry_after_secs: Some(3600),
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert!(error.to_string().contains("3600s"), "{error}");
-    assert_eq!(fake.requests().len(), 1);
+    demo()
+        .fails_at_once_on_a_long_retry_after(rate_limited(), 3600)
+        .await;
 }
 
 #[tokio::test]
 async fn a_retry_after_given_as_an_http_date_is_understood() {
-    let fake = Fake::start(|_, _| {
-        let when = Utc::now() + chrono::Duration::hours(1);
-        Answer::status(429, "{}").header(
-            "retry-after",
-            when.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
-        )
-    })
-    .await;
-    let error = fetch(
-        &source(&fake, CoinGeckoPlan::Demo),
-        None,
-        "2025-01-14T06:00:00Z",
-    )
-    .await
-    .expect_err("refused");
-    match error {
-        SourceError::RateLimited {
-            attempts: 1,
-            retry_after_secs: Some(secs),
-            ..
-        } => {
-            assert!((3590..=3601).contains(&secs), "{secs}");
-        }
-        other => panic!("expected RateLimited, got {other:?}"),
-    }
+    demo().understands_a_retry_after_http_date().await;
 }
 
 #[tokio::test]
 async fn a_server_error_is_retried_until_it_succeeds() {
-    let fake = Fake::start(|_, index| {
-        if index == 0 {
-            Answer::status(500, "internal error")
-        } else {
-            Answer::ok(fixture(DEMO_CHART))
-        }
-    })
-    .await;
-    let candles = fetch(
-        &source(&fake, CoinGeckoPlan::Demo),
-        None,
-        "2025-01-14T06:00:00Z",
-    )
-    .await
-    .expect("candles");
+    let candles = demo()
+        .retries_a_server_error(Answer::status(500, "internal error"), demo_chart())
+        .await;
     assert_eq!(candles.len(), 365);
-    assert_eq!(fake.requests().len(), 2);
 }
 
 #[tokio::test]
 async fn a_persistent_server_error_ends_in_an_http_error_with_the_start_of_the_body() {
-    let fake =
-        Fake::start(|_, _| Answer::status(503, format!("<html>{}</html>", "busy ".repeat(200))))
-            .await;
-    let error = fetch(
-        &source(&fake, CoinGeckoPlan::Demo),
-        None,
-        "2025-01-14T06:00:00Z",
-    )
-    .await
-    .expect_err("fails");
-    match &error {
-        SourceError::Http {
-            status: 503,
-            attempts: 3,
-            body,
-            ..
-        } => {
-            assert!(body.starts_with("<html>busy"), "{body}");
-            assert!(
-                body.chars().count() <= 201,
-                "{} chars",
-                body.chars().count()
-            );
-        }
-        other => panic!("expected Http, got {other:?}"),
-    }
+    let busy = Answer::status(503, format!("<html>{}</html>", "busy ".repeat(200)));
+    let body = demo().gives_up_on_a_persistent_server_error(busy).await;
+    assert!(body.starts_with("<html>busy"), "{body}");
+    assert!(
+        body.chars().count() <= 201,
+        "{} chars",
+        body.chars().count()
+    );
 }
 
 #[tokio::test]
 async fn a_request_slower_than_the_timeout_ends_in_a_network_error() {
-    let fake = Fake::start(|_, _| Answer::ok(EMPTY_CHART).after(Duration::from_secs(2))).await;
-    let config = CoinGeckoConfig {
-        timeout_secs: 0.2,
-        max_retries: 1,
-        ..config(&fake, CoinGeckoPlan::Demo)
-    };
-    let source = CoinGeckoSource::new(config).expect("valid config");
-    let error = fetch(&source, None, "2025-01-14T06:00:00Z")
-        .await
-        .expect_err("times out");
-    match &error {
-        SourceError::Network {
-            attempts: 2,
-            detail,
-            ..
-        } => assert!(detail.contains("timed out after 0.2s"), "{detail}"),
-        other => panic!("expected Network, got {other:?}"),
-    }
+    demo().times_out_on_a_slow_answer().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_ends_in_a_network_error() {
+    demo().cannot_connect_to_a_closed_port().await;
 }
 
 #[tokio::test]
@@ -676,39 +532,13 @@ async fn a_malformed_body_is_reported_as_malformed() {
         ("no total_volumes", json!({"prices": []}).to_string()),
         ("an array instead of an object", "[]".to_owned()),
     ];
-    for (label, body) in cases {
-        let fake = Fake::start(move |_, _| Answer::ok(body.clone())).await;
-        let error = fetch(
-            &source(&fake, CoinGeckoPlan::Demo),
-            None,
-            "2025-01-14T06:00:00Z",
-        )
-        .await
-        .expect_err(label);
-        assert!(
-            matches!(error, SourceError::Malformed { .. }),
-            "{label}: {error:?}"
-        );
-    }
+    demo().rejects_each_as_malformed(cases).await;
 }
 
 #[tokio::test]
 async fn a_malformed_pro_ohlc_row_is_reported_as_malformed() {
-    let fake = Fake::start(|seen, _| {
-        Answer::ok(if seen.path.ends_with("/ohlc/range") {
-            r#"[[1709337600000, 1, 2, 1]]"#
-        } else {
-            EMPTY_CHART
-        })
-    })
-    .await;
-    let error = fetch(
-        &source(&fake, CoinGeckoPlan::Pro),
-        Some("2024-03-01"),
-        "2024-03-04T08:00:00Z",
-    )
-    .await
-    .expect_err("malformed");
+    let fake = pro_fake(r#"[[1709337600000, 1, 2, 1]]"#, EMPTY_CHART).await;
+    let error = pro_early_march().fetch(&fake).await.expect_err("malformed");
     assert!(
         matches!(&error, SourceError::Malformed { detail, .. } if detail.contains("ohlc[0]")),
         "{error:?}"
@@ -717,72 +547,42 @@ async fn a_malformed_pro_ohlc_row_is_reported_as_malformed() {
 
 #[tokio::test]
 async fn an_unknown_coin_id_is_reported_with_a_hint() {
-    let fake =
-        Fake::start(|_, _| Answer::status(404, fixture("coingecko/error_404_coin_not_found.json")))
-            .await;
-    let btc = support::instrument("BTC", SourceKind::CoinGecko, "BTC");
-    let error = source(&fake, CoinGeckoPlan::Demo)
-        .fetch_daily(&btc, &request(None, "2025-01-14T06:00:00Z"))
-        .await
-        .expect_err("unknown");
-    match &error {
-        SourceError::UnknownId { id, detail, .. } => {
-            assert_eq!(id, "BTC");
-            assert!(
-                detail.contains("`bitcoin` not `BTC`") && detail.contains("coin not found"),
-                "{detail}"
-            );
-        }
-        other => panic!("expected UnknownId, got {other:?}"),
-    }
+    let by_ticker = Subject {
+        instrument: support::instrument("BTC", SourceKind::CoinGecko, "BTC"),
+        ..demo()
+    };
+    let not_found = Answer::status(404, fixture("coingecko/error_404_coin_not_found.json"));
+    let (fake, detail) = by_ticker.reports_an_unknown_id(not_found, "BTC").await;
+    assert!(
+        detail.contains("`bitcoin` not `BTC`") && detail.contains("coin not found"),
+        "{detail}"
+    );
     assert_eq!(fake.requests()[0].path, "/coins/BTC/market_chart");
 }
 
 #[tokio::test]
 async fn the_demo_time_range_error_10012_is_refused_with_an_explanation() {
-    let fake = Fake::start(|_, _| {
-        Answer::status(
-            401,
-            fixture("coingecko/error_401_demo_time_range_exceeded_10012.json"),
-        )
-    })
+    let fake = Fake::answering(Answer::status(
+        401,
+        fixture("coingecko/error_401_demo_time_range_exceeded_10012.json"),
+    ))
     .await;
-    let error = fetch(
-        &source(&fake, CoinGeckoPlan::Demo),
-        None,
-        "2025-01-14T06:00:00Z",
-    )
-    .await
-    .expect_err("refused");
-    match &error {
-        SourceError::Refused {
-            status: 401,
-            detail,
-            ..
-        } => assert!(detail.contains("365 days"), "{detail}"),
-        other => panic!("expected Refused, got {other:?}"),
-    }
+    let error = demo().fetch(&fake).await.expect_err("refused");
+    assert!(
+        matches!(&error, SourceError::Refused { status: 401, detail, .. } if detail.contains("365 days")),
+        "{error:?}"
+    );
     assert_eq!(fake.requests().len(), 1, "a refusal is not retried");
 }
 
 #[tokio::test]
 async fn a_rejected_key_is_refused_with_advice_and_the_key_never_appears_in_the_error() {
-    let fake = Fake::start(|_, _| {
-        Answer::status(
-            401,
-            format!(
-                r#"{{"status":{{"error_code":10002,"error_message":"Invalid API key {KEY}"}}}}"#
-            ),
-        )
-    })
+    let fake = Fake::answering(Answer::status(
+        401,
+        format!(r#"{{"status":{{"error_code":10002,"error_message":"Invalid API key {KEY}"}}}}"#),
+    ))
     .await;
-    let error = fetch(
-        &source(&fake, CoinGeckoPlan::Demo),
-        None,
-        "2025-01-14T06:00:00Z",
-    )
-    .await
-    .expect_err("refused");
+    let error = demo().fetch(&fake).await.expect_err("refused");
     let text = error.to_string();
     assert!(
         matches!(error, SourceError::Refused { status: 401, .. }),
@@ -800,28 +600,10 @@ async fn a_rejected_key_is_refused_with_advice_and_the_key_never_appears_in_the_
 
 #[tokio::test]
 async fn a_pro_candle_with_high_below_close_is_rejected_as_invalid() {
-    let fake = Fake::start(|seen, _| {
-        let ohlc = json!([[1709337600000_i64, 100.0, 90.0, 80.0, 95.0]]).to_string();
-        Answer::ok(if seen.path.ends_with("/ohlc/range") {
-            ohlc
-        } else {
-            EMPTY_CHART.to_owned()
-        })
-    })
-    .await;
-    let error = fetch(
-        &source(&fake, CoinGeckoPlan::Pro),
-        Some("2024-03-01"),
-        "2024-03-04T08:00:00Z",
-    )
-    .await
-    .expect_err("invalid");
-    match &error {
-        SourceError::InvalidCandle { error, .. } => {
-            assert_eq!((error.field, error.day), ("high", day("2024-03-01")));
-        }
-        other => panic!("expected InvalidCandle, got {other:?}"),
-    }
+    let ohlc = json!([[1709337600000_i64, 100.0, 90.0, 80.0, 95.0]]);
+    let fake = pro_fake(ohlc.to_string(), EMPTY_CHART).await;
+    let error = pro_early_march().fetch(&fake).await.expect_err("invalid");
+    support::assert_invalid_candle(&error, SourceKind::CoinGecko, "high", day("2024-03-01"));
 }
 
 #[test]
@@ -874,15 +656,8 @@ fn a_demo_plan_without_a_key_is_refused_at_construction() {
 
 #[tokio::test]
 async fn an_instrument_of_another_source_is_refused() {
-    let fake = Fake::start(|_, _| Answer::ok(EMPTY_CHART)).await;
-    let other = support::instrument("BTC", SourceKind::Binance, "BTCUSDT");
-    let error = source(&fake, CoinGeckoPlan::Demo)
-        .fetch_daily(&other, &request(None, "2025-01-14T06:00:00Z"))
-        .await
-        .expect_err("wrong source");
-    assert!(
-        matches!(error, SourceError::WrongSource { .. }),
-        "{error:?}"
-    );
-    assert!(fake.requests().is_empty());
+    let btcusdt = support::instrument("BTC", SourceKind::Binance, "BTCUSDT");
+    demo()
+        .refuses_an_instrument_of_another_source(btcusdt)
+        .await;
 }

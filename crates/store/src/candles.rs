@@ -1,14 +1,15 @@
 //! Candles: the transactional write with its added/updated/unchanged/conflict diff, and reads.
 //!
-//! A write runs in one transaction: lock the instrument, read the stored candles of the incoming
-//! day range with one `SELECT`, diff in memory, update the changed incomplete days one by one
-//! (rare), then insert the new days with multi-row `INSERT`s. All or nothing.
+//! A write runs in one transaction: lock the instrument (`codec::lock_instrument`), read the
+//! stored candles of the incoming day range with one `SELECT`, diff in memory, then write the
+//! changed incomplete days and the new days with multi-row `INSERT … ON CONFLICT` statements.
+//! All or nothing.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use barter_core::{Candle, CandleOrigin, Day, Ohlcv, Symbol};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
@@ -17,11 +18,18 @@ use crate::codec::{column, parsed};
 use crate::connect::Store;
 use crate::error::{DbResultExt, StoreError};
 
-/// Bind parameters per inserted candle row.
-const INSERT_COLUMNS: usize = 10;
-/// Rows per multi-row `INSERT`: a fixed size (well under both backends' bind limits) so the
+/// Bind parameters per written candle row in [`candle_rows`] (symbol and timestamp are bound
+/// once per statement, not per row).
+const ROW_PARAMS: usize = 8;
+/// Rows per multi-row statement: a fixed size (well under both backends' bind limits) so the
 /// prepared statement for full chunks is reused from the statement cache.
-const INSERT_CHUNK_ROWS: usize = 500;
+const CHUNK_ROWS: usize = 500;
+/// Ends the statement that adds new days; a day stored meanwhile is left alone.
+const INSERT: &str = " ON CONFLICT (symbol, day) DO NOTHING";
+/// Ends the statement that replaces stored incomplete days.
+const UPSERT: &str = " ON CONFLICT (symbol, day) DO UPDATE SET open = excluded.open, \
+     high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume, \
+     complete = excluded.complete, origin = excluded.origin, updated_at = excluded.updated_at";
 
 /// What one [`Store::write_candles`] call did; every incoming candle is counted exactly once.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,14 +97,12 @@ impl Store {
             .min()
             .zip(candles.iter().map(Candle::day).max());
         let action = || format!("write candles for {symbol}");
-        on_db!(&self.db, pool => {
+        on_db!(&self.db, |pool| {
             let mut tx = codec::begin_write(pool).await.with_action(action)?;
-            let registered = sqlx::query(codec::LOCK_INSTRUMENT)
-                .bind(symbol.as_str())
-                .fetch_optional(&mut *tx)
+            if !codec::lock_instrument::<codec::Backend>(&mut tx, codec::LOCK_INSTRUMENT, symbol)
                 .await
-                .with_action(action)?;
-            if registered.is_none() {
+                .with_action(action)?
+            {
                 return Err(StoreError::UnknownInstrument(symbol.clone()));
             }
             let Some((first, last)) = range else {
@@ -114,45 +120,28 @@ impl Store {
             }
             let mut plan = plan(stored, candles);
             let updated_at = codec::timestamp(Utc::now());
-            for c in &plan.updates {
-                sqlx::query(
-                    "UPDATE candles SET open = $3, high = $4, low = $5, close = $6, volume = $7, \
-                     complete = $8, origin = $9, updated_at = $10 WHERE symbol = $1 AND day = $2",
-                )
-                .bind(symbol.as_str())
-                .bind(c.day())
-                .bind(codec::money(c.open().0))
-                .bind(codec::money(c.high().0))
-                .bind(codec::money(c.low().0))
-                .bind(codec::money(c.close().0))
-                .bind(codec::money(c.volume().0))
-                .bind(c.is_complete())
-                .bind(c.origin().as_str())
-                .bind(updated_at)
-                .execute(&mut *tx)
-                .await
-                .with_action(action)?;
+            let chunk_rows = CHUNK_ROWS.min((codec::MAX_BIND_PARAMS - 2) / ROW_PARAMS);
+            for chunk in plan.updates.chunks(chunk_rows) {
+                candle_rows::<codec::Backend, _>(symbol, chunk, updated_at, codec::money, UPSERT)
+                    .build()
+                    .execute(&mut *tx)
+                    .await
+                    .with_action(action)?;
             }
             let mut inserted = 0;
-            for chunk in plan.inserts.chunks(INSERT_CHUNK_ROWS.min(codec::MAX_BIND_PARAMS / INSERT_COLUMNS)) {
-                let mut insert = QueryBuilder::<codec::Backend>::new(
-                    "INSERT INTO candles \
-                     (symbol, day, open, high, low, close, volume, complete, origin, updated_at) ",
-                );
-                insert.push_values(chunk, |mut row, c| {
-                    row.push_bind(symbol.as_str())
-                        .push_bind(c.day())
-                        .push_bind(codec::money(c.open().0))
-                        .push_bind(codec::money(c.high().0))
-                        .push_bind(codec::money(c.low().0))
-                        .push_bind(codec::money(c.close().0))
-                        .push_bind(codec::money(c.volume().0))
-                        .push_bind(c.is_complete())
-                        .push_bind(c.origin().as_str())
-                        .push_bind(updated_at);
-                });
-                insert.push(" ON CONFLICT (symbol, day) DO NOTHING");
-                inserted += insert.build().execute(&mut *tx).await.with_action(action)?.rows_affected();
+            for chunk in plan.inserts.chunks(chunk_rows) {
+                inserted += candle_rows::<codec::Backend, _>(
+                    symbol,
+                    chunk,
+                    updated_at,
+                    codec::money,
+                    INSERT,
+                )
+                .build()
+                .execute(&mut *tx)
+                .await
+                .with_action(action)?
+                .rows_affected();
             }
             tx.commit().await.with_action(action)?;
             plan.settle_inserts(symbol, inserted);
@@ -172,37 +161,43 @@ impl Store {
         from: Option<Day>,
         to: Option<Day>,
     ) -> Result<Vec<Candle>, StoreError> {
-        on_db!(&self.db, pool => {
+        on_db!(&self.db, |pool| {
             let rows = select_candles::<codec::Backend>(symbol, from, to)
                 .build()
                 .fetch_all(pool)
                 .await
                 .with_action(|| format!("load candles for {symbol}"))?;
-            rows.iter().map(|row| candle_from_row(row, symbol, codec::get_money)).collect()
+            rows.iter()
+                .map(|row| candle_from_row(row, symbol, codec::get_money))
+                .collect()
         })
     }
 
     /// The last day of `symbol` with a complete candle (incomplete candles are ignored).
     ///
     /// # Errors
-    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable day.
+    /// [`StoreError::Database`] when the query fails,
+    /// [`StoreError::Corrupt`] for an unreadable day.
     pub async fn last_complete_day(&self, symbol: &Symbol) -> Result<Option<Day>, StoreError> {
-        on_db!(&self.db, pool => {
-            let row = sqlx::query("SELECT MAX(day) AS last FROM candles WHERE symbol = $1 AND complete")
-                .bind(symbol.as_str())
-                .fetch_one(pool)
-                .await
-                .with_action(|| format!("find the last complete day of {symbol}"))?;
-            column(&row, "last").map_err(|e| StoreError::corrupt(format!("candles.day for {symbol}"), e))
+        on_db!(&self.db, |pool| {
+            let row =
+                sqlx::query("SELECT MAX(day) AS last FROM candles WHERE symbol = $1 AND complete")
+                    .bind(symbol.as_str())
+                    .fetch_one(pool)
+                    .await
+                    .with_action(|| format!("find the last complete day of {symbol}"))?;
+            column(&row, "last")
+                .map_err(|e| StoreError::corrupt(format!("candles.day for {symbol}"), e))
         })
     }
 
     /// The first and last stored day of `symbol` and how many days are stored; `None` if none.
     ///
     /// # Errors
-    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable day.
+    /// [`StoreError::Database`] when the query fails,
+    /// [`StoreError::Corrupt`] for an unreadable day.
     pub async fn coverage(&self, symbol: &Symbol) -> Result<Option<Coverage>, StoreError> {
-        on_db!(&self.db, pool => {
+        on_db!(&self.db, |pool| {
             let row = sqlx::query(
                 "SELECT MIN(day) AS first, MAX(day) AS last, COUNT(*) AS count \
                  FROM candles WHERE symbol = $1",
@@ -226,16 +221,20 @@ impl Store {
     /// Every stored day of `symbol`, ascending (for gap detection).
     ///
     /// # Errors
-    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable day.
+    /// [`StoreError::Database`] when the query fails,
+    /// [`StoreError::Corrupt`] for an unreadable day.
     pub async fn stored_days(&self, symbol: &Symbol) -> Result<Vec<Day>, StoreError> {
-        on_db!(&self.db, pool => {
+        on_db!(&self.db, |pool| {
             let rows = sqlx::query("SELECT day FROM candles WHERE symbol = $1 ORDER BY day")
                 .bind(symbol.as_str())
                 .fetch_all(pool)
                 .await
                 .with_action(|| format!("list the stored days of {symbol}"))?;
             rows.iter()
-                .map(|row| column(row, "day").map_err(|e| StoreError::corrupt(format!("candles.day for {symbol}"), e)))
+                .map(|row| {
+                    column(row, "day")
+                        .map_err(|e| StoreError::corrupt(format!("candles.day for {symbol}"), e))
+                })
                 .collect()
         })
     }
@@ -263,6 +262,49 @@ where
         query.push(" AND day <= ").push_bind(to);
     }
     query.push(" ORDER BY day");
+    query
+}
+
+/// A multi-row `INSERT` of `candles` ending with `conflict` ([`INSERT`] or [`UPSERT`]);
+/// `money` is the backend's money encoder (`codec::money`).
+fn candle_rows<DB, M>(
+    symbol: &Symbol,
+    candles: &[&Candle],
+    updated_at: DateTime<Utc>,
+    money: fn(Decimal) -> M,
+    conflict: &str,
+) -> QueryBuilder<DB>
+where
+    DB: Database,
+    for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+    M: for<'e> Encode<'e, DB> + Type<DB>,
+    Day: for<'e> Encode<'e, DB> + Type<DB>,
+    bool: for<'e> Encode<'e, DB> + Type<DB>,
+    DateTime<Utc>: for<'e> Encode<'e, DB> + Type<DB>,
+{
+    // The symbol and timestamp are bound once; each row binds only its own eight values.
+    // `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join constraint.
+    let mut query = QueryBuilder::new(
+        "INSERT INTO candles \
+         (symbol, day, open, high, low, close, volume, complete, origin, updated_at) SELECT ",
+    );
+    query
+        .push_bind(symbol.as_str())
+        .push(", v.*, ")
+        .push_bind(updated_at)
+        .push(" FROM (");
+    query.push_values(candles, |mut row, c| {
+        row.push_bind(c.day())
+            .push_bind(money(c.open().0))
+            .push_bind(money(c.high().0))
+            .push_bind(money(c.low().0))
+            .push_bind(money(c.close().0))
+            .push_bind(money(c.volume().0))
+            .push_bind(c.is_complete())
+            .push_bind(c.origin().as_str());
+    });
+    query.push(") AS v WHERE true");
+    query.push(conflict);
     query
 }
 
@@ -350,7 +392,12 @@ impl Plan<'_> {
     fn settle_inserts(&mut self, symbol: &Symbol, inserted: u64) {
         let planned = self.inserts.len() as u64;
         if inserted < planned {
-            tracing::warn!(%symbol, planned, inserted, "some new candle days were stored concurrently");
+            tracing::warn!(
+                %symbol,
+                planned,
+                inserted,
+                "some new candle days were stored concurrently"
+            );
             let skipped = planned - inserted;
             self.write.added -= skipped.min(self.write.added);
             self.write.unchanged += skipped;

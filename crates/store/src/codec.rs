@@ -4,8 +4,9 @@
 //! [`sqlite`] or [`postgres`]. Both modules expose the same names with backend-specific types:
 //! money is TEXT on SQLite and NUMERIC on PostgreSQL; everything else binds the same Rust type.
 
+use barter_core::Symbol;
 use chrono::{DateTime, SubsecRound, Utc};
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
 
 /// Timestamps are truncated to microseconds, PostgreSQL's precision, so both backends store alike.
 pub fn timestamp(at: DateTime<Utc>) -> DateTime<Utc> {
@@ -26,6 +27,29 @@ where
         sqlx::Error::ColumnDecode { source, .. } => source.to_string(),
         other => other.to_string(),
     })
+}
+
+/// Runs the backend's `LOCK_INSTRUMENT` in a write transaction: whether `symbol` is registered
+/// (its row then stays locked until the transaction ends, on PostgreSQL).
+///
+/// # Errors
+/// The sqlx error when the query fails.
+pub async fn lock_instrument<DB>(
+    conn: &mut DB::Connection,
+    lock_sql: &'static str,
+    symbol: &Symbol,
+) -> Result<bool, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let row = sqlx::query(lock_sql)
+        .bind(symbol.as_str())
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.is_some())
 }
 
 /// Parses a stored JSON text column into `T`.
@@ -92,7 +116,7 @@ pub mod sqlite {
     use sqlx::sqlite::{SqlitePool, SqliteRow};
     use sqlx::{Sqlite, Transaction};
 
-    pub use super::{column, json, json_opt, parsed, timestamp};
+    pub use super::{column, json, json_opt, lock_instrument, parsed, timestamp};
 
     /// The sqlx database type.
     pub type Backend = Sqlite;
@@ -103,8 +127,8 @@ pub mod sqlite {
     /// Most bind parameters SQLite accepts in one statement (`SQLITE_MAX_VARIABLE_NUMBER`).
     pub const MAX_BIND_PARAMS: usize = 32_766;
 
-    /// Locks the instrument row for the rest of a write transaction (a no-op probe on SQLite,
-    /// where `BEGIN IMMEDIATE` already serialises writers).
+    /// Probes the instrument row in a write transaction; a plain read on SQLite, where
+    /// `BEGIN IMMEDIATE` already serialises writers.
     pub const LOCK_INSTRUMENT: &str = "SELECT 1 FROM instruments WHERE symbol = $1";
 
     /// How money is bound: its exact decimal text.
@@ -141,7 +165,7 @@ pub mod postgres {
     use sqlx::postgres::{PgPool, PgRow};
     use sqlx::{Postgres, Transaction};
 
-    pub use super::{column, json, json_opt, parsed, timestamp};
+    pub use super::{column, json, json_opt, lock_instrument, parsed, timestamp};
 
     /// The sqlx database type.
     pub type Backend = Postgres;
@@ -152,8 +176,8 @@ pub mod postgres {
     /// Most bind parameters PostgreSQL accepts in one statement.
     pub const MAX_BIND_PARAMS: usize = 65_535;
 
-    /// Locks the instrument row for the rest of a write transaction so concurrent candle writes
-    /// for one instrument run one after the other (without blocking candle foreign-key checks).
+    /// Locks the instrument row for the rest of a write transaction, so writers of one
+    /// instrument run one after the other (candle foreign-key checks are not blocked).
     pub const LOCK_INSTRUMENT: &str =
         "SELECT 1 FROM instruments WHERE symbol = $1 FOR NO KEY UPDATE";
 

@@ -27,7 +27,8 @@ pub enum StoreError {
     },
     /// A PostgreSQL schema name that is not a plain lower-case identifier.
     #[error(
-        "invalid schema name `{0}`: use lower-case letters, digits and `_`, starting with a letter or `_` (at most 63)"
+        "invalid schema name `{0}`: use at most 63 lower-case letters, digits and `_`, \
+         starting with a letter or `_`"
     )]
     BadSchema(String),
     /// Applying or listing the embedded migrations failed.

@@ -15,10 +15,11 @@ impl Store {
     /// Registers `instrument`.
     ///
     /// # Errors
-    /// [`StoreError::DuplicateInstrument`] when its symbol is already registered (detected by the
-    /// primary key, so two concurrent adds cannot both succeed); [`StoreError::Database`] otherwise.
+    /// [`StoreError::DuplicateInstrument`] when its symbol is already registered (detected by
+    /// the primary key, so two concurrent adds cannot both succeed); [`StoreError::Database`]
+    /// otherwise.
     pub async fn add_instrument(&self, instrument: &Instrument) -> Result<(), StoreError> {
-        let result = on_db!(&self.db, pool => {
+        let result = on_db!(&self.db, |pool| {
             sqlx::query(
                 "INSERT INTO instruments \
                  (symbol, name, quote_currency, source, source_id, calendar, active, created_at) \
@@ -49,9 +50,10 @@ impl Store {
     /// The instrument registered as `symbol`, if any.
     ///
     /// # Errors
-    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable row.
+    /// [`StoreError::Database`] when the query fails,
+    /// [`StoreError::Corrupt`] for an unreadable row.
     pub async fn instrument(&self, symbol: &Symbol) -> Result<Option<Instrument>, StoreError> {
-        on_db!(&self.db, pool => {
+        on_db!(&self.db, |pool| {
             let sql = format!("SELECT {COLUMNS} FROM instruments WHERE symbol = $1");
             let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(symbol.as_str())
@@ -65,9 +67,10 @@ impl Store {
     /// Every registered instrument, sorted by symbol.
     ///
     /// # Errors
-    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable row.
+    /// [`StoreError::Database`] when the query fails,
+    /// [`StoreError::Corrupt`] for an unreadable row.
     pub async fn instruments(&self) -> Result<Vec<Instrument>, StoreError> {
-        on_db!(&self.db, pool => {
+        on_db!(&self.db, |pool| {
             let sql = format!("SELECT {COLUMNS} FROM instruments ORDER BY symbol");
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .fetch_all(pool)
@@ -86,7 +89,7 @@ impl Store {
         symbol: &Symbol,
         active: bool,
     ) -> Result<(), StoreError> {
-        let changed = on_db!(&self.db, pool => {
+        let changed = on_db!(&self.db, |pool| {
             sqlx::query("UPDATE instruments SET active = $2 WHERE symbol = $1")
                 .bind(symbol.as_str())
                 .bind(active)
@@ -108,23 +111,26 @@ impl Store {
     /// [`StoreError::UnknownInstrument`] when `symbol` is not registered; [`StoreError::Database`].
     pub async fn remove_instrument(&self, symbol: &Symbol) -> Result<u64, StoreError> {
         let action = || format!("remove instrument {symbol}");
-        on_db!(&self.db, pool => {
+        on_db!(&self.db, |pool| {
             let mut tx = codec::begin_write(pool).await.with_action(action)?;
+            // Locked first, so a concurrent candle write cannot slip rows past the count.
+            if !codec::lock_instrument::<codec::Backend>(&mut tx, codec::LOCK_INSTRUMENT, symbol)
+                .await
+                .with_action(action)?
+            {
+                return Err(StoreError::UnknownInstrument(symbol.clone()));
+            }
             let candles = sqlx::query("DELETE FROM candles WHERE symbol = $1")
                 .bind(symbol.as_str())
                 .execute(&mut *tx)
                 .await
                 .with_action(action)?
                 .rows_affected();
-            let removed = sqlx::query("DELETE FROM instruments WHERE symbol = $1")
+            sqlx::query("DELETE FROM instruments WHERE symbol = $1")
                 .bind(symbol.as_str())
                 .execute(&mut *tx)
                 .await
-                .with_action(action)?
-                .rows_affected();
-            if removed == 0 {
-                return Err(StoreError::UnknownInstrument(symbol.clone()));
-            }
+                .with_action(action)?;
             tx.commit().await.with_action(action)?;
             Ok(candles)
         })

@@ -1,5 +1,6 @@
 //! Barter's persistence: instruments, daily candles, job runs and the sync history, stored in
-//! SQLite (the default) or PostgreSQL through sqlx runtime queries, with identical behaviour on both.
+//! SQLite (the default) or PostgreSQL through sqlx runtime queries, behaving identically on
+//! both.
 //!
 //! Open a [`Store`] with [`Store::connect`] (`sqlite:barter.db`, `sqlite::memory:`,
 //! `postgres://…`); pending migrations are applied on connect. Every query is written once and
@@ -18,8 +19,9 @@
 
 /// Expands `$body` once per backend with `$pool` bound to that backend's pool and `codec`
 /// naming the backend's value codec, so each query is written once for SQLite and PostgreSQL.
+/// Written `on_db!(&self.db, |pool| { … })`: closure-like syntax, so rustfmt formats the body.
 macro_rules! on_db {
-    ($db:expr, $pool:ident => $body:expr) => {
+    ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
             $crate::connect::Db::Sqlite($pool) => {
                 #[allow(unused_imports)]

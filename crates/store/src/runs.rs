@@ -40,7 +40,7 @@ impl Store {
         kind: RunKind,
         started_at: DateTime<Utc>,
     ) -> Result<RunId, StoreError> {
-        on_db!(&self.db, pool => {
+        on_db!(&self.db, |pool| {
             let row = sqlx::query(
                 "INSERT INTO runs (kind, started_at, status, counts, errors) \
                  VALUES ($1, $2, $3, '{}', '[]') RETURNING id",
@@ -74,10 +74,10 @@ impl Store {
             .map(serde_json::to_string)
             .transpose()
             .map_err(encode("report"))?;
-        let changed = on_db!(&self.db, pool => {
+        let changed = on_db!(&self.db, |pool| {
             sqlx::query(
-                "UPDATE runs SET status = $2, finished_at = $3, counts = $4, errors = $5, report = $6 \
-                 WHERE id = $1",
+                "UPDATE runs SET status = $2, finished_at = $3, counts = $4, errors = $5, \
+                 report = $6 WHERE id = $1",
             )
             .bind(run.id.0)
             .bind(run.status.as_str())
@@ -99,9 +99,10 @@ impl Store {
     /// The run with this id, if any.
     ///
     /// # Errors
-    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable row.
+    /// [`StoreError::Database`] when the query fails,
+    /// [`StoreError::Corrupt`] for an unreadable row.
     pub async fn run(&self, id: RunId) -> Result<Option<Run>, StoreError> {
-        on_db!(&self.db, pool => {
+        on_db!(&self.db, |pool| {
             let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
             let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(id.0)
@@ -115,9 +116,10 @@ impl Store {
     /// The latest `limit` runs, newest first.
     ///
     /// # Errors
-    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable row.
+    /// [`StoreError::Database`] when the query fails,
+    /// [`StoreError::Corrupt`] for an unreadable row.
     pub async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError> {
-        on_db!(&self.db, pool => {
+        on_db!(&self.db, |pool| {
             let sql = format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1");
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(i64::from(limit))
@@ -140,7 +142,7 @@ impl Store {
         symbol: Option<&Symbol>,
         detail: &serde_json::Value,
     ) -> Result<i64, StoreError> {
-        let result = on_db!(&self.db, pool => {
+        let result = on_db!(&self.db, |pool| {
             sqlx::query(
                 "INSERT INTO history (run_id, recorded_at, kind, symbol, detail) \
                  VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -164,11 +166,13 @@ impl Store {
     /// The latest `limit` history entries, newest first.
     ///
     /// # Errors
-    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable row.
+    /// [`StoreError::Database`] when the query fails,
+    /// [`StoreError::Corrupt`] for an unreadable row.
     pub async fn history(&self, limit: u32) -> Result<Vec<HistoryEntry>, StoreError> {
-        on_db!(&self.db, pool => {
+        on_db!(&self.db, |pool| {
             let rows = sqlx::query(
-                "SELECT id, run_id, recorded_at, kind, symbol, detail FROM history ORDER BY id DESC LIMIT $1",
+                "SELECT id, run_id, recorded_at, kind, symbol, detail FROM history \
+                 ORDER BY id DESC LIMIT $1",
             )
             .bind(i64::from(limit))
             .fetch_all(pool)

@@ -44,16 +44,10 @@ macro_rules! on_every_backend {
 
             #[tokio::test]
             async fn postgres() {
-                let Some(store) = super::postgres_store(super::ConnectOptions::default()).await else {
-                    return;
-                };
-                let case_store = store.clone();
-                // Run the case in its own task so the schema is dropped even when it panics.
-                let outcome = tokio::spawn(async move { super::$case(&case_store).await }).await;
-                store.drop_schema().await.expect("drop the test schema");
-                if let Err(e) = outcome {
-                    std::panic::resume_unwind(e.into_panic());
-                }
+                super::in_fresh_schema(super::ConnectOptions::default(), |store| async move {
+                    super::$case(&store).await
+                })
+                .await;
             }
         }
     )*};
@@ -77,6 +71,7 @@ on_every_backend!(
     a_malformed_stored_value_is_reported_as_corrupt_with_its_location,
     runs_round_trip_with_their_report,
     history_is_an_append_only_log_read_newest_first,
+    concurrent_writers_count_every_new_day_exactly_once,
 );
 
 async fn connect(url: &str) -> Store {
@@ -100,7 +95,8 @@ async fn postgres_store(options: ConnectOptions) -> Option<Store> {
             // Written to the real stderr, not through `eprintln!`, so the harness cannot hide it.
             let _ = writeln!(
                 std::io::stderr(),
-                "SKIPPED postgres: {POSTGRES_ENV} is not set (e.g. postgres://postgres@127.0.0.1:5432/test); \
+                "SKIPPED postgres: {POSTGRES_ENV} is not set \
+                 (e.g. postgres://postgres@127.0.0.1:5432/test); \
                  the PostgreSQL variants of this suite did not run"
             );
         });
@@ -125,6 +121,23 @@ async fn postgres_store(options: ConnectOptions) -> Option<Store> {
         .await
         .unwrap_or_else(|e| panic!("connect to PostgreSQL schema {schema}: {}", chain(&e)));
     Some(store)
+}
+
+/// Runs `case` on a store in a fresh PostgreSQL schema (if configured) and drops the schema
+/// afterwards, also when the case panics (it runs in its own task).
+async fn in_fresh_schema<F, Fut>(options: ConnectOptions, case: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let Some(store) = postgres_store(options).await else {
+        return;
+    };
+    let outcome = tokio::spawn(case(store.clone())).await;
+    assert!(store.drop_schema().await.expect("drop the test schema"));
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
 }
 
 /// An error with all its sources, for assertion messages.
@@ -537,8 +550,12 @@ async fn a_failing_batch_leaves_the_instrument_exactly_as_it_was(store: &Store) 
         "CREATE TRIGGER crash_on_day BEFORE INSERT ON candles WHEN NEW.day = '2024-01-03' \
          BEGIN SELECT RAISE(ABORT, 'injected crash'); END;",
         "CREATE FUNCTION crash_on_day() RETURNS trigger LANGUAGE plpgsql AS $$ \
-         BEGIN IF NEW.day = DATE '2024-01-03' THEN RAISE EXCEPTION 'injected crash'; END IF; RETURN NEW; END $$; \
-         CREATE TRIGGER crash_on_day BEFORE INSERT ON candles FOR EACH ROW EXECUTE FUNCTION crash_on_day();",
+         BEGIN \
+           IF NEW.day = DATE '2024-01-03' THEN RAISE EXCEPTION 'injected crash'; END IF; \
+           RETURN NEW; \
+         END $$; \
+         CREATE TRIGGER crash_on_day BEFORE INSERT ON candles \
+         FOR EACH ROW EXECUTE FUNCTION crash_on_day();",
     )
     .await;
 
@@ -1051,16 +1068,16 @@ async fn explicit_migration_reports_what_it_applied_on_postgres() {
         migrate: false,
         ..ConnectOptions::default()
     };
-    let Some(store) = postgres_store(unmigrated).await else {
-        return;
-    };
-    assert_eq!(store.backend_name(), "postgres");
-    let schema_store = store.clone();
-    let outcome = tokio::spawn(check_explicit_migration(schema_store)).await;
-    assert!(store.drop_schema().await.expect("drop schema"));
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    in_fresh_schema(unmigrated, |store| async move {
+        assert_eq!(store.backend_name(), "postgres");
+        assert!(
+            store
+                .schema()
+                .is_some_and(|s| s.starts_with("barter_test_"))
+        );
+        check_explicit_migration(store).await;
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -1098,22 +1115,21 @@ async fn unsupported_urls_are_refused_with_the_accepted_forms_and_no_password() 
     assert!(matches!(err, StoreError::BadSchema(_)), "{err:?}");
 }
 
-#[tokio::test]
-async fn a_sqlite_store_on_a_file_is_shared_by_concurrent_writers() {
-    let (store, _dir) = sqlite_file_store().await;
+async fn concurrent_writers_count_every_new_day_exactly_once(store: &Store) {
     let symbols: Vec<Symbol> = ["A", "B", "C", "D"].iter().map(|s| sym(s)).collect();
+    registered(store, "SHARED").await;
     for s in &symbols {
         store
             .add_instrument(&instrument(s.as_str()))
             .await
             .expect("add");
     }
-    // Four tasks write overlapping batches of the same instrument plus their own one.
+    // Four tasks write overlapping batches of one shared instrument, plus their own one.
     let mut tasks = Vec::new();
     for (i, own) in symbols.iter().cloned().enumerate() {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let shared = sym("A");
+            let shared = sym("SHARED");
             let mut total = barter_store::CandleWrite::default();
             for round in 0..5u64 {
                 let start = 1 + round * 20 + i as u64;
@@ -1134,12 +1150,22 @@ async fn a_sqlite_store_on_a_file_is_shared_by_concurrent_writers() {
             total
         }));
     }
-    let mut added = 0;
+    let (mut added, mut unchanged) = (0, 0);
     for task in tasks {
-        added += task.await.expect("task").added;
+        let total = task.await.expect("task");
+        added += total.added;
+        unchanged += total.unchanged;
+    }
+    assert_eq!(
+        added + unchanged,
+        4 * 5 * 40,
+        "every incoming candle is counted once"
+    );
+    for own in &symbols {
+        assert_eq!(store.stored_days(own).await.expect("days").len(), 120);
     }
     let stored = store
-        .coverage(&sym("A"))
+        .coverage(&sym("SHARED"))
         .await
         .expect("coverage")
         .expect("stored")

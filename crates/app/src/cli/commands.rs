@@ -133,6 +133,12 @@ async fn instruments(
                 println!("removed {symbol} and its {candles} stored candle(s)");
             }
         }
+        InstrumentsCommand::Activate { symbol } | InstrumentsCommand::Deactivate { symbol } => {
+            let active = matches!(command, InstrumentsCommand::Activate { .. });
+            store.set_instrument_active(symbol, active).await?;
+            let instrument = store.instrument(symbol).await?;
+            output::instruments(cli.json, instrument.as_slice())?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -81,6 +81,16 @@ pub enum InstrumentsCommand {
         /// The instrument symbol.
         symbol: Symbol,
     },
+    /// Include an instrument in syncs again.
+    Activate {
+        /// The instrument symbol.
+        symbol: Symbol,
+    },
+    /// Skip an instrument in syncs, keeping its candles.
+    Deactivate {
+        /// The instrument symbol.
+        symbol: Symbol,
+    },
 }
 
 /// `barter instruments add`.
