@@ -245,7 +245,7 @@ fn select_candles<'a, DB>(
     symbol: &'a Symbol,
     from: Option<Day>,
     to: Option<Day>,
-) -> QueryBuilder<DB>
+) -> QueryBuilder<'a, DB>
 where
     DB: Database,
     &'a str: Encode<'a, DB> + Type<DB>,
@@ -267,17 +267,17 @@ where
 
 /// A multi-row `INSERT` of `candles` ending with `conflict` ([`INSERT`] or [`UPSERT`]);
 /// `money` is the backend's money encoder (`codec::money`).
-fn candle_rows<DB, M>(
-    symbol: &Symbol,
+fn candle_rows<'a, DB, M>(
+    symbol: &'a Symbol,
     candles: &[&Candle],
     updated_at: DateTime<Utc>,
     money: fn(Decimal) -> M,
     conflict: &str,
-) -> QueryBuilder<DB>
+) -> QueryBuilder<'a, DB>
 where
     DB: Database,
     for<'e> &'e str: Encode<'e, DB> + Type<DB>,
-    M: for<'e> Encode<'e, DB> + Type<DB>,
+    M: for<'e> Encode<'e, DB> + Type<DB> + 'a,
     Day: for<'e> Encode<'e, DB> + Type<DB>,
     bool: for<'e> Encode<'e, DB> + Type<DB>,
     DateTime<Utc>: for<'e> Encode<'e, DB> + Type<DB>,

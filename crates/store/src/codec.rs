@@ -43,7 +43,7 @@ where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'e> &'e str: Encode<'e, DB> + Type<DB>,
-    DB::Arguments: IntoArguments<DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
 {
     let row = sqlx::query(lock_sql)
         .bind(symbol.as_str())

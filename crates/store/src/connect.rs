@@ -3,7 +3,6 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::AssertSqlSafe;
 use sqlx::migrate::Migrate;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -22,8 +21,6 @@ const SQLITE_MAX_CONNECTIONS: u32 = 8;
 const SQLITE_ROW_BUFFER: usize = 4_096;
 /// Pool size for PostgreSQL.
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;
-/// The table sqlx records applied migrations in.
-const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 
 /// The connection pool of one backend; [`Store::db`] exposes it for maintenance and tests.
 #[derive(Debug, Clone)]
@@ -113,12 +110,10 @@ impl Store {
                 check_schema_name(schema)?;
                 let pool =
                     open_postgres(url, pg_options(url)?.options([("search_path", schema)])).await?;
-                sqlx::query(AssertSqlSafe(format!(
-                    "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
-                )))
-                .execute(&pool)
-                .await
-                .with_action(|| format!("create schema {schema}"))?;
+                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                    .execute(&pool)
+                    .await
+                    .with_action(|| format!("create schema {schema}"))?;
                 Db::Postgres(pool)
             }
         };
@@ -139,7 +134,7 @@ impl Store {
             return Ok(false);
         };
         let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-        sqlx::query(AssertSqlSafe(sql))
+        sqlx::query(&sql)
             .execute(pool)
             .await
             .with_action(|| format!("drop schema {schema}"))?;
@@ -160,10 +155,10 @@ impl Store {
                     .acquire()
                     .await
                     .action("acquire a connection to migrate")?;
-                conn.ensure_migrations_table(MIGRATIONS_TABLE)
+                conn.ensure_migrations_table()
                     .await
                     .map_err(StoreError::Migration)?;
-                conn.list_applied_migrations(MIGRATIONS_TABLE)
+                conn.list_applied_migrations()
                     .await
                     .map_err(StoreError::Migration)?
             };

@@ -55,7 +55,7 @@ impl Store {
     pub async fn instrument(&self, symbol: &Symbol) -> Result<Option<Instrument>, StoreError> {
         on_db!(&self.db, |pool| {
             let sql = format!("SELECT {COLUMNS} FROM instruments WHERE symbol = $1");
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let row = sqlx::query(&sql)
                 .bind(symbol.as_str())
                 .fetch_optional(pool)
                 .await
@@ -72,7 +72,7 @@ impl Store {
     pub async fn instruments(&self) -> Result<Vec<Instrument>, StoreError> {
         on_db!(&self.db, |pool| {
             let sql = format!("SELECT {COLUMNS} FROM instruments ORDER BY symbol");
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let rows = sqlx::query(&sql)
                 .fetch_all(pool)
                 .await
                 .action("list instruments")?;

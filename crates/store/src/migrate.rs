@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 
-use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// One schema change, in both dialects.
@@ -36,24 +35,26 @@ pub enum Dialect {
 
 /// The sqlx migrator for `dialect`.
 pub fn migrator(dialect: Dialect) -> Migrator {
-    Migrator::with_migrations(
-        STEPS
-            .iter()
-            .map(|step| {
-                let sql = match dialect {
-                    Dialect::Sqlite => step.sqlite,
-                    Dialect::Postgres => step.postgres,
-                };
-                Migration::new(
-                    step.version,
-                    Cow::Borrowed(step.description),
-                    MigrationType::Simple,
-                    sql.into_sql_str(),
-                    false,
-                )
-            })
-            .collect(),
-    )
+    let migrations: Vec<Migration> = STEPS
+        .iter()
+        .map(|step| {
+            let sql = match dialect {
+                Dialect::Sqlite => step.sqlite,
+                Dialect::Postgres => step.postgres,
+            };
+            Migration::new(
+                step.version,
+                Cow::Borrowed(step.description),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+        })
+        .collect();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
 }
 
 /// The `(version, description)` of every embedded migration.

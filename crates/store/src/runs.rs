@@ -104,7 +104,7 @@ impl Store {
     pub async fn run(&self, id: RunId) -> Result<Option<Run>, StoreError> {
         on_db!(&self.db, |pool| {
             let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let row = sqlx::query(&sql)
                 .bind(id.0)
                 .fetch_optional(pool)
                 .await
@@ -121,7 +121,7 @@ impl Store {
     pub async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError> {
         on_db!(&self.db, |pool| {
             let sql = format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1");
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let rows = sqlx::query(&sql)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await

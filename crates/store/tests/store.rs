@@ -17,7 +17,6 @@ use barter_store::{ConnectOptions, Coverage, Db, Store, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use sqlx::AssertSqlSafe;
 
 const POSTGRES_ENV: &str = "BARTER_TEST_POSTGRES_URL";
 
@@ -155,14 +154,8 @@ fn chain(error: &dyn std::error::Error) -> String {
 /// Runs test-only SQL (one or more statements) in the dialect of the store's backend.
 async fn exec(store: &Store, sqlite: &str, postgres: &str) {
     let result = match store.db() {
-        Db::Sqlite(pool) => sqlx::raw_sql(AssertSqlSafe(sqlite.to_owned()))
-            .execute(pool)
-            .await
-            .map(|_| ()),
-        Db::Postgres(pool) => sqlx::raw_sql(AssertSqlSafe(postgres.to_owned()))
-            .execute(pool)
-            .await
-            .map(|_| ()),
+        Db::Sqlite(pool) => sqlx::raw_sql(sqlite).execute(pool).await.map(|_| ()),
+        Db::Postgres(pool) => sqlx::raw_sql(postgres).execute(pool).await.map(|_| ()),
     };
     result.unwrap_or_else(|e| panic!("test SQL failed on {}: {e}", store.backend_name()));
 }
@@ -170,16 +163,8 @@ async fn exec(store: &Store, sqlite: &str, postgres: &str) {
 /// A single `COUNT(*)`-like integer from the same SQL on either backend.
 async fn scalar(store: &Store, sql: &str) -> i64 {
     let result = match store.db() {
-        Db::Sqlite(pool) => {
-            sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
-                .fetch_one(pool)
-                .await
-        }
-        Db::Postgres(pool) => {
-            sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
-                .fetch_one(pool)
-                .await
-        }
+        Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
     };
     result.unwrap_or_else(|e| panic!("`{sql}` failed on {}: {e}", store.backend_name()))
 }
