@@ -2,8 +2,10 @@
 //!
 //! A write runs in one transaction: lock the instrument (`codec::lock_instrument`), read the
 //! stored candles of the incoming day range with one `SELECT`, diff in memory, then write the
-//! changed incomplete days and the new days with multi-row `INSERT … ON CONFLICT` statements.
-//! All or nothing.
+//! changed incomplete days and the new days with multi-row `INSERT … ON CONFLICT` statements,
+//! and update the instrument row's candle summary (first/last day, count, last complete day).
+//! All or nothing. The summary makes [`Store::coverage`] and [`Store::last_complete_day`] one
+//! row read instead of a scan of the instrument's candles.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -99,12 +101,14 @@ impl Store {
         let action = || format!("write candles for {symbol}");
         on_db!(&self.db, |pool| {
             let mut tx = codec::begin_write(pool).await.with_action(action)?;
-            if !codec::lock_instrument::<codec::Backend>(&mut tx, codec::LOCK_INSTRUMENT, symbol)
-                .await
-                .with_action(action)?
-            {
+            let Some(summary_row) =
+                codec::lock_instrument::<codec::Backend>(&mut tx, codec::LOCK_INSTRUMENT, symbol)
+                    .await
+                    .with_action(action)?
+            else {
                 return Err(StoreError::UnknownInstrument(symbol.clone()));
-            }
+            };
+            let summary = Summary::from_row(&summary_row, symbol)?;
             let Some((first, last)) = range else {
                 return Ok(CandleWrite::default());
             };
@@ -143,6 +147,21 @@ impl Store {
                 .with_action(action)?
                 .rows_affected();
             }
+            let after = summary.after(&plan, inserted);
+            if after != summary {
+                sqlx::query(
+                    "UPDATE instruments SET first_day = $2, last_day = $3, \
+                     last_complete_day = $4, candle_count = $5 WHERE symbol = $1",
+                )
+                .bind(symbol.as_str())
+                .bind(after.first)
+                .bind(after.last)
+                .bind(after.last_complete)
+                .bind(after.count)
+                .execute(&mut *tx)
+                .await
+                .with_action(action)?;
+            }
             tx.commit().await.with_action(action)?;
             plan.settle_inserts(symbol, inserted);
             Ok(plan.write)
@@ -173,22 +192,14 @@ impl Store {
         })
     }
 
-    /// The last day of `symbol` with a complete candle (incomplete candles are ignored).
+    /// The last day of `symbol` with a complete candle (incomplete candles are ignored); `None`
+    /// for an unregistered symbol or one without complete candles.
     ///
     /// # Errors
     /// [`StoreError::Database`] when the query fails,
     /// [`StoreError::Corrupt`] for an unreadable day.
     pub async fn last_complete_day(&self, symbol: &Symbol) -> Result<Option<Day>, StoreError> {
-        on_db!(&self.db, |pool| {
-            let row =
-                sqlx::query("SELECT MAX(day) AS last FROM candles WHERE symbol = $1 AND complete")
-                    .bind(symbol.as_str())
-                    .fetch_one(pool)
-                    .await
-                    .with_action(|| format!("find the last complete day of {symbol}"))?;
-            column(&row, "last")
-                .map_err(|e| StoreError::corrupt(format!("candles.day for {symbol}"), e))
-        })
+        Ok(self.summary(symbol).await?.and_then(|s| s.last_complete))
     }
 
     /// The first and last stored day of `symbol` and how many days are stored; `None` if none.
@@ -197,24 +208,27 @@ impl Store {
     /// [`StoreError::Database`] when the query fails,
     /// [`StoreError::Corrupt`] for an unreadable day.
     pub async fn coverage(&self, symbol: &Symbol) -> Result<Option<Coverage>, StoreError> {
-        on_db!(&self.db, |pool| {
-            let row = sqlx::query(
-                "SELECT MIN(day) AS first, MAX(day) AS last, COUNT(*) AS count \
-                 FROM candles WHERE symbol = $1",
-            )
-            .bind(symbol.as_str())
-            .fetch_one(pool)
-            .await
-            .with_action(|| format!("measure the stored candles of {symbol}"))?;
-            let corrupt = |e| StoreError::corrupt(format!("candles.day for {symbol}"), e);
-            let first: Option<Day> = column(&row, "first").map_err(corrupt)?;
-            let last: Option<Day> = column(&row, "last").map_err(corrupt)?;
-            let count: i64 = column(&row, "count").map_err(corrupt)?;
-            Ok(first.zip(last).map(|(first, last)| Coverage {
+        Ok(self.summary(symbol).await?.and_then(|s| {
+            s.first.zip(s.last).map(|(first, last)| Coverage {
                 first,
                 last,
-                count: count.unsigned_abs(),
-            }))
+                count: s.count.unsigned_abs(),
+            })
+        }))
+    }
+
+    /// The candle summary kept on the instrument row; `None` for an unregistered symbol.
+    async fn summary(&self, symbol: &Symbol) -> Result<Option<Summary>, StoreError> {
+        on_db!(&self.db, |pool| {
+            let row = sqlx::query(
+                "SELECT first_day, last_day, last_complete_day, candle_count \
+                 FROM instruments WHERE symbol = $1",
+            )
+            .bind(symbol.as_str())
+            .fetch_optional(pool)
+            .await
+            .with_action(|| format!("read the candle summary of {symbol}"))?;
+            row.map(|row| Summary::from_row(&row, symbol)).transpose()
         })
     }
 
@@ -364,6 +378,52 @@ where
         .ok_or_else(|| StoreError::corrupt(what(), "the day is the last representable date"))?;
     Candle::new(symbol.clone(), day, values, complete, origin, today)
         .map_err(|e| StoreError::corrupt(what(), e.to_string()))
+}
+
+/// The summary of an instrument's candles kept on its `instruments` row (see the migration):
+/// updated by [`Store::write_candles`] in the same transaction as the candles it describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Summary {
+    first: Option<Day>,
+    last: Option<Day>,
+    last_complete: Option<Day>,
+    count: i64,
+}
+
+impl Summary {
+    fn from_row<'r, R>(row: &'r R, symbol: &Symbol) -> Result<Self, StoreError>
+    where
+        R: Row,
+        for<'c> &'c str: ColumnIndex<R>,
+        Option<Day>: Decode<'r, R::Database> + Type<R::Database>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let corrupt =
+            |e| StoreError::corrupt(format!("instruments candle summary for {symbol}"), e);
+        Ok(Self {
+            first: column(row, "first_day").map_err(corrupt)?,
+            last: column(row, "last_day").map_err(corrupt)?,
+            last_complete: column(row, "last_complete_day").map_err(corrupt)?,
+            count: column(row, "candle_count").map_err(corrupt)?,
+        })
+    }
+
+    /// The summary once `plan` is written, `inserted` of its new days having been stored.
+    fn after(self, plan: &Plan<'_>, inserted: u64) -> Self {
+        let new_days = plan.inserts.iter().map(|c| c.day());
+        let completed = plan
+            .inserts
+            .iter()
+            .chain(&plan.updates)
+            .filter(|c| c.is_complete())
+            .map(|c| c.day());
+        Self {
+            first: self.first.into_iter().chain(new_days.clone()).min(),
+            last: self.last.into_iter().chain(new_days).max(),
+            last_complete: self.last_complete.into_iter().chain(completed).max(),
+            count: self.count + i64::try_from(inserted).unwrap_or(i64::MAX),
+        }
+    }
 }
 
 /// Where a day's latest known version is: already stored, or queued for insert/update.

@@ -29,8 +29,9 @@ where
     })
 }
 
-/// Runs the backend's `LOCK_INSTRUMENT` in a write transaction: whether `symbol` is registered
-/// (its row then stays locked until the transaction ends, on PostgreSQL).
+/// Runs the backend's `LOCK_INSTRUMENT` in a write transaction: the instrument's candle summary
+/// row, `None` when `symbol` is not registered (the row then stays locked until the transaction
+/// ends, on PostgreSQL).
 ///
 /// # Errors
 /// The sqlx error when the query fails.
@@ -38,18 +39,17 @@ pub async fn lock_instrument<DB>(
     conn: &mut DB::Connection,
     lock_sql: &'static str,
     symbol: &Symbol,
-) -> Result<bool, sqlx::Error>
+) -> Result<Option<DB::Row>, sqlx::Error>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'e> &'e str: Encode<'e, DB> + Type<DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
 {
-    let row = sqlx::query(lock_sql)
+    sqlx::query(lock_sql)
         .bind(symbol.as_str())
         .fetch_optional(conn)
-        .await?;
-    Ok(row.is_some())
+        .await
 }
 
 /// Parses a stored JSON text column into `T`.
@@ -129,7 +129,8 @@ pub mod sqlite {
 
     /// Probes the instrument row in a write transaction; a plain read on SQLite, where
     /// `BEGIN IMMEDIATE` already serialises writers.
-    pub const LOCK_INSTRUMENT: &str = "SELECT 1 FROM instruments WHERE symbol = $1";
+    pub const LOCK_INSTRUMENT: &str = "SELECT first_day, last_day, last_complete_day, candle_count \
+         FROM instruments WHERE symbol = $1";
 
     /// How money is bound: its exact decimal text.
     pub fn money(value: Decimal) -> String {
@@ -178,8 +179,8 @@ pub mod postgres {
 
     /// Locks the instrument row for the rest of a write transaction, so writers of one
     /// instrument run one after the other (candle foreign-key checks are not blocked).
-    pub const LOCK_INSTRUMENT: &str =
-        "SELECT 1 FROM instruments WHERE symbol = $1 FOR NO KEY UPDATE";
+    pub const LOCK_INSTRUMENT: &str = "SELECT first_day, last_day, last_complete_day, candle_count \
+         FROM instruments WHERE symbol = $1 FOR NO KEY UPDATE";
 
     /// How money is bound: NUMERIC.
     pub fn money(value: Decimal) -> Decimal {

@@ -114,9 +114,10 @@ impl Store {
         on_db!(&self.db, |pool| {
             let mut tx = codec::begin_write(pool).await.with_action(action)?;
             // Locked first, so a concurrent candle write cannot slip rows past the count.
-            if !codec::lock_instrument::<codec::Backend>(&mut tx, codec::LOCK_INSTRUMENT, symbol)
+            if codec::lock_instrument::<codec::Backend>(&mut tx, codec::LOCK_INSTRUMENT, symbol)
                 .await
                 .with_action(action)?
+                .is_none()
             {
                 return Err(StoreError::UnknownInstrument(symbol.clone()));
             }

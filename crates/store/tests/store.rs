@@ -71,6 +71,7 @@ on_every_backend!(
     runs_round_trip_with_their_report,
     history_is_an_append_only_log_read_newest_first,
     concurrent_writers_count_every_new_day_exactly_once,
+    the_candle_summary_always_matches_the_stored_candles,
 );
 
 async fn connect(url: &str) -> Store {
@@ -1204,4 +1205,66 @@ async fn sqlite_write_throughput() {
         std::io::stderr(),
         "sqlite write_candles (all unchanged): {rate:.0} candles/s"
     );
+}
+
+/// The summary kept on the instrument row (coverage, last complete day) must equal what the
+/// candles table says after any mix of adds, updates, conflicts and failed batches.
+async fn the_candle_summary_always_matches_the_stored_candles(store: &Store) {
+    let symbol = registered(store, "SUM").await;
+    let batches: Vec<Vec<Candle>> = vec![
+        vec![
+            candle(&symbol, nth(10), dec!(101), true),
+            candle(&symbol, nth(11), dec!(102), false),
+        ],
+        vec![
+            candle(&symbol, nth(3), dec!(99), true),
+            candle(&symbol, nth(11), dec!(103), true),
+        ],
+        vec![
+            candle(&symbol, nth(12), dec!(104), false),
+            candle(&symbol, nth(10), dec!(150), true),
+        ],
+        vec![
+            candle(&symbol, nth(1), dec!(98), false),
+            candle(&symbol, nth(20), dec!(105), false),
+        ],
+        vec![],
+    ];
+    for (i, batch) in batches.iter().enumerate() {
+        write(store, &symbol, batch).await;
+        let stored = all_candles(store, &symbol).await;
+        let coverage = store.coverage(&symbol).await.expect("coverage");
+        let expected = stored
+            .first()
+            .zip(stored.last())
+            .map(|(a, b)| (a.day(), b.day(), stored.len() as u64));
+        assert_eq!(
+            coverage.map(|c| (c.first, c.last, c.count)),
+            expected,
+            "after batch {i}"
+        );
+        let last_complete = stored
+            .iter()
+            .filter(|c| c.is_complete())
+            .map(Candle::day)
+            .max();
+        assert_eq!(
+            store.last_complete_day(&symbol).await.expect("read"),
+            last_complete,
+            "after batch {i}"
+        );
+    }
+    assert_eq!(
+        store
+            .coverage(&symbol)
+            .await
+            .expect("coverage")
+            .map(|c| c.count),
+        Some(6)
+    );
+    assert_eq!(
+        store.last_complete_day(&symbol).await.expect("read"),
+        Some(nth(11))
+    );
+    assert_eq!(store.coverage(&sym("NOPE")).await.expect("coverage"), None);
 }

@@ -12,7 +12,12 @@ use tracing_subscriber::EnvFilter;
 
 /// Barter: automated, scheduled trading on daily candles.
 #[derive(Debug, Parser)]
-#[command(name = "barter", version, about, long_about = None)]
+#[command(
+    name = "barter",
+    version,
+    about = "Barter: automated, scheduled trading on daily candles (offline sample, CoinGecko, Binance, CSV).",
+    long_about = None
+)]
 pub struct Cli {
     /// Config file (default ./barter.toml).
     #[arg(long, global = true, env = "BARTER_CONFIG", value_name = "FILE")]
@@ -42,7 +47,7 @@ pub enum Command {
     },
     /// In an empty directory: create the config, register the sample instruments, sync them offline.
     Quickstart,
-    /// Register, list and remove instruments.
+    /// Register, list, (de)activate and remove instruments.
     #[command(subcommand)]
     Instruments(InstrumentsCommand),
     /// Sync daily candles for every active instrument (or the ones named).

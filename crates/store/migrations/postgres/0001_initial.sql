@@ -9,7 +9,13 @@ CREATE TABLE instruments (
     source_id      TEXT        NOT NULL,
     calendar       TEXT        NOT NULL,
     active         BOOLEAN     NOT NULL DEFAULT TRUE,
-    created_at     TIMESTAMPTZ NOT NULL
+    created_at     TIMESTAMPTZ NOT NULL,
+    -- Summary of the instrument's candles, kept by write_candles in the same transaction,
+    -- so coverage, gap checks and the next sync's start day cost one row read.
+    first_day         DATE,
+    last_day          DATE,
+    last_complete_day DATE,
+    candle_count      BIGINT NOT NULL DEFAULT 0
 );
 
 CREATE TABLE candles (

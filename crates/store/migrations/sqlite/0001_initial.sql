@@ -10,7 +10,13 @@ CREATE TABLE instruments (
     source_id      TEXT    NOT NULL,
     calendar       TEXT    NOT NULL,
     active         BOOLEAN NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
-    created_at     TEXT    NOT NULL
+    created_at     TEXT    NOT NULL,
+    -- Summary of the instrument's candles, kept by write_candles in the same transaction,
+    -- so coverage, gap checks and the next sync's start day cost one row read.
+    first_day         TEXT,
+    last_day          TEXT,
+    last_complete_day TEXT,
+    candle_count      INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE candles (
