@@ -82,7 +82,7 @@ pub async fn sync_data(
     let failed = reports.iter().filter(|r| r.error.is_some()).count();
     let mut errors = Vec::new();
     for r in &reports {
-        let symbol = r.symbol.as_ref().map(Symbol::as_str).unwrap_or("?");
+        let symbol = &r.symbol;
         if let Some(error) = &r.error {
             errors.push(format!("{symbol}: {error}"));
         }
@@ -137,10 +137,7 @@ async fn sync_instrument(
     options: &SyncOptions,
     now: DateTime<Utc>,
 ) -> InstrumentSync {
-    let mut report = InstrumentSync {
-        symbol: Some(instrument.symbol.clone()),
-        ..Default::default()
-    };
+    let mut report = InstrumentSync::new(instrument.symbol.clone());
     if let Err(error) = fetch_and_store(store, sources, instrument, options, now, &mut report).await
     {
         report.error = Some(format!("{error:#}"));

@@ -57,7 +57,7 @@ fn item<'a>(run: &'a Run, symbol: &str) -> &'a InstrumentSync {
     };
     items
         .iter()
-        .find(|i| i.symbol.as_ref().map(Symbol::as_str) == Some(symbol))
+        .find(|i| i.symbol.as_str() == symbol)
         .expect("instrument in report")
 }
 

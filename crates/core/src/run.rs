@@ -101,10 +101,10 @@ impl FromStr for RunStatus {
 }
 
 /// What one instrument's sync did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstrumentSync {
     /// The instrument.
-    pub symbol: Option<Symbol>,
+    pub symbol: Symbol,
     /// Candles the source returned.
     pub fetched: u64,
     /// New candles stored.
@@ -123,6 +123,24 @@ pub struct InstrumentSync {
     pub gaps: Gaps,
     /// Why the instrument failed, in words a user can act on.
     pub error: Option<String>,
+}
+
+impl InstrumentSync {
+    /// An empty report for `symbol`, filled in as its sync proceeds.
+    pub fn new(symbol: Symbol) -> Self {
+        Self {
+            symbol,
+            fetched: 0,
+            added: 0,
+            updated: 0,
+            unchanged: 0,
+            conflicts: Vec::new(),
+            fetched_range: None,
+            stored_range: None,
+            gaps: Gaps::default(),
+            error: None,
+        }
+    }
 }
 
 /// The per-item results of a run, by job kind.

@@ -154,10 +154,7 @@ pub fn sync_run(json: bool, run: &Run) -> anyhow::Result<()> {
         .iter()
         .map(|r| {
             vec![
-                r.symbol
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
+                r.symbol.to_string(),
                 r.added.to_string(),
                 r.updated.to_string(),
                 r.unchanged.to_string(),
@@ -207,10 +204,7 @@ pub fn sync_run(json: bool, run: &Run) -> anyhow::Result<()> {
         let examples: Vec<String> = item.gaps.examples.iter().map(ToString::to_string).collect();
         println!(
             "gaps: {} is missing {} trading day(s), e.g. {}",
-            item.symbol
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
+            item.symbol.to_string(),
             item.gaps.missing,
             examples.join(", ")
         );
@@ -251,11 +245,7 @@ impl SyncProgress for ProgressReporter {
     }
 
     fn instrument_done(&self, report: &InstrumentSync) {
-        let symbol = report
-            .symbol
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        let symbol = report.symbol.to_string();
         match &self.bar {
             Some(bar) => {
                 bar.set_message(symbol);
