@@ -9,20 +9,37 @@
 //! - [`symbol`]: the validated instrument symbol.
 //! - [`instrument`]: registered instruments, their data source and trading calendar.
 //! - [`candle`]: the validated daily OHLCV candle.
+//! - [`execution`]: the paper fill model (timing, slippage, fees, sizing, refusals).
+//! - [`account`]: the paper account: cash, positions, realized P&L.
 //! - [`calendar`]: which days an instrument trades on, and gap detection.
 //! - [`run`]: the record every job writes (what ran, when, with what outcome).
+//! - [`market`]: point-in-time market data: a view of day D cannot reach a later candle.
+//! - [`indicators`]: technical indicators (TA-Lib conventions), f64 only.
+//! - [`strategy`]: the `Strategy` trait, config strategies, risk exits and exit priority.
+//! - [`rule`]: the rule language for entry and exit conditions.
 
+pub mod account;
 pub mod calendar;
 pub mod candle;
+pub mod execution;
+pub mod indicators;
 pub mod instrument;
+pub mod market;
 pub mod money;
+pub mod rule;
 pub mod run;
+pub mod strategy;
 pub mod symbol;
 
+pub use account::{Account, AccountError, Exit, ExitReason, Position, PositionId};
 pub use calendar::{Calendar, Gaps};
 pub use candle::{Candle, CandleError, CandleOrigin, Ohlcv, decimal_from_f64};
+pub use execution::{
+    Fill, FillModel, FillTiming, PriceBasis, QuantityRounding, Refusal, Side, Sizing,
+};
 pub use instrument::{Instrument, InstrumentError, SourceKind};
-pub use money::{Price, Volume};
+pub use market::{MarketData, MarketError, MarketView};
+pub use money::{Money, Price, Quantity, Volume};
 pub use run::{InstrumentSync, Run, RunId, RunKind, RunReport, RunStatus};
 pub use symbol::{Symbol, SymbolError};
 

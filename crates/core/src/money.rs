@@ -1,4 +1,4 @@
-//! Exact decimal newtypes for market values; floating point never touches a price.
+//! Exact decimal newtypes for market values and money; floating point never touches a price.
 
 use std::fmt;
 
@@ -9,6 +9,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Price(pub Decimal);
+
+/// An amount of the quote currency: cash, fees, cost, proceeds, P&L.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Money(pub Decimal);
+
+/// How many units of an instrument a position or fill holds (fractional by default).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Quantity(pub Decimal);
 
 /// A traded amount over a period, in the unit the source reports (base asset or shares).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -40,3 +54,5 @@ macro_rules! decimal_newtype {
 
 decimal_newtype!(Price);
 decimal_newtype!(Volume);
+decimal_newtype!(Money);
+decimal_newtype!(Quantity);

@@ -863,7 +863,6 @@ async fn runs_round_trip_with_their_report(store: &Store) {
     );
 
     let item = InstrumentSync {
-        symbol: Some(sym("BTC")),
         fetched: 3,
         added: 2,
         unchanged: 1,
@@ -874,12 +873,11 @@ async fn runs_round_trip_with_their_report(store: &Store) {
             missing: 1,
             examples: vec![day("2021-05-05")],
         },
-        ..InstrumentSync::default()
+        ..InstrumentSync::new(sym("BTC"))
     };
     let failed = InstrumentSync {
-        symbol: Some(sym("ETH")),
         error: Some("CoinGecko answered 429: rate limited".into()),
-        ..InstrumentSync::default()
+        ..InstrumentSync::new(sym("ETH"))
     };
     let finished = Run {
         finished_at: Some(at("2024-03-01T00:10:42.5Z")),

@@ -204,7 +204,7 @@ pub fn sync_run(json: bool, run: &Run) -> anyhow::Result<()> {
         let examples: Vec<String> = item.gaps.examples.iter().map(ToString::to_string).collect();
         println!(
             "gaps: {} is missing {} trading day(s), e.g. {}",
-            item.symbol.to_string(),
+            item.symbol,
             item.gaps.missing,
             examples.join(", ")
         );

@@ -1,0 +1,513 @@
+//! The paper fill model: when and at what price a decision becomes a fill, and what it costs.
+//!
+//! One piece of code for the live paper broker and the simulator:
+//! - a decision is taken on the close of day D;
+//! - with [`FillTiming::NextOpen`] (the default) it fills at the open of D+1 when that candle is
+//!   known, otherwise at the latest known price (D's close); with [`FillTiming::Close`] it fills
+//!   at D's close;
+//! - slippage moves the price against the trader (buys pay `p × (1 + s)`, sells get `p × (1 − s)`);
+//! - the fee is `gross × fee_bps / 10 000`, charged on both legs and never folded into the price;
+//! - buy sizes are rounded *down* (8 decimals by default, or whole units), so a fill never costs
+//!   more than was asked; an order the cash cannot pay for is a [`Refusal`], which is data, not an
+//!   error.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::Day;
+use crate::candle::Candle;
+use crate::money::{Money, Price, Quantity};
+use crate::symbol::Symbol;
+
+/// Basis points in one whole (1 bp = 0.01 %).
+const BPS_PER_UNIT: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+
+/// Buy or sell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Open a long position.
+    Buy,
+    /// Close a long position.
+    Sell,
+}
+
+/// When a decision taken on the close of day D is filled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FillTiming {
+    /// At the open of D+1 (the latest known price while D+1 has no candle yet).
+    #[default]
+    NextOpen,
+    /// At the close of D.
+    Close,
+}
+
+/// Which price a fill was based on (recorded so every fill can be explained).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceBasis {
+    /// The open of the day after the decision.
+    NextOpen,
+    /// The decision day's close, because the next day had no candle yet.
+    LatestClose,
+    /// The decision day's close, by configuration ([`FillTiming::Close`]).
+    DecisionClose,
+}
+
+/// How buy quantities are rounded (always down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuantityRounding {
+    /// Fractional units with this many decimals (crypto).
+    Fractional(u32),
+    /// Whole units only (shares).
+    WholeUnits,
+}
+
+impl Default for QuantityRounding {
+    fn default() -> Self {
+        Self::Fractional(8)
+    }
+}
+
+/// How much a buy order asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sizing {
+    /// Exactly this quantity.
+    Quantity(Quantity),
+    /// Spend this much quote currency, fee included.
+    Amount(Money),
+    /// Spend this fraction of equity (0.1 = 10 %), fee included.
+    EquityFraction(Decimal),
+    /// Spend all available cash, fee included.
+    AllCash,
+}
+
+/// Why a buy order was not filled; recorded in the history, never an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case", tag = "refusal")]
+pub enum Refusal {
+    /// The order costs more than the available cash.
+    #[error(
+        "insufficient cash: the order needs {needed} (fee included) but {available} is available"
+    )]
+    InsufficientCash {
+        /// Cost including the fee.
+        needed: Money,
+        /// Cash available.
+        available: Money,
+    },
+    /// After rounding down, the order buys nothing.
+    #[error("order too small: {amount} buys less than one unit step at {price}")]
+    TooSmall {
+        /// The amount the order would spend.
+        amount: Money,
+        /// The fill price.
+        price: Price,
+    },
+}
+
+/// A fill model setting that is out of range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} must be between 0 and 10000 basis points, got {value}")]
+pub struct CostError {
+    /// `fee_bps` or `slippage_bps`.
+    pub name: &'static str,
+    /// The refused value.
+    pub value: Decimal,
+}
+
+/// An executed order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fill {
+    /// The instrument.
+    pub symbol: Symbol,
+    /// Buy or sell.
+    pub side: Side,
+    /// The day the fill happened.
+    pub day: Day,
+    /// The execution price, slippage included.
+    pub price: Price,
+    /// What the price was based on.
+    pub basis: PriceBasis,
+    /// Units traded.
+    pub quantity: Quantity,
+    /// `price × quantity`.
+    pub gross: Money,
+    /// The fee charged.
+    pub fee: Money,
+}
+
+impl Fill {
+    /// The change in cash: a buy pays gross + fee, a sell receives gross − fee.
+    pub fn cash_delta(&self) -> Money {
+        match self.side {
+            Side::Buy => Money(-(self.gross.0 + self.fee.0)),
+            Side::Sell => Money(self.gross.0 - self.fee.0),
+        }
+    }
+}
+
+/// Fees, slippage, timing and rounding: turns decisions into fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FillModel {
+    fee_bps: Decimal,
+    slippage_bps: Decimal,
+    timing: FillTiming,
+    rounding: QuantityRounding,
+}
+
+impl Default for FillModel {
+    fn default() -> Self {
+        Self {
+            fee_bps: Decimal::ZERO,
+            slippage_bps: Decimal::ZERO,
+            timing: FillTiming::NextOpen,
+            rounding: QuantityRounding::default(),
+        }
+    }
+}
+
+impl FillModel {
+    /// A fill model; fee and slippage are basis points in `0..=10000`.
+    ///
+    /// # Errors
+    /// [`CostError`] naming the setting that is negative or above 10 000.
+    pub fn new(
+        fee_bps: Decimal,
+        slippage_bps: Decimal,
+        timing: FillTiming,
+        rounding: QuantityRounding,
+    ) -> Result<Self, CostError> {
+        for (name, value) in [("fee_bps", fee_bps), ("slippage_bps", slippage_bps)] {
+            if value < Decimal::ZERO || value > BPS_PER_UNIT {
+                return Err(CostError { name, value });
+            }
+        }
+        Ok(Self {
+            fee_bps,
+            slippage_bps,
+            timing,
+            rounding,
+        })
+    }
+
+    /// The day and raw price a decision on `decision` fills at, and why that price.
+    pub fn reference(&self, decision: &Candle, next: Option<&Candle>) -> (Day, Price, PriceBasis) {
+        match (self.timing, next) {
+            (FillTiming::Close, _) => (decision.day(), decision.close(), PriceBasis::DecisionClose),
+            (FillTiming::NextOpen, Some(next)) => (next.day(), next.open(), PriceBasis::NextOpen),
+            (FillTiming::NextOpen, None) => {
+                (decision.day(), decision.close(), PriceBasis::LatestClose)
+            }
+        }
+    }
+
+    /// The execution price of `side` at `reference`, slippage applied against the trader.
+    pub fn execution_price(&self, side: Side, reference: Price) -> Price {
+        let slip = self.slippage_bps / BPS_PER_UNIT;
+        match side {
+            Side::Buy => Price(reference.0 * (Decimal::ONE + slip)),
+            Side::Sell => Price(reference.0 * (Decimal::ONE - slip)),
+        }
+    }
+
+    /// The fee on a trade of `gross`.
+    pub fn fee(&self, gross: Money) -> Money {
+        Money(gross.0.abs() * self.fee_bps / BPS_PER_UNIT)
+    }
+
+    fn round_down(&self, quantity: Decimal) -> Decimal {
+        let dp = match self.rounding {
+            QuantityRounding::Fractional(dp) => dp,
+            QuantityRounding::WholeUnits => 0,
+        };
+        quantity.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::ToZero)
+    }
+
+    /// Fills a buy of `sizing`, decided on `decision`, with `cash` available and `equity` total.
+    ///
+    /// # Errors
+    /// [`Refusal`] when the cash cannot pay for it or it rounds down to nothing.
+    pub fn buy(
+        &self,
+        sizing: Sizing,
+        cash: Money,
+        equity: Money,
+        decision: &Candle,
+        next: Option<&Candle>,
+    ) -> Result<Fill, Refusal> {
+        let (day, reference, basis) = self.reference(decision, next);
+        let price = self.execution_price(Side::Buy, reference);
+        let per_unit = price.0 * (Decimal::ONE + self.fee_bps / BPS_PER_UNIT);
+        let quantity = match sizing {
+            Sizing::Quantity(q) => q.0,
+            Sizing::Amount(amount) => self.units_for(amount, per_unit, price)?,
+            Sizing::EquityFraction(fraction) => {
+                self.units_for(Money(equity.0 * fraction), per_unit, price)?
+            }
+            Sizing::AllCash => self.units_for(cash, per_unit, price)?,
+        };
+        if quantity <= Decimal::ZERO {
+            return Err(Refusal::TooSmall {
+                amount: Money(quantity * price.0),
+                price,
+            });
+        }
+        let gross = Money(quantity * price.0);
+        let fee = self.fee(gross);
+        let needed = Money(gross.0 + fee.0);
+        if needed > cash {
+            return Err(Refusal::InsufficientCash {
+                needed,
+                available: cash,
+            });
+        }
+        Ok(Fill {
+            symbol: decision.symbol().clone(),
+            side: Side::Buy,
+            day,
+            price,
+            basis,
+            quantity: Quantity(quantity),
+            gross,
+            fee,
+        })
+    }
+
+    fn units_for(
+        &self,
+        amount: Money,
+        per_unit: Decimal,
+        price: Price,
+    ) -> Result<Decimal, Refusal> {
+        let units = self.round_down(amount.0 / per_unit);
+        if units <= Decimal::ZERO {
+            return Err(Refusal::TooSmall { amount, price });
+        }
+        Ok(units)
+    }
+
+    /// Fills a sell of `quantity`, decided on `decision` (selling is never refused).
+    pub fn sell(&self, quantity: Quantity, decision: &Candle, next: Option<&Candle>) -> Fill {
+        let (day, reference, basis) = self.reference(decision, next);
+        let price = self.execution_price(Side::Sell, reference);
+        let gross = Money(quantity.0 * price.0);
+        let fee = self.fee(gross);
+        Fill {
+            symbol: decision.symbol().clone(),
+            side: Side::Sell,
+            day,
+            price,
+            basis,
+            quantity,
+            gross,
+            fee,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::candle::{CandleOrigin, Ohlcv};
+
+    fn candle(day: &str, open: Decimal, close: Decimal) -> Candle {
+        let values = Ohlcv {
+            open,
+            high: open.max(close),
+            low: open.min(close),
+            close,
+            volume: dec!(1),
+        };
+        Candle::new(
+            Symbol::parse("BTC").expect("symbol"),
+            day.parse().expect("day"),
+            values,
+            true,
+            CandleOrigin::Sample,
+            "2030-01-01".parse().expect("day"),
+        )
+        .expect("valid candle")
+    }
+
+    fn model(
+        fee: Decimal,
+        slip: Decimal,
+        timing: FillTiming,
+        rounding: QuantityRounding,
+    ) -> FillModel {
+        FillModel::new(fee, slip, timing, rounding).expect("valid model")
+    }
+
+    #[test]
+    fn a_decision_fills_at_the_next_open_or_the_latest_close_or_its_own_close() {
+        let d = candle("2024-01-01", dec!(100), dec!(110));
+        let n = candle("2024-01-02", dec!(111), dec!(120));
+        let next_open = FillModel::default();
+        assert_eq!(
+            next_open.reference(&d, Some(&n)),
+            (n.day(), Price(dec!(111)), PriceBasis::NextOpen)
+        );
+        assert_eq!(
+            next_open.reference(&d, None),
+            (d.day(), Price(dec!(110)), PriceBasis::LatestClose)
+        );
+        let close = model(
+            dec!(0),
+            dec!(0),
+            FillTiming::Close,
+            QuantityRounding::default(),
+        );
+        assert_eq!(
+            close.reference(&d, Some(&n)),
+            (d.day(), Price(dec!(110)), PriceBasis::DecisionClose)
+        );
+    }
+
+    #[test]
+    fn all_cash_buys_as_much_as_cash_pays_for_fee_included_rounded_down() {
+        let m = model(
+            dec!(20),
+            dec!(10),
+            FillTiming::NextOpen,
+            QuantityRounding::Fractional(8),
+        );
+        let d = candle("2024-01-01", dec!(100), dec!(100));
+        let n = candle("2024-01-02", dec!(200), dec!(210));
+        let fill = m
+            .buy(
+                Sizing::AllCash,
+                Money(dec!(10000)),
+                Money(dec!(10000)),
+                &d,
+                Some(&n),
+            )
+            .expect("filled");
+        // 200 × 1.001 = 200.2; per unit with 0.2 % fee = 200.6004; 10000 / 200.6004 = 49.850349...
+        assert_eq!(fill.price, Price(dec!(200.2)));
+        assert_eq!(fill.quantity, Quantity(dec!(49.85034925)));
+        assert_eq!(fill.gross, Money(dec!(49.85034925) * dec!(200.2)));
+        assert_eq!(fill.fee, Money(fill.gross.0 * dec!(0.002)));
+        assert!(-fill.cash_delta().0 <= dec!(10000));
+    }
+
+    #[test]
+    fn whole_units_round_down_like_backtesting_py() {
+        // backtesting.py's first GOOG trade: 10000 / (179.13 × 1.002) = 55.71 → 55 shares.
+        let m = model(
+            dec!(20),
+            dec!(0),
+            FillTiming::NextOpen,
+            QuantityRounding::WholeUnits,
+        );
+        let d = candle("2004-12-03", dec!(170), dec!(175));
+        let n = candle("2004-12-06", dec!(179.13), dec!(180));
+        let fill = m
+            .buy(
+                Sizing::AllCash,
+                Money(dec!(10000)),
+                Money(dec!(10000)),
+                &d,
+                Some(&n),
+            )
+            .expect("filled");
+        assert_eq!(fill.quantity, Quantity(dec!(55)));
+    }
+
+    #[test]
+    fn an_order_the_cash_cannot_pay_for_is_refused_with_the_amounts() {
+        let m = model(
+            dec!(10),
+            dec!(0),
+            FillTiming::Close,
+            QuantityRounding::default(),
+        );
+        let d = candle("2024-01-01", dec!(100), dec!(100));
+        let refusal = m
+            .buy(
+                Sizing::Quantity(Quantity(dec!(10))),
+                Money(dec!(1000)),
+                Money(dec!(1000)),
+                &d,
+                None,
+            )
+            .expect_err("refused");
+        assert_eq!(
+            refusal,
+            Refusal::InsufficientCash {
+                needed: Money(dec!(1001)),
+                available: Money(dec!(1000))
+            }
+        );
+        let tiny = m.buy(
+            Sizing::Amount(Money(dec!(0.5))),
+            Money(dec!(1000)),
+            Money(dec!(1000)),
+            &d,
+            None,
+        );
+        assert_eq!(
+            m.with_whole_units()
+                .buy(
+                    Sizing::Amount(Money(dec!(50))),
+                    Money(dec!(1000)),
+                    Money(dec!(1000)),
+                    &d,
+                    None
+                )
+                .map(|f| f.quantity),
+            Err(Refusal::TooSmall {
+                amount: Money(dec!(50)),
+                price: Price(dec!(100))
+            })
+        );
+        assert!(tiny.is_ok(), "0.5 buys 0.00499500 units fractionally");
+    }
+
+    #[test]
+    fn a_sell_gets_the_price_less_slippage_and_pays_the_fee() {
+        let m = model(
+            dec!(10),
+            dec!(50),
+            FillTiming::NextOpen,
+            QuantityRounding::default(),
+        );
+        let d = candle("2024-01-01", dec!(100), dec!(100));
+        let fill = m.sell(Quantity(dec!(2)), &d, None);
+        assert_eq!(fill.price, Price(dec!(99.5)));
+        assert_eq!(fill.cash_delta(), Money(dec!(199) - dec!(0.199)));
+    }
+
+    #[test]
+    fn costs_outside_zero_to_ten_thousand_bps_are_refused() {
+        let err = FillModel::new(
+            dec!(-1),
+            dec!(0),
+            FillTiming::NextOpen,
+            QuantityRounding::default(),
+        )
+        .expect_err("negative");
+        assert_eq!(err.name, "fee_bps");
+        assert!(
+            FillModel::new(
+                dec!(0),
+                dec!(10001),
+                FillTiming::NextOpen,
+                QuantityRounding::default()
+            )
+            .is_err()
+        );
+    }
+
+    impl FillModel {
+        fn with_whole_units(mut self) -> Self {
+            self.rounding = QuantityRounding::WholeUnits;
+            self
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Point-in-time market data: what a decision on day D may see, and nothing after it.
+//!
+//! [`MarketData`] holds each instrument's complete daily candles (and their f64 columns for the
+//! indicators). A decision never reads it directly: it gets a [`MarketView`] for its day, whose
+//! every accessor returns slices that *end* at that day, so a candle after D cannot be reached
+//! through it. Only the fill model looks past D, through [`MarketData::next_candle`], because a
+//! decision on D fills at D+1's open.
+
+use std::collections::BTreeMap;
+
+use crate::Day;
+use crate::candle::Candle;
+use crate::rule::{Columns, OwnedColumns};
+use crate::symbol::Symbol;
+
+/// Why candles could not be added to [`MarketData`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MarketError {
+    /// A candle belongs to another instrument.
+    #[error("candle for {found} on {day} given as history of {expected}")]
+    WrongSymbol {
+        /// The instrument the history is for.
+        expected: Symbol,
+        /// The candle's instrument.
+        found: Symbol,
+        /// The candle's day.
+        day: Day,
+    },
+    /// Days are not strictly ascending.
+    #[error("history of {symbol} is not in strictly ascending day order at {day}")]
+    Unordered {
+        /// The instrument.
+        symbol: Symbol,
+        /// The first out-of-order day.
+        day: Day,
+    },
+}
+
+/// One instrument's history: candles and the same values as f64 columns.
+#[derive(Debug, Clone, Default)]
+struct History {
+    candles: Vec<Candle>,
+    columns: OwnedColumns,
+}
+
+/// Every instrument's daily history, ascending; the source of [`MarketView`]s.
+#[derive(Debug, Clone, Default)]
+pub struct MarketData {
+    histories: BTreeMap<Symbol, History>,
+}
+
+impl MarketData {
+    /// No instruments.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `symbol`'s history. Incomplete candles are kept out of decisions: only complete days
+    /// are visible to views (a fill may still use an incomplete next day's open).
+    ///
+    /// # Errors
+    /// [`MarketError`] when a candle belongs to another instrument or days are not ascending.
+    pub fn insert(&mut self, symbol: Symbol, candles: Vec<Candle>) -> Result<(), MarketError> {
+        if let Some(c) = candles.iter().find(|c| c.symbol() != &symbol) {
+            return Err(MarketError::WrongSymbol {
+                expected: symbol,
+                found: c.symbol().clone(),
+                day: c.day(),
+            });
+        }
+        if let Some(pair) = candles.windows(2).find(|w| w[0].day() >= w[1].day()) {
+            return Err(MarketError::Unordered {
+                symbol,
+                day: pair[1].day(),
+            });
+        }
+        let columns = OwnedColumns::from_candles(&candles);
+        self.histories.insert(symbol, History { candles, columns });
+        Ok(())
+    }
+
+    /// The instruments with a history.
+    pub fn symbols(&self) -> impl Iterator<Item = &Symbol> {
+        self.histories.keys()
+    }
+
+    /// The market as it was at the close of `day`.
+    pub fn view(&self, day: Day) -> MarketView<'_> {
+        MarketView { data: self, day }
+    }
+
+    /// The first candle after `day` (complete or not): where a decision on `day` fills.
+    pub fn next_candle(&self, symbol: &Symbol, day: Day) -> Option<&Candle> {
+        let history = self.histories.get(symbol)?;
+        let index = history.candles.partition_point(|c| c.day() <= day);
+        history.candles.get(index)
+    }
+
+    /// How many of `symbol`'s candles are visible at the close of `day` (complete and ≤ day).
+    fn visible(&self, symbol: &Symbol, day: Day) -> Option<(&History, usize)> {
+        let history = self.histories.get(symbol)?;
+        let end = history.candles.partition_point(|c| c.day() <= day);
+        // Only complete candles count; an incomplete one can only be the last.
+        let end = if end > 0 && !history.candles[end - 1].is_complete() {
+            end - 1
+        } else {
+            end
+        };
+        Some((history, end))
+    }
+}
+
+/// The market at the close of one day: every accessor ends at that day.
+#[derive(Debug, Clone, Copy)]
+pub struct MarketView<'a> {
+    data: &'a MarketData,
+    day: Day,
+}
+
+impl<'a> MarketView<'a> {
+    /// The decision day.
+    pub fn day(&self) -> Day {
+        self.day
+    }
+
+    /// `symbol`'s complete candles up to and including the decision day.
+    pub fn candles(&self, symbol: &Symbol) -> &'a [Candle] {
+        self.data
+            .visible(symbol, self.day)
+            .map_or(&[], |(history, end)| &history.candles[..end])
+    }
+
+    /// `symbol`'s latest complete candle at the decision day, if any.
+    pub fn latest(&self, symbol: &Symbol) -> Option<&'a Candle> {
+        self.candles(symbol).last()
+    }
+
+    /// `symbol`'s OHLCV columns up to and including the decision day, for rules and indicators.
+    pub fn columns(&self, symbol: &Symbol) -> Option<Columns<'a>> {
+        self.data
+            .visible(symbol, self.day)
+            .map(|(history, end)| history.columns.view().until(end))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::candle::{CandleOrigin, Ohlcv};
+
+    fn history(symbol: &Symbol, days: u64, last_complete: bool) -> Vec<Candle> {
+        let first: Day = "2024-01-01".parse().expect("day");
+        (0..days)
+            .map(|i| {
+                let p = Decimal::from(100 + i);
+                let values = Ohlcv {
+                    open: p,
+                    high: p,
+                    low: p,
+                    close: p,
+                    volume: Decimal::ONE,
+                };
+                let complete = last_complete || i + 1 < days;
+                Candle::new(
+                    symbol.clone(),
+                    first + chrono::Days::new(i),
+                    values,
+                    complete,
+                    CandleOrigin::Sample,
+                    "2024-12-31".parse().expect("day"),
+                )
+                .expect("valid")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_view_sees_exactly_the_days_up_to_its_own() {
+        let btc = Symbol::parse("BTC").expect("symbol");
+        let mut data = MarketData::new();
+        data.insert(btc.clone(), history(&btc, 10, true))
+            .expect("insert");
+        let view = data.view("2024-01-04".parse().expect("day"));
+        assert_eq!(view.candles(&btc).len(), 4);
+        assert_eq!(
+            view.latest(&btc).map(Candle::day),
+            "2024-01-04".parse().ok()
+        );
+        assert_eq!(
+            view.columns(&btc).map(|c| c.close.to_vec()),
+            Some(vec![100.0, 101.0, 102.0, 103.0])
+        );
+        assert_eq!(
+            data.next_candle(&btc, view.day()).map(Candle::day),
+            "2024-01-05".parse().ok()
+        );
+        assert!(
+            data.view("2023-12-31".parse().expect("day"))
+                .latest(&btc)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn an_incomplete_last_day_is_not_visible_to_decisions_but_can_be_filled_at() {
+        let eth = Symbol::parse("ETH").expect("symbol");
+        let mut data = MarketData::new();
+        data.insert(eth.clone(), history(&eth, 3, false))
+            .expect("insert");
+        let view = data.view("2024-01-03".parse().expect("day"));
+        assert_eq!(
+            view.latest(&eth).map(Candle::day),
+            "2024-01-02".parse().ok()
+        );
+        let next = data
+            .next_candle(&eth, "2024-01-02".parse().expect("day"))
+            .expect("today's candle");
+        assert!(!next.is_complete());
+    }
+
+    #[test]
+    fn histories_must_be_ascending_and_of_one_instrument() {
+        let a = Symbol::parse("A").expect("symbol");
+        let b = Symbol::parse("B").expect("symbol");
+        let mut data = MarketData::new();
+        assert!(matches!(
+            data.insert(a.clone(), history(&b, 2, true)),
+            Err(MarketError::WrongSymbol { .. })
+        ));
+        let mut reversed = history(&a, 3, true);
+        reversed.reverse();
+        assert!(matches!(
+            data.insert(a, reversed),
+            Err(MarketError::Unordered { .. })
+        ));
+        assert!(
+            data.view("2024-01-01".parse().expect("day"))
+                .columns(&b)
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! Memoised indicator series, shared by every rule and strategy evaluated over the same data.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry as MapEntry;
+
+use crate::indicators::{IndicatorError, Values};
+
+/// Indicator series computed once per (instrument, series, function, parameters) and reused.
+///
+/// **Key**: the call with everything resolved, e.g. `sma(ETH.close, 20)`, `atr(ETH, 14)` or
+/// `macd(ETH.close, 12, 26, 9)` (all outputs of a multi-output function are stored together).
+/// Parameters appear as their values, so `sma(close, $fast)` with `fast = 20` shares the entry
+/// of `sma(close, 20)`, and `close` in an ETH rule shares it with `ETH.close` in a BTC rule.
+///
+/// **Reuse across days**: indicators are causal (the value on day *i* uses only days up to *i*),
+/// so a series computed over a longer history answers every earlier decision day exactly as a
+/// computation on the shorter history would. An entry is reused when it covers at least the
+/// requested days and its input agrees at the first and the last requested day; otherwise it is
+/// recomputed for the requested history. A backtest can therefore call
+/// [`super::Rule::precompute`] once on the whole history and then evaluate day by day cheaply.
+///
+/// **Reset**: the cache assumes each instrument's history only ever grows at the end. When the
+/// underlying candles change (a re-sync, a corrected candle, a different data set under the same
+/// symbol), call [`IndicatorCache::clear`] or use a new cache. The input check above is a guard
+/// against mistakes, not a substitute for that.
+#[derive(Debug, Default)]
+pub struct IndicatorCache {
+    entries: HashMap<String, Entry>,
+    computations: usize,
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// The input series the outputs were computed from (for `atr`: the close).
+    input: Vec<f64>,
+    /// Every output, aligned with `input`.
+    outputs: Vec<Values>,
+}
+
+impl Entry {
+    /// Whether this entry answers for `input` (a prefix of the entry's own input).
+    fn covers(&self, input: &[f64]) -> bool {
+        let same = |a: f64, b: f64| a.to_bits() == b.to_bits();
+        match (input.first(), input.last()) {
+            (Some(&first), Some(&last)) => {
+                self.input.len() >= input.len()
+                    && same(self.input[0], first)
+                    && same(self.input[input.len() - 1], last)
+            }
+            _ => true,
+        }
+    }
+}
+
+impl IndicatorCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many times an indicator has been computed (cache misses) since creation or `clear`.
+    pub fn computations(&self) -> usize {
+        self.computations
+    }
+
+    /// How many indicator series are stored.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Forgets everything; required when the underlying data changes.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.computations = 0;
+    }
+
+    /// The outputs stored under `key` for `input`, computing them first if needed.
+    pub(crate) fn get_or_compute(
+        &mut self,
+        key: String,
+        input: &[f64],
+        compute: impl FnOnce() -> Result<Vec<Values>, IndicatorError>,
+    ) -> Result<&[Values], IndicatorError> {
+        let fresh = || -> Result<Entry, IndicatorError> {
+            let outputs = compute()?;
+            Ok(Entry {
+                input: input.to_vec(),
+                outputs,
+            })
+        };
+        let entry = match self.entries.entry(key) {
+            MapEntry::Occupied(mut slot) => {
+                if !slot.get().covers(input) {
+                    slot.insert(fresh()?);
+                    self.computations += 1;
+                }
+                slot.into_mut()
+            }
+            MapEntry::Vacant(slot) => {
+                let entry = fresh()?;
+                self.computations += 1;
+                slot.insert(entry)
+            }
+        };
+        Ok(&entry.outputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ones(input: &[f64]) -> Result<Vec<Values>, IndicatorError> {
+        Ok(vec![input.iter().map(|v| Some(*v)).collect()])
+    }
+
+    #[test]
+    fn a_shorter_prefix_of_the_same_data_is_served_from_the_cache() {
+        let data = [1.0, 2.0, 3.0, 4.0];
+        let mut cache = IndicatorCache::new();
+        cache
+            .get_or_compute("k".into(), &data, || ones(&data))
+            .expect("computes");
+        cache
+            .get_or_compute("k".into(), &data[..2], || ones(&data[..2]))
+            .expect("reuses");
+        assert_eq!(cache.computations(), 1);
+    }
+
+    #[test]
+    fn longer_or_different_data_is_recomputed() {
+        let mut cache = IndicatorCache::new();
+        let short = [1.0, 2.0];
+        let long = [1.0, 2.0, 3.0];
+        let other = [9.0, 2.0];
+        cache
+            .get_or_compute("k".into(), &short, || ones(&short))
+            .expect("computes");
+        cache
+            .get_or_compute("k".into(), &long, || ones(&long))
+            .expect("longer");
+        cache
+            .get_or_compute("k".into(), &other, || ones(&other))
+            .expect("different");
+        assert_eq!(cache.computations(), 3);
+        cache.clear();
+        assert!(cache.is_empty());
+        assert_eq!(cache.computations(), 0);
+    }
+}

@@ -1,0 +1,373 @@
+//! The evaluator: runs a checked rule on one decision day, reading indicators through the cache.
+
+use crate::symbol::Symbol;
+
+use super::ast::BinaryOp;
+use super::cache::IndicatorCache;
+use super::context::{Columns, EvalContext};
+use super::functions::{ArgKind, Func, Inputs, SeriesField};
+use super::node::{ArgValue, Bindings, Indicator, Node, NodeKind, PositionValue};
+
+/// The outcome of running a rule on one decision day.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evaluation {
+    /// Some part of the rule has no value yet (warm-up, too little history, no position): no
+    /// trade, and no guess.
+    NotReady {
+        /// Which part and why, e.g. "`sma(close, 20)` is warming up: ...".
+        reason: String,
+    },
+    /// Every part had a value.
+    Ready {
+        /// Whether the condition holds.
+        passed: bool,
+        /// The value of each number in the rule and each parameter it uses, by source text
+        /// (whitespace collapsed), in evaluation order, each text once: e.g.
+        /// `("rsi(close, 14)", 63.2)`, `("$fast", 10.0)`, and for crossings also yesterday's
+        /// values as `("sma(close, $fast)[1]", ...)`. Plain literals are left out.
+        values: Vec<(String, f64)>,
+    },
+}
+
+impl Evaluation {
+    /// Whether the rule is ready and its condition holds.
+    pub fn passed(&self) -> bool {
+        matches!(self, Self::Ready { passed: true, .. })
+    }
+
+    /// Whether some part of the rule has no value yet.
+    pub fn is_not_ready(&self) -> bool {
+        matches!(self, Self::NotReady { .. })
+    }
+}
+
+/// Why a part of the rule has no value.
+type Step<T> = Result<T, String>;
+
+/// A number or a condition.
+#[derive(Debug, Clone, Copy)]
+enum Value {
+    Num(f64),
+    Bool(bool),
+}
+
+/// Runs `root` at the decision day (the last day of every column).
+pub(crate) fn evaluate(
+    root: &Node,
+    ctx: &EvalContext<'_>,
+    bindings: Bindings<'_>,
+    cache: &mut IndicatorCache,
+) -> Evaluation {
+    let mut evaluator = Evaluator {
+        ctx,
+        bindings,
+        cache,
+        values: Vec::new(),
+    };
+    match evaluator.boolean(root, 0) {
+        Ok(passed) => Evaluation::Ready {
+            passed,
+            values: evaluator.values,
+        },
+        Err(reason) => Evaluation::NotReady { reason },
+    }
+}
+
+/// Computes every indicator under `node` into the cache, ignoring anything not ready.
+pub(crate) fn precompute(
+    node: &Node,
+    ctx: &EvalContext<'_>,
+    bindings: Bindings<'_>,
+    cache: &mut IndicatorCache,
+) {
+    let mut evaluator = Evaluator {
+        ctx,
+        bindings,
+        cache,
+        values: Vec::new(),
+    };
+    evaluator.precompute(node);
+}
+
+struct Evaluator<'r, 'c> {
+    ctx: &'r EvalContext<'c>,
+    bindings: Bindings<'r>,
+    cache: &'r mut IndicatorCache,
+    values: Vec<(String, f64)>,
+}
+
+impl<'c> Evaluator<'_, 'c> {
+    fn record(&mut self, text: &str, value: f64) {
+        if !self.values.iter().any(|(t, _)| t == text) {
+            self.values.push((text.to_owned(), value));
+        }
+    }
+
+    fn number(&mut self, node: &Node, offset: usize) -> Step<f64> {
+        match self.eval(node, offset)? {
+            Value::Num(v) => Ok(v),
+            Value::Bool(_) => Err(format!("`{}` is not a number", node.text)),
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, offset: usize) -> Step<bool> {
+        match self.eval(node, offset)? {
+            Value::Bool(b) => Ok(b),
+            Value::Num(_) => Err(format!("`{}` is not a condition", node.text)),
+        }
+    }
+
+    /// The value of `node` `offset` days before the decision day.
+    fn eval(&mut self, node: &Node, offset: usize) -> Step<Value> {
+        let value = match &node.kind {
+            NodeKind::Const(v) => Value::Num(*v),
+            NodeKind::Param(name) => Value::Num(self.bindings.get(name)),
+            NodeKind::Series(instrument, field) => {
+                let (symbol, columns) = self.columns(instrument.as_ref())?;
+                let column = columns.field(*field);
+                let Some(i) = column.len().checked_sub(offset + 1) else {
+                    return Err(format!(
+                        "{} needs {} days of {symbol} history, {} available",
+                        described(&node.text, offset),
+                        offset + 1,
+                        column.len()
+                    ));
+                };
+                Value::Num(column[i])
+            }
+            NodeKind::Indicator(indicator) => {
+                Value::Num(self.indicator(indicator, &node.text, offset)?)
+            }
+            NodeKind::Position(value) => Value::Num(self.position(*value)?),
+            NodeKind::Neg(x) => Value::Num(-self.number(x, offset)?),
+            NodeKind::Not(x) => Value::Bool(!self.boolean(x, offset)?),
+            NodeKind::Binary(op, a, b) => self.binary(*op, a, b, &node.text, offset)?,
+            NodeKind::Cross { above, a, b } => {
+                let (a0, b0) = (self.number(a, offset)?, self.number(b, offset)?);
+                let (a1, b1) = (self.number(a, offset + 1)?, self.number(b, offset + 1)?);
+                if offset == 0 {
+                    for (side, value) in [(a, a1), (b, b1)] {
+                        if side.record {
+                            self.record(&yesterday(side), value);
+                        }
+                    }
+                }
+                Value::Bool(if *above {
+                    a0 > b0 && a1 <= b1
+                } else {
+                    a0 < b0 && a1 >= b1
+                })
+            }
+            NodeKind::Lookback(base, arg) => {
+                let days = self.bindings.whole(arg, 0.0)?;
+                if let (ArgValue::Param(name), 0) = (&arg.value, offset) {
+                    self.record(&format!("${name}"), days as f64);
+                }
+                self.eval(base, offset.saturating_add(days))?
+            }
+        };
+        if let (Value::Num(v), 0, true) = (value, offset, node.record) {
+            self.record(&node.text, v);
+        }
+        Ok(value)
+    }
+
+    fn binary(
+        &mut self,
+        op: BinaryOp,
+        a: &Node,
+        b: &Node,
+        text: &str,
+        offset: usize,
+    ) -> Step<Value> {
+        // Both sides are always evaluated, so a rule is ready only when all its parts are.
+        if matches!(op, BinaryOp::And | BinaryOp::Or) {
+            let (x, y) = (self.boolean(a, offset)?, self.boolean(b, offset)?);
+            return Ok(Value::Bool(if op == BinaryOp::And {
+                x && y
+            } else {
+                x || y
+            }));
+        }
+        let (x, y) = (self.number(a, offset)?, self.number(b, offset)?);
+        let value = match op {
+            BinaryOp::Add => x + y,
+            BinaryOp::Sub => x - y,
+            BinaryOp::Mul => x * y,
+            BinaryOp::Div => x / y,
+            BinaryOp::Lt => return Ok(Value::Bool(x < y)),
+            BinaryOp::Le => return Ok(Value::Bool(x <= y)),
+            BinaryOp::Gt => return Ok(Value::Bool(x > y)),
+            BinaryOp::Ge => return Ok(Value::Bool(x >= y)),
+            BinaryOp::Eq => return Ok(Value::Bool(x == y)),
+            BinaryOp::Ne => return Ok(Value::Bool(x != y)),
+            BinaryOp::And | BinaryOp::Or => unreachable!("handled above"),
+        };
+        if value.is_finite() {
+            Ok(Value::Num(value))
+        } else {
+            Err(format!(
+                "`{text}` is not a finite number (division by zero?)"
+            ))
+        }
+    }
+
+    fn columns(&self, instrument: Option<&Symbol>) -> Step<(Symbol, Columns<'c>)> {
+        let wanted = instrument.unwrap_or(self.ctx.symbol());
+        self.ctx
+            .columns(instrument)
+            .map(|(s, c)| (s.clone(), c))
+            .ok_or_else(|| format!("no candles of {wanted} were given"))
+    }
+
+    /// The resolved arguments of an indicator and its cache key.
+    fn key(&self, indicator: &Indicator, symbol: &Symbol) -> Step<(Vec<f64>, String)> {
+        let spec = indicator.spec;
+        let mut args = Vec::new();
+        for (arg, (name, kind)) in indicator.args.iter().zip(spec.args) {
+            let value = self.bindings.arg(arg);
+            if *kind == ArgKind::Period {
+                self.bindings
+                    .whole(arg, 1.0)
+                    .map_err(|e| format!("the `{name}` of `{}`: {e}", spec.name))?;
+            }
+            args.push(value);
+        }
+        let input = match spec.func {
+            Func::Atr => symbol.to_string(),
+            _ => format!("{symbol}.{}", indicator.field.as_str()),
+        };
+        let mut key = format!("{}({input}", spec.name);
+        for value in &args {
+            key.push_str(&format!(", {value}"));
+        }
+        key.push(')');
+        Ok((args, key))
+    }
+
+    fn indicator(&mut self, indicator: &Indicator, text: &str, offset: usize) -> Step<f64> {
+        let (symbol, columns) = self.columns(indicator.instrument.as_ref())?;
+        let (args, key) = self.key(indicator, &symbol)?;
+        if offset == 0 {
+            for (arg, value) in indicator.args.iter().zip(&args) {
+                if let ArgValue::Param(name) = &arg.value {
+                    self.record(&format!("${name}"), *value);
+                }
+            }
+        }
+        let spec = indicator.spec;
+        let inputs = Inputs {
+            series: if spec.func == Func::Atr {
+                columns.close
+            } else {
+                columns.field(indicator.field)
+            },
+            high: columns.high,
+            low: columns.low,
+        };
+        let days = inputs.series.len();
+        let needed = spec.warm_up(&args) + offset + 1;
+        let not_ready = |what: &str| {
+            format!(
+                "{} {what}: needs {needed} days of {symbol} history, {days} available",
+                described(text, offset)
+            )
+        };
+        let Some(i) = days.checked_sub(offset + 1) else {
+            return Err(not_ready("lacks history"));
+        };
+        let outputs = self
+            .cache
+            .get_or_compute(key, inputs.series, || spec.compute(&inputs, &args))
+            .map_err(|e| format!("`{text}` cannot be computed: {e}"))?;
+        outputs
+            .get(indicator.output)
+            .and_then(|o| o.get(i).copied().flatten())
+            .ok_or_else(|| not_ready("is warming up"))
+    }
+
+    fn position(&mut self, value: PositionValue) -> Step<f64> {
+        let position = self
+            .ctx
+            .position()
+            .ok_or_else(|| format!("`{}` needs an open position", value.as_str()))?;
+        let v = match value {
+            PositionValue::EntryPrice => position.entry_price,
+            PositionValue::DaysHeld => f64::from(position.days_held),
+            PositionValue::HighestCloseSinceEntry => position.highest_close_since_entry,
+            PositionValue::ReturnSinceEntry => {
+                let (symbol, columns) = self.columns(None)?;
+                let close = columns
+                    .field(SeriesField::Close)
+                    .last()
+                    .copied()
+                    .ok_or_else(|| format!("no close of {symbol} for `return_since_entry`"))?;
+                close / position.entry_price - 1.0
+            }
+        };
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(format!("`{}` is not a finite number", value.as_str()))
+        }
+    }
+
+    fn precompute(&mut self, node: &Node) {
+        match &node.kind {
+            NodeKind::Indicator(indicator) => {
+                let _ = self.indicator(indicator, &node.text, 0);
+            }
+            NodeKind::Const(_)
+            | NodeKind::Param(_)
+            | NodeKind::Series(..)
+            | NodeKind::Position(_) => {}
+            NodeKind::Neg(x) | NodeKind::Not(x) | NodeKind::Lookback(x, _) => self.precompute(x),
+            NodeKind::Binary(_, a, b) | NodeKind::Cross { a, b, .. } => {
+                self.precompute(a);
+                self.precompute(b);
+            }
+        }
+    }
+}
+
+/// `` `close` `` or `` `close` 3 days back ``, for not-ready reasons.
+fn described(text: &str, offset: usize) -> String {
+    match offset {
+        0 => format!("`{text}`"),
+        1 => format!("`{text}` 1 day back"),
+        n => format!("`{text}` {n} days back"),
+    }
+}
+
+/// The text of `node` one day back, e.g. `sma(close, 10)[1]` or `(close - open)[1]`.
+fn yesterday(node: &Node) -> String {
+    match node.kind {
+        NodeKind::Binary(..) | NodeKind::Neg(_) => format!("({})[1]", node.text),
+        _ => format!("{}[1]", node.text),
+    }
+}
+
+/// How many candles every instrument needs before `node` can have a value `offset` days back.
+pub(crate) fn history_needed(node: &Node, bindings: &Bindings<'_>, offset: usize) -> usize {
+    match &node.kind {
+        NodeKind::Const(_) | NodeKind::Param(_) => 0,
+        NodeKind::Series(..) => offset + 1,
+        NodeKind::Position(PositionValue::ReturnSinceEntry) => 1,
+        NodeKind::Position(_) => 0,
+        NodeKind::Indicator(indicator) => {
+            let args: Vec<f64> = indicator.args.iter().map(|a| bindings.arg(a)).collect();
+            indicator.spec.warm_up(&args) + offset + 1
+        }
+        NodeKind::Neg(x) | NodeKind::Not(x) => history_needed(x, bindings, offset),
+        NodeKind::Binary(_, a, b) => {
+            history_needed(a, bindings, offset).max(history_needed(b, bindings, offset))
+        }
+        NodeKind::Cross { a, b, .. } => {
+            history_needed(a, bindings, offset + 1).max(history_needed(b, bindings, offset + 1))
+        }
+        NodeKind::Lookback(base, arg) => {
+            let days = bindings.whole(arg, 0.0).unwrap_or(0);
+            history_needed(base, bindings, offset.saturating_add(days))
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! Strategies: what to buy and when to sell, decided on a point-in-time [`MarketView`].
+//!
+//! A [`Strategy`] is a pure function of the market at the close of the decision day (and, for
+//! exits, the open position): it never sees a later candle, because [`MarketView`] cannot return
+//! one. Strategies from `barter.toml` are [`RuleStrategy`]s built from [`StrategyConfig`];
+//! strategies written in Rust implement the same trait (see [`example::Momentum`]).
+//!
+//! Exits are decided by [`decide_exit`] in a fixed priority: the strategy's [`ExitLimits`]
+//! (stop-loss, trailing stop, take-profit, max holding — see [`exits`]), then its exit signal.
+
+pub mod config;
+pub mod example;
+pub mod exits;
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::{ExitReason, Position};
+use crate::market::MarketView;
+use crate::rule::{EvalContext, Evaluation, IndicatorCache, Params, PositionView, Rule};
+use crate::symbol::Symbol;
+
+pub use config::{
+    ConfigProblem, InstrumentSelection, NumberText, SizeSpec, StrategyConfig, build_all,
+};
+pub use exits::{ExitLimits, ExitTrigger};
+
+/// How a condition came out on one decision day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The condition holds: act.
+    Passed,
+    /// The condition does not hold.
+    Failed,
+    /// Some input has no value yet (warm-up, too little history): no action, no guess.
+    NotReady,
+}
+
+/// A decision with the values that led to it, so it can be explained afterwards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Passed, failed or not ready.
+    pub outcome: Outcome,
+    /// Each part of the condition and its value at the decision day, e.g. `("rsi(close, 14)", 63.2)`.
+    pub values: Vec<(String, f64)>,
+    /// One line for people: why.
+    pub explanation: String,
+}
+
+impl Decision {
+    /// Whether to act.
+    pub fn passed(&self) -> bool {
+        self.outcome == Outcome::Passed
+    }
+
+    fn from_evaluation(label: &str, evaluation: Evaluation) -> Self {
+        match evaluation {
+            Evaluation::NotReady { reason } => Self {
+                outcome: Outcome::NotReady,
+                values: Vec::new(),
+                explanation: reason,
+            },
+            Evaluation::Ready { passed, values } => Self {
+                outcome: if passed {
+                    Outcome::Passed
+                } else {
+                    Outcome::Failed
+                },
+                explanation: format!("{label} {}", if passed { "passed" } else { "did not pass" }),
+                values,
+            },
+        }
+    }
+
+    fn not_ready(explanation: String) -> Self {
+        Self {
+            outcome: Outcome::NotReady,
+            values: Vec::new(),
+            explanation,
+        }
+    }
+}
+
+/// A trading strategy, evaluated once per decision day.
+pub trait Strategy: Send + Sync {
+    /// Unique name, as in the config and the history.
+    fn name(&self) -> &str;
+
+    /// Whether the strategy trades `symbol`.
+    fn trades(&self, symbol: &Symbol) -> bool;
+
+    /// Whether to open a position in `symbol` at the close of `view.day()`.
+    fn entry(&self, view: &MarketView<'_>, symbol: &Symbol, cache: &mut IndicatorCache)
+    -> Decision;
+
+    /// Whether the exit signal holds for `position` at the close of `view.day()`; `None` when the
+    /// strategy has no exit signal (only its [`ExitLimits`] close positions).
+    fn exit_signal(
+        &self,
+        view: &MarketView<'_>,
+        position: &Position,
+        cache: &mut IndicatorCache,
+    ) -> Option<Decision>;
+
+    /// Stop-loss, take-profit, trailing stop and max holding time.
+    fn exit_limits(&self) -> ExitLimits {
+        ExitLimits::default()
+    }
+}
+
+/// Whether to close `position` at the close of `view.day()`: the first risk exit that holds, else
+/// the exit signal. Returns the decision and, when it passed, the reason to record.
+pub fn decide_exit(
+    strategy: &dyn Strategy,
+    view: &MarketView<'_>,
+    position: &Position,
+    cache: &mut IndicatorCache,
+) -> (Decision, Option<ExitReason>) {
+    let candles = view.candles(&position.symbol);
+    let from = candles.partition_point(|c| c.day() < position.entry_day);
+    let held = &candles[from..];
+    if held.is_empty() {
+        let why = format!(
+            "no complete candle of {} since the entry on {}",
+            position.symbol, position.entry_day
+        );
+        return (Decision::not_ready(why), None);
+    }
+    if let Some(trigger) = strategy.exit_limits().check(position, held) {
+        let values = trigger
+            .level
+            .iter()
+            .map(|l| ("level".to_owned(), decimal_f64(l.0)))
+            .chain([("close".to_owned(), decimal_f64(trigger.close.0))])
+            .collect();
+        let decision = Decision {
+            outcome: Outcome::Passed,
+            values,
+            explanation: trigger.explanation,
+        };
+        return (decision, Some(trigger.reason));
+    }
+    match strategy.exit_signal(view, position, cache) {
+        Some(decision) => {
+            let reason = decision.passed().then_some(ExitReason::Signal);
+            (decision, reason)
+        }
+        None => {
+            let why = "no risk exit holds and the strategy has no exit signal".to_owned();
+            (
+                Decision {
+                    outcome: Outcome::Failed,
+                    values: Vec::new(),
+                    explanation: why,
+                },
+                None,
+            )
+        }
+    }
+}
+
+fn decimal_f64(d: rust_decimal::Decimal) -> f64 {
+    use rust_decimal::prelude::ToPrimitive;
+    d.to_f64().unwrap_or(f64::NAN)
+}
+
+/// A strategy made of rules from the config.
+#[derive(Debug, Clone)]
+pub struct RuleStrategy {
+    name: String,
+    instruments: InstrumentSelection,
+    entry: Rule,
+    exit: Option<Rule>,
+    limits: ExitLimits,
+    overrides: Params,
+}
+
+impl RuleStrategy {
+    /// A strategy from checked parts (see [`StrategyConfig::build`]).
+    pub fn new(
+        name: String,
+        instruments: InstrumentSelection,
+        entry: Rule,
+        exit: Option<Rule>,
+        limits: ExitLimits,
+    ) -> Self {
+        Self {
+            name,
+            instruments,
+            entry,
+            exit,
+            limits,
+            overrides: Params::new(),
+        }
+    }
+
+    /// The same strategy with some parameters set to other values (one point of a sweep).
+    pub fn with_params(mut self, overrides: Params) -> Self {
+        self.overrides = overrides;
+        self
+    }
+
+    /// The entry rule.
+    pub fn entry_rule(&self) -> &Rule {
+        &self.entry
+    }
+
+    /// The exit rule, if any.
+    pub fn exit_rule(&self) -> Option<&Rule> {
+        self.exit.as_ref()
+    }
+
+    fn evaluate(
+        &self,
+        rule: &Rule,
+        view: &MarketView<'_>,
+        symbol: &Symbol,
+        position: Option<PositionView>,
+        cache: &mut IndicatorCache,
+    ) -> Decision {
+        let Some(columns) = view.columns(symbol) else {
+            return Decision::not_ready(format!("no candles of {symbol} up to {}", view.day()));
+        };
+        let mut ctx = EvalContext::new(symbol.clone(), columns).with_params(&self.overrides);
+        for other in rule.instruments_referenced() {
+            match view.columns(&other) {
+                Some(columns) => ctx = ctx.with_instrument(other, columns),
+                None => {
+                    return Decision::not_ready(format!(
+                        "no candles of {other} up to {}",
+                        view.day()
+                    ));
+                }
+            }
+        }
+        if let Some(position) = position {
+            ctx = ctx.with_position(position);
+        }
+        let label = match rule.kind() {
+            crate::rule::RuleKind::Entry => "entry rule",
+            crate::rule::RuleKind::Exit => "exit rule",
+        };
+        Decision::from_evaluation(label, rule.evaluate(&ctx, cache))
+    }
+}
+
+impl Strategy for RuleStrategy {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn trades(&self, symbol: &Symbol) -> bool {
+        self.instruments.includes(symbol)
+    }
+
+    fn entry(
+        &self,
+        view: &MarketView<'_>,
+        symbol: &Symbol,
+        cache: &mut IndicatorCache,
+    ) -> Decision {
+        self.evaluate(&self.entry, view, symbol, None, cache)
+    }
+
+    fn exit_signal(
+        &self,
+        view: &MarketView<'_>,
+        position: &Position,
+        cache: &mut IndicatorCache,
+    ) -> Option<Decision> {
+        let rule = self.exit.as_ref()?;
+        let candles = view.candles(&position.symbol);
+        let entry_index = candles.partition_point(|c| c.day() < position.entry_day);
+        let closes = view
+            .columns(&position.symbol)
+            .map(|c| c.close)
+            .unwrap_or_default();
+        let Some(held) =
+            PositionView::from_closes(decimal_f64(position.entry_price.0), entry_index, closes)
+        else {
+            return Some(Decision::not_ready(format!(
+                "no complete candle of {} since the entry",
+                position.symbol
+            )));
+        };
+        Some(self.evaluate(rule, view, &position.symbol, Some(held), cache))
+    }
+
+    fn exit_limits(&self) -> ExitLimits {
+        self.limits
+    }
+}
