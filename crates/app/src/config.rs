@@ -6,9 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
+use barter_core::execution::{FillModel, FillTiming, QuantityRounding};
+use barter_core::strategy::StrategyConfig;
 use barter_sources::{BinanceConfig, CoinGeckoConfig, SampleConfig};
 use figment::Figment;
 use figment::providers::{Env, Serialized};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// The file used when neither `--config` nor `BARTER_CONFIG` names one.
@@ -28,6 +31,12 @@ pub struct Config {
     pub sync: SyncConfig,
     /// Per-source settings.
     pub sources: SourcesConfig,
+    /// The paper account.
+    pub account: AccountConfig,
+    /// The paper broker's costs and fill timing.
+    pub broker: BrokerConfig,
+    /// The strategies (`[[strategies]]`).
+    pub strategies: Vec<StrategyConfig>,
 }
 
 impl Default for Config {
@@ -36,7 +45,70 @@ impl Default for Config {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             sync: SyncConfig::default(),
             sources: SourcesConfig::default(),
+            account: AccountConfig::default(),
+            broker: BrokerConfig::default(),
+            strategies: Vec::new(),
         }
+    }
+}
+
+/// `[account]`: the paper account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountConfig {
+    /// Cash the account starts with (fixed when the account is first created in the database).
+    pub initial_cash: Decimal,
+}
+
+impl Default for AccountConfig {
+    fn default() -> Self {
+        Self {
+            initial_cash: Decimal::from(10_000),
+        }
+    }
+}
+
+/// `[broker]`: the paper broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// Fee per fill, in basis points of its value (10 = 0.1 %).
+    pub fee_bps: Decimal,
+    /// Slippage against the trader, in basis points of the price.
+    pub slippage_bps: Decimal,
+    /// `next-open` (default) or `close`.
+    pub fill: FillTiming,
+    /// `{ fractional = 8 }` (default) or `"whole_units"`.
+    pub quantity: QuantityRounding,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            fee_bps: Decimal::from(10),
+            slippage_bps: Decimal::from(5),
+            fill: FillTiming::NextOpen,
+            quantity: QuantityRounding::default(),
+        }
+    }
+}
+
+impl BrokerConfig {
+    /// The fill model these settings describe.
+    ///
+    /// # Errors
+    /// When a cost is outside 0–10 000 bps.
+    pub fn fill_model(&self) -> Result<FillModel, ConfigError> {
+        FillModel::new(self.fee_bps, self.slippage_bps, self.fill, self.quantity).map_err(|e| {
+            ConfigError::Value {
+                key: if e.name == "fee_bps" {
+                    "broker.fee_bps"
+                } else {
+                    "broker.slippage_bps"
+                },
+                message: e.to_string(),
+            }
+        })
     }
 }
 
@@ -138,7 +210,10 @@ pub fn load(path: &Path, explicit: bool) -> Result<LoadedConfig, ConfigError> {
     // Only configuration keys: BARTER_CONFIG, BARTER_LOG and secrets are read elsewhere.
     let env = Env::prefixed("BARTER_").split("__").filter(|key| {
         let key = key.as_str().to_ascii_lowercase();
-        key == "database_url" || key.starts_with("sync.") || key.starts_with("sources.")
+        key == "database_url"
+            || ["sync.", "sources.", "account.", "broker."]
+                .iter()
+                .any(|p| key.starts_with(p))
     });
     let mut config: Config = Figment::from(Serialized::defaults(from_file))
         .merge(env)
@@ -208,6 +283,13 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             message: "must not be empty".into(),
         });
     }
+    config.broker.fill_model()?;
+    if config.account.initial_cash <= Decimal::ZERO {
+        return Err(ConfigError::Value {
+            key: "account.initial_cash",
+            message: "must be greater than 0".into(),
+        });
+    }
     if config.sync.backfill_days == Some(0) {
         return Err(ConfigError::Value {
             key: "sync.backfill_days",
@@ -247,6 +329,38 @@ base_url = "https://api.binance.com"
 requests_per_minute = 600
 timeout_secs = 30.0
 max_retries = 4
+
+[account]
+initial_cash = 10000            # the paper account's starting cash (quote currency)
+
+[broker]
+fee_bps = 10                    # 0.10 % of each fill's value
+slippage_bps = 5                # the fill price moves 0.05 % against you
+fill = "next-open"              # decide on day D's close, fill at D+1's open; or "close"
+quantity = { fractional = 8 }   # or "whole_units"
+
+# Strategies: an entry rule, an optional exit rule, and risk exits. `barter strategies check`
+# reports every problem. Rules: sma ema wma rsi macd(..).line/.signal/.histogram
+# bollinger(..).upper/.middle/.lower atr stddev highest lowest roc crosses_above crosses_below,
+# close[1] (previous day), BTC.close (another instrument), $params, 5% (= 0.05).
+[[strategies]]
+name = "golden-cross"
+instruments = "all"
+entry = "crosses_above(sma(close, $fast), sma(close, $slow))"
+exit = "crosses_below(sma(close, $fast), sma(close, $slow))"
+stop_loss = "10%"
+size = "10%"                    # of equity; or "1000" (quote currency), "all", "0.5 units"
+params = { fast = 20, slow = 50 }
+
+[[strategies]]
+name = "rsi-rebound"
+instruments = ["BTC", "ETH", "SOL"]
+entry = "rsi(close, 14) < 30 and close > close[1]"
+exit = "rsi(close, 14) > 55"
+stop_loss = "8%"
+take_profit = "15%"
+max_holding_days = 30
+size = "1000"
 "#;
 
 #[cfg(test)]
@@ -258,8 +372,16 @@ mod tests {
     }
 
     #[test]
-    fn the_starter_file_parses_to_the_defaults() {
-        let config = parse(STARTER_FILE).expect("starter file is valid");
+    fn the_starter_file_parses_to_the_defaults_plus_two_valid_strategies() {
+        let mut config = parse(STARTER_FILE).expect("starter file is valid");
+        let known: Vec<barter_core::Symbol> = barter_sources::sample::instruments()
+            .into_iter()
+            .map(|i| i.symbol)
+            .collect();
+        let built = barter_core::strategy::build_all(&config.strategies, &known)
+            .unwrap_or_else(|p| panic!("starter strategies are valid: {p:?}"));
+        assert_eq!(built.len(), 2);
+        config.strategies.clear();
         let json = |c: &Config| serde_json::to_value(c).expect("serializable");
         assert_eq!(json(&config), json(&Config::default()));
     }

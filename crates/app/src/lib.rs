@@ -9,12 +9,14 @@
 //! - [`config`]: `barter.toml` + `BARTER_*` environment, validated into [`Config`].
 //! - [`source_set`]: the configured data sources, one per [`barter_core::SourceKind`].
 //! - [`sync`]: the `sync_data` job (daily candle sync for every active instrument).
+//! - [`trading`]: the `sync_new_trades` and `sync_close_positions` jobs.
 //! - [`cli`]: the command-line interface and its output.
 
 pub mod cli;
 pub mod config;
 pub mod source_set;
 pub mod sync;
+pub mod trading;
 
 pub use config::Config;
 pub use source_set::SourceSet;

@@ -36,6 +36,20 @@ pub trait SyncProgress: Send + Sync {
     fn finish(&self) {}
 }
 
+/// Measures how long a job really took, so a run's `finished_at` is its (possibly replayed)
+/// start plus the real duration.
+pub(crate) struct WallClock(std::time::Instant);
+
+impl WallClock {
+    pub(crate) fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    pub(crate) fn elapsed_delta(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::from_std(self.0.elapsed()).unwrap_or(chrono::TimeDelta::MAX)
+    }
+}
+
 /// Progress that goes nowhere.
 pub struct NoProgress;
 impl SyncProgress for NoProgress {}
@@ -55,6 +69,7 @@ pub async fn sync_data(
     progress: &dyn SyncProgress,
 ) -> anyhow::Result<Run> {
     let instruments = select_instruments(store, &options.symbols).await?;
+    let wall = WallClock::start();
     let run_id = store.start_run(RunKind::SyncData, now).await?;
     progress.start(instruments.len());
 
@@ -99,7 +114,7 @@ pub async fn sync_data(
         kind: RunKind::SyncData,
         // Stored timestamps have microsecond precision; keep the returned record identical.
         started_at: now.trunc_subsecs(6),
-        finished_at: Some(Utc::now().max(now).trunc_subsecs(6)),
+        finished_at: Some((now + wall.elapsed_delta()).trunc_subsecs(6)),
         status: RunStatus::from_outcomes(reports.len(), failed),
         counts: counts(&reports, failed),
         errors,

@@ -40,7 +40,7 @@ pub use execution::{
 pub use instrument::{Instrument, InstrumentError, SourceKind};
 pub use market::{MarketData, MarketError, MarketView};
 pub use money::{Money, Price, Quantity, Volume};
-pub use run::{InstrumentSync, Run, RunId, RunKind, RunReport, RunStatus};
+pub use run::{DecisionItem, InstrumentSync, Run, RunId, RunKind, RunReport, RunStatus};
 pub use symbol::{Symbol, SymbolError};
 
 /// A trading day: a calendar date, always meant in UTC.

@@ -28,6 +28,10 @@ impl fmt::Display for RunId {
 pub enum RunKind {
     /// Daily candle sync (`barter sync`, `POST /api/sync_data`).
     SyncData,
+    /// Entry decisions and new positions (`barter trade`, `POST /api/sync_new_trades`).
+    SyncNewTrades,
+    /// Exit decisions and closes (`barter close`, `POST /api/sync_close_positions`).
+    SyncClosePositions,
 }
 
 impl RunKind {
@@ -35,6 +39,8 @@ impl RunKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SyncData => "sync_data",
+            Self::SyncNewTrades => "sync_new_trades",
+            Self::SyncClosePositions => "sync_close_positions",
         }
     }
 }
@@ -44,6 +50,8 @@ impl FromStr for RunKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "sync_data" => Ok(Self::SyncData),
+            "sync_new_trades" => Ok(Self::SyncNewTrades),
+            "sync_close_positions" => Ok(Self::SyncClosePositions),
             other => Err(format!("unknown run kind `{other}`")),
         }
     }
@@ -143,12 +151,33 @@ impl InstrumentSync {
     }
 }
 
+/// What one strategy decided for one instrument (or one position) in a trade or close run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionItem {
+    /// The strategy.
+    pub strategy: String,
+    /// The instrument.
+    pub symbol: Symbol,
+    /// The decision day (the latest complete candle), when there was one.
+    pub day: Option<Day>,
+    /// `opened`, `closed`, `failed`, `not_ready`, `skipped`, `refused`, `already_decided`, `error`.
+    pub outcome: String,
+    /// The position opened or closed, if any.
+    pub position: Option<i64>,
+    /// Why, in words.
+    pub explanation: String,
+}
+
 /// The per-item results of a run, by job kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "items", rename_all = "snake_case")]
 pub enum RunReport {
     /// A candle sync: one entry per instrument.
     SyncData(Vec<InstrumentSync>),
+    /// Entry decisions: one per instrument × strategy.
+    SyncNewTrades(Vec<DecisionItem>),
+    /// Exit decisions: one per open position.
+    SyncClosePositions(Vec<DecisionItem>),
 }
 
 /// A job's run record.
@@ -194,6 +223,12 @@ mod tests {
         ] {
             assert_eq!(s.as_str().parse::<RunStatus>(), Ok(s));
         }
-        assert_eq!("sync_data".parse::<RunKind>(), Ok(RunKind::SyncData));
+        for kind in [
+            RunKind::SyncData,
+            RunKind::SyncNewTrades,
+            RunKind::SyncClosePositions,
+        ] {
+            assert_eq!(kind.as_str().parse::<RunKind>(), Ok(kind));
+        }
     }
 }

@@ -3,13 +3,18 @@
 //! The files in `data/sample/` (see its `SOURCES.md`: Binance spot klines for the crypto assets,
 //! unadjusted SPY) are compiled in with `include_str!`. The source serves each history up to an
 //! "as of" day (default: the last day in the files), so a replay can walk through it day by day.
+//! Only days before the caller's today are served (all complete), and each file is parsed once
+//! per process.
+
+use std::sync::OnceLock;
 
 use async_trait::async_trait;
-use barter_core::{Calendar, Candle, CandleOrigin, Day, Instrument, SourceKind, Symbol};
+
+use barter_core::{Calendar, Candle, CandleOrigin, Day, Instrument, Ohlcv, SourceKind, Symbol};
 use serde::{Deserialize, Serialize};
 
 use crate::csv_file::parse_candles;
-use crate::{DataSource, FetchRequest, SourceError, ensure_source, keep_from};
+use crate::{DataSource, FetchRequest, SourceError, ensure_source};
 
 /// Settings of the sample source (`[sources.sample]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +49,34 @@ macro_rules! series {
             csv: include_str!(concat!("../../../data/sample/", $file)),
         }
     };
+}
+
+/// A bundled file parsed into (day, values) rows, or why it did not parse.
+type Parsed = Result<Vec<(Day, Ohlcv)>, String>;
+
+impl SampleSeries {
+    /// The parsed rows (day, values), ascending; parsed once per process.
+    ///
+    /// # Errors
+    /// Why the bundled file does not parse (the tests make sure it does).
+    pub fn rows(&'static self) -> Result<&'static [(Day, Ohlcv)], String> {
+        static PARSED: [OnceLock<Parsed>; SERIES.len()] = [const { OnceLock::new() }; SERIES.len()];
+        let index = SERIES
+            .iter()
+            .position(|s| s.symbol == self.symbol)
+            .unwrap_or(0);
+        PARSED[index]
+            .get_or_init(|| {
+                let symbol = Symbol::parse(self.symbol).map_err(|e| e.to_string())?;
+                let label = format!("bundled sample {}", self.file);
+                let candles =
+                    parse_candles(&label, &symbol, self.csv, CandleOrigin::Sample, Day::MAX)
+                        .map_err(|e| e.to_string())?;
+                Ok(candles.iter().map(|c| (c.day(), c.values())).collect())
+            })
+            .as_deref()
+            .map_err(Clone::clone)
+    }
 }
 
 /// Every bundled history.
@@ -86,6 +119,19 @@ pub fn instruments() -> Vec<Instrument> {
             .ok()
         })
         .collect()
+}
+
+/// The last day any bundled history has (the default "as of" day).
+pub fn last_day() -> Option<Day> {
+    SERIES
+        .iter()
+        .filter_map(|s| {
+            s.rows()
+                .ok()
+                .and_then(|rows| rows.last())
+                .map(|(day, _)| *day)
+        })
+        .max()
 }
 
 /// Serves the bundled histories.
@@ -133,18 +179,34 @@ impl DataSource for SampleSource {
                     .join(", ")
             ),
         })?;
-        let label = format!("bundled sample {}", series.file);
-        let mut candles = parse_candles(
-            &label,
-            &instrument.symbol,
-            series.csv,
-            CandleOrigin::Sample,
-            request.today(),
-        )?;
-        if let Some(as_of) = self.config.as_of {
-            candles.retain(|c| c.day() <= as_of);
-        }
-        Ok(keep_from(candles, request.from))
+        // Bundled history only: days before today (complete), up to the as-of day.
+        let last = request.today().pred_opt().unwrap_or(Day::MIN);
+        let last = self.config.as_of.map_or(last, |as_of| as_of.min(last));
+        let first = request.from.unwrap_or(Day::MIN);
+        let rows = series.rows().map_err(|detail| SourceError::Malformed {
+            source_kind: SourceKind::Sample,
+            symbol: instrument.symbol.clone(),
+            detail,
+        })?;
+        let start = rows.partition_point(|(day, _)| *day < first);
+        let end = rows.partition_point(|(day, _)| *day <= last);
+        rows[start..end.max(start)]
+            .iter()
+            .map(|(day, values)| {
+                Candle::new(
+                    instrument.symbol.clone(),
+                    *day,
+                    *values,
+                    true,
+                    CandleOrigin::Sample,
+                    request.today(),
+                )
+                .map_err(|error| SourceError::InvalidCandle {
+                    source_kind: SourceKind::Sample,
+                    error,
+                })
+            })
+            .collect()
     }
 }
 

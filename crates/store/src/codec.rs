@@ -132,9 +132,25 @@ pub mod sqlite {
     pub const LOCK_INSTRUMENT: &str = "SELECT first_day, last_day, last_complete_day, candle_count \
          FROM instruments WHERE symbol = $1";
 
+    /// Reads the paper account in a write transaction; a plain read on SQLite, where
+    /// `BEGIN IMMEDIATE` already serialises writers.
+    pub const LOCK_ACCOUNT: &str = "SELECT initial_cash, cash FROM account WHERE id = 1";
+
     /// How money is bound: its exact decimal text.
     pub fn money(value: Decimal) -> String {
         value.to_string()
+    }
+
+    /// Reads a nullable money column stored as decimal text.
+    ///
+    /// # Errors
+    /// Why the stored text is not a decimal.
+    pub fn get_money_opt(row: &SqliteRow, col: &str) -> Result<Option<Decimal>, String> {
+        let text: Option<&str> = column(row, col)?;
+        match text {
+            None => Ok(None),
+            Some(_) => get_money(row, col).map(Some),
+        }
     }
 
     /// Reads a money column stored as decimal text.
@@ -160,7 +176,8 @@ pub mod sqlite {
     }
 }
 
-/// PostgreSQL: money as NUMERIC, writers of one instrument serialised by a row lock.
+/// PostgreSQL: money as NUMERIC, writers of one instrument serialised by a row lock, ledger
+/// writers by the account row lock.
 pub mod postgres {
     use rust_decimal::Decimal;
     use sqlx::postgres::{PgPool, PgRow};
@@ -182,9 +199,21 @@ pub mod postgres {
     pub const LOCK_INSTRUMENT: &str = "SELECT first_day, last_day, last_complete_day, candle_count \
          FROM instruments WHERE symbol = $1 FOR NO KEY UPDATE";
 
+    /// Locks the paper account row for the rest of a write transaction, so every ledger write
+    /// (open, close) runs one after the other and cash is never updated from a stale read.
+    pub const LOCK_ACCOUNT: &str = "SELECT initial_cash, cash FROM account WHERE id = 1 FOR UPDATE";
+
     /// How money is bound: NUMERIC.
     pub fn money(value: Decimal) -> Decimal {
         value
+    }
+
+    /// Reads a nullable NUMERIC money column.
+    ///
+    /// # Errors
+    /// Why the stored value is not a decimal Barter can represent (e.g. `NaN`).
+    pub fn get_money_opt(row: &PgRow, col: &str) -> Result<Option<Decimal>, String> {
+        column(row, col)
     }
 
     /// Reads a NUMERIC money column.

@@ -40,6 +40,16 @@ pub enum StoreError {
     /// No instrument with this symbol is registered.
     #[error("instrument {0} is not registered")]
     UnknownInstrument(Symbol),
+    /// The instrument still has positions in the trading ledger, which must keep it.
+    #[error("instrument {0} has positions in the trading ledger and cannot be removed")]
+    InstrumentInUse(Symbol),
+    /// No paper account exists yet: create it with `Store::ensure_account`.
+    #[error("the paper account does not exist yet (create it with an initial cash first)")]
+    NoAccount,
+    /// A trading call whose arguments would break the ledger (e.g. a sell fill passed to
+    /// `open_position`); a bug in the caller, never a business outcome.
+    #[error("invalid trade: {0}")]
+    InvalidTrade(String),
     /// No run with this id exists.
     #[error("run {0} does not exist")]
     UnknownRun(RunId),

@@ -108,7 +108,9 @@ impl Store {
     /// Its history entries are kept.
     ///
     /// # Errors
-    /// [`StoreError::UnknownInstrument`] when `symbol` is not registered; [`StoreError::Database`].
+    /// [`StoreError::UnknownInstrument`] when `symbol` is not registered,
+    /// [`StoreError::InstrumentInUse`] when the trading ledger has positions in it (nothing is
+    /// removed then); [`StoreError::Database`].
     pub async fn remove_instrument(&self, symbol: &Symbol) -> Result<u64, StoreError> {
         let action = || format!("remove instrument {symbol}");
         on_db!(&self.db, |pool| {
@@ -131,7 +133,14 @@ impl Store {
                 .bind(symbol.as_str())
                 .execute(&mut *tx)
                 .await
-                .with_action(action)?;
+                .with_action(action)
+                .map_err(|e| {
+                    if e.is_foreign_key_violation() {
+                        StoreError::InstrumentInUse(symbol.clone())
+                    } else {
+                        e
+                    }
+                })?;
             tx.commit().await.with_action(action)?;
             Ok(candles)
         })

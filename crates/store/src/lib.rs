@@ -1,6 +1,6 @@
-//! Barter's persistence: instruments, daily candles, job runs and the sync history, stored in
-//! SQLite (the default) or PostgreSQL through sqlx runtime queries, behaving identically on
-//! both.
+//! Barter's persistence: instruments, daily candles, job runs, the trading ledger and the
+//! append-only history, stored in SQLite (the default) or PostgreSQL through sqlx runtime
+//! queries, behaving identically on both.
 //!
 //! Open a [`Store`] with [`Store::connect`] (`sqlite:barter.db`, `sqlite::memory:`,
 //! `postgres://…`); pending migrations are applied on connect. Every query is written once and
@@ -15,7 +15,13 @@
 //! - [`instruments`]: register, list, (de)activate and remove instruments.
 //! - [`candles`]: the transactional candle write with its added/updated/unchanged/conflict diff,
 //!   and candle reads ([`Coverage`], stored days, last complete day).
-//! - [`runs`]: job run records and the append-only [`HistoryEntry`] log.
+//! - [`runs`]: job run records and the append-only [`HistoryEntry`] log, filtered and paged
+//!   with [`HistoryFilter`].
+//! - [`trading`]: the trading ledger — the paper account ([`AccountState`]), decisions keyed by
+//!   (strategy, instrument, decision day) so a rerun changes nothing ([`NewDecision`],
+//!   [`DecisionRecord`]), positions opened and closed in one transaction with their fills, cash
+//!   and history entries ([`OpenOutcome`], [`CloseOutcome`]), one open position per strategy ×
+//!   instrument enforced by the database.
 
 /// Expands `$body` once per backend with `$pool` bound to that backend's pool and `codec`
 /// naming the backend's value codec, so each query is written once for SQLite and PostgreSQL.
@@ -44,8 +50,13 @@ pub mod error;
 pub mod instruments;
 pub mod migrate;
 pub mod runs;
+pub mod trading;
 
 pub use candles::{CandleConflict, CandleWrite, Coverage};
 pub use connect::{ConnectOptions, Db, Store};
 pub use error::StoreError;
-pub use runs::HistoryEntry;
+pub use runs::{HistoryEntry, HistoryFilter};
+pub use trading::{
+    AccountState, CloseOutcome, DecisionFilter, DecisionKind, DecisionOutcome, DecisionRecord,
+    NewDecision, OpenOutcome, PositionStatus,
+};

@@ -1,9 +1,9 @@
-//! Job run records ([`Run`]) and the append-only sync history ([`HistoryEntry`]).
+//! Job run records ([`Run`]) and the append-only history ([`HistoryEntry`]) of syncs and trading.
 
-use barter_core::{Run, RunId, RunKind, RunStatus, Symbol};
+use barter_core::{PositionId, Run, RunId, RunKind, RunStatus, Symbol};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 
 use crate::codec::{column, json, json_opt, parsed};
 use crate::connect::Store;
@@ -12,7 +12,11 @@ use crate::error::{DbResultExt, StoreError};
 /// The columns a [`Run`] is read from, in `SELECT` order.
 const RUN_COLUMNS: &str = "id, kind, started_at, finished_at, status, counts, errors, report";
 
-/// One line of the append-only history: what was synced, when, by which run.
+/// The columns a [`HistoryEntry`] is read from, in `SELECT` order.
+const HISTORY_COLUMNS: &str =
+    "id, run_id, recorded_at, kind, symbol, strategy, position_id, detail";
+
+/// One line of the append-only history: what was synced or traded, when, by which run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     /// Database id; later entries have larger ids.
@@ -25,8 +29,42 @@ pub struct HistoryEntry {
     pub kind: String,
     /// The instrument concerned, if any.
     pub symbol: Option<Symbol>,
+    /// The strategy concerned, if any (trading entries).
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// The position concerned, if any (fills, refusals, closes, decisions that acted).
+    #[serde(default)]
+    pub position: Option<PositionId>,
     /// Free-form details.
     pub detail: serde_json::Value,
+}
+
+/// Which history entries [`Store::history_filtered`] returns; every set field must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryFilter {
+    /// Only entries about this instrument.
+    pub symbol: Option<Symbol>,
+    /// Only entries about this strategy.
+    pub strategy: Option<String>,
+    /// Only entries recorded at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries older than this id: pass the last id of the previous page to get the next.
+    pub before_id: Option<i64>,
+    /// At most this many entries.
+    pub limit: u32,
+}
+
+impl Default for HistoryFilter {
+    /// No condition, the latest 100 entries.
+    fn default() -> Self {
+        Self {
+            symbol: None,
+            strategy: None,
+            since: None,
+            before_id: None,
+            limit: 100,
+        }
+    }
 }
 
 impl Store {
@@ -169,18 +207,64 @@ impl Store {
     /// [`StoreError::Database`] when the query fails,
     /// [`StoreError::Corrupt`] for an unreadable row.
     pub async fn history(&self, limit: u32) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.history_filtered(&HistoryFilter {
+            limit,
+            ..HistoryFilter::default()
+        })
+        .await
+    }
+
+    /// The latest history entries matching `filter`, newest first (largest id first). Page
+    /// through the whole history by passing the last returned id as the next
+    /// [`HistoryFilter::before_id`].
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails,
+    /// [`StoreError::Corrupt`] for an unreadable row.
+    pub async fn history_filtered(
+        &self,
+        filter: &HistoryFilter,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
         on_db!(&self.db, |pool| {
-            let rows = sqlx::query(
-                "SELECT id, run_id, recorded_at, kind, symbol, detail FROM history \
-                 ORDER BY id DESC LIMIT $1",
-            )
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await
-            .action("list the history")?;
+            let rows = select_history::<codec::Backend>(filter)
+                .build()
+                .fetch_all(pool)
+                .await
+                .action("list the history")?;
             rows.iter().map(history_from_row).collect()
         })
     }
+}
+
+/// `SELECT`s the history entries matching `filter`, newest first.
+fn select_history<'a, DB>(filter: &'a HistoryFilter) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    i64: for<'e> Encode<'e, DB> + Type<DB>,
+    DateTime<Utc>: for<'e> Encode<'e, DB> + Type<DB>,
+{
+    // SQLite compares the RFC 3339 UTC text timestamps as text, which orders them by time:
+    // every stored value has the same `+00:00` offset and 0, 3 or 6 fraction digits.
+    let mut query = QueryBuilder::new(format!("SELECT {HISTORY_COLUMNS} FROM history WHERE true"));
+    if let Some(symbol) = &filter.symbol {
+        query.push(" AND symbol = ").push_bind(symbol.as_str());
+    }
+    if let Some(strategy) = &filter.strategy {
+        query.push(" AND strategy = ").push_bind(strategy.as_str());
+    }
+    if let Some(since) = filter.since {
+        query
+            .push(" AND recorded_at >= ")
+            .push_bind(crate::codec::timestamp(since));
+    }
+    if let Some(before) = filter.before_id {
+        query.push(" AND id < ").push_bind(before);
+    }
+    query
+        .push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(filter.limit));
+    query
 }
 
 /// Rebuilds a [`Run`] from a row of [`RUN_COLUMNS`].
@@ -219,6 +303,7 @@ where
     i64: Decode<'r, R::Database> + Type<R::Database>,
     Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
     &'r str: Decode<'r, R::Database> + Type<R::Database>,
     Option<&'r str>: Decode<'r, R::Database> + Type<R::Database>,
     DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
@@ -229,6 +314,7 @@ where
         move |detail: String| StoreError::corrupt(what, detail)
     };
     let symbol: Option<&str> = column(row, "symbol").map_err(corrupt("symbol"))?;
+    let position: Option<i64> = column(row, "position_id").map_err(corrupt("position_id"))?;
     Ok(HistoryEntry {
         id,
         run: column::<_, Option<i64>>(row, "run_id")
@@ -240,6 +326,8 @@ where
             .map(Symbol::parse)
             .transpose()
             .map_err(|e| corrupt("symbol")(e.to_string()))?,
+        strategy: column(row, "strategy").map_err(corrupt("strategy"))?,
+        position: position.map(PositionId),
         detail: json(row, "detail").map_err(corrupt("detail"))?,
     })
 }

@@ -25,7 +25,7 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
+pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Store::connect(&config.database_url)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))
@@ -63,6 +63,18 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;
             sync(&cli, &config, &store, args).await
+        }
+        Command::Trade
+        | Command::Close
+        | Command::Run(_)
+        | Command::Strategies(_)
+        | Command::Positions { .. }
+        | Command::Account
+        | Command::History { .. }
+        | Command::Explain { .. } => {
+            let config = load_config(&cli)?;
+            let store = open_store(&config).await?;
+            super::trading_commands::dispatch(&cli, &config, &store).await
         }
         Command::Candles { symbol, from, to } => {
             let config = load_config(&cli)?;
@@ -248,12 +260,40 @@ async fn quickstart(cli: &Cli) -> anyhow::Result<ExitCode> {
     let progress = ProgressReporter::new();
     let run = sync_data(&store, &sources, &options, Utc::now(), &progress).await?;
     output::sync_run(cli.json, &run)?;
+    if run.status != RunStatus::Succeeded {
+        return Ok(exit_status(run.status));
+    }
+    // Replay the last year of the sample with the configured (starter) strategies.
+    let last = config
+        .sources
+        .sample
+        .as_of
+        .or_else(barter_sources::sample::last_day);
+    let Some(last) = last else {
+        return Ok(exit_status(run.status));
+    };
+    let first = last - chrono::Days::new(364);
     if !cli.json {
         println!(
-            "\nnext: `barter candles BTC --from 2025-12-01` shows stored candles; `barter sync` brings them up to date."
+            "\nreplaying the daily job from {first} to {last} with {} strategies:",
+            config.strategies.len()
         );
     }
-    Ok(exit_status(run.status))
+    let known: Vec<barter_core::Symbol> = store
+        .instruments()
+        .await?
+        .into_iter()
+        .map(|i| i.symbol)
+        .collect();
+    let trading = crate::trading::Trading::from_config(&config, &known)?;
+    let code =
+        super::trading_commands::replay(cli.json, &config, &store, &trading, first, last).await?;
+    if !cli.json {
+        println!(
+            "\nnext: `barter explain ID` tells why a position was opened and closed; `barter history` lists every decision."
+        );
+    }
+    Ok(code)
 }
 
 #[cfg(test)]

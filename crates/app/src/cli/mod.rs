@@ -2,6 +2,8 @@
 
 mod commands;
 mod output;
+mod trading_commands;
+mod trading_output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +54,46 @@ pub enum Command {
     Instruments(InstrumentsCommand),
     /// Sync daily candles for every active instrument (or the ones named).
     Sync(SyncArgs),
+    /// Entry logic (the seed's sync_new_trades): open positions where entry rules pass.
+    Trade,
+    /// Exit logic (the seed's sync_close_positions): close positions whose exits hold.
+    Close,
+    /// The daily job: sync, trade, close (or replay it day by day over history).
+    Run(RunArgs),
+    /// List the configured strategies or check them for errors.
+    #[command(subcommand)]
+    Strategies(StrategiesCommand),
+    /// Show positions, with unrealized P&L at the latest close for open ones.
+    Positions {
+        /// Only open positions.
+        #[arg(long, conflicts_with = "closed")]
+        open: bool,
+        /// Only closed positions.
+        #[arg(long)]
+        closed: bool,
+    },
+    /// Show the paper account: cash, equity, realized and unrealized P&L.
+    Account,
+    /// Show the append-only history, newest first.
+    History {
+        /// Only this instrument.
+        #[arg(long)]
+        instrument: Option<Symbol>,
+        /// Only this strategy.
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Only entries recorded on or after this day.
+        #[arg(long)]
+        since: Option<Day>,
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Explain a position: why it was opened and why it was closed, with the deciding values.
+    Explain {
+        /// The position id (see `barter positions`).
+        position: i64,
+    },
     /// Show an instrument's stored candles.
     Candles {
         /// The instrument symbol.
@@ -132,6 +174,26 @@ pub struct SyncArgs {
     /// Re-fetch from this day (YYYY-MM-DD) instead of the last complete stored day.
     #[arg(long)]
     pub since: Option<Day>,
+}
+
+/// `barter run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Replay the daily job for each day from this one, as if the cron had run then.
+    #[arg(long, value_name = "DAY")]
+    pub replay_from: Option<Day>,
+    /// Last day of the replay (default: yesterday).
+    #[arg(long, value_name = "DAY", requires = "replay_from")]
+    pub to: Option<Day>,
+}
+
+/// `barter strategies ...`.
+#[derive(Debug, Subcommand)]
+pub enum StrategiesCommand {
+    /// List the configured strategies.
+    List,
+    /// Check every strategy and report every problem (non-zero exit status if any).
+    Check,
 }
 
 /// `barter db ...`.

@@ -8,13 +8,13 @@ use serde::Serialize;
 
 use crate::sync::SyncProgress;
 
-fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+pub(super) fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
 /// Prints rows as a left-aligned table under a header.
-fn table(header: &[&str], rows: &[Vec<String>]) {
+pub(super) fn table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -148,7 +148,7 @@ pub fn sync_run(json: bool, run: &Run) -> anyhow::Result<()> {
     }
     let items: &[InstrumentSync] = match &run.report {
         Some(RunReport::SyncData(items)) => items,
-        None => &[],
+        _ => &[],
     };
     let rows: Vec<Vec<String>> = items
         .iter()

@@ -106,6 +106,11 @@ pub trait Strategy: Send + Sync {
     fn exit_limits(&self) -> ExitLimits {
         ExitLimits::default()
     }
+
+    /// Other instruments the strategy reads (their candles must be in the market view).
+    fn references(&self) -> Vec<Symbol> {
+        Vec::new()
+    }
 }
 
 /// Whether to close `position` at the close of `view.day()`: the first risk exit that holds, else
@@ -288,5 +293,15 @@ impl Strategy for RuleStrategy {
 
     fn exit_limits(&self) -> ExitLimits {
         self.limits
+    }
+
+    fn references(&self) -> Vec<Symbol> {
+        let mut symbols = self.entry.instruments_referenced();
+        if let Some(exit) = &self.exit {
+            symbols.extend(exit.instruments_referenced());
+        }
+        symbols.sort();
+        symbols.dedup();
+        symbols
     }
 }

@@ -1,0 +1,211 @@
+//! The trading commands: trade, close, run (and its replay), strategies, positions, account,
+//! history and explain.
+
+use std::process::ExitCode;
+
+use barter_core::{Day, PositionId, Run, RunStatus, Symbol};
+use barter_store::Store;
+use barter_store::trading::{DecisionFilter, HistoryFilter, PositionStatus};
+use chrono::{DateTime, Days, NaiveTime, Utc};
+
+use super::trading_output as output;
+use super::{Cli, Command, RunArgs, StrategiesCommand};
+use crate::config::Config;
+use crate::source_set::SourceSet;
+use crate::sync::{NoProgress, SyncOptions, sync_data};
+use crate::trading::{Trading, sync_close_positions, sync_new_trades};
+
+/// When a replayed day's cron "runs": 00:10 UTC the next day, like the example schedule.
+const REPLAY_TIME: NaiveTime = match NaiveTime::from_hms_opt(0, 10, 0) {
+    Some(t) => t,
+    None => NaiveTime::MIN,
+};
+
+async fn trading(config: &Config, store: &Store) -> anyhow::Result<Trading> {
+    let known: Vec<Symbol> = store
+        .instruments()
+        .await?
+        .into_iter()
+        .map(|i| i.symbol)
+        .collect();
+    Trading::from_config(config, &known)
+}
+
+fn status(runs: &[&Run]) -> ExitCode {
+    if runs.iter().all(|r| r.status == RunStatus::Succeeded) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+pub(super) async fn dispatch(
+    cli: &Cli,
+    config: &Config,
+    store: &Store,
+) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Trade => {
+            let run = sync_new_trades(store, &trading(config, store).await?, Utc::now()).await?;
+            output::decision_run(cli.json, &run)?;
+            Ok(status(&[&run]))
+        }
+        Command::Close => {
+            let run =
+                sync_close_positions(store, &trading(config, store).await?, Utc::now()).await?;
+            output::decision_run(cli.json, &run)?;
+            Ok(status(&[&run]))
+        }
+        Command::Run(args) => run(cli, config, store, args).await,
+        Command::Strategies(StrategiesCommand::List) => {
+            output::strategies(cli.json, &config.strategies)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Strategies(StrategiesCommand::Check) => {
+            let known: Vec<Symbol> = store
+                .instruments()
+                .await?
+                .into_iter()
+                .map(|i| i.symbol)
+                .collect();
+            match barter_core::strategy::build_all(&config.strategies, &known) {
+                Ok(built) => {
+                    println!(
+                        "{} strateg{} OK",
+                        built.len(),
+                        if built.len() == 1 { "y" } else { "ies" }
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(problems) => {
+                    for problem in &problems {
+                        eprintln!("{problem}\n");
+                    }
+                    eprintln!("{} problem(s) found", problems.len());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Positions { open, closed } => {
+            let status = match (open, closed) {
+                (true, _) => Some(PositionStatus::Open),
+                (_, true) => Some(PositionStatus::Closed),
+                _ => None,
+            };
+            let positions = store.positions(status).await?;
+            output::positions(cli.json, store, &positions).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Account => {
+            output::account(cli.json, store, trading(config, store).await?.initial_cash).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::History {
+            instrument,
+            strategy,
+            since,
+            limit,
+        } => {
+            let filter = HistoryFilter {
+                symbol: instrument.clone(),
+                strategy: strategy.clone(),
+                since: since
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|t| t.and_utc()),
+                before_id: None,
+                limit: *limit,
+            };
+            output::history(cli.json, &store.history_filtered(&filter).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { position } => {
+            let id = PositionId(*position);
+            let Some(found) = store.position(id).await? else {
+                anyhow::bail!("position {position} does not exist; see `barter positions`");
+            };
+            let filter = DecisionFilter {
+                position: Some(id),
+                ..DecisionFilter::default()
+            };
+            let decisions = store.decisions(&filter).await?;
+            let fills = store.fills_of(id).await?;
+            output::explain(cli.json, &found, &decisions, &fills)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => unreachable!("dispatched by the caller"),
+    }
+}
+
+/// `barter run`: today's sync, trade and close, or a replay over a range of days.
+async fn run(
+    cli: &Cli,
+    config: &Config,
+    store: &Store,
+    args: &RunArgs,
+) -> anyhow::Result<ExitCode> {
+    let trading = trading(config, store).await?;
+    let Some(from) = args.replay_from else {
+        let now = Utc::now();
+        let sources = SourceSet::from_config(&config.sources);
+        let options = SyncOptions {
+            backfill_days: config.sync.backfill_days,
+            ..SyncOptions::default()
+        };
+        let sync = sync_data(store, &sources, &options, now, &NoProgress).await?;
+        let trade = sync_new_trades(store, &trading, now).await?;
+        let close = sync_close_positions(store, &trading, now).await?;
+        output::daily(cli.json, &[&sync, &trade, &close])?;
+        return Ok(status(&[&sync, &trade, &close]));
+    };
+    let yesterday = Utc::now().date_naive() - Days::new(1);
+    let to = args.to.unwrap_or(yesterday);
+    replay(cli.json, config, store, &trading, from, to).await
+}
+
+/// Runs the daily job for each day in `from..=to` as if the cron had run at 00:10 UTC the next
+/// day, with the sample source serving its history as of that day.
+pub(super) async fn replay(
+    json: bool,
+    config: &Config,
+    store: &Store,
+    trading: &Trading,
+    from: Day,
+    to: Day,
+) -> anyhow::Result<ExitCode> {
+    if to < from {
+        anyhow::bail!("--to {to} is before --replay-from {from}");
+    }
+    let mut ok = true;
+    let mut days = Vec::new();
+    let mut day = from;
+    while day <= to {
+        let now: DateTime<Utc> = (day + Days::new(1)).and_time(REPLAY_TIME).and_utc();
+        let mut sources_config = config.sources.clone();
+        sources_config.sample.as_of = Some(day);
+        let sources = SourceSet::from_config(&sources_config);
+        let options = SyncOptions {
+            backfill_days: config.sync.backfill_days,
+            ..SyncOptions::default()
+        };
+        let sync = sync_data(store, &sources, &options, now, &NoProgress).await?;
+        let trade = sync_new_trades(store, trading, now).await?;
+        let close = sync_close_positions(store, trading, now).await?;
+        ok &= [&sync, &trade, &close]
+            .iter()
+            .all(|r| r.status == RunStatus::Succeeded);
+        days.push(output::ReplayDay::new(day, &sync, &trade, &close));
+        day = day + Days::new(1);
+    }
+    output::replay(json, &days)?;
+    if !json {
+        println!();
+        output::positions(false, store, &store.positions(None).await?).await?;
+        println!();
+        output::account(false, store, trading.initial_cash).await?;
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

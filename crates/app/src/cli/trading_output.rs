@@ -1,0 +1,407 @@
+//! How trading results are shown: decision runs, positions, the account, history, explanations.
+
+use barter_core::strategy::StrategyConfig;
+use barter_core::{Day, Fill, Money, Position, Price, Run, RunReport};
+use barter_store::HistoryEntry;
+use barter_store::Store;
+use barter_store::trading::DecisionRecord;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::output::{print_json, table};
+use crate::trading::marks;
+
+/// Money for people: two decimals (JSON keeps every digit).
+fn cash(m: Money) -> String {
+    m.0.round_dp(2).to_string()
+}
+
+/// Prints a trade or close run: one line per decision, then the counts.
+pub fn decision_run(json: bool, run: &Run) -> anyhow::Result<()> {
+    if json {
+        return print_json(run);
+    }
+    let items = match &run.report {
+        Some(RunReport::SyncNewTrades(items) | RunReport::SyncClosePositions(items)) => {
+            items.as_slice()
+        }
+        _ => &[],
+    };
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            vec![
+                i.strategy.clone(),
+                i.symbol.to_string(),
+                i.day.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+                i.outcome.clone(),
+                i.position
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                i.explanation.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "STRATEGY",
+            "INSTRUMENT",
+            "DAY",
+            "OUTCOME",
+            "POSITION",
+            "WHY",
+        ],
+        &rows,
+    );
+    let counts: Vec<String> = run.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!(
+        "run {} {} {}: {}",
+        run.id,
+        run.kind.as_str(),
+        run.status,
+        counts.join(", ")
+    );
+    for error in &run.errors {
+        println!("error: {error}");
+    }
+    Ok(())
+}
+
+/// Prints the three runs of a daily job.
+pub fn daily(json: bool, runs: &[&Run]) -> anyhow::Result<()> {
+    if json {
+        return print_json(runs);
+    }
+    for run in runs {
+        let counts: Vec<String> = run
+            .counts
+            .iter()
+            .filter(|(_, v)| **v > 0)
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        println!(
+            "run {} {} {}: {}",
+            run.id,
+            run.kind.as_str(),
+            run.status,
+            counts.join(", ")
+        );
+        for error in &run.errors {
+            println!("  error: {error}");
+        }
+    }
+    Ok(())
+}
+
+/// One replayed day, summarised.
+#[derive(Debug, Serialize)]
+pub struct ReplayDay {
+    day: Day,
+    candles_added: u64,
+    opened: u64,
+    closed: u64,
+    runs: [i64; 3],
+    errors: Vec<String>,
+}
+
+impl ReplayDay {
+    /// The summary of one day's sync, trade and close runs.
+    pub fn new(day: Day, sync: &Run, trade: &Run, close: &Run) -> Self {
+        let get = |run: &Run, key: &str| run.counts.get(key).copied().unwrap_or(0);
+        Self {
+            day,
+            candles_added: get(sync, "candles_added"),
+            opened: get(trade, "opened"),
+            closed: get(close, "closed"),
+            runs: [sync.id.0, trade.id.0, close.id.0],
+            errors: [sync, trade, close]
+                .iter()
+                .flat_map(|r| r.errors.iter().cloned())
+                .collect(),
+        }
+    }
+}
+
+/// Prints a replay: the days on which something traded, and every error.
+pub fn replay(json: bool, days: &[ReplayDay]) -> anyhow::Result<()> {
+    if json {
+        return print_json(days);
+    }
+    let active: Vec<&ReplayDay> = days
+        .iter()
+        .filter(|d| d.opened + d.closed > 0 || !d.errors.is_empty())
+        .collect();
+    let rows: Vec<Vec<String>> = active
+        .iter()
+        .map(|d| {
+            vec![
+                d.day.to_string(),
+                d.candles_added.to_string(),
+                d.opened.to_string(),
+                d.closed.to_string(),
+                d.errors.join("; "),
+            ]
+        })
+        .collect();
+    table(
+        &["DAY", "CANDLES ADDED", "OPENED", "CLOSED", "ERRORS"],
+        &rows,
+    );
+    let (opened, closed): (u64, u64) = days
+        .iter()
+        .fold((0, 0), |(o, c), d| (o + d.opened, c + d.closed));
+    println!(
+        "replayed {} day(s): {opened} position(s) opened, {closed} closed",
+        days.len()
+    );
+    Ok(())
+}
+
+/// Lists the configured strategies.
+pub fn strategies(json: bool, configs: &[StrategyConfig]) -> anyhow::Result<()> {
+    if json {
+        return print_json(configs);
+    }
+    let rows: Vec<Vec<String>> = configs
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                if c.enabled { "yes" } else { "no" }.into(),
+                serde_json::to_string(&c.instruments).unwrap_or_default(),
+                c.entry.clone(),
+                c.exit.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(&["NAME", "ENABLED", "INSTRUMENTS", "ENTRY", "EXIT"], &rows);
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct PositionLine<'a> {
+    #[serde(flatten)]
+    position: &'a Position,
+    status: &'static str,
+    mark: Option<Price>,
+    unrealized_pnl: Option<Money>,
+    realized_pnl: Option<Money>,
+}
+
+/// Prints positions; open ones with their unrealized P&L at the latest complete close.
+pub async fn positions(json: bool, store: &Store, positions: &[Position]) -> anyhow::Result<()> {
+    let marks = marks(store, positions).await?;
+    let lines: Vec<PositionLine<'_>> = positions
+        .iter()
+        .map(|p| {
+            let mark = p.is_open().then(|| marks.get(&p.symbol).copied()).flatten();
+            PositionLine {
+                position: p,
+                status: if p.is_open() { "open" } else { "closed" },
+                mark,
+                unrealized_pnl: mark.map(|m| p.unrealized_pnl(m)),
+                realized_pnl: p.realized_pnl(),
+            }
+        })
+        .collect();
+    if json {
+        return print_json(&lines);
+    }
+    if lines.is_empty() {
+        println!("no positions");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| {
+            let p = l.position;
+            vec![
+                p.id.to_string(),
+                p.strategy.clone(),
+                p.symbol.to_string(),
+                l.status.into(),
+                p.quantity.to_string(),
+                format!("{} on {}", p.entry_price, p.entry_day),
+                p.exit
+                    .as_ref()
+                    .map(|e| format!("{} on {} ({:?})", e.price, e.day, e.reason))
+                    .unwrap_or_else(|| "-".into()),
+                l.realized_pnl
+                    .or(l.unrealized_pnl)
+                    .map(cash)
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "STRATEGY",
+            "INSTRUMENT",
+            "STATUS",
+            "QUANTITY",
+            "ENTRY",
+            "EXIT",
+            "P&L",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct AccountView {
+    initial_cash: Money,
+    cash: Money,
+    holdings: Money,
+    equity: Money,
+    realized_pnl: Money,
+    unrealized_pnl: Money,
+    open_positions: usize,
+    closed_positions: usize,
+}
+
+/// Prints the account: cash, holdings at the latest closes, equity and P&L.
+pub async fn account(json: bool, store: &Store, initial_cash: Money) -> anyhow::Result<()> {
+    let state = store.ensure_account(initial_cash).await?;
+    let all = store.positions(None).await?;
+    let marks = marks(store, &all).await?;
+    let open: Vec<&Position> = all.iter().filter(|p| p.is_open()).collect();
+    let mark = |p: &Position| marks.get(&p.symbol).copied().unwrap_or(p.entry_price);
+    let holdings: Decimal = open.iter().map(|p| p.market_value(mark(p)).0).sum();
+    let view = AccountView {
+        initial_cash: state.initial_cash,
+        cash: state.cash,
+        holdings: Money(holdings),
+        equity: Money(state.cash.0 + holdings),
+        realized_pnl: Money(
+            all.iter()
+                .filter_map(Position::realized_pnl)
+                .map(|m| m.0)
+                .sum(),
+        ),
+        unrealized_pnl: Money(open.iter().map(|p| p.unrealized_pnl(mark(p)).0).sum()),
+        open_positions: open.len(),
+        closed_positions: all.len() - open.len(),
+    };
+    if json {
+        return print_json(&view);
+    }
+    let rows = vec![
+        vec!["initial cash".into(), cash(view.initial_cash)],
+        vec!["cash".into(), cash(view.cash)],
+        vec!["holdings (latest closes)".into(), cash(view.holdings)],
+        vec!["equity".into(), cash(view.equity)],
+        vec!["realized P&L".into(), cash(view.realized_pnl)],
+        vec!["unrealized P&L".into(), cash(view.unrealized_pnl)],
+        vec![
+            "positions".into(),
+            format!(
+                "{} open, {} closed",
+                view.open_positions, view.closed_positions
+            ),
+        ],
+    ];
+    table(&["ACCOUNT", "VALUE"], &rows);
+    Ok(())
+}
+
+/// Prints history entries, newest first.
+pub fn history(json: bool, entries: &[HistoryEntry]) -> anyhow::Result<()> {
+    if json {
+        return print_json(entries);
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            let detail = e
+                .detail
+                .get("explanation")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .unwrap_or_else(|| e.detail.to_string());
+            vec![
+                e.id.to_string(),
+                e.recorded_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                e.kind.clone(),
+                e.symbol
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                e.strategy.clone().unwrap_or_default(),
+                detail.chars().take(120).collect(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "RECORDED (UTC)",
+            "KIND",
+            "INSTRUMENT",
+            "STRATEGY",
+            "DETAIL",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Explanation<'a> {
+    position: &'a Position,
+    decisions: &'a [DecisionRecord],
+    fills: &'a [Fill],
+}
+
+/// Prints why a position was opened and closed, with the values that decided it.
+pub fn explain(
+    json: bool,
+    position: &Position,
+    decisions: &[DecisionRecord],
+    fills: &[Fill],
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(&Explanation {
+            position,
+            decisions,
+            fills,
+        });
+    }
+    println!(
+        "position {}: {} {} by strategy {}, {}",
+        position.id,
+        position.quantity,
+        position.symbol,
+        position.strategy,
+        if position.is_open() { "open" } else { "closed" }
+    );
+    let mut ordered: Vec<&DecisionRecord> = decisions.iter().collect();
+    ordered.sort_by_key(|d| d.id);
+    for d in ordered {
+        println!(
+            "\n{} decision on the close of {} ({:?}):",
+            d.kind.as_str(),
+            d.day,
+            d.outcome
+        );
+        if let Some(why) = d.detail.get("explanation").and_then(|v| v.as_str()) {
+            println!("  {why}");
+        }
+        if let Some(values) = d.detail.get("values").and_then(|v| v.as_object()) {
+            for (name, value) in values {
+                println!("  {name} = {value}");
+            }
+        }
+    }
+    for f in fills {
+        println!(
+            "\nfill: {:?} {} at {} on {} ({:?}), gross {}, fee {}",
+            f.side, f.quantity, f.price, f.day, f.basis, f.gross, f.fee
+        );
+    }
+    if let Some(pnl) = position.realized_pnl() {
+        println!("\nrealized P&L: {pnl}");
+    }
+    Ok(())
+}
