@@ -97,20 +97,51 @@ pub fn expected_day(calendar: Calendar, today: Day) -> Day {
     day
 }
 
-/// Candles loaded per instrument for one job, so rules naming another instrument load it once.
-struct Market {
+/// Candles and indicator series the trading jobs have loaded.
+///
+/// A job on its own ([`MarketCache::per_job`]) keeps only the instrument it is deciding on plus
+/// the instruments rules refer to, so memory stays bounded by a few histories. A replay
+/// ([`MarketCache::across_days`]) keeps everything from one day to the next — every decision still
+/// goes through a view capped at its own day — and drops an instrument whenever a sync changed
+/// its candles.
+pub struct MarketCache {
     data: MarketData,
+    indicators: IndicatorCache,
+    keep_all: bool,
 }
 
-impl Market {
-    fn new() -> Self {
+impl MarketCache {
+    /// A cache for one job run.
+    pub fn per_job() -> Self {
         Self {
             data: MarketData::new(),
+            indicators: IndicatorCache::new(),
+            keep_all: false,
+        }
+    }
+
+    /// A cache kept across the days of a replay.
+    pub fn across_days() -> Self {
+        Self {
+            keep_all: true,
+            ..Self::per_job()
+        }
+    }
+
+    /// Forgets `symbols` (their candles changed) and every indicator series.
+    pub fn invalidate<'a>(&mut self, symbols: impl IntoIterator<Item = &'a Symbol>) {
+        let mut any = false;
+        for symbol in symbols {
+            any = true;
+            self.data.retain(|s| s != symbol);
+        }
+        if any {
+            self.indicators.clear();
         }
     }
 
     async fn load(&mut self, store: &Store, symbol: &Symbol) -> anyhow::Result<()> {
-        if self.data.symbols().any(|s| s == symbol) {
+        if self.data.contains(symbol) {
             return Ok(());
         }
         let candles = store.candles(symbol, None, None).await?;
@@ -118,17 +149,12 @@ impl Market {
         Ok(())
     }
 
-    /// Drops everything but the instruments other rules refer to (bounded memory).
-    fn retain(&mut self, keep: &[Symbol]) {
-        let mut kept = MarketData::new();
-        for symbol in keep {
-            let view = self.data.view(Day::MAX);
-            let candles = view.candles(symbol).to_vec();
-            if !candles.is_empty() {
-                let _ = kept.insert(symbol.clone(), candles);
-            }
+    /// Before moving to the next instrument: a per-job cache drops everything but `keep`.
+    fn next_instrument(&mut self, keep: &[Symbol]) {
+        if !self.keep_all {
+            self.data.retain(|s| keep.contains(s));
+            self.indicators.clear();
         }
-        self.data = kept;
     }
 }
 
@@ -294,6 +320,19 @@ pub async fn sync_new_trades(
     trading: &Trading,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Run> {
+    sync_new_trades_with(store, trading, now, &mut MarketCache::per_job()).await
+}
+
+/// [`sync_new_trades`] with a caller-owned [`MarketCache`] (a replay keeps one across days).
+///
+/// # Errors
+/// As [`sync_new_trades`].
+pub async fn sync_new_trades_with(
+    store: &Store,
+    trading: &Trading,
+    now: DateTime<Utc>,
+    market: &mut MarketCache,
+) -> anyhow::Result<Run> {
     let run = store.start_run(RunKind::SyncNewTrades, now).await?;
     let mut state = JobState {
         run,
@@ -322,8 +361,6 @@ pub async fn sync_new_trades(
         .into_iter()
         .filter(|i| i.active)
         .collect();
-    let mut market = Market::new();
-    let mut cache = IndicatorCache::new();
     for instrument in &instruments {
         let symbol = &instrument.symbol;
         let strategies: Vec<&TradingStrategy> = trading
@@ -334,8 +371,7 @@ pub async fn sync_new_trades(
         if strategies.is_empty() {
             continue;
         }
-        market.retain(&referenced);
-        cache.clear();
+        market.next_instrument(&referenced);
         if let Err(error) = market.load(store, symbol).await {
             for s in &strategies {
                 state.push(
@@ -387,7 +423,7 @@ pub async fn sync_new_trades(
                 }
             }
             let view = market.data.view(day);
-            let decision = s.strategy.entry(&view, symbol, &mut cache);
+            let decision = s.strategy.entry(&view, symbol, &mut market.indicators);
             let (label, outcome) = outcome_name(decision.outcome);
             let mut record = NewDecision {
                 strategy: name.to_owned(),
@@ -485,6 +521,19 @@ pub async fn sync_close_positions(
     trading: &Trading,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Run> {
+    sync_close_positions_with(store, trading, now, &mut MarketCache::per_job()).await
+}
+
+/// [`sync_close_positions`] with a caller-owned [`MarketCache`].
+///
+/// # Errors
+/// As [`sync_close_positions`].
+pub async fn sync_close_positions_with(
+    store: &Store,
+    trading: &Trading,
+    now: DateTime<Utc>,
+    market: &mut MarketCache,
+) -> anyhow::Result<Run> {
     let run = store.start_run(RunKind::SyncClosePositions, now).await?;
     let mut state = JobState {
         run,
@@ -501,8 +550,6 @@ pub async fn sync_close_positions(
         .into_iter()
         .map(|i| (i.symbol, i.calendar))
         .collect();
-    let mut market = Market::new();
-    let mut cache = IndicatorCache::new();
     let mut loaded: Option<Symbol> = None;
     for position in &open {
         let symbol = &position.symbol;
@@ -522,8 +569,7 @@ pub async fn sync_close_positions(
             continue;
         };
         if loaded.as_ref() != Some(symbol) {
-            market.retain(&[]);
-            cache.clear();
+            market.next_instrument(&[]);
             if let Err(error) = market.load(store, symbol).await {
                 state.push(
                     name,
@@ -572,7 +618,7 @@ pub async fn sync_close_positions(
         }
         let view = market.data.view(day);
         let (decision, reason) =
-            strategy::decide_exit(s.strategy.as_ref(), &view, position, &mut cache);
+            strategy::decide_exit(s.strategy.as_ref(), &view, position, &mut market.indicators);
         let (label, outcome) = outcome_name(decision.outcome);
         let mut record = NewDecision {
             strategy: name.to_owned(),

@@ -59,6 +59,75 @@ fn quickstart_in_an_empty_directory_syncs_the_sample_offline() {
         candles[0]["close"], "91529.73",
         "prices are exact decimal strings in JSON"
     );
+
+    // The replay of the sample's last year traded, and every position can be explained.
+    let positions = json(&barter(dir.path(), &["positions", "--json"]));
+    let positions = positions.as_array().expect("positions array").clone();
+    assert!(
+        !positions.is_empty(),
+        "the starter strategies trade in the last year"
+    );
+    let id = positions[0]["id"].to_string();
+    let explain = barter(dir.path(), &["explain", &id]);
+    assert!(explain.status.success(), "{}", stderr(&explain));
+    let text = stdout(&explain);
+    assert!(text.contains("entry decision on the close of"), "{text}");
+    assert!(text.contains("fill: Buy"), "{text}");
+
+    let account = json(&barter(dir.path(), &["account", "--json"]));
+    let number = |v: &serde_json::Value| {
+        v.as_str()
+            .expect("decimal string")
+            .parse::<f64>()
+            .expect("number")
+    };
+    assert!(
+        (number(&account["equity"]) - number(&account["cash"]) - number(&account["holdings"]))
+            .abs()
+            < 1e-9
+    );
+
+    let history = json(&barter(
+        dir.path(),
+        &[
+            "history",
+            "--strategy",
+            "golden-cross",
+            "--limit",
+            "5",
+            "--json",
+        ],
+    ));
+    let history = history.as_array().expect("history array");
+    assert_eq!(history.len(), 5);
+    assert!(
+        history.iter().all(|e| e["strategy"] == "golden-cross"),
+        "{history:?}"
+    );
+
+    // Replaying days that already ran changes nothing.
+    let replay = barter(
+        dir.path(),
+        &[
+            "run",
+            "--replay-from",
+            "2025-06-01",
+            "--to",
+            "2025-06-30",
+            "--json",
+        ],
+    );
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    let days = json(&replay);
+    let traded: u64 = days
+        .as_array()
+        .expect("days")
+        .iter()
+        .map(|d| d["opened"].as_u64().unwrap_or(0) + d["closed"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(traded, 0, "every decision of those days was already taken");
+    let again = json(&barter(dir.path(), &["positions", "--json"]));
+    assert_eq!(again.as_array().map(Vec::len), Some(positions.len()));
 }
 
 #[test]
@@ -297,4 +366,37 @@ fn a_deactivated_instrument_is_skipped_by_sync() {
     let run = json(&barter(dir.path(), &["sync", "--json"]));
     assert_eq!(run["counts"]["instruments"], 1);
     assert_eq!(run["report"]["items"][0]["symbol"], "SOL");
+}
+
+#[test]
+fn strategies_check_reports_every_problem_with_carets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(
+        barter(
+            dir.path(),
+            &["instruments", "add", "BTC", "--source", "sample"]
+        )
+        .status
+        .success()
+    );
+    std::fs::write(
+        dir.path().join("barter.toml"),
+        "[[strategies]]\nname = \"bad\"\nentry = \"crosses_above(sma(close, $fast), emaa(close, 50))\"\nexit = \"close <\"\nparams = { fast = 10 }\n",
+    )
+    .expect("write");
+    let out = barter(dir.path(), &["strategies", "check"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("unknown function `emaa`"), "{err}");
+    assert!(err.contains("did you mean `ema`?"), "{err}");
+    assert!(err.contains("strategy `bad`, exit:"), "{err}");
+    assert!(err.contains("2 problem(s) found"), "{err}");
+    // The trade job refuses to run on a broken config.
+    let trade = barter(dir.path(), &["trade"]);
+    assert!(!trade.status.success());
+    assert!(
+        stderr(&trade).contains("problem(s) in the strategies"),
+        "{}",
+        stderr(&trade)
+    );
 }

@@ -79,6 +79,16 @@ impl MarketData {
         Ok(())
     }
 
+    /// Keeps only the instruments for which `keep` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Symbol) -> bool) {
+        self.histories.retain(|symbol, _| keep(symbol));
+    }
+
+    /// Whether `symbol` has a history here.
+    pub fn contains(&self, symbol: &Symbol) -> bool {
+        self.histories.contains_key(symbol)
+    }
+
     /// The instruments with a history.
     pub fn symbols(&self) -> impl Iterator<Item = &Symbol> {
         self.histories.keys()

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use barter_core::{Day, PositionId, Run, RunStatus, Symbol};
+use barter_core::{Day, PositionId, Run, RunReport, RunStatus, Symbol};
 use barter_store::Store;
 use barter_store::trading::{DecisionFilter, HistoryFilter, PositionStatus};
 use chrono::{DateTime, Days, NaiveTime, Utc};
@@ -13,7 +13,10 @@ use super::{Cli, Command, RunArgs, StrategiesCommand};
 use crate::config::Config;
 use crate::source_set::SourceSet;
 use crate::sync::{NoProgress, SyncOptions, sync_data};
-use crate::trading::{Trading, sync_close_positions, sync_new_trades};
+use crate::trading::{
+    MarketCache, Trading, sync_close_positions, sync_close_positions_with, sync_new_trades,
+    sync_new_trades_with,
+};
 
 /// When a replayed day's cron "runs": 00:10 UTC the next day, like the example schedule.
 const REPLAY_TIME: NaiveTime = match NaiveTime::from_hms_opt(0, 10, 0) {
@@ -177,6 +180,7 @@ pub(super) async fn replay(
     }
     let mut ok = true;
     let mut days = Vec::new();
+    let mut market = MarketCache::across_days();
     let mut day = from;
     while day <= to {
         let now: DateTime<Utc> = (day + Days::new(1)).and_time(REPLAY_TIME).and_utc();
@@ -188,8 +192,16 @@ pub(super) async fn replay(
             ..SyncOptions::default()
         };
         let sync = sync_data(store, &sources, &options, now, &NoProgress).await?;
-        let trade = sync_new_trades(store, trading, now).await?;
-        let close = sync_close_positions(store, trading, now).await?;
+        if let Some(RunReport::SyncData(items)) = &sync.report {
+            market.invalidate(
+                items
+                    .iter()
+                    .filter(|i| i.added + i.updated > 0)
+                    .map(|i| &i.symbol),
+            );
+        }
+        let trade = sync_new_trades_with(store, trading, now, &mut market).await?;
+        let close = sync_close_positions_with(store, trading, now, &mut market).await?;
         ok &= [&sync, &trade, &close]
             .iter()
             .all(|r| r.status == RunStatus::Succeeded);
