@@ -83,9 +83,30 @@ impl Trading {
         })
     }
 
+    /// Builds the strategies of `config` against the instruments registered in `store`.
+    ///
+    /// # Errors
+    /// As [`Trading::from_config`], or a database failure.
+    pub async fn for_store(config: &Config, store: &Store) -> anyhow::Result<Self> {
+        Self::from_config(config, &known_symbols(store).await?)
+    }
+
     fn find(&self, name: &str) -> Option<&TradingStrategy> {
         self.strategies.iter().find(|s| s.strategy.name() == name)
     }
+}
+
+/// The symbols of the registered instruments: what rules may name.
+///
+/// # Errors
+/// A database failure.
+pub async fn known_symbols(store: &Store) -> anyhow::Result<Vec<Symbol>> {
+    Ok(store
+        .instruments()
+        .await?
+        .into_iter()
+        .map(|i| i.symbol)
+        .collect())
 }
 
 /// The last trading day before `today` on `calendar`: the newest complete candle expected.
@@ -158,6 +179,29 @@ impl MarketCache {
     }
 }
 
+/// The skipped decision recorded when an instrument's data is stale; `extra` is merged into the
+/// detail.
+fn stale(
+    strategy: &str,
+    symbol: &Symbol,
+    day: Day,
+    expected: Day,
+    kind: DecisionKind,
+    mut extra: serde_json::Value,
+) -> NewDecision {
+    extra["explanation"] = json!(format!(
+        "stale data: the latest complete candle of {symbol} is {day}, expected {expected}; run `barter sync`"
+    ));
+    NewDecision {
+        strategy: strategy.to_owned(),
+        symbol: symbol.clone(),
+        day,
+        kind,
+        outcome: DecisionOutcome::Skipped,
+        detail: extra,
+    }
+}
+
 fn outcome_name(outcome: Outcome) -> (&'static str, DecisionOutcome) {
     match outcome {
         Outcome::Passed => ("passed", DecisionOutcome::Passed),
@@ -179,10 +223,24 @@ struct JobState {
     run: RunId,
     now: DateTime<Utc>,
     items: Vec<DecisionItem>,
+    /// Decisions that trade nothing, stored in batches (see [`JobState::flush`]).
+    pending: Vec<(NewDecision, &'static str)>,
     wall: crate::sync::WallClock,
 }
 
 impl JobState {
+    async fn start(store: &Store, kind: RunKind, now: DateTime<Utc>) -> anyhow::Result<Self> {
+        let wall = crate::sync::WallClock::start();
+        let run = store.start_run(kind, now).await?;
+        Ok(Self {
+            run,
+            now,
+            items: Vec::new(),
+            pending: Vec::new(),
+            wall,
+        })
+    }
+
     fn push(
         &mut self,
         strategy: &str,
@@ -202,38 +260,56 @@ impl JobState {
         });
     }
 
-    /// Records a decision that trades nothing; reports `already_decided` when it was recorded before.
+    /// Queues a decision that trades nothing; [`JobState::flush`] stores the queue in one
+    /// transaction (and reports `already_decided` for those recorded by an earlier run).
     async fn record(
         &mut self,
         store: &Store,
         decision: NewDecision,
-        label: &str,
+        label: &'static str,
     ) -> anyhow::Result<()> {
-        let explanation = decision.detail["explanation"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let fresh = store
-            .record_decision(Some(self.run), &decision, self.now)
+        self.pending.push((decision, label));
+        if self.pending.len() >= 64 {
+            self.flush(store).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores the queued decisions in one transaction and reports them.
+    async fn flush(&mut self, store: &Store) -> anyhow::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let decisions: Vec<NewDecision> = pending.iter().map(|(d, _)| d.clone()).collect();
+        let stored = store
+            .record_decisions(Some(self.run), &decisions, self.now)
             .await?;
-        let outcome = if fresh { label } else { "already_decided" };
-        self.push(
-            &decision.strategy,
-            &decision.symbol,
-            Some(decision.day),
-            outcome,
-            None,
-            explanation,
-        );
+        for ((decision, label), fresh) in pending.into_iter().zip(stored) {
+            let explanation = decision.detail["explanation"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let outcome = if fresh { label } else { "already_decided" };
+            self.push(
+                &decision.strategy,
+                &decision.symbol,
+                Some(decision.day),
+                outcome,
+                None,
+                explanation,
+            );
+        }
         Ok(())
     }
 
     async fn finish(
-        self,
+        mut self,
         store: &Store,
         kind: RunKind,
         started: DateTime<Utc>,
     ) -> anyhow::Result<Run> {
+        self.flush(store).await?;
         let failed = self.items.iter().filter(|i| i.outcome == "error").count();
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         for item in &self.items {
@@ -333,13 +409,8 @@ pub async fn sync_new_trades_with(
     now: DateTime<Utc>,
     market: &mut MarketCache,
 ) -> anyhow::Result<Run> {
-    let run = store.start_run(RunKind::SyncNewTrades, now).await?;
-    let mut state = JobState {
-        run,
-        now,
-        items: Vec::new(),
-        wall: crate::sync::WallClock::start(),
-    };
+    let mut state = JobState::start(store, RunKind::SyncNewTrades, now).await?;
+    let run = state.run;
     let account = store.ensure_account(trading.initial_cash).await?;
     let mut cash = account.cash;
     let open = store.positions(Some(PositionStatus::Open)).await?;
@@ -371,6 +442,7 @@ pub async fn sync_new_trades_with(
         if strategies.is_empty() {
             continue;
         }
+        state.flush(store).await?;
         market.next_instrument(&referenced);
         if let Err(error) = market.load(store, symbol).await {
             for s in &strategies {
@@ -403,17 +475,7 @@ pub async fn sync_new_trades_with(
                 continue;
             };
             if day < expected {
-                let why = format!(
-                    "stale data: the latest complete candle of {symbol} is {day}, expected {expected}; run `barter sync`"
-                );
-                let decision = NewDecision {
-                    strategy: name.to_owned(),
-                    symbol: symbol.clone(),
-                    day,
-                    kind: DecisionKind::Entry,
-                    outcome: DecisionOutcome::Skipped,
-                    detail: json!({ "explanation": why }),
-                };
+                let decision = stale(name, symbol, day, expected, DecisionKind::Entry, json!({}));
                 state.record(store, decision, "skipped").await?;
                 continue;
             }
@@ -534,13 +596,8 @@ pub async fn sync_close_positions_with(
     now: DateTime<Utc>,
     market: &mut MarketCache,
 ) -> anyhow::Result<Run> {
-    let run = store.start_run(RunKind::SyncClosePositions, now).await?;
-    let mut state = JobState {
-        run,
-        now,
-        items: Vec::new(),
-        wall: crate::sync::WallClock::start(),
-    };
+    let mut state = JobState::start(store, RunKind::SyncClosePositions, now).await?;
+    let run = state.run;
     store.ensure_account(trading.initial_cash).await?;
     let mut open = store.positions(Some(PositionStatus::Open)).await?;
     open.sort_by(|a, b| a.symbol.cmp(&b.symbol).then(a.id.cmp(&b.id)));
@@ -569,6 +626,7 @@ pub async fn sync_close_positions_with(
             continue;
         };
         if loaded.as_ref() != Some(symbol) {
+            state.flush(store).await?;
             market.next_instrument(&[]);
             if let Err(error) = market.load(store, symbol).await {
                 state.push(
@@ -602,17 +660,8 @@ pub async fn sync_close_positions_with(
             continue;
         };
         if day < expected {
-            let why = format!(
-                "stale data: the latest complete candle of {symbol} is {day}, expected {expected}; run `barter sync`"
-            );
-            let decision = NewDecision {
-                strategy: name.to_owned(),
-                symbol: symbol.clone(),
-                day,
-                kind: DecisionKind::Exit,
-                outcome: DecisionOutcome::Skipped,
-                detail: json!({ "explanation": why, "position": position.id.0 }),
-            };
+            let extra = json!({ "position": position.id.0 });
+            let decision = stale(name, symbol, day, expected, DecisionKind::Exit, extra);
             state.record(store, decision, "skipped").await?;
             continue;
         }

@@ -326,37 +326,66 @@ impl Store {
         d: &NewDecision,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let stored = self
+            .record_decisions(run, std::slice::from_ref(d), at)
+            .await?;
+        Ok(stored.first().copied().unwrap_or(false))
+    }
+
+    /// [`Store::record_decision`] for several decisions in one transaction (a job flushes one
+    /// instrument's decisions at once); returns, per decision, whether it was stored.
+    ///
+    /// # Errors
+    /// As [`Store::record_decision`]; nothing is written then.
+    pub async fn record_decisions(
+        &self,
+        run: Option<RunId>,
+        decisions: &[NewDecision],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let Some(first) = decisions.first() else {
+            return Ok(Vec::new());
+        };
         let action = || {
             format!(
-                "record the {} decision of {} for {}",
-                d.kind, d.strategy, d.symbol
+                "record {} decision(s), the first: {} of {} for {}",
+                decisions.len(),
+                first.kind,
+                first.strategy,
+                first.symbol
             )
         };
         on_db!(&self.db, |pool| {
             let mut tx = codec::begin_write(pool).await.with_action(action)?;
-            let stored =
-                insert_decision::<codec::Backend>(&mut tx, run, d, d.outcome, &d.detail, None, at)
-                    .await
-                    .with_action(action)
-                    .map_err(unknown_run(run))?;
-            let Some(id) = stored else {
-                return Ok(false);
-            };
-            append::<codec::Backend>(
-                &mut tx,
-                decision_event(run, d, id, d.outcome, &d.detail, None, at),
-            )
-            .await
-            .with_action(action)?;
-            if d.outcome == DecisionOutcome::Refused {
-                let detail = json!({"decision_id": id, "detail": d.detail});
-                let event = Event::new(run, at, EVENT_REFUSAL, d, None, detail);
-                append::<codec::Backend>(&mut tx, event)
-                    .await
-                    .with_action(action)?;
+            let mut stored_flags = Vec::with_capacity(decisions.len());
+            for d in decisions {
+                let stored = insert_decision::<codec::Backend>(
+                    &mut tx, run, d, d.outcome, &d.detail, None, at,
+                )
+                .await
+                .with_action(action)
+                .map_err(unknown_run(run))?;
+                let Some(id) = stored else {
+                    stored_flags.push(false);
+                    continue;
+                };
+                append::<codec::Backend>(
+                    &mut tx,
+                    decision_event(run, d, id, d.outcome, &d.detail, None, at),
+                )
+                .await
+                .with_action(action)?;
+                if d.outcome == DecisionOutcome::Refused {
+                    let detail = json!({"decision_id": id, "detail": d.detail});
+                    let event = Event::new(run, at, EVENT_REFUSAL, d, None, detail);
+                    append::<codec::Backend>(&mut tx, event)
+                        .await
+                        .with_action(action)?;
+                }
+                stored_flags.push(true);
             }
             tx.commit().await.with_action(action)?;
-            Ok(true)
+            Ok(stored_flags)
         })
     }
 

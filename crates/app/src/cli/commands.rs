@@ -279,13 +279,7 @@ async fn quickstart(cli: &Cli) -> anyhow::Result<ExitCode> {
             config.strategies.len()
         );
     }
-    let known: Vec<barter_core::Symbol> = store
-        .instruments()
-        .await?
-        .into_iter()
-        .map(|i| i.symbol)
-        .collect();
-    let trading = crate::trading::Trading::from_config(&config, &known)?;
+    let trading = crate::trading::Trading::for_store(&config, &store).await?;
     let code =
         super::trading_commands::replay(cli.json, &config, &store, &trading, first, last).await?;
     if !cli.json {

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use barter_core::{Day, PositionId, Run, RunReport, RunStatus, Symbol};
+use barter_core::{Day, PositionId, Run, RunReport, RunStatus};
 use barter_store::Store;
 use barter_store::trading::{DecisionFilter, HistoryFilter, PositionStatus};
 use chrono::{DateTime, Days, NaiveTime, Utc};
@@ -25,13 +25,7 @@ const REPLAY_TIME: NaiveTime = match NaiveTime::from_hms_opt(0, 10, 0) {
 };
 
 async fn trading(config: &Config, store: &Store) -> anyhow::Result<Trading> {
-    let known: Vec<Symbol> = store
-        .instruments()
-        .await?
-        .into_iter()
-        .map(|i| i.symbol)
-        .collect();
-    Trading::from_config(config, &known)
+    Trading::for_store(config, store).await
 }
 
 fn status(runs: &[&Run]) -> ExitCode {
@@ -65,12 +59,7 @@ pub(super) async fn dispatch(
             Ok(ExitCode::SUCCESS)
         }
         Command::Strategies(StrategiesCommand::Check) => {
-            let known: Vec<Symbol> = store
-                .instruments()
-                .await?
-                .into_iter()
-                .map(|i| i.symbol)
-                .collect();
+            let known = crate::trading::known_symbols(store).await?;
             match barter_core::strategy::build_all(&config.strategies, &known) {
                 Ok(built) => {
                     println!(
