@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::str::FromStr;
 
 use barter_core::{Candle, CandleOrigin, Day, Ohlcv, Symbol};
 use chrono::{DateTime, Utc};
@@ -16,7 +17,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 
-use crate::codec::{column, parsed};
+use crate::codec::column;
 use crate::connect::Store;
 use crate::error::{DbResultExt, StoreError};
 
@@ -180,16 +181,19 @@ impl Store {
         from: Option<Day>,
         to: Option<Day>,
     ) -> Result<Vec<Candle>, StoreError> {
-        on_db!(&self.db, |pool| {
-            let rows = select_candles::<codec::Backend>(symbol, from, to)
-                .build()
-                .fetch_all(pool)
+        // Open ends as 4-digit-year days: SQLite compares days as text.
+        let from = from.or(Day::from_ymd_opt(1, 1, 1));
+        let to = to.or(Day::from_ymd_opt(9999, 12, 31));
+        let packed: Option<String> = on_db!(&self.db, |pool| {
+            sqlx::query_scalar(codec::PACKED_CANDLES)
+                .bind(symbol.as_str())
+                .bind(from)
+                .bind(to)
+                .fetch_one(pool)
                 .await
-                .with_action(|| format!("load candles for {symbol}"))?;
-            rows.iter()
-                .map(|row| candle_from_row(row, symbol, codec::get_money))
-                .collect()
-        })
+                .with_action(|| format!("load candles for {symbol}"))
+        })?;
+        packed.map_or(Ok(Vec::new()), |text| unpack(&text, symbol))
     }
 
     /// The last day of `symbol` with a complete candle (incomplete candles are ignored); `None`
@@ -354,30 +358,57 @@ where
     Ok((day, values, complete))
 }
 
-/// Rebuilds a validated [`Candle`] from a stored row.
-fn candle_from_row<'r, R>(
-    row: &'r R,
-    symbol: &Symbol,
-    money: MoneyReader<R>,
-) -> Result<Candle, StoreError>
-where
-    R: Row,
-    for<'c> &'c str: ColumnIndex<R>,
-    Day: Decode<'r, R::Database> + Type<R::Database>,
-    bool: Decode<'r, R::Database> + Type<R::Database>,
-    &'r str: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let (day, values, complete) = stored_from_row(row, symbol, money)?;
-    let origin: CandleOrigin = parsed(row, "origin")
-        .map_err(|e| StoreError::corrupt(format!("candles.origin for {symbol} on {day}"), e))?;
-    // A stored candle was valid when written: judge it as of the day after (complete) or the
-    // day itself (incomplete), so only the price rules can fail.
-    let today = if complete { day.succ_opt() } else { Some(day) };
-    let what = || format!("candles row for {symbol} on {day}");
-    let today = today
-        .ok_or_else(|| StoreError::corrupt(what(), "the day is the last representable date"))?;
-    Candle::new(symbol.clone(), day, values, complete, origin, today)
-        .map_err(|e| StoreError::corrupt(what(), e.to_string()))
+/// Parses the packed text of [`codec`]'s `PACKED_CANDLES`: rows separated by the ASCII record
+/// separator (30) of `day, open, high, low, close, volume, complete, origin` separated by the
+/// unit separator (31), rebuilt into validated candles. A stored value holding a separator
+/// changes the field count, so corruption is always an error, never a misread.
+fn unpack(text: &str, symbol: &Symbol) -> Result<Vec<Candle>, StoreError> {
+    text.split('\u{1e}')
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\u{1f}').collect();
+            let [day, open, high, low, close, volume, complete, origin] = fields[..] else {
+                let what = format!("candles row for {symbol}: `{line}`");
+                return Err(StoreError::corrupt(
+                    what,
+                    format!("expected 8 fields, found {}", fields.len()),
+                ));
+            };
+            let day: Day = day.parse().map_err(|e| {
+                StoreError::corrupt(format!("candles.day for {symbol}"), format!("`{day}`: {e}"))
+            })?;
+            let corrupt = |column: &str, detail: String| {
+                StoreError::corrupt(format!("candles.{column} for {symbol} on {day}"), detail)
+            };
+            let money = |column: &str, text: &str| {
+                Decimal::from_str(text)
+                    .or_else(|_| Decimal::from_scientific(text))
+                    .map_err(|e| corrupt(column, format!("`{text}` is not a decimal number ({e})")))
+            };
+            let values = Ohlcv {
+                open: money("open", open)?,
+                high: money("high", high)?,
+                low: money("low", low)?,
+                close: money("close", close)?,
+                volume: money("volume", volume)?,
+            };
+            let complete = match complete {
+                "1" => true,
+                "0" => false,
+                other => return Err(corrupt("complete", format!("`{other}` is not 0 or 1"))),
+            };
+            let origin: CandleOrigin = origin.parse().map_err(|e| corrupt("origin", e))?;
+            // A stored candle was valid when written: judge it as of the day after (complete)
+            // or the day itself (incomplete), so only the price rules can fail.
+            let today = if complete {
+                day.succ_opt().unwrap_or(day)
+            } else {
+                day
+            };
+            Candle::new(symbol.clone(), day, values, complete, origin, today).map_err(|e| {
+                StoreError::corrupt(format!("candles row for {symbol} on {day}"), e.to_string())
+            })
+        })
+        .collect()
 }
 
 /// The summary of an instrument's candles kept on its `instruments` row (see the migration):

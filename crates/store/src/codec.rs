@@ -132,6 +132,13 @@ pub mod sqlite {
     pub const LOCK_INSTRUMENT: &str = "SELECT first_day, last_day, last_complete_day, candle_count \
          FROM instruments WHERE symbol = $1";
 
+    /// One instrument's candles in a day range packed into one text value (see
+    /// `candles::unpack`): one row crosses the driver instead of thousands.
+    pub const PACKED_CANDLES: &str = "SELECT group_concat(day || char(31) || open || char(31) \
+         || high || char(31) || low || char(31) || close || char(31) || volume || char(31) \
+         || complete || char(31) || origin, char(30) ORDER BY day) \
+         FROM candles WHERE symbol = $1 AND day >= $2 AND day <= $3";
+
     /// Reads the paper account in a write transaction; a plain read on SQLite, where
     /// `BEGIN IMMEDIATE` already serialises writers.
     pub const LOCK_ACCOUNT: &str = "SELECT initial_cash, cash FROM account WHERE id = 1";
@@ -198,6 +205,15 @@ pub mod postgres {
     /// instrument run one after the other (candle foreign-key checks are not blocked).
     pub const LOCK_INSTRUMENT: &str = "SELECT first_day, last_day, last_complete_day, candle_count \
          FROM instruments WHERE symbol = $1 FOR NO KEY UPDATE";
+
+    /// One instrument's candles in a day range packed into one text value (see
+    /// `candles::unpack`); numbers as their exact NUMERIC text, days as ISO dates whatever the
+    /// session's DateStyle.
+    pub const PACKED_CANDLES: &str = "SELECT string_agg(to_char(day, 'YYYY-MM-DD') || chr(31) \
+         || open::text || chr(31) || high::text || chr(31) || low::text || chr(31) \
+         || close::text || chr(31) || volume::text || chr(31) \
+         || (CASE WHEN complete THEN '1' ELSE '0' END) || chr(31) || origin, chr(30) \
+         ORDER BY day) FROM candles WHERE symbol = $1 AND day >= $2 AND day <= $3";
 
     /// Locks the paper account row for the rest of a write transaction, so every ledger write
     /// (open, close) runs one after the other and cash is never updated from a stale read.
