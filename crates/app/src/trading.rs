@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context;
-use barter_core::execution::FillModel;
+use barter_core::execution::{Broker, PaperBroker};
 use barter_core::rule::IndicatorCache;
 use barter_core::strategy::{self, Decision, Outcome, SizeSpec, Strategy};
 use barter_core::{
@@ -46,8 +46,8 @@ pub struct TradingStrategy {
 pub struct Trading {
     /// The strategies, in config order.
     pub strategies: Vec<TradingStrategy>,
-    /// The paper broker's fill model.
-    pub fill_model: FillModel,
+    /// Executes the orders (the paper broker by default).
+    pub broker: Box<dyn Broker>,
     /// The paper account's starting cash.
     pub initial_cash: Money,
 }
@@ -78,7 +78,9 @@ impl Trading {
             .collect();
         Ok(Self {
             strategies,
-            fill_model: config.broker.fill_model()?,
+            broker: Box::new(PaperBroker {
+                model: config.broker.fill_model()?,
+            }),
             initial_cash: Money(config.account.initial_cash),
         })
     }
@@ -89,6 +91,32 @@ impl Trading {
     /// As [`Trading::from_config`], or a database failure.
     pub async fn for_store(config: &Config, store: &Store) -> anyhow::Result<Self> {
         Self::from_config(config, &known_symbols(store).await?)
+    }
+
+    /// Adds a strategy written in Rust next to the configured ones (see
+    /// [`barter_core::strategy::example::Momentum`]).
+    ///
+    /// # Errors
+    /// When another strategy already has its name (decisions are keyed by strategy name).
+    pub fn register(
+        &mut self,
+        strategy: Box<dyn Strategy>,
+        size: SizeSpec,
+        max_open_positions: Option<u32>,
+    ) -> anyhow::Result<()> {
+        if self.find(strategy.name()).is_some() {
+            anyhow::bail!(
+                "a strategy named `{}` is already registered",
+                strategy.name()
+            );
+        }
+        self.strategies.push(TradingStrategy {
+            strategy,
+            size,
+            max_open_positions,
+            enabled: true,
+        });
+        Ok(())
     }
 
     fn find(&self, name: &str) -> Option<&TradingStrategy> {
@@ -515,7 +543,7 @@ pub async fn sync_new_trades_with(
                 .context("the decision candle is visible")?;
             let next = market.data.next_candle(symbol, day);
             match trading
-                .fill_model
+                .broker
                 .buy(s.size.sizing(), cash, equity, decided_on, next)
             {
                 Err(refusal) => {
@@ -686,7 +714,7 @@ pub async fn sync_close_positions_with(
         let decided_on = view
             .latest(symbol)
             .context("the decision candle is visible")?;
-        let fill = trading.fill_model.sell(
+        let fill = trading.broker.sell(
             position.quantity,
             decided_on,
             market.data.next_candle(symbol, day),

@@ -400,3 +400,69 @@ fn strategies_check_reports_every_problem_with_carets() {
         stderr(&trade)
     );
 }
+
+/// Positions as comparable facts (ids aside).
+fn position_facts(dir: &Path) -> Vec<String> {
+    let positions = json(&barter(dir, &["positions", "--json"]));
+    let mut facts: Vec<String> = positions
+        .as_array()
+        .expect("positions")
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} {} {} {} {}",
+                p["strategy"],
+                p["symbol"],
+                p["quantity"],
+                p["entry_price"],
+                p["entry_day"],
+                p["exit"]
+            )
+        })
+        .collect();
+    facts.sort();
+    facts
+}
+
+#[test]
+fn a_replay_killed_part_way_and_run_again_ends_exactly_like_an_uninterrupted_one() {
+    let setup = |dir: &Path| {
+        assert!(barter(dir, &["init"]).status.success());
+        for symbol in ["BTC", "ETH", "SOL"] {
+            assert!(
+                barter(dir, &["instruments", "add", symbol, "--source", "sample"])
+                    .status
+                    .success()
+            );
+        }
+        assert!(barter(dir, &["sync"]).status.success());
+    };
+    let replay = ["run", "--replay-from", "2025-03-01", "--to", "2025-08-31"];
+    let reference = tempfile::tempdir().expect("tempdir");
+    setup(reference.path());
+    assert!(barter(reference.path(), &replay).status.success());
+
+    let killed = tempfile::tempdir().expect("tempdir");
+    setup(killed.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_barter"))
+        .args(replay)
+        .current_dir(killed.path())
+        .env_remove("BARTER_CONFIG")
+        .env_remove("BARTER_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("barter starts");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    child.kill().expect("kill the replay");
+    let _ = child.wait();
+    let resumed = barter(killed.path(), &replay);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+
+    let expected = position_facts(reference.path());
+    assert!(
+        !expected.is_empty(),
+        "the starter strategies trade between March and August 2025"
+    );
+    assert_eq!(position_facts(killed.path()), expected);
+}

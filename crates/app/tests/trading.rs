@@ -293,3 +293,53 @@ async fn an_order_the_account_cannot_pay_for_is_refused_and_recorded() {
         Money(dec!(10000))
     );
 }
+
+#[tokio::test]
+async fn a_strategy_written_in_rust_is_registered_and_trades_like_a_configured_one() {
+    use barter_core::strategy::SizeSpec;
+    use barter_core::strategy::example::Momentum;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with(dir.path(), &["BTC", "ETH"]).await;
+    let now = at("2024-03-01");
+    sync_until(&store, now).await;
+    let mut trading = trading(&["BTC", "ETH"], vec![]);
+    let momentum = Momentum {
+        name: "momentum".into(),
+        lookback: 3,
+        threshold: dec!(-1),
+        limits: Default::default(),
+    };
+    trading
+        .register(
+            Box::new(momentum.clone()),
+            SizeSpec::Amount(dec!(500)),
+            Some(1),
+        )
+        .expect("registered");
+    assert!(
+        trading
+            .register(Box::new(momentum), SizeSpec::AllCash, None)
+            .is_err(),
+        "names are unique"
+    );
+    let run = sync_new_trades(&store, &trading, now).await.expect("trade");
+    // A change above -100 % always passes; max_open_positions = 1 lets only the first through.
+    assert_eq!(
+        outcomes(&run),
+        ["momentum BTC opened", "momentum ETH skipped"]
+    );
+    let history = store
+        .history_filtered(&barter_store::HistoryFilter {
+            strategy: Some("momentum".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    assert!(
+        history
+            .iter()
+            .any(|e| e.detail.to_string().contains("3-day change")),
+        "{history:?}"
+    );
+}

@@ -309,6 +309,50 @@ impl FillModel {
     }
 }
 
+/// Executes orders: the live daily job and the simulator hand every order to a broker.
+pub trait Broker: Send + Sync {
+    /// Fills a buy of `sizing` decided on `decision` (with `next`, the following candle, when
+    /// known), given the available `cash` and total `equity`.
+    ///
+    /// # Errors
+    /// [`Refusal`] when the order cannot be paid for or rounds down to nothing.
+    fn buy(
+        &self,
+        sizing: Sizing,
+        cash: Money,
+        equity: Money,
+        decision: &Candle,
+        next: Option<&Candle>,
+    ) -> Result<Fill, Refusal>;
+
+    /// Fills a sell of `quantity` decided on `decision`.
+    fn sell(&self, quantity: Quantity, decision: &Candle, next: Option<&Candle>) -> Fill;
+}
+
+/// The default broker: simulated fills from the [`FillModel`], no exchange involved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PaperBroker {
+    /// Timing, costs and rounding of every fill.
+    pub model: FillModel,
+}
+
+impl Broker for PaperBroker {
+    fn buy(
+        &self,
+        sizing: Sizing,
+        cash: Money,
+        equity: Money,
+        decision: &Candle,
+        next: Option<&Candle>,
+    ) -> Result<Fill, Refusal> {
+        self.model.buy(sizing, cash, equity, decision, next)
+    }
+
+    fn sell(&self, quantity: Quantity, decision: &Candle, next: Option<&Candle>) -> Fill {
+        self.model.sell(quantity, decision, next)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
