@@ -343,3 +343,58 @@ async fn a_strategy_written_in_rust_is_registered_and_trades_like_a_configured_o
         "{history:?}"
     );
 }
+
+#[tokio::test]
+async fn two_concurrent_runs_on_postgres_open_each_position_once() {
+    let Ok(url) = std::env::var("BARTER_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED postgres: BARTER_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let schema = format!(
+        "barter_app_trading_{}_{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    );
+    let store = Store::connect_postgres_in_schema(&url, &schema)
+        .await
+        .expect("postgres");
+    let symbols = ["BTC", "ETH", "LTC", "XRP"];
+    for instrument in barter_sources::sample::instruments() {
+        if symbols.contains(&instrument.symbol.as_str()) {
+            store.add_instrument(&instrument).await.expect("add");
+        }
+    }
+    let now = at("2024-02-02");
+    sync_until(&store, now).await;
+    let other = Store::connect_postgres_in_schema(&url, &schema)
+        .await
+        .expect("second process");
+    let trading = Arc::new(trading(
+        &symbols,
+        vec![strategy("always", "close > 0", None)],
+    ));
+    let (a, b) = tokio::join!(
+        {
+            let (s, t) = (store.clone(), trading.clone());
+            async move { sync_new_trades(&s, &t, now).await }
+        },
+        {
+            let t = trading.clone();
+            async move { sync_new_trades(&other, &t, now).await }
+        },
+    );
+    let runs = [a.expect("run a"), b.expect("run b")];
+    let opened = runs
+        .iter()
+        .flat_map(|r| items(r).to_vec())
+        .filter(|i| i.outcome == "opened")
+        .count();
+    assert_eq!(opened, 4);
+    assert_eq!(store.positions(None).await.expect("positions").len(), 4);
+    let cash = store.account().await.expect("read").expect("account").cash;
+    assert!(
+        cash.0 >= dec!(6000) && cash.0 < dec!(6000.01),
+        "debited once per position: {cash:?}"
+    );
+    store.drop_schema().await.expect("drop schema");
+}
