@@ -247,6 +247,9 @@ fn detail(decision: &Decision) -> serde_json::Value {
     json!({ "explanation": decision.explanation, "values": values })
 }
 
+/// How many non-trading decisions are stored per transaction.
+const FLUSH_EVERY: usize = 256;
+
 struct JobState {
     run: RunId,
     now: DateTime<Utc>,
@@ -297,7 +300,7 @@ impl JobState {
         label: &'static str,
     ) -> anyhow::Result<()> {
         self.pending.push((decision, label));
-        if self.pending.len() >= 64 {
+        if self.pending.len() >= FLUSH_EVERY {
             self.flush(store).await?;
         }
         Ok(())
@@ -338,6 +341,13 @@ impl JobState {
         started: DateTime<Utc>,
     ) -> anyhow::Result<Run> {
         self.flush(store).await?;
+        // Decisions that traded are reported as they happen, the others when flushed: report
+        // in instrument order.
+        self.items.sort_by(|a, b| {
+            a.symbol
+                .cmp(&b.symbol)
+                .then_with(|| a.strategy.cmp(&b.strategy))
+        });
         let failed = self.items.iter().filter(|i| i.outcome == "error").count();
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         for item in &self.items {
@@ -470,7 +480,6 @@ pub async fn sync_new_trades_with(
         if strategies.is_empty() {
             continue;
         }
-        state.flush(store).await?;
         market.next_instrument(&referenced);
         if let Err(error) = market.load(store, symbol).await {
             for s in &strategies {
@@ -654,7 +663,6 @@ pub async fn sync_close_positions_with(
             continue;
         };
         if loaded.as_ref() != Some(symbol) {
-            state.flush(store).await?;
             market.next_instrument(&[]);
             if let Err(error) = market.load(store, symbol).await {
                 state.push(
