@@ -33,6 +33,25 @@ use crate::error::{DbResultExt, StoreError};
 mod reads;
 mod statements;
 
+/// Inside an `on_db!` body: stores `fill` of `position`, moves the account's cash by the fill
+/// and appends the fill's history entry, all in transaction `tx`.
+macro_rules! book_fill {
+    ($tx:ident, $run:expr, $d:expr, $position:expr, $fill:expr, $cash_before:expr, $at:expr, $action:expr) => {{
+        let cash = Money($cash_before.0 + $fill.cash_delta().0);
+        let fill_id = insert_fill::<codec::Backend, _>(&mut $tx, $position, $fill, $at, codec::money)
+            .await
+            .with_action($action)?;
+        set_cash::<codec::Backend, _>(&mut $tx, cash, $at, codec::money)
+            .await
+            .with_action($action)?;
+        let detail = json!({"fill_id": fill_id, "fill": $fill, "cash_after": cash});
+        let event = Event::new($run, $at, EVENT_FILL, $d, Some($position), detail);
+        append::<codec::Backend>(&mut $tx, event)
+            .await
+            .with_action($action)?;
+    }};
+}
+
 /// Also here, beside the ledger: trading entries of the history are found with it.
 pub use crate::runs::HistoryFilter;
 
@@ -514,19 +533,7 @@ impl Store {
                     }
                 }
                 Verdict::Open(id) => {
-                    let cash = Money(account.cash.0 + fill.cash_delta().0);
-                    let fill_id =
-                        insert_fill::<codec::Backend, _>(&mut tx, id, fill, at, codec::money)
-                            .await
-                            .with_action(action)?;
-                    set_cash::<codec::Backend, _>(&mut tx, cash, at, codec::money)
-                        .await
-                        .with_action(action)?;
-                    let detail = json!({"fill_id": fill_id, "fill": fill, "cash_after": cash});
-                    let event = Event::new(run, at, EVENT_FILL, d, Some(id), detail);
-                    append::<codec::Backend>(&mut tx, event)
-                        .await
-                        .with_action(action)?;
+                    book_fill!(tx, run, d, id, fill, account.cash, at, action);
                     OpenOutcome::Opened(id)
                 }
             };
@@ -635,19 +642,7 @@ impl Store {
             append::<codec::Backend>(&mut tx, event)
                 .await
                 .with_action(action)?;
-            let cash = Money(account.cash.0 + fill.cash_delta().0);
-            let fill_id =
-                insert_fill::<codec::Backend, _>(&mut tx, position, fill, at, codec::money)
-                    .await
-                    .with_action(action)?;
-            set_cash::<codec::Backend, _>(&mut tx, cash, at, codec::money)
-                .await
-                .with_action(action)?;
-            let detail = json!({"fill_id": fill_id, "fill": fill, "cash_after": cash});
-            let event = Event::new(run, at, EVENT_FILL, d, Some(position), detail);
-            append::<codec::Backend>(&mut tx, event)
-                .await
-                .with_action(action)?;
+            book_fill!(tx, run, d, position, fill, account.cash, at, action);
             let detail = json!({
                 "decision_id": decision,
                 "reason": reason,

@@ -53,7 +53,18 @@ pub fn decision_run(json: bool, run: &Run) -> anyhow::Result<()> {
         ],
         &rows,
     );
-    let counts: Vec<String> = run.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    run_summary(run, "");
+    Ok(())
+}
+
+/// One line per run with its non-zero counts, then its errors (indented by `indent`).
+fn run_summary(run: &Run, indent: &str) {
+    let counts: Vec<String> = run
+        .counts
+        .iter()
+        .filter(|(_, v)| **v > 0)
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     println!(
         "run {} {} {}: {}",
         run.id,
@@ -62,9 +73,8 @@ pub fn decision_run(json: bool, run: &Run) -> anyhow::Result<()> {
         counts.join(", ")
     );
     for error in &run.errors {
-        println!("error: {error}");
+        println!("{indent}error: {error}");
     }
-    Ok(())
 }
 
 /// Prints the three runs of a daily job.
@@ -73,22 +83,7 @@ pub fn daily(json: bool, runs: &[&Run]) -> anyhow::Result<()> {
         return print_json(runs);
     }
     for run in runs {
-        let counts: Vec<String> = run
-            .counts
-            .iter()
-            .filter(|(_, v)| **v > 0)
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        println!(
-            "run {} {} {}: {}",
-            run.id,
-            run.kind.as_str(),
-            run.status,
-            counts.join(", ")
-        );
-        for error in &run.errors {
-            println!("  error: {error}");
-        }
+        run_summary(run, "  ");
     }
     Ok(())
 }
