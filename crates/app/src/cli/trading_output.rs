@@ -309,12 +309,13 @@ pub fn history(json: bool, entries: &[HistoryEntry]) -> anyhow::Result<()> {
     let rows: Vec<Vec<String>> = entries
         .iter()
         .map(|e| {
-            let detail = e
+            // Decision entries nest the decision's own detail; show its explanation first.
+            let explanation = e
                 .detail
                 .get("explanation")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-                .unwrap_or_else(|| e.detail.to_string());
+                .or_else(|| e.detail.get("detail").and_then(|d| d.get("explanation")))
+                .and_then(|v| v.as_str());
+            let detail = explanation.map_or_else(|| e.detail.to_string(), str::to_owned);
             vec![
                 e.id.to_string(),
                 e.recorded_at.format("%Y-%m-%d %H:%M:%S").to_string(),
@@ -382,6 +383,9 @@ pub fn explain(
         );
         if let Some(why) = d.detail.get("explanation").and_then(|v| v.as_str()) {
             println!("  {why}");
+        }
+        if let Some(reason) = d.detail.get("reason").and_then(|v| v.as_str()) {
+            println!("  exit reason: {reason}");
         }
         if let Some(values) = d.detail.get("values").and_then(|v| v.as_object()) {
             for (name, value) in values {
