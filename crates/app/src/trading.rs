@@ -69,13 +69,15 @@ impl Trading {
         let strategies = built
             .into_iter()
             .zip(&config.strategies)
-            .map(|(strategy, cfg)| TradingStrategy {
-                size: cfg.size_spec().unwrap_or(SizeSpec::AllCash),
-                max_open_positions: cfg.max_open_positions,
-                enabled: cfg.enabled,
-                strategy: Box::new(strategy),
+            .map(|(strategy, cfg)| {
+                Ok(TradingStrategy {
+                    size: cfg.size_spec().map_err(anyhow::Error::msg)?,
+                    max_open_positions: cfg.max_open_positions,
+                    enabled: cfg.enabled,
+                    strategy: Box::new(strategy),
+                })
             })
-            .collect();
+            .collect::<anyhow::Result<_>>()?;
         Ok(Self {
             strategies,
             broker: Box::new(PaperBroker {
@@ -117,6 +119,25 @@ impl Trading {
             enabled: true,
         });
         Ok(())
+    }
+
+    /// Loads, once per job, the instruments the strategies' rules refer to (`BTC.close`), and
+    /// returns them so the per-instrument cache keeps them. A failure is logged: the rules that
+    /// need the instrument then report "not ready".
+    async fn load_references(&self, store: &Store, market: &mut MarketCache) -> Vec<Symbol> {
+        let mut referenced: Vec<Symbol> = self
+            .strategies
+            .iter()
+            .flat_map(|s| s.strategy.references())
+            .collect();
+        referenced.sort();
+        referenced.dedup();
+        for symbol in &referenced {
+            if let Err(error) = market.load(store, symbol).await {
+                tracing::warn!("cannot load {symbol}, which a rule refers to: {error:#}");
+            }
+        }
+        referenced
     }
 
     fn find(&self, name: &str) -> Option<&TradingStrategy> {
@@ -457,13 +478,7 @@ pub async fn sync_new_trades_with(
     for position in &open {
         *open_count.entry(position.strategy.clone()).or_default() += 1;
     }
-    let mut referenced: Vec<Symbol> = trading
-        .strategies
-        .iter()
-        .flat_map(|s| s.strategy.references())
-        .collect();
-    referenced.sort();
-    referenced.dedup();
+    let referenced = trading.load_references(store, market).await;
     let instruments: Vec<Instrument> = store
         .instruments()
         .await?
@@ -515,11 +530,6 @@ pub async fn sync_new_trades_with(
                 let decision = stale(name, symbol, day, expected, DecisionKind::Entry, json!({}));
                 state.record(store, decision, "skipped").await?;
                 continue;
-            }
-            for other in s.strategy_references() {
-                if let Err(error) = market.load(store, &other).await {
-                    tracing::warn!("cannot load {other} for {name}: {error:#}");
-                }
             }
             let view = market.data.view(day);
             let decision = s.strategy.entry(&view, symbol, &mut market.indicators);
@@ -603,13 +613,6 @@ pub async fn sync_new_trades_with(
     state.finish(store, RunKind::SyncNewTrades, now).await
 }
 
-impl TradingStrategy {
-    /// Other instruments the strategy's rules read (loaded alongside the decision instrument).
-    fn strategy_references(&self) -> Vec<Symbol> {
-        self.strategy.references()
-    }
-}
-
 /// The close job: for every open position, decide its exit (risk exits first, then the exit
 /// signal) on the latest complete candle and close it through the paper broker when one holds.
 ///
@@ -644,6 +647,7 @@ pub async fn sync_close_positions_with(
         .into_iter()
         .map(|i| (i.symbol, i.calendar))
         .collect();
+    let referenced = trading.load_references(store, market).await;
     let mut loaded: Option<Symbol> = None;
     for position in &open {
         let symbol = &position.symbol;
@@ -663,7 +667,7 @@ pub async fn sync_close_positions_with(
             continue;
         };
         if loaded.as_ref() != Some(symbol) {
-            market.next_instrument(&[]);
+            market.next_instrument(&referenced);
             if let Err(error) = market.load(store, symbol).await {
                 state.push(
                     name,
@@ -676,11 +680,6 @@ pub async fn sync_close_positions_with(
                 continue;
             }
             loaded = Some(symbol.clone());
-        }
-        for other in s.strategy_references() {
-            if let Err(error) = market.load(store, &other).await {
-                tracing::warn!("cannot load {other} for {name}: {error:#}");
-            }
         }
         let calendar = calendars.get(symbol).copied().unwrap_or_default();
         let expected = expected_day(calendar, now.date_naive());

@@ -398,3 +398,22 @@ async fn two_concurrent_runs_on_postgres_open_each_position_once() {
     );
     store.drop_schema().await.expect("drop schema");
 }
+
+#[tokio::test]
+async fn a_rule_naming_another_instrument_reads_its_candles_in_both_jobs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with(dir.path(), &["BTC", "ETH"]).await;
+    let now = at("2024-01-02");
+    sync_until(&store, now).await;
+    let mut follow = strategy("follow-btc", "BTC.close > 0", Some("BTC.close > 0"));
+    follow.instruments = InstrumentSelection::Only(vec![sym("ETH")]);
+    let trading = trading(&["BTC", "ETH"], vec![follow]);
+    let trade = sync_new_trades(&store, &trading, now).await.expect("trade");
+    assert_eq!(outcomes(&trade), ["follow-btc ETH opened"]);
+    let later = at("2024-01-04");
+    sync_until(&store, later).await;
+    let close = sync_close_positions(&store, &trading, later)
+        .await
+        .expect("close");
+    assert_eq!(outcomes(&close), ["follow-btc ETH closed"]);
+}
