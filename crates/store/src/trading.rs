@@ -33,6 +33,27 @@ use crate::error::{DbResultExt, StoreError};
 mod reads;
 mod statements;
 
+/// Inside an `on_db!` body: starts the write transaction of a trade, locks the account row
+/// (so concurrent trades move cash one after the other) and returns `already` from the enclosing
+/// function when the decision `d` was taken before; evaluates to `(tx, account)`.
+macro_rules! begin_trade {
+    ($pool:ident, $d:expr, $action:expr, $already:expr) => {{
+        let mut tx = codec::begin_write($pool).await.with_action($action)?;
+        let account = lock_account::<codec::Backend>(&mut tx, codec::LOCK_ACCOUNT)
+            .await
+            .with_action($action)?
+            .ok_or(StoreError::NoAccount)
+            .and_then(|row| account_from_row(&row, codec::get_money))?;
+        if decided::<codec::Backend>(&mut tx, $d)
+            .await
+            .with_action($action)?
+        {
+            return Ok($already);
+        }
+        (tx, account)
+    }};
+}
+
 /// Inside an `on_db!` body: stores `fill` of `position`, moves the account's cash by the fill
 /// and appends the fill's history entry, all in transaction `tx`.
 macro_rules! book_fill {
@@ -430,18 +451,7 @@ impl Store {
         let needed = Money(-fill.cash_delta().0);
         let action = || format!("open a position in {} for {}", d.symbol, d.strategy);
         on_db!(&self.db, |pool| {
-            let mut tx = codec::begin_write(pool).await.with_action(action)?;
-            let account = lock_account::<codec::Backend>(&mut tx, codec::LOCK_ACCOUNT)
-                .await
-                .with_action(action)?
-                .ok_or(StoreError::NoAccount)
-                .and_then(|row| account_from_row(&row, codec::get_money))?;
-            if decided::<codec::Backend>(&mut tx, d)
-                .await
-                .with_action(action)?
-            {
-                return Ok(OpenOutcome::AlreadyDecided);
-            }
+            let (mut tx, account) = begin_trade!(pool, d, action, OpenOutcome::AlreadyDecided);
             let open = open_id::<codec::Backend>(&mut tx, &d.strategy, &d.symbol)
                 .await
                 .with_action(action)?;
@@ -571,18 +581,7 @@ impl Store {
             )
         };
         on_db!(&self.db, |pool| {
-            let mut tx = codec::begin_write(pool).await.with_action(action)?;
-            let account = lock_account::<codec::Backend>(&mut tx, codec::LOCK_ACCOUNT)
-                .await
-                .with_action(action)?
-                .ok_or(StoreError::NoAccount)
-                .and_then(|row| account_from_row(&row, codec::get_money))?;
-            if decided::<codec::Backend>(&mut tx, d)
-                .await
-                .with_action(action)?
-            {
-                return Ok(CloseOutcome::AlreadyDecided);
-            }
+            let (mut tx, account) = begin_trade!(pool, d, action, CloseOutcome::AlreadyDecided);
             let sql = format!("SELECT {POSITION_COLUMNS} FROM positions WHERE id = $1");
             let row = sqlx::query(&sql)
                 .bind(position.0)
