@@ -260,10 +260,13 @@ struct AccountView {
 pub async fn account(json: bool, store: &Store, initial_cash: Money) -> anyhow::Result<()> {
     // A read-only command: before the first trade there is no account row yet, and the account
     // it will create starts with the configured cash.
-    let state = store.account().await?.unwrap_or(barter_store::trading::AccountState {
-        initial_cash,
-        cash: initial_cash,
-    });
+    let state = store
+        .account()
+        .await?
+        .unwrap_or(barter_store::trading::AccountState {
+            initial_cash,
+            cash: initial_cash,
+        });
     let all = store.positions(None).await?;
     let marks = marks(store, &all).await?;
     let open: Vec<&Position> = all.iter().filter(|p| p.is_open()).collect();
