@@ -238,6 +238,24 @@ impl Candle {
     }
 }
 
+/// The `f64` nearest to `value` (correctly rounded, as parsing its text with `str::parse` gives),
+/// so prices converted from candles and prices parsed from stored text are the same bits.
+pub fn decimal_to_f64(value: Decimal) -> f64 {
+    // Powers of ten that are exact in f64.
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let mantissa = value.mantissa();
+    let scale = value.scale() as usize;
+    match POW10.get(scale) {
+        // Both operands exact: IEEE division rounds the true quotient once, correctly.
+        #[allow(clippy::cast_precision_loss)]
+        Some(power) if mantissa.unsigned_abs() <= 1 << 53 => mantissa as f64 / power,
+        _ => value.to_string().parse().unwrap_or(f64::NAN),
+    }
+}
+
 /// Converts a JSON/float number to an exact decimal through its shortest round-trip text, so
 /// `42261.0414372869` becomes exactly that decimal. `None` for NaN, infinities or out-of-range.
 pub fn decimal_from_f64(value: f64) -> Option<Decimal> {
@@ -390,6 +408,23 @@ mod tests {
         assert_eq!(decimal_from_f64(0.1), Some(dec!(0.1)));
         assert_eq!(decimal_from_f64(1e-7), Some(dec!(0.0000001)));
         assert_eq!(decimal_from_f64(f64::NAN), None);
+        for text in [
+            "0.1",
+            "42261.0414372869",
+            "-3.3333333333333333333",
+            "1e-7",
+            "12345678901234567890.5",
+            "0",
+        ] {
+            let decimal = Decimal::from_str(text)
+                .or_else(|_| Decimal::from_scientific(text))
+                .expect("decimal");
+            assert_eq!(
+                decimal_to_f64(decimal),
+                text.parse::<f64>().expect("float"),
+                "{text}"
+            );
+        }
         assert_eq!(decimal_from_f64(f64::INFINITY), None);
     }
 

@@ -33,12 +33,12 @@ pub mod symbol;
 
 pub use account::{Account, AccountError, Exit, ExitReason, Position, PositionId};
 pub use calendar::{Calendar, Gaps};
-pub use candle::{Candle, CandleError, CandleOrigin, Ohlcv, decimal_from_f64};
+pub use candle::{Candle, CandleError, CandleOrigin, Ohlcv, decimal_from_f64, decimal_to_f64};
 pub use execution::{
     Fill, FillModel, FillTiming, PriceBasis, QuantityRounding, Refusal, Side, Sizing,
 };
 pub use instrument::{Instrument, InstrumentError, SourceKind};
-pub use market::{MarketData, MarketError, MarketView};
+pub use market::{MarketData, MarketError, MarketView, SeriesHistory};
 pub use money::{Money, Price, Quantity, Volume};
 pub use run::{DecisionItem, InstrumentSync, Run, RunId, RunKind, RunReport, RunStatus};
 pub use symbol::{Symbol, SymbolError};

@@ -26,6 +26,14 @@ pub enum MarketError {
         /// The candle's day.
         day: Day,
     },
+    /// The parts of a loaded history do not fit together.
+    #[error("history of {symbol} is inconsistent: {problem}")]
+    Mismatch {
+        /// The instrument.
+        symbol: Symbol,
+        /// What does not fit.
+        problem: String,
+    },
     /// Days are not strictly ascending.
     #[error("history of {symbol} is not in strictly ascending day order at {day}")]
     Unordered {
@@ -36,17 +44,42 @@ pub enum MarketError {
     },
 }
 
-/// One instrument's history: candles and the same values as f64 columns.
-#[derive(Debug, Clone, Default)]
-struct History {
-    candles: Vec<Candle>,
-    columns: OwnedColumns,
+/// One instrument's history as a job loads it: the day and f64 prices of every complete candle
+/// (what indicators read), and exact candles from some day on (what decisions, exits and fills
+/// read). A daily job needs exact candles only from the decision day, or a position's entry day,
+/// on; a series no rule reads may be left empty.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesHistory {
+    /// The days of the complete candles, ascending.
+    pub days: Vec<Day>,
+    /// The prices of those days; `close` always has one value per day, another series either
+    /// one per day or none (not loaded).
+    pub columns: OwnedColumns,
+    /// Exact candles: every stored candle from some day on, ascending; only the last may be
+    /// incomplete.
+    pub candles: Vec<Candle>,
+}
+
+impl SeriesHistory {
+    /// The whole history from exact candles (every series, every candle exact).
+    pub fn from_candles(candles: Vec<Candle>) -> Self {
+        let complete: Vec<Candle> = candles
+            .iter()
+            .filter(|c| c.is_complete())
+            .cloned()
+            .collect();
+        Self {
+            days: complete.iter().map(Candle::day).collect(),
+            columns: OwnedColumns::from_candles(&complete),
+            candles,
+        }
+    }
 }
 
 /// Every instrument's daily history, ascending; the source of [`MarketView`]s.
 #[derive(Debug, Clone, Default)]
 pub struct MarketData {
-    histories: BTreeMap<Symbol, History>,
+    histories: BTreeMap<Symbol, SeriesHistory>,
 }
 
 impl MarketData {
@@ -55,12 +88,28 @@ impl MarketData {
         Self::default()
     }
 
-    /// Sets `symbol`'s history. Incomplete candles are kept out of decisions: only complete days
-    /// are visible to views (a fill may still use an incomplete next day's open).
+    /// Sets `symbol`'s whole history from exact candles. Incomplete candles are kept out of
+    /// decisions: only complete days are visible to views (a fill may still use an incomplete
+    /// next day's open).
     ///
     /// # Errors
     /// [`MarketError`] when a candle belongs to another instrument or days are not ascending.
     pub fn insert(&mut self, symbol: Symbol, candles: Vec<Candle>) -> Result<(), MarketError> {
+        self.insert_series(symbol, SeriesHistory::from_candles(candles))
+    }
+
+    /// Sets `symbol`'s history as loaded by a job (see [`SeriesHistory`]).
+    ///
+    /// # Errors
+    /// [`MarketError`] when a candle belongs to another instrument, days are not ascending, an
+    /// incomplete candle is not the last, a column has the wrong length, or the exact candles
+    /// are not the last days of the history.
+    pub fn insert_series(
+        &mut self,
+        symbol: Symbol,
+        history: SeriesHistory,
+    ) -> Result<(), MarketError> {
+        let candles = &history.candles;
         if let Some(c) = candles.iter().find(|c| c.symbol() != &symbol) {
             return Err(MarketError::WrongSymbol {
                 expected: symbol,
@@ -68,14 +117,58 @@ impl MarketData {
                 day: c.day(),
             });
         }
+        let unordered = |day| MarketError::Unordered {
+            symbol: symbol.clone(),
+            day,
+        };
         if let Some(pair) = candles.windows(2).find(|w| w[0].day() >= w[1].day()) {
-            return Err(MarketError::Unordered {
-                symbol,
-                day: pair[1].day(),
-            });
+            return Err(unordered(pair[1].day()));
         }
-        let columns = OwnedColumns::from_candles(&candles);
-        self.histories.insert(symbol, History { candles, columns });
+        if let Some(pair) = history.days.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(unordered(pair[1]));
+        }
+        let mismatch = |problem: String| MarketError::Mismatch {
+            symbol: symbol.clone(),
+            problem,
+        };
+        if let Some(c) = candles.iter().rev().skip(1).find(|c| !c.is_complete()) {
+            return Err(mismatch(format!(
+                "the candle of {} is incomplete but not the last",
+                c.day()
+            )));
+        }
+        let days = history.days.len();
+        let columns = &history.columns;
+        if columns.close.len() != days {
+            return Err(mismatch(format!(
+                "{} closes for {days} days",
+                columns.close.len()
+            )));
+        }
+        for (name, column) in [
+            ("open", &columns.open),
+            ("high", &columns.high),
+            ("low", &columns.low),
+            ("volume", &columns.volume),
+        ] {
+            if !column.is_empty() && column.len() != days {
+                return Err(mismatch(format!(
+                    "{} {name} values for {days} days",
+                    column.len()
+                )));
+            }
+        }
+        let exact: Vec<Day> = candles
+            .iter()
+            .filter(|c| c.is_complete())
+            .map(Candle::day)
+            .collect();
+        if !history.days.ends_with(&exact) {
+            return Err(mismatch(
+                "the exact candles are not the last days of the history".to_owned(),
+            ));
+        }
+        self.histories.insert(symbol, history);
         Ok(())
     }
 
@@ -99,24 +192,15 @@ impl MarketData {
         MarketView { data: self, day }
     }
 
-    /// The first candle after `day` (complete or not): where a decision on `day` fills.
+    /// The first candle after `day` (complete or not): where a decision on `day` fills. `None`
+    /// also when the exact candles loaded start after `day`.
     pub fn next_candle(&self, symbol: &Symbol, day: Day) -> Option<&Candle> {
-        let history = self.histories.get(symbol)?;
-        let index = history.candles.partition_point(|c| c.day() <= day);
-        history.candles.get(index)
-    }
-
-    /// How many of `symbol`'s candles are visible at the close of `day` (complete and ≤ day).
-    fn visible(&self, symbol: &Symbol, day: Day) -> Option<(&History, usize)> {
-        let history = self.histories.get(symbol)?;
-        let end = history.candles.partition_point(|c| c.day() <= day);
-        // Only complete candles count; an incomplete one can only be the last.
-        let end = if end > 0 && !history.candles[end - 1].is_complete() {
-            end - 1
-        } else {
-            end
-        };
-        Some((history, end))
+        let candles = &self.histories.get(symbol)?.candles;
+        if candles.first().is_none_or(|c| c.day() > day) {
+            return None;
+        }
+        let index = candles.partition_point(|c| c.day() <= day);
+        candles.get(index)
     }
 }
 
@@ -133,23 +217,44 @@ impl<'a> MarketView<'a> {
         self.day
     }
 
-    /// `symbol`'s complete candles up to and including the decision day.
-    pub fn candles(&self, symbol: &Symbol) -> &'a [Candle] {
-        self.data
-            .visible(symbol, self.day)
-            .map_or(&[], |(history, end)| &history.candles[..end])
+    /// The days of `symbol`'s complete candles up to and including the decision day.
+    pub fn days(&self, symbol: &Symbol) -> &'a [Day] {
+        self.data.histories.get(symbol).map_or(&[], |h| {
+            &h.days[..h.days.partition_point(|d| *d <= self.day)]
+        })
     }
 
-    /// `symbol`'s latest complete candle at the decision day, if any.
+    /// The day of `symbol`'s latest complete candle at the decision day, if any.
+    pub fn latest_day(&self, symbol: &Symbol) -> Option<Day> {
+        self.days(symbol).last().copied()
+    }
+
+    /// `symbol`'s exact complete candles up to and including the decision day, from the first
+    /// exact candle loaded (the whole history unless the job loaded a recent part only; see
+    /// [`crate::strategy::DataNeeds`]).
+    pub fn candles(&self, symbol: &Symbol) -> &'a [Candle] {
+        self.data.histories.get(symbol).map_or(&[], |h| {
+            let end = h.candles.partition_point(|c| c.day() <= self.day);
+            // Only complete candles count; an incomplete one can only be the last.
+            let end = if end > 0 && !h.candles[end - 1].is_complete() {
+                end - 1
+            } else {
+                end
+            };
+            &h.candles[..end]
+        })
+    }
+
+    /// `symbol`'s latest complete candle at the decision day, if any (and loaded exactly).
     pub fn latest(&self, symbol: &Symbol) -> Option<&'a Candle> {
-        self.candles(symbol).last()
+        let latest = self.candles(symbol).last()?;
+        (Some(latest.day()) == self.latest_day(symbol)).then_some(latest)
     }
 
     /// `symbol`'s OHLCV columns up to and including the decision day, for rules and indicators.
     pub fn columns(&self, symbol: &Symbol) -> Option<Columns<'a>> {
-        self.data
-            .visible(symbol, self.day)
-            .map(|(history, end)| history.columns.view().until(end))
+        let history = self.data.histories.get(symbol)?;
+        Some(history.columns.view().until(self.days(symbol).len()))
     }
 }
 

@@ -4,7 +4,7 @@ use barter_core::Symbol;
 use barter_core::indicators;
 use barter_core::rule::{
     EvalContext, Evaluation, IndicatorCache, OwnedColumns, Params, PositionView, Rule, RuleKind,
-    render_errors,
+    SeriesField, SeriesSet, render_errors,
 };
 
 fn sym(text: &str) -> Symbol {
@@ -397,4 +397,72 @@ fn history_needed_is_the_first_day_the_rule_is_ready() {
         let ready = day_by_day(&rule, &data).iter().position(Option::is_some);
         assert_eq!(ready.map(|i| i + 1), Some(needed), "{source}");
     }
+}
+
+/// A job loads only the series a rule reads ([`Rule::series_used`]): with every other series
+/// left empty, each rule still decides exactly as with all five, day by day.
+#[test]
+fn series_used_is_everything_a_rule_reads() {
+    let n = 60;
+    let wave = |phase: f64, scale: f64| -> Vec<f64> {
+        (0..n)
+            .map(|i| 100.0 + scale * ((i as f64) * 0.37 + phase).sin() + i as f64 * 0.1)
+            .collect()
+    };
+    let close = wave(0.0, 5.0);
+    let full = OwnedColumns {
+        open: wave(0.5, 4.0),
+        high: close.iter().map(|c| c + 3.0).collect(),
+        low: close.iter().map(|c| c - 3.0).collect(),
+        close: close.clone(),
+        volume: wave(1.0, 50.0),
+    };
+    let sources = [
+        "close > open",
+        "high[2] - low[1] > 5",
+        "volume > sma(volume, 5)",
+        "atr(14) > 5.9",
+        "atr(ETH, 3) < 6",
+        "crosses_above(ema(open, 3), wma(high, 5))",
+        "rsi(low, 14) > 50 or roc(volume, 3) > 0",
+        "highest(high, 10) - lowest(low, 10) > stddev(open, 5) * 2",
+        "macd(open, 3, 6, 2).histogram > 0 and bollinger(volume, 5, 2).upper > volume",
+        "not (sma(close, 3) > 100)",
+    ];
+    for source in sources {
+        let rule = entry(source);
+        let used = rule.series_used();
+        let keep = |field: SeriesField, column: &Vec<f64>| {
+            if used.contains(field) {
+                column.clone()
+            } else {
+                Vec::new()
+            }
+        };
+        let partial = OwnedColumns {
+            open: keep(SeriesField::Open, &full.open),
+            high: keep(SeriesField::High, &full.high),
+            low: keep(SeriesField::Low, &full.low),
+            close: keep(SeriesField::Close, &full.close),
+            volume: keep(SeriesField::Volume, &full.volume),
+        };
+        assert!(used.contains(SeriesField::Close), "{source}");
+        assert_ne!(
+            used,
+            SeriesSet::ALL,
+            "{source} should not need every series"
+        );
+        let decided = day_by_day(&rule, &full);
+        assert!(
+            decided.iter().any(Option::is_some),
+            "{source} is never ready"
+        );
+        assert_eq!(day_by_day(&rule, &partial), decided, "{source}");
+    }
+    let exit = rule(
+        "highest_close_since_entry > entry_price and days_held > 2",
+        RuleKind::Exit,
+        &Params::new(),
+    );
+    assert_eq!(exit.series_used(), SeriesSet::of(SeriesField::Close));
 }

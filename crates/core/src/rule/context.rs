@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use rust_decimal::prelude::ToPrimitive;
-
 use crate::candle::Candle;
 use crate::symbol::Symbol;
 
@@ -79,7 +77,7 @@ pub struct OwnedColumns {
 impl OwnedColumns {
     /// Columns from candles in day order (decimal prices become the nearest `f64`).
     pub fn from_candles(candles: &[Candle]) -> Self {
-        let f = |d: rust_decimal::Decimal| d.to_f64().unwrap_or(f64::NAN);
+        let f = crate::candle::decimal_to_f64;
         Self {
             open: candles.iter().map(|c| f(c.open().0)).collect(),
             high: candles.iter().map(|c| f(c.high().0)).collect(),

@@ -5,7 +5,7 @@ use crate::symbol::Symbol;
 use super::ast::BinaryOp;
 use super::cache::IndicatorCache;
 use super::context::{Columns, EvalContext};
-use super::functions::{ArgKind, Func, Inputs, SeriesField};
+use super::functions::{ArgKind, Func, Input, Inputs, SeriesField, SeriesSet};
 use super::node::{ArgValue, Bindings, Indicator, Node, NodeKind, PositionValue};
 
 /// The outcome of running a rule on one decision day.
@@ -348,6 +348,26 @@ fn yesterday(node: &Node) -> String {
 }
 
 /// How many candles every instrument needs before `node` can have a value `offset` days back.
+/// `used` plus the series `node` reads.
+pub(crate) fn series_used(node: &Node, used: SeriesSet) -> SeriesSet {
+    match &node.kind {
+        NodeKind::Const(_) | NodeKind::Param(_) => used,
+        NodeKind::Series(_, field) => used.with(*field),
+        NodeKind::Position(_) => used.with(SeriesField::Close),
+        NodeKind::Indicator(indicator) => match indicator.spec.input {
+            Input::Series => used.with(indicator.field),
+            Input::Instrument => used
+                .with(SeriesField::High)
+                .with(SeriesField::Low)
+                .with(SeriesField::Close),
+        },
+        NodeKind::Neg(x) | NodeKind::Not(x) | NodeKind::Lookback(x, _) => series_used(x, used),
+        NodeKind::Binary(_, a, b) | NodeKind::Cross { a, b, .. } => {
+            series_used(b, series_used(a, used))
+        }
+    }
+}
+
 pub(crate) fn history_needed(node: &Node, bindings: &Bindings<'_>, offset: usize) -> usize {
     match &node.kind {
         NodeKind::Const(_) | NodeKind::Param(_) => 0,

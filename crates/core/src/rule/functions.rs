@@ -40,6 +40,51 @@ impl SeriesField {
     }
 }
 
+/// A set of price series, e.g. the ones a rule reads (so a job loads only those).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SeriesSet(u8);
+
+impl SeriesSet {
+    /// No series.
+    pub const NONE: SeriesSet = SeriesSet(0);
+    /// All five series.
+    pub const ALL: SeriesSet = SeriesSet(0b1_1111);
+
+    /// A set of exactly `field`.
+    pub const fn of(field: SeriesField) -> SeriesSet {
+        SeriesSet(1 << field as u8)
+    }
+
+    /// This set plus `field`.
+    #[must_use]
+    pub const fn with(self, field: SeriesField) -> SeriesSet {
+        SeriesSet(self.0 | Self::of(field).0)
+    }
+
+    /// Both sets together.
+    #[must_use]
+    pub const fn union(self, other: SeriesSet) -> SeriesSet {
+        SeriesSet(self.0 | other.0)
+    }
+
+    /// Whether `field` is in the set.
+    pub const fn contains(self, field: SeriesField) -> bool {
+        self.0 & Self::of(field).0 != 0
+    }
+
+    /// Whether every series of `other` is in this set.
+    pub const fn covers(self, other: SeriesSet) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The series in the set, in [`SeriesField::ALL`] order.
+    pub fn fields(self) -> impl Iterator<Item = SeriesField> {
+        SeriesField::ALL
+            .into_iter()
+            .filter(move |f| self.contains(*f))
+    }
+}
+
 /// Which indicator a function computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Func {

@@ -100,7 +100,7 @@ pub use cache::IndicatorCache;
 pub use context::{Columns, EvalContext, OwnedColumns, PositionView};
 pub use error::{RuleError, Span, render_errors};
 pub use eval::Evaluation;
-pub use functions::SeriesField;
+pub use functions::{SeriesField, SeriesSet};
 
 use node::{Bindings, Node};
 
@@ -222,6 +222,13 @@ impl Rule {
     /// indicator warm-ups and lookbacks), with these parameter overrides.
     pub fn history_needed(&self, overrides: &Params) -> usize {
         eval::history_needed(&self.root, &self.bindings(overrides), 0)
+    }
+
+    /// The price series the rule reads, of the decision instrument and of the instruments it
+    /// names together; always includes `close` (days held and the position's values count
+    /// closes). Columns of other series may be left empty when evaluating this rule.
+    pub fn series_used(&self) -> SeriesSet {
+        eval::series_used(&self.root, SeriesSet::of(SeriesField::Close))
     }
 
     /// Runs the rule on the decision day of `ctx` (the last day of its columns), computing

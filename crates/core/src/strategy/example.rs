@@ -5,7 +5,6 @@
 //! [`MarketView`], like every strategy, so it cannot see past the decision day.
 
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 
 use super::{Decision, ExitLimits, Outcome, Strategy};
 use crate::account::Position;
@@ -61,7 +60,7 @@ impl Momentum {
             },
             Ok((change, now, then)) => {
                 let passed = passes(change);
-                let f = |d: Decimal| d.to_f64().unwrap_or(f64::NAN);
+                let f = crate::candle::decimal_to_f64;
                 Decision {
                     outcome: if passed {
                         Outcome::Passed

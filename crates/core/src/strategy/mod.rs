@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{ExitReason, Position};
 use crate::market::MarketView;
-use crate::rule::{EvalContext, Evaluation, IndicatorCache, Params, PositionView, Rule};
+use crate::rule::{EvalContext, Evaluation, IndicatorCache, Params, PositionView, Rule, SeriesSet};
 use crate::symbol::Symbol;
 
 pub use config::{
@@ -81,6 +81,35 @@ impl Decision {
     }
 }
 
+/// What a strategy reads from the market view, so a daily job loads only that: the f64 series
+/// its indicators read over the whole history, and whether it reads exact candles before the
+/// decision day (if not, the view holds exact candles from the decision day, or an exit's
+/// entry day, on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataNeeds {
+    /// The series read through [`MarketView::columns`].
+    pub series: SeriesSet,
+    /// Whether [`MarketView::candles`] must hold the whole history.
+    pub all_candles: bool,
+}
+
+impl DataNeeds {
+    /// Everything: every series and every exact candle.
+    pub const ALL: DataNeeds = DataNeeds {
+        series: SeriesSet::ALL,
+        all_candles: true,
+    };
+
+    /// What both need.
+    #[must_use]
+    pub fn union(self, other: DataNeeds) -> DataNeeds {
+        DataNeeds {
+            series: self.series.union(other.series),
+            all_candles: self.all_candles || other.all_candles,
+        }
+    }
+}
+
 /// A trading strategy, evaluated once per decision day.
 pub trait Strategy: Send + Sync {
     /// Unique name, as in the config and the history.
@@ -110,6 +139,11 @@ pub trait Strategy: Send + Sync {
     /// Other instruments the strategy reads (their candles must be in the market view).
     fn references(&self) -> Vec<Symbol> {
         Vec::new()
+    }
+
+    /// What the strategy reads of the market; everything unless it says otherwise.
+    fn data_needs(&self) -> DataNeeds {
+        DataNeeds::ALL
     }
 }
 
@@ -165,8 +199,7 @@ pub fn decide_exit(
 }
 
 fn decimal_f64(d: rust_decimal::Decimal) -> f64 {
-    use rust_decimal::prelude::ToPrimitive;
-    d.to_f64().unwrap_or(f64::NAN)
+    crate::candle::decimal_to_f64(d)
 }
 
 /// A strategy made of rules from the config.
@@ -274,8 +307,9 @@ impl Strategy for RuleStrategy {
         cache: &mut IndicatorCache,
     ) -> Option<Decision> {
         let rule = self.exit.as_ref()?;
-        let candles = view.candles(&position.symbol);
-        let entry_index = candles.partition_point(|c| c.day() < position.entry_day);
+        let entry_index = view
+            .days(&position.symbol)
+            .partition_point(|d| *d < position.entry_day);
         let closes = view
             .columns(&position.symbol)
             .map(|c| c.close)
@@ -303,5 +337,16 @@ impl Strategy for RuleStrategy {
         symbols.sort();
         symbols.dedup();
         symbols
+    }
+
+    fn data_needs(&self) -> DataNeeds {
+        let exit = self
+            .exit
+            .as_ref()
+            .map_or(SeriesSet::NONE, Rule::series_used);
+        DataNeeds {
+            series: self.entry.series_used().union(exit),
+            all_candles: false,
+        }
     }
 }
