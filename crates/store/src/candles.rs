@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::str::FromStr;
 
-use barter_core::{Candle, CandleOrigin, Day, Ohlcv, Symbol};
+use barter_core::rule::{OwnedColumns, SeriesField, SeriesSet};
+use barter_core::{Candle, CandleOrigin, Day, Ohlcv, Price, SeriesHistory, Symbol};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -196,6 +197,122 @@ impl Store {
         packed.map_or(Ok(Vec::new()), |text| unpack(&text, symbol))
     }
 
+    /// `symbol`'s history as a trading job needs it (see [`SeriesHistory`]): the day and the
+    /// `series` prices, as f64, of every complete candle, and exact candles from `exact_from` on
+    /// (`None`: every candle, and every series). Both parts are read in one transaction, so
+    /// they describe the same stored history.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when a query fails, [`StoreError::Corrupt`] for an unreadable
+    /// stored value or parts that do not fit together.
+    pub async fn series_history(
+        &self,
+        symbol: &Symbol,
+        series: SeriesSet,
+        exact_from: Option<Day>,
+    ) -> Result<SeriesHistory, StoreError> {
+        let Some(from) = exact_from else {
+            return Ok(SeriesHistory::from_candles(
+                self.candles(symbol, None, None).await?,
+            ));
+        };
+        let fields: Vec<SeriesField> = series.with(SeriesField::Close).fields().collect();
+        let names: Vec<&str> = fields.iter().map(|f| f.as_str()).collect();
+        // First without the days: when the complete days have no gap, the first and last day
+        // say them all. One statement per read: the parts come from one snapshot.
+        let Some(texts) = self.packed_history(symbol, &names, from, false).await? else {
+            return Ok(SeriesHistory::default());
+        };
+        let (days, columns, tail) = match contiguous(&texts, symbol)? {
+            Some(days) => (
+                days,
+                texts[1..=fields.len()].to_vec(),
+                texts[fields.len() + 1].clone(),
+            ),
+            None => {
+                let Some(texts) = self.packed_history(symbol, &names, from, true).await? else {
+                    return Ok(SeriesHistory::default());
+                };
+                let days = texts[0].as_deref().map_or(Ok(Vec::new()), |text| {
+                    text.split(',').map(|day| stored_day(day, symbol)).collect()
+                })?;
+                (
+                    days,
+                    texts[1..=fields.len()].to_vec(),
+                    texts[fields.len() + 1].clone(),
+                )
+            }
+        };
+        let columns = unpack_series(&days, &columns, symbol, &fields)?;
+        let candles = tail
+            .as_deref()
+            .map_or(Ok(Vec::new()), |text| unpack(text, symbol))?;
+        // `MarketData::insert_series` checks that the parts fit together.
+        Ok(SeriesHistory {
+            days,
+            columns,
+            candles,
+        })
+    }
+
+    /// Every instrument's latest complete close (instruments without one are left out): what
+    /// open positions are marked at.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
+    /// row.
+    pub async fn latest_closes(&self) -> Result<HashMap<Symbol, Price>, StoreError> {
+        on_db!(&self.db, |pool| {
+            let rows = sqlx::query(
+                // One primary-key lookup per instrument (a join lets SQLite scan every candle).
+                "SELECT symbol, close FROM (SELECT i.symbol, (SELECT c.close FROM candles c \
+                 WHERE c.symbol = i.symbol AND c.day = i.last_complete_day) AS close \
+                 FROM instruments i) latest WHERE close IS NOT NULL",
+            )
+            .fetch_all(pool)
+            .await
+            .action("read the latest closes")?;
+            rows.iter()
+                .map(|row| {
+                    let corrupt = |e: String| StoreError::corrupt("latest close", e);
+                    let symbol: String = column(row, "symbol").map_err(corrupt)?;
+                    let symbol = Symbol::parse(&symbol).map_err(|e| corrupt(e.to_string()))?;
+                    let close = codec::get_money(row, "close").map_err(corrupt)?;
+                    Ok((symbol, Price(close)))
+                })
+                .collect()
+        })
+    }
+
+    /// Runs `codec::packed_history`: the days text, one text per column of `names`, and the
+    /// exact candles from `from` on; `None` for an unregistered symbol.
+    async fn packed_history(
+        &self,
+        symbol: &Symbol,
+        names: &[&str],
+        from: Day,
+        all_days: bool,
+    ) -> Result<Option<Vec<Option<String>>>, StoreError> {
+        let sql = on_db!(&self.db, |_pool| codec::packed_history(names, all_days));
+        on_db!(&self.db, |pool| {
+            let action = || format!("load the price history of {symbol}");
+            let row = sqlx::query(&sql)
+                .bind(symbol.as_str())
+                .bind(from)
+                .bind(Day::from_ymd_opt(9999, 12, 31))
+                .fetch_optional(pool)
+                .await
+                .with_action(action)?;
+            row.map(|row| {
+                (0..names.len() + 2)
+                    .map(|i| row.try_get::<Option<String>, _>(i))
+                    .collect::<Result<Vec<_>, _>>()
+                    .with_action(action)
+            })
+            .transpose()
+        })
+    }
+
     /// The last day of `symbol` with a complete candle (incomplete candles are ignored); `None`
     /// for an unregistered symbol or one without complete candles.
     ///
@@ -373,8 +490,11 @@ fn unpack(text: &str, symbol: &Symbol) -> Result<Vec<Candle>, StoreError> {
                     format!("expected 8 fields, found {}", fields.len()),
                 ));
             };
-            let day: Day = day.parse().map_err(|e| {
-                StoreError::corrupt(format!("candles.day for {symbol}"), format!("`{day}`: {e}"))
+            let day = parse_day(day).ok_or_else(|| {
+                StoreError::corrupt(
+                    format!("candles.day for {symbol}"),
+                    format!("`{day}` is not a YYYY-MM-DD day"),
+                )
             })?;
             let corrupt = |column: &str, detail: String| {
                 StoreError::corrupt(format!("candles.{column} for {symbol} on {day}"), detail)
@@ -409,6 +529,90 @@ fn unpack(text: &str, symbol: &Symbol) -> Result<Vec<Candle>, StoreError> {
             })
         })
         .collect()
+}
+
+/// The complete days of a [`codec::sqlite::packed_history`] read without days, when they have
+/// no gap: the read gives the first stored and the last complete day, and the values count the
+/// complete days. The complete days lie between those two, and are all distinct, so when they
+/// are as many as the days from first to last, they are exactly those days. `None` when not.
+fn contiguous(texts: &[Option<String>], symbol: &Symbol) -> Result<Option<Vec<Day>>, StoreError> {
+    let Some(values) = texts.get(1) else {
+        return Ok(None);
+    };
+    let Some(values) = values else {
+        return Ok(Some(Vec::new())); // no complete candle
+    };
+    let span = texts.first().and_then(Option::as_deref);
+    let Some((first, last)) = span.and_then(|span| span.split_once(',')) else {
+        return Ok(None);
+    };
+    let (first, last) = (stored_day(first, symbol)?, stored_day(last, symbol)?);
+    let count = values.bytes().filter(|b| *b == b',').count() + 1;
+    let span = usize::try_from((last - first).num_days() + 1).unwrap_or(0);
+    Ok((count == span).then(|| first.iter_days().take(count).collect()))
+}
+
+/// A day read back from the store, or the corruption it is.
+fn stored_day(text: &str, symbol: &Symbol) -> Result<Day, StoreError> {
+    parse_day(text).ok_or_else(|| {
+        StoreError::corrupt(
+            format!("candles.day for {symbol}"),
+            format!("`{text}` is not a YYYY-MM-DD day"),
+        )
+    })
+}
+
+/// Parses [`codec::sqlite::packed_history`]'s value columns (one per field; the other series
+/// are left empty), one value per day of `days`.
+fn unpack_series(
+    days: &[Day],
+    values: &[Option<String>],
+    symbol: &Symbol,
+    fields: &[SeriesField],
+) -> Result<OwnedColumns, StoreError> {
+    let mut columns = OwnedColumns::default();
+    for (field, text) in fields.iter().zip(values) {
+        let what = || format!("candles.{} for {symbol}", field.as_str());
+        let column = match text {
+            None => Vec::new(),
+            Some(text) => text
+                .split(',')
+                .map(|text| {
+                    text.parse::<f64>().map_err(|_| {
+                        StoreError::corrupt(what(), format!("`{text}` is not a number"))
+                    })
+                })
+                .collect::<Result<Vec<f64>, _>>()?,
+        };
+        if column.len() != days.len() {
+            let detail = format!("{} values for {} days", column.len(), days.len());
+            return Err(StoreError::corrupt(what(), detail));
+        }
+        *match field {
+            SeriesField::Open => &mut columns.open,
+            SeriesField::High => &mut columns.high,
+            SeriesField::Low => &mut columns.low,
+            SeriesField::Close => &mut columns.close,
+            SeriesField::Volume => &mut columns.volume,
+        } = column;
+    }
+    Ok(columns)
+}
+
+/// A stored `YYYY-MM-DD` day; a hand-written parser because a history holds thousands of days
+/// and chrono's general format parser is several times slower.
+fn parse_day(text: &str) -> Option<Day> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let year = i32::try_from(number(&b[..4])?).ok()?;
+    Day::from_ymd_opt(year, number(&b[5..7])?, number(&b[8..10])?)
 }
 
 /// The summary of an instrument's candles kept on its `instruments` row (see the migration):
@@ -547,6 +751,24 @@ mod tests {
 
     fn day(n: u32) -> Day {
         Day::from_ymd_opt(2024, 1, n).expect("valid day")
+    }
+
+    #[test]
+    fn stored_days_parse_like_chrono_and_nothing_else_passes() {
+        for text in ["2024-01-05", "0001-01-01", "9999-12-31", "2024-02-29"] {
+            assert_eq!(parse_day(text), text.parse().ok(), "{text}");
+        }
+        for text in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-05",
+            "2024/01/05",
+            "20240105xx",
+            "+024-01-05",
+            "",
+        ] {
+            assert_eq!(parse_day(text), None, "{text}");
+        }
     }
 
     fn candle(n: u32, close: Decimal, complete: bool) -> Candle {

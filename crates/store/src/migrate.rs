@@ -30,6 +30,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0002_trading.sql"),
         postgres: include_str!("../migrations/postgres/0002_trading.sql"),
     },
+    Step {
+        version: 3,
+        description: "decisions by day",
+        sqlite: include_str!("../migrations/sqlite/0003_decisions_by_day.sql"),
+        postgres: include_str!("../migrations/postgres/0003_decisions_by_day.sql"),
+    },
 ];
 
 /// Which dialect of the migrations to build.
@@ -79,13 +85,9 @@ mod tests {
         let versions: Vec<i64> = known().map(|(v, _)| v).collect();
         assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
         for step in STEPS {
+            assert!(step.sqlite.contains("CREATE "), "sqlite {}", step.version);
             assert!(
-                step.sqlite.contains("CREATE TABLE"),
-                "sqlite {}",
-                step.version
-            );
-            assert!(
-                step.postgres.contains("CREATE TABLE"),
+                step.postgres.contains("CREATE "),
                 "postgres {}",
                 step.version
             );

@@ -78,8 +78,8 @@ pub use crate::runs::HistoryFilter;
 
 use reads::{POSITION_COLUMNS, account_from_row, id_of, position_from_row};
 use statements::{
-    Event, append, decided, decision_event, insert_decision, insert_fill, lock_account, open_id,
-    set_cash,
+    BATCH_ROWS, Event, append, claim_ids, decided, decision_event, decision_rows, history_rows,
+    insert_decision, insert_fill, lock_account, open_id, set_cash,
 };
 
 /// History kind of a stored decision (every row of `decisions` has one).
@@ -398,31 +398,31 @@ impl Store {
         on_db!(&self.db, |pool| {
             let mut tx = codec::begin_write(pool).await.with_action(action)?;
             let mut stored_flags = Vec::with_capacity(decisions.len());
-            for d in decisions {
-                let stored = insert_decision::<codec::Backend>(
-                    &mut tx, run, d, d.outcome, &d.detail, None, at,
-                )
-                .await
-                .with_action(action)
-                .map_err(unknown_run(run))?;
-                let Some(id) = stored else {
-                    stored_flags.push(false);
-                    continue;
-                };
-                append::<codec::Backend>(
-                    &mut tx,
-                    decision_event(run, d, id, d.outcome, &d.detail, None, at),
-                )
-                .await
-                .with_action(action)?;
-                if d.outcome == DecisionOutcome::Refused {
-                    let detail = json!({"decision_id": id, "detail": d.detail});
-                    let event = Event::new(run, at, EVENT_REFUSAL, d, None, detail);
-                    append::<codec::Backend>(&mut tx, event)
+            for chunk in decisions.chunks(BATCH_ROWS) {
+                let rows = decision_rows::<codec::Backend>(run, chunk, at)
+                    .build()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .with_action(action)
+                    .map_err(unknown_run(run))?;
+                let ids = claim_ids(chunk, &rows).with_action(action)?;
+                let mut events = Vec::new();
+                for (d, id) in chunk.iter().zip(&ids) {
+                    let Some(id) = *id else { continue };
+                    events.push(decision_event(run, d, id, d.outcome, &d.detail, None, at));
+                    if d.outcome == DecisionOutcome::Refused {
+                        let detail = json!({"decision_id": id, "detail": d.detail});
+                        events.push(Event::new(run, at, EVENT_REFUSAL, d, None, detail));
+                    }
+                }
+                for events in events.chunks(BATCH_ROWS) {
+                    history_rows::<codec::Backend>(events)
+                        .build()
+                        .execute(&mut *tx)
                         .await
                         .with_action(action)?;
                 }
-                stored_flags.push(true);
+                stored_flags.extend(ids.iter().map(Option::is_some));
             }
             tx.commit().await.with_action(action)?;
             Ok(stored_flags)

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::time::Instant;
 
+use barter_core::rule::{SeriesField, SeriesSet};
 use barter_core::{
-    Calendar, Candle, CandleOrigin, Day, Gaps, InstrumentSync, Ohlcv, Run, RunId, RunKind,
-    RunReport, RunStatus, SourceKind, Symbol,
+    Calendar, Candle, CandleOrigin, Day, Gaps, InstrumentSync, MarketData, Ohlcv, Run, RunId,
+    RunKind, RunReport, RunStatus, SeriesHistory, SourceKind, Symbol, decimal_to_f64,
 };
 use barter_store::{ConnectOptions, Coverage, Db, Store, StoreError};
 use chrono::{TimeZone, Utc};
@@ -32,6 +33,7 @@ on_every_backend!(
     removing_an_instrument_removes_its_candles,
     last_complete_day_ignores_incomplete_candles,
     candles_are_read_back_ascending_within_the_asked_range,
+    a_series_history_holds_the_asked_prices_and_exact_candles_from_a_day,
     writes_for_unknown_or_mismatched_instruments_are_refused,
     a_malformed_stored_value_is_reported_as_corrupt_with_its_location,
     runs_round_trip_with_their_report,
@@ -1099,4 +1101,77 @@ async fn the_candle_summary_always_matches_the_stored_candles(store: &Store) {
         Some(nth(11))
     );
     assert_eq!(store.coverage(&sym("NOPE")).await.expect("coverage"), None);
+}
+
+async fn a_series_history_holds_the_asked_prices_and_exact_candles_from_a_day(store: &Store) {
+    let btc = registered(store, "BTC").await;
+    let mut batch: Vec<Candle> = (1..=10)
+        .map(|n| {
+            candle(
+                &btc,
+                nth(n),
+                Decimal::new(1_000_001 + n as i64 * 7, 4),
+                true,
+            )
+        })
+        .collect();
+    batch.push(candle(&btc, nth(11), dec!(111), false));
+    write(store, &btc, &batch).await;
+    let complete = &batch[..10];
+
+    let close_and_volume = SeriesSet::of(SeriesField::Volume);
+    let history = store
+        .series_history(&btc, close_and_volume, Some(nth(9)))
+        .await
+        .expect("load");
+    assert_eq!(
+        history.days,
+        complete.iter().map(Candle::day).collect::<Vec<_>>()
+    );
+    let f = |d: Decimal| decimal_to_f64(d);
+    assert_eq!(
+        history.columns.close,
+        complete.iter().map(|c| f(c.close().0)).collect::<Vec<_>>()
+    );
+    assert_eq!(history.columns.volume, vec![1000.5; 10]);
+    assert!(history.columns.open.is_empty() && history.columns.high.is_empty());
+    assert_eq!(
+        history.candles,
+        batch[8..].to_vec(),
+        "exact from day 9, the incomplete one too"
+    );
+    MarketData::new()
+        .insert_series(btc.clone(), history)
+        .expect("the parts fit together");
+
+    let all = store
+        .series_history(&btc, SeriesSet::NONE, None)
+        .await
+        .expect("load");
+    assert_eq!(all, SeriesHistory::from_candles(batch.clone()));
+    // With a gap the days are read one by one: the first and last day do not say them.
+    let spy = registered(store, "SPY").await;
+    let gapped: Vec<Candle> = [1, 2, 4, 5]
+        .into_iter()
+        .map(|n| candle(&spy, nth(n), Decimal::from(200 + n), true))
+        .collect();
+    write(store, &spy, &gapped).await;
+    let history = store
+        .series_history(&spy, SeriesSet::NONE, Some(nth(5)))
+        .await
+        .expect("load");
+    assert_eq!(history.days, vec![nth(1), nth(2), nth(4), nth(5)]);
+    assert_eq!(history.columns.close, vec![201.0, 202.0, 204.0, 205.0]);
+    assert_eq!(history.candles, gapped[3..].to_vec());
+    // Positions are marked at the latest complete close; an instrument without one has none.
+    let none = registered(store, "ETH").await;
+    let closes = store.latest_closes().await.expect("closes");
+    assert_eq!(closes.len(), 2, "{closes:?}");
+    assert_eq!(closes[&btc], batch[9].close());
+    assert_eq!(closes[&spy], gapped[3].close());
+    let empty = store
+        .series_history(&none, SeriesSet::ALL, Some(nth(1)))
+        .await
+        .expect("load");
+    assert_eq!(empty, SeriesHistory::default());
 }

@@ -27,6 +27,7 @@ on_every_backend!(
     trading_before_the_account_exists_is_an_error_and_writes_nothing,
     opening_stores_the_position_and_its_fill_and_pays_gross_plus_fee_exactly,
     the_same_entry_decided_twice_is_already_decided_and_changes_nothing,
+    a_batch_of_decisions_stores_each_key_once_with_its_history,
     a_second_entry_while_a_position_is_open_is_recorded_as_skipped,
     an_entry_the_cash_cannot_pay_for_is_refused_and_recorded,
     closing_realizes_exact_pnl_and_a_second_close_changes_nothing,
@@ -1187,4 +1188,50 @@ async fn an_instrument_with_positions_cannot_be_removed(store: &Store) {
     assert!(store.instrument(&btc).await.expect("load").is_some());
     // An instrument the ledger never traded is removed as before.
     store.remove_instrument(&eth).await.expect("remove");
+}
+
+async fn a_batch_of_decisions_stores_each_key_once_with_its_history(store: &Store) {
+    let btc = ledger(store, dec!(1000)).await;
+    let failed = DecisionOutcome::from(Outcome::Failed);
+    let earlier = decision(TREND, &btc, 1, DecisionKind::Entry, failed);
+    assert!(
+        store
+            .record_decision(None, &earlier, moment(1))
+            .await
+            .expect("first")
+    );
+    let before = counts(store).await;
+    let mut refused = decision(
+        TREND,
+        &btc,
+        3,
+        DecisionKind::Entry,
+        DecisionOutcome::Refused,
+    );
+    refused.detail["refusal"] = json!("insufficient cash");
+    let batch = vec![
+        earlier.clone(),                                       // taken by the earlier call
+        decision(TREND, &btc, 2, DecisionKind::Entry, failed), // new
+        decision(TREND, &btc, 2, DecisionKind::Entry, failed), // taken earlier in the batch
+        decision(TREND, &btc, 2, DecisionKind::Exit, failed),  // another kind: another key
+        refused,                                               // new, with a refusal entry
+    ];
+    let stored = store
+        .record_decisions(None, &batch, moment(3))
+        .await
+        .expect("batch");
+    assert_eq!(stored, vec![false, true, false, true, true]);
+    let after = counts(store).await;
+    assert_eq!(after.0 - before.0, 3, "three new decisions");
+    assert_eq!(
+        after.3 - before.3,
+        4,
+        "one history entry each, plus the refusal"
+    );
+    let again = store
+        .record_decisions(None, &batch, moment(4))
+        .await
+        .expect("again");
+    assert_eq!(again, vec![false; 5]);
+    assert_eq!(counts(store).await, after, "a rerun changes nothing");
 }

@@ -5,7 +5,11 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 
-use super::{AccountState, DecisionFilter, DecisionRecord, PositionStatus, parse_name};
+use std::collections::HashSet;
+
+use super::{
+    AccountState, DecisionFilter, DecisionKind, DecisionRecord, PositionStatus, parse_name,
+};
 use crate::codec::{column, json, parsed};
 use crate::connect::Store;
 use crate::error::{DbResultExt, StoreError};
@@ -86,6 +90,42 @@ impl Store {
                 .with_action(|| format!("load the open position of {strategy} in {symbol}"))?;
             row.map(|row| position_from_row(&row, codec::get_money, codec::get_money_opt))
                 .transpose()
+        })
+    }
+
+    /// The (strategy, instrument, day) keys of the `kind` decisions taken for days from `from`
+    /// to `to`: what a job need not decide again.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
+    /// row.
+    pub async fn decided_between(
+        &self,
+        kind: DecisionKind,
+        from: Day,
+        to: Day,
+    ) -> Result<HashSet<(String, Symbol, Day)>, StoreError> {
+        on_db!(&self.db, |pool| {
+            let rows = sqlx::query(
+                "SELECT strategy, symbol, day FROM decisions \
+                 WHERE kind = $1 AND day >= $2 AND day <= $3",
+            )
+            .bind(kind.as_str())
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await
+            .with_action(|| format!("list the {kind} decisions from {from} to {to}"))?;
+            rows.iter()
+                .map(|row| {
+                    let corrupt = |e| StoreError::corrupt("decisions row", e);
+                    let strategy: String = column(row, "strategy").map_err(corrupt)?;
+                    let symbol: String = column(row, "symbol").map_err(corrupt)?;
+                    let symbol = Symbol::parse(&symbol).map_err(|e| corrupt(e.to_string()))?;
+                    let day: Day = column(row, "day").map_err(corrupt)?;
+                    Ok((strategy, symbol, day))
+                })
+                .collect()
         })
     }
 

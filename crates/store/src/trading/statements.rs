@@ -5,7 +5,11 @@ use barter_core::{Day, Fill, Money, PositionId, RunId, Symbol};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
+use std::collections::HashMap;
+
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, QueryBuilder, Row, Type,
+};
 
 use super::{DecisionOutcome, EVENT_DECISION, NewDecision, name_of};
 use crate::codec::timestamp;
@@ -90,6 +94,108 @@ where
     .execute(conn)
     .await
     .map(|_| ())
+}
+
+/// Rows per multi-row ledger statement (9 bind parameters per decision row, 7 per history row:
+/// well under both backends' limits).
+pub(super) const BATCH_ROWS: usize = 1_000;
+
+/// A multi-row `INSERT` of `events` into the history (at most [`BATCH_ROWS`]).
+pub(super) fn history_rows<'a, DB>(events: &'a [Event<'a>]) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+    for<'e> DateTime<Utc>: Encode<'e, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new(
+        "INSERT INTO history (run_id, recorded_at, kind, symbol, strategy, position_id, detail) ",
+    );
+    query.push_values(events, |mut row, event| {
+        row.push_bind(event.run.map(|r| r.0))
+            .push_bind(timestamp(event.at))
+            .push_bind(event.kind)
+            .push_bind(event.symbol.as_str())
+            .push_bind(event.strategy)
+            .push_bind(event.position.map(|p| p.0))
+            .push_bind(event.detail.to_string());
+    });
+    query
+}
+
+/// A multi-row `INSERT` of the decisions (at most [`BATCH_ROWS`]) whose (strategy, symbol, day,
+/// kind) is not taken yet, returning the stored ones (see [`claim_ids`]).
+pub(super) fn decision_rows<'a, DB>(
+    run: Option<RunId>,
+    decisions: &'a [NewDecision],
+    at: DateTime<Utc>,
+) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
+    for<'e> String: Encode<'e, DB> + Type<DB>,
+    for<'e> Day: Encode<'e, DB> + Type<DB>,
+    for<'e> DateTime<Utc>: Encode<'e, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::new(
+        "INSERT INTO decisions \
+         (run_id, strategy, symbol, day, kind, outcome, position_id, detail, recorded_at) ",
+    );
+    query.push_values(decisions, |mut row, d| {
+        row.push_bind(run.map(|r| r.0))
+            .push_bind(d.strategy.as_str())
+            .push_bind(d.symbol.as_str())
+            .push_bind(d.day)
+            .push_bind(d.kind.as_str())
+            .push_bind(d.outcome.as_str())
+            .push_bind(None::<i64>)
+            .push_bind(d.detail.to_string())
+            .push_bind(timestamp(at));
+    });
+    query.push(
+        " ON CONFLICT (strategy, symbol, day, kind) DO NOTHING \
+         RETURNING id, strategy, symbol, day, kind",
+    );
+    query
+}
+
+/// Per decision of `decisions`, the id [`decision_rows`] returned for it, or `None` when its
+/// key was taken (by an earlier run, or earlier in `decisions`).
+pub(super) fn claim_ids<R>(
+    decisions: &[NewDecision],
+    rows: &[R],
+) -> Result<Vec<Option<i64>>, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Day: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let mut stored: HashMap<(String, String, Day, String), i64> = HashMap::new();
+    for row in rows {
+        let key = (
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+            row.try_get(4)?,
+        );
+        stored.insert(key, row.try_get(0)?);
+    }
+    Ok(decisions
+        .iter()
+        .map(|d| {
+            let key = (
+                d.strategy.clone(),
+                d.symbol.as_str().to_owned(),
+                d.day,
+                d.kind.as_str().to_owned(),
+            );
+            stored.remove(&key)
+        })
+        .collect())
 }
 
 /// Inserts a decision unless its (strategy, symbol, day, kind) is taken; returns its id.
