@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use barter_app::config::Config;
-use barter_app::trading::{Trading, sync_close_positions, sync_new_trades};
+use barter_app::trading::{MarketCache, Trading, sync_close_positions_with, sync_new_trades_with};
 use barter_core::strategy::{InstrumentSelection, NumberText, StrategyConfig};
 use barter_core::{Calendar, Candle, CandleOrigin, Day, Instrument, Ohlcv, SourceKind, Symbol};
 use barter_store::Store;
@@ -144,10 +144,14 @@ async fn measure(path: &Path, now: chrono::DateTime<chrono::Utc>) {
         .map(|i| i.symbol)
         .collect();
     let trading = Trading::from_config(&config(), &known).expect("strategies");
+    // As `barter run` does after its sync: both jobs share one market cache.
+    let mut market = MarketCache::across_jobs();
     let started = Instant::now();
-    let trade = sync_new_trades(&store, &trading, now).await.expect("trade");
+    let trade = sync_new_trades_with(&store, &trading, now, &mut market)
+        .await
+        .expect("trade");
     let trade_time = started.elapsed();
-    let close = sync_close_positions(&store, &trading, now)
+    let close = sync_close_positions_with(&store, &trading, now, &mut market)
         .await
         .expect("close");
     let total = started.elapsed();
@@ -194,6 +198,10 @@ fn main() {
         "generated {instruments} x {days} candles in {:.1}s",
         started.elapsed().as_secs_f64()
     );
+    // `--keep PATH` copies the generated data set out for profiling single days (see the header).
+    if let Some(keep) = std::env::args().skip_while(|a| a != "--keep").nth(1) {
+        std::fs::copy(&db, &keep).expect("copy the data set");
+    }
     let last = first + Days::new(days - 1);
     let exe = std::env::current_exe().expect("exe");
     let mut totals = Vec::new();

@@ -1,34 +1,40 @@
 //! The trading jobs: `sync_new_trades` (entries) and `sync_close_positions` (exits).
 //!
-//! Both walk the registered instruments one at a time (memory stays bounded by one instrument's
-//! history plus the instruments rules refer to), decide on each instrument's latest *complete*
-//! candle through a point-in-time [`MarketView`](barter_core::MarketView), and hand every
-//! decision to the store, which records it exactly once per (strategy, instrument, day, kind):
-//! running a job again for the same day changes nothing and reports `already_decided`. A
+//! Both walk the registered instruments in order and decide on each instrument's latest
+//! *complete* candle through a point-in-time [`MarketView`](barter_core::MarketView). Every
+//! decision goes to the store, which records it exactly once per (strategy, instrument, day,
+//! kind): running a job again for the same day changes nothing and reports `already_decided`. A
 //! position, its fill, the cash movement and the history rows are one transaction.
+//!
+//! A job reads of each instrument only what its strategies use ([`MarketCache`], read a few
+//! instruments ahead by a background task), and hands its writes to a background writer
+//! (`journal`), so reading, deciding and writing overlap.
 //!
 //! An instrument whose latest complete candle is older than the expected day (the last trading
 //! day before today, per its calendar) is skipped with the reason recorded: no trading on stale
 //! data.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::Context;
 use barter_core::execution::{Broker, PaperBroker};
-use barter_core::rule::IndicatorCache;
-use barter_core::strategy::{self, Decision, Outcome, SizeSpec, Strategy};
+use barter_core::strategy::{self, DataNeeds, Decision, Outcome, SizeSpec, Strategy};
 use barter_core::{
-    Calendar, Candle, Day, DecisionItem, Instrument, MarketData, Money, Position, Price, Run,
-    RunId, RunKind, RunReport, RunStatus, Symbol,
+    Calendar, Day, Instrument, Money, Position, PositionId, Price, Run, RunKind, Symbol,
 };
 use barter_store::Store;
-use barter_store::trading::{
-    CloseOutcome, DecisionKind, DecisionOutcome, NewDecision, OpenOutcome, PositionStatus,
-};
-use chrono::{DateTime, Days, SubsecRound, Utc};
+use barter_store::trading::{DecisionKind, DecisionOutcome, NewDecision, PositionStatus};
+use chrono::{DateTime, Days, Utc};
 use serde_json::json;
 
 use crate::config::Config;
+
+mod journal;
+mod market_cache;
+
+use journal::Journal;
+pub use market_cache::MarketCache;
+use market_cache::needs_of;
 
 /// One configured strategy with its sizing and limits.
 pub struct TradingStrategy {
@@ -133,7 +139,7 @@ impl Trading {
         referenced.sort();
         referenced.dedup();
         for symbol in &referenced {
-            if let Err(error) = market.load(store, symbol).await {
+            if let Err(error) = market.load(store, symbol, DataNeeds::ALL, Day::MIN).await {
                 tracing::warn!("cannot load {symbol}, which a rule refers to: {error:#}");
             }
         }
@@ -165,67 +171,6 @@ pub fn expected_day(calendar: Calendar, today: Day) -> Day {
         day = day - Days::new(1);
     }
     day
-}
-
-/// Candles and indicator series the trading jobs have loaded.
-///
-/// A job on its own ([`MarketCache::per_job`]) keeps only the instrument it is deciding on plus
-/// the instruments rules refer to, so memory stays bounded by a few histories. A replay
-/// ([`MarketCache::across_days`]) keeps everything from one day to the next — every decision still
-/// goes through a view capped at its own day — and drops an instrument whenever a sync changed
-/// its candles.
-pub struct MarketCache {
-    data: MarketData,
-    indicators: IndicatorCache,
-    keep_all: bool,
-}
-
-impl MarketCache {
-    /// A cache for one job run.
-    pub fn per_job() -> Self {
-        Self {
-            data: MarketData::new(),
-            indicators: IndicatorCache::new(),
-            keep_all: false,
-        }
-    }
-
-    /// A cache kept across the days of a replay.
-    pub fn across_days() -> Self {
-        Self {
-            keep_all: true,
-            ..Self::per_job()
-        }
-    }
-
-    /// Forgets `symbols` (their candles changed) and every indicator series.
-    pub fn invalidate<'a>(&mut self, symbols: impl IntoIterator<Item = &'a Symbol>) {
-        let mut any = false;
-        for symbol in symbols {
-            any = true;
-            self.data.retain(|s| s != symbol);
-        }
-        if any {
-            self.indicators.clear();
-        }
-    }
-
-    async fn load(&mut self, store: &Store, symbol: &Symbol) -> anyhow::Result<()> {
-        if self.data.contains(symbol) {
-            return Ok(());
-        }
-        let candles = store.candles(symbol, None, None).await?;
-        self.data.insert(symbol.clone(), candles)?;
-        Ok(())
-    }
-
-    /// Before moving to the next instrument: a per-job cache drops everything but `keep`.
-    fn next_instrument(&mut self, keep: &[Symbol]) {
-        if !self.keep_all {
-            self.data.retain(|s| keep.contains(s));
-            self.indicators.clear();
-        }
-    }
 }
 
 /// The skipped decision recorded when an instrument's data is stale; `extra` is merged into the
@@ -268,138 +213,30 @@ fn detail(decision: &Decision) -> serde_json::Value {
     json!({ "explanation": decision.explanation, "values": values })
 }
 
-/// How many non-trading decisions are stored per transaction.
-const FLUSH_EVERY: usize = 256;
+/// The decisions of one kind earlier runs took for the days a job decides on. A job skips them
+/// before deciding: besides saving the work, its running cash then only counts its own opens,
+/// as an uninterrupted run's would. (The store still refuses any decision taken meanwhile.)
+struct Decided(HashSet<(String, Symbol, Day)>);
 
-struct JobState {
-    run: RunId,
-    now: DateTime<Utc>,
-    items: Vec<DecisionItem>,
-    /// Decisions that trade nothing, stored in batches (see [`JobState::flush`]).
-    pending: Vec<(NewDecision, &'static str)>,
-    wall: crate::sync::WallClock,
-}
-
-impl JobState {
-    async fn start(store: &Store, kind: RunKind, now: DateTime<Utc>) -> anyhow::Result<Self> {
-        let wall = crate::sync::WallClock::start();
-        let run = store.start_run(kind, now).await?;
-        Ok(Self {
-            run,
-            now,
-            items: Vec::new(),
-            pending: Vec::new(),
-            wall,
-        })
-    }
-
-    fn push(
-        &mut self,
-        strategy: &str,
-        symbol: &Symbol,
-        day: Option<Day>,
-        outcome: &str,
-        position: Option<i64>,
-        explanation: String,
-    ) {
-        self.items.push(DecisionItem {
-            strategy: strategy.to_owned(),
-            symbol: symbol.clone(),
-            day,
-            outcome: outcome.to_owned(),
-            position,
-            explanation,
-        });
-    }
-
-    /// Queues a decision that trades nothing; [`JobState::flush`] stores the queue in one
-    /// transaction (and reports `already_decided` for those recorded by an earlier run).
-    async fn record(
-        &mut self,
+impl Decided {
+    async fn load(
         store: &Store,
-        decision: NewDecision,
-        label: &'static str,
-    ) -> anyhow::Result<()> {
-        self.pending.push((decision, label));
-        if self.pending.len() >= FLUSH_EVERY {
-            self.flush(store).await?;
+        kind: DecisionKind,
+        days: impl Iterator<Item = Day>,
+    ) -> anyhow::Result<Self> {
+        let (mut first, mut last) = (None::<Day>, None::<Day>);
+        for day in days {
+            first = Some(first.map_or(day, |d| d.min(day)));
+            last = Some(last.map_or(day, |d| d.max(day)));
         }
-        Ok(())
+        Ok(Self(match first.zip(last) {
+            Some((first, last)) => store.decided_between(kind, first, last).await?,
+            None => HashSet::new(),
+        }))
     }
 
-    /// Stores the queued decisions in one transaction and reports them.
-    async fn flush(&mut self, store: &Store) -> anyhow::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let pending = std::mem::take(&mut self.pending);
-        let decisions: Vec<NewDecision> = pending.iter().map(|(d, _)| d.clone()).collect();
-        let stored = store
-            .record_decisions(Some(self.run), &decisions, self.now)
-            .await?;
-        for ((decision, label), fresh) in pending.into_iter().zip(stored) {
-            let explanation = decision.detail["explanation"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let outcome = if fresh { label } else { "already_decided" };
-            self.push(
-                &decision.strategy,
-                &decision.symbol,
-                Some(decision.day),
-                outcome,
-                None,
-                explanation,
-            );
-        }
-        Ok(())
-    }
-
-    async fn finish(
-        mut self,
-        store: &Store,
-        kind: RunKind,
-        started: DateTime<Utc>,
-    ) -> anyhow::Result<Run> {
-        self.flush(store).await?;
-        // Decisions that traded are reported as they happen, the others when flushed: report
-        // in instrument order.
-        self.items.sort_by(|a, b| {
-            a.symbol
-                .cmp(&b.symbol)
-                .then_with(|| a.strategy.cmp(&b.strategy))
-        });
-        let failed = self.items.iter().filter(|i| i.outcome == "error").count();
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for item in &self.items {
-            *counts.entry(item.outcome.clone()).or_default() += 1;
-        }
-        let errors = self
-            .items
-            .iter()
-            .filter(|i| i.outcome == "error")
-            .map(|i| format!("{} {}: {}", i.strategy, i.symbol, i.explanation))
-            .collect();
-        let report = match kind {
-            RunKind::SyncClosePositions => RunReport::SyncClosePositions(self.items),
-            _ => RunReport::SyncNewTrades(self.items),
-        };
-        let total = match &report {
-            RunReport::SyncNewTrades(i) | RunReport::SyncClosePositions(i) => i.len(),
-            RunReport::SyncData(i) => i.len(),
-        };
-        let run = Run {
-            id: self.run,
-            kind,
-            started_at: started.trunc_subsecs(6),
-            finished_at: Some((started + self.wall.elapsed_delta()).trunc_subsecs(6)),
-            status: RunStatus::from_outcomes(total, failed),
-            counts,
-            errors,
-            report: Some(report),
-        };
-        store.finish_run(&run).await?;
-        Ok(run)
+    fn contains(&self, strategy: &str, symbol: &Symbol, day: Day) -> bool {
+        !self.0.is_empty() && self.0.contains(&(strategy.to_owned(), symbol.clone(), day))
     }
 }
 
@@ -411,23 +248,14 @@ pub async fn marks(
     store: &Store,
     positions: &[Position],
 ) -> anyhow::Result<HashMap<Symbol, Price>> {
-    let mut marks = HashMap::new();
-    for p in positions.iter().filter(|p| p.is_open()) {
-        if marks.contains_key(&p.symbol) {
-            continue;
-        }
-        let Some(day) = store.last_complete_day(&p.symbol).await? else {
-            continue;
-        };
-        if let Some(c) = store
-            .candles(&p.symbol, Some(day), Some(day))
-            .await?
-            .first()
-        {
-            marks.insert(p.symbol.clone(), c.close());
-        }
-    }
-    Ok(marks)
+    let held: HashSet<&Symbol> = positions
+        .iter()
+        .filter(|p| p.is_open())
+        .map(|p| &p.symbol)
+        .collect();
+    let mut closes = store.latest_closes().await?;
+    closes.retain(|symbol, _| held.contains(symbol));
+    Ok(closes)
 }
 
 /// Cash plus open positions marked at their latest complete close (the entry price when an
@@ -468,15 +296,25 @@ pub async fn sync_new_trades_with(
     now: DateTime<Utc>,
     market: &mut MarketCache,
 ) -> anyhow::Result<Run> {
-    let mut state = JobState::start(store, RunKind::SyncNewTrades, now).await?;
-    let run = state.run;
+    let mut state = Journal::start(store, RunKind::SyncNewTrades, now).await?;
     let account = store.ensure_account(trading.initial_cash).await?;
     let mut cash = account.cash;
     let open = store.positions(Some(PositionStatus::Open)).await?;
     let equity = equity(store, cash, &open).await?;
     let mut open_count: HashMap<String, u32> = HashMap::new();
+    // Exact candles from the oldest open entry on, so the close job after this one (sharing an
+    // `across_jobs` cache) finds the candles its exit limits read already loaded.
+    let mut first_entry: HashMap<&Symbol, Day> = HashMap::new();
+    let held: HashMap<(&str, &Symbol), PositionId> = open
+        .iter()
+        .map(|p| ((p.strategy.as_str(), &p.symbol), p.id))
+        .collect();
     for position in &open {
         *open_count.entry(position.strategy.clone()).or_default() += 1;
+        let day = first_entry
+            .entry(&position.symbol)
+            .or_insert(position.entry_day);
+        *day = (*day).min(position.entry_day);
     }
     let referenced = trading.load_references(store, market).await;
     let instruments: Vec<Instrument> = store
@@ -485,19 +323,42 @@ pub async fn sync_new_trades_with(
         .into_iter()
         .filter(|i| i.active)
         .collect();
-    for instrument in &instruments {
-        let symbol = &instrument.symbol;
-        let strategies: Vec<&TradingStrategy> = trading
-            .strategies
-            .iter()
-            .filter(|s| s.enabled && s.strategy.trades(symbol))
-            .collect();
-        if strategies.is_empty() {
-            continue;
-        }
+    // Per instrument: the strategies that trade it, what they read, the expected day, and the
+    // first day of exact candles to load.
+    let work: Vec<(&Symbol, Vec<&TradingStrategy>, DataNeeds, Day, Day)> = instruments
+        .iter()
+        .filter_map(|instrument| {
+            let symbol = &instrument.symbol;
+            let strategies: Vec<&TradingStrategy> = trading
+                .strategies
+                .iter()
+                .filter(|s| s.enabled && s.strategy.trades(symbol))
+                .collect();
+            // Decide on the newest complete candle not after the expected day: a candle dated
+            // today or later (a replay over stored history) is never a decision day.
+            let expected = expected_day(instrument.calendar, now.date_naive());
+            let needs = needs_of(strategies.iter().map(|s| s.strategy.as_ref()));
+            let from = first_entry
+                .get(symbol)
+                .map_or(expected, |d| (*d).min(expected));
+            (!strategies.is_empty()).then_some((symbol, strategies, needs, expected, from))
+        })
+        .collect();
+    let plan = work
+        .iter()
+        .map(|(symbol, _, needs, _, from)| ((*symbol).clone(), *needs, *from))
+        .collect();
+    let mut prefetch = market.prefetch(store, plan);
+    let expected_days = work.iter().map(|(_, _, _, expected, _)| *expected);
+    let decided = Decided::load(store, DecisionKind::Entry, expected_days).await?;
+    for (symbol, strategies, needs, expected, from) in &work {
+        let (symbol, needs, expected) = (*symbol, *needs, *expected);
         market.next_instrument(&referenced);
-        if let Err(error) = market.load(store, symbol).await {
-            for s in &strategies {
+        let loaded = market
+            .load_prefetched(&mut prefetch, store, symbol, needs, *from)
+            .await;
+        if let Err(error) = loaded {
+            for s in strategies {
                 state.push(
                     s.strategy.name(),
                     symbol,
@@ -509,11 +370,8 @@ pub async fn sync_new_trades_with(
             }
             continue;
         }
-        // Decide on the newest complete candle not after the expected day: a candle dated today or
-        // later (a replay over stored history) is never a decision day.
-        let expected = expected_day(instrument.calendar, now.date_naive());
-        let latest = market.data.view(expected).latest(symbol).map(Candle::day);
-        for s in &strategies {
+        let latest = market.data.view(expected).latest_day(symbol);
+        for s in strategies {
             let name = s.strategy.name();
             let Some(day) = latest else {
                 state.push(
@@ -528,7 +386,12 @@ pub async fn sync_new_trades_with(
             };
             if day < expected {
                 let decision = stale(name, symbol, day, expected, DecisionKind::Entry, json!({}));
-                state.record(store, decision, "skipped").await?;
+                state.record(decision, "skipped").await?;
+                continue;
+            }
+            if decided.contains(name, symbol, day) {
+                let why = "this entry was decided by an earlier run".to_owned();
+                state.push(name, symbol, Some(day), "already_decided", None, why);
                 continue;
             }
             let view = market.data.view(day);
@@ -543,7 +406,18 @@ pub async fn sync_new_trades_with(
                 detail: detail(&decision),
             };
             if !decision.passed() {
-                state.record(store, record, label).await?;
+                state.record(record, label).await?;
+                continue;
+            }
+            // The store would refuse it too (one open position per strategy × instrument);
+            // deciding it here stores it with the other non-trading decisions, in a batch.
+            if let Some(id) = held.get(&(name, symbol)) {
+                record.outcome = DecisionOutcome::Skipped;
+                record.detail["skipped"] = json!({"reason": "already_open", "open_position": id.0});
+                record.detail["explanation"] = json!(format!(
+                    "entry passed but {name} already holds {symbol} (position {id})"
+                ));
+                state.record(record, "skipped").await?;
                 continue;
             }
             if let Some(max) = s
@@ -554,7 +428,7 @@ pub async fn sync_new_trades_with(
                 record.detail["explanation"] = json!(format!(
                     "entry passed but {name} already has its maximum of {max} open position(s)"
                 ));
-                state.record(store, record, "skipped").await?;
+                state.record(record, "skipped").await?;
                 continue;
             }
             let decided_on = view
@@ -570,43 +444,14 @@ pub async fn sync_new_trades_with(
                     record.detail["refusal"] = json!(refusal.to_string());
                     record.detail["explanation"] =
                         json!(format!("entry passed; order refused: {refusal}"));
-                    state.record(store, record, "refused").await?;
+                    state.record(record, "refused").await?;
                 }
-                Ok(fill) => match store.open_position(Some(run), &record, &fill, now).await? {
-                    OpenOutcome::Opened(id) => {
-                        cash = Money(cash.0 + fill.cash_delta().0);
-                        *open_count.entry(name.to_owned()).or_default() += 1;
-                        let why = format!(
-                            "bought {} {symbol} at {} on {} ({:?}), fee {}",
-                            fill.quantity, fill.price, fill.day, fill.basis, fill.fee
-                        );
-                        state.push(name, symbol, Some(day), "opened", Some(id.0), why);
-                    }
-                    OpenOutcome::AlreadyDecided => state.push(
-                        name,
-                        symbol,
-                        Some(day),
-                        "already_decided",
-                        None,
-                        "this entry was decided by an earlier run".into(),
-                    ),
-                    OpenOutcome::AlreadyOpen => state.push(
-                        name,
-                        symbol,
-                        Some(day),
-                        "skipped",
-                        None,
-                        format!("{name} already holds {symbol}"),
-                    ),
-                    OpenOutcome::Refused { needed, available } => state.push(
-                        name,
-                        symbol,
-                        Some(day),
-                        "refused",
-                        None,
-                        format!("insufficient cash: needs {needed}, {available} available"),
-                    ),
-                },
+                Ok(fill) => {
+                    // Assume it opens; the store checks the cash again when booking it.
+                    cash = Money(cash.0 + fill.cash_delta().0);
+                    *open_count.entry(name.to_owned()).or_default() += 1;
+                    state.open(record, fill).await?;
+                }
             }
         }
     }
@@ -636,8 +481,7 @@ pub async fn sync_close_positions_with(
     now: DateTime<Utc>,
     market: &mut MarketCache,
 ) -> anyhow::Result<Run> {
-    let mut state = JobState::start(store, RunKind::SyncClosePositions, now).await?;
-    let run = state.run;
+    let mut state = Journal::start(store, RunKind::SyncClosePositions, now).await?;
     store.ensure_account(trading.initial_cash).await?;
     let mut open = store.positions(Some(PositionStatus::Open)).await?;
     open.sort_by(|a, b| a.symbol.cmp(&b.symbol).then(a.id.cmp(&b.id)));
@@ -648,6 +492,33 @@ pub async fn sync_close_positions_with(
         .map(|i| (i.symbol, i.calendar))
         .collect();
     let referenced = trading.load_references(store, market).await;
+    // What each instrument's loads need, in the order the positions visit them: the series its
+    // positions' strategies read, and exact candles from the oldest entry day on (exit limits
+    // read the candles since the entry).
+    let mut plan: Vec<(Symbol, DataNeeds, Day)> = Vec::new();
+    for p in &open {
+        let Some(s) = trading.find(&p.strategy) else {
+            continue;
+        };
+        let calendar = calendars.get(&p.symbol).copied().unwrap_or_default();
+        let from = p.entry_day.min(expected_day(calendar, now.date_naive()));
+        match plan.last_mut() {
+            Some((symbol, needs, first)) if *symbol == p.symbol => {
+                *needs = needs.union(s.strategy.data_needs());
+                *first = (*first).min(from);
+            }
+            _ => plan.push((p.symbol.clone(), s.strategy.data_needs(), from)),
+        }
+    }
+    let loads: HashMap<Symbol, (DataNeeds, Day)> = plan
+        .iter()
+        .map(|(symbol, needs, from)| (symbol.clone(), (*needs, *from)))
+        .collect();
+    let mut prefetch = market.prefetch(store, plan);
+    let expected_days = calendars
+        .values()
+        .map(|calendar| expected_day(*calendar, now.date_naive()));
+    let decided = Decided::load(store, DecisionKind::Exit, expected_days).await?;
     let mut loaded: Option<Symbol> = None;
     for position in &open {
         let symbol = &position.symbol;
@@ -666,9 +537,18 @@ pub async fn sync_close_positions_with(
             );
             continue;
         };
+        let calendar = calendars.get(symbol).copied().unwrap_or_default();
+        let expected = expected_day(calendar, now.date_naive());
         if loaded.as_ref() != Some(symbol) {
             market.next_instrument(&referenced);
-            if let Err(error) = market.load(store, symbol).await {
+            let (needs, from) = loads
+                .get(symbol)
+                .copied()
+                .unwrap_or((DataNeeds::ALL, expected));
+            let result = market
+                .load_prefetched(&mut prefetch, store, symbol, needs, from)
+                .await;
+            if let Err(error) = result {
                 state.push(
                     name,
                     symbol,
@@ -681,9 +561,7 @@ pub async fn sync_close_positions_with(
             }
             loaded = Some(symbol.clone());
         }
-        let calendar = calendars.get(symbol).copied().unwrap_or_default();
-        let expected = expected_day(calendar, now.date_naive());
-        let Some(day) = market.data.view(expected).latest(symbol).map(Candle::day) else {
+        let Some(day) = market.data.view(expected).latest_day(symbol) else {
             state.push(
                 name,
                 symbol,
@@ -697,7 +575,19 @@ pub async fn sync_close_positions_with(
         if day < expected {
             let extra = json!({ "position": position.id.0 });
             let decision = stale(name, symbol, day, expected, DecisionKind::Exit, extra);
-            state.record(store, decision, "skipped").await?;
+            state.record(decision, "skipped").await?;
+            continue;
+        }
+        if decided.contains(name, symbol, day) {
+            let why = "this exit was decided by an earlier run".to_owned();
+            state.push(
+                name,
+                symbol,
+                Some(day),
+                "already_decided",
+                Some(position.id.0),
+                why,
+            );
             continue;
         }
         let view = market.data.view(day);
@@ -714,7 +604,7 @@ pub async fn sync_close_positions_with(
         };
         record.detail["position"] = json!(position.id.0);
         let Some(reason) = reason else {
-            state.record(store, record, label).await?;
+            state.record(record, label).await?;
             continue;
         };
         record.detail["reason"] = json!(reason);
@@ -726,34 +616,9 @@ pub async fn sync_close_positions_with(
             decided_on,
             market.data.next_candle(symbol, day),
         );
-        match store
-            .close_position(Some(run), &record, position.id, &fill, reason, now)
-            .await?
-        {
-            CloseOutcome::Closed { realized_pnl } => {
-                let why = format!(
-                    "{reason:?}: {}; sold at {} on {}, realized P&L {realized_pnl}",
-                    decision.explanation, fill.price, fill.day
-                );
-                state.push(name, symbol, Some(day), "closed", Some(position.id.0), why);
-            }
-            CloseOutcome::AlreadyDecided => state.push(
-                name,
-                symbol,
-                Some(day),
-                "already_decided",
-                Some(position.id.0),
-                "this exit was decided by an earlier run".into(),
-            ),
-            CloseOutcome::NotOpen => state.push(
-                name,
-                symbol,
-                Some(day),
-                "skipped",
-                Some(position.id.0),
-                "the position was closed meanwhile".into(),
-            ),
-        }
+        state
+            .close(record, position.id, fill, reason, decision.explanation)
+            .await?;
     }
     state.finish(store, RunKind::SyncClosePositions, now).await
 }

@@ -144,8 +144,10 @@ async fn run(
             ..SyncOptions::default()
         };
         let sync = sync_data(store, &sources, &options, now, &NoProgress).await?;
-        let trade = sync_new_trades(store, &trading, now).await?;
-        let close = sync_close_positions(store, &trading, now).await?;
+        // One cache for both jobs: the close job reuses the histories the trade job loaded.
+        let mut market = MarketCache::across_jobs();
+        let trade = sync_new_trades_with(store, &trading, now, &mut market).await?;
+        let close = sync_close_positions_with(store, &trading, now, &mut market).await?;
         output::daily(cli.json, &[&sync, &trade, &close])?;
         return Ok(status(&[&sync, &trade, &close]));
     };
@@ -169,7 +171,7 @@ pub(super) async fn replay(
     }
     let mut ok = true;
     let mut days = Vec::new();
-    let mut market = MarketCache::across_days();
+    let mut market = MarketCache::across_jobs();
     let mut day = from;
     while day <= to {
         let now: DateTime<Utc> = (day + Days::new(1)).and_time(REPLAY_TIME).and_utc();
