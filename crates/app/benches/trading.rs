@@ -4,6 +4,9 @@
 //! Run: `cargo bench -p barter-app --bench trading` (optional:
 //! `-- --instruments 2000 --days 1825 --repeat 3`). The data set is generated once per run (not
 //! timed); each timed round runs in a fresh child process so its peak RSS is the job's own.
+//! `--keep PATH` also copies the fresh data set to PATH; one day can then be profiled alone with
+//! `BARTER_BENCH_TRADING_DB=PATH BARTER_BENCH_TRADING_DAY=2025-12-27 <bench binary>` (copy the
+//! file first: a round changes it).
 
 use std::path::Path;
 use std::process::Command;
