@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use barter_app::config::Config;
+use barter_app::jobs::Unobserved;
 use barter_app::trading::{MarketCache, Trading, sync_close_positions_with, sync_new_trades_with};
 use barter_core::strategy::{InstrumentSelection, NumberText, StrategyConfig};
 use barter_core::{Calendar, Candle, CandleOrigin, Day, Instrument, Ohlcv, SourceKind, Symbol};
@@ -150,11 +151,11 @@ async fn measure(path: &Path, now: chrono::DateTime<chrono::Utc>) {
     // As `barter run` does after its sync: both jobs share one market cache.
     let mut market = MarketCache::across_jobs();
     let started = Instant::now();
-    let trade = sync_new_trades_with(&store, &trading, now, &mut market)
+    let trade = sync_new_trades_with(&store, &trading, now, &mut market, &Unobserved)
         .await
         .expect("trade");
     let trade_time = started.elapsed();
-    let close = sync_close_positions_with(&store, &trading, now, &mut market)
+    let close = sync_close_positions_with(&store, &trading, now, &mut market, &Unobserved)
         .await
         .expect("close");
     let total = started.elapsed();

@@ -37,6 +37,32 @@ pub struct Config {
     pub broker: BrokerConfig,
     /// The strategies (`[[strategies]]`).
     pub strategies: Vec<StrategyConfig>,
+    /// `barter serve`.
+    pub server: ServerConfig,
+    /// The built-in scheduler of `barter serve` (cron expressions in UTC).
+    pub schedule: crate::schedule::ScheduleConfig,
+}
+
+/// `[server]`: `barter serve`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where to listen (`--bind` overrides it); loopback by default.
+    pub bind: String,
+    /// How long a job route waits for its job before answering 202 with the run id.
+    pub job_wait_secs: u64,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".to_owned(),
+            job_wait_secs: 600,
+            max_body_bytes: 64 * 1024,
+        }
+    }
 }
 
 impl Default for Config {
@@ -48,6 +74,8 @@ impl Default for Config {
             account: AccountConfig::default(),
             broker: BrokerConfig::default(),
             strategies: Vec::new(),
+            server: ServerConfig::default(),
+            schedule: crate::schedule::ScheduleConfig::default(),
         }
     }
 }
@@ -211,9 +239,16 @@ pub fn load(path: &Path, explicit: bool) -> Result<LoadedConfig, ConfigError> {
     let env = Env::prefixed("BARTER_").split("__").filter(|key| {
         let key = key.as_str().to_ascii_lowercase();
         key == "database_url"
-            || ["sync.", "sources.", "account.", "broker."]
-                .iter()
-                .any(|p| key.starts_with(p))
+            || [
+                "sync.",
+                "sources.",
+                "account.",
+                "broker.",
+                "server.",
+                "schedule.",
+            ]
+            .iter()
+            .any(|p| key.starts_with(p))
     });
     let mut config: Config = Figment::from(Serialized::defaults(from_file))
         .merge(env)
@@ -288,6 +323,21 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::Value {
             key: "account.initial_cash",
             message: "must be greater than 0".into(),
+        });
+    }
+    if config.server.bind.parse::<std::net::SocketAddr>().is_err() {
+        return Err(ConfigError::Value {
+            key: "server.bind",
+            message: format!(
+                "`{}` is not an address with a port, e.g. 127.0.0.1:8080",
+                config.server.bind
+            ),
+        });
+    }
+    if let Err(error) = crate::schedule::Schedule::from_config(&config.schedule) {
+        return Err(ConfigError::Value {
+            key: "schedule",
+            message: error.to_string(),
         });
     }
     if config.sync.backfill_days == Some(0) {

@@ -2,21 +2,29 @@
 //!
 //! The binary (`src/main.rs`) only parses arguments and hands over to [`cli::run`]; every job is a
 //! plain async function over a [`barter_store::Store`] and a [`SourceSet`], so tests, benchmarks
-//! and (later) the HTTP server call exactly what the CLI calls. The clock is read here, at the
+//! and the HTTP server call exactly what the CLI calls. The clock is read here, at the
 //! edge, and passed down as an argument.
 //!
 //! # Layout
 //! - [`config`]: `barter.toml` + `BARTER_*` environment, validated into [`Config`].
+//! - [`schedule`]: the `[schedule]` cron expressions and the scheduler loop with catch-up.
 //! - [`source_set`]: the configured data sources, one per [`barter_core::SourceKind`].
+//! - [`jobs`]: the daily jobs as one entry point, with their run ids and a polite stop.
 //! - [`sync`]: the `sync_data` job (daily candle sync for every active instrument).
 //! - [`trading`]: the `sync_new_trades` and `sync_close_positions` jobs.
+//! - [`server`]: `barter serve`, the HTTP API with the seed's cron endpoints.
+//! - [`views`]: positions, the account and explanations, as the CLI and the API show them.
 //! - [`cli`]: the command-line interface and its output.
 
 pub mod cli;
 pub mod config;
+pub mod jobs;
+pub mod schedule;
+pub mod server;
 pub mod source_set;
 pub mod sync;
 pub mod trading;
+pub mod views;
 
 pub use config::Config;
 pub use source_set::SourceSet;

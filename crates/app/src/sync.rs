@@ -13,6 +13,7 @@ use barter_sources::FetchRequest;
 use barter_store::Store;
 use chrono::{DateTime, Days, SubsecRound, Utc};
 
+use crate::jobs::JobSignals;
 use crate::source_set::SourceSet;
 
 /// What to sync.
@@ -26,8 +27,9 @@ pub struct SyncOptions {
     pub backfill_days: Option<u32>,
 }
 
-/// Receives progress as instruments finish (a terminal progress bar, log lines, or nothing).
-pub trait SyncProgress: Send + Sync {
+/// Receives progress as instruments finish (a terminal progress bar, log lines, or nothing),
+/// and, as [`JobSignals`], tells the job's caller its run id and asks it to stop.
+pub trait SyncProgress: JobSignals {
     /// The job is about to sync `total` instruments.
     fn start(&self, _total: usize) {}
     /// One instrument finished (successfully or not).
@@ -52,6 +54,7 @@ impl WallClock {
 
 /// Progress that goes nowhere.
 pub struct NoProgress;
+impl JobSignals for NoProgress {}
 impl SyncProgress for NoProgress {}
 
 /// Runs the sync job and returns its finished run record (also stored, with history entries).
@@ -71,10 +74,16 @@ pub async fn sync_data(
     let instruments = select_instruments(store, &options.symbols).await?;
     let wall = WallClock::start();
     let run_id = store.start_run(RunKind::SyncData, now).await?;
+    progress.run_started(run_id);
     progress.start(instruments.len());
 
     let mut reports = Vec::with_capacity(instruments.len());
+    let mut interrupted = false;
     for instrument in &instruments {
+        if progress.stop_requested() {
+            interrupted = true;
+            break;
+        }
         let report = sync_instrument(store, sources, instrument, options, now).await;
         let (kind, detail) = match &report.error {
             None => ("candles_synced", serde_json::to_value(&report)?),
@@ -115,7 +124,11 @@ pub async fn sync_data(
         // Stored timestamps have microsecond precision; keep the returned record identical.
         started_at: now.trunc_subsecs(6),
         finished_at: Some((now + wall.elapsed_delta()).trunc_subsecs(6)),
-        status: RunStatus::from_outcomes(reports.len(), failed),
+        status: if interrupted {
+            RunStatus::Interrupted
+        } else {
+            RunStatus::from_outcomes(reports.len(), failed)
+        },
         counts: counts(&reports, failed),
         errors,
         report: Some(RunReport::SyncData(reports)),

@@ -28,6 +28,7 @@ use chrono::{DateTime, Days, Utc};
 use serde_json::json;
 
 use crate::config::Config;
+use crate::jobs::{JobSignals, Unobserved};
 
 mod journal;
 mod market_cache;
@@ -283,10 +284,12 @@ pub async fn sync_new_trades(
     trading: &Trading,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Run> {
-    sync_new_trades_with(store, trading, now, &mut MarketCache::per_job()).await
+    let market = &mut MarketCache::per_job();
+    sync_new_trades_with(store, trading, now, market, &Unobserved).await
 }
 
-/// [`sync_new_trades`] with a caller-owned [`MarketCache`] (a replay keeps one across days).
+/// [`sync_new_trades`] with a caller-owned [`MarketCache`] (a replay keeps one across days) and
+/// [`JobSignals`] (its run id, and a stop after the current instrument).
 ///
 /// # Errors
 /// As [`sync_new_trades`].
@@ -295,8 +298,9 @@ pub async fn sync_new_trades_with(
     trading: &Trading,
     now: DateTime<Utc>,
     market: &mut MarketCache,
+    signals: &dyn JobSignals,
 ) -> anyhow::Result<Run> {
-    let mut state = Journal::start(store, RunKind::SyncNewTrades, now).await?;
+    let mut state = Journal::start(store, RunKind::SyncNewTrades, now, signals).await?;
     let account = store.ensure_account(trading.initial_cash).await?;
     let mut cash = account.cash;
     let open = store.positions(Some(PositionStatus::Open)).await?;
@@ -352,6 +356,10 @@ pub async fn sync_new_trades_with(
     let expected_days = work.iter().map(|(_, _, _, expected, _)| *expected);
     let decided = Decided::load(store, DecisionKind::Entry, expected_days).await?;
     for (symbol, strategies, needs, expected, from) in &work {
+        if signals.stop_requested() {
+            state.interrupt();
+            break;
+        }
         let (symbol, needs, expected) = (*symbol, *needs, *expected);
         market.next_instrument(&referenced);
         let loaded = market
@@ -468,10 +476,11 @@ pub async fn sync_close_positions(
     trading: &Trading,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Run> {
-    sync_close_positions_with(store, trading, now, &mut MarketCache::per_job()).await
+    let market = &mut MarketCache::per_job();
+    sync_close_positions_with(store, trading, now, market, &Unobserved).await
 }
 
-/// [`sync_close_positions`] with a caller-owned [`MarketCache`].
+/// [`sync_close_positions`] with a caller-owned [`MarketCache`] and [`JobSignals`].
 ///
 /// # Errors
 /// As [`sync_close_positions`].
@@ -480,8 +489,9 @@ pub async fn sync_close_positions_with(
     trading: &Trading,
     now: DateTime<Utc>,
     market: &mut MarketCache,
+    signals: &dyn JobSignals,
 ) -> anyhow::Result<Run> {
-    let mut state = Journal::start(store, RunKind::SyncClosePositions, now).await?;
+    let mut state = Journal::start(store, RunKind::SyncClosePositions, now, signals).await?;
     store.ensure_account(trading.initial_cash).await?;
     let mut open = store.positions(Some(PositionStatus::Open)).await?;
     open.sort_by(|a, b| a.symbol.cmp(&b.symbol).then(a.id.cmp(&b.id)));
@@ -522,6 +532,10 @@ pub async fn sync_close_positions_with(
     let mut loaded: Option<Symbol> = None;
     for position in &open {
         let symbol = &position.symbol;
+        if loaded.as_ref() != Some(symbol) && signals.stop_requested() {
+            state.interrupt();
+            break;
+        }
         let name = position.strategy.as_str();
         let Some(s) = trading.find(name) else {
             state.push(

@@ -69,6 +69,9 @@ pub enum RunStatus {
     Partial,
     /// Every item failed, or the run could not start its work.
     Failed,
+    /// Asked to stop (the server shut down): the items it reports are complete, the rest was
+    /// not done; the next run of the job does it.
+    Interrupted,
 }
 
 impl RunStatus {
@@ -79,6 +82,7 @@ impl RunStatus {
             Self::Succeeded => "succeeded",
             Self::Partial => "partial",
             Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
         }
     }
 
@@ -101,10 +105,16 @@ impl fmt::Display for RunStatus {
 impl FromStr for RunStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Running, Self::Succeeded, Self::Partial, Self::Failed]
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| format!("unknown run status `{s}`"))
+        [
+            Self::Running,
+            Self::Succeeded,
+            Self::Partial,
+            Self::Failed,
+            Self::Interrupted,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+        .ok_or_else(|| format!("unknown run status `{s}`"))
     }
 }
 

@@ -95,6 +95,12 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             output::runs(cli.json, &runs)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve { bind, no_auth } => {
+            let config = load_config(&cli)?;
+            let store = open_store(&config).await?;
+            super::serve::serve(config, store, *bind, *no_auth).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Db(DbCommand::Migrate) => {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;
@@ -155,8 +161,12 @@ async fn instruments(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Builds an instrument from `instruments add` arguments, checking what can be checked offline.
-fn instrument_from_args(args: &AddInstrument) -> anyhow::Result<Instrument> {
+/// Builds an instrument from `instruments add` arguments (or the API's same fields), checking
+/// what can be checked offline.
+///
+/// # Errors
+/// A sample id the bundle lacks, a CSV source without a path, or an invalid instrument.
+pub fn instrument_from_args(args: &AddInstrument) -> anyhow::Result<Instrument> {
     let symbol = args.symbol.clone();
     let sample = match args.source {
         SourceKind::Sample => {

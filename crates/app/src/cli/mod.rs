@@ -2,6 +2,7 @@
 
 mod commands;
 mod output;
+mod serve;
 mod trading_commands;
 mod trading_output;
 
@@ -114,6 +115,15 @@ pub enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Serve the HTTP API (the seed's cron endpoints) and run the `[schedule]`.
+    Serve {
+        /// Address to listen on (default `[server] bind`, 127.0.0.1:8080).
+        #[arg(long, env = "BARTER_SERVER__BIND", value_name = "ADDR")]
+        bind: Option<std::net::SocketAddr>,
+        /// Serve without a token: only on a loopback address.
+        #[arg(long)]
+        no_auth: bool,
+    },
 }
 
 /// `barter instruments ...`.
@@ -140,8 +150,9 @@ pub enum InstrumentsCommand {
     },
 }
 
-/// `barter instruments add`.
-#[derive(Debug, Args)]
+/// `barter instruments add` (and the body of `POST /api/instruments`).
+#[derive(Debug, Args, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddInstrument {
     /// Unique symbol, e.g. BTC.
     pub symbol: Symbol,
@@ -159,10 +170,15 @@ pub struct AddInstrument {
     pub name: Option<String>,
     /// Quote currency.
     #[arg(long, default_value = "USD")]
+    #[serde(default = "usd")]
     pub quote: String,
     /// Trading calendar: continuous (every day) or weekdays.
     #[arg(long)]
     pub calendar: Option<Calendar>,
+}
+
+fn usd() -> String {
+    "USD".to_owned()
 }
 
 /// `barter sync`.
@@ -217,6 +233,8 @@ pub fn init_logging(verbose: u8) {
         .with_target(false)
         .try_init();
 }
+
+pub use commands::instrument_from_args;
 
 /// Runs a parsed command line; the exit status is non-zero when the job did not fully succeed.
 ///

@@ -236,6 +236,8 @@ impl ProgressReporter {
     }
 }
 
+impl crate::jobs::JobSignals for ProgressReporter {}
+
 impl SyncProgress for ProgressReporter {
     fn start(&self, total: usize) {
         match &self.bar {

@@ -5,18 +5,20 @@ use std::process::ExitCode;
 
 use barter_core::{Day, PositionId, Run, RunReport, RunStatus};
 use barter_store::Store;
-use barter_store::trading::{DecisionFilter, HistoryFilter, PositionStatus};
+use barter_store::trading::{HistoryFilter, PositionStatus};
 use chrono::{DateTime, Days, NaiveTime, Utc};
 
 use super::trading_output as output;
 use super::{Cli, Command, RunArgs, StrategiesCommand};
 use crate::config::Config;
+use crate::jobs::Unobserved;
 use crate::source_set::SourceSet;
 use crate::sync::{NoProgress, SyncOptions, sync_data};
 use crate::trading::{
     MarketCache, Trading, sync_close_positions, sync_close_positions_with, sync_new_trades,
     sync_new_trades_with,
 };
+use crate::views;
 
 /// When a replayed day's cron "runs": 00:10 UTC the next day, like the example schedule.
 const REPLAY_TIME: NaiveTime = match NaiveTime::from_hms_opt(0, 10, 0) {
@@ -85,7 +87,7 @@ pub(super) async fn dispatch(
                 _ => None,
             };
             let positions = store.positions(status).await?;
-            output::positions(cli.json, store, &positions).await?;
+            output::positions(cli.json, store, positions).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Account => {
@@ -111,17 +113,10 @@ pub(super) async fn dispatch(
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { position } => {
-            let id = PositionId(*position);
-            let Some(found) = store.position(id).await? else {
+            let Some(explanation) = views::explanation(store, PositionId(*position)).await? else {
                 anyhow::bail!("position {position} does not exist; see `barter positions`");
             };
-            let filter = DecisionFilter {
-                position: Some(id),
-                ..DecisionFilter::default()
-            };
-            let decisions = store.decisions(&filter).await?;
-            let fills = store.fills_of(id).await?;
-            output::explain(cli.json, &found, &decisions, &fills)?;
+            output::explain(cli.json, &explanation)?;
             Ok(ExitCode::SUCCESS)
         }
         _ => unreachable!("dispatched by the caller"),
@@ -146,8 +141,9 @@ async fn run(
         let sync = sync_data(store, &sources, &options, now, &NoProgress).await?;
         // One cache for both jobs: the close job reuses the histories the trade job loaded.
         let mut market = MarketCache::across_jobs();
-        let trade = sync_new_trades_with(store, &trading, now, &mut market).await?;
-        let close = sync_close_positions_with(store, &trading, now, &mut market).await?;
+        let trade = sync_new_trades_with(store, &trading, now, &mut market, &Unobserved).await?;
+        let close =
+            sync_close_positions_with(store, &trading, now, &mut market, &Unobserved).await?;
         output::daily(cli.json, &[&sync, &trade, &close])?;
         return Ok(status(&[&sync, &trade, &close]));
     };
@@ -191,8 +187,9 @@ pub(super) async fn replay(
                     .map(|i| &i.symbol),
             );
         }
-        let trade = sync_new_trades_with(store, trading, now, &mut market).await?;
-        let close = sync_close_positions_with(store, trading, now, &mut market).await?;
+        let trade = sync_new_trades_with(store, trading, now, &mut market, &Unobserved).await?;
+        let close =
+            sync_close_positions_with(store, trading, now, &mut market, &Unobserved).await?;
         ok &= [&sync, &trade, &close]
             .iter()
             .all(|r| r.status == RunStatus::Succeeded);
@@ -202,7 +199,7 @@ pub(super) async fn replay(
     output::replay(json, &days)?;
     if !json {
         println!();
-        output::positions(false, store, &store.positions(None).await?).await?;
+        output::positions(false, store, store.positions(None).await?).await?;
         println!();
         output::account(false, store, trading.initial_cash).await?;
     }

@@ -1,15 +1,13 @@
 //! How trading results are shown: decision runs, positions, the account, history, explanations.
 
 use barter_core::strategy::StrategyConfig;
-use barter_core::{Day, Fill, Money, Position, Price, Run, RunReport};
+use barter_core::{Day, Money, Position, Run, RunReport};
 use barter_store::HistoryEntry;
 use barter_store::Store;
-use barter_store::trading::DecisionRecord;
-use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::output::{print_json, table};
-use crate::trading::marks;
+use crate::views::{self, Explanation};
 
 /// Money for people: two decimals (JSON keeps every digit).
 fn cash(m: Money) -> String {
@@ -173,32 +171,9 @@ pub fn strategies(json: bool, configs: &[StrategyConfig]) -> anyhow::Result<()> 
     Ok(())
 }
 
-#[derive(Serialize)]
-struct PositionLine<'a> {
-    #[serde(flatten)]
-    position: &'a Position,
-    status: &'static str,
-    mark: Option<Price>,
-    unrealized_pnl: Option<Money>,
-    realized_pnl: Option<Money>,
-}
-
 /// Prints positions; open ones with their unrealized P&L at the latest complete close.
-pub async fn positions(json: bool, store: &Store, positions: &[Position]) -> anyhow::Result<()> {
-    let marks = marks(store, positions).await?;
-    let lines: Vec<PositionLine<'_>> = positions
-        .iter()
-        .map(|p| {
-            let mark = p.is_open().then(|| marks.get(&p.symbol).copied()).flatten();
-            PositionLine {
-                position: p,
-                status: if p.is_open() { "open" } else { "closed" },
-                mark,
-                unrealized_pnl: mark.map(|m| p.unrealized_pnl(m)),
-                realized_pnl: p.realized_pnl(),
-            }
-        })
-        .collect();
+pub async fn positions(json: bool, store: &Store, positions: Vec<Position>) -> anyhow::Result<()> {
+    let lines = views::positions(store, positions).await?;
     if json {
         return print_json(&lines);
     }
@@ -209,12 +184,12 @@ pub async fn positions(json: bool, store: &Store, positions: &[Position]) -> any
     let rows: Vec<Vec<String>> = lines
         .iter()
         .map(|l| {
-            let p = l.position;
+            let p = &l.position;
             vec![
                 p.id.to_string(),
                 p.strategy.clone(),
                 p.symbol.to_string(),
-                l.status.into(),
+                l.status.to_owned(),
                 p.quantity.to_string(),
                 format!("{} on {}", p.entry_price, p.entry_day),
                 p.exit
@@ -244,49 +219,9 @@ pub async fn positions(json: bool, store: &Store, positions: &[Position]) -> any
     Ok(())
 }
 
-#[derive(Serialize)]
-struct AccountView {
-    initial_cash: Money,
-    cash: Money,
-    holdings: Money,
-    equity: Money,
-    realized_pnl: Money,
-    unrealized_pnl: Money,
-    open_positions: usize,
-    closed_positions: usize,
-}
-
 /// Prints the account: cash, holdings at the latest closes, equity and P&L.
 pub async fn account(json: bool, store: &Store, initial_cash: Money) -> anyhow::Result<()> {
-    // A read-only command: before the first trade there is no account row yet, and the account
-    // it will create starts with the configured cash.
-    let state = store
-        .account()
-        .await?
-        .unwrap_or(barter_store::trading::AccountState {
-            initial_cash,
-            cash: initial_cash,
-        });
-    let all = store.positions(None).await?;
-    let marks = marks(store, &all).await?;
-    let open: Vec<&Position> = all.iter().filter(|p| p.is_open()).collect();
-    let mark = |p: &Position| marks.get(&p.symbol).copied().unwrap_or(p.entry_price);
-    let holdings: Decimal = open.iter().map(|p| p.market_value(mark(p)).0).sum();
-    let view = AccountView {
-        initial_cash: state.initial_cash,
-        cash: state.cash,
-        holdings: Money(holdings),
-        equity: Money(state.cash.0 + holdings),
-        realized_pnl: Money(
-            all.iter()
-                .filter_map(Position::realized_pnl)
-                .map(|m| m.0)
-                .sum(),
-        ),
-        unrealized_pnl: Money(open.iter().map(|p| p.unrealized_pnl(mark(p)).0).sum()),
-        open_positions: open.len(),
-        closed_positions: all.len() - open.len(),
-    };
+    let view = views::account(store, initial_cash).await?;
     if json {
         return print_json(&view);
     }
@@ -351,27 +286,16 @@ pub fn history(json: bool, entries: &[HistoryEntry]) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(Serialize)]
-struct Explanation<'a> {
-    position: &'a Position,
-    decisions: &'a [DecisionRecord],
-    fills: &'a [Fill],
-}
-
 /// Prints why a position was opened and closed, with the values that decided it.
-pub fn explain(
-    json: bool,
-    position: &Position,
-    decisions: &[DecisionRecord],
-    fills: &[Fill],
-) -> anyhow::Result<()> {
+pub fn explain(json: bool, explanation: &Explanation) -> anyhow::Result<()> {
     if json {
-        return print_json(&Explanation {
-            position,
-            decisions,
-            fills,
-        });
+        return print_json(explanation);
     }
+    let Explanation {
+        position,
+        decisions,
+        fills,
+    } = explanation;
     println!(
         "position {}: {} {} by strategy {}, {}",
         position.id,
@@ -380,9 +304,7 @@ pub fn explain(
         position.strategy,
         if position.is_open() { "open" } else { "closed" }
     );
-    let mut ordered: Vec<&DecisionRecord> = decisions.iter().collect();
-    ordered.sort_by_key(|d| d.id);
-    for d in ordered {
+    for d in decisions {
         println!(
             "\n{} decision on the close of {} ({:?}):",
             d.kind.as_str(),

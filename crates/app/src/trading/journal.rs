@@ -16,6 +16,8 @@ use barter_core::{
 use barter_store::Store;
 use barter_store::trading::{CloseOutcome, NewDecision, OpenOutcome};
 use chrono::{DateTime, SubsecRound, Utc};
+
+use crate::jobs::JobSignals;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -44,6 +46,8 @@ enum Write {
 pub(super) struct Journal {
     pub(super) run: RunId,
     items: Vec<DecisionItem>,
+    /// The job stopped early when asked to.
+    interrupted: bool,
     sender: Option<mpsc::Sender<Write>>,
     writer: JoinHandle<anyhow::Result<Vec<DecisionItem>>>,
     wall: crate::sync::WallClock,
@@ -55,18 +59,27 @@ impl Journal {
         store: &Store,
         kind: RunKind,
         now: DateTime<Utc>,
+        signals: &dyn JobSignals,
     ) -> anyhow::Result<Self> {
         let wall = crate::sync::WallClock::start();
         let run = store.start_run(kind, now).await?;
+        signals.run_started(run);
         let (sender, receiver) = mpsc::channel(QUEUE);
         let writer = tokio::spawn(write_all(store.clone(), run, now, receiver));
         Ok(Self {
             run,
             items: Vec::new(),
+            interrupted: false,
             sender: Some(sender),
             writer,
             wall,
         })
+    }
+
+    /// Marks the run as stopped early on request: what it decided is stored, the rest is left
+    /// for the next run.
+    pub(super) fn interrupt(&mut self) {
+        self.interrupted = true;
     }
 
     /// Reports an item that writes nothing (an error, no candle yet, already decided).
@@ -173,7 +186,11 @@ impl Journal {
             kind,
             started_at: started.trunc_subsecs(6),
             finished_at: Some((started + self.wall.elapsed_delta()).trunc_subsecs(6)),
-            status: RunStatus::from_outcomes(total, failed),
+            status: if self.interrupted {
+                RunStatus::Interrupted
+            } else {
+                RunStatus::from_outcomes(total, failed)
+            },
             counts,
             errors,
             report: Some(report),

@@ -1,0 +1,168 @@
+//! The daily jobs as one entry point for callers that run them on someone's behalf (the HTTP
+//! server, the scheduler): which job, its run id as soon as it exists, and a polite stop.
+//!
+//! A job asked to stop finishes the instrument it is on and records its run as `interrupted`;
+//! everything it stored is complete, and the next run of the job decides the rest (decisions are
+//! keyed per day, so nothing is taken twice).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use barter_core::{Run, RunId};
+use barter_store::Store;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::source_set::SourceSet;
+use crate::sync::{SyncOptions, sync_data};
+use crate::trading::{MarketCache, Trading, sync_close_positions_with, sync_new_trades_with};
+
+/// What a running job tells its caller, and asks it.
+pub trait JobSignals: Send + Sync {
+    /// The job recorded its run (called once, before any work).
+    fn run_started(&self, _run: RunId) {}
+    /// Whether to stop after the current instrument.
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+/// Signals nobody listens to.
+pub struct Unobserved;
+impl JobSignals for Unobserved {}
+
+/// Signals shared between a job and its caller: the run ids as they start, and a stop flag.
+#[derive(Debug)]
+pub struct JobControl {
+    started: watch::Sender<Vec<RunId>>,
+    stop: AtomicBool,
+}
+
+impl Default for JobControl {
+    fn default() -> Self {
+        Self {
+            started: watch::Sender::new(Vec::new()),
+            stop: AtomicBool::new(false),
+        }
+    }
+}
+
+impl JobControl {
+    /// The runs started so far, updated as they start.
+    pub fn runs(&self) -> watch::Receiver<Vec<RunId>> {
+        self.started.subscribe()
+    }
+
+    /// Asks the job to stop after the instrument it is on.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+impl JobSignals for JobControl {
+    fn run_started(&self, run: RunId) {
+        self.started.send_modify(|runs| runs.push(run));
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// A daily job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Job {
+    /// Sync candles (the seed's `sync_data`).
+    SyncData,
+    /// Open positions (the seed's `sync_new_trades`).
+    SyncNewTrades,
+    /// Close positions (the seed's `sync_close_positions`).
+    SyncClosePositions,
+    /// All three, in that order.
+    Run,
+}
+
+impl Job {
+    /// The name in routes and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SyncData => "sync_data",
+            Self::SyncNewTrades => "sync_new_trades",
+            Self::SyncClosePositions => "sync_close_positions",
+            Self::Run => "run",
+        }
+    }
+
+    /// The single jobs this one runs (itself, or the three for [`Job::Run`]).
+    pub fn parts(self) -> &'static [Job] {
+        match self {
+            Self::SyncData => &[Self::SyncData],
+            Self::SyncNewTrades => &[Self::SyncNewTrades],
+            Self::SyncClosePositions => &[Self::SyncClosePositions],
+            Self::Run => &[
+                Self::SyncData,
+                Self::SyncNewTrades,
+                Self::SyncClosePositions,
+            ],
+        }
+    }
+}
+
+/// Runs `job` as of `now` with the configured sources and strategies; returns its runs (three
+/// for [`Job::Run`], which stops early when asked to).
+///
+/// # Errors
+/// When a job cannot start or record itself (bad strategies, database failure).
+pub async fn run_job(
+    config: &Config,
+    store: &Store,
+    job: Job,
+    now: DateTime<Utc>,
+    signals: &dyn JobSignals,
+) -> anyhow::Result<Vec<Run>> {
+    let mut runs = Vec::new();
+    // Trade and close share what they load, as in `barter run`.
+    let mut market = MarketCache::across_jobs();
+    for part in job.parts() {
+        if !runs.is_empty() && signals.stop_requested() {
+            break;
+        }
+        let run = match part {
+            Job::SyncData => {
+                let sources = SourceSet::from_config(&config.sources);
+                let options = SyncOptions {
+                    backfill_days: config.sync.backfill_days,
+                    ..SyncOptions::default()
+                };
+                sync_data(store, &sources, &options, now, &Signalled(signals)).await?
+            }
+            Job::SyncNewTrades => {
+                let trading = Trading::for_store(config, store).await?;
+                sync_new_trades_with(store, &trading, now, &mut market, signals).await?
+            }
+            Job::SyncClosePositions => {
+                let trading = Trading::for_store(config, store).await?;
+                sync_close_positions_with(store, &trading, now, &mut market, signals).await?
+            }
+            Job::Run => unreachable!("`parts` lists single jobs"),
+        };
+        runs.push(run);
+    }
+    Ok(runs)
+}
+
+/// Sync progress that only passes the signals on.
+struct Signalled<'a>(&'a dyn JobSignals);
+
+impl JobSignals for Signalled<'_> {
+    fn run_started(&self, run: RunId) {
+        self.0.run_started(run);
+    }
+    fn stop_requested(&self) -> bool {
+        self.0.stop_requested()
+    }
+}
+
+impl crate::sync::SyncProgress for Signalled<'_> {}

@@ -1,0 +1,234 @@
+//! `barter serve`: the seed's cron endpoints and a read/manage API over HTTP (axum).
+//!
+//! Every `/api/*` route needs `Authorization: Bearer <token>` (the token comes only from
+//! `BARTER_API_TOKEN`, compared in constant time); `/healthz` does not. Every error is JSON (see
+//! [`error`]). A job route runs the same code as the CLI ([`crate::jobs::run_job`]) in a task of
+//! its own, answers with the finished runs, or with 202 and the run id when the caller does not
+//! wait; a second call of a job that is running answers 409. On SIGTERM or Ctrl-C the server
+//! stops accepting, asks running jobs to stop after their current instrument (their runs are
+//! recorded as `interrupted`) and waits for them.
+
+mod api;
+pub mod error;
+mod jobs;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use barter_store::Store;
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+use error::ApiError;
+
+/// How the server runs: where it listens, whether it checks tokens, how long callers wait.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The address to listen on (port 0 picks a free port).
+    pub bind: SocketAddr,
+    /// The API token; `None` only with `--no-auth` on a loopback address.
+    pub token: Option<String>,
+    /// How long a job route waits for its job before answering 202 with the run id.
+    pub job_wait: Duration,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Store,
+    options: ServeOptions,
+    jobs: jobs::Registry,
+    requests: AtomicU64,
+}
+
+impl AppState {
+    /// The state of a server over `store` with `config`.
+    pub fn new(config: Config, store: Store, options: ServeOptions) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                options,
+                jobs: jobs::Registry::default(),
+                requests: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    fn config(&self) -> &Config {
+        &self.inner.config
+    }
+}
+
+/// Checks that a server may start with `options`: a token, or `--no-auth` on loopback only.
+///
+/// # Errors
+/// Says what to set.
+pub fn check_options(options: &ServeOptions) -> anyhow::Result<()> {
+    match &options.token {
+        Some(token) if token.trim().is_empty() => {
+            anyhow::bail!("BARTER_API_TOKEN is empty; set it to a long random secret")
+        }
+        Some(_) => Ok(()),
+        None if options.bind.ip().is_loopback() => Ok(()),
+        None => anyhow::bail!(
+            "refusing to serve {} without authentication: --no-auth only binds a loopback address \
+             (127.0.0.1 or ::1); set BARTER_API_TOKEN instead",
+            options.bind
+        ),
+    }
+}
+
+/// The router: `/healthz`, the `/api` routes behind the token check, JSON 404 for the rest.
+pub fn router(state: AppState) -> Router {
+    let limit = state.inner.options.max_body_bytes;
+    let api = api::routes()
+        .merge(jobs::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    Router::new()
+        .route("/healthz", axum::routing::get(api::healthz))
+        .nest("/api", api)
+        .fallback(|| async { ApiError::not_found("no such route; the API lives under /api") })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), request_id))
+        .with_state(state)
+}
+
+/// Serves until SIGTERM or Ctrl-C, then stops running jobs after their current instrument and
+/// waits for them.
+///
+/// # Errors
+/// When the address cannot be bound or the server fails.
+pub async fn serve(config: Config, store: Store, options: ServeOptions) -> anyhow::Result<()> {
+    check_options(&options)?;
+    let listener = tokio::net::TcpListener::bind(options.bind).await?;
+    let state = AppState::new(config, store, options);
+    tracing::info!(
+        "barter serve listening on http://{}",
+        listener.local_addr()?
+    );
+    run(listener, state, shutdown_signal()).await
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then winds the jobs down.
+///
+/// # Errors
+/// When the server fails.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = router(state.clone());
+    let jobs_state = state.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: stopping running jobs after their current instrument");
+            jobs_state.inner.jobs.stop_all();
+        })
+        .await?;
+    state.inner.jobs.wait_idle().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// The request id of the request being handled, for logs and 500 answers.
+#[derive(Debug, Clone)]
+struct RequestId(String);
+
+/// Numbers each request, logs it with its status, and returns the id in `x-request-id`.
+async fn request_id(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let id = format!(
+        "r{}",
+        state.inner.requests.fetch_add(1, Ordering::Relaxed) + 1
+    );
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    tracing::info!(
+        request_id = %id,
+        "{method} {path} -> {}",
+        response.status().as_u16()
+    );
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Lets a request through only with the configured bearer token (compared in constant time).
+async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(expected) = &state.inner.options.token else {
+        return next.run(request).await;
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let valid =
+        presented.is_some_and(|token| bool::from(token.as_bytes().ct_eq(expected.as_bytes())));
+    if valid {
+        return next.run(request).await;
+    }
+    // Logged without the token, which may be a real one with a typo.
+    tracing::warn!(
+        "refused {} {}: {}",
+        request.method(),
+        request.uri().path(),
+        if presented.is_some() {
+            "wrong token"
+        } else {
+            "no bearer token"
+        }
+    );
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "send `Authorization: Bearer <token>` with the server's BARTER_API_TOKEN",
+    )
+    .into_response()
+}

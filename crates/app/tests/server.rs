@@ -1,0 +1,426 @@
+//! `barter serve` over real HTTP: the server on port 0 against a SQLite file (and PostgreSQL when
+//! `BARTER_TEST_POSTGRES_URL` is set), driven by a real client.
+
+use std::time::Duration;
+
+use barter_app::config::Config;
+use barter_app::server::{self, AppState, ServeOptions};
+use barter_core::strategy::{InstrumentSelection, NumberText, StrategyConfig};
+use barter_store::Store;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+const TOKEN: &str = "test-token-0123456789";
+
+fn strategy(name: &str, entry: &str) -> StrategyConfig {
+    StrategyConfig {
+        name: name.into(),
+        instruments: InstrumentSelection::default(),
+        entry: entry.into(),
+        exit: Some("rsi(close, 14) > 70".into()),
+        stop_loss: Some(NumberText::Text("10%".into())),
+        take_profit: None,
+        trailing_stop: None,
+        max_holding_days: None,
+        size: Some(NumberText::Text("1000".into())),
+        max_open_positions: None,
+        enabled: true,
+        params: Default::default(),
+    }
+}
+
+/// A running server, its address, and the switch that shuts it down.
+struct Server {
+    base: String,
+    client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<anyhow::Result<()>>,
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(max_body_bytes: usize, job_wait: Duration) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::connect(&format!("sqlite://{}", dir.path().join("api.db").display()))
+            .await
+            .expect("store");
+        Self::start_on(store, dir, max_body_bytes, job_wait).await
+    }
+
+    async fn start_on(
+        store: Store,
+        dir: tempfile::TempDir,
+        max_body_bytes: usize,
+        job_wait: Duration,
+    ) -> Self {
+        let config = Config {
+            strategies: vec![strategy("dip", "rsi(close, 14) < 30")],
+            ..Config::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let options = ServeOptions {
+            bind: listener.local_addr().expect("addr"),
+            token: Some(TOKEN.to_owned()),
+            job_wait,
+            max_body_bytes,
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state = AppState::new(config, store.clone(), options);
+        let done = tokio::spawn(server::run(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            done,
+            store,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(60), self.done)
+            .await
+            .expect("the server stops")
+            .expect("task")
+            .expect("server");
+    }
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+#[tokio::test]
+async fn health_needs_no_token_and_the_api_needs_the_right_one() {
+    let server = Server::start(64 * 1024, Duration::from_secs(60)).await;
+    let health = server
+        .client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(health.status(), StatusCode::OK);
+    assert!(health.headers().contains_key("x-request-id"));
+
+    for auth in [None, Some("wrong-token"), Some("")] {
+        let mut request = server.client.get(server.url("/api/instruments"));
+        if let Some(token) = auth {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        let challenge = response.headers().get("www-authenticate").cloned();
+        assert_eq!(
+            challenge.as_ref().and_then(|v| v.to_str().ok()),
+            Some("Bearer realm=\"barter\"")
+        );
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(error_code(&body), "unauthorized");
+    }
+    // Job routes are behind the token too.
+    let response = server
+        .client
+        .post(server.url("/api/run"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_error_is_json_with_the_right_status() {
+    let server = Server::start(1024, Duration::from_secs(60)).await;
+    let (status, body) = server.get("/api/nothing-here").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&body), "not_found");
+    let (status, body) = server.get("/not-api").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+
+    let broken = server
+        .client
+        .post(server.url("/api/instruments"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    let body: Value = broken.json().await.expect("json");
+    assert_eq!(error_code(&body), "bad_request");
+
+    let (status, body) = server
+        .post("/api/instruments", json!({"source": "sample"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("symbol"),
+        "names the missing field: {message}"
+    );
+
+    let (status, body) = server
+        .post(
+            "/api/instruments",
+            json!({"symbol": "NOPE", "source": "sample"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("NOPE"),
+        "{body}"
+    );
+
+    let huge = json!({"symbol": "X".repeat(4096), "source": "sample"});
+    let (status, body) = server.post("/api/instruments", huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&body), "too_large");
+
+    let (status, body) = server.get("/api/positions?status=sideways").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+    let (status, _) = server.get("/api/history?since=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = server.get("/api/runs/999").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn instruments_are_managed_and_the_daily_job_runs_over_http() {
+    let server = Server::start(64 * 1024, Duration::from_secs(120)).await;
+    for symbol in ["BTC", "ETH"] {
+        let (status, body) = server
+            .post(
+                "/api/instruments",
+                json!({"symbol": symbol, "source": "sample"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["symbol"], symbol);
+    }
+    let (status, body) = server
+        .post(
+            "/api/instruments",
+            json!({"symbol": "BTC", "source": "sample"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "duplicate")
+    );
+    let (_, list) = server.get("/api/instruments").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+
+    let (status, body) = server.post("/api/run", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let runs = body["runs"].as_array().cloned().unwrap_or_default();
+    let kinds: Vec<&str> = runs.iter().filter_map(|r| r["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["sync_data", "sync_new_trades", "sync_close_positions"]
+    );
+    assert_ne!(body["status"], "failed", "{body}");
+    let id = runs[0]["id"].as_i64().expect("run id");
+    let (status, run) = server.get(&format!("/api/runs/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(run["kind"], "sync_data");
+
+    let (status, candles) = server
+        .get("/api/instruments/BTC/candles?from=2020-01-01&to=2020-01-31")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        candles.as_array().map(Vec::len),
+        Some(31),
+        "a month of daily candles"
+    );
+    let (status, body) = server.get("/api/instruments/XYZ/candles").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+
+    let (status, history) = server.get("/api/history?instrument=BTC&limit=1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(history["entries"].as_array().map(Vec::len), Some(1));
+    let before = history["next_before"].as_i64().expect("a next page");
+    let (_, next) = server
+        .get(&format!(
+            "/api/history?instrument=BTC&limit=1&before={before}"
+        ))
+        .await;
+    let next_id = next["entries"][0]["id"].as_i64().unwrap_or(i64::MAX);
+    assert!(next_id < before, "pages go back in time");
+
+    let (status, account) = server.get("/api/account").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(account["initial_cash"], "10000");
+    let (status, positions) = server.get("/api/positions?status=open").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(positions.is_array());
+    let (status, body) = server.get("/api/positions/12345").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+
+    let response = server
+        .client
+        .delete(server.url("/api/instruments/ETH"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, list) = server.get("/api/instruments").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn strategies_are_listed_and_checked_with_positions() {
+    let server = Server::start(64 * 1024, Duration::from_secs(60)).await;
+    let (status, list) = server.get("/api/strategies").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list[0]["name"], "dip");
+
+    let good =
+        serde_json::to_value(strategy("ok", "sma(close, 5) > sma(close, 20)")).expect("json");
+    let (status, body) = server.post("/api/strategies/check", good).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["ok"], true, "{body}");
+
+    let bad = serde_json::to_value(strategy("typo", "emaa(close, 5) > 1")).expect("json");
+    let (status, body) = server
+        .post("/api/strategies/check", json!({ "strategies": [bad] }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["ok"], false);
+    let message = body["problems"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("line 1, column 1"),
+        "line and column: {message}"
+    );
+    assert!(message.contains("did you mean `ema`"), "{message}");
+    assert_eq!(body["problems"][0]["field"], "entry");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_job_not_waited_for_answers_202_and_a_second_call_conflicts_while_it_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("api.db").display()))
+        .await
+        .expect("store");
+    // Every sample instrument, so the sync takes long enough to be caught running.
+    for instrument in barter_sources::sample::instruments() {
+        store.add_instrument(&instrument).await.expect("add");
+    }
+    let server = Server::start_on(store, dir, 64 * 1024, Duration::from_secs(120)).await;
+    let (status, body) = server.post("/api/run?wait=false", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["run_id"]
+        .as_i64()
+        .expect("the run id comes with the 202");
+    let (second, conflict) = server.post("/api/sync_data", json!({})).await;
+    let (_, run) = server.get(&format!("/api/runs/{id}")).await;
+    if run["status"] == "running" || second == StatusCode::CONFLICT {
+        assert_eq!(second, StatusCode::CONFLICT, "{conflict}");
+        assert_eq!(error_code(&conflict), "job_running");
+        assert_eq!(conflict["error"]["run_id"], id);
+    }
+    // Wait for the job, then the same call is accepted again.
+    let mut finished = false;
+    for _ in 0..600 {
+        let (_, run) = server.get("/api/runs?limit=3").await;
+        let statuses: Vec<&str> = run
+            .as_array()
+            .map(|runs| runs.iter().filter_map(|r| r["status"].as_str()).collect())
+            .unwrap_or_default();
+        if statuses.len() == 3 && !statuses.contains(&"running") {
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(finished, "the run finished");
+    let (status, _) = server.post("/api/sync_data", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_short_wait_answers_202_and_shutdown_records_the_job_as_interrupted_or_done() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("api.db").display()))
+        .await
+        .expect("store");
+    for instrument in barter_sources::sample::instruments() {
+        store.add_instrument(&instrument).await.expect("add");
+    }
+    // A zero wait: the route answers 202 at once, with the run id.
+    let server = Server::start_on(store, dir, 64 * 1024, Duration::ZERO).await;
+    let (status, body) = server.post("/api/run", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let store = server.store.clone();
+    server.shutdown().await;
+    // After a graceful shutdown nothing is left running: each run finished or was interrupted.
+    let runs = store.runs(10).await.expect("runs");
+    assert!(!runs.is_empty());
+    for run in &runs {
+        assert_ne!(run.status.as_str(), "running", "{run:?}");
+        assert!(run.finished_at.is_some());
+    }
+}
