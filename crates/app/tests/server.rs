@@ -326,6 +326,34 @@ async fn instruments_are_managed_and_the_daily_job_runs_over_http() {
     assert_eq!(response.status(), StatusCode::OK);
     let (_, list) = server.get("/api/instruments").await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
+
+    // Metrics: behind the token, Prometheus text with the runs, requests and the account.
+    let refused = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let metrics = server
+        .client
+        .get(server.url("/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let text = metrics.text().await.expect("text");
+    for expected in [
+        "barter_runs_total{kind=\"sync_data\"",
+        "barter_run_duration_seconds",
+        "barter_candles_synced_total",
+        "barter_http_requests_total{route=\"/api/instruments\",method=\"POST\",status=\"201\"}",
+        "barter_open_positions",
+        "barter_equity",
+    ] {
+        assert!(text.contains(expected), "{expected} in:\n{text}");
+    }
     server.shutdown().await;
 }
 

@@ -104,6 +104,7 @@ impl JobRunner for Scheduled {
 
     async fn run(&self, job: ScheduledJob, at: DateTime<Utc>) -> anyhow::Result<()> {
         let runs = run_job(&self.config, &self.store, Self::job(job), at, &Unobserved).await?;
+        server::metrics::record_runs(&runs);
         for run in &runs {
             tracing::info!("scheduled {job} at {at}: run {} {}", run.id, run.status);
         }

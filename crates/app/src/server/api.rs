@@ -14,15 +14,21 @@ use barter_store::trading::{HistoryFilter, PositionStatus};
 use chrono::NaiveTime;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::IntoParams;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
+use super::openapi::schema as doc;
 use super::{AppState, RequestId};
 use crate::cli::AddInstrument;
 use crate::views;
 
-/// The read and manage routes under `/api`.
+/// The read and manage routes under `/api`, and `/api/openapi.json`.
+///
+/// Every route here and in [`super::jobs::routes`] has a `#[utoipa::path]` listed in
+/// [`super::openapi::ApiDoc`]; `tests/openapi.rs` checks that the two agree.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/openapi.json", get(super::openapi::openapi_json))
         .route("/instruments", get(instruments).post(add_instrument))
         .route("/instruments/{symbol}", delete(remove_instrument))
         .route("/instruments/{symbol}/candles", get(candles))
@@ -57,6 +63,18 @@ fn failure(error: anyhow::Error, request: &str) -> ApiError {
 }
 
 /// `GET /healthz`: 200 when the database answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "health",
+    summary = "Health check (no token needed)",
+    description = "200 when the database answers, 503 when it does not.",
+    responses(
+        (status = 200, description = "The server and its database answer.", body = doc::Health),
+        (status = 503, description = "The database does not answer.", body = doc::Health),
+    ),
+)]
 pub(super) async fn healthz(State(state): State<AppState>) -> Response {
     match state.store().runs(1).await {
         Ok(_) => Json(json!({ "status": "ok" })).into_response(),
@@ -71,6 +89,17 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/instruments",
+    operation_id = "list_instruments",
+    tag = "instruments",
+    summary = "List the registered instruments",
+    responses(
+        (status = 200, description = "Every registered instrument.", body = [doc::Instrument]),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+    ),
+)]
 async fn instruments(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
@@ -83,6 +112,23 @@ async fn instruments(
     Ok(Json(list).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/instruments",
+    operation_id = "add_instrument",
+    tag = "instruments",
+    summary = "Register an instrument",
+    request_body(content = doc::NewInstrument, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Registered.", body = doc::Instrument),
+        (status = 400, description = "The body is not JSON.", body = ErrorBody),
+        (status = 409, description = "The symbol is already registered (`duplicate`).", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server accepts.", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "A field is missing, unknown or invalid.", body = ErrorBody),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+    ),
+)]
 async fn add_instrument(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
@@ -99,6 +145,21 @@ async fn add_instrument(
     Ok((StatusCode::CREATED, Json(instrument)).into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/instruments/{symbol}",
+    operation_id = "remove_instrument",
+    tag = "instruments",
+    summary = "Remove an instrument and its candles",
+    params(("symbol" = String, Path, description = "The instrument symbol, e.g. `BTC`.")),
+    responses(
+        (status = 200, description = "Removed.", body = doc::RemovedInstrument),
+        (status = 400, description = "The symbol is not a valid symbol.", body = ErrorBody),
+        (status = 404, description = "No such instrument.", body = ErrorBody),
+        (status = 409, description = "It has positions (`in_use`); deactivate it instead.", body = ErrorBody),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+    ),
+)]
 async fn remove_instrument(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
@@ -113,12 +174,31 @@ async fn remove_instrument(
     Ok(Json(json!({ "removed": symbol, "candles_deleted": candles })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Range {
+    /// The first day (`YYYY-MM-DD`), inclusive.
+    #[param(value_type = Option<chrono::NaiveDate>)]
     from: Option<Day>,
+    /// The last day (`YYYY-MM-DD`), inclusive.
+    #[param(value_type = Option<chrono::NaiveDate>)]
     to: Option<Day>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/instruments/{symbol}/candles",
+    operation_id = "list_candles",
+    tag = "instruments",
+    summary = "An instrument's daily candles",
+    params(("symbol" = String, Path, description = "The instrument symbol, e.g. `BTC`."), Range),
+    responses(
+        (status = 200, description = "The candles in the range, oldest first.", body = [doc::Candle]),
+        (status = 400, description = "A bad symbol or day.", body = ErrorBody),
+        (status = 404, description = "No such instrument.", body = ErrorBody),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+    ),
+)]
 async fn candles(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
@@ -144,11 +224,26 @@ async fn candles(
     Ok(Json(candles).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Limit {
+    /// How many runs, newest first (default 20, at most 1000).
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/runs",
+    operation_id = "list_runs",
+    tag = "runs",
+    summary = "The latest job runs",
+    params(Limit),
+    responses(
+        (status = 200, description = "The latest runs, newest first.", body = [doc::Run]),
+        (status = 400, description = "A bad query parameter.", body = ErrorBody),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+    ),
+)]
 async fn runs(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
@@ -163,6 +258,20 @@ async fn runs(
     Ok(Json(runs).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/runs/{id}",
+    operation_id = "get_run",
+    tag = "runs",
+    summary = "One run",
+    params(("id" = i64, Path, description = "The run id.")),
+    responses(
+        (status = 200, description = "The run.", body = doc::Run),
+        (status = 400, description = "The id is not an integer.", body = ErrorBody),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+    ),
+)]
 async fn run(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
@@ -180,11 +289,28 @@ async fn run(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StatusQuery {
+    /// Which positions (default `all`).
+    #[param(value_type = Option<doc::PositionFilter>)]
     status: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/positions",
+    operation_id = "list_positions",
+    tag = "trading",
+    summary = "Paper positions with their current value",
+    params(StatusQuery),
+    responses(
+        (status = 200, description = "The positions (position views).", body = [Object]),
+        (status = 400, description = "A bad query parameter.", body = ErrorBody),
+        (status = 422, description = "`status` is not open, closed or all.", body = ErrorBody),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+    ),
+)]
 async fn positions(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
@@ -212,6 +338,20 @@ async fn positions(
     Ok(Json(views).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/positions/{id}",
+    operation_id = "get_position",
+    tag = "trading",
+    summary = "One position and why it was opened and closed",
+    params(("id" = i64, Path, description = "The position id.")),
+    responses(
+        (status = 200, description = "The position with its explanation.", body = Object),
+        (status = 400, description = "The id is not an integer.", body = ErrorBody),
+        (status = 404, description = "No such position.", body = ErrorBody),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+    ),
+)]
 async fn position(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
@@ -227,16 +367,37 @@ async fn position(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HistoryQuery {
+    /// Only entries about this instrument symbol.
+    #[param(value_type = Option<String>)]
     instrument: Option<Symbol>,
+    /// Only entries about this strategy.
     strategy: Option<String>,
+    /// Only entries recorded on or after this day (`YYYY-MM-DD`, UTC).
+    #[param(value_type = Option<chrono::NaiveDate>)]
     since: Option<Day>,
-    /// The last id of the previous page.
+    /// The last id of the previous page (`next_before` of the previous answer).
     before: Option<i64>,
+    /// Page size, 1 to 1000 (default 100).
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/history",
+    operation_id = "history",
+    tag = "runs",
+    summary = "The append-only history, newest first, a page at a time",
+    params(HistoryQuery),
+    responses(
+        (status = 200, description = "A page of history.", body = doc::HistoryPage),
+        (status = 400, description = "A bad query parameter.", body = ErrorBody),
+        (status = 422, description = "`limit` is out of range.", body = ErrorBody),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+    ),
+)]
 async fn history(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
@@ -266,6 +427,16 @@ async fn history(
     Ok(Json(json!({ "entries": entries, "next_before": next })).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/strategies",
+    operation_id = "list_strategies",
+    tag = "strategies",
+    summary = "The configured strategies",
+    responses(
+        (status = 200, description = "The strategy configurations, as in the config file.", body = [Object]),
+    ),
+)]
 async fn strategies(State(state): State<AppState>) -> Response {
     Json(&state.config().strategies).into_response()
 }
@@ -279,6 +450,28 @@ enum CheckBody {
     One(Box<StrategyConfig>),
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/strategies/check",
+    operation_id = "check_strategies",
+    tag = "strategies",
+    summary = "Check strategies against the registered instruments",
+    description = "The body is one strategy configuration, or `{\"strategies\": [...]}`. \
+        Answers every problem; rule errors carry line, column and a caret.",
+    request_body(
+        content = Object,
+        content_type = "application/json",
+        description = "One strategy configuration, or `{\"strategies\": [...]}`.",
+    ),
+    responses(
+        (status = 200, description = "The problems found (none when `ok`).", body = doc::StrategyCheck),
+        (status = 400, description = "The body is not JSON.", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server accepts.", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "The body is not a strategy configuration.", body = ErrorBody),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+    ),
+)]
 async fn check_strategies(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
@@ -302,6 +495,17 @@ async fn check_strategies(
     Ok(Json(json!({ "ok": problems.is_empty(), "problems": problems })).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/account",
+    operation_id = "account",
+    tag = "trading",
+    summary = "The paper account: cash, equity and profit",
+    responses(
+        (status = 200, description = "The account view.", body = Object),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+    ),
+)]
 async fn account(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,

@@ -4,7 +4,9 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 /// An API error: an HTTP status, a stable code for programs and a message for people.
 #[derive(Debug)]
@@ -17,6 +19,28 @@ pub struct ApiError {
     pub message: String,
     /// Extra fields merged into the error object (e.g. the running run's id).
     pub extra: serde_json::Value,
+}
+
+/// The body of every error answer (the shape [`ApiError`] writes), for the OpenAPI description.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The `error` object of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable machine-readable code: `bad_request`, `unauthorized`, `not_found`, `duplicate`,
+    /// `in_use`, `job_running`, `too_large`, `unsupported_media_type`, `invalid`, `internal`.
+    #[schema(example = "not_found")]
+    pub code: String,
+    /// What went wrong and what to do.
+    #[schema(example = "no instrument BTC is registered")]
+    pub message: String,
+    /// Only with `job_running` (409): the running job's first run id, `null` until it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<i64>,
 }
 
 impl ApiError {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,8 +15,10 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::watch;
+use utoipa::IntoParams;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
+use super::openapi::schema as doc;
 use super::{AppState, RequestId};
 use crate::jobs::{Job, JobControl, run_job};
 
@@ -79,23 +82,80 @@ impl Registry {
 /// The job routes.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/sync_data", post(|s, q, r| start(s, q, r, Job::SyncData)))
-        .route(
-            "/sync_new_trades",
-            post(|s, q, r| start(s, q, r, Job::SyncNewTrades)),
-        )
-        .route(
-            "/sync_close_positions",
-            post(|s, q, r| start(s, q, r, Job::SyncClosePositions)),
-        )
-        .route("/run", post(|s, q, r| start(s, q, r, Job::Run)))
+        .route("/sync_data", post(sync_data))
+        .route("/sync_new_trades", post(sync_new_trades))
+        .route("/sync_close_positions", post(sync_close_positions))
+        .route("/run", post(run_all))
 }
 
 /// `?wait=false` answers as soon as the job has its run id.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WaitQuery {
+    /// `false` answers 202 as soon as the job has its run id; by default the call waits up to
+    /// the server's job wait for the job to finish.
     wait: Option<bool>,
 }
+
+/// The `?wait=` query, or why it did not parse.
+type WaitArg = Result<Query<WaitQuery>, QueryRejection>;
+
+/// A job route's handler and its OpenAPI description (the same answers for the four jobs).
+macro_rules! job_path {
+    ($path:literal, $id:literal, $summary:literal, $handler:ident, $job:expr) => {
+        #[utoipa::path(
+            post,
+            path = $path,
+            operation_id = $id,
+            tag = "jobs",
+            summary = $summary,
+            params(WaitQuery),
+            responses(
+                (status = 200, description = "The job finished while the call waited.", body = doc::JobFinished),
+                (status = 202, description = "The job is still running; follow `/api/runs/{id}`.", body = doc::JobAccepted),
+                (status = 400, description = "A bad query parameter.", body = ErrorBody),
+                (status = 409, description = "The job (or a part of it) is already running (`job_running`, with `run_id`).", body = ErrorBody),
+                (status = 500, description = "Internal error.", body = ErrorBody),
+            ),
+        )]
+        async fn $handler(
+            state: State<AppState>,
+            query: WaitArg,
+            request: Extension<RequestId>,
+        ) -> Result<Response, ApiError> {
+            start(state, query, request, $job).await
+        }
+    };
+}
+
+job_path!(
+    "/api/sync_data",
+    "sync_data",
+    "Sync daily candles of every active instrument",
+    sync_data,
+    Job::SyncData
+);
+job_path!(
+    "/api/sync_new_trades",
+    "sync_new_trades",
+    "Decide entries and open new paper positions",
+    sync_new_trades,
+    Job::SyncNewTrades
+);
+job_path!(
+    "/api/sync_close_positions",
+    "sync_close_positions",
+    "Decide exits and close paper positions",
+    sync_close_positions,
+    Job::SyncClosePositions
+);
+job_path!(
+    "/api/run",
+    "run",
+    "Run the three jobs in order: sync data, new trades, close positions",
+    run_all,
+    Job::Run
+);
 
 /// The overall status of a job's runs: the worst of them.
 fn overall(runs: &[Run]) -> RunStatus {
@@ -113,7 +173,7 @@ fn overall(runs: &[Run]) -> RunStatus {
 
 async fn start(
     State(state): State<AppState>,
-    query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
+    query: WaitArg,
     Extension(RequestId(request)): Extension<RequestId>,
     job: Job,
 ) -> Result<Response, ApiError> {
@@ -137,6 +197,9 @@ async fn start(
             let (config, store) = (state.config(), state.store());
             let result = run_job(config, store, job, Utc::now(), control.as_ref()).await;
             state.inner.jobs.release(job);
+            if let Ok(runs) = &result {
+                super::metrics::record_runs(runs);
+            }
             result
         })
     };

@@ -11,6 +11,8 @@
 mod api;
 pub mod error;
 mod jobs;
+pub mod metrics;
+mod openapi;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -103,10 +105,23 @@ pub fn router(state: AppState) -> Router {
     let api = api::routes()
         .merge(jobs::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    let scrape = Router::new()
+        .route("/metrics", axum::routing::get(metrics::scrape))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    metrics::install();
     Router::new()
         .route("/healthz", axum::routing::get(api::healthz))
         .nest("/api", api)
-        .fallback(|| async { ApiError::not_found("no such route; the API lives under /api") })
+        .merge(scrape)
+        .route_layer(middleware::from_fn(metrics::count_requests))
+        .fallback(|| async {
+            ::metrics::counter!(
+                "barter_http_requests_total",
+                "route" => "unmatched", "method" => "any", "status" => "404"
+            )
+            .increment(1);
+            ApiError::not_found("no such route; the API lives under /api")
+        })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), request_id))
         .with_state(state)
@@ -121,7 +136,9 @@ pub async fn serve(config: Config, store: Store, options: ServeOptions) -> anyho
     check_options(&options)?;
     let listener = tokio::net::TcpListener::bind(options.bind).await?;
     let state = AppState::new(config, store, options);
-    tracing::info!(
+    // On stdout, whatever the log level: scripts (and tests) read the address from it, which
+    // matters with `--bind 127.0.0.1:0`.
+    println!(
         "barter serve listening on http://{}",
         listener.local_addr()?
     );

@@ -1,0 +1,416 @@
+//! `GET /api/openapi.json`: the OpenAPI 3 description of the HTTP API, generated with utoipa from
+//! the handlers' `#[utoipa::path]` annotations (in [`super::api`] and [`super::jobs`]) and the
+//! schema types below.
+//!
+//! The schemas describe the JSON the handlers write; they are documentation types, not the
+//! domain types of `barter-core`/`barter-store` (which stay free of OpenAPI derives). Money,
+//! prices and volumes are decimal strings. Bodies too rich to restate here (position views, the
+//! account, strategy configurations) are documented as free-form objects. Every `/api/*`
+//! operation needs the bearer token and may answer 401; `/healthz` needs nothing.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use super::error::{ErrorBody, ErrorDetail};
+use super::{api, jobs};
+
+/// The name of the bearer security scheme in the document.
+const BEARER: &str = "bearer";
+
+/// The whole API description; [`ApiDoc::openapi`] builds it.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Barter API",
+        description = "Barter's read/manage API and its job (cron) endpoints. Every `/api/*` \
+            route needs `Authorization: Bearer <token>` (the server's `BARTER_API_TOKEN`); \
+            `/healthz` does not. Every error is `{\"error\": {\"code\", \"message\"}}`."
+    ),
+    paths(
+        api::healthz,
+        super::metrics::scrape,
+        openapi_json,
+        api::instruments,
+        api::add_instrument,
+        api::remove_instrument,
+        api::candles,
+        api::runs,
+        api::run,
+        api::positions,
+        api::position,
+        api::history,
+        api::strategies,
+        api::check_strategies,
+        api::account,
+        jobs::sync_data,
+        jobs::sync_new_trades,
+        jobs::sync_close_positions,
+        jobs::run_all,
+    ),
+    // Schemas used by a response or request body are collected by themselves; these are not:
+    // `ErrorBody` is referenced by the 401 the modifier adds, `PositionFilter` by a parameter.
+    components(schemas(ErrorBody, ErrorDetail, schema::PositionFilter)),
+    modifiers(&BearerOnApi),
+    tags(
+        (name = "health", description = "Liveness of the server and its database."),
+        (name = "meta", description = "This description."),
+        (name = "instruments", description = "Registered instruments and their candles."),
+        (name = "runs", description = "Job runs and the append-only history."),
+        (name = "trading", description = "Positions and the paper account."),
+        (name = "strategies", description = "Configured strategies and checking new ones."),
+        (name = "jobs", description = "The cron endpoints: the same jobs as the CLI."),
+    )
+)]
+pub(super) struct ApiDoc;
+
+/// Adds the bearer scheme, and puts it and a 401 answer on every operation under `/api/`.
+struct BearerOnApi;
+
+impl Modify for BearerOnApi {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The server's BARTER_API_TOKEN."))
+                    .build(),
+            ),
+        );
+        let unauthorized = ResponseBuilder::new()
+            .description("No bearer token, or the wrong one (code `unauthorized`).")
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+                &mut item.options,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation.security =
+                    Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
+                operation
+                    .responses
+                    .responses
+                    .entry("401".to_owned())
+                    .or_insert_with(|| unauthorized.clone().into());
+            }
+        }
+    }
+}
+
+/// `GET /api/openapi.json`: this description.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    operation_id = "openapi",
+    tag = "meta",
+    summary = "This OpenAPI description",
+    responses((status = 200, description = "The OpenAPI 3 document.", body = Object)),
+)]
+pub(super) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// The schemas of the JSON bodies, for the document only (the handlers build their JSON from the
+/// domain types; these restate its shape).
+#[allow(
+    dead_code,
+    reason = "documentation types: only their ToSchema implementations are used"
+)]
+pub(super) mod schema {
+    use utoipa::ToSchema;
+
+    /// `GET /healthz`.
+    #[derive(ToSchema)]
+    pub struct Health {
+        /// `ok`, or `unavailable` when the database does not answer (503).
+        #[schema(example = "ok")]
+        pub status: String,
+        /// Only when unavailable: code `database`.
+        pub error: Option<super::ErrorDetail>,
+    }
+
+    /// Where an instrument's candles come from.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum SourceKind {
+        /// The offline history bundled into the binary.
+        Sample,
+        /// CoinGecko's API v3.
+        CoinGecko,
+        /// Binance's public spot klines.
+        Binance,
+        /// A CSV file on the server's disk.
+        Csv,
+    }
+
+    /// Which days an instrument trades on.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum Calendar {
+        /// Every day (crypto).
+        Continuous,
+        /// Monday to Friday.
+        Weekdays,
+    }
+
+    /// A registered instrument.
+    #[derive(ToSchema)]
+    pub struct Instrument {
+        /// Unique upper-case symbol: 1–20 of A–Z, 0–9, `-`, `_`, `.`.
+        #[schema(example = "BTC")]
+        pub symbol: String,
+        /// Human-readable name.
+        #[schema(example = "Bitcoin")]
+        pub name: String,
+        /// Currency prices are quoted in.
+        #[schema(example = "USD")]
+        pub quote_currency: String,
+        /// Which source the candles come from.
+        pub source: SourceKind,
+        /// The source's own id: CoinGecko `bitcoin`, Binance `BTCUSDT`, sample `BTC`, csv a path.
+        #[schema(example = "bitcoin")]
+        pub source_id: String,
+        /// Which days it trades on (for gap detection).
+        pub calendar: Calendar,
+        /// Inactive instruments keep their candles but are skipped by sync.
+        pub active: bool,
+    }
+
+    /// The body of `POST /api/instruments` (unknown fields are refused with 422).
+    #[derive(ToSchema)]
+    pub struct NewInstrument {
+        /// Unique symbol, e.g. `BTC` (upper-cased).
+        #[schema(example = "BTC")]
+        pub symbol: String,
+        /// Where its candles come from.
+        pub source: SourceKind,
+        /// The source's id (default: the symbol).
+        pub source_id: Option<String>,
+        /// The CSV file, for source `csv`.
+        pub path: Option<String>,
+        /// Human-readable name (default: the symbol, or the sample's name).
+        pub name: Option<String>,
+        /// Quote currency (default `USD`).
+        #[schema(default = "USD")]
+        pub quote: Option<String>,
+        /// Trading calendar (default: the source's).
+        pub calendar: Option<Calendar>,
+    }
+
+    /// The answer of `DELETE /api/instruments/{symbol}`.
+    #[derive(ToSchema)]
+    pub struct RemovedInstrument {
+        /// The removed symbol.
+        #[schema(example = "BTC")]
+        pub removed: String,
+        /// How many of its candles were deleted.
+        pub candles_deleted: u64,
+    }
+
+    /// Where a candle's values came from.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "snake_case")]
+    pub enum CandleOrigin {
+        /// The bundled sample history.
+        Sample,
+        /// CoinGecko daily OHLC.
+        CoinGeckoOhlc,
+        /// CoinGecko daily market chart (open/high/low derived).
+        CoinGeckoMarketChart,
+        /// Binance spot daily klines.
+        BinanceKlines,
+        /// A CSV file.
+        Csv,
+    }
+
+    /// One UTC day of an instrument's prices; decimals are strings.
+    #[derive(ToSchema)]
+    pub struct Candle {
+        /// The instrument.
+        pub symbol: String,
+        /// The UTC day.
+        #[schema(value_type = chrono::NaiveDate)]
+        pub day: String,
+        /// First price of the day.
+        #[schema(value_type = String, example = "42000.5")]
+        pub open: String,
+        /// Highest price of the day.
+        #[schema(value_type = String)]
+        pub high: String,
+        /// Lowest price of the day.
+        #[schema(value_type = String)]
+        pub low: String,
+        /// Last price of the day.
+        #[schema(value_type = String)]
+        pub close: String,
+        /// Volume traded during the day.
+        #[schema(value_type = String)]
+        pub volume: String,
+        /// `false` for a day that has not ended (or a source that reported it partly).
+        pub complete: bool,
+        /// Where the values came from.
+        pub origin: CandleOrigin,
+    }
+
+    /// Which job a run was.
+    #[derive(ToSchema)]
+    #[allow(
+        clippy::enum_variant_names,
+        reason = "the variants are the job names, as in barter-core"
+    )]
+    #[schema(rename_all = "snake_case")]
+    pub enum RunKind {
+        /// Daily candle sync.
+        SyncData,
+        /// Entry decisions and new positions.
+        SyncNewTrades,
+        /// Exit decisions and closes.
+        SyncClosePositions,
+    }
+
+    /// How a run ended (or that it is running).
+    #[derive(ToSchema)]
+    #[schema(rename_all = "snake_case")]
+    pub enum RunStatus {
+        /// Started and not finished.
+        Running,
+        /// Every item succeeded.
+        Succeeded,
+        /// Some items failed.
+        Partial,
+        /// Every item failed, or the run could not start its work.
+        Failed,
+        /// Asked to stop when the server shut down.
+        Interrupted,
+    }
+
+    /// One run of a job.
+    #[derive(ToSchema)]
+    pub struct Run {
+        /// The run id.
+        pub id: i64,
+        /// Which job.
+        pub kind: RunKind,
+        /// When it started.
+        pub started_at: chrono::DateTime<chrono::Utc>,
+        /// When it finished (`null` while running).
+        pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// How it ended.
+        pub status: RunStatus,
+        /// Totals, e.g. `instruments`, `failed`, `candles_added`.
+        pub counts: std::collections::BTreeMap<String, u64>,
+        /// Every error, one line each.
+        pub errors: Vec<String>,
+        /// Per-item results.
+        #[schema(value_type = Option<Object>)]
+        pub report: Option<serde_json::Value>,
+    }
+
+    /// The answer of a job route when the job finished while the caller waited.
+    #[derive(ToSchema)]
+    pub struct JobFinished {
+        /// The job, e.g. `sync_data` or `run`.
+        #[schema(example = "sync_data")]
+        pub job: String,
+        /// The worst status of its runs.
+        pub status: RunStatus,
+        /// Its runs (`run` has one per part).
+        pub runs: Vec<Run>,
+    }
+
+    /// The answer of a job route (202) when the job is still running: follow `/api/runs/{id}`.
+    #[derive(ToSchema)]
+    pub struct JobAccepted {
+        /// The job.
+        #[schema(example = "sync_data")]
+        pub job: String,
+        /// Always `running`.
+        pub status: RunStatus,
+        /// Its first run id.
+        pub run_id: Option<i64>,
+        /// Every run id recorded so far.
+        pub run_ids: Vec<i64>,
+    }
+
+    /// One line of the append-only history.
+    #[derive(ToSchema)]
+    pub struct HistoryEntry {
+        /// Id; later entries have larger ids.
+        pub id: i64,
+        /// The run that recorded it, if any.
+        pub run: Option<i64>,
+        /// When it happened.
+        pub recorded_at: chrono::DateTime<chrono::Utc>,
+        /// What happened, e.g. `candles_synced`.
+        pub kind: String,
+        /// The instrument concerned, if any.
+        pub symbol: Option<String>,
+        /// The strategy concerned, if any.
+        pub strategy: Option<String>,
+        /// The position concerned, if any.
+        pub position: Option<i64>,
+        /// Free-form details.
+        #[schema(value_type = Object)]
+        pub detail: serde_json::Value,
+    }
+
+    /// A page of history, newest first.
+    #[derive(ToSchema)]
+    pub struct HistoryPage {
+        /// The entries.
+        pub entries: Vec<HistoryEntry>,
+        /// Pass as `before` for the next page; `null` on the last page.
+        pub next_before: Option<i64>,
+    }
+
+    /// The filter of `GET /api/positions`.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum PositionFilter {
+        /// Open positions.
+        Open,
+        /// Closed positions.
+        Closed,
+        /// Every position (the default).
+        All,
+    }
+
+    /// One problem found by `POST /api/strategies/check`.
+    #[derive(ToSchema)]
+    pub struct StrategyProblem {
+        /// The strategy's name.
+        pub strategy: String,
+        /// The field at fault (`entry`, `exit`, `stop_loss`, ...).
+        pub field: String,
+        /// What is wrong; rule errors carry line, column and a caret.
+        pub message: String,
+    }
+
+    /// The answer of `POST /api/strategies/check`.
+    #[derive(ToSchema)]
+    pub struct StrategyCheck {
+        /// `true` when there is no problem.
+        pub ok: bool,
+        /// Every problem found.
+        pub problems: Vec<StrategyProblem>,
+    }
+}

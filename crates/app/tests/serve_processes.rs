@@ -1,0 +1,170 @@
+//! Several `barter serve` processes sharing one database: concurrent calls of the trade job on
+//! all of them open each position once, because the database decides.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use barter_core::{Calendar, Candle, CandleOrigin, Day, Instrument, Ohlcv, SourceKind, Symbol};
+use barter_store::Store;
+use barter_store::trading::PositionStatus;
+use chrono::{Days, Utc};
+use rust_decimal::Decimal;
+
+const TOKEN: &str = "process-test-token";
+const INSTRUMENTS: usize = 12;
+
+const CONFIG: &str = r#"
+[account]
+initial_cash = "1000000"
+
+[[strategies]]
+name = "always"
+entry = "close > 0"
+size = "100"
+
+[[strategies]]
+name = "rising"
+entry = "close >= close[1] or close < close[1]"
+size = "50"
+"#;
+
+/// A `barter serve` child process and the address it announced.
+struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path, database: &str) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_barter"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("BARTER_CONFIG", dir.join("barter.toml"))
+        .env("BARTER_DATABASE_URL", database)
+        .env("BARTER_API_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("barter serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the server announces its address");
+    let base = line
+        .trim()
+        .strip_prefix("barter serve listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+    Served { child, base }
+}
+
+/// Recent complete daily candles up to yesterday, so nothing is stale.
+fn history(symbol: &Symbol, days: u64) -> Vec<Candle> {
+    let today = Utc::now().date_naive();
+    (1..=days)
+        .rev()
+        .map(|back| {
+            let day: Day = today - Days::new(back);
+            let price = Decimal::from(100 + back);
+            let values = Ohlcv {
+                open: price,
+                high: price + Decimal::ONE,
+                low: price - Decimal::ONE,
+                close: price,
+                volume: Decimal::from(1000),
+            };
+            Candle::new(
+                symbol.clone(),
+                day,
+                values,
+                true,
+                CandleOrigin::CsvFile,
+                today,
+            )
+            .expect("valid candle")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_trade_calls_on_two_servers_open_each_position_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("barter.toml"), CONFIG).expect("config");
+    let database = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let store = Store::connect(&database).await.expect("store");
+    for i in 0..INSTRUMENTS {
+        let symbol = Symbol::parse(&format!("C{i:02}")).expect("symbol");
+        let instrument = Instrument::new(
+            symbol.clone(),
+            "",
+            "USD",
+            SourceKind::Csv,
+            format!("/nonexistent/{symbol}.csv"),
+            Calendar::Continuous,
+        )
+        .expect("instrument");
+        store.add_instrument(&instrument).await.expect("add");
+        store
+            .write_candles(&symbol, &history(&symbol, 30))
+            .await
+            .expect("candles");
+    }
+
+    let servers = [serve(dir.path(), &database), serve(dir.path(), &database)];
+    let client = reqwest::Client::new();
+    // Three calls on each server at once.
+    let calls = servers.iter().flat_map(|server| {
+        let client = client.clone();
+        (0..3).map(move |_| {
+            let request = client
+                .post(format!("{}/api/sync_new_trades", server.base))
+                .bearer_auth(TOKEN)
+                .timeout(Duration::from_secs(120));
+            async move { request.send().await.expect("request").status().as_u16() }
+        })
+    });
+    let statuses = futures_util::future::join_all(calls).await;
+    // Each call either ran the job (200) or found it running in its own process (409).
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().filter(|s| **s == 200).count() >= 2,
+        "{statuses:?}"
+    );
+
+    let positions = store
+        .positions(Some(PositionStatus::Open))
+        .await
+        .expect("positions");
+    assert_eq!(
+        positions.len(),
+        INSTRUMENTS * 2,
+        "one per strategy × instrument"
+    );
+    let mut keys: Vec<(String, Symbol)> = positions
+        .iter()
+        .map(|p| (p.strategy.clone(), p.symbol.clone()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), INSTRUMENTS * 2, "no position opened twice");
+    let account = store.account().await.expect("account").expect("exists");
+    let spent: Decimal = positions
+        .iter()
+        .map(|p| p.quantity.0 * p.entry_price.0 + p.entry_fee.0)
+        .sum();
+    assert_eq!(
+        account.cash.0,
+        Decimal::from(1_000_000) - spent,
+        "cash paid once per position"
+    );
+}
