@@ -240,6 +240,32 @@ async fn every_error_is_json_with_the_right_status() {
 #[tokio::test]
 async fn instruments_are_managed_and_the_daily_job_runs_over_http() {
     let server = Server::start(64 * 1024, Duration::from_secs(120)).await;
+    manage_and_run(server).await;
+}
+
+#[tokio::test]
+async fn the_api_behaves_the_same_on_postgres() {
+    let Ok(url) = std::env::var("BARTER_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED postgres: BARTER_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let schema = format!(
+        "barter_app_server_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    );
+    let store = Store::connect_postgres_in_schema(&url, &schema)
+        .await
+        .expect("postgres");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_on(store.clone(), dir, 64 * 1024, Duration::from_secs(120)).await;
+    manage_and_run(server).await;
+    store.drop_schema().await.expect("drop the test schema");
+}
+
+/// Registers instruments, runs the daily job, reads everything back, removes one instrument,
+/// and scrapes the metrics.
+async fn manage_and_run(server: Server) {
     for symbol in ["BTC", "ETH"] {
         let (status, body) = server
             .post(
