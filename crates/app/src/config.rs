@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub job_wait_secs: u64,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// How long positions and candles answers are reused, in milliseconds (0: never).
+    pub read_cache_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +63,7 @@ impl Default for ServerConfig {
             bind: "127.0.0.1:8080".to_owned(),
             job_wait_secs: 600,
             max_body_bytes: 64 * 1024,
+            read_cache_ms: 1_000,
         }
     }
 }

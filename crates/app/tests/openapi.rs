@@ -85,6 +85,7 @@ impl Server {
             token: Some(TOKEN.to_owned()),
             job_wait: Duration::from_secs(30),
             max_body_bytes: 64 * 1024,
+            read_cache: Duration::from_secs(1),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let state = AppState::new(Config::default(), store, options);

@@ -68,6 +68,7 @@ impl Server {
             token: Some(TOKEN.to_owned()),
             job_wait,
             max_body_bytes,
+            read_cache: Duration::from_secs(1),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let state = AppState::new(config, store.clone(), options);

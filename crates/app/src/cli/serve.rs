@@ -45,6 +45,7 @@ pub(super) async fn serve(
         token,
         job_wait: Duration::from_secs(config.server.job_wait_secs),
         max_body_bytes: config.server.max_body_bytes,
+        read_cache: Duration::from_millis(config.server.read_cache_ms),
     };
     let schedule = Schedule::from_config(&config.schedule)?;
     if !schedule.is_empty() {

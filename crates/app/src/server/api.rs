@@ -142,6 +142,7 @@ async fn add_instrument(
         .add_instrument(&instrument)
         .await
         .map_err(|e| failure(e.into(), &request))?;
+    state.inner.cache.clear();
     Ok((StatusCode::CREATED, Json(instrument)).into_response())
 }
 
@@ -171,6 +172,7 @@ async fn remove_instrument(
         .remove_instrument(&symbol)
         .await
         .map_err(|e| failure(e.into(), &request))?;
+    state.inner.cache.clear();
     Ok(Json(json!({ "removed": symbol, "candles_deleted": candles })).into_response())
 }
 
@@ -204,24 +206,33 @@ async fn candles(
     Extension(RequestId(request)): Extension<RequestId>,
     symbol: Result<Path<Symbol>, axum::extract::rejection::PathRejection>,
     range: Result<Query<Range>, QueryRejection>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let (Path(symbol), Query(range)) = (symbol?, range?);
     let store = state.store();
-    if store
-        .instrument(&symbol)
+    let compute = || async {
+        if store
+            .instrument(&symbol)
+            .await
+            .map_err(|e| failure(e.into(), &request))?
+            .is_none()
+        {
+            return Err(ApiError::not_found(format!(
+                "no instrument {symbol} is registered"
+            )));
+        }
+        let candles = store
+            .candles(&symbol, range.from, range.to)
+            .await
+            .map_err(|e| failure(e.into(), &request))?;
+        serde_json::to_vec(&candles).map_err(|e| failure(e.into(), &request))
+    };
+    state
+        .inner
+        .cache
+        .answer(uri.to_string(), &headers, compute)
         .await
-        .map_err(|e| failure(e.into(), &request))?
-        .is_none()
-    {
-        return Err(ApiError::not_found(format!(
-            "no instrument {symbol} is registered"
-        )));
-    }
-    let candles = store
-        .candles(&symbol, range.from, range.to)
-        .await
-        .map_err(|e| failure(e.into(), &request))?;
-    Ok(Json(candles).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -315,6 +326,8 @@ async fn positions(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
     query: Result<Query<StatusQuery>, QueryRejection>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
     let status = match query.status.as_deref() {
@@ -328,14 +341,21 @@ async fn positions(
         }
     };
     let store = state.store();
-    let positions = store
-        .positions(status)
+    let compute = || async {
+        let positions = store
+            .positions(status)
+            .await
+            .map_err(|e| failure(e.into(), &request))?;
+        let views = views::positions(store, positions)
+            .await
+            .map_err(|e| failure(e, &request))?;
+        serde_json::to_vec(&views).map_err(|e| failure(e.into(), &request))
+    };
+    state
+        .inner
+        .cache
+        .answer(uri.to_string(), &headers, compute)
         .await
-        .map_err(|e| failure(e.into(), &request))?;
-    let views = views::positions(store, positions)
-        .await
-        .map_err(|e| failure(e, &request))?;
-    Ok(Json(views).into_response())
 }
 
 #[utoipa::path(

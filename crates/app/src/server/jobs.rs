@@ -197,6 +197,7 @@ async fn start(
             let (config, store) = (state.config(), state.store());
             let result = run_job(config, store, job, Utc::now(), control.as_ref()).await;
             state.inner.jobs.release(job);
+            state.inner.cache.clear();
             if let Ok(runs) = &result {
                 super::metrics::record_runs(runs);
             }

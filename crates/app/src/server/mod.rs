@@ -9,6 +9,7 @@
 //! recorded as `interrupted`) and waits for them.
 
 mod api;
+mod cache;
 pub mod error;
 mod jobs;
 pub mod metrics;
@@ -41,6 +42,8 @@ pub struct ServeOptions {
     pub job_wait: Duration,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
+    /// How long positions and candles answers are reused (zero: never; see [`cache`]).
+    pub read_cache: Duration,
 }
 
 /// What every handler shares.
@@ -54,6 +57,7 @@ struct Inner {
     store: Store,
     options: ServeOptions,
     jobs: jobs::Registry,
+    cache: cache::ReadCache,
     requests: AtomicU64,
 }
 
@@ -64,9 +68,10 @@ impl AppState {
             inner: Arc::new(Inner {
                 config,
                 store,
-                options,
                 jobs: jobs::Registry::default(),
+                cache: cache::ReadCache::new(options.read_cache),
                 requests: AtomicU64::new(0),
+                options,
             }),
         }
     }
