@@ -479,3 +479,42 @@ async fn a_short_wait_answers_202_and_shutdown_records_the_job_as_interrupted_or
         assert!(run.finished_at.is_some());
     }
 }
+
+#[tokio::test]
+async fn a_job_asked_to_stop_records_its_run_as_interrupted() {
+    use barter_app::jobs::{Job, JobControl, run_job};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("stop.db").display()
+    ))
+    .await
+    .expect("store");
+    for instrument in barter_sources::sample::instruments() {
+        store.add_instrument(&instrument).await.expect("add");
+    }
+    let config = Config::default();
+    let control = JobControl::default();
+    control.stop();
+    let runs = run_job(&config, &store, Job::Run, chrono::Utc::now(), &control)
+        .await
+        .expect("runs");
+    // The sync stops before its first instrument; `run` does not go on to trade and close.
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status.as_str(), "interrupted");
+    assert_eq!(*control.runs().borrow(), vec![runs[0].id]);
+    let stored = store.run(runs[0].id).await.expect("read").expect("stored");
+    assert_eq!(stored.status.as_str(), "interrupted");
+    assert!(stored.finished_at.is_some());
+    // The next run completes what was left.
+    let next = run_job(
+        &config,
+        &store,
+        Job::SyncData,
+        chrono::Utc::now(),
+        &barter_app::jobs::Unobserved,
+    )
+    .await
+    .expect("runs");
+    assert_eq!(next[0].status.as_str(), "succeeded");
+}

@@ -238,3 +238,36 @@ async fn start(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::JobSignals;
+
+    #[test]
+    fn a_running_job_blocks_itself_and_run_blocks_its_parts_until_released() {
+        let registry = Registry::default();
+        let control = registry.claim(Job::SyncNewTrades).expect("free");
+        control.run_started(RunId(7));
+        assert_eq!(
+            registry.claim(Job::SyncNewTrades).err(),
+            Some(Some(RunId(7)))
+        );
+        assert_eq!(
+            registry.claim(Job::Run).err(),
+            Some(Some(RunId(7))),
+            "run includes the trade job"
+        );
+        let sync = registry.claim(Job::SyncData).expect("another job is free");
+        assert_eq!(
+            registry.claim(Job::SyncData).err(),
+            Some(None),
+            "conflicts before its run id exists too"
+        );
+        registry.stop_all();
+        assert!(control.stop_requested() && sync.stop_requested());
+        registry.release(Job::SyncNewTrades);
+        registry.release(Job::SyncData);
+        assert!(registry.claim(Job::Run).is_ok(), "all free again");
+    }
+}

@@ -254,3 +254,31 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
     )
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(bind: &str, token: Option<&str>) -> ServeOptions {
+        ServeOptions {
+            bind: bind.parse().expect("address"),
+            token: token.map(str::to_owned),
+            job_wait: Duration::from_secs(1),
+            max_body_bytes: 1024,
+            read_cache: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn without_a_token_the_server_only_starts_on_loopback() {
+        assert!(check_options(&options("0.0.0.0:8080", Some("secret"))).is_ok());
+        assert!(check_options(&options("127.0.0.1:8080", None)).is_ok());
+        assert!(check_options(&options("[::1]:8080", None)).is_ok());
+        let refused = check_options(&options("0.0.0.0:8080", None)).expect_err("public");
+        assert!(
+            refused.to_string().contains("BARTER_API_TOKEN"),
+            "{refused}"
+        );
+        assert!(check_options(&options("127.0.0.1:8080", Some("  "))).is_err());
+    }
+}
