@@ -410,6 +410,43 @@ async fn strategies_are_listed_and_checked_with_positions() {
     );
     assert!(message.contains("did you mean `ema`"), "{message}");
     assert_eq!(body["problems"][0]["field"], "entry");
+
+    // A single rule, as an editor checks it while it is typed: positions as fields.
+    let (status, body) = server
+        .post(
+            "/api/strategies/check",
+            json!({"rule": "sma(close, $fast) > emaa(close, 5)", "kind": "entry", "params": {"fast": 10}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let problem = &body["problems"][0];
+    assert_eq!(
+        (problem["line"].as_u64(), problem["column"].as_u64()),
+        (Some(1), Some(21)),
+        "{body}"
+    );
+    assert_eq!(
+        (problem["start"].as_u64(), problem["end"].as_u64()),
+        (Some(20), Some(24))
+    );
+    assert_eq!(problem["help"], "did you mean `ema`?");
+    let (_, body) = server
+        .post(
+            "/api/strategies/check",
+            json!({"rule": "close > sma(close, 20)"}),
+        )
+        .await;
+    assert_eq!(body["ok"], true, "{body}");
+    let (status, body) = server
+        .post(
+            "/api/strategies/check",
+            json!({"rule": "close > 1", "kind": "sideways"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
     server.shutdown().await;
 }
 

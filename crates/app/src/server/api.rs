@@ -461,13 +461,60 @@ async fn strategies(State(state): State<AppState>) -> Response {
     Json(&state.config().strategies).into_response()
 }
 
-/// `POST /api/strategies/check`: one strategy or `{"strategies": [...]}`, checked against the
-/// registered instruments; answers every problem, rule errors with line, column and caret.
+/// `POST /api/strategies/check`: one strategy, `{"strategies": [...]}`, or one rule
+/// (`{"rule": "...", "kind": "entry"|"exit", "params": {...}}`), checked against the registered
+/// instruments; answers every problem, rule errors with line, column and caret.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum CheckBody {
-    Many { strategies: Vec<StrategyConfig> },
+    Many {
+        strategies: Vec<StrategyConfig>,
+    },
+    Rule {
+        rule: String,
+        kind: Option<String>,
+        params: Option<barter_core::rule::Params>,
+    },
     One(Box<StrategyConfig>),
+}
+
+/// The problems of one rule, each with its position (for an editor to underline).
+fn rule_problems(
+    source: &str,
+    kind: Option<&str>,
+    params: &barter_core::rule::Params,
+    known: &[Symbol],
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    use barter_core::rule::{Rule, RuleKind};
+    let kind = match kind.unwrap_or("entry") {
+        "entry" => RuleKind::Entry,
+        "exit" => RuleKind::Exit,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "kind `{other}` is not entry or exit"
+            )));
+        }
+    };
+    let errors = match Rule::parse(source, kind, params) {
+        Ok(rule) => rule.check_instruments(known).err().unwrap_or_default(),
+        Err(errors) => errors,
+    };
+    Ok(errors
+        .iter()
+        .map(|e| {
+            let (line, column) = e.line_column(source);
+            json!({
+                "strategy": null,
+                "field": kind.to_string(),
+                "message": e.render(source, "rule"),
+                "line": line,
+                "column": column,
+                "start": e.span.start,
+                "end": e.span.end,
+                "help": e.help,
+            })
+        })
+        .collect())
 }
 
 #[utoipa::path(
@@ -476,12 +523,14 @@ enum CheckBody {
     operation_id = "check_strategies",
     tag = "strategies",
     summary = "Check strategies against the registered instruments",
-    description = "The body is one strategy configuration, or `{\"strategies\": [...]}`. \
-        Answers every problem; rule errors carry line, column and a caret.",
+    description = "The body is one strategy configuration, `{\"strategies\": [...]}`, or one \
+        rule `{\"rule\": \"...\", \"kind\": \"entry\", \"params\": {...}}`. Answers every \
+        problem; rule errors carry line, column and a caret, and for a single rule also their \
+        line, column and byte span as fields.",
     request_body(
         content = Object,
         content_type = "application/json",
-        description = "One strategy configuration, or `{\"strategies\": [...]}`.",
+        description = "One strategy configuration, `{\"strategies\": [...]}`, or one rule.",
     ),
     responses(
         (status = 200, description = "The problems found (none when `ok`).", body = doc::StrategyCheck),
@@ -498,13 +547,20 @@ async fn check_strategies(
     body: Result<Json<CheckBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
-    let configs = match body {
-        CheckBody::Many { strategies } => strategies,
-        CheckBody::One(one) => vec![*one],
-    };
     let known = crate::trading::known_symbols(state.store())
         .await
         .map_err(|e| failure(e, &request))?;
+    let configs = match body {
+        CheckBody::Many { strategies } => strategies,
+        CheckBody::One(one) => vec![*one],
+        CheckBody::Rule { rule, kind, params } => {
+            let params = params.unwrap_or_default();
+            let problems = rule_problems(&rule, kind.as_deref(), &params, &known)?;
+            return Ok(
+                Json(json!({ "ok": problems.is_empty(), "problems": problems })).into_response(),
+            );
+        }
+    };
     let problems: Vec<serde_json::Value> = match build_all(&configs, &known) {
         Ok(_) => Vec::new(),
         Err(problems) => problems

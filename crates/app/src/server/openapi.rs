@@ -397,12 +397,22 @@ pub(super) mod schema {
     /// One problem found by `POST /api/strategies/check`.
     #[derive(ToSchema)]
     pub struct StrategyProblem {
-        /// The strategy's name.
-        pub strategy: String,
+        /// The strategy's name (`null` for a single rule).
+        pub strategy: Option<String>,
         /// The field at fault (`entry`, `exit`, `stop_loss`, ...).
         pub field: String,
         /// What is wrong; rule errors carry line, column and a caret.
         pub message: String,
+        /// For a single rule: the line of the problem (1-based).
+        pub line: Option<usize>,
+        /// For a single rule: the column of the problem (1-based).
+        pub column: Option<usize>,
+        /// For a single rule: the byte offset where the problem starts.
+        pub start: Option<usize>,
+        /// For a single rule: the byte offset just past the problem.
+        pub end: Option<usize>,
+        /// For a single rule: how to fix it, e.g. "did you mean `ema`?".
+        pub help: Option<String>,
     }
 
     /// The answer of `POST /api/strategies/check`.
