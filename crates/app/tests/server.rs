@@ -174,6 +174,21 @@ async fn every_error_is_json_with_the_right_status() {
     let (status, body) = server.get("/api/nothing-here").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(error_code(&body), "not_found");
+    let wrong_method = server
+        .client
+        .delete(server.url("/api/account"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let body: Value = wrong_method.json().await.expect("a JSON error");
+    assert_eq!(error_code(&body), "method_not_allowed");
+    let (status, body) = server.get("/api/runs/not-a-number").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
     let (status, body) = server.get("/not-api").await;
     assert_eq!(
         (status, error_code(&body)),

@@ -127,6 +127,13 @@ pub fn router(state: AppState) -> Router {
             .increment(1);
             ApiError::not_found("no such route; the API lives under /api")
         })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{method} is not allowed on this route (see /api/openapi.json)"),
+            )
+        })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), request_id))
         .with_state(state)
