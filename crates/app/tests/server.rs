@@ -570,3 +570,49 @@ async fn a_job_asked_to_stop_records_its_run_as_interrupted() {
     .expect("runs");
     assert_eq!(next[0].status.as_str(), "succeeded");
 }
+
+#[tokio::test]
+async fn a_scheduled_run_is_recorded_at_its_moment_which_is_its_last_done() {
+    use barter_app::schedule::{JobRunner, ScheduledJob};
+    use barter_app::server::scheduled::Scheduled;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("s.db").display()))
+        .await
+        .expect("store");
+    for instrument in barter_sources::sample::instruments().into_iter().take(2) {
+        store.add_instrument(&instrument).await.expect("add");
+    }
+    let options = ServeOptions {
+        bind: "127.0.0.1:0".parse().expect("address"),
+        token: Some(TOKEN.to_owned()),
+        job_wait: Duration::from_secs(1),
+        max_body_bytes: 1024,
+        read_cache: Duration::from_secs(1),
+    };
+    let runner = Scheduled::new(AppState::new(Config::default(), store.clone(), options));
+    assert_eq!(
+        runner.last_done(ScheduledJob::Run).await.expect("read"),
+        None
+    );
+    let at = "2026-01-05T00:10:00Z"
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .expect("time");
+    runner
+        .run(ScheduledJob::Run, at)
+        .await
+        .expect("the scheduled run");
+    for job in [
+        ScheduledJob::Run,
+        ScheduledJob::SyncData,
+        ScheduledJob::SyncNewTrades,
+    ] {
+        assert_eq!(
+            runner.last_done(job).await.expect("read"),
+            Some(at),
+            "{job}"
+        );
+    }
+    let runs = store.runs(10).await.expect("runs");
+    assert_eq!(runs.len(), 3, "sync, trade and close");
+    assert!(runs.iter().all(|r| r.started_at == at));
+}

@@ -33,7 +33,7 @@ pub(super) struct Registry {
 impl Registry {
     /// Registers `job` unless one of its parts is running; returns the control, or the running
     /// job's first run id (if it has one yet) as the conflict.
-    fn claim(&self, job: Job) -> Result<Arc<JobControl>, Option<RunId>> {
+    pub(super) fn claim(&self, job: Job) -> Result<Arc<JobControl>, Option<RunId>> {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(other) = job.parts().iter().find_map(|part| running.get(part)) {
             return Err(other.runs().borrow().first().copied());
@@ -45,7 +45,7 @@ impl Registry {
         Ok(control)
     }
 
-    fn release(&self, job: Job) {
+    pub(super) fn release(&self, job: Job) {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         for part in job.parts() {
             running.remove(part);

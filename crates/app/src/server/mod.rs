@@ -14,6 +14,7 @@ pub mod error;
 mod jobs;
 pub mod metrics;
 mod openapi;
+pub mod scheduled;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -139,15 +140,17 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until SIGTERM or Ctrl-C, then stops running jobs after their current instrument and
-/// waits for them.
+/// Serves (and runs the `[schedule]`) until SIGTERM or Ctrl-C, then stops running jobs after
+/// their current instrument and waits for them.
 ///
 /// # Errors
 /// When the address cannot be bound or the server fails.
 pub async fn serve(config: Config, store: Store, options: ServeOptions) -> anyhow::Result<()> {
     check_options(&options)?;
+    let schedule = crate::schedule::Schedule::from_config(&config.schedule)?;
     let listener = tokio::net::TcpListener::bind(options.bind).await?;
     let state = AppState::new(config, store, options);
+    scheduled::spawn(state.clone(), schedule);
     // On stdout, whatever the log level: scripts (and tests) read the address from it, which
     // matters with `--bind 127.0.0.1:0`.
     println!(

@@ -1,0 +1,97 @@
+//! The `[schedule]` inside `barter serve`: scheduled jobs go through the same registry as the
+//! job routes (one of a kind at a time in this process, stopped on shutdown), clear the read
+//! cache and count in the metrics, like a call of the route.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use barter_core::{RunKind, RunStatus};
+use chrono::{DateTime, Utc};
+
+use super::AppState;
+use crate::jobs::{Job, run_job};
+use crate::schedule::{JobRunner, Schedule, ScheduledJob, SystemClock, run_scheduler};
+
+/// Starts the scheduler loop for `schedule` (nothing when it is empty); it ends with the process.
+pub fn spawn(state: AppState, schedule: Schedule) {
+    if schedule.is_empty() {
+        return;
+    }
+    for (job, expression) in schedule.entries() {
+        tracing::info!("scheduled {job}: `{expression}` (UTC)");
+    }
+    tokio::spawn(async move {
+        let runner = Scheduled { state };
+        if let Err(error) =
+            run_scheduler(&schedule, &SystemClock, &runner, std::future::pending()).await
+        {
+            tracing::error!("the scheduler stopped: {error:#}");
+        }
+    });
+}
+
+/// Runs scheduled jobs on behalf of the scheduler loop.
+pub struct Scheduled {
+    state: AppState,
+}
+
+impl Scheduled {
+    /// A runner over the server's state.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+fn job(job: ScheduledJob) -> Job {
+    match job {
+        ScheduledJob::SyncData => Job::SyncData,
+        ScheduledJob::SyncNewTrades => Job::SyncNewTrades,
+        ScheduledJob::SyncClosePositions => Job::SyncClosePositions,
+        ScheduledJob::Run => Job::Run,
+    }
+}
+
+#[async_trait]
+impl JobRunner for Scheduled {
+    /// The start of the latest finished run of the job's last part: a scheduled run starts at
+    /// its scheduled moment, so this is the last occurrence done.
+    async fn last_done(&self, job: ScheduledJob) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let kind = match job {
+            ScheduledJob::SyncData => RunKind::SyncData,
+            ScheduledJob::SyncNewTrades => RunKind::SyncNewTrades,
+            ScheduledJob::SyncClosePositions | ScheduledJob::Run => RunKind::SyncClosePositions,
+        };
+        let runs = self.state.store().runs(200).await?;
+        Ok(runs
+            .iter()
+            .filter(|r| r.kind == kind && r.status != RunStatus::Running)
+            .map(|r| r.started_at)
+            .max())
+    }
+
+    /// Waits while the same job runs (called by the route), then runs it as of `at`.
+    async fn run(&self, scheduled: ScheduledJob, at: DateTime<Utc>) -> anyhow::Result<()> {
+        let job = job(scheduled);
+        let jobs = &self.state.inner.jobs;
+        let control = loop {
+            match jobs.claim(job) {
+                Ok(control) => break control,
+                Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+            }
+        };
+        let (config, store) = (self.state.config(), self.state.store());
+        let result = run_job(config, store, job, at, control.as_ref()).await;
+        jobs.release(job);
+        self.state.inner.cache.clear();
+        let runs = result?;
+        super::metrics::record_runs(&runs);
+        for run in &runs {
+            tracing::info!(
+                "scheduled {scheduled} at {at}: run {} {}",
+                run.id,
+                run.status
+            );
+        }
+        Ok(())
+    }
+}
