@@ -392,6 +392,19 @@ slippage_bps = 5                # the fill price moves 0.05 % against you
 fill = "next-open"              # decide on day D's close, fill at D+1's open; or "close"
 quantity = { fractional = 8 }   # or "whole_units"
 
+[server]
+# `barter serve`. The API token is read only from BARTER_API_TOKEN, never from this file.
+bind = "127.0.0.1:8080"         # in a container: BARTER_SERVER__BIND=0.0.0.0:8080
+job_wait_secs = 600             # a job route answers 202 with the run id after this long
+max_body_bytes = 65536
+read_cache_ms = 1000            # positions and candles answers are reused this long
+
+[schedule]
+# Cron expressions in UTC, run inside `barter serve`; runs missed while it was down are caught
+# up on start (at most catch_up_days back). Also sync_data, sync_new_trades, sync_close_positions.
+# run = "10 0 * * *"            # sync → trade → close every day at 00:10 UTC
+# catch_up_days = 7
+
 # Strategies: an entry rule, an optional exit rule, and risk exits. `barter strategies check`
 # reports every problem. Rules: sma ema wma rsi macd(..).line/.signal/.histogram
 # bollinger(..).upper/.middle/.lower atr stddev highest lowest roc crosses_above crosses_below,
@@ -467,6 +480,26 @@ mod tests {
     fn an_api_key_in_the_file_points_to_the_environment() {
         let err = parse("[sources.coingecko]\napi_key = \"secret\"\n").expect_err("secret in file");
         assert!(err.to_string().contains(COINGECKO_API_KEY_VAR), "{err}");
+    }
+
+    #[test]
+    fn bad_server_and_schedule_settings_name_their_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("barter.toml");
+        let load_text = |text: &str| {
+            std::fs::write(&path, text).expect("write");
+            load(&path, true)
+        };
+        let err = load_text("[schedule]\nrun = \"10 0 * *\"\n").expect_err("4 fields");
+        let message = err.to_string();
+        assert!(
+            message.contains("schedule.run") && message.contains("10 0 * *"),
+            "{message}"
+        );
+        let err = load_text("[server]\nbind = \"localhost\"\n").expect_err("no port");
+        assert!(err.to_string().contains("server.bind"), "{err}");
+        let ok = load_text("[schedule]\nrun = \"10 0 * * *\"\ncatch_up_days = 3\n").expect("valid");
+        assert_eq!(ok.config.schedule.run.as_deref(), Some("10 0 * * *"));
     }
 
     #[test]
