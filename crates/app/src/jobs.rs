@@ -85,7 +85,15 @@ pub enum Job {
 }
 
 impl Job {
-    /// The name in routes and logs.
+    /// Every job, in the order a schedule breaks ties between jobs due at the same moment.
+    pub const ALL: [Job; 4] = [
+        Self::SyncData,
+        Self::SyncNewTrades,
+        Self::SyncClosePositions,
+        Self::Run,
+    ];
+
+    /// The name in routes, `[schedule]` keys and logs.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SyncData => "sync_data",
@@ -107,6 +115,12 @@ impl Job {
                 Self::SyncClosePositions,
             ],
         }
+    }
+}
+
+impl std::fmt::Display for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -19,50 +19,10 @@ use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 use futures_util::FutureExt as _;
 
+use crate::jobs::Job;
+
 /// How far back missed runs are caught up when `catch_up_days` is not set.
 pub const DEFAULT_CATCH_UP_DAYS: u32 = 7;
-
-/// Which scheduled job.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ScheduledJob {
-    /// Daily candle sync for every active instrument.
-    SyncData,
-    /// Opens the trades the strategies signal.
-    SyncNewTrades,
-    /// Closes the positions whose exit condition is met.
-    SyncClosePositions,
-    /// All three, in order: sync_data, sync_new_trades, sync_close_positions.
-    Run,
-}
-
-impl ScheduledJob {
-    /// Every job, in tie-break order.
-    pub const ALL: [ScheduledJob; 4] = [
-        ScheduledJob::SyncData,
-        ScheduledJob::SyncNewTrades,
-        ScheduledJob::SyncClosePositions,
-        ScheduledJob::Run,
-    ];
-
-    /// The job's name, as in `barter.toml` and the serde form (e.g. `sync_data`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScheduledJob::SyncData => "sync_data",
-            ScheduledJob::SyncNewTrades => "sync_new_trades",
-            ScheduledJob::SyncClosePositions => "sync_close_positions",
-            ScheduledJob::Run => "run",
-        }
-    }
-}
-
-impl std::fmt::Display for ScheduledJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// `[schedule]` in barter.toml: cron expressions in UTC (5 fields, e.g. "10 0 * * *"), each optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -98,7 +58,7 @@ pub enum ScheduleError {
 /// One configured job.
 #[derive(Debug, Clone)]
 struct Entry {
-    job: ScheduledJob,
+    job: Job,
     expression: String,
     cron: Cron,
 }
@@ -106,7 +66,7 @@ struct Entry {
 /// The parsed schedule.
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    /// In [`ScheduledJob::ALL`] order, which makes ties resolve in that order.
+    /// In [`Job::ALL`] order, which makes ties resolve in that order.
     entries: Vec<Entry>,
     catch_up_days: u32,
 }
@@ -117,7 +77,7 @@ impl Schedule {
         // Seconds disallowed: a stray sixth field would otherwise silently mean "seconds".
         let parser = CronParser::builder().seconds(Seconds::Disallowed).build();
         let mut entries = Vec::new();
-        for job in ScheduledJob::ALL {
+        for job in Job::ALL {
             let Some(expression) = config.expression(job) else {
                 continue;
             };
@@ -151,7 +111,7 @@ impl Schedule {
     }
 
     /// The jobs and their expressions, for display.
-    pub fn entries(&self) -> Vec<(ScheduledJob, String)> {
+    pub fn entries(&self) -> Vec<(Job, String)> {
         self.entries
             .iter()
             .map(|e| (e.job, e.expression.clone()))
@@ -160,7 +120,7 @@ impl Schedule {
 
     /// The next occurrence strictly after `after`, over all jobs (earliest first; ties in the order
     /// sync_data, sync_new_trades, sync_close_positions, run).
-    pub fn next_after(&self, after: DateTime<Utc>) -> Option<(ScheduledJob, DateTime<Utc>)> {
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<(Job, DateTime<Utc>)> {
         self.entries
             .iter()
             .filter_map(|e| Some((next_strictly_after(&e.cron, after)?, e.job)))
@@ -173,7 +133,7 @@ impl Schedule {
     /// gives an empty list: a fresh install does not replay history.
     pub fn missed(
         &self,
-        job: ScheduledJob,
+        job: Job,
         last_done: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Vec<DateTime<Utc>> {
@@ -204,12 +164,12 @@ impl Schedule {
 }
 
 impl ScheduleConfig {
-    fn expression(&self, job: ScheduledJob) -> Option<&str> {
+    fn expression(&self, job: Job) -> Option<&str> {
         match job {
-            ScheduledJob::SyncData => self.sync_data.as_deref(),
-            ScheduledJob::SyncNewTrades => self.sync_new_trades.as_deref(),
-            ScheduledJob::SyncClosePositions => self.sync_close_positions.as_deref(),
-            ScheduledJob::Run => self.run.as_deref(),
+            Job::SyncData => self.sync_data.as_deref(),
+            Job::SyncNewTrades => self.sync_new_trades.as_deref(),
+            Job::SyncClosePositions => self.sync_close_positions.as_deref(),
+            Job::Run => self.run.as_deref(),
         }
     }
 }
@@ -260,9 +220,9 @@ impl Clock for SystemClock {
 #[async_trait::async_trait]
 pub trait JobRunner: Send + Sync {
     /// The scheduled moment of the last completed run of `job`, if any.
-    async fn last_done(&self, job: ScheduledJob) -> anyhow::Result<Option<DateTime<Utc>>>;
+    async fn last_done(&self, job: Job) -> anyhow::Result<Option<DateTime<Utc>>>;
     /// Runs `job` as if it were `at` (the scheduled moment). Errors are logged by the loop, not fatal.
-    async fn run(&self, job: ScheduledJob, at: DateTime<Utc>) -> anyhow::Result<()>;
+    async fn run(&self, job: Job, at: DateTime<Utc>) -> anyhow::Result<()>;
 }
 
 /// The scheduler loop: on start and after each tick, runs every missed occurrence of every job
@@ -283,7 +243,7 @@ pub async fn run_scheduler(
     let start = clock.now();
     // The newest occurrence attempted per job, so neither a failure nor a runner that lags in
     // recording `last_done` can make the loop run an occurrence twice.
-    let mut attempted: HashMap<ScheduledJob, DateTime<Utc>> = HashMap::new();
+    let mut attempted: HashMap<Job, DateTime<Utc>> = HashMap::new();
 
     loop {
         let now = clock.now();
@@ -321,7 +281,7 @@ pub async fn run_scheduler(
             continue;
         }
 
-        // (time, job) order: oldest first, ties in ScheduledJob::ALL order.
+        // (time, job) order: oldest first, ties in Job::ALL order.
         due.sort();
         for (at, job) in due {
             if shutdown.as_mut().now_or_never().is_some() {
@@ -410,8 +370,8 @@ mod tests {
 
     #[derive(Default)]
     struct FakeRunner {
-        calls: Mutex<Vec<(ScheduledJob, DateTime<Utc>)>>,
-        last: Mutex<HashMap<ScheduledJob, DateTime<Utc>>>,
+        calls: Mutex<Vec<(Job, DateTime<Utc>)>>,
+        last: Mutex<HashMap<Job, DateTime<Utc>>>,
         failing: HashSet<DateTime<Utc>>,
         /// When false, successes are not recorded (a runner whose bookkeeping lags).
         forgetful: bool,
@@ -420,24 +380,24 @@ mod tests {
     }
 
     impl FakeRunner {
-        fn with_last(job: ScheduledJob, at: DateTime<Utc>) -> Self {
+        fn with_last(job: Job, at: DateTime<Utc>) -> Self {
             let runner = FakeRunner::default();
             runner.last.lock().expect("last lock").insert(job, at);
             runner
         }
 
-        fn calls(&self) -> Vec<(ScheduledJob, DateTime<Utc>)> {
+        fn calls(&self) -> Vec<(Job, DateTime<Utc>)> {
             self.calls.lock().expect("calls lock").clone()
         }
     }
 
     #[async_trait::async_trait]
     impl JobRunner for FakeRunner {
-        async fn last_done(&self, job: ScheduledJob) -> anyhow::Result<Option<DateTime<Utc>>> {
+        async fn last_done(&self, job: Job) -> anyhow::Result<Option<DateTime<Utc>>> {
             Ok(self.last.lock().expect("last lock").get(&job).copied())
         }
 
-        async fn run(&self, job: ScheduledJob, at: DateTime<Utc>) -> anyhow::Result<()> {
+        async fn run(&self, job: Job, at: DateTime<Utc>) -> anyhow::Result<()> {
             self.calls.lock().expect("calls lock").push((job, at));
             if let Some(stop) = self.stop_on_first_run.lock().expect("stop lock").take() {
                 let _ = stop.send(());
@@ -537,8 +497,8 @@ mod tests {
         assert_eq!(
             schedule.entries(),
             vec![
-                (ScheduledJob::SyncData, "10 0 * * *".to_owned()),
-                (ScheduledJob::Run, "0 1 * * *".to_owned()),
+                (Job::SyncData, "10 0 * * *".to_owned()),
+                (Job::Run, "0 1 * * *".to_owned()),
             ]
         );
     }
@@ -555,17 +515,17 @@ mod tests {
         // Exactly at 00:10 the 00:10 runs are not "next"; noon's sync_data is.
         assert_eq!(
             schedule.next_after(utc(2024, 3, 5, 0, 10)),
-            Some((ScheduledJob::SyncData, utc(2024, 3, 5, 12, 0)))
+            Some((Job::SyncData, utc(2024, 3, 5, 12, 0)))
         );
         assert_eq!(
             schedule.next_after(utc(2024, 3, 5, 0, 9)),
-            Some((ScheduledJob::SyncClosePositions, utc(2024, 3, 5, 0, 10)))
+            Some((Job::SyncClosePositions, utc(2024, 3, 5, 0, 10)))
         );
         // A fraction of a second before still finds the occurrence.
         let just_before = utc(2024, 3, 5, 0, 10) - TimeDelta::milliseconds(1);
         assert_eq!(
             schedule.next_after(just_before),
-            Some((ScheduledJob::SyncClosePositions, utc(2024, 3, 5, 0, 10)))
+            Some((Job::SyncClosePositions, utc(2024, 3, 5, 0, 10)))
         );
     }
 
@@ -574,7 +534,7 @@ mod tests {
         let schedule = daily(None);
         let now = utc(2024, 3, 10, 12, 0);
         assert_eq!(
-            schedule.missed(ScheduledJob::Run, Some(utc(2024, 3, 7, 0, 10)), now),
+            schedule.missed(Job::Run, Some(utc(2024, 3, 7, 0, 10)), now),
             vec![
                 utc(2024, 3, 8, 0, 10),
                 utc(2024, 3, 9, 0, 10),
@@ -587,10 +547,10 @@ mod tests {
     fn missed_is_empty_when_never_ran_or_not_scheduled() {
         let schedule = daily(None);
         let now = utc(2024, 3, 10, 12, 0);
-        assert!(schedule.missed(ScheduledJob::Run, None, now).is_empty());
+        assert!(schedule.missed(Job::Run, None, now).is_empty());
         assert!(
             schedule
-                .missed(ScheduledJob::SyncData, Some(utc(2024, 3, 1, 0, 0)), now)
+                .missed(Job::SyncData, Some(utc(2024, 3, 1, 0, 0)), now)
                 .is_empty()
         );
     }
@@ -601,13 +561,13 @@ mod tests {
         let now = utc(2024, 3, 10, 12, 0);
         // The window starts at 03-08 12:00, so 03-08 00:10 is too old.
         assert_eq!(
-            schedule.missed(ScheduledJob::Run, Some(utc(2024, 2, 1, 0, 10)), now),
+            schedule.missed(Job::Run, Some(utc(2024, 2, 1, 0, 10)), now),
             vec![utc(2024, 3, 9, 0, 10), utc(2024, 3, 10, 0, 10)]
         );
         // An occurrence exactly at the window's start is still inside it.
         let at_edge = utc(2024, 3, 10, 0, 10);
         assert_eq!(
-            schedule.missed(ScheduledJob::Run, Some(utc(2024, 2, 1, 0, 10)), at_edge),
+            schedule.missed(Job::Run, Some(utc(2024, 2, 1, 0, 10)), at_edge),
             vec![utc(2024, 3, 8, 0, 10), utc(2024, 3, 9, 0, 10), at_edge]
         );
     }
@@ -617,26 +577,22 @@ mod tests {
         let schedule = daily(None);
         let now = utc(2024, 3, 10, 0, 10);
         assert_eq!(
-            schedule.missed(ScheduledJob::Run, Some(utc(2024, 3, 9, 0, 10)), now),
+            schedule.missed(Job::Run, Some(utc(2024, 3, 9, 0, 10)), now),
             vec![now]
         );
         // ...and one exactly at last_done is not missed again.
-        assert!(
-            schedule
-                .missed(ScheduledJob::Run, Some(now), now)
-                .is_empty()
-        );
+        assert!(schedule.missed(Job::Run, Some(now), now).is_empty());
     }
 
     #[tokio::test]
     async fn scheduler_catches_up_on_start_then_waits_for_next() {
         let schedule = daily(None);
         let (clock, stopped) = FakeClock::new(utc(2024, 3, 10, 12, 0), utc(2024, 3, 11, 12, 0));
-        let runner = FakeRunner::with_last(ScheduledJob::Run, utc(2024, 3, 7, 0, 10));
+        let runner = FakeRunner::with_last(Job::Run, utc(2024, 3, 7, 0, 10));
         run_with(&schedule, &clock, stopped, &runner).await;
         let days: Vec<_> = [8, 9, 10, 11]
             .into_iter()
-            .map(|d| (ScheduledJob::Run, utc(2024, 3, d, 0, 10)))
+            .map(|d| (Job::Run, utc(2024, 3, d, 0, 10)))
             .collect();
         assert_eq!(runner.calls(), days);
     }
@@ -650,8 +606,8 @@ mod tests {
         assert_eq!(
             runner.calls(),
             vec![
-                (ScheduledJob::Run, utc(2024, 3, 11, 0, 10)),
-                (ScheduledJob::Run, utc(2024, 3, 12, 0, 10)),
+                (Job::Run, utc(2024, 3, 11, 0, 10)),
+                (Job::Run, utc(2024, 3, 12, 0, 10)),
             ]
         );
     }
@@ -662,10 +618,10 @@ mod tests {
         let (clock, stopped) = FakeClock::new(utc(2024, 3, 10, 12, 0), utc(2024, 3, 15, 12, 0));
         // The first sleep (until 03-11 00:10) overshoots by 3 days: the machine was down.
         *clock.oversleep_once.lock().expect("oversleep lock") = Some(TimeDelta::days(3));
-        let runner = FakeRunner::with_last(ScheduledJob::Run, utc(2024, 3, 10, 0, 10));
+        let runner = FakeRunner::with_last(Job::Run, utc(2024, 3, 10, 0, 10));
         run_with(&schedule, &clock, stopped, &runner).await;
         let days: Vec<_> = (11..=15)
-            .map(|d| (ScheduledJob::Run, utc(2024, 3, d, 0, 10)))
+            .map(|d| (Job::Run, utc(2024, 3, d, 0, 10)))
             .collect();
         assert_eq!(runner.calls(), days);
     }
@@ -682,23 +638,19 @@ mod tests {
         let (clock, stopped) = FakeClock::new(utc(2024, 3, 10, 12, 0), utc(2024, 3, 10, 23, 0));
         let runner = FakeRunner::default();
         let since = utc(2024, 3, 8, 12, 0);
-        for job in [
-            ScheduledJob::SyncData,
-            ScheduledJob::SyncNewTrades,
-            ScheduledJob::Run,
-        ] {
+        for job in [Job::SyncData, Job::SyncNewTrades, Job::Run] {
             runner.last.lock().expect("last lock").insert(job, since);
         }
         run_with(&schedule, &clock, stopped, &runner).await;
         assert_eq!(
             runner.calls(),
             vec![
-                (ScheduledJob::SyncData, utc(2024, 3, 9, 0, 10)),
-                (ScheduledJob::Run, utc(2024, 3, 9, 0, 10)),
-                (ScheduledJob::SyncNewTrades, utc(2024, 3, 9, 6, 0)),
-                (ScheduledJob::SyncData, utc(2024, 3, 10, 0, 10)),
-                (ScheduledJob::Run, utc(2024, 3, 10, 0, 10)),
-                (ScheduledJob::SyncNewTrades, utc(2024, 3, 10, 6, 0)),
+                (Job::SyncData, utc(2024, 3, 9, 0, 10)),
+                (Job::Run, utc(2024, 3, 9, 0, 10)),
+                (Job::SyncNewTrades, utc(2024, 3, 9, 6, 0)),
+                (Job::SyncData, utc(2024, 3, 10, 0, 10)),
+                (Job::Run, utc(2024, 3, 10, 0, 10)),
+                (Job::SyncNewTrades, utc(2024, 3, 10, 6, 0)),
             ]
         );
     }
@@ -707,16 +659,16 @@ mod tests {
     async fn scheduler_continues_after_a_failed_run_without_retrying_it() {
         let schedule = daily(None);
         let (clock, stopped) = FakeClock::new(utc(2024, 3, 10, 12, 0), utc(2024, 3, 11, 12, 0));
-        let mut runner = FakeRunner::with_last(ScheduledJob::Run, utc(2024, 3, 8, 0, 10));
+        let mut runner = FakeRunner::with_last(Job::Run, utc(2024, 3, 8, 0, 10));
         // The newest due occurrence fails: the loop must go on without retrying it.
         runner.failing.insert(utc(2024, 3, 10, 0, 10));
         run_with(&schedule, &clock, stopped, &runner).await;
         assert_eq!(
             runner.calls(),
             vec![
-                (ScheduledJob::Run, utc(2024, 3, 9, 0, 10)),
-                (ScheduledJob::Run, utc(2024, 3, 10, 0, 10)),
-                (ScheduledJob::Run, utc(2024, 3, 11, 0, 10)),
+                (Job::Run, utc(2024, 3, 9, 0, 10)),
+                (Job::Run, utc(2024, 3, 10, 0, 10)),
+                (Job::Run, utc(2024, 3, 11, 0, 10)),
             ]
         );
     }
@@ -726,15 +678,15 @@ mod tests {
         let schedule = daily(None);
         let (clock, stopped) = FakeClock::new(utc(2024, 3, 10, 12, 0), utc(2024, 3, 12, 12, 0));
         // The runner never records a success, so only the loop's own bookkeeping prevents reruns.
-        let mut runner = FakeRunner::with_last(ScheduledJob::Run, utc(2024, 3, 9, 0, 10));
+        let mut runner = FakeRunner::with_last(Job::Run, utc(2024, 3, 9, 0, 10));
         runner.forgetful = true;
         run_with(&schedule, &clock, stopped, &runner).await;
         assert_eq!(
             runner.calls(),
             vec![
-                (ScheduledJob::Run, utc(2024, 3, 10, 0, 10)),
-                (ScheduledJob::Run, utc(2024, 3, 11, 0, 10)),
-                (ScheduledJob::Run, utc(2024, 3, 12, 0, 10)),
+                (Job::Run, utc(2024, 3, 10, 0, 10)),
+                (Job::Run, utc(2024, 3, 11, 0, 10)),
+                (Job::Run, utc(2024, 3, 12, 0, 10)),
             ]
         );
     }
@@ -743,14 +695,11 @@ mod tests {
     async fn scheduler_stops_between_catch_up_runs() {
         let schedule = daily(None);
         let (clock, _never) = FakeClock::new(utc(2024, 3, 10, 12, 0), utc(2030, 1, 1, 0, 0));
-        let runner = FakeRunner::with_last(ScheduledJob::Run, utc(2024, 3, 7, 0, 10));
+        let runner = FakeRunner::with_last(Job::Run, utc(2024, 3, 7, 0, 10));
         let (tx, rx) = oneshot::channel();
         *runner.stop_on_first_run.lock().expect("stop lock") = Some(tx);
         run_with(&schedule, &clock, rx, &runner).await;
-        assert_eq!(
-            runner.calls(),
-            vec![(ScheduledJob::Run, utc(2024, 3, 8, 0, 10))]
-        );
+        assert_eq!(runner.calls(), vec![(Job::Run, utc(2024, 3, 8, 0, 10))]);
     }
 
     #[tokio::test]

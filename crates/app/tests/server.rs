@@ -573,7 +573,8 @@ async fn a_job_asked_to_stop_records_its_run_as_interrupted() {
 
 #[tokio::test]
 async fn a_scheduled_run_is_recorded_at_its_moment_which_is_its_last_done() {
-    use barter_app::schedule::{JobRunner, ScheduledJob};
+    use barter_app::jobs::Job;
+    use barter_app::schedule::JobRunner;
     use barter_app::server::scheduled::Scheduled;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::connect(&format!("sqlite://{}", dir.path().join("s.db").display()))
@@ -590,22 +591,12 @@ async fn a_scheduled_run_is_recorded_at_its_moment_which_is_its_last_done() {
         read_cache: Duration::from_secs(1),
     };
     let runner = Scheduled::new(AppState::new(Config::default(), store.clone(), options));
-    assert_eq!(
-        runner.last_done(ScheduledJob::Run).await.expect("read"),
-        None
-    );
+    assert_eq!(runner.last_done(Job::Run).await.expect("read"), None);
     let at = "2026-01-05T00:10:00Z"
         .parse::<chrono::DateTime<chrono::Utc>>()
         .expect("time");
-    runner
-        .run(ScheduledJob::Run, at)
-        .await
-        .expect("the scheduled run");
-    for job in [
-        ScheduledJob::Run,
-        ScheduledJob::SyncData,
-        ScheduledJob::SyncNewTrades,
-    ] {
+    runner.run(Job::Run, at).await.expect("the scheduled run");
+    for job in [Job::Run, Job::SyncData, Job::SyncNewTrades] {
         assert_eq!(
             runner.last_done(job).await.expect("read"),
             Some(at),

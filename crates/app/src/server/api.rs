@@ -42,6 +42,18 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/account", get(account))
 }
 
+/// Turns a store or job failure into the API's answer (see [`failure`]).
+trait OrApi<T> {
+    /// The value, or the failure as an [`ApiError`] logged under `request`.
+    fn or_api(self, request: &str) -> Result<T, ApiError>;
+}
+
+impl<T, E: Into<anyhow::Error>> OrApi<T> for Result<T, E> {
+    fn or_api(self, request: &str) -> Result<T, ApiError> {
+        self.map_err(|e| failure(e.into(), request))
+    }
+}
+
 /// Maps a store or job error: the ones a caller can fix keep their message, the rest are 500s.
 fn failure(error: anyhow::Error, request: &str) -> ApiError {
     match error.downcast_ref::<StoreError>() {
@@ -104,11 +116,7 @@ async fn instruments(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
 ) -> Result<Response, ApiError> {
-    let list = state
-        .store()
-        .instruments()
-        .await
-        .map_err(|e| failure(e.into(), &request))?;
+    let list = state.store().instruments().await.or_api(&request)?;
     Ok(Json(list).into_response())
 }
 
@@ -141,7 +149,7 @@ async fn add_instrument(
         .store()
         .add_instrument(&instrument)
         .await
-        .map_err(|e| failure(e.into(), &request))?;
+        .or_api(&request)?;
     state.inner.cache.clear();
     Ok((StatusCode::CREATED, Json(instrument)).into_response())
 }
@@ -171,7 +179,7 @@ async fn remove_instrument(
         .store()
         .remove_instrument(&symbol)
         .await
-        .map_err(|e| failure(e.into(), &request))?;
+        .or_api(&request)?;
     state.inner.cache.clear();
     Ok(Json(json!({ "removed": symbol, "candles_deleted": candles })).into_response())
 }
@@ -212,12 +220,7 @@ async fn candles(
     let (Path(symbol), Query(range)) = (symbol?, range?);
     let store = state.store();
     let compute = || async {
-        if store
-            .instrument(&symbol)
-            .await
-            .map_err(|e| failure(e.into(), &request))?
-            .is_none()
-        {
+        if store.instrument(&symbol).await.or_api(&request)?.is_none() {
             return Err(ApiError::not_found(format!(
                 "no instrument {symbol} is registered"
             )));
@@ -225,8 +228,8 @@ async fn candles(
         let candles = store
             .candles(&symbol, range.from, range.to)
             .await
-            .map_err(|e| failure(e.into(), &request))?;
-        serde_json::to_vec(&candles).map_err(|e| failure(e.into(), &request))
+            .or_api(&request)?;
+        serde_json::to_vec(&candles).or_api(&request)
     };
     state
         .inner
@@ -265,7 +268,7 @@ async fn runs(
         .store()
         .runs(query.limit.unwrap_or(20).min(1_000))
         .await
-        .map_err(|e| failure(e.into(), &request))?;
+        .or_api(&request)?;
     Ok(Json(runs).into_response())
 }
 
@@ -289,12 +292,7 @@ async fn run(
     id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(id) = id?;
-    match state
-        .store()
-        .run(RunId(id))
-        .await
-        .map_err(|e| failure(e.into(), &request))?
-    {
+    match state.store().run(RunId(id)).await.or_api(&request)? {
         Some(run) => Ok(Json(run).into_response()),
         None => Err(ApiError::not_found(format!("no run {id}"))),
     }
@@ -342,14 +340,9 @@ async fn positions(
     };
     let store = state.store();
     let compute = || async {
-        let positions = store
-            .positions(status)
-            .await
-            .map_err(|e| failure(e.into(), &request))?;
-        let views = views::positions(store, positions)
-            .await
-            .map_err(|e| failure(e, &request))?;
-        serde_json::to_vec(&views).map_err(|e| failure(e.into(), &request))
+        let positions = store.positions(status).await.or_api(&request)?;
+        let views = views::positions(store, positions).await.or_api(&request)?;
+        serde_json::to_vec(&views).or_api(&request)
     };
     state
         .inner
@@ -380,7 +373,7 @@ async fn position(
     let Path(id) = id?;
     match views::explanation(state.store(), PositionId(id))
         .await
-        .map_err(|e| failure(e, &request))?
+        .or_api(&request)?
     {
         Some(explanation) => Ok(Json(explanation).into_response()),
         None => Err(ApiError::not_found(format!("no position {id}"))),
@@ -439,7 +432,7 @@ async fn history(
         .store()
         .history_filtered(&filter)
         .await
-        .map_err(|e| failure(e.into(), &request))?;
+        .or_api(&request)?;
     // The next page starts before the last entry of this one.
     let next = (entries.len() == limit as usize)
         .then(|| entries.last().map(|e| e.id))
@@ -549,7 +542,7 @@ async fn check_strategies(
     let Json(body) = body?;
     let known = crate::trading::known_symbols(state.store())
         .await
-        .map_err(|e| failure(e, &request))?;
+        .or_api(&request)?;
     let configs = match body {
         CheckBody::Many { strategies } => strategies,
         CheckBody::One(one) => vec![*one],
@@ -589,6 +582,6 @@ async fn account(
     let initial = Money(state.config().account.initial_cash);
     let view = views::account(state.store(), initial)
         .await
-        .map_err(|e| failure(e, &request))?;
+        .or_api(&request)?;
     Ok(Json(view).into_response())
 }

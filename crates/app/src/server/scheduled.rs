@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::AppState;
 use crate::jobs::{Job, run_job};
-use crate::schedule::{JobRunner, Schedule, ScheduledJob, SystemClock, run_scheduler};
+use crate::schedule::{JobRunner, Schedule, SystemClock, run_scheduler};
 
 /// Starts the scheduler loop for `schedule` (nothing when it is empty); it ends with the process.
 pub fn spawn(state: AppState, schedule: Schedule) {
@@ -42,24 +42,15 @@ impl Scheduled {
     }
 }
 
-fn job(job: ScheduledJob) -> Job {
-    match job {
-        ScheduledJob::SyncData => Job::SyncData,
-        ScheduledJob::SyncNewTrades => Job::SyncNewTrades,
-        ScheduledJob::SyncClosePositions => Job::SyncClosePositions,
-        ScheduledJob::Run => Job::Run,
-    }
-}
-
 #[async_trait]
 impl JobRunner for Scheduled {
     /// The start of the latest finished run of the job's last part: a scheduled run starts at
     /// its scheduled moment, so this is the last occurrence done.
-    async fn last_done(&self, job: ScheduledJob) -> anyhow::Result<Option<DateTime<Utc>>> {
+    async fn last_done(&self, job: Job) -> anyhow::Result<Option<DateTime<Utc>>> {
         let kind = match job {
-            ScheduledJob::SyncData => RunKind::SyncData,
-            ScheduledJob::SyncNewTrades => RunKind::SyncNewTrades,
-            ScheduledJob::SyncClosePositions | ScheduledJob::Run => RunKind::SyncClosePositions,
+            Job::SyncData => RunKind::SyncData,
+            Job::SyncNewTrades => RunKind::SyncNewTrades,
+            Job::SyncClosePositions | Job::Run => RunKind::SyncClosePositions,
         };
         let runs = self.state.store().runs(200).await?;
         Ok(runs
@@ -70,8 +61,7 @@ impl JobRunner for Scheduled {
     }
 
     /// Waits while the same job runs (called by the route), then runs it as of `at`.
-    async fn run(&self, scheduled: ScheduledJob, at: DateTime<Utc>) -> anyhow::Result<()> {
-        let job = job(scheduled);
+    async fn run(&self, job: Job, at: DateTime<Utc>) -> anyhow::Result<()> {
         let jobs = &self.state.inner.jobs;
         let control = loop {
             match jobs.claim(job) {
@@ -86,11 +76,7 @@ impl JobRunner for Scheduled {
         let runs = result?;
         super::metrics::record_runs(&runs);
         for run in &runs {
-            tracing::info!(
-                "scheduled {scheduled} at {at}: run {} {}",
-                run.id,
-                run.status
-            );
+            tracing::info!("scheduled {job} at {at}: run {} {}", run.id, run.status);
         }
         Ok(())
     }

@@ -66,6 +66,15 @@ pub(super) fn decision_event<'a>(
     Event::new(run, at, EVENT_DECISION, d, position, detail)
 }
 
+/// The start of every history insert (one row or many).
+const INSERT_HISTORY: &str =
+    "INSERT INTO history (run_id, recorded_at, kind, symbol, strategy, position_id, detail) ";
+/// The start of every decision insert (one row or many).
+const INSERT_DECISIONS: &str = "INSERT INTO decisions \
+     (run_id, strategy, symbol, day, kind, outcome, position_id, detail, recorded_at) ";
+/// The end of every decision insert: a taken (strategy, symbol, day, kind) is left alone.
+const DECISION_TAKEN: &str = " ON CONFLICT (strategy, symbol, day, kind) DO NOTHING";
+
 /// Appends `event` to the history.
 pub(super) async fn append<DB>(
     conn: &mut DB::Connection,
@@ -80,20 +89,18 @@ where
     for<'e> String: Encode<'e, DB> + Type<DB>,
     for<'e> DateTime<Utc>: Encode<'e, DB> + Type<DB>,
 {
-    sqlx::query(
-        "INSERT INTO history (run_id, recorded_at, kind, symbol, strategy, position_id, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(event.run.map(|r| r.0))
-    .bind(timestamp(event.at))
-    .bind(event.kind)
-    .bind(event.symbol.as_str())
-    .bind(event.strategy)
-    .bind(event.position.map(|p| p.0))
-    .bind(event.detail.to_string())
-    .execute(conn)
-    .await
-    .map(|_| ())
+    let sql = format!("{INSERT_HISTORY}VALUES ($1, $2, $3, $4, $5, $6, $7)");
+    sqlx::query(&sql)
+        .bind(event.run.map(|r| r.0))
+        .bind(timestamp(event.at))
+        .bind(event.kind)
+        .bind(event.symbol.as_str())
+        .bind(event.strategy)
+        .bind(event.position.map(|p| p.0))
+        .bind(event.detail.to_string())
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// Rows per multi-row ledger statement (9 bind parameters per decision row, 7 per history row:
@@ -109,9 +116,7 @@ where
     for<'e> String: Encode<'e, DB> + Type<DB>,
     for<'e> DateTime<Utc>: Encode<'e, DB> + Type<DB>,
 {
-    let mut query = QueryBuilder::new(
-        "INSERT INTO history (run_id, recorded_at, kind, symbol, strategy, position_id, detail) ",
-    );
+    let mut query = QueryBuilder::new(INSERT_HISTORY);
     query.push_values(events, |mut row, event| {
         row.push_bind(event.run.map(|r| r.0))
             .push_bind(timestamp(event.at))
@@ -139,10 +144,7 @@ where
     for<'e> Day: Encode<'e, DB> + Type<DB>,
     for<'e> DateTime<Utc>: Encode<'e, DB> + Type<DB>,
 {
-    let mut query = QueryBuilder::new(
-        "INSERT INTO decisions \
-         (run_id, strategy, symbol, day, kind, outcome, position_id, detail, recorded_at) ",
-    );
+    let mut query = QueryBuilder::new(INSERT_DECISIONS);
     query.push_values(decisions, |mut row, d| {
         row.push_bind(run.map(|r| r.0))
             .push_bind(d.strategy.as_str())
@@ -154,10 +156,8 @@ where
             .push_bind(d.detail.to_string())
             .push_bind(timestamp(at));
     });
-    query.push(
-        " ON CONFLICT (strategy, symbol, day, kind) DO NOTHING \
-         RETURNING id, strategy, symbol, day, kind",
-    );
+    query.push(DECISION_TAKEN);
+    query.push(" RETURNING id, strategy, symbol, day, kind");
     query
 }
 
@@ -220,23 +220,21 @@ where
     for<'r> i64: Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
-    let row = sqlx::query(
-        "INSERT INTO decisions \
-         (run_id, strategy, symbol, day, kind, outcome, position_id, detail, recorded_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (strategy, symbol, day, kind) DO NOTHING RETURNING id",
-    )
-    .bind(run.map(|r| r.0))
-    .bind(d.strategy.as_str())
-    .bind(d.symbol.as_str())
-    .bind(d.day)
-    .bind(d.kind.as_str())
-    .bind(outcome.as_str())
-    .bind(position.map(|p| p.0))
-    .bind(detail.to_string())
-    .bind(timestamp(at))
-    .fetch_optional(conn)
-    .await?;
+    let sql = format!(
+        "{INSERT_DECISIONS}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9){DECISION_TAKEN} RETURNING id"
+    );
+    let row = sqlx::query(&sql)
+        .bind(run.map(|r| r.0))
+        .bind(d.strategy.as_str())
+        .bind(d.symbol.as_str())
+        .bind(d.day)
+        .bind(d.kind.as_str())
+        .bind(outcome.as_str())
+        .bind(position.map(|p| p.0))
+        .bind(detail.to_string())
+        .bind(timestamp(at))
+        .fetch_optional(conn)
+        .await?;
     row.map(|row| row.try_get::<i64, _>(0)).transpose()
 }
 
