@@ -214,6 +214,16 @@ fn detail(decision: &Decision) -> serde_json::Value {
     json!({ "explanation": decision.explanation, "values": values })
 }
 
+/// One instrument of the entry job: the strategies that trade it, what they read, the day to
+/// decide on, and the first day whose exact candles to load.
+struct EntryWork<'a> {
+    symbol: &'a Symbol,
+    strategies: Vec<&'a TradingStrategy>,
+    needs: DataNeeds,
+    expected: Day,
+    exact_from: Day,
+}
+
 /// The decisions of one kind earlier runs took for the days a job decides on. A job skips them
 /// before deciding: besides saving the work, its running cash then only counts its own opens,
 /// as an uninterrupted run's would. (The store still refuses any decision taken meanwhile.)
@@ -327,9 +337,7 @@ pub async fn sync_new_trades_with(
         .into_iter()
         .filter(|i| i.active)
         .collect();
-    // Per instrument: the strategies that trade it, what they read, the expected day, and the
-    // first day of exact candles to load.
-    let work: Vec<(&Symbol, Vec<&TradingStrategy>, DataNeeds, Day, Day)> = instruments
+    let work: Vec<EntryWork<'_>> = instruments
         .iter()
         .filter_map(|instrument| {
             let symbol = &instrument.symbol;
@@ -345,25 +353,31 @@ pub async fn sync_new_trades_with(
             let from = first_entry
                 .get(symbol)
                 .map_or(expected, |d| (*d).min(expected));
-            (!strategies.is_empty()).then_some((symbol, strategies, needs, expected, from))
+            (!strategies.is_empty()).then_some(EntryWork {
+                symbol,
+                strategies,
+                needs,
+                expected,
+                exact_from: from,
+            })
         })
         .collect();
     let plan = work
         .iter()
-        .map(|(symbol, _, needs, _, from)| ((*symbol).clone(), *needs, *from))
+        .map(|w| (w.symbol.clone(), w.needs, w.exact_from))
         .collect();
     let mut prefetch = market.prefetch(store, plan);
-    let expected_days = work.iter().map(|(_, _, _, expected, _)| *expected);
+    let expected_days = work.iter().map(|w| w.expected);
     let decided = Decided::load(store, DecisionKind::Entry, expected_days).await?;
-    for (symbol, strategies, needs, expected, from) in &work {
+    for w in &work {
         if signals.stop_requested() {
             state.interrupt();
             break;
         }
-        let (symbol, needs, expected) = (*symbol, *needs, *expected);
+        let (symbol, strategies, expected) = (w.symbol, &w.strategies, w.expected);
         market.next_instrument(&referenced);
         let loaded = market
-            .load_prefetched(&mut prefetch, store, symbol, needs, *from)
+            .load_prefetched(&mut prefetch, store, symbol, w.needs, w.exact_from)
             .await;
         if let Err(error) = loaded {
             for s in strategies {
