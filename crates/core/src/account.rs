@@ -39,6 +39,8 @@ pub enum ExitReason {
     TrailingStop,
     /// The position was held for the maximum number of days.
     MaxHolding,
+    /// A backtest ended with the position open and was asked to close it at the last close.
+    EndOfBacktest,
 }
 
 /// How a position was closed.
@@ -155,10 +157,46 @@ pub enum AccountError {
 
 /// Cash and positions of one paper account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "AccountState", into = "AccountState")]
 pub struct Account {
     initial_cash: Money,
     cash: Money,
     positions: Vec<Position>,
+    /// Indexes of the open positions in `positions`: a long backtest closes thousands of
+    /// positions, and the daily loop must not walk them all.
+    open: Vec<usize>,
+}
+
+/// An account as it is serialized (the open index is rebuilt on reading).
+#[derive(Serialize, Deserialize)]
+struct AccountState {
+    initial_cash: Money,
+    cash: Money,
+    positions: Vec<Position>,
+}
+
+impl From<AccountState> for Account {
+    fn from(state: AccountState) -> Self {
+        let open = (0..state.positions.len())
+            .filter(|&i| state.positions[i].is_open())
+            .collect();
+        Self {
+            initial_cash: state.initial_cash,
+            cash: state.cash,
+            positions: state.positions,
+            open,
+        }
+    }
+}
+
+impl From<Account> for AccountState {
+    fn from(account: Account) -> Self {
+        Self {
+            initial_cash: account.initial_cash,
+            cash: account.cash,
+            positions: account.positions,
+        }
+    }
 }
 
 impl Account {
@@ -168,6 +206,7 @@ impl Account {
             initial_cash,
             cash: initial_cash,
             positions: Vec::new(),
+            open: Vec::new(),
         }
     }
 
@@ -186,9 +225,16 @@ impl Account {
         &self.positions
     }
 
-    /// The open positions.
+    /// The position with this id, open or closed.
+    pub fn position(&self, id: PositionId) -> Option<&Position> {
+        // Ids are given in opening order from 1, so the id is the index + 1.
+        let index = usize::try_from(id.0).ok()?.checked_sub(1)?;
+        self.positions.get(index).filter(|p| p.id == id)
+    }
+
+    /// The open positions, in the order they were opened.
     pub fn open_positions(&self) -> impl Iterator<Item = &Position> {
-        self.positions.iter().filter(|p| p.is_open())
+        self.open.iter().map(|&i| &self.positions[i])
     }
 
     /// Opens a position from a buy fill, paying gross + fee from cash.
@@ -212,6 +258,7 @@ impl Account {
         }
         let id = PositionId(self.positions.len() as i64 + 1);
         self.cash = Money(self.cash.0 - needed.0);
+        self.open.push(self.positions.len());
         self.positions.push(Position {
             id,
             symbol: fill.symbol.clone(),
@@ -242,11 +289,12 @@ impl Account {
                 action: "close",
             });
         }
-        let position = self
-            .positions
-            .iter_mut()
-            .find(|p| p.id == id && p.is_open())
+        let slot = self
+            .open
+            .iter()
+            .position(|&i| self.positions[i].id == id)
             .ok_or(AccountError::NotOpen(id))?;
+        let position = &mut self.positions[self.open[slot]];
         if position.symbol != fill.symbol || position.quantity != fill.quantity {
             return Err(AccountError::Mismatch {
                 id,
@@ -262,8 +310,10 @@ impl Account {
             fee: fill.fee,
             reason,
         });
+        let pnl = position.realized_pnl().unwrap_or_default();
+        self.open.remove(slot);
         self.cash = Money(self.cash.0 + fill.cash_delta().0);
-        Ok(position.realized_pnl().unwrap_or_default())
+        Ok(pnl)
     }
 
     /// Cash plus every open position marked at `mark(symbol)`.

@@ -194,6 +194,18 @@ impl FillModel {
         })
     }
 
+    /// The same model with another fill timing.
+    #[must_use]
+    pub fn with_timing(mut self, timing: FillTiming) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    /// The fill timing.
+    pub fn timing(&self) -> FillTiming {
+        self.timing
+    }
+
     /// The day and raw price a decision on `decision` fills at, and why that price.
     pub fn reference(&self, decision: &Candle, next: Option<&Candle>) -> (Day, Price, PriceBasis) {
         match (self.timing, next) {

@@ -9,6 +9,8 @@
 //! - [`symbol`]: the validated instrument symbol.
 //! - [`instrument`]: registered instruments, their data source and trading calendar.
 //! - [`candle`]: the validated daily OHLCV candle.
+//! - [`engine`]: the decision-day steps shared by the live jobs and the simulator.
+//! - [`simulator`]: backtests over history through the same strategies, fills and account.
 //! - [`execution`]: the paper fill model (timing, slippage, fees, sizing, refusals).
 //! - [`account`]: the paper account: cash, positions, realized P&L.
 //! - [`calendar`]: which days an instrument trades on, and gap detection.
@@ -21,6 +23,7 @@
 pub mod account;
 pub mod calendar;
 pub mod candle;
+pub mod engine;
 pub mod execution;
 pub mod indicators;
 pub mod instrument;
@@ -28,6 +31,7 @@ pub mod market;
 pub mod money;
 pub mod rule;
 pub mod run;
+pub mod simulator;
 pub mod strategy;
 pub mod symbol;
 

@@ -284,6 +284,41 @@ impl Store {
         })
     }
 
+    /// Each instrument's latest complete close on or before `day` (instruments with none are
+    /// left out): what positions are marked at when deciding on `day`, even when later candles
+    /// are stored (a replay over synced history).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
+    /// row.
+    pub async fn closes_on_or_before(
+        &self,
+        day: Day,
+    ) -> Result<HashMap<Symbol, Price>, StoreError> {
+        on_db!(&self.db, |pool| {
+            let rows = sqlx::query(
+                // One backwards primary-key seek per instrument.
+                "SELECT symbol, close FROM (SELECT i.symbol, (SELECT c.close FROM candles c \
+                 WHERE c.symbol = i.symbol AND c.day <= $1 AND c.complete \
+                 ORDER BY c.day DESC LIMIT 1) AS close FROM instruments i) marks \
+                 WHERE close IS NOT NULL",
+            )
+            .bind(day)
+            .fetch_all(pool)
+            .await
+            .action("read the closes on or before a day")?;
+            rows.iter()
+                .map(|row| {
+                    let corrupt = |e: String| StoreError::corrupt("close", e);
+                    let symbol: String = column(row, "symbol").map_err(corrupt)?;
+                    let symbol = Symbol::parse(&symbol).map_err(|e| corrupt(e.to_string()))?;
+                    let close = codec::get_money(row, "close").map_err(corrupt)?;
+                    Ok((symbol, Price(close)))
+                })
+                .collect()
+        })
+    }
+
     /// Runs `codec::packed_history`: the days text, one text per column of `names`, and the
     /// exact candles from `from` on; `None` for an unregistered symbol.
     async fn packed_history(

@@ -5,7 +5,7 @@ use crate::symbol::Symbol;
 use super::ast::BinaryOp;
 use super::cache::IndicatorCache;
 use super::context::{Columns, EvalContext};
-use super::functions::{ArgKind, Func, Input, Inputs, SeriesField, SeriesSet};
+use super::functions::{ArgKind, Func, FuncSpec, Input, Inputs, SeriesField, SeriesSet};
 use super::node::{ArgValue, Bindings, Indicator, Node, NodeKind, PositionValue};
 
 /// The outcome of running a rule on one decision day.
@@ -233,15 +233,7 @@ impl<'c> Evaluator<'_, 'c> {
             }
             args.push(value);
         }
-        let input = match spec.func {
-            Func::Atr => symbol.to_string(),
-            _ => format!("{symbol}.{}", indicator.field.as_str()),
-        };
-        let mut key = format!("{}({input}", spec.name);
-        for value in &args {
-            key.push_str(&format!(", {value}"));
-        }
-        key.push(')');
+        let key = cache_key(spec, indicator.field, symbol, &args);
         Ok((args, key))
     }
 
@@ -328,6 +320,26 @@ impl<'c> Evaluator<'_, 'c> {
             }
         }
     }
+}
+
+/// The [`IndicatorCache`] key of an indicator call with its arguments resolved, e.g.
+/// `sma(BTC.close, 20)` or `atr(BTC, 14)`.
+pub(super) fn cache_key(
+    spec: &FuncSpec,
+    field: SeriesField,
+    symbol: &Symbol,
+    args: &[f64],
+) -> String {
+    use std::fmt::Write as _;
+    let mut key = match spec.func {
+        Func::Atr => format!("{}({symbol}", spec.name),
+        _ => format!("{}({symbol}.{}", spec.name, field.as_str()),
+    };
+    for value in args {
+        let _ = write!(key, ", {value}");
+    }
+    key.push(')');
+    key
 }
 
 /// `` `close` `` or `` `close` 3 days back ``, for not-ready reasons.

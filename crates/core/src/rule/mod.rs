@@ -90,6 +90,7 @@ mod functions;
 mod lexer;
 mod node;
 mod parser;
+mod series_eval;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -241,6 +242,17 @@ impl Rule {
     /// that then evaluates day by day on shorter histories reuses them (see [`IndicatorCache`]).
     pub fn precompute(&self, ctx: &EvalContext<'_>, cache: &mut IndicatorCache) {
         eval::precompute(&self.root, ctx, self.bindings(ctx.overrides()), cache);
+    }
+
+    /// The outcome on every day of `ctx`'s columns at once (day i as [`Rule::evaluate`] on the
+    /// first i + 1 days would decide it), or `None` for a rule that reads another instrument or
+    /// the open position: decide those day by day.
+    pub fn outcomes(
+        &self,
+        ctx: &EvalContext<'_>,
+        cache: &mut IndicatorCache,
+    ) -> Option<Vec<crate::strategy::Outcome>> {
+        series_eval::outcomes(&self.root, ctx, self.bindings(ctx.overrides()), cache)
     }
 
     fn bindings<'a>(&'a self, overrides: &'a Params) -> Bindings<'a> {

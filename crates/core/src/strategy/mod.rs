@@ -15,6 +15,7 @@ pub mod exits;
 use serde::{Deserialize, Serialize};
 
 use crate::account::{ExitReason, Position};
+use crate::candle::Candle;
 use crate::market::MarketView;
 use crate::rule::{EvalContext, Evaluation, IndicatorCache, Params, PositionView, Rule, SeriesSet};
 use crate::symbol::Symbol;
@@ -145,6 +146,71 @@ pub trait Strategy: Send + Sync {
     fn data_needs(&self) -> DataNeeds {
         DataNeeds::ALL
     }
+
+    /// The outcome of [`Strategy::entry`] on every complete day of `symbol` up to `view.day()`
+    /// at once (element i for `view.days(symbol)[i]`), when the strategy can compute that faster
+    /// than day by day; `None` (the default): the simulator asks day by day.
+    fn entry_outcomes(
+        &self,
+        _view: &MarketView<'_>,
+        _symbol: &Symbol,
+        _cache: &mut IndicatorCache,
+    ) -> Option<Vec<Outcome>> {
+        None
+    }
+
+    /// Computes into `cache`, over `symbol`'s whole history up to `view.day()`, the indicators
+    /// day-by-day decisions will read, so a backtest does not recompute them on every day
+    /// (see [`IndicatorCache`]). The default does nothing.
+    fn precompute(&self, _view: &MarketView<'_>, _symbol: &Symbol, _cache: &mut IndicatorCache) {}
+
+    /// Likewise for the exit signal, when it does not depend on the position: element i is what
+    /// [`Strategy::exit_signal`] decides on `view.days(symbol)[i]` for any position entered on
+    /// or before that day.
+    fn exit_signal_outcomes(
+        &self,
+        _view: &MarketView<'_>,
+        _symbol: &Symbol,
+        _cache: &mut IndicatorCache,
+    ) -> Option<Vec<Outcome>> {
+        None
+    }
+}
+
+/// `position`'s complete candles from its entry day through the view's day.
+fn held_candles<'a>(view: &MarketView<'a>, position: &Position) -> &'a [Candle] {
+    let candles = view.candles(&position.symbol);
+    let from = candles.partition_point(|c| c.day() < position.entry_day);
+    &candles[from..]
+}
+
+/// What [`decide_exit`] decides, without building the explanation: the reason to close, if
+/// any. The view's day must be a day with a complete candle of the position's instrument (the
+/// simulator only asks on those days). `signal` is the exit signal's outcome on the view's day when already known (see
+/// [`Strategy::exit_signal_outcomes`]); the simulator's loop calls this.
+pub fn exit_reason(
+    strategy: &dyn Strategy,
+    view: &MarketView<'_>,
+    position: &Position,
+    cache: &mut IndicatorCache,
+    signal: Option<Outcome>,
+) -> Option<ExitReason> {
+    // Judged only once a complete candle exists since the entry (`decide_exit`'s "not ready"):
+    // the view's day has one, so that is an entry on or before it.
+    if position.entry_day > view.day() {
+        return None;
+    }
+    let limits = strategy.exit_limits();
+    if limits != ExitLimits::default()
+        && let Some(trigger) = limits.check(position, held_candles(view, position))
+    {
+        return Some(trigger.reason);
+    }
+    let outcome = match signal {
+        Some(outcome) => outcome,
+        None => strategy.exit_signal(view, position, cache)?.outcome,
+    };
+    (outcome == Outcome::Passed).then_some(ExitReason::Signal)
 }
 
 /// Whether to close `position` at the close of `view.day()`: the first risk exit that holds, else
@@ -155,9 +221,7 @@ pub fn decide_exit(
     position: &Position,
     cache: &mut IndicatorCache,
 ) -> (Decision, Option<ExitReason>) {
-    let candles = view.candles(&position.symbol);
-    let from = candles.partition_point(|c| c.day() < position.entry_day);
-    let held = &candles[from..];
+    let held = held_candles(view, position);
     if held.is_empty() {
         let why = format!(
             "no complete candle of {} since the entry on {}",
@@ -236,6 +300,17 @@ impl RuleStrategy {
     pub fn with_params(mut self, overrides: Params) -> Self {
         self.overrides = overrides;
         self
+    }
+
+    /// The same strategy with other risk exits (one point of a sweep).
+    pub fn with_limits(mut self, limits: ExitLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The parameter values that replace the rules' defaults.
+    pub fn params(&self) -> &Params {
+        &self.overrides
     }
 
     /// The entry rule.
@@ -337,6 +412,45 @@ impl Strategy for RuleStrategy {
         symbols.sort();
         symbols.dedup();
         symbols
+    }
+
+    fn entry_outcomes(
+        &self,
+        view: &MarketView<'_>,
+        symbol: &Symbol,
+        cache: &mut IndicatorCache,
+    ) -> Option<Vec<Outcome>> {
+        let ctx =
+            EvalContext::new(symbol.clone(), view.columns(symbol)?).with_params(&self.overrides);
+        self.entry.outcomes(&ctx, cache)
+    }
+
+    fn precompute(&self, view: &MarketView<'_>, symbol: &Symbol, cache: &mut IndicatorCache) {
+        let Some(columns) = view.columns(symbol) else {
+            return;
+        };
+        let mut ctx = EvalContext::new(symbol.clone(), columns).with_params(&self.overrides);
+        for other in self.references() {
+            if let Some(columns) = view.columns(&other) {
+                ctx = ctx.with_instrument(other, columns);
+            }
+        }
+        self.entry.precompute(&ctx, cache);
+        if let Some(exit) = &self.exit {
+            exit.precompute(&ctx, cache);
+        }
+    }
+
+    fn exit_signal_outcomes(
+        &self,
+        view: &MarketView<'_>,
+        symbol: &Symbol,
+        cache: &mut IndicatorCache,
+    ) -> Option<Vec<Outcome>> {
+        let rule = self.exit.as_ref()?;
+        let ctx =
+            EvalContext::new(symbol.clone(), view.columns(symbol)?).with_params(&self.overrides);
+        rule.outcomes(&ctx, cache)
     }
 
     fn data_needs(&self) -> DataNeeds {

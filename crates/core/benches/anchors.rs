@@ -1,0 +1,212 @@
+//! Barter's side of the anchor benchmark (`bench/anchors/run.sh` runs it next to backtesting.py
+//! and vectorbt): the long-only SMA crossover, next-open fills, all cash, fractional units.
+//!
+//! ```sh
+//! cargo bench -p barter-core --bench anchors -- --workload w1|w2|w3 --data FILE --runs N \
+//!     --fee-bps B [--fast 10 --slow 20]
+//! ```
+//! Prints one JSON line: `{"engine":"barter","workload":..,"runs_s":[..],"median_s":..,
+//! "final_equity":..,"trades":..,"best":{"fast":..,"slow":..}|null}`. Timed: building the
+//! strategy, the indicators, the backtest and all statistics (W1, W2), or the whole 1,590-point
+//! sweep on all cores ranked by final equity (W3); never reading the CSV.
+
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use barter_core::rule::{IndicatorCache, Params, Rule, RuleKind};
+use barter_core::simulator::{
+    BacktestInstrument, BacktestResult, BacktestSettings, BacktestStrategy, Constraint, Grid,
+    ParamRange, backtest_with, run_grid,
+};
+use barter_core::strategy::{ExitLimits, InstrumentSelection, RuleStrategy};
+use barter_core::{
+    Calendar, Candle, CandleOrigin, Day, FillModel, FillTiming, MarketData, Money, Ohlcv,
+    QuantityRounding, Sizing, Symbol,
+};
+use rust_decimal::Decimal;
+
+struct Args {
+    workload: String,
+    data: String,
+    runs: usize,
+    fee_bps: Decimal,
+    fast: f64,
+    slow: f64,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        workload: "w1".into(),
+        data: String::new(),
+        runs: 5,
+        fee_bps: Decimal::ZERO,
+        fast: 10.0,
+        slow: 20.0,
+    };
+    let list: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < list.len() {
+        let value = list.get(i + 1).cloned().unwrap_or_default();
+        match list[i].as_str() {
+            "--workload" => a.workload = value,
+            "--data" => a.data = value,
+            "--runs" => a.runs = value.parse().expect("--runs N"),
+            "--fee-bps" => a.fee_bps = Decimal::from_str(&value).expect("--fee-bps B"),
+            "--fast" => a.fast = value.parse().expect("--fast N"),
+            "--slow" => a.slow = value.parse().expect("--slow N"),
+            // cargo bench passes `--bench`; nothing else is expected.
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    assert!(!a.data.is_empty(), "--data FILE is required");
+    a
+}
+
+fn candles(symbol: &Symbol, path: &str) -> Vec<Candle> {
+    let text = std::fs::read_to_string(path).expect("data file");
+    let far = Day::MAX.pred_opt().expect("day");
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            let d = |i: usize| Decimal::from_str(f[i].trim()).expect("decimal");
+            let volume = if f.len() > 5 { d(5) } else { Decimal::ZERO };
+            let values = Ohlcv {
+                open: d(1),
+                high: d(2),
+                low: d(3),
+                close: d(4),
+                volume,
+            };
+            let day = f[0].parse().expect("day");
+            Candle::new(
+                symbol.clone(),
+                day,
+                values,
+                true,
+                CandleOrigin::CsvFile,
+                far,
+            )
+            .expect("valid candle")
+        })
+        .collect()
+}
+
+fn strategy() -> RuleStrategy {
+    let mut params = Params::new();
+    params.insert("fast".into(), 10.0);
+    params.insert("slow".into(), 20.0);
+    let rule = |text: &str, kind| Rule::parse(text, kind, &params).expect("rule");
+    RuleStrategy::new(
+        "sma_cross".into(),
+        InstrumentSelection::default(),
+        rule(
+            "crosses_above(sma(close, $fast), sma(close, $slow))",
+            RuleKind::Entry,
+        ),
+        Some(rule(
+            "crosses_below(sma(close, $fast), sma(close, $slow))",
+            RuleKind::Exit,
+        )),
+        ExitLimits::default(),
+    )
+}
+
+fn run_one(
+    data: &MarketData,
+    instruments: &[BacktestInstrument],
+    settings: &BacktestSettings,
+    (fast, slow): (f64, f64),
+    cache: &mut IndicatorCache,
+) -> BacktestResult {
+    let mut params = Params::new();
+    params.insert("fast".into(), fast);
+    params.insert("slow".into(), slow);
+    let s = strategy().with_params(params);
+    let strategies = [BacktestStrategy {
+        strategy: &s,
+        sizing: Sizing::AllCash,
+        max_open_positions: None,
+    }];
+    backtest_with(data, instruments, &strategies, settings, cache).expect("backtest")
+}
+
+/// The best point of the W3 sweep by final equity: (equity, closed trades, (fast, slow)).
+type Best = (f64, usize, (f64, f64));
+
+fn main() {
+    let a = args();
+    let symbol = Symbol::parse("BENCH").expect("symbol");
+    let mut data = MarketData::new();
+    data.insert(symbol.clone(), candles(&symbol, &a.data))
+        .expect("data");
+    let instruments = [BacktestInstrument {
+        symbol,
+        calendar: Calendar::Continuous,
+    }];
+    let settings = BacktestSettings {
+        initial_cash: Money(Decimal::from(10_000)),
+        fill_model: FillModel::new(
+            a.fee_bps,
+            Decimal::ZERO,
+            FillTiming::NextOpen,
+            QuantityRounding::Fractional(8),
+        )
+        .expect("fill model"),
+        ..BacktestSettings::default()
+    };
+    let mut times = Vec::new();
+    let mut outcome: (f64, usize, Option<(f64, f64)>) = (0.0, 0, None);
+    for _ in 0..a.runs.max(1) {
+        let start = Instant::now();
+        if a.workload == "w3" {
+            let ranges: Vec<ParamRange> = ["fast=5..50", "slow=20..200:5"]
+                .iter()
+                .map(|s| s.parse().expect("range"))
+                .collect();
+            let constraint: Constraint = "fast<slow".parse().expect("constraint");
+            let grid = Grid::new(&ranges, &[constraint]).expect("grid");
+            let best: Mutex<Best> = Mutex::new((f64::MIN, 0, (0.0, 0.0)));
+            run_grid(
+                &grid,
+                |p, cache| {
+                    let r = run_one(&data, &instruments, &settings, (p[0], p[1]), cache);
+                    ((p[0], p[1]), r.stats.equity_final, r.trades.len())
+                },
+                |_, (params, equity, trades)| {
+                    let mut b = best.lock().expect("lock");
+                    if equity > b.0 || (equity == b.0 && params < b.2) {
+                        *b = (equity, trades, params);
+                    }
+                },
+            );
+            let (equity, trades, params) = best.into_inner().expect("lock");
+            outcome = (equity, trades, Some(params));
+        } else {
+            let mut cache = IndicatorCache::new();
+            let r = run_one(&data, &instruments, &settings, (a.fast, a.slow), &mut cache);
+            outcome = (
+                barter_core::decimal_to_f64(r.final_equity.0),
+                r.trades.len(),
+                None,
+            );
+        }
+        times.push(start.elapsed().as_secs_f64());
+    }
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let best = outcome.2.map_or("null".to_owned(), |(f, s)| {
+        format!("{{\"fast\":{f},\"slow\":{s}}}")
+    });
+    println!(
+        "{{\"engine\":\"barter\",\"workload\":\"{}\",\"runs_s\":{:?},\"median_s\":{median},\"final_equity\":{},\"trades\":{},\"best\":{best}}}",
+        a.workload, times, outcome.0, outcome.1
+    );
+}

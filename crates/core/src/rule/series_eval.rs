@@ -1,0 +1,243 @@
+//! The evaluator over a whole history at once: the outcome of a rule on every day, for the
+//! simulator's sweeps. It gives, day by day, exactly what [`super::eval`] gives on that day (a
+//! property test holds the two together); it only handles rules that read the decision
+//! instrument alone and no open position, and says so by returning `None` for the others.
+
+use super::ast::BinaryOp;
+use super::cache::IndicatorCache;
+use super::context::EvalContext;
+use super::functions::{ArgKind, Func, Inputs};
+use super::node::{Bindings, Indicator, Node, NodeKind};
+use crate::strategy::Outcome;
+
+/// A number on every day; `None` where it has no value (not ready).
+type Numbers = Vec<Option<f64>>;
+
+/// A condition on every day; `None` where it is not ready.
+type Conditions = Vec<Option<bool>>;
+
+/// The outcome of `root` on every day of `ctx`'s columns, or `None` when the rule reads another
+/// instrument or a position (decide those day by day).
+pub(crate) fn outcomes(
+    root: &Node,
+    ctx: &EvalContext<'_>,
+    bindings: Bindings<'_>,
+    cache: &mut IndicatorCache,
+) -> Option<Vec<Outcome>> {
+    if !supported(root) {
+        return None;
+    }
+    let days = ctx.columns(None)?.1.close.len();
+    let mut evaluator = SeriesEvaluator {
+        ctx,
+        bindings,
+        cache,
+        days,
+    };
+    let conditions = evaluator.conditions(root);
+    Some(
+        conditions
+            .into_iter()
+            .map(|c| match c {
+                Some(true) => Outcome::Passed,
+                Some(false) => Outcome::Failed,
+                None => Outcome::NotReady,
+            })
+            .collect(),
+    )
+}
+
+/// Whether every part of `node` reads only the decision instrument's own series.
+fn supported(node: &Node) -> bool {
+    match &node.kind {
+        NodeKind::Const(_) | NodeKind::Param(_) => true,
+        NodeKind::Series(instrument, _) => instrument.is_none(),
+        NodeKind::Indicator(indicator) => indicator.instrument.is_none(),
+        NodeKind::Position(_) => false,
+        NodeKind::Neg(x) | NodeKind::Not(x) | NodeKind::Lookback(x, _) => supported(x),
+        NodeKind::Binary(_, a, b) | NodeKind::Cross { a, b, .. } => supported(a) && supported(b),
+    }
+}
+
+/// `values` moved `by` days later: day i gets day i − by's value, the first `by` days none.
+fn shifted<T: Copy>(values: &[Option<T>], by: usize) -> Vec<Option<T>> {
+    let n = values.len();
+    let by = by.min(n);
+    let mut out = vec![None; by];
+    out.extend_from_slice(&values[..n - by]);
+    out
+}
+
+struct SeriesEvaluator<'r, 'c> {
+    ctx: &'r EvalContext<'c>,
+    bindings: Bindings<'r>,
+    cache: &'r mut IndicatorCache,
+    days: usize,
+}
+
+impl SeriesEvaluator<'_, '_> {
+    fn none<T: Clone>(&self) -> Vec<Option<T>> {
+        vec![None; self.days]
+    }
+
+    fn numbers(&mut self, node: &Node) -> Numbers {
+        match &node.kind {
+            NodeKind::Const(v) => vec![Some(*v); self.days],
+            NodeKind::Param(name) => vec![Some(self.bindings.get(name)); self.days],
+            NodeKind::Series(_, field) => match self.ctx.columns(None) {
+                Some((_, columns)) => columns.field(*field).iter().map(|v| Some(*v)).collect(),
+                None => self.none(),
+            },
+            NodeKind::Indicator(indicator) => self.indicator(indicator),
+            NodeKind::Neg(x) => self.numbers(x).into_iter().map(|v| v.map(|v| -v)).collect(),
+            NodeKind::Binary(op, a, b) if !op.is_comparison() && !is_logical(*op) => {
+                let (x, y) = (self.numbers(a), self.numbers(b));
+                x.into_iter()
+                    .zip(y)
+                    .map(|(x, y)| {
+                        let v = match op {
+                            BinaryOp::Add => x? + y?,
+                            BinaryOp::Sub => x? - y?,
+                            BinaryOp::Mul => x? * y?,
+                            _ => x? / y?,
+                        };
+                        v.is_finite().then_some(v)
+                    })
+                    .collect()
+            }
+            NodeKind::Lookback(base, arg) => match self.bindings.whole(arg, 0.0) {
+                Ok(days) => {
+                    let values = self.numbers(base);
+                    self.earlier(base, &values, days)
+                }
+                Err(_) => self.none(),
+            },
+            // A condition where a number is expected, or a position value: the checker refuses
+            // the first and `supported` the second.
+            _ => self.none(),
+        }
+    }
+
+    /// `node`'s `values` `days` days earlier. A constant (literals and parameters only) has
+    /// its value at every offset, as day by day; anything reading the market has none before
+    /// its first day.
+    fn earlier<T: Copy>(&self, node: &Node, values: &[Option<T>], days: usize) -> Vec<Option<T>> {
+        if is_constant(node) {
+            values.to_vec()
+        } else {
+            shifted(values, days)
+        }
+    }
+
+    fn conditions(&mut self, node: &Node) -> Conditions {
+        match &node.kind {
+            NodeKind::Not(x) => self
+                .conditions(x)
+                .into_iter()
+                .map(|c| c.map(|c| !c))
+                .collect(),
+            NodeKind::Binary(op, a, b) if is_logical(*op) => {
+                let (x, y) = (self.conditions(a), self.conditions(b));
+                let and = *op == BinaryOp::And;
+                x.into_iter()
+                    .zip(y)
+                    .map(|(x, y)| {
+                        // Both sides must be ready, as day by day (no short-circuit).
+                        let (x, y) = (x?, y?);
+                        Some(if and { x && y } else { x || y })
+                    })
+                    .collect()
+            }
+            NodeKind::Binary(op, a, b) if op.is_comparison() => {
+                let (x, y) = (self.numbers(a), self.numbers(b));
+                x.into_iter()
+                    .zip(y)
+                    .map(|(x, y)| {
+                        let (x, y) = (x?, y?);
+                        Some(match op {
+                            BinaryOp::Lt => x < y,
+                            BinaryOp::Le => x <= y,
+                            BinaryOp::Gt => x > y,
+                            BinaryOp::Ge => x >= y,
+                            BinaryOp::Eq => x == y,
+                            _ => x != y,
+                        })
+                    })
+                    .collect()
+            }
+            NodeKind::Cross { above, a, b } => {
+                let (x, y) = (self.numbers(a), self.numbers(b));
+                let (x1, y1) = (self.earlier(a, &x, 1), self.earlier(b, &y, 1));
+                (0..self.days)
+                    .map(|i| {
+                        let (a0, b0, a1, b1) = (x[i]?, y[i]?, x1[i]?, y1[i]?);
+                        Some(if *above {
+                            a0 > b0 && a1 <= b1
+                        } else {
+                            a0 < b0 && a1 >= b1
+                        })
+                    })
+                    .collect()
+            }
+            NodeKind::Lookback(base, arg) => match self.bindings.whole(arg, 0.0) {
+                Ok(days) => {
+                    let values = self.conditions(base);
+                    self.earlier(base, &values, days)
+                }
+                Err(_) => self.none(),
+            },
+            _ => self.none(),
+        }
+    }
+
+    /// The indicator on every day, through the same cache key as the day-by-day evaluator.
+    fn indicator(&mut self, indicator: &Indicator) -> Numbers {
+        let Some((symbol, columns)) = self.ctx.columns(None) else {
+            return self.none();
+        };
+        let spec = indicator.spec;
+        let mut args = Vec::new();
+        for (arg, (_, kind)) in indicator.args.iter().zip(spec.args) {
+            if *kind == ArgKind::Period && self.bindings.whole(arg, 1.0).is_err() {
+                return self.none();
+            }
+            args.push(self.bindings.arg(arg));
+        }
+        let inputs = Inputs {
+            series: if spec.func == Func::Atr {
+                columns.close
+            } else {
+                columns.field(indicator.field)
+            },
+            high: columns.high,
+            low: columns.low,
+        };
+        let key = super::eval::cache_key(spec, indicator.field, symbol, &args);
+        match self
+            .cache
+            .get_or_compute(key, inputs.series, || spec.compute(&inputs, &args))
+        {
+            Ok(outputs) => match outputs.get(indicator.output) {
+                Some(values) => values[..self.days.min(values.len())].to_vec(),
+                None => self.none(),
+            },
+            Err(_) => self.none(),
+        }
+    }
+}
+
+/// Whether `node` reads no market data (its value is the same on every day).
+fn is_constant(node: &Node) -> bool {
+    match &node.kind {
+        NodeKind::Const(_) | NodeKind::Param(_) => true,
+        NodeKind::Series(..) | NodeKind::Indicator(_) | NodeKind::Position(_) => false,
+        NodeKind::Neg(x) | NodeKind::Not(x) | NodeKind::Lookback(x, _) => is_constant(x),
+        NodeKind::Binary(_, a, b) | NodeKind::Cross { a, b, .. } => {
+            is_constant(a) && is_constant(b)
+        }
+    }
+}
+
+fn is_logical(op: BinaryOp) -> bool {
+    matches!(op, BinaryOp::And | BinaryOp::Or)
+}

@@ -1,0 +1,769 @@
+//! The backtest loop: the days of a period, each decided like a live cron run decides it.
+//!
+//! For every day D of the period (every day on which some instrument has a complete candle),
+//! in the live jobs' order:
+//! 1. **entries** — instruments by symbol, strategies in the given order: the entry decision on
+//!    D's close through a point-in-time [`MarketView`], then [`engine::act_on_entry`] with the
+//!    cash left and the equity at the start of the day; a fill is booked in the in-memory
+//!    [`Account`] at once, as the live job books it;
+//! 2. **exits** — open positions by symbol then id: [`strategy::exit_reason`] (risk exits, then
+//!    the exit signal), and a sell through the same broker;
+//! 3. **equity** at D's close. A fill dated after D (a next-open fill) has not happened yet at
+//!    D's close, so the curve counts a pending buy as the cash it will cost and a pending sell
+//!    as the position it still is, exactly as backtesting.py's broker does.
+//!
+//! A decision whose fill would fall after the period (the last day's, with next-open fills) is
+//! reported as [`Unfilled`], like backtesting.py's orders on the last bar.
+
+use rust_decimal::Decimal;
+
+use crate::Day;
+use crate::account::{Account, AccountError, ExitReason, PositionId};
+use crate::calendar::Calendar;
+use crate::candle::{Candle, decimal_to_f64};
+use crate::engine::{self, EntryAction, EntryBook};
+use crate::execution::{Broker, Fill, FillModel, FillTiming, PaperBroker, PriceBasis, Sizing};
+use crate::market::MarketData;
+use crate::money::Money;
+use crate::rule::IndicatorCache;
+use crate::strategy::{self, Outcome, Strategy};
+use crate::symbol::Symbol;
+
+use super::result::{BacktestResult, EquityPoint, OpenTrade, Trade, Unfilled};
+use super::stats::{self, StatsInput};
+
+/// One strategy of a backtest, with how much each entry buys.
+#[derive(Clone, Copy)]
+pub struct BacktestStrategy<'a> {
+    /// The decision logic, exactly as the live job runs it.
+    pub strategy: &'a dyn Strategy,
+    /// The size of each entry.
+    pub sizing: Sizing,
+    /// At most this many open positions for the strategy.
+    pub max_open_positions: Option<u32>,
+}
+
+/// An instrument of a backtest and its trading calendar (which sets the annualisation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BacktestInstrument {
+    /// The instrument; its candles must be in the [`MarketData`].
+    pub symbol: Symbol,
+    /// When it trades.
+    pub calendar: Calendar,
+}
+
+/// The period, money and execution settings of a backtest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BacktestSettings {
+    /// The first day (default: the first candle).
+    pub from: Option<Day>,
+    /// The last day (default: the last candle).
+    pub to: Option<Day>,
+    /// The account's starting cash.
+    pub initial_cash: Money,
+    /// Timing, fee, slippage and rounding of every fill.
+    pub fill_model: FillModel,
+    /// Close the positions still open after the last day at its close (otherwise they are
+    /// reported open and marked to market).
+    pub close_at_end: bool,
+    /// Bars per year for the annualised statistics; `None`: 365 when every instrument trades
+    /// every day, 252 when some follow a trading calendar.
+    pub annual_periods: Option<f64>,
+}
+
+impl Default for BacktestSettings {
+    fn default() -> Self {
+        Self {
+            from: None,
+            to: None,
+            initial_cash: Money(Decimal::from(10_000)),
+            fill_model: FillModel::default(),
+            close_at_end: false,
+            annual_periods: None,
+        }
+    }
+}
+
+/// Why a backtest could not run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BacktestError {
+    /// No instrument or no strategy was given.
+    #[error("a backtest needs at least one instrument and one strategy")]
+    NothingToTest,
+    /// An instrument has no candles in the data.
+    #[error("no candles of {0}: sync it first or give its data file")]
+    NoCandles(Symbol),
+    /// The period is empty.
+    #[error("no candle between {from} and {to}: choose a period inside the data")]
+    EmptyPeriod {
+        /// The first day asked for.
+        from: Day,
+        /// The last day asked for.
+        to: Day,
+    },
+    /// The starting cash is not positive.
+    #[error("the starting cash must be positive, got {0}")]
+    NoCash(Money),
+    /// The in-memory account refused a fill: a bug, never a trading outcome.
+    #[error("the backtest's account refused a fill: {0}")]
+    Account(#[from] AccountError),
+}
+
+/// One instrument's place in the walk over the period.
+struct Lane<'a> {
+    symbol: &'a Symbol,
+    days: &'a [Day],
+    closes: &'a [f64],
+    /// Index of the first day after the current one.
+    cursor: usize,
+    /// Entry outcomes per strategy (index into the strategies), when precomputed.
+    entries: Vec<Option<Vec<Outcome>>>,
+    /// Exit signal outcomes per strategy, when precomputed.
+    exits: Vec<Option<Vec<Outcome>>>,
+    /// Whether each strategy trades this instrument.
+    traded: Vec<bool>,
+}
+
+impl Lane<'_> {
+    /// The latest close at or before the current day, if any.
+    fn close(&self) -> Option<f64> {
+        self.cursor.checked_sub(1).map(|i| self.closes[i])
+    }
+
+    /// Whether the instrument has a complete candle on `day` (the current day).
+    fn trades_on(&self, day: Day) -> bool {
+        self.cursor > 0 && self.days[self.cursor - 1] == day
+    }
+}
+
+/// A fill made on the current day but dated after it: not yet part of the equity at its close.
+struct Pending {
+    lane: usize,
+    quantity: f64,
+    /// The cash the fill moved (negative for a buy).
+    cash_delta: f64,
+}
+
+/// Runs `strategies` over `instruments` in `data` with `settings` (see the module docs).
+///
+/// # Errors
+/// [`BacktestError`] when there is nothing to test, an instrument has no candles, or the period
+/// holds no candle.
+pub fn backtest(
+    data: &MarketData,
+    instruments: &[BacktestInstrument],
+    strategies: &[BacktestStrategy<'_>],
+    settings: &BacktestSettings,
+) -> Result<BacktestResult, BacktestError> {
+    let mut cache = IndicatorCache::new();
+    backtest_with(data, instruments, strategies, settings, &mut cache)
+}
+
+/// [`backtest`] with a caller-owned indicator cache (a sweep reuses one per thread).
+///
+/// # Errors
+/// As [`backtest`].
+pub fn backtest_with(
+    data: &MarketData,
+    instruments: &[BacktestInstrument],
+    strategies: &[BacktestStrategy<'_>],
+    settings: &BacktestSettings,
+    cache: &mut IndicatorCache,
+) -> Result<BacktestResult, BacktestError> {
+    if instruments.is_empty() || strategies.is_empty() {
+        return Err(BacktestError::NothingToTest);
+    }
+    if settings.initial_cash.0 <= Decimal::ZERO {
+        return Err(BacktestError::NoCash(settings.initial_cash));
+    }
+    let mut instruments: Vec<&BacktestInstrument> = instruments.iter().collect();
+    instruments.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    instruments.dedup_by(|a, b| a.symbol == b.symbol);
+    let (first, last) = bounds(data, &instruments)?;
+    let from = settings.from.unwrap_or(first);
+    let to = settings.to.unwrap_or(last);
+    let end_view = data.view(to);
+    let mut lanes: Vec<Lane<'_>> = Vec::with_capacity(instruments.len());
+    for instrument in &instruments {
+        let symbol = &instrument.symbol;
+        let days = end_view.days(symbol);
+        let closes = end_view.columns(symbol).map_or(&[][..], |c| c.close);
+        let traded: Vec<bool> = strategies
+            .iter()
+            .map(|s| s.strategy.trades(symbol))
+            .collect();
+        let precomputed = |exit: bool, cache: &mut IndicatorCache| -> Vec<Option<Vec<Outcome>>> {
+            strategies
+                .iter()
+                .zip(&traded)
+                .map(|(s, traded)| {
+                    if !traded {
+                        None
+                    } else if exit {
+                        s.strategy.exit_signal_outcomes(&end_view, symbol, cache)
+                    } else {
+                        s.strategy.entry_outcomes(&end_view, symbol, cache)
+                    }
+                })
+                .collect()
+        };
+        let entries = precomputed(false, cache);
+        let exits = precomputed(true, cache);
+        // Strategies decided day by day: their indicators over the whole period once, so each
+        // day reads them from the cache instead of recomputing them over a longer history.
+        for ((s, traded), (entry, exit)) in strategies
+            .iter()
+            .zip(&traded)
+            .zip(entries.iter().zip(&exits))
+        {
+            if *traded && (entry.is_none() || exit.is_none()) {
+                s.strategy.precompute(&end_view, symbol, cache);
+            }
+        }
+        lanes.push(Lane {
+            symbol,
+            days,
+            closes,
+            cursor: days.partition_point(|d| *d < from),
+            entries,
+            exits,
+            traded,
+        });
+    }
+    let period = period_days(&lanes, from, to);
+    if period.is_empty() {
+        return Err(BacktestError::EmptyPeriod { from, to });
+    }
+    let mut walk = Walk {
+        data,
+        strategies,
+        broker: PaperBroker {
+            model: settings.fill_model,
+        },
+        to,
+        account: Account::new(settings.initial_cash),
+        cash: decimal_to_f64(settings.initial_cash.0),
+        held: Vec::new(),
+        open: Vec::new(),
+        holding: vec![None; strategies.len() * lanes.len()],
+        open_count: vec![0; strategies.len()],
+        lanes: lanes.len(),
+        trades: Vec::new(),
+        unfilled: Vec::new(),
+        first_ready: None,
+        scratch: Vec::new(),
+    };
+    let mut equity = Vec::with_capacity(period.len());
+    let mut peak = f64::MIN;
+    let mut today: Vec<usize> = Vec::with_capacity(lanes.len());
+    let mut pending: Vec<Pending> = Vec::new();
+    for (bar, &day) in period.iter().enumerate() {
+        today.clear();
+        for (i, lane) in lanes.iter_mut().enumerate() {
+            while lane.cursor < lane.days.len() && lane.days[lane.cursor] <= day {
+                lane.cursor += 1;
+            }
+            if lane.trades_on(day) {
+                today.push(i);
+            }
+        }
+        pending.clear();
+        let now = Today {
+            day,
+            bar,
+            period: &period,
+        };
+        walk.entries(&lanes, &today, &now, cache, &mut pending)?;
+        walk.exits(&lanes, &now, cache, &mut pending)?;
+        let value = walk.equity(&lanes, &pending);
+        peak = peak.max(value);
+        // Like the equity, the cash at D's close does not include fills dated after D.
+        let cash = walk.cash - pending.iter().map(|p| p.cash_delta).sum::<f64>();
+        equity.push(EquityPoint {
+            day,
+            equity: value,
+            cash,
+            drawdown: if peak > 0.0 { value / peak - 1.0 } else { 0.0 },
+        });
+    }
+    if settings.close_at_end {
+        walk.close_all(&lanes, &period)?;
+        let before = equity.len().saturating_sub(1);
+        let peak = equity[..before]
+            .iter()
+            .map(|p| p.equity)
+            .fold(walk.cash, f64::max);
+        if let Some(last) = equity.last_mut() {
+            last.equity = walk.cash;
+            last.cash = walk.cash;
+            last.drawdown = if peak > 0.0 {
+                walk.cash / peak - 1.0
+            } else {
+                0.0
+            };
+        }
+    }
+    let open_trades = walk.open_trades(&lanes);
+    let final_cash = walk.account.cash();
+    let holdings: Decimal = open_trades
+        .iter()
+        .map(|t| t.quantity.0 * t.mark_price.0)
+        .sum();
+    let benchmark = benchmark(&lanes, &period);
+    let benchmark_start = walk.first_ready.map_or(0, |bar| bar.saturating_sub(1));
+    let annual_periods = settings.annual_periods.unwrap_or_else(|| {
+        if instruments
+            .iter()
+            .all(|i| i.calendar == Calendar::Continuous)
+        {
+            365.0
+        } else {
+            252.0
+        }
+    });
+    let stats = stats::compute(&StatsInput {
+        equity: &equity,
+        trades: &walk.trades,
+        benchmark: &benchmark,
+        benchmark_start,
+        annual_periods,
+    });
+    Ok(BacktestResult {
+        initial_cash: settings.initial_cash,
+        final_cash,
+        final_equity: Money(final_cash.0 + holdings),
+        trades: walk.trades,
+        open_trades,
+        equity,
+        stats,
+        unfilled: walk.unfilled,
+    })
+}
+
+/// The first and last complete day over the instruments.
+fn bounds(
+    data: &MarketData,
+    instruments: &[&BacktestInstrument],
+) -> Result<(Day, Day), BacktestError> {
+    let all = data.view(Day::MAX);
+    let mut range: Option<(Day, Day)> = None;
+    for instrument in instruments {
+        let days = all.days(&instrument.symbol);
+        let (Some(first), Some(last)) = (days.first(), days.last()) else {
+            return Err(BacktestError::NoCandles(instrument.symbol.clone()));
+        };
+        range = Some(match range {
+            None => (*first, *last),
+            Some((a, b)) => (a.min(*first), b.max(*last)),
+        });
+    }
+    range.ok_or(BacktestError::NothingToTest)
+}
+
+/// Every day in `from..=to` on which some instrument has a complete candle, ascending.
+fn period_days(lanes: &[Lane<'_>], from: Day, to: Day) -> Vec<Day> {
+    fn inside<'a>(l: &Lane<'a>, from: Day, to: Day) -> &'a [Day] {
+        let start = l.days.partition_point(|d| *d < from);
+        let end = l.days.partition_point(|d| *d <= to);
+        &l.days[start..end.max(start)]
+    }
+    if let [lane] = lanes {
+        return inside(lane, from, to).to_vec();
+    }
+    let mut days: Vec<Day> = lanes
+        .iter()
+        .flat_map(|l| inside(l, from, to).iter().copied())
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    days
+}
+
+/// An equal-weight buy-and-hold index of the instruments on every bar (each close relative to
+/// its first close in the period, carried forward over days without a candle).
+fn benchmark(lanes: &[Lane<'_>], period: &[Day]) -> Vec<f64> {
+    let mut index = vec![0.0; period.len()];
+    let weight = 1.0 / lanes.len() as f64;
+    for lane in lanes {
+        let start = lane.days.partition_point(|d| *d < period[0]);
+        let Some(&base) = lane.closes.get(start) else {
+            continue;
+        };
+        let mut cursor = start;
+        for (bar, day) in period.iter().enumerate() {
+            while cursor + 1 < lane.days.len() && lane.days[cursor + 1] <= *day {
+                cursor += 1;
+            }
+            index[bar] += lane.closes[cursor] / base * weight;
+        }
+    }
+    index
+}
+
+/// The current day of the walk and its place in the period.
+struct Today<'p> {
+    day: Day,
+    bar: usize,
+    period: &'p [Day],
+}
+
+impl Today<'_> {
+    /// The bar of `day` in the period (a fill day is always one of its days, or after it).
+    fn bar_of(&self, day: Day) -> usize {
+        if day == self.day {
+            self.bar
+        } else {
+            self.period.partition_point(|d| *d < day)
+        }
+    }
+}
+
+/// What the walk keeps about one position beside the account.
+#[derive(Clone, Copy)]
+struct Held {
+    lane: usize,
+    strategy: usize,
+    /// Units as f64, for the equity curve.
+    quantity: f64,
+    entry_bar: usize,
+}
+
+/// The state of one walk over the period.
+struct Walk<'d, 's> {
+    data: &'d MarketData,
+    strategies: &'s [BacktestStrategy<'s>],
+    broker: PaperBroker,
+    to: Day,
+    account: Account,
+    /// The account's cash as f64, for the equity curve.
+    cash: f64,
+    /// Per position id − 1 (ids count from 1 in opening order).
+    held: Vec<Held>,
+    /// The open positions, in opening order.
+    open: Vec<PositionId>,
+    /// The open position of strategy k in lane i, at `k × lanes + i`.
+    holding: Vec<Option<PositionId>>,
+    /// Open positions per strategy.
+    open_count: Vec<u32>,
+    /// How many instruments (lanes) the walk has.
+    lanes: usize,
+    trades: Vec<Trade>,
+    unfilled: Vec<Unfilled>,
+    /// The first bar on which some entry decision was ready.
+    first_ready: Option<usize>,
+    /// Reused buffer for the exit order.
+    scratch: Vec<(usize, PositionId)>,
+}
+
+impl Walk<'_, '_> {
+    fn held(&self, id: PositionId) -> Option<&Held> {
+        usize::try_from(id.0 - 1)
+            .ok()
+            .and_then(|i| self.held.get(i))
+    }
+
+    /// The exact candle of the lane's current day, if it has one.
+    fn latest_candle(&self, lane: &Lane<'_>) -> Option<&Candle> {
+        let day = *lane.days.get(lane.cursor.checked_sub(1)?)?;
+        self.data.view(day).latest(lane.symbol)
+    }
+
+    /// Cash plus open positions at their latest close (the entry price before the first), exact:
+    /// what an entry's equity-fraction size is computed from, as the live job does.
+    fn marked_equity(&self, lanes: &[Lane<'_>]) -> Money {
+        let mut equity = self.account.cash().0;
+        for &id in &self.open {
+            let (Some(position), Some(held)) = (self.account.position(id), self.held(id)) else {
+                continue;
+            };
+            let mark = self
+                .latest_candle(&lanes[held.lane])
+                .map_or(position.entry_price, Candle::close);
+            equity += position.market_value(mark).0;
+        }
+        Money(equity)
+    }
+
+    fn entries(
+        &mut self,
+        lanes: &[Lane<'_>],
+        today: &[usize],
+        now: &Today<'_>,
+        cache: &mut IndicatorCache,
+        pending: &mut Vec<Pending>,
+    ) -> Result<(), BacktestError> {
+        let mut equity: Option<Money> = None;
+        let view = self.data.view(now.day);
+        let strategies = self.strategies;
+        for &i in today {
+            let lane = &lanes[i];
+            let index = lane.cursor - 1;
+            for (k, s) in strategies.iter().enumerate() {
+                if !lane.traded[k] {
+                    continue;
+                }
+                let outcome = match &lane.entries[k] {
+                    Some(outcomes) => outcomes[index],
+                    None => s.strategy.entry(&view, lane.symbol, cache).outcome,
+                };
+                if outcome != Outcome::NotReady && self.first_ready.is_none() {
+                    self.first_ready = Some(now.bar);
+                }
+                if outcome != Outcome::Passed {
+                    continue;
+                }
+                let slot = k * lanes.len() + i;
+                let equity = *equity.get_or_insert_with(|| self.marked_equity(lanes));
+                let Some(decided_on) = view.latest(lane.symbol) else {
+                    continue;
+                };
+                let book = EntryBook {
+                    cash: self.account.cash(),
+                    equity,
+                    held: self.holding[slot],
+                    open_positions: self.open_count[k],
+                };
+                let next = self.data.next_candle(lane.symbol, now.day);
+                let action = engine::act_on_entry(
+                    &self.broker,
+                    s.sizing,
+                    s.max_open_positions,
+                    book,
+                    decided_on,
+                    next,
+                );
+                let name = s.strategy.name();
+                match action {
+                    EntryAction::AlreadyOpen(_) | EntryAction::AtMaximum(_) => {}
+                    EntryAction::Refused(refusal) => {
+                        self.unfilled(now.day, lane.symbol, name, refusal.to_string());
+                    }
+                    EntryAction::Filled(fill) if !self.in_period(&fill) => {
+                        self.unfilled(now.day, lane.symbol, name, after_period(self.to));
+                    }
+                    EntryAction::Filled(fill) => {
+                        let id = self.account.open(name, &fill)?;
+                        let quantity = decimal_to_f64(fill.quantity.0);
+                        let delta = decimal_to_f64(fill.cash_delta().0);
+                        self.cash += delta;
+                        self.held.push(Held {
+                            lane: i,
+                            strategy: k,
+                            quantity,
+                            entry_bar: now.bar_of(fill.day),
+                        });
+                        self.open.push(id);
+                        self.holding[slot] = Some(id);
+                        self.open_count[k] += 1;
+                        if fill.day > now.day {
+                            pending.push(Pending {
+                                lane: i,
+                                quantity,
+                                cash_delta: delta,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `fill` happens inside the period. A next-open fill needs the next candle: on the
+    /// last day there is none, and the live job's fallback (the latest close) would be a fill
+    /// no market gave, so the order stays unfilled, as backtesting.py's last-bar orders do.
+    fn in_period(&self, fill: &Fill) -> bool {
+        fill.day <= self.to && fill.basis != PriceBasis::LatestClose
+    }
+
+    fn unfilled(&mut self, day: Day, symbol: &Symbol, strategy: &str, reason: String) {
+        self.unfilled.push(Unfilled {
+            day,
+            symbol: symbol.clone(),
+            strategy: strategy.to_owned(),
+            reason,
+        });
+    }
+
+    fn exits(
+        &mut self,
+        lanes: &[Lane<'_>],
+        now: &Today<'_>,
+        cache: &mut IndicatorCache,
+        pending: &mut Vec<Pending>,
+    ) -> Result<(), BacktestError> {
+        if self.open.is_empty() {
+            return Ok(());
+        }
+        // The live close job's order: by instrument (lanes are sorted by symbol), then id.
+        let mut order = std::mem::take(&mut self.scratch);
+        order.clear();
+        order.extend(self.open.iter().filter_map(|&id| {
+            let held = self.held(id)?;
+            lanes[held.lane]
+                .trades_on(now.day)
+                .then_some((held.lane, id))
+        }));
+        order.sort_unstable();
+        let view = self.data.view(now.day);
+        for &(i, id) in &order {
+            let lane = &lanes[i];
+            let (Some(position), Some(held)) = (self.account.position(id), self.held(id).copied())
+            else {
+                continue;
+            };
+            let s = &self.strategies[held.strategy];
+            let signal = lane.exits[held.strategy]
+                .as_ref()
+                .map(|o| o[lane.cursor - 1]);
+            let Some(reason) = strategy::exit_reason(s.strategy, &view, position, cache, signal)
+            else {
+                continue;
+            };
+            let Some(decided_on) = view.latest(lane.symbol) else {
+                continue;
+            };
+            let next = self.data.next_candle(lane.symbol, now.day);
+            let fill = self.broker.sell(position.quantity, decided_on, next);
+            if !self.in_period(&fill) {
+                let why = after_period(self.to);
+                let name = position.strategy.clone();
+                self.unfilled(now.day, lane.symbol, &name, why);
+                continue;
+            }
+            let delta = self.book_exit(id, &fill, reason, now)?;
+            if fill.day > now.day {
+                pending.push(Pending {
+                    lane: i,
+                    quantity: -held.quantity,
+                    cash_delta: delta,
+                });
+            }
+        }
+        self.scratch = order;
+        Ok(())
+    }
+
+    /// Closes position `id` with `fill` and records the trade; returns the cash it moved.
+    fn book_exit(
+        &mut self,
+        id: PositionId,
+        fill: &Fill,
+        reason: ExitReason,
+        now: &Today<'_>,
+    ) -> Result<f64, BacktestError> {
+        let pnl = self.account.close(id, fill, reason)?;
+        let position = self
+            .account
+            .position(id)
+            .ok_or(BacktestError::Account(AccountError::NotOpen(id)))?;
+        let held = self
+            .held(id)
+            .copied()
+            .ok_or(BacktestError::Account(AccountError::NotOpen(id)))?;
+        let delta = decimal_to_f64(fill.cash_delta().0);
+        let fees = Money(position.entry_fee.0 + fill.fee.0);
+        let return_fraction = decimal_to_f64(fill.price.0) / decimal_to_f64(position.entry_price.0)
+            - 1.0
+            - decimal_to_f64(fees.0) / decimal_to_f64(position.cost().0);
+        let trade = Trade {
+            position: id,
+            symbol: position.symbol.clone(),
+            strategy: position.strategy.clone(),
+            entry_day: position.entry_day,
+            exit_day: fill.day,
+            entry_bar: held.entry_bar,
+            exit_bar: now.bar_of(fill.day).min(now.period.len().saturating_sub(1)),
+            quantity: position.quantity,
+            entry_price: position.entry_price,
+            exit_price: fill.price,
+            fees,
+            pnl,
+            return_fraction,
+            reason,
+        };
+        self.trades.push(trade);
+        self.cash += delta;
+        self.open.retain(|open| *open != id);
+        if let Some(h) = self.holding.get_mut(held.strategy * self.lanes + held.lane) {
+            *h = None;
+        }
+        self.open_count[held.strategy] = self.open_count[held.strategy].saturating_sub(1);
+        Ok(delta)
+    }
+
+    /// Equity at the current day's close: fills dated after it are undone (see module docs).
+    fn equity(&self, lanes: &[Lane<'_>], pending: &[Pending]) -> f64 {
+        let mut value = self.cash;
+        for &id in &self.open {
+            if let Some(held) = self.held(id) {
+                value += held.quantity * lanes[held.lane].close().unwrap_or(0.0);
+            }
+        }
+        for p in pending {
+            // A pending buy is still cash; a pending sell is still the position.
+            let close = lanes[p.lane].close().unwrap_or(0.0);
+            value -= p.cash_delta + p.quantity * close;
+        }
+        value
+    }
+
+    /// Closes every open position at the last day's close (the `close_at_end` option).
+    fn close_all(&mut self, lanes: &[Lane<'_>], period: &[Day]) -> Result<(), BacktestError> {
+        let mut order: Vec<(usize, PositionId)> = self
+            .open
+            .iter()
+            .filter_map(|&id| self.held(id).map(|h| (h.lane, id)))
+            .collect();
+        order.sort_unstable();
+        let model = self.broker.model.with_timing(FillTiming::Close);
+        let Some(&last) = period.last() else {
+            return Ok(());
+        };
+        let now = Today {
+            day: last,
+            bar: period.len() - 1,
+            period,
+        };
+        for (i, id) in order {
+            let (Some(candle), Some(position)) = (
+                self.latest_candle(&lanes[i]).cloned(),
+                self.account.position(id),
+            ) else {
+                continue;
+            };
+            let fill = model.sell(position.quantity, &candle, None);
+            self.book_exit(id, &fill, ExitReason::EndOfBacktest, &now)?;
+        }
+        Ok(())
+    }
+
+    fn open_trades(&self, lanes: &[Lane<'_>]) -> Vec<OpenTrade> {
+        self.open
+            .iter()
+            .filter_map(|&id| {
+                let p = self.account.position(id)?;
+                let held = self.held(id)?;
+                let mark = self
+                    .latest_candle(&lanes[held.lane])
+                    .map_or(p.entry_price, Candle::close);
+                Some(OpenTrade {
+                    position: p.id,
+                    symbol: p.symbol.clone(),
+                    strategy: p.strategy.clone(),
+                    entry_day: p.entry_day,
+                    entry_bar: held.entry_bar,
+                    quantity: p.quantity,
+                    entry_price: p.entry_price,
+                    entry_fee: p.entry_fee,
+                    mark_price: mark,
+                    unrealized_pnl: Money(p.quantity.0 * (mark.0 - p.entry_price.0)),
+                })
+            })
+            .collect()
+    }
+}
+
+fn after_period(to: Day) -> String {
+    format!("decided on the last day ({to}); there is no candle in the period to fill at")
+}

@@ -1,0 +1,14 @@
+//! The simulator: backtests that walk the days of a period through the same strategies, exit
+//! rules, fill model and account as the live daily job.
+
+pub mod engine;
+pub mod result;
+pub mod stats;
+pub mod sweep;
+
+pub use engine::{
+    BacktestError, BacktestInstrument, BacktestSettings, BacktestStrategy, backtest, backtest_with,
+};
+pub use result::{BacktestResult, EquityPoint, OpenTrade, Trade, Unfilled};
+pub use stats::{Statistics, StatsInput};
+pub use sweep::{Constraint, Grid, ParamRange, run_grid};
