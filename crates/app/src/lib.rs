@@ -6,6 +6,7 @@
 //! edge, and passed down as an argument.
 //!
 //! # Layout
+//! - [`backtest`]: backtests, sweeps and walk-forward runs as the CLI and the API ask for them.
 //! - [`config`]: `barter.toml` + `BARTER_*` environment, validated into [`Config`].
 //! - [`schedule`]: the `[schedule]` cron expressions and the scheduler loop with catch-up.
 //! - [`source_set`]: the configured data sources, one per [`barter_core::SourceKind`].
@@ -13,12 +14,15 @@
 //! - [`sync`]: the `sync_data` job (daily candle sync for every active instrument).
 //! - [`trading`]: the `sync_new_trades` and `sync_close_positions` jobs.
 //! - [`server`]: `barter serve`, the HTTP API with the seed's cron endpoints.
+//! - [`report`]: backtest output files: CSV, JSON, SVG charts and the HTML report.
 //! - [`views`]: positions, the account and explanations, as the CLI and the API show them.
 //! - [`cli`]: the command-line interface and its output.
 
+pub mod backtest;
 pub mod cli;
 pub mod config;
 pub mod jobs;
+pub mod report;
 pub mod schedule;
 pub mod server;
 pub mod source_set;

@@ -17,6 +17,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::Context;
+use barter_core::engine::{self, EntryAction, EntryBook};
 use barter_core::execution::{Broker, PaperBroker};
 use barter_core::strategy::{self, DataNeeds, Decision, Outcome, SizeSpec, Strategy};
 use barter_core::{
@@ -269,10 +270,11 @@ pub async fn marks(
     Ok(closes)
 }
 
-/// Cash plus open positions marked at their latest complete close (the entry price when an
-/// instrument has no candle).
-async fn equity(store: &Store, cash: Money, open: &[Position]) -> anyhow::Result<Money> {
-    let marks = marks(store, open).await?;
+/// Cash plus open positions marked at their latest complete close on or before `day` (the
+/// entry price when an instrument has none): the equity an entry on `day` is sized from, also
+/// in a replay over history whose later candles are already stored.
+async fn equity(store: &Store, cash: Money, open: &[Position], day: Day) -> anyhow::Result<Money> {
+    let marks = store.closes_on_or_before(day).await?;
     let holdings: rust_decimal::Decimal = open
         .iter()
         .map(|p| {
@@ -314,7 +316,9 @@ pub async fn sync_new_trades_with(
     let account = store.ensure_account(trading.initial_cash).await?;
     let mut cash = account.cash;
     let open = store.positions(Some(PositionStatus::Open)).await?;
-    let equity = equity(store, cash, &open).await?;
+    // The newest day any instrument can decide on: yesterday.
+    let newest = now.date_naive() - Days::new(1);
+    let equity = equity(store, cash, &open, newest).await?;
     let mut open_count: HashMap<String, u32> = HashMap::new();
     // Exact candles from the oldest open entry on, so the close job after this one (sharing an
     // `across_jobs` cache) finds the candles its exit limits read already loaded.
@@ -431,44 +435,51 @@ pub async fn sync_new_trades_with(
                 state.record(record, label).await?;
                 continue;
             }
-            // The store would refuse it too (one open position per strategy × instrument);
-            // deciding it here stores it with the other non-trading decisions, in a batch.
-            if let Some(id) = held.get(&(name, symbol)) {
-                record.outcome = DecisionOutcome::Skipped;
-                record.detail["skipped"] = json!({"reason": "already_open", "open_position": id.0});
-                record.detail["explanation"] = json!(format!(
-                    "entry passed but {name} already holds {symbol} (position {id})"
-                ));
-                state.record(record, "skipped").await?;
-                continue;
-            }
-            if let Some(max) = s
-                .max_open_positions
-                .filter(|max| open_count.get(name).copied().unwrap_or(0) >= *max)
-            {
-                record.outcome = DecisionOutcome::Skipped;
-                record.detail["explanation"] = json!(format!(
-                    "entry passed but {name} already has its maximum of {max} open position(s)"
-                ));
-                state.record(record, "skipped").await?;
-                continue;
-            }
             let decided_on = view
                 .latest(symbol)
                 .context("the decision candle is visible")?;
+            let book = EntryBook {
+                cash,
+                equity,
+                held: held.get(&(name, symbol)).copied(),
+                open_positions: open_count.get(name).copied().unwrap_or(0),
+            };
             let next = market.data.next_candle(symbol, day);
-            match trading
-                .broker
-                .buy(s.size.sizing(), cash, equity, decided_on, next)
-            {
-                Err(refusal) => {
+            let action = engine::act_on_entry(
+                trading.broker.as_ref(),
+                s.size.sizing(),
+                s.max_open_positions,
+                book,
+                decided_on,
+                next,
+            );
+            match action {
+                // The store would refuse it too (one open position per strategy × instrument);
+                // deciding it here stores it with the other non-trading decisions, in a batch.
+                EntryAction::AlreadyOpen(id) => {
+                    record.outcome = DecisionOutcome::Skipped;
+                    record.detail["skipped"] =
+                        json!({"reason": "already_open", "open_position": id.0});
+                    record.detail["explanation"] = json!(format!(
+                        "entry passed but {name} already holds {symbol} (position {id})"
+                    ));
+                    state.record(record, "skipped").await?;
+                }
+                EntryAction::AtMaximum(max) => {
+                    record.outcome = DecisionOutcome::Skipped;
+                    record.detail["explanation"] = json!(format!(
+                        "entry passed but {name} already has its maximum of {max} open position(s)"
+                    ));
+                    state.record(record, "skipped").await?;
+                }
+                EntryAction::Refused(refusal) => {
                     record.outcome = DecisionOutcome::Refused;
                     record.detail["refusal"] = json!(refusal.to_string());
                     record.detail["explanation"] =
                         json!(format!("entry passed; order refused: {refusal}"));
                     state.record(record, "refused").await?;
                 }
-                Ok(fill) => {
+                EntryAction::Filled(fill) => {
                     // Assume it opens; the store checks the cash again when booking it.
                     cash = Money(cash.0 + fill.cash_delta().0);
                     *open_count.entry(name.to_owned()).or_default() += 1;

@@ -41,6 +41,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/strategies"),
     ("POST", "/api/strategies/check"),
     ("GET", "/api/account"),
+    ("POST", "/api/backtests"),
+    ("GET", "/api/backtests/{id}"),
     ("POST", "/api/sync_data"),
     ("POST", "/api/sync_new_trades"),
     ("POST", "/api/sync_close_positions"),

@@ -54,6 +54,10 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Quickstart => quickstart(&cli).await,
+        Command::Backtest(args) => {
+            let config = load_config(&cli)?;
+            super::backtest_command::run(cli.json, &config, args).await
+        }
         Command::Instruments(command) => {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;
@@ -297,7 +301,64 @@ async fn quickstart(cli: &Cli) -> anyhow::Result<ExitCode> {
             "\nnext: `barter explain ID` tells why a position was opened and closed; `barter history` lists every decision."
         );
     }
+    backtest_examples(cli.json, &config, &store).await?;
     Ok(code)
+}
+
+/// Where `barter quickstart` writes the backtest report of the example strategies.
+const QUICKSTART_REPORT_DIR: &str = "barter-report";
+
+/// Backtests the configured (example) strategies together over the whole sample history and
+/// writes the report.
+async fn backtest_examples(json: bool, config: &Config, store: &Store) -> anyhow::Result<()> {
+    use crate::backtest::{self, BacktestRequest, CandleSource};
+    let request = BacktestRequest {
+        strategies: config
+            .strategies
+            .iter()
+            .filter(|s| s.enabled)
+            .map(|s| s.name.clone())
+            .collect(),
+        ..BacktestRequest::default()
+    };
+    if request.strategies.is_empty() {
+        return Ok(());
+    }
+    let prepared = backtest::prepare(&request, config, CandleSource::Store(store))
+        .await
+        .map_err(|e| anyhow::anyhow!("the example backtest cannot run: {e}"))?;
+    let result = prepared
+        .run()
+        .map_err(|e| anyhow::anyhow!("the example backtest failed: {e}"))?;
+    let prices = prepared.prices();
+    let input = crate::report::ReportInput {
+        title: "Barter quickstart: the example strategies over the whole sample".to_owned(),
+        settings: prepared.describe(),
+        result: &result,
+        prices: &prices,
+        tables: super::backtest_command::breakdown_tables(&result),
+    };
+    let dir = std::path::Path::new(QUICKSTART_REPORT_DIR);
+    crate::report::write_backtest(dir, &input)?;
+    if !json {
+        let s = &result.stats;
+        let pct = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.2} %"));
+        println!(
+            "\nbacktest of {} over the whole sample ({} to {}): return {:.2} %, max drawdown {:.2} %, {} trades, win rate {}",
+            request.strategies.join(" + "),
+            s.start,
+            s.end,
+            s.return_pct,
+            s.max_drawdown_pct,
+            s.trades,
+            pct(s.win_rate_pct)
+        );
+        println!(
+            "report: {} (open it in a browser; `barter backtest --help` for more)",
+            dir.join("report.html").display()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

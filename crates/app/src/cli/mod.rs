@@ -1,5 +1,6 @@
 //! The `barter` command line: arguments (clap), dispatch, and exit status.
 
+mod backtest_command;
 mod commands;
 mod output;
 mod serve;
@@ -61,6 +62,8 @@ pub enum Command {
     Close,
     /// The daily job: sync, trade, close (or replay it day by day over history).
     Run(RunArgs),
+    /// Backtest strategies over history: one run, a parameter sweep, or walk-forward.
+    Backtest(Box<backtest_command::BacktestArgs>),
     /// List the configured strategies or check them for errors.
     #[command(subcommand)]
     Strategies(StrategiesCommand),

@@ -41,6 +41,13 @@ pub struct ErrorDetail {
     /// Only with `job_running` (409): the running job's first run id, `null` until it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<i64>,
+    /// Only with `invalid` (422) from `POST /api/backtests`: every problem of the request, rule
+    /// errors with their line, column and byte span.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<Vec<crate::backtest::RequestProblem>>,
+    /// Only from `POST /api/backtests` once the backtest has an id: that id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backtest_id: Option<u64>,
 }
 
 impl ApiError {

@@ -9,6 +9,7 @@
 //! recorded as `interrupted`) and waits for them.
 
 mod api;
+mod backtests;
 mod cache;
 pub mod error;
 mod jobs;
@@ -58,6 +59,7 @@ struct Inner {
     store: Store,
     options: ServeOptions,
     jobs: jobs::Registry,
+    backtests: backtests::Registry,
     cache: cache::ReadCache,
     requests: AtomicU64,
 }
@@ -70,6 +72,7 @@ impl AppState {
                 config,
                 store,
                 jobs: jobs::Registry::default(),
+                backtests: backtests::Registry::default(),
                 cache: cache::ReadCache::new(options.read_cache),
                 requests: AtomicU64::new(0),
                 options,
@@ -110,6 +113,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.inner.options.max_body_bytes;
     let api = api::routes()
         .merge(jobs::routes())
+        .merge(backtests::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     let scrape = Router::new()
         .route("/metrics", axum::routing::get(metrics::scrape))

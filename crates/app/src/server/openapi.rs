@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ErrorBody, ErrorDetail};
-use super::{api, jobs};
+use super::{api, backtests, jobs};
 
 /// The name of the bearer security scheme in the document.
 const BEARER: &str = "bearer";
@@ -48,10 +48,13 @@ const BEARER: &str = "bearer";
         jobs::sync_new_trades,
         jobs::sync_close_positions,
         jobs::run_all,
+        backtests::start,
+        backtests::status,
     ),
     // Schemas used by a response or request body are collected by themselves; these are not:
     // `ErrorBody` is referenced by the 401 the modifier adds, `PositionFilter` by a parameter.
-    components(schemas(ErrorBody, ErrorDetail, schema::PositionFilter)),
+    components(schemas(ErrorBody, ErrorDetail, schema::PositionFilter,
+        crate::backtest::SweepRow)),
     modifiers(&BearerOnApi),
     tags(
         (name = "health", description = "Liveness of the server and its database."),
@@ -61,6 +64,7 @@ const BEARER: &str = "bearer";
         (name = "trading", description = "Positions and the paper account."),
         (name = "strategies", description = "Configured strategies and checking new ones."),
         (name = "jobs", description = "The cron endpoints: the same jobs as the CLI."),
+        (name = "backtests", description = "Backtests and parameter sweeps over the database's candles."),
     )
 )]
 pub(super) struct ApiDoc;
@@ -422,5 +426,34 @@ pub(super) mod schema {
         pub ok: bool,
         /// Every problem found.
         pub problems: Vec<StrategyProblem>,
+    }
+
+    /// Where a backtest is: `POST /api/backtests` and `GET /api/backtests/{id}`.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum BacktestStatus {
+        /// Still running.
+        Running,
+        /// Finished; `result` holds it.
+        Done,
+        /// Failed; `error` says why (`invalid` with `problems`, or `internal`).
+        Failed,
+    }
+
+    /// A backtest and, once done, its result.
+    #[derive(ToSchema)]
+    pub struct Backtest {
+        /// The backtest id (kept in the server's memory; the last 50 are kept).
+        pub id: u64,
+        /// Where it is.
+        pub status: BacktestStatus,
+        /// Only when `done`. A single backtest: `stats`, `trades`, `open_trades`, `equity`,
+        /// `initial_cash`, `final_cash`, `final_equity`, `unfilled`. A sweep: `names`,
+        /// `combinations`, `skipped`, `rank_by` and `top` (the best rows, see `SweepRow`). A
+        /// walk-forward: `names`, `rank_by`, `windows`, `out_of_sample`.
+        #[schema(value_type = Option<Object>)]
+        pub result: Option<serde_json::Value>,
+        /// Only when `failed`.
+        pub error: Option<super::ErrorDetail>,
     }
 }
