@@ -1,0 +1,98 @@
+"""vectorbt (`Portfolio.from_signals`, numba kernels), used the way its documentation shows."""
+
+import warnings
+
+import numpy as np
+import vectorbt as vbt
+from vectorbt._engine import resolve_engine
+
+from engines import CASH, Clock, w3_grid
+
+
+class Vectorbt:
+    version = vbt.__version__
+
+    def __init__(self):
+        # vectorbt >= 1.2 runs some kernels in Rust when the optional vectorbt-rust package is
+        # installed (settings engine 'auto'); this benchmark measures the default install: numba.
+        self.kernel_engine = resolve_engine()
+
+    def prepare(self, df):
+        return df["Open"], df["Close"]
+
+    def _signals(self, close, fast, slow):
+        """The crossovers on the close, shifted one bar later: vectorbt fills an order at `price`
+        of the bar where the signal is, so a decision made at bar t's close must sit on bar t+1 to
+        be filled at Open[t+1] (from_signals' docstring: "If you generated signals using close
+        price, don't forget to shift your signals by one tick forward"). signals.fshift keeps the
+        boolean dtype (fill False); a signal on the last bar falls off the end and is never filled,
+        as in backtesting.py."""
+        fast_ma = vbt.MA.run(close, fast, short_name="fast")
+        slow_ma = vbt.MA.run(close, slow, short_name="slow")
+        entries = fast_ma.ma_crossed_above(slow_ma).vbt.signals.fshift(1)
+        exits = fast_ma.ma_crossed_below(slow_ma).vbt.signals.fshift(1)
+        return entries, exits
+
+    def _portfolio(self, open_, close, entries, exits, fees):
+        # size=inf: as much as the cash buys after fees, cash / (open * (1 + fees)) units, not
+        # rounded. FractionalBacktest floors that to a multiple of 1e-8, which leaves up to
+        # 1e-8 * open of idle cash per trade (~1e-9 of the equity here). vectorbt's own rounding,
+        # size_granularity=1e-8, cannot be used: its sell side floors the position again
+        # (`size // 1e-8 * 1e-8`), which for a position that is already a multiple of 1e-8 often
+        # gives one unit less because 1e-8 is not exact in binary; the 1e-8 left over is then too
+        # small to sell (SizeZero) and keeps the position "open", so no later entry ever fills
+        # (W1: 2 trades instead of 52). direction is long-only by default, a cross up while long is
+        # ignored (accumulate=False), and `close` marks the position at every bar's close.
+        return vbt.Portfolio.from_signals(
+            close, entries, exits, price=open_, size=np.inf, fees=fees, init_cash=CASH, freq="1D")
+
+    def single(self, data, fast, slow, commission):
+        """One backtest. Timed: both MAs, both crossover arrays and their shift, from_signals (the
+        simulation: orders, cash, positions), and pf.stats() (all default metrics, computed from
+        the order records on demand). The phases let the report show the time without stats."""
+        open_, close = data
+        clock = Clock()
+        entries, exits = self._signals(close, fast, slow)
+        clock.lap("signals")
+        pf = self._portfolio(open_, close, entries, exits, commission)
+        clock.lap("portfolio")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pf.stats()
+        clock.lap("stats")
+        # One column: vectorbt returns scalars here.
+        trades = pf.trades
+        outcome = {
+            "final_equity": float(pf.final_value()),
+            "trades": int(trades.closed.count()),
+            "open_trades": int(trades.open.count()),
+        }
+        return outcome, clock.phases
+
+    def sweep(self, data, commission):
+        """W3, vectorbt's idiomatic parameter sweep: one MA indicator per side with a window per
+        column (the MA indicator computes each distinct window once and fans it out), crossovers
+        over all 1,590 columns at once, one from_signals over all columns, then the final value of
+        every column and its maximum. Timed: all of that. Not timed: the best column's trade count."""
+        open_, close = data
+        grid = w3_grid()
+        clock = Clock()
+        entries, exits = self._signals(close, [f for f, _ in grid], [s for _, s in grid])
+        clock.lap("signals")
+        pf = self._portfolio(open_, close, entries, exits, commission)
+        clock.lap("portfolio")
+        final = pf.final_value()
+        best = final.idxmax()  # the first maximum in grid order
+        clock.lap("rank")
+        assert list(final.index) == grid, "columns are not in grid order"
+        trades = pf.trades
+        outcome = {
+            "final_equity": float(final[best]),
+            "trades": int(trades.closed.count()[best]),
+            "open_trades": int(trades.open.count()[best]),
+            "best": {"fast": int(best[0]), "slow": int(best[1])},
+            "grid": [[int(f), int(s), float(e)] for (f, s), e in final.items()],
+        }
+        return outcome, clock.phases
+
+
