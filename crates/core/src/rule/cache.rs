@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
+use std::sync::Arc;
 
 use crate::indicators::{IndicatorError, Values};
 
@@ -33,8 +34,9 @@ pub struct IndicatorCache {
 struct Entry {
     /// The input series the outputs were computed from (for `atr`: the close).
     input: Vec<f64>,
-    /// Every output, aligned with `input`.
-    outputs: Vec<Values>,
+    /// Every output, aligned with `input`; shared, so whole-history evaluation reads them
+    /// without copying.
+    outputs: Vec<Arc<Values>>,
 }
 
 impl Entry {
@@ -85,12 +87,12 @@ impl IndicatorCache {
         key: String,
         input: &[f64],
         compute: impl FnOnce() -> Result<Vec<Values>, IndicatorError>,
-    ) -> Result<&[Values], IndicatorError> {
+    ) -> Result<&[Arc<Values>], IndicatorError> {
         let fresh = || -> Result<Entry, IndicatorError> {
             let outputs = compute()?;
             Ok(Entry {
                 input: input.to_vec(),
-                outputs,
+                outputs: outputs.into_iter().map(Arc::new).collect(),
             })
         };
         let entry = match self.entries.entry(key) {

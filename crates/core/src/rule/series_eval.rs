@@ -3,6 +3,8 @@
 //! property test holds the two together); it only handles rules that read the decision
 //! instrument alone and no open position, and says so by returning `None` for the others.
 
+use std::sync::Arc;
+
 use super::ast::BinaryOp;
 use super::cache::IndicatorCache;
 use super::context::EvalContext;
@@ -10,8 +12,9 @@ use super::functions::{ArgKind, Func, Inputs};
 use super::node::{Bindings, Indicator, Node, NodeKind};
 use crate::strategy::Outcome;
 
-/// A number on every day; `None` where it has no value (not ready).
-type Numbers = Vec<Option<f64>>;
+/// A number on every day; `None` where it has no value (not ready). Shared, so an indicator's
+/// series is read from the cache without a copy.
+type Numbers = Arc<Vec<Option<f64>>>;
 
 /// A condition on every day; `None` where it is not ready.
 type Conditions = Vec<Option<bool>>;
@@ -82,19 +85,22 @@ impl SeriesEvaluator<'_, '_> {
 
     fn numbers(&mut self, node: &Node) -> Numbers {
         match &node.kind {
-            NodeKind::Const(v) => vec![Some(*v); self.days],
-            NodeKind::Param(name) => vec![Some(self.bindings.get(name)); self.days],
+            NodeKind::Const(v) => Arc::new(vec![Some(*v); self.days]),
+            NodeKind::Param(name) => Arc::new(vec![Some(self.bindings.get(name)); self.days]),
             NodeKind::Series(_, field) => match self.ctx.columns(None) {
-                Some((_, columns)) => columns.field(*field).iter().map(|v| Some(*v)).collect(),
-                None => self.none(),
+                Some((_, columns)) => {
+                    Arc::new(columns.field(*field).iter().map(|v| Some(*v)).collect())
+                }
+                None => Arc::new(self.none()),
             },
             NodeKind::Indicator(indicator) => self.indicator(indicator),
-            NodeKind::Neg(x) => self.numbers(x).into_iter().map(|v| v.map(|v| -v)).collect(),
+            NodeKind::Neg(x) => Arc::new(self.numbers(x).iter().map(|v| v.map(|v| -v)).collect()),
             NodeKind::Binary(op, a, b) if !op.is_comparison() && !is_logical(*op) => {
                 let (x, y) = (self.numbers(a), self.numbers(b));
-                x.into_iter()
-                    .zip(y)
-                    .map(|(x, y)| {
+                let values = x
+                    .iter()
+                    .zip(y.iter())
+                    .map(|(&x, &y)| {
                         let v = match op {
                             BinaryOp::Add => x? + y?,
                             BinaryOp::Sub => x? - y?,
@@ -103,18 +109,19 @@ impl SeriesEvaluator<'_, '_> {
                         };
                         v.is_finite().then_some(v)
                     })
-                    .collect()
+                    .collect();
+                Arc::new(values)
             }
             NodeKind::Lookback(base, arg) => match self.bindings.whole(arg, 0.0) {
                 Ok(days) => {
                     let values = self.numbers(base);
-                    self.earlier(base, &values, days)
+                    Arc::new(self.earlier(base, &values, days))
                 }
-                Err(_) => self.none(),
+                Err(_) => Arc::new(self.none()),
             },
             // A condition where a number is expected, or a position value: the checker refuses
             // the first and `supported` the second.
-            _ => self.none(),
+            _ => Arc::new(self.none()),
         }
     }
 
@@ -150,9 +157,9 @@ impl SeriesEvaluator<'_, '_> {
             }
             NodeKind::Binary(op, a, b) if op.is_comparison() => {
                 let (x, y) = (self.numbers(a), self.numbers(b));
-                x.into_iter()
-                    .zip(y)
-                    .map(|(x, y)| {
+                x.iter()
+                    .zip(y.iter())
+                    .map(|(&x, &y)| {
                         let (x, y) = (x?, y?);
                         Some(match op {
                             BinaryOp::Lt => x < y,
@@ -167,10 +174,13 @@ impl SeriesEvaluator<'_, '_> {
             }
             NodeKind::Cross { above, a, b } => {
                 let (x, y) = (self.numbers(a), self.numbers(b));
-                let (x1, y1) = (self.earlier(a, &x, 1), self.earlier(b, &y, 1));
+                // Yesterday's values, read in place: a constant is its own yesterday.
+                let (lag_a, lag_b) = (lag(a, 1), lag(b, 1));
                 (0..self.days)
                     .map(|i| {
-                        let (a0, b0, a1, b1) = (x[i]?, y[i]?, x1[i]?, y1[i]?);
+                        let a1 = x[i.checked_sub(lag_a)?]?;
+                        let b1 = y[i.checked_sub(lag_b)?]?;
+                        let (a0, b0) = (x[i]?, y[i]?);
                         Some(if *above {
                             a0 > b0 && a1 <= b1
                         } else {
@@ -193,13 +203,13 @@ impl SeriesEvaluator<'_, '_> {
     /// The indicator on every day, through the same cache key as the day-by-day evaluator.
     fn indicator(&mut self, indicator: &Indicator) -> Numbers {
         let Some((symbol, columns)) = self.ctx.columns(None) else {
-            return self.none();
+            return Arc::new(self.none());
         };
         let spec = indicator.spec;
         let mut args = Vec::new();
         for (arg, (_, kind)) in indicator.args.iter().zip(spec.args) {
             if *kind == ArgKind::Period && self.bindings.whole(arg, 1.0).is_err() {
-                return self.none();
+                return Arc::new(self.none());
             }
             args.push(self.bindings.arg(arg));
         }
@@ -217,13 +227,20 @@ impl SeriesEvaluator<'_, '_> {
             .cache
             .get_or_compute(key, inputs.series, || spec.compute(&inputs, &args))
         {
+            // The cache may hold a longer history than this evaluation's; cut it to length.
             Ok(outputs) => match outputs.get(indicator.output) {
-                Some(values) => values[..self.days.min(values.len())].to_vec(),
-                None => self.none(),
+                Some(values) if values.len() == self.days => Arc::clone(values),
+                Some(values) => Arc::new(values[..self.days.min(values.len())].to_vec()),
+                None => Arc::new(self.none()),
             },
-            Err(_) => self.none(),
+            Err(_) => Arc::new(self.none()),
         }
     }
+}
+
+/// How many days back `node`'s value `days` days ago sits in its series: none for a constant.
+fn lag(node: &Node, days: usize) -> usize {
+    if is_constant(node) { 0 } else { days }
 }
 
 /// Whether `node` reads no market data (its value is the same on every day).

@@ -20,13 +20,13 @@ use rust_decimal::Decimal;
 use crate::Day;
 use crate::account::{Account, AccountError, ExitReason, PositionId};
 use crate::calendar::Calendar;
-use crate::candle::{Candle, decimal_to_f64};
+use crate::candle::Candle;
 use crate::engine::{self, EntryAction, EntryBook};
 use crate::execution::{Broker, Fill, FillModel, FillTiming, PaperBroker, PriceBasis, Sizing};
 use crate::market::MarketData;
 use crate::money::Money;
 use crate::rule::IndicatorCache;
-use crate::strategy::{self, Outcome, Strategy};
+use crate::strategy::{self, ExitLimits, Outcome, Strategy};
 use crate::symbol::Symbol;
 
 use super::result::{BacktestResult, EquityPoint, OpenTrade, Trade, Unfilled};
@@ -114,6 +114,9 @@ struct Lane<'a> {
     symbol: &'a Symbol,
     days: &'a [Day],
     closes: &'a [f64],
+    /// The exact candles of `days`, one per day, when the data holds them all (it does when
+    /// built from candles); empty otherwise, and the view is asked instead.
+    candles: &'a [Candle],
     /// Index of the first day after the current one.
     cursor: usize,
     /// Entry outcomes per strategy (index into the strategies), when precomputed.
@@ -122,9 +125,34 @@ struct Lane<'a> {
     exits: Vec<Option<Vec<Outcome>>>,
     /// Whether each strategy trades this instrument.
     traded: Vec<bool>,
+    /// Whether it has a candle on the walk's current day.
+    today: bool,
 }
 
-impl Lane<'_> {
+impl<'a> Lane<'a> {
+    /// The exact candle of the current day (the decision candle), if the lane has one today.
+    fn today<'d>(&self, data: &'d MarketData, day: Day) -> Option<&'d Candle>
+    where
+        'a: 'd,
+    {
+        if self.candles.is_empty() {
+            return data.view(day).latest(self.symbol);
+        }
+        let candle = self.candles.get(self.cursor.checked_sub(1)?)?;
+        (candle.day() == day).then_some(candle)
+    }
+
+    /// The candle a decision on the current day fills at under next-open timing.
+    fn next<'d>(&self, data: &'d MarketData, day: Day) -> Option<&'d Candle>
+    where
+        'a: 'd,
+    {
+        match self.candles.get(self.cursor) {
+            Some(candle) => Some(candle),
+            None => data.next_candle(self.symbol, day),
+        }
+    }
+
     /// The latest close at or before the current day, if any.
     fn close(&self) -> Option<f64> {
         self.cursor.checked_sub(1).map(|i| self.closes[i])
@@ -133,6 +161,11 @@ impl Lane<'_> {
     /// Whether the instrument has a complete candle on `day` (the current day).
     fn trades_on(&self, day: Day) -> bool {
         self.cursor > 0 && self.days[self.cursor - 1] == day
+    }
+
+    /// Whether the instrument has a candle on the walk's current day (set as the walk advances).
+    fn trades_on_current(&self) -> bool {
+        self.today
     }
 }
 
@@ -188,6 +221,10 @@ pub fn backtest_with(
         let symbol = &instrument.symbol;
         let days = end_view.days(symbol);
         let closes = end_view.columns(symbol).map_or(&[][..], |c| c.close);
+        let candles = end_view.candles(symbol);
+        let aligned = candles.len() == days.len()
+            && candles.first().map(Candle::day) == days.first().copied();
+        let candles = if aligned { candles } else { &[][..] };
         let traded: Vec<bool> = strategies
             .iter()
             .map(|s| s.strategy.trades(symbol))
@@ -224,10 +261,12 @@ pub fn backtest_with(
             symbol,
             days,
             closes,
+            candles,
             cursor: days.partition_point(|d| *d < from),
             entries,
             exits,
             traded,
+            today: false,
         });
     }
     let period = period_days(&lanes, from, to);
@@ -242,11 +281,15 @@ pub fn backtest_with(
         },
         to,
         account: Account::new(settings.initial_cash),
-        cash: decimal_to_f64(settings.initial_cash.0),
+        cash: approx(settings.initial_cash.0),
         held: Vec::new(),
         open: Vec::new(),
         holding: vec![None; strategies.len() * lanes.len()],
         open_count: vec![0; strategies.len()],
+        has_limits: strategies
+            .iter()
+            .map(|s| s.strategy.exit_limits() != ExitLimits::default())
+            .collect(),
         lanes: lanes.len(),
         trades: Vec::new(),
         unfilled: Vec::new(),
@@ -263,7 +306,8 @@ pub fn backtest_with(
             while lane.cursor < lane.days.len() && lane.days[lane.cursor] <= day {
                 lane.cursor += 1;
             }
-            if lane.trades_on(day) {
+            lane.today = lane.trades_on(day);
+            if lane.today {
                 today.push(i);
             }
         }
@@ -273,8 +317,12 @@ pub fn backtest_with(
             bar,
             period: &period,
         };
-        walk.entries(&lanes, &today, &now, cache, &mut pending)?;
-        walk.exits(&lanes, &now, cache, &mut pending)?;
+        // Most days nothing can happen; the outcomes already say so, and the full steps (which
+        // would decide the same) are skipped.
+        if !walk.quiet(&lanes, &today, bar) {
+            walk.entries(&lanes, &today, &now, cache, &mut pending)?;
+            walk.exits(&lanes, &now, cache, &mut pending)?;
+        }
         let value = walk.equity(&lanes, &pending);
         peak = peak.max(value);
         // Like the equity, the cash at D's close does not include fills dated after D.
@@ -389,12 +437,20 @@ fn benchmark(lanes: &[Lane<'_>], period: &[Day]) -> Vec<f64> {
         let Some(&base) = lane.closes.get(start) else {
             continue;
         };
+        let scale = weight / base;
+        if lanes.len() == 1 {
+            // One instrument: its closes are the period's days, one for one.
+            for (value, close) in index.iter_mut().zip(&lane.closes[start..]) {
+                *value = close * scale;
+            }
+            continue;
+        }
         let mut cursor = start;
         for (bar, day) in period.iter().enumerate() {
             while cursor + 1 < lane.days.len() && lane.days[cursor + 1] <= *day {
                 cursor += 1;
             }
-            index[bar] += lane.closes[cursor] / base * weight;
+            index[bar] += lane.closes[cursor] * scale;
         }
     }
     index
@@ -447,6 +503,8 @@ struct Walk<'d, 's> {
     open_count: Vec<u32>,
     /// How many instruments (lanes) the walk has.
     lanes: usize,
+    /// Whether each strategy has risk exits (checked on every day a position is held).
+    has_limits: Vec<bool>,
     trades: Vec<Trade>,
     unfilled: Vec<Unfilled>,
     /// The first bar on which some entry decision was ready.
@@ -455,17 +513,56 @@ struct Walk<'d, 's> {
     scratch: Vec<(usize, PositionId)>,
 }
 
-impl Walk<'_, '_> {
+impl<'d> Walk<'d, '_> {
     fn held(&self, id: PositionId) -> Option<&Held> {
         usize::try_from(id.0 - 1)
             .ok()
             .and_then(|i| self.held.get(i))
     }
 
+    /// Whether nothing can happen on the current day, read from precomputed outcomes alone: no
+    /// entry passes and no open position has a risk exit to check or an exit signal that
+    /// passes. Records the first ready bar as the entry step would.
+    fn quiet(&mut self, lanes: &[Lane<'_>], today: &[usize], bar: usize) -> bool {
+        for &i in today {
+            let lane = &lanes[i];
+            let index = lane.cursor - 1;
+            for (k, outcomes) in lane.entries.iter().enumerate() {
+                if !lane.traded[k] {
+                    continue;
+                }
+                let Some(outcomes) = outcomes else {
+                    return false;
+                };
+                match outcomes[index] {
+                    Outcome::Passed => return false,
+                    Outcome::Failed if self.first_ready.is_none() => self.first_ready = Some(bar),
+                    _ => {}
+                }
+            }
+        }
+        self.open.iter().all(|&id| {
+            let Some(held) = self.held(id) else {
+                return false;
+            };
+            let lane = &lanes[held.lane];
+            if !lane.trades_on_current() {
+                return true;
+            }
+            !self.has_limits[held.strategy]
+                && lane.exits[held.strategy]
+                    .as_ref()
+                    .is_some_and(|o| o[lane.cursor - 1] != Outcome::Passed)
+        })
+    }
+
     /// The exact candle of the lane's current day, if it has one.
-    fn latest_candle(&self, lane: &Lane<'_>) -> Option<&Candle> {
+    fn latest_candle<'l>(&self, lane: &Lane<'l>) -> Option<&'l Candle>
+    where
+        'd: 'l,
+    {
         let day = *lane.days.get(lane.cursor.checked_sub(1)?)?;
-        self.data.view(day).latest(lane.symbol)
+        lane.today(self.data, day)
     }
 
     /// Cash plus open positions at their latest close (the entry price before the first), exact:
@@ -514,7 +611,7 @@ impl Walk<'_, '_> {
                 }
                 let slot = k * lanes.len() + i;
                 let equity = *equity.get_or_insert_with(|| self.marked_equity(lanes));
-                let Some(decided_on) = view.latest(lane.symbol) else {
+                let Some(decided_on) = lane.today(self.data, now.day) else {
                     continue;
                 };
                 let book = EntryBook {
@@ -523,7 +620,7 @@ impl Walk<'_, '_> {
                     held: self.holding[slot],
                     open_positions: self.open_count[k],
                 };
-                let next = self.data.next_candle(lane.symbol, now.day);
+                let next = lane.next(self.data, now.day);
                 let action = engine::act_on_entry(
                     &self.broker,
                     s.sizing,
@@ -543,8 +640,8 @@ impl Walk<'_, '_> {
                     }
                     EntryAction::Filled(fill) => {
                         let id = self.account.open(name, &fill)?;
-                        let quantity = decimal_to_f64(fill.quantity.0);
-                        let delta = decimal_to_f64(fill.cash_delta().0);
+                        let quantity = approx(fill.quantity.0);
+                        let delta = approx(fill.cash_delta().0);
                         self.cash += delta;
                         self.held.push(Held {
                             lane: i,
@@ -620,10 +717,10 @@ impl Walk<'_, '_> {
             else {
                 continue;
             };
-            let Some(decided_on) = view.latest(lane.symbol) else {
+            let Some(decided_on) = lane.today(self.data, now.day) else {
                 continue;
             };
-            let next = self.data.next_candle(lane.symbol, now.day);
+            let next = lane.next(self.data, now.day);
             let fill = self.broker.sell(position.quantity, decided_on, next);
             if !self.in_period(&fill) {
                 let why = after_period(self.to);
@@ -661,11 +758,11 @@ impl Walk<'_, '_> {
             .held(id)
             .copied()
             .ok_or(BacktestError::Account(AccountError::NotOpen(id)))?;
-        let delta = decimal_to_f64(fill.cash_delta().0);
+        let delta = approx(fill.cash_delta().0);
         let fees = Money(position.entry_fee.0 + fill.fee.0);
-        let return_fraction = decimal_to_f64(fill.price.0) / decimal_to_f64(position.entry_price.0)
+        let return_fraction = approx(fill.price.0) / approx(position.entry_price.0)
             - 1.0
-            - decimal_to_f64(fees.0) / decimal_to_f64(position.cost().0);
+            - approx(fees.0) / approx(position.cost().0);
         let trade = Trade {
             position: id,
             symbol: position.symbol.clone(),
@@ -762,6 +859,14 @@ impl Walk<'_, '_> {
             })
             .collect()
     }
+}
+
+/// A decimal as the nearest-enough f64 for the equity curve and trade returns (statistics only;
+/// the money stays exact). Cheaper than the correctly rounded [`crate::decimal_to_f64`] the live
+/// indicators need, and within an ulp or two of it.
+fn approx(value: Decimal) -> f64 {
+    use rust_decimal::prelude::ToPrimitive;
+    value.to_f64().unwrap_or(f64::NAN)
 }
 
 fn after_period(to: Day) -> String {
