@@ -248,15 +248,7 @@ impl<'c> Evaluator<'_, 'c> {
             }
         }
         let spec = indicator.spec;
-        let inputs = Inputs {
-            series: if spec.func == Func::Atr {
-                columns.close
-            } else {
-                columns.field(indicator.field)
-            },
-            high: columns.high,
-            low: columns.low,
-        };
+        let inputs = indicator_inputs(indicator, columns);
         let days = inputs.series.len();
         let needed = spec.warm_up(&args) + offset + 1;
         let not_ready = |what: &str| {
@@ -319,6 +311,19 @@ impl<'c> Evaluator<'_, 'c> {
                 self.precompute(b);
             }
         }
+    }
+}
+
+/// What an indicator reads from `columns`: its series (`atr` reads the close) and high and low.
+pub(super) fn indicator_inputs<'c>(indicator: &Indicator, columns: Columns<'c>) -> Inputs<'c> {
+    Inputs {
+        series: if indicator.spec.func == Func::Atr {
+            columns.close
+        } else {
+            columns.field(indicator.field)
+        },
+        high: columns.high,
+        low: columns.low,
     }
 }
 

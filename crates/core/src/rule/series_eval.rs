@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::ast::BinaryOp;
 use super::cache::IndicatorCache;
 use super::context::EvalContext;
-use super::functions::{ArgKind, Func, Inputs};
+use super::functions::ArgKind;
 use super::node::{Bindings, Indicator, Node, NodeKind};
 use crate::strategy::Outcome;
 
@@ -213,15 +213,7 @@ impl SeriesEvaluator<'_, '_> {
             }
             args.push(self.bindings.arg(arg));
         }
-        let inputs = Inputs {
-            series: if spec.func == Func::Atr {
-                columns.close
-            } else {
-                columns.field(indicator.field)
-            },
-            high: columns.high,
-            low: columns.low,
-        };
+        let inputs = super::eval::indicator_inputs(indicator, columns);
         let key = super::eval::cache_key(spec, indicator.field, symbol, &args);
         match self
             .cache

@@ -323,6 +323,19 @@ impl RuleStrategy {
         self.exit.as_ref()
     }
 
+    /// `rule`'s outcome on every day of `symbol` up to the view's day (see [`Rule::outcomes`]).
+    fn outcomes(
+        &self,
+        rule: &Rule,
+        view: &MarketView<'_>,
+        symbol: &Symbol,
+        cache: &mut IndicatorCache,
+    ) -> Option<Vec<Outcome>> {
+        let ctx =
+            EvalContext::new(symbol.clone(), view.columns(symbol)?).with_params(&self.overrides);
+        rule.outcomes(&ctx, cache)
+    }
+
     fn evaluate(
         &self,
         rule: &Rule,
@@ -420,9 +433,7 @@ impl Strategy for RuleStrategy {
         symbol: &Symbol,
         cache: &mut IndicatorCache,
     ) -> Option<Vec<Outcome>> {
-        let ctx =
-            EvalContext::new(symbol.clone(), view.columns(symbol)?).with_params(&self.overrides);
-        self.entry.outcomes(&ctx, cache)
+        self.outcomes(&self.entry, view, symbol, cache)
     }
 
     fn precompute(&self, view: &MarketView<'_>, symbol: &Symbol, cache: &mut IndicatorCache) {
@@ -447,10 +458,7 @@ impl Strategy for RuleStrategy {
         symbol: &Symbol,
         cache: &mut IndicatorCache,
     ) -> Option<Vec<Outcome>> {
-        let rule = self.exit.as_ref()?;
-        let ctx =
-            EvalContext::new(symbol.clone(), view.columns(symbol)?).with_params(&self.overrides);
-        rule.outcomes(&ctx, cache)
+        self.outcomes(self.exit.as_ref()?, view, symbol, cache)
     }
 
     fn data_needs(&self) -> DataNeeds {
