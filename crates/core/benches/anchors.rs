@@ -119,6 +119,7 @@ fn strategy() -> RuleStrategy {
 }
 
 fn run_one(
+    base: &RuleStrategy,
     data: &MarketData,
     instruments: &[BacktestInstrument],
     settings: &BacktestSettings,
@@ -128,7 +129,8 @@ fn run_one(
     let mut params = Params::new();
     params.insert("fast".into(), fast);
     params.insert("slow".into(), slow);
-    let s = strategy().with_params(params);
+    // As a sweep does: the parsed strategy with this point's parameters.
+    let s = base.clone().with_params(params);
     let strategies = [BacktestStrategy {
         strategy: &s,
         sizing: Sizing::AllCash,
@@ -165,6 +167,7 @@ fn main() {
     let mut outcome: (f64, usize, Option<(f64, f64)>) = (0.0, 0, None);
     for _ in 0..a.runs.max(1) {
         let start = Instant::now();
+        let base = strategy();
         if a.workload == "w3" {
             let ranges: Vec<ParamRange> = ["fast=5..50", "slow=20..200:5"]
                 .iter()
@@ -176,7 +179,7 @@ fn main() {
             run_grid(
                 &grid,
                 |p, cache| {
-                    let r = run_one(&data, &instruments, &settings, (p[0], p[1]), cache);
+                    let r = run_one(&base, &data, &instruments, &settings, (p[0], p[1]), cache);
                     ((p[0], p[1]), r.stats.equity_final, r.trades.len())
                 },
                 |_, (params, equity, trades)| {
@@ -190,7 +193,14 @@ fn main() {
             outcome = (equity, trades, Some(params));
         } else {
             let mut cache = IndicatorCache::new();
-            let r = run_one(&data, &instruments, &settings, (a.fast, a.slow), &mut cache);
+            let r = run_one(
+                &base,
+                &data,
+                &instruments,
+                &settings,
+                (a.fast, a.slow),
+                &mut cache,
+            );
             outcome = (
                 barter_core::decimal_to_f64(r.final_equity.0),
                 r.trades.len(),
