@@ -33,6 +33,7 @@ time, the W3 grids) as JSON in `bench/.data/anchors.json`.
 
 import argparse
 import datetime
+import fcntl
 import gc
 import json
 import os
@@ -313,7 +314,8 @@ def results_table(results, workloads):
 
 def targets_section(results, workloads):
     lines = ["## Barter's targets", "",
-             "From vectorbt's medians in this run (W1 and W2 with statistics):", "",
+             "From vectorbt's medians in this run (W1 and W2 with statistics; a CPU time well "
+             "below the wall time above means the machine was busy and the limit is lenient):", "",
              "| workload | vectorbt median s | target | Barter must take at most | Barter median s | met |",
              "|---|---:|---|---:|---:|---|"]
     for w in workloads:
@@ -496,7 +498,10 @@ def render(env, results, workloads, skipped, runs, bt_runs):
         "- vectorbt W3: the same calls with 1,590 columns at once (one window per column; the MA "
         "indicator computes each distinct window once), then `pf.final_value()` and `idxmax()`. "
         "Single-threaded.",
-        "- Barter: whatever its bench times; see its command below.",
+        "- Barter: what its bench (`crates/core/benches/anchors.rs`) times around each run; its "
+        "doc says: building the strategy, the indicators, the backtest and all statistics (W1, "
+        "W2), or the whole 1,590-point sweep on all cores ranked by final equity (W3); never "
+        "reading the CSV. No warm-up run is excluded.",
         "",
         f"Timed runs requested: vectorbt and Barter {fmt_runs(runs)}; backtesting.py {fmt_runs(bt_runs)}.",
         "",
@@ -562,6 +567,14 @@ def main():
         assert e in ENGINE_ORDER, e
     runs = parse_runs(args.runs, QUICK_RUNS if args.quick else DEFAULT_RUNS)
     bt_runs = parse_runs(args.bt_runs, QUICK_RUNS if args.quick else DEFAULT_BT_RUNS)
+
+    # Two runs at once on two cores would time each other; the second one stops here.
+    data.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    lock = open(data.DATA_DIR / "anchors.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"another anchors.py run holds {lock.name}; wait for it to finish")
 
     data.ensure_w1()
     if "w2" in workloads:
