@@ -297,7 +297,6 @@ pub fn backtest_with(
         scratch: Vec::new(),
     };
     let mut equity = Vec::with_capacity(period.len());
-    let mut peak = f64::MIN;
     let mut today: Vec<usize> = Vec::with_capacity(lanes.len());
     let mut pending: Vec<Pending> = Vec::new();
     for (bar, &day) in period.iter().enumerate() {
@@ -324,32 +323,31 @@ pub fn backtest_with(
             walk.exits(&lanes, &now, cache, &mut pending)?;
         }
         let value = walk.equity(&lanes, &pending);
-        peak = peak.max(value);
         // Like the equity, the cash at D's close does not include fills dated after D.
         let cash = walk.cash - pending.iter().map(|p| p.cash_delta).sum::<f64>();
         equity.push(EquityPoint {
             day,
             equity: value,
             cash,
-            drawdown: if peak > 0.0 { value / peak - 1.0 } else { 0.0 },
+            drawdown: 0.0,
         });
     }
     if settings.close_at_end {
         walk.close_all(&lanes, &period)?;
-        let before = equity.len().saturating_sub(1);
-        let peak = equity[..before]
-            .iter()
-            .map(|p| p.equity)
-            .fold(walk.cash, f64::max);
         if let Some(last) = equity.last_mut() {
             last.equity = walk.cash;
             last.cash = walk.cash;
-            last.drawdown = if peak > 0.0 {
-                walk.cash / peak - 1.0
-            } else {
-                0.0
-            };
         }
+    }
+    // Drawdowns in their own pass: the division stays out of the day loop.
+    let mut peak = f64::MIN;
+    for point in &mut equity {
+        peak = peak.max(point.equity);
+        point.drawdown = if peak > 0.0 {
+            point.equity / peak - 1.0
+        } else {
+            0.0
+        };
     }
     let open_trades = walk.open_trades(&lanes);
     let final_cash = walk.account.cash();
@@ -358,6 +356,10 @@ pub fn backtest_with(
         .map(|t| t.quantity.0 * t.mark_price.0)
         .sum();
     let benchmark = benchmark(&lanes, &period);
+    let benchmark: &[f64] = match &benchmark {
+        Benchmark::Closes(closes) => closes,
+        Benchmark::Index(index) => index,
+    };
     let benchmark_start = walk.first_ready.map_or(0, |bar| bar.saturating_sub(1));
     let annual_periods = settings.annual_periods.unwrap_or_else(|| {
         if instruments
@@ -372,7 +374,7 @@ pub fn backtest_with(
     let stats = stats::compute(&StatsInput {
         equity: &equity,
         trades: &walk.trades,
-        benchmark: &benchmark,
+        benchmark,
         benchmark_start,
         annual_periods,
     });
@@ -427,9 +429,23 @@ fn period_days(lanes: &[Lane<'_>], from: Day, to: Day) -> Vec<Day> {
     days
 }
 
-/// An equal-weight buy-and-hold index of the instruments on every bar (each close relative to
-/// its first close in the period, carried forward over days without a candle).
-fn benchmark(lanes: &[Lane<'_>], period: &[Day]) -> Vec<f64> {
+/// The buy-and-hold benchmark on every bar of the period.
+enum Benchmark<'a> {
+    /// One instrument: its closes, which are the period's days one for one (every statistic of
+    /// the benchmark is a ratio, so its scale does not matter).
+    Closes(&'a [f64]),
+    /// Several: an equal-weight index (each close relative to its first close in the period,
+    /// carried forward over days without a candle).
+    Index(Vec<f64>),
+}
+
+fn benchmark<'a>(lanes: &[Lane<'a>], period: &[Day]) -> Benchmark<'a> {
+    if let [lane] = lanes {
+        let start = lane.days.partition_point(|d| *d < period[0]);
+        if let Some(closes) = lane.closes.get(start..start + period.len()) {
+            return Benchmark::Closes(closes);
+        }
+    }
     let mut index = vec![0.0; period.len()];
     let weight = 1.0 / lanes.len() as f64;
     for lane in lanes {
@@ -438,13 +454,6 @@ fn benchmark(lanes: &[Lane<'_>], period: &[Day]) -> Vec<f64> {
             continue;
         };
         let scale = weight / base;
-        if lanes.len() == 1 {
-            // One instrument: its closes are the period's days, one for one.
-            for (value, close) in index.iter_mut().zip(&lane.closes[start..]) {
-                *value = close * scale;
-            }
-            continue;
-        }
         let mut cursor = start;
         for (bar, day) in period.iter().enumerate() {
             while cursor + 1 < lane.days.len() && lane.days[cursor + 1] <= *day {
@@ -453,7 +462,7 @@ fn benchmark(lanes: &[Lane<'_>], period: &[Day]) -> Vec<f64> {
             index[bar] += lane.closes[cursor] * scale;
         }
     }
-    index
+    Benchmark::Index(index)
 }
 
 /// The current day of the walk and its place in the period.
