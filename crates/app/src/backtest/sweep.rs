@@ -1,0 +1,258 @@
+//! Parameter sweeps of a prepared backtest: the grid from the request, each point applied to
+//! the strategies (rule parameters or risk exits), the parallel run, and the ranking.
+
+use std::str::FromStr;
+
+use barter_core::Money;
+use barter_core::simulator::{
+    self, BacktestResult, BacktestSettings, BacktestStrategy, Constraint, Grid, ParamRange,
+    Statistics,
+};
+use barter_core::strategy::RuleStrategy;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::{BacktestFailure, BacktestRequest, Prepared, invalid};
+
+/// How a sweep point sets a strategy: rule parameters, or risk exits by name.
+fn apply_point(strategy: &RuleStrategy, names: &[String], point: &[f64]) -> RuleStrategy {
+    use barter_core::strategy::Strategy as _;
+    let mut params = strategy.params().clone();
+    let mut limits = strategy.exit_limits();
+    let percent = |v: f64| {
+        Decimal::from_str(&format!("{v}"))
+            .ok()
+            .map(|d| d / Decimal::ONE_HUNDRED)
+    };
+    for (name, value) in names.iter().zip(point) {
+        match name.as_str() {
+            "stop_loss" => limits.stop_loss = percent(*value),
+            "take_profit" => limits.take_profit = percent(*value),
+            "trailing_stop" => limits.trailing_stop = percent(*value),
+            "max_holding_days" => limits.max_holding_days = Some(*value as u32),
+            _ => {
+                params.insert(name.clone(), *value);
+            }
+        }
+    }
+    strategy.clone().with_params(params).with_limits(limits)
+}
+
+/// The names a sweep may set besides rule parameters.
+const LIMIT_PARAMS: [&str; 4] = [
+    "stop_loss",
+    "take_profit",
+    "trailing_stop",
+    "max_holding_days",
+];
+
+/// A sweep's parsed grid and ranking, checked against the strategies.
+pub struct SweepPlan {
+    /// The valid combinations.
+    pub grid: Grid,
+    /// The statistic to rank by.
+    pub rank_by: String,
+}
+
+/// Parses and checks the sweep part of `request` (`None` when nothing is swept).
+///
+/// # Errors
+/// Bad ranges, constraints, rank statistic, or parameters no strategy uses.
+pub fn sweep_plan(
+    request: &BacktestRequest,
+    prepared: &Prepared,
+) -> Result<Option<SweepPlan>, BacktestFailure> {
+    if request.sweep.is_empty() {
+        if !request.constraints.is_empty() {
+            return Err(invalid("constraints", "constraints need swept parameters"));
+        }
+        return Ok(None);
+    }
+    let ranges = request
+        .sweep
+        .iter()
+        .map(|s| s.parse::<ParamRange>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|m| invalid("sweep", m))?;
+    for range in &ranges {
+        let used = prepared.strategies.iter().any(|p| {
+            p.strategy
+                .entry_rule()
+                .parameters_used()
+                .contains(&range.name)
+                || p.strategy
+                    .exit_rule()
+                    .is_some_and(|r| r.parameters_used().contains(&range.name))
+        });
+        if !used && !LIMIT_PARAMS.contains(&range.name.as_str()) {
+            return Err(invalid(
+                "sweep",
+                format!(
+                    "no rule uses `${}`; sweep a rule parameter or one of {}",
+                    range.name,
+                    LIMIT_PARAMS.join(", ")
+                ),
+            ));
+        }
+    }
+    let constraints = request
+        .constraints
+        .iter()
+        .map(|s| s.parse::<Constraint>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|m| invalid("constraints", m))?;
+    let grid = Grid::new(&ranges, &constraints).map_err(|m| invalid("sweep", m))?;
+    // Values a rule cannot take (a period of 0, 2.5 days) are refused before anything runs.
+    for point in &grid.points {
+        for p in &prepared.strategies {
+            let swept = apply_point(&p.strategy, &grid.names, point);
+            for rule in std::iter::once(swept.entry_rule()).chain(swept.exit_rule()) {
+                if let Err(errors) = rule.check_params(swept.params()) {
+                    let message = errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>();
+                    return Err(invalid(
+                        "sweep",
+                        format!(
+                            "at {}: {}",
+                            describe_point(&grid.names, point),
+                            message.join("; ")
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let rank_by = request
+        .rank_by
+        .clone()
+        .unwrap_or_else(|| "return_pct".to_owned());
+    if !Statistics::KEYS.contains(&rank_by.as_str()) {
+        return Err(invalid(
+            "rank_by",
+            format!(
+                "`{rank_by}` is not a statistic; one of {}",
+                Statistics::KEYS.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(SweepPlan { grid, rank_by }))
+}
+
+/// `fast=10, slow=20`.
+pub fn describe_point(names: &[String], point: &[f64]) -> String {
+    names
+        .iter()
+        .zip(point)
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One combination's outcome in a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SweepRow {
+    /// The parameter values, in the grid's order.
+    pub values: Vec<f64>,
+    /// The statistics (`None` when the period had no candle).
+    #[schema(value_type = Object)]
+    pub stats: Option<Statistics>,
+    /// Exact final equity.
+    #[schema(value_type = Option<String>)]
+    pub final_equity: Option<Money>,
+}
+
+impl Prepared {
+    /// Runs one sweep combination with `cache` (the sweep's per-thread cache).
+    pub fn run_point(
+        &self,
+        names: &[String],
+        point: &[f64],
+        settings: &BacktestSettings,
+        cache: &mut barter_core::rule::IndicatorCache,
+    ) -> Option<BacktestResult> {
+        let swept: Vec<RuleStrategy> = self
+            .strategies
+            .iter()
+            .map(|p| apply_point(&p.strategy, names, point))
+            .collect();
+        let strategies: Vec<BacktestStrategy<'_>> = swept
+            .iter()
+            .zip(&self.strategies)
+            .map(|(s, p)| BacktestStrategy {
+                strategy: s,
+                sizing: p.sizing,
+                max_open_positions: p.max_open_positions,
+            })
+            .collect();
+        simulator::backtest_with(&self.data, &self.instruments, &strategies, settings, cache).ok()
+    }
+
+    /// Runs every combination of `grid` in parallel, handing each row to `on_row` as it
+    /// finishes (equity curves are dropped at once, so memory does not grow with the grid).
+    pub fn sweep(
+        &self,
+        grid: &Grid,
+        settings: &BacktestSettings,
+        on_row: impl Fn(SweepRow) + Sync,
+    ) {
+        simulator::run_grid(
+            grid,
+            |point, cache| {
+                let result = self.run_point(&grid.names, point, settings, cache);
+                SweepRow {
+                    values: point.to_vec(),
+                    final_equity: result.as_ref().map(|r| r.final_equity),
+                    stats: result.map(|r| r.stats),
+                }
+            },
+            |_, row| on_row(row),
+        );
+    }
+}
+
+/// Keeps the best `n` rows by a statistic (ties: first come stays first).
+pub struct TopRows {
+    rank_by: String,
+    n: usize,
+    rows: Vec<SweepRow>,
+}
+
+impl TopRows {
+    /// An empty ranking of `n` rows by `rank_by`.
+    pub fn new(rank_by: &str, n: usize) -> Self {
+        Self {
+            rank_by: rank_by.to_owned(),
+            n,
+            rows: Vec::new(),
+        }
+    }
+
+    fn score(&self, row: &SweepRow) -> f64 {
+        let value = row.stats.as_ref().and_then(|s| s.value(&self.rank_by));
+        match value {
+            Some(v) if Statistics::higher_is_better(&self.rank_by) => v,
+            Some(v) => -v,
+            None => f64::NEG_INFINITY,
+        }
+    }
+
+    /// Offers a row.
+    pub fn offer(&mut self, row: SweepRow) {
+        let score = self.score(&row);
+        let at = self
+            .rows
+            .iter()
+            .position(|r| {
+                self.score(r) < score || (self.score(r) == score && r.values > row.values)
+            })
+            .unwrap_or(self.rows.len());
+        if at < self.n {
+            self.rows.insert(at, row);
+            self.rows.truncate(self.n);
+        }
+    }
+
+    /// The rows, best first.
+    pub fn into_rows(self) -> Vec<SweepRow> {
+        self.rows
+    }
+}
