@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use anyhow::Context;
-use barter_core::simulator::{BacktestResult, Statistics, stats};
+use barter_core::simulator::{BacktestResult, Statistics, breakdown};
 use barter_core::{Day, FillTiming, Symbol};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -204,7 +204,7 @@ pub fn breakdown_tables(result: &BacktestResult) -> Vec<ReportTable> {
         "best %",
         "worst %",
     ];
-    let table = |title: &str, rows: Vec<stats::Breakdown>| ReportTable {
+    let table = |title: &str, rows: Vec<breakdown::Breakdown>| ReportTable {
         title: title.to_owned(),
         columns: columns.iter().map(|c| (*c).to_owned()).collect(),
         rows: rows
@@ -225,9 +225,9 @@ pub fn breakdown_tables(result: &BacktestResult) -> Vec<ReportTable> {
             .collect(),
     };
     vec![
-        table("By instrument", stats::by_instrument(&result.trades)),
-        table("By strategy", stats::by_strategy(&result.trades)),
-        table("By exit reason", stats::by_exit_reason(&result.trades)),
+        table("By instrument", breakdown::by_instrument(&result.trades)),
+        table("By strategy", breakdown::by_strategy(&result.trades)),
+        table("By exit reason", breakdown::by_exit_reason(&result.trades)),
     ]
 }
 

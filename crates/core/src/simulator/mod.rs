@@ -1,11 +1,13 @@
 //! The simulator: backtests that walk the days of a period through the same strategies, exit
 //! rules, fill model and account as the live daily job.
 
+pub mod breakdown;
 pub mod engine;
 pub mod result;
 pub mod stats;
 pub mod sweep;
 
+pub use breakdown::{Breakdown, by_exit_reason, by_instrument, by_strategy};
 pub use engine::{
     BacktestError, BacktestInstrument, BacktestSettings, BacktestStrategy, backtest, backtest_with,
 };
