@@ -238,4 +238,21 @@ fn a_named_strategy_backtests_on_the_database_after_quickstart() {
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(result["stats"]["start"], "2021-01-01");
     assert_eq!(result["stats"]["end"], "2023-12-31");
+    // Inline settings do not silently disappear on a named strategy.
+    let out = barter(
+        dir.path(),
+        &[
+            "backtest",
+            "--strategy",
+            "golden-cross",
+            "--stop-loss",
+            "5%",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("--stop-loss: applies to an inline"),
+        "{}",
+        text(&out)
+    );
 }

@@ -428,6 +428,23 @@ fn build_strategies(
             max_open_positions: None,
         }]);
     }
+    // Settings of the inline strategy mean nothing for named ones: refuse them rather than
+    // silently run without them.
+    let inline_only = [
+        ("exit", request.exit.is_some()),
+        ("stop_loss", request.stop_loss.is_some()),
+        ("take_profit", request.take_profit.is_some()),
+        ("trailing_stop", request.trailing_stop.is_some()),
+        ("max_holding_days", request.max_holding_days.is_some()),
+        ("params", !request.params.is_empty()),
+    ];
+    if let Some((field, _)) = inline_only.iter().find(|(_, given)| *given) {
+        return Err(invalid(
+            field,
+            "applies to an inline --entry rule; a named strategy uses the settings in barter.toml \
+             (sweep them with --param instead)",
+        ));
+    }
     if request.strategies.is_empty() {
         return Err(invalid(
             "strategies",
