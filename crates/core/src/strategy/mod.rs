@@ -200,17 +200,32 @@ pub fn exit_reason(
     if position.entry_day > view.day() {
         return None;
     }
-    let limits = strategy.exit_limits();
-    if limits != ExitLimits::default()
-        && let Some(trigger) = limits.check(position, held_candles(view, position))
-    {
-        return Some(trigger.reason);
-    }
-    let outcome = match signal {
-        Some(outcome) => outcome,
-        None => strategy.exit_signal(view, position, cache)?.outcome,
+    let signal = || match signal {
+        Some(outcome) => Some(outcome),
+        None => strategy
+            .exit_signal(view, position, cache)
+            .map(|d| d.outcome),
     };
-    (outcome == Outcome::Passed).then_some(ExitReason::Signal)
+    match first_exit(strategy, view, position, signal) {
+        Ok(trigger) => Some(trigger.reason),
+        Err(outcome) => (outcome == Some(Outcome::Passed)).then_some(ExitReason::Signal),
+    }
+}
+
+/// The exit priority, in one place for [`decide_exit`] and [`exit_reason`]: the first risk exit
+/// that holds (see [`ExitLimits::check`]), else whatever `signal` gives (it is asked only then).
+fn first_exit<S>(
+    strategy: &dyn Strategy,
+    view: &MarketView<'_>,
+    position: &Position,
+    signal: impl FnOnce() -> S,
+) -> Result<ExitTrigger, S> {
+    let limits = strategy.exit_limits();
+    // Without limits the candles since the entry are not even looked up.
+    let trigger = (limits != ExitLimits::default())
+        .then(|| limits.check(position, held_candles(view, position)))
+        .flatten();
+    trigger.ok_or_else(signal)
 }
 
 /// Whether to close `position` at the close of `view.day()`: the first risk exit that holds, else
@@ -221,34 +236,35 @@ pub fn decide_exit(
     position: &Position,
     cache: &mut IndicatorCache,
 ) -> (Decision, Option<ExitReason>) {
-    let held = held_candles(view, position);
-    if held.is_empty() {
+    if held_candles(view, position).is_empty() {
         let why = format!(
             "no complete candle of {} since the entry on {}",
             position.symbol, position.entry_day
         );
         return (Decision::not_ready(why), None);
     }
-    if let Some(trigger) = strategy.exit_limits().check(position, held) {
-        let values = trigger
-            .level
-            .iter()
-            .map(|l| ("level".to_owned(), decimal_f64(l.0)))
-            .chain([("close".to_owned(), decimal_f64(trigger.close.0))])
-            .collect();
-        let decision = Decision {
-            outcome: Outcome::Passed,
-            values,
-            explanation: trigger.explanation,
-        };
-        return (decision, Some(trigger.reason));
-    }
-    match strategy.exit_signal(view, position, cache) {
-        Some(decision) => {
+    match first_exit(strategy, view, position, || {
+        strategy.exit_signal(view, position, cache)
+    }) {
+        Ok(trigger) => {
+            let values = trigger
+                .level
+                .iter()
+                .map(|l| ("level".to_owned(), decimal_f64(l.0)))
+                .chain([("close".to_owned(), decimal_f64(trigger.close.0))])
+                .collect();
+            let decision = Decision {
+                outcome: Outcome::Passed,
+                values,
+                explanation: trigger.explanation,
+            };
+            (decision, Some(trigger.reason))
+        }
+        Err(Some(decision)) => {
             let reason = decision.passed().then_some(ExitReason::Signal);
             (decision, reason)
         }
-        None => {
+        Err(None) => {
             let why = "no risk exit holds and the strategy has no exit signal".to_owned();
             (
                 Decision {
