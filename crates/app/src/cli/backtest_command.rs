@@ -486,15 +486,45 @@ fn walk_forward(
                 ret(&w.out_of_sample)
             );
         }
-        let mean = |f: &dyn Fn(&backtest::WalkForwardWindow) -> f64| {
-            walk.windows.iter().map(f).sum::<f64>() / walk.windows.len().max(1) as f64
+        // In sample (the winners on their training windows, averaged) next to out of sample
+        // (each window's test, and the test windows stitched into one run).
+        let keys = [
+            ("Return (Ann.) [%]", "return_ann_pct"),
+            ("Sharpe Ratio", "sharpe_ratio"),
+            ("Max. Drawdown [%]", "max_drawdown_pct"),
+            ("Win Rate [%]", "win_rate_pct"),
+            ("# Trades", "trades"),
+        ];
+        let mean = |key: &str, pick: &dyn Fn(&backtest::WalkForwardWindow) -> &Statistics| {
+            let values: Vec<f64> = walk
+                .windows
+                .iter()
+                .filter_map(|w| pick(w).value(key))
+                .collect();
+            let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
+            if values.is_empty() {
+                "n/a".to_owned()
+            } else {
+                format!("{mean:.2}")
+            }
         };
         println!(
-            "\nmean in-sample return {:.2} %, mean out-of-sample return {:.2} %",
-            mean(&|w| w.in_sample.return_pct),
-            mean(&|w| w.out_of_sample.return_pct)
+            "\n  {:<20} {:>18} {:>18} {:>18}",
+            "statistic", "in-sample (mean)", "out-of-sample", "stitched"
         );
-        println!("\nstitched out-of-sample:");
+        for (label, key) in keys {
+            let stitched = walk
+                .out_of_sample
+                .stats
+                .value(key)
+                .map_or("n/a".to_owned(), |v| format!("{v:.2}"));
+            println!(
+                "  {label:<20} {:>18} {:>18} {stitched:>18}",
+                mean(key, &|w| &w.in_sample),
+                mean(key, &|w| &w.out_of_sample)
+            );
+        }
+        println!("\nstitched out-of-sample, every statistic:");
         for (label, value) in walk.out_of_sample.stats.rows() {
             println!("  {label:<26} {value:>20}");
         }
