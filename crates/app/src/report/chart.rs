@@ -66,8 +66,8 @@ pub(super) fn ensure_font() -> anyhow::Result<()> {
 
 /// The backtest chart as SVG: three panels sharing the time axis (dates under the last).
 ///
-/// 1. Price: one line per instrument in `input.prices` (normalised to 100 at its first close
-///    when there are several), a green ▲ at the fill day and price of every entry (open trades'
+/// 1. Price: one line per instrument in `input.prices` (when there are several: normalised to
+///    100 at its first close, on a log scale so one high-flier does not flatten the rest), a green ▲ at the fill day and price of every entry (open trades'
 ///    included) and a red ▼ at every exit. A trade is marked on its instrument's line; when no
 ///    prices are given, markers are drawn at their raw fill prices.
 /// 2. Equity.
@@ -121,20 +121,34 @@ pub fn chart_svg(input: &ReportInput<'_>) -> anyhow::Result<String> {
         let (equity_area, drawdown_area) = rest.split_vertically(height * 25 / 100);
 
         let price_desc = if normalised {
-            "Price (first close = 100)"
+            "Price (first close = 100, log scale)"
         } else {
             "Price"
         };
-        let mut chart = panel(&price_area, &days, price_range, price_desc, false)?;
+        let mut chart = panel(
+            &price_area,
+            &days,
+            price_range,
+            price_desc,
+            false,
+            normalised,
+        )?;
         draw_prices(&mut chart, &lines, &markers)?;
 
-        let mut chart = panel(&equity_area, &days, equity_range, "Equity", false)?;
+        let mut chart = panel(&equity_area, &days, equity_range, "Equity", false, false)?;
         chart.draw_series(LineSeries::new(
             downsample(&equity, MAX_POINTS),
             EQUITY_COLOR.stroke_width(2),
         ))?;
 
-        let mut chart = panel(&drawdown_area, &days, drawdown_range, "Drawdown %", true)?;
+        let mut chart = panel(
+            &drawdown_area,
+            &days,
+            drawdown_range,
+            "Drawdown %",
+            true,
+            false,
+        )?;
         chart.draw_series(
             AreaSeries::new(
                 downsample(&drawdown, MAX_POINTS),
@@ -153,6 +167,8 @@ struct Line<'a> {
     symbol: &'a Symbol,
     /// Multiplies a raw price into the panel's scale (`100 / first close` when normalised).
     scale: Option<f64>,
+    /// Whether the panel plots log10 of the scaled price (normalised lines).
+    log: bool,
     points: Vec<(Day, f64)>,
 }
 
@@ -173,18 +189,23 @@ impl<'a> Line<'a> {
         } else {
             Some(1.0)
         };
-        let points = match scale {
-            Some(scale) => raw
-                .iter()
-                .map(|&(day, close)| (day, close * scale))
-                .collect(),
-            None => Vec::new(),
-        };
-        Self {
+        let mut line = Self {
             symbol: &series.symbol,
             scale,
-            points,
-        }
+            log: normalised,
+            points: Vec::new(),
+        };
+        line.points = finite(
+            raw.iter()
+                .filter_map(|&(day, close)| Some((day, line.place(close)?))),
+        );
+        line
+    }
+
+    /// Where a raw price of this instrument sits on the panel's y axis.
+    fn place(&self, price: f64) -> Option<f64> {
+        let scaled = price * self.scale?;
+        Some(if self.log { scaled.log10() } else { scaled })
     }
 }
 
@@ -197,27 +218,28 @@ struct Markers {
 impl Markers {
     fn new(input: &ReportInput<'_>, lines: &[Line<'_>]) -> Self {
         // A trade goes on its instrument's line; with no lines at all, at its raw price.
-        let scale = |symbol: &Symbol| {
+        let place = |symbol: &Symbol, price: rust_decimal::Decimal| {
+            let price = decimal_to_f64(price);
             if lines.is_empty() {
-                Some(1.0)
+                Some(price)
             } else {
-                lines.iter().find(|l| l.symbol == symbol)?.scale
+                lines.iter().find(|l| l.symbol == symbol)?.place(price)
             }
         };
         let mut entries = Vec::new();
         let mut exits = Vec::new();
         for trade in &input.result.trades {
-            if let Some(k) = scale(&trade.symbol) {
-                entries.push((
-                    trade.entry_day,
-                    decimal_to_f64(trade.entry_price.value()) * k,
-                ));
-                exits.push((trade.exit_day, decimal_to_f64(trade.exit_price.value()) * k));
+            if let (Some(entry), Some(exit)) = (
+                place(&trade.symbol, trade.entry_price.value()),
+                place(&trade.symbol, trade.exit_price.value()),
+            ) {
+                entries.push((trade.entry_day, entry));
+                exits.push((trade.exit_day, exit));
             }
         }
         for open in &input.result.open_trades {
-            if let Some(k) = scale(&open.symbol) {
-                entries.push((open.entry_day, decimal_to_f64(open.entry_price.value()) * k));
+            if let Some(entry) = place(&open.symbol, open.entry_price.value()) {
+                entries.push((open.entry_day, entry));
             }
         }
         Self {
@@ -234,8 +256,18 @@ fn panel<'a, 'b>(
     values: Range<f64>,
     y_desc: &str,
     dates: bool,
+    log: bool,
 ) -> anyhow::Result<DayChart<'a, 'b>> {
     let decimals = label_decimals((values.end - values.start) / 6.0);
+    // On a log panel the axis holds log10 values; its labels show the prices they stand for.
+    let label = |value: &f64| {
+        if log {
+            let price = 10f64.powf(*value);
+            format!("{price:.0$}", label_decimals(price / 10.0))
+        } else {
+            format!("{value:.decimals$}")
+        }
+    };
     let mut chart = ChartBuilder::on(area)
         .margin_left(10)
         .margin_right(44)
@@ -249,7 +281,7 @@ fn panel<'a, 'b>(
         .x_labels(10)
         .y_labels(6)
         .x_label_formatter(&|day| day.format("%Y-%m-%d").to_string())
-        .y_label_formatter(&|value| format!("{value:.decimals$}"))
+        .y_label_formatter(&label)
         .y_desc(y_desc)
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
@@ -461,7 +493,7 @@ mod tests {
         assert_eq!(polygons(&svg, ENTRY_COLOR), 2 + 1);
         assert_eq!(polygons(&svg, EXIT_COLOR), 1 + 1);
         assert!(svg.contains("SMA &lt;cross&gt; &amp; more"));
-        assert!(svg.contains("Price (first close = 100)"));
+        assert!(svg.contains("Price (first close = 100, log scale)"));
         assert!(svg.contains("Drawdown %"));
         assert!(svg.contains("2024-01-0"), "dates on the time axis");
     }
