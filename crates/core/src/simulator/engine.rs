@@ -15,6 +15,8 @@
 //! A decision whose fill would fall after the period (the last day's, with next-open fills) is
 //! reported as [`Unfilled`], like backtesting.py's orders on the last bar.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 
 use crate::Day;
@@ -130,16 +132,24 @@ struct Lane<'a> {
 }
 
 impl<'a> Lane<'a> {
-    /// The exact candle of the current day (the decision candle), if the lane has one today.
-    fn today<'d>(&self, data: &'d MarketData, day: Day) -> Option<&'d Candle>
+    /// The exact candle of the lane's latest day at or before the current one, if any.
+    fn latest<'d>(&self, data: &'d MarketData) -> Option<&'d Candle>
     where
         'a: 'd,
     {
+        let index = self.cursor.checked_sub(1)?;
         if self.candles.is_empty() {
-            return data.view(day).latest(self.symbol);
+            return data.view(self.days[index]).latest(self.symbol);
         }
-        let candle = self.candles.get(self.cursor.checked_sub(1)?)?;
-        (candle.day() == day).then_some(candle)
+        self.candles.get(index)
+    }
+
+    /// The decision candle: the exact candle of `day`, the current day, if the lane has one.
+    fn decision_candle<'d>(&self, data: &'d MarketData, day: Day) -> Option<&'d Candle>
+    where
+        'a: 'd,
+    {
+        self.latest(data).filter(|c| c.day() == day)
     }
 
     /// The candle a decision on the current day fills at under next-open timing.
@@ -161,11 +171,6 @@ impl<'a> Lane<'a> {
     /// Whether the instrument has a complete candle on `day` (the current day).
     fn trades_on(&self, day: Day) -> bool {
         self.cursor > 0 && self.days[self.cursor - 1] == day
-    }
-
-    /// Whether the instrument has a candle on the walk's current day (set as the walk advances).
-    fn trades_on_current(&self) -> bool {
-        self.today
     }
 }
 
@@ -283,14 +288,10 @@ pub fn backtest_with(
         account: Account::new(settings.initial_cash),
         cash: approx(settings.initial_cash.0),
         held: Vec::new(),
-        open: Vec::new(),
-        holding: vec![None; strategies.len() * lanes.len()],
-        open_count: vec![0; strategies.len()],
         has_limits: strategies
             .iter()
             .map(|s| s.strategy.exit_limits() != ExitLimits::default())
             .collect(),
-        lanes: lanes.len(),
         trades: Vec::new(),
         unfilled: Vec::new(),
         first_ready: None,
@@ -356,10 +357,6 @@ pub fn backtest_with(
         .map(|t| t.quantity.0 * t.mark_price.0)
         .sum();
     let benchmark = benchmark(&lanes, &period);
-    let benchmark: &[f64] = match &benchmark {
-        Benchmark::Closes(closes) => closes,
-        Benchmark::Index(index) => index,
-    };
     let benchmark_start = walk.first_ready.map_or(0, |bar| bar.saturating_sub(1));
     let annual_periods = settings.annual_periods.unwrap_or_else(|| {
         if instruments
@@ -374,7 +371,7 @@ pub fn backtest_with(
     let stats = stats::compute(&StatsInput {
         equity: &equity,
         trades: &walk.trades,
-        benchmark,
+        benchmark: &benchmark,
         benchmark_start,
         annual_periods,
     });
@@ -429,21 +426,15 @@ fn period_days(lanes: &[Lane<'_>], from: Day, to: Day) -> Vec<Day> {
     days
 }
 
-/// The buy-and-hold benchmark on every bar of the period.
-enum Benchmark<'a> {
-    /// One instrument: its closes, which are the period's days one for one (every statistic of
-    /// the benchmark is a ratio, so its scale does not matter).
-    Closes(&'a [f64]),
-    /// Several: an equal-weight index (each close relative to its first close in the period,
-    /// carried forward over days without a candle).
-    Index(Vec<f64>),
-}
-
-fn benchmark<'a>(lanes: &[Lane<'a>], period: &[Day]) -> Benchmark<'a> {
+/// The buy-and-hold benchmark on every bar of the period: for one instrument its closes, which
+/// are the period's days one for one (every statistic of the benchmark is a ratio, so its scale
+/// does not matter); for several an equal-weight index (each close relative to its first close
+/// in the period, carried forward over days without a candle).
+fn benchmark<'a>(lanes: &[Lane<'a>], period: &[Day]) -> Cow<'a, [f64]> {
     if let [lane] = lanes {
         let start = lane.days.partition_point(|d| *d < period[0]);
         if let Some(closes) = lane.closes.get(start..start + period.len()) {
-            return Benchmark::Closes(closes);
+            return Cow::Borrowed(closes);
         }
     }
     let mut index = vec![0.0; period.len()];
@@ -462,7 +453,7 @@ fn benchmark<'a>(lanes: &[Lane<'a>], period: &[Day]) -> Benchmark<'a> {
             index[bar] += lane.closes[cursor] * scale;
         }
     }
-    Benchmark::Index(index)
+    Cow::Owned(index)
 }
 
 /// The current day of the walk and its place in the period.
@@ -502,16 +493,9 @@ struct Walk<'d, 's> {
     account: Account,
     /// The account's cash as f64, for the equity curve.
     cash: f64,
-    /// Per position id − 1 (ids count from 1 in opening order).
+    /// Per position id − 1 (ids count from 1 in opening order); which positions are open is
+    /// the account's to say.
     held: Vec<Held>,
-    /// The open positions, in opening order.
-    open: Vec<PositionId>,
-    /// The open position of strategy k in lane i, at `k × lanes + i`.
-    holding: Vec<Option<PositionId>>,
-    /// Open positions per strategy.
-    open_count: Vec<u32>,
-    /// How many instruments (lanes) the walk has.
-    lanes: usize,
     /// Whether each strategy has risk exits (checked on every day a position is held).
     has_limits: Vec<bool>,
     trades: Vec<Trade>,
@@ -550,12 +534,12 @@ impl<'d> Walk<'d, '_> {
                 }
             }
         }
-        self.open.iter().all(|&id| {
-            let Some(held) = self.held(id) else {
+        self.account.open_positions().all(|p| {
+            let Some(held) = self.held(p.id) else {
                 return false;
             };
             let lane = &lanes[held.lane];
-            if !lane.trades_on_current() {
+            if !lane.today {
                 return true;
             }
             !self.has_limits[held.strategy]
@@ -565,25 +549,16 @@ impl<'d> Walk<'d, '_> {
         })
     }
 
-    /// The exact candle of the lane's current day, if it has one.
-    fn latest_candle<'l>(&self, lane: &Lane<'l>) -> Option<&'l Candle>
-    where
-        'd: 'l,
-    {
-        let day = *lane.days.get(lane.cursor.checked_sub(1)?)?;
-        lane.today(self.data, day)
-    }
-
     /// Cash plus open positions at their latest close (the entry price before the first), exact:
     /// what an entry's equity-fraction size is computed from, as the live job does.
     fn marked_equity(&self, lanes: &[Lane<'_>]) -> Money {
         let mut equity = self.account.cash().0;
-        for &id in &self.open {
-            let (Some(position), Some(held)) = (self.account.position(id), self.held(id)) else {
+        for position in self.account.open_positions() {
+            let Some(held) = self.held(position.id) else {
                 continue;
             };
-            let mark = self
-                .latest_candle(&lanes[held.lane])
+            let mark = lanes[held.lane]
+                .latest(self.data)
                 .map_or(position.entry_price, Candle::close);
             equity += position.market_value(mark).0;
         }
@@ -618,16 +593,25 @@ impl<'d> Walk<'d, '_> {
                 if outcome != Outcome::Passed {
                     continue;
                 }
-                let slot = k * lanes.len() + i;
                 let equity = *equity.get_or_insert_with(|| self.marked_equity(lanes));
-                let Some(decided_on) = lane.today(self.data, now.day) else {
+                let Some(decided_on) = lane.decision_candle(self.data, now.day) else {
                     continue;
                 };
+                let mut held = None;
+                let mut open_positions = 0;
+                for p in self.account.open_positions() {
+                    if let Some(h) = self.held(p.id).filter(|h| h.strategy == k) {
+                        open_positions += 1;
+                        if h.lane == i {
+                            held = Some(p.id);
+                        }
+                    }
+                }
                 let book = EntryBook {
                     cash: self.account.cash(),
                     equity,
-                    held: self.holding[slot],
-                    open_positions: self.open_count[k],
+                    held,
+                    open_positions,
                 };
                 let next = lane.next(self.data, now.day);
                 let action = engine::act_on_entry(
@@ -649,6 +633,8 @@ impl<'d> Walk<'d, '_> {
                     }
                     EntryAction::Filled(fill) => {
                         let id = self.account.open(name, &fill)?;
+                        // `held` is indexed by position id − 1.
+                        debug_assert_eq!(usize::try_from(id.0).ok(), Some(self.held.len() + 1));
                         let quantity = approx(fill.quantity.0);
                         let delta = approx(fill.cash_delta().0);
                         self.cash += delta;
@@ -658,9 +644,6 @@ impl<'d> Walk<'d, '_> {
                             quantity,
                             entry_bar: now.bar_of(fill.day),
                         });
-                        self.open.push(id);
-                        self.holding[slot] = Some(id);
-                        self.open_count[k] += 1;
                         if fill.day > now.day {
                             pending.push(Pending {
                                 lane: i,
@@ -698,17 +681,15 @@ impl<'d> Walk<'d, '_> {
         cache: &mut IndicatorCache,
         pending: &mut Vec<Pending>,
     ) -> Result<(), BacktestError> {
-        if self.open.is_empty() {
+        if self.account.open_positions().next().is_none() {
             return Ok(());
         }
         // The live close job's order: by instrument (lanes are sorted by symbol), then id.
         let mut order = std::mem::take(&mut self.scratch);
         order.clear();
-        order.extend(self.open.iter().filter_map(|&id| {
-            let held = self.held(id)?;
-            lanes[held.lane]
-                .trades_on(now.day)
-                .then_some((held.lane, id))
+        order.extend(self.account.open_positions().filter_map(|p| {
+            let held = self.held(p.id)?;
+            lanes[held.lane].today.then_some((held.lane, p.id))
         }));
         order.sort_unstable();
         let view = self.data.view(now.day);
@@ -726,7 +707,7 @@ impl<'d> Walk<'d, '_> {
             else {
                 continue;
             };
-            let Some(decided_on) = lane.today(self.data, now.day) else {
+            let Some(decided_on) = lane.decision_candle(self.data, now.day) else {
                 continue;
             };
             let next = lane.next(self.data, now.day);
@@ -790,19 +771,14 @@ impl<'d> Walk<'d, '_> {
         };
         self.trades.push(trade);
         self.cash += delta;
-        self.open.retain(|open| *open != id);
-        if let Some(h) = self.holding.get_mut(held.strategy * self.lanes + held.lane) {
-            *h = None;
-        }
-        self.open_count[held.strategy] = self.open_count[held.strategy].saturating_sub(1);
         Ok(delta)
     }
 
     /// Equity at the current day's close: fills dated after it are undone (see module docs).
     fn equity(&self, lanes: &[Lane<'_>], pending: &[Pending]) -> f64 {
         let mut value = self.cash;
-        for &id in &self.open {
-            if let Some(held) = self.held(id) {
+        for position in self.account.open_positions() {
+            if let Some(held) = self.held(position.id) {
                 value += held.quantity * lanes[held.lane].close().unwrap_or(0.0);
             }
         }
@@ -817,9 +793,9 @@ impl<'d> Walk<'d, '_> {
     /// Closes every open position at the last day's close (the `close_at_end` option).
     fn close_all(&mut self, lanes: &[Lane<'_>], period: &[Day]) -> Result<(), BacktestError> {
         let mut order: Vec<(usize, PositionId)> = self
-            .open
-            .iter()
-            .filter_map(|&id| self.held(id).map(|h| (h.lane, id)))
+            .account
+            .open_positions()
+            .filter_map(|p| self.held(p.id).map(|h| (h.lane, p.id)))
             .collect();
         order.sort_unstable();
         let model = self.broker.model.with_timing(FillTiming::Close);
@@ -833,7 +809,7 @@ impl<'d> Walk<'d, '_> {
         };
         for (i, id) in order {
             let (Some(candle), Some(position)) = (
-                self.latest_candle(&lanes[i]).cloned(),
+                lanes[i].latest(self.data).cloned(),
                 self.account.position(id),
             ) else {
                 continue;
@@ -845,13 +821,12 @@ impl<'d> Walk<'d, '_> {
     }
 
     fn open_trades(&self, lanes: &[Lane<'_>]) -> Vec<OpenTrade> {
-        self.open
-            .iter()
-            .filter_map(|&id| {
-                let p = self.account.position(id)?;
-                let held = self.held(id)?;
-                let mark = self
-                    .latest_candle(&lanes[held.lane])
+        self.account
+            .open_positions()
+            .filter_map(|p| {
+                let held = self.held(p.id)?;
+                let mark = lanes[held.lane]
+                    .latest(self.data)
                     .map_or(p.entry_price, Candle::close);
                 Some(OpenTrade {
                     position: p.id,
