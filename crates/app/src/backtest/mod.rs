@@ -256,55 +256,50 @@ pub async fn prepare(
     config: &Config,
     source: CandleSource<'_>,
 ) -> Result<Prepared, BacktestFailure> {
-    let files = match source {
-        CandleSource::Files(specs) => Some(read_files(specs, request.to)?),
-        CandleSource::Store(_) => None,
+    // What can be tested: each file's instrument with its candles, or the registered ones.
+    let available: Vec<(Symbol, Calendar, Option<Vec<Candle>>)> = match source {
+        CandleSource::Files(specs) => read_files(specs, request.to)?
+            .into_iter()
+            .map(|(symbol, calendar, candles)| (symbol, calendar, Some(candles)))
+            .collect(),
+        CandleSource::Store(store) => store
+            .instruments()
+            .await
+            .map_err(anyhow::Error::from)?
+            .into_iter()
+            .map(|i| (i.symbol, i.calendar, None))
+            .collect(),
     };
-    let known: Vec<Symbol> = match (&files, &source) {
-        (Some(files), _) => files.iter().map(|(s, _, _)| s.clone()).collect(),
-        (None, CandleSource::Store(store)) => crate::trading::known_symbols(store).await?,
-        (None, CandleSource::Files(_)) => Vec::new(),
-    };
+    let known: Vec<Symbol> = available.iter().map(|(s, _, _)| s.clone()).collect();
     let strategies = build_strategies(request, config, &known)?;
     let instruments = select_instruments(request, &strategies, &known)?;
     let mut data = MarketData::new();
     let mut chosen = Vec::new();
-    match (files, source) {
-        (Some(files), _) => {
-            for (symbol, calendar, candles) in files {
-                if instruments.contains(&symbol) {
-                    data.insert(symbol.clone(), candles)
-                        .map_err(|e| invalid("data", e.to_string()))?;
-                    chosen.push(BacktestInstrument { symbol, calendar });
-                }
-            }
+    for (symbol, calendar, candles) in available {
+        if !instruments.contains(&symbol) {
+            continue;
         }
-        (None, CandleSource::Store(store)) => {
-            for symbol in &instruments {
-                let instrument = store
-                    .instrument(symbol)
-                    .await
-                    .map_err(anyhow::Error::from)?
-                    .ok_or_else(|| invalid("instruments", format!("{symbol} is not registered")))?;
-                let candles = store
-                    .candles(symbol, None, request.to)
-                    .await
-                    .map_err(anyhow::Error::from)?;
-                if candles.is_empty() {
-                    return Err(invalid(
-                        "instruments",
-                        format!("{symbol} has no candles: run `barter sync` first"),
-                    ));
-                }
-                data.insert(symbol.clone(), candles)
-                    .map_err(|e| invalid("data", e.to_string()))?;
-                chosen.push(BacktestInstrument {
-                    symbol: symbol.clone(),
-                    calendar: instrument.calendar,
-                });
-            }
+        let candles = match (candles, &source) {
+            (Some(candles), _) => candles,
+            (None, CandleSource::Store(store)) => store
+                .candles(&symbol, None, request.to)
+                .await
+                .map_err(anyhow::Error::from)?,
+            (None, CandleSource::Files(_)) => Vec::new(),
+        };
+        if candles.is_empty() {
+            let what = match source {
+                CandleSource::Store(_) => "run `barter sync` first",
+                CandleSource::Files(_) => "its file has no rows in the period",
+            };
+            return Err(invalid(
+                "instruments",
+                format!("{symbol} has no candles: {what}"),
+            ));
         }
-        (None, CandleSource::Files(_)) => {}
+        data.insert(symbol.clone(), candles)
+            .map_err(|e| invalid("data", e.to_string()))?;
+        chosen.push(BacktestInstrument { symbol, calendar });
     }
     let settings = settings(request, config)?;
     Ok(Prepared {
