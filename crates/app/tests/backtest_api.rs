@@ -217,6 +217,19 @@ async fn errors_bad_rules_unknown_ids_and_missing_tokens() {
     let (status, body) = server.post("/api/backtests", json!({})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
+    // Walk-forward with nothing swept is refused, not run as a plain backtest.
+    let (status, body) = server
+        .post(
+            "/api/backtests",
+            json!({"entry": "close > 0", "walk_forward": "train=365d,test=90d"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["error"]["problems"][0]["field"], "walk_forward",
+        "{body}"
+    );
+
     // There is no list of backtests: GET /api/backtests is not a route.
     let (status, body) = server.get("/api/backtests").await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");

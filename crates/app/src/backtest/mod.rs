@@ -247,6 +247,39 @@ impl Prepared {
     }
 }
 
+/// What a request asks to run.
+pub enum Plan {
+    /// One backtest.
+    Single,
+    /// A parameter sweep.
+    Sweep(SweepPlan),
+    /// A walk-forward analysis over a sweep's grid.
+    WalkForward(SweepPlan, WalkForwardSpec),
+}
+
+/// Reads what `request` asks to run against its `prepared` strategies.
+///
+/// # Errors
+/// A bad sweep (see [`sweep_plan`]), a bad walk-forward spec, or a walk-forward with nothing
+/// swept.
+pub fn plan(request: &BacktestRequest, prepared: &Prepared) -> Result<Plan, BacktestFailure> {
+    let sweep = sweep_plan(request, prepared)?;
+    match (sweep, &request.walk_forward) {
+        (None, None) => Ok(Plan::Single),
+        (None, Some(_)) => Err(invalid(
+            "walk_forward",
+            "walk-forward optimises swept parameters: give some (sweep, --param)",
+        )),
+        (Some(sweep), None) => Ok(Plan::Sweep(sweep)),
+        (Some(sweep), Some(spec)) => {
+            let spec = spec
+                .parse()
+                .map_err(|m: String| invalid("walk_forward", m))?;
+            Ok(Plan::WalkForward(sweep, spec))
+        }
+    }
+}
+
 /// Builds the strategies and loads the candles of `request`.
 ///
 /// # Errors

@@ -209,6 +209,22 @@ impl Prepared {
     }
 }
 
+impl Prepared {
+    /// The best `n` points of `plan`'s grid run with `settings`, best first (rows streamed into
+    /// the ranking as they finish).
+    pub fn best(&self, plan: &SweepPlan, settings: &BacktestSettings, n: usize) -> Vec<SweepRow> {
+        let top = std::sync::Mutex::new(TopRows::new(&plan.rank_by, n));
+        self.sweep(&plan.grid, settings, |row| {
+            top.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .offer(row);
+        });
+        top.into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .into_rows()
+    }
+}
+
 /// Keeps the best `n` rows by a statistic (ties: first come stays first).
 pub struct TopRows {
     rank_by: String,

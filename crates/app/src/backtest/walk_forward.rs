@@ -7,7 +7,7 @@ use barter_core::Day;
 use barter_core::simulator::{self, BacktestResult, BacktestSettings, Statistics};
 use serde::{Deserialize, Serialize};
 
-use super::{BacktestFailure, Prepared, SweepPlan, TopRows, invalid};
+use super::{BacktestFailure, Prepared, SweepPlan, invalid};
 
 /// Walk-forward windows: `train=730d,test=180d[,step=180d]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,16 +135,8 @@ impl Prepared {
             let mut train = self.settings.clone();
             train.from = Some(start);
             train.to = Some(train_to);
-            let best = std::sync::Mutex::new(TopRows::new(&plan.rank_by, 1));
-            self.sweep(&plan.grid, &train, |row| {
-                if let Ok(mut top) = best.lock() {
-                    top.offer(row);
-                }
-            });
-            let winner = best
-                .into_inner()
-                .map_err(|_| anyhow::anyhow!("a sweep thread panicked"))?
-                .into_rows()
+            let winner = self
+                .best(plan, &train, 1)
                 .into_iter()
                 .next()
                 .and_then(|row| row.stats.map(|s| (row.values, s)));

@@ -13,8 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rust_decimal::Decimal;
 
 use crate::backtest::{
-    self, BacktestFailure, BacktestRequest, CandleSource, Prepared, SweepRow, TopRows,
-    WalkForwardSpec,
+    self, BacktestFailure, BacktestRequest, CandleSource, Plan, Prepared, SweepRow, TopRows,
 };
 use crate::config::Config;
 use crate::report::{self, ReportInput, ReportTable};
@@ -165,14 +164,10 @@ pub async fn run(json: bool, config: &Config, args: &BacktestArgs) -> anyhow::Re
         backtest::prepare(&request, config, CandleSource::Files(&args.data)).await
     };
     let prepared = prepared.map_err(failure)?;
-    let plan = backtest::sweep_plan(&request, &prepared).map_err(failure)?;
-    match (plan, &request.walk_forward) {
-        (None, _) => single(json, &prepared, args.out.as_deref()),
-        (Some(plan), None) => sweep(json, &prepared, &plan, args),
-        (Some(plan), Some(spec)) => {
-            let spec: WalkForwardSpec = spec
-                .parse()
-                .map_err(|m: String| anyhow::anyhow!("--walk-forward: {m}"))?;
+    match backtest::plan(&request, &prepared).map_err(failure)? {
+        Plan::Single => single(json, &prepared, args.out.as_deref()),
+        Plan::Sweep(plan) => sweep(json, &prepared, &plan, args),
+        Plan::WalkForward(plan, spec) => {
             let walk = prepared.walk_forward(&plan, spec).map_err(failure)?;
             walk_forward(json, &prepared, &walk, args.out.as_deref())
         }

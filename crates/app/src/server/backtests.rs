@@ -18,10 +18,7 @@ use utoipa::IntoParams;
 use super::error::{ApiError, ErrorBody};
 use super::openapi::schema as doc;
 use super::{AppState, RequestId};
-use crate::backtest::{
-    self, BacktestFailure, BacktestRequest, CandleSource, Prepared, SweepPlan, SweepRow, TopRows,
-    WalkForwardSpec,
-};
+use crate::backtest::{self, BacktestFailure, BacktestRequest, CandleSource, Plan, Prepared};
 
 /// How many backtests the registry keeps (running ones are never dropped).
 const KEEP: usize = 50;
@@ -156,37 +153,19 @@ fn failure(error: BacktestFailure, request: &str) -> ApiError {
     }
 }
 
-/// What runs on the blocking pool.
-enum Work {
-    Single,
-    Sweep(SweepPlan, usize),
-    WalkForward(SweepPlan, WalkForwardSpec),
-}
-
-/// Runs `work` over `prepared`: the `result` object of the answer.
-fn run(prepared: &Prepared, work: Work) -> Result<Value, BacktestFailure> {
-    let value = match work {
-        Work::Single => serde_json::to_value(prepared.run()?),
-        Work::WalkForward(plan, spec) => serde_json::to_value(prepared.walk_forward(&plan, spec)?),
-        Work::Sweep(plan, top) => {
-            let rows = Mutex::new(TopRows::new(&plan.rank_by, top));
-            prepared.sweep(&plan.grid, &prepared.settings, |row: SweepRow| {
-                rows.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .offer(row);
-            });
-            let rows = rows
-                .into_inner()
-                .unwrap_or_else(PoisonError::into_inner)
-                .into_rows();
-            Ok(json!({
-                "names": plan.grid.names,
-                "combinations": plan.grid.points.len(),
-                "skipped": plan.grid.skipped,
-                "rank_by": plan.rank_by,
-                "top": rows,
-            }))
-        }
+/// Runs `plan` over `prepared`: the `result` object of the answer (a sweep answers its best
+/// `top` points).
+fn run(prepared: &Prepared, plan: Plan, top: usize) -> Result<Value, BacktestFailure> {
+    let value = match plan {
+        Plan::Single => serde_json::to_value(prepared.run()?),
+        Plan::WalkForward(plan, spec) => serde_json::to_value(prepared.walk_forward(&plan, spec)?),
+        Plan::Sweep(plan) => Ok(json!({
+            "names": plan.grid.names,
+            "combinations": plan.grid.points.len(),
+            "skipped": plan.grid.skipped,
+            "rank_by": plan.rank_by,
+            "top": prepared.best(&plan, &prepared.settings, top),
+        })),
     };
     value.map_err(|e| BacktestFailure::Failed(e.into()))
 }
@@ -238,26 +217,13 @@ async fn start(
     )
     .await
     .map_err(|e| failure(e, &request))?;
-    let plan = backtest::sweep_plan(&backtest, &prepared).map_err(|e| failure(e, &request))?;
-    let work = match (plan, &backtest.walk_forward) {
-        (None, _) => Work::Single,
-        (Some(plan), None) => Work::Sweep(plan, top),
-        (Some(plan), Some(spec)) => {
-            let spec: WalkForwardSpec = spec.parse().map_err(|m: String| {
-                failure(
-                    BacktestFailure::Invalid(vec![problem("walk_forward", m)]),
-                    &request,
-                )
-            })?;
-            Work::WalkForward(plan, spec)
-        }
-    };
+    let plan = backtest::plan(&backtest, &prepared).map_err(|e| failure(e, &request))?;
     let id = state.inner.backtests.start();
     let mut task = {
         let state = state.clone();
         let request = request.clone();
         tokio::task::spawn_blocking(move || {
-            let entry = match run(&prepared, work) {
+            let entry = match run(&prepared, plan, top) {
                 Ok(result) => Entry::Done(result),
                 Err(error) => Entry::failed(failure(error, &request)),
             };
@@ -300,17 +266,6 @@ async fn start(
             }
             Err(ApiError::new(status, code, message).with(extra))
         }
-    }
-}
-
-/// A problem with no rule position.
-fn problem(field: &str, message: String) -> backtest::RequestProblem {
-    backtest::RequestProblem {
-        field: field.to_owned(),
-        message,
-        line: None,
-        column: None,
-        span: None,
     }
 }
 
