@@ -85,6 +85,21 @@ pub enum Sizing {
     AllCash,
 }
 
+impl std::fmt::Display for Sizing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Quantity(q) => write!(f, "{q} units"),
+            Self::Amount(a) => write!(f, "{a} per entry, fee included"),
+            Self::EquityFraction(x) => write!(
+                f,
+                "{}% of equity, fee included",
+                (*x * Decimal::ONE_HUNDRED).normalize()
+            ),
+            Self::AllCash => f.write_str("all available cash, fee included"),
+        }
+    }
+}
+
 /// Why a buy order was not filled; recorded in the history, never an error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(rename_all = "snake_case", tag = "refusal")]
@@ -317,6 +332,26 @@ impl FillModel {
             quantity,
             gross,
             fee,
+        }
+    }
+}
+
+impl std::fmt::Display for FillModel {
+    /// E.g. `next-open fills, fee 10 bps, slippage 5 bps, quantities to 8 decimals`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let timing = match self.timing {
+            FillTiming::NextOpen => "next-open",
+            FillTiming::Close => "close",
+        };
+        write!(
+            f,
+            "{timing} fills, fee {} bps, slippage {} bps, ",
+            self.fee_bps.normalize(),
+            self.slippage_bps.normalize()
+        )?;
+        match self.rounding {
+            QuantityRounding::Fractional(dp) => write!(f, "quantities to {dp} decimals"),
+            QuantityRounding::WholeUnits => f.write_str("whole units"),
         }
     }
 }

@@ -221,8 +221,7 @@ impl Prepared {
                 s.to.map_or("last candle".into(), |d| d.to_string()),
             ),
             ("cash".to_owned(), s.initial_cash.to_string()),
-            ("fill".to_owned(), format!("{:?}", s.fill_model.timing())),
-            ("fill model".to_owned(), format!("{:?}", s.fill_model)),
+            ("fills".to_owned(), s.fill_model.to_string()),
         ];
         for p in &self.strategies {
             let st = &p.strategy;
@@ -232,12 +231,12 @@ impl Prepared {
             }
             let limits = barter_core::strategy::Strategy::exit_limits(st);
             if limits != ExitLimits::default() {
-                text.push_str(&format!(", limits {limits:?}"));
+                text.push_str(&format!(", {limits}"));
             }
-            if !st.params().is_empty() {
-                text.push_str(&format!(", params {:?}", st.params()));
+            for (name, value) in st.params() {
+                text.push_str(&format!(", ${name} = {value}"));
             }
-            text.push_str(&format!(", size {:?}", p.sizing));
+            text.push_str(&format!(", size: {}", p.sizing));
             rows.push((
                 format!("strategy {}", barter_core::strategy::Strategy::name(st)),
                 text,

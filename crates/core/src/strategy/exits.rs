@@ -40,6 +40,30 @@ pub struct ExitTrigger {
     pub explanation: String,
 }
 
+impl std::fmt::Display for ExitLimits {
+    /// E.g. `stop-loss 8%, trailing stop 12%` (`no risk exits` when none is set).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let percent = |x: Decimal| format!("{}%", (x * Decimal::ONE_HUNDRED).normalize());
+        let parts: Vec<String> = [
+            self.stop_loss.map(|x| format!("stop-loss {}", percent(x))),
+            self.trailing_stop
+                .map(|x| format!("trailing stop {}", percent(x))),
+            self.take_profit
+                .map(|x| format!("take-profit {}", percent(x))),
+            self.max_holding_days
+                .map(|d| format!("max holding {d} days")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if parts.is_empty() {
+            f.write_str("no risk exits")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
 impl ExitLimits {
     /// The first risk exit that holds for `position` at the last candle of `held`, which must be
     /// the position's candles from its entry day through the decision day.
