@@ -575,6 +575,32 @@ mod tests {
     }
 
     #[test]
+    fn models_and_sizes_read_as_text() {
+        let m = model(
+            dec!(10.0),
+            dec!(5),
+            FillTiming::Close,
+            QuantityRounding::WholeUnits,
+        );
+        assert_eq!(
+            m.to_string(),
+            "close fills, fee 10 bps, slippage 5 bps, whole units"
+        );
+        assert_eq!(
+            FillModel::default().to_string(),
+            "next-open fills, fee 0 bps, slippage 0 bps, quantities to 8 decimals"
+        );
+        assert_eq!(
+            Sizing::EquityFraction(dec!(0.10)).to_string(),
+            "10% of equity, fee included"
+        );
+        assert_eq!(
+            Sizing::Quantity(Quantity(dec!(0.5))).to_string(),
+            "0.5 units"
+        );
+    }
+
+    #[test]
     fn costs_outside_zero_to_ten_thousand_bps_are_refused() {
         let err = FillModel::new(
             dec!(-1),

@@ -125,6 +125,21 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
+
+    #[test]
+    fn limits_read_as_text_in_priority_order() {
+        let limits = ExitLimits {
+            stop_loss: Some(rust_decimal_macros::dec!(0.08)),
+            take_profit: None,
+            trailing_stop: Some(rust_decimal_macros::dec!(0.125)),
+            max_holding_days: Some(30),
+        };
+        assert_eq!(
+            limits.to_string(),
+            "stop-loss 8%, trailing stop 12.5%, max holding 30 days"
+        );
+        assert_eq!(ExitLimits::default().to_string(), "no risk exits");
+    }
     use crate::account::PositionId;
     use crate::candle::{CandleOrigin, Ohlcv};
     use crate::money::{Money, Quantity};
