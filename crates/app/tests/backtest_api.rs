@@ -4,104 +4,32 @@
 use std::time::Duration;
 
 use barter_app::config::Config;
-use barter_app::server::{self, AppState, ServeOptions};
-use barter_store::Store;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
-const TOKEN: &str = "backtest-test-token-0123456789";
+mod support;
 
-/// A running server and the switch that shuts it down.
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _dir: tempfile::TempDir,
-}
+use support::{Options, Server};
 
-impl Server {
-    /// A server with BTC (sample source) registered and its candles synced.
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("backtests.db").display()
-        ))
-        .await
-        .expect("store");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("addr");
-        let options = ServeOptions {
-            bind: address,
-            token: Some(TOKEN.to_owned()),
-            job_wait: Duration::from_secs(120),
-            max_body_bytes: 64 * 1024,
-            read_cache: Duration::ZERO,
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let state = AppState::new(Config::default(), store, options);
-        let done = tokio::spawn(server::run(listener, state, async {
-            let _ = stopped.await;
-        }));
-        let server = Self {
-            base: format!("http://{address}"),
-            client: reqwest::Client::new(),
-            stop: Some(stop),
-            done,
-            _dir: dir,
-        };
-        let (status, body) = server
-            .post(
-                "/api/instruments",
-                json!({"symbol": "BTC", "source": "sample"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let (status, body) = server.post("/api/sync_data", json!({})).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert_ne!(body["status"], "failed", "{body}");
-        server
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .expect("request");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(60), self.done)
-            .await
-            .expect("the server stops")
-            .expect("task")
-            .expect("server");
-    }
+/// A server with BTC (sample source) registered and its candles synced.
+async fn start() -> Server {
+    let options = Options {
+        job_wait: Duration::from_secs(120),
+        read_cache: Duration::ZERO,
+        ..Options::default()
+    };
+    let server = Server::sqlite(Config::default(), options).await;
+    let (status, body) = server
+        .post(
+            "/api/instruments",
+            json!({"symbol": "BTC", "source": "sample"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = server.post("/api/sync_data", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_ne!(body["status"], "failed", "{body}");
+    server
 }
 
 fn sma_crossover() -> Value {
@@ -114,7 +42,7 @@ fn sma_crossover() -> Value {
 
 #[tokio::test]
 async fn a_backtest_runs_and_is_kept_under_its_id() {
-    let server = Server::start().await;
+    let server = start().await;
 
     let (status, body) = server.post("/api/backtests", sma_crossover()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -166,7 +94,7 @@ async fn a_backtest_runs_and_is_kept_under_its_id() {
 
 #[tokio::test]
 async fn a_sweep_returns_its_best_combinations() {
-    let server = Server::start().await;
+    let server = start().await;
     let request = json!({
         "entry": "crosses_above(sma(close, $fast), sma(close, $slow))",
         "exit": "crosses_below(sma(close, $fast), sma(close, $slow))",
@@ -187,7 +115,7 @@ async fn a_sweep_returns_its_best_combinations() {
 
 #[tokio::test]
 async fn errors_bad_rules_unknown_ids_and_missing_tokens() {
-    let server = Server::start().await;
+    let server = start().await;
 
     // A bad rule: 422 with every problem and the rule position.
     let (status, body) = server

@@ -15,13 +15,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use barter_app::config::Config;
-use barter_app::server::{self, AppState, ServeOptions};
-use barter_store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
-const TOKEN: &str = "openapi-test-token-0123456789";
+mod support;
+
+use support::{Options, Server, TOKEN};
 
 /// Every route of the router, by hand: `/healthz` (server/mod.rs), the read/manage routes
 /// (server/api.rs) and the job routes (server/jobs.rs).
@@ -60,76 +59,28 @@ const OPERATION_KEYS: &[&str] = &[
 
 type Route = (String, String);
 
-/// A running server on port 0 over a fresh SQLite file, and the switch that stops it.
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _dir: tempfile::TempDir,
+/// A server over a fresh SQLite file, its jobs waited for 30 s.
+async fn start() -> Server {
+    let options = Options {
+        job_wait: Duration::from_secs(30),
+        ..Options::default()
+    };
+    Server::sqlite(Config::default(), options).await
 }
 
-impl Server {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("openapi.db").display()
-        ))
-        .await
-        .expect("store");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("addr");
-        let options = ServeOptions {
-            bind: address,
-            token: Some(TOKEN.to_owned()),
-            job_wait: Duration::from_secs(30),
-            max_body_bytes: 64 * 1024,
-            read_cache: Duration::from_secs(1),
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let state = AppState::new(Config::default(), store, options);
-        let done = tokio::spawn(server::run(listener, state, async {
-            let _ = stopped.await;
-        }));
-        Self {
-            base: format!("http://{address}"),
-            client: reqwest::Client::new(),
-            stop: Some(stop),
-            done,
-            _dir: dir,
-        }
+/// Sends `method path`, with the token when `token`, with a `{}` JSON body for POST.
+async fn send(server: &Server, method: &str, path: &str, token: bool) -> (StatusCode, Value) {
+    let method = Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = server.client.request(method.clone(), server.url(path));
+    if token {
+        request = request.bearer_auth(TOKEN);
     }
-
-    /// Sends `method path`, with the token when `token`, with a `{}` JSON body for POST.
-    async fn send(&self, method: &str, path: &str, token: bool) -> (StatusCode, Value) {
-        let method = Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base));
-        if token {
-            request = request.bearer_auth(TOKEN);
-        }
-        if method == Method::POST {
-            request = request.json(&json!({}));
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+    if method == Method::POST {
+        request = request.json(&json!({}));
     }
-
-    async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(60), self.done)
-            .await
-            .expect("the server stops")
-            .expect("task")
-            .expect("server");
-    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// A concrete URL path for a templated route.
@@ -169,16 +120,16 @@ fn listed() -> BTreeSet<Route> {
 
 #[tokio::test]
 async fn the_document_lists_exactly_the_routes_the_router_serves() {
-    let server = Server::start().await;
+    let server = start().await;
 
     // The document: OpenAPI 3, JSON, behind the token.
-    let (status, _) = server.send("GET", "/api/openapi.json", false).await;
+    let (status, _) = send(&server, "GET", "/api/openapi.json", false).await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
         "the document needs the token"
     );
-    let (status, document) = server.send("GET", "/api/openapi.json", true).await;
+    let (status, document) = send(&server, "GET", "/api/openapi.json", true).await;
     assert_eq!(status, StatusCode::OK);
     let version = document["openapi"].as_str().expect("`openapi` is a string");
     assert!(version.starts_with("3."), "openapi version {version}");
@@ -267,7 +218,7 @@ async fn the_document_lists_exactly_the_routes_the_router_serves() {
 
     // Control: a path the router does not serve answers its fallback, token or not.
     for token in [false, true] {
-        let (status, body) = server.send("GET", "/api/no_such_route", token).await;
+        let (status, body) = send(&server, "GET", "/api/no_such_route", token).await;
         assert!(is_fallback(status, &body), "{status} {body}");
     }
 
@@ -276,7 +227,7 @@ async fn the_document_lists_exactly_the_routes_the_router_serves() {
     for (method, path) in &all {
         let url = concrete(path);
         if path.starts_with("/api/") || path == "/metrics" {
-            let (status, body) = server.send(method, &url, false).await;
+            let (status, body) = send(&server, method, &url, false).await;
             assert_eq!(
                 status,
                 StatusCode::UNAUTHORIZED,
@@ -288,7 +239,7 @@ async fn the_document_lists_exactly_the_routes_the_router_serves() {
         } else {
             url
         };
-        let (status, body) = server.send(method, &url, true).await;
+        let (status, body) = send(&server, method, &url, true).await;
         assert!(
             status != StatusCode::METHOD_NOT_ALLOWED && !is_fallback(status, &body),
             "{method} {url} with the token is served: {status} {body}"
@@ -303,7 +254,7 @@ async fn the_document_lists_exactly_the_routes_the_router_serves() {
             if all.contains(&((*method).to_owned(), path.clone())) {
                 continue;
             }
-            let (status, body) = server.send(method, &url, true).await;
+            let (status, body) = send(&server, method, &url, true).await;
             assert_eq!(
                 status,
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -341,8 +292,8 @@ fn jobs_path(path: &str) -> bool {
 
 #[tokio::test]
 async fn the_error_schema_and_the_decimal_strings_are_described() {
-    let server = Server::start().await;
-    let (status, document) = server.send("GET", "/api/openapi.json", true).await;
+    let server = start().await;
+    let (status, document) = send(&server, "GET", "/api/openapi.json", true).await;
     assert_eq!(status, StatusCode::OK);
     let schemas = &document["components"]["schemas"];
     let error = &schemas["ErrorBody"];
@@ -365,7 +316,7 @@ async fn the_error_schema_and_the_decimal_strings_are_described() {
         );
     }
     // An error answer has the documented shape.
-    let (status, body) = server.send("GET", "/api/runs/12345", true).await;
+    let (status, body) = send(&server, "GET", "/api/runs/12345", true).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string());
     server.shutdown().await;

@@ -4,14 +4,15 @@
 use std::time::Duration;
 
 use barter_app::config::Config;
-use barter_app::server::{self, AppState, ServeOptions};
+use barter_app::server::{AppState, ServeOptions};
 use barter_core::strategy::{InstrumentSelection, NumberText, StrategyConfig};
 use barter_store::Store;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
-const TOKEN: &str = "test-token-0123456789";
+mod support;
+
+use support::{Options, Server, TOKEN};
 
 fn strategy(name: &str, entry: &str) -> StrategyConfig {
     StrategyConfig {
@@ -30,100 +31,32 @@ fn strategy(name: &str, entry: &str) -> StrategyConfig {
     }
 }
 
-/// A running server, its address, and the switch that shuts it down.
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<anyhow::Result<()>>,
-    store: Store,
-    _dir: tempfile::TempDir,
+/// A server with one configured strategy (`dip`) over a fresh SQLite file.
+async fn start(max_body_bytes: usize, job_wait: Duration) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("api.db").display()))
+        .await
+        .expect("store");
+    start_on(store, dir, max_body_bytes, job_wait).await
 }
 
-impl Server {
-    async fn start(max_body_bytes: usize, job_wait: Duration) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::connect(&format!("sqlite://{}", dir.path().join("api.db").display()))
-            .await
-            .expect("store");
-        Self::start_on(store, dir, max_body_bytes, job_wait).await
-    }
-
-    async fn start_on(
-        store: Store,
-        dir: tempfile::TempDir,
-        max_body_bytes: usize,
-        job_wait: Duration,
-    ) -> Self {
-        let config = Config {
-            strategies: vec![strategy("dip", "rsi(close, 14) < 30")],
-            ..Config::default()
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let options = ServeOptions {
-            bind: listener.local_addr().expect("addr"),
-            token: Some(TOKEN.to_owned()),
-            job_wait,
-            max_body_bytes,
-            read_cache: Duration::from_secs(1),
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let state = AppState::new(config, store.clone(), options);
-        let done = tokio::spawn(server::run(listener, state, async {
-            let _ = stopped.await;
-        }));
-        Self {
-            base,
-            client: reqwest::Client::new(),
-            stop: Some(stop),
-            done,
-            store,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .expect("request");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(self.url(path))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(60), self.done)
-            .await
-            .expect("the server stops")
-            .expect("task")
-            .expect("server");
-    }
+/// The same server over `store`.
+async fn start_on(
+    store: Store,
+    dir: tempfile::TempDir,
+    max_body_bytes: usize,
+    job_wait: Duration,
+) -> Server {
+    let config = Config {
+        strategies: vec![strategy("dip", "rsi(close, 14) < 30")],
+        ..Config::default()
+    };
+    let options = Options {
+        max_body_bytes,
+        job_wait,
+        ..Options::default()
+    };
+    Server::on(store, dir, config, options).await
 }
 
 fn error_code(body: &Value) -> &str {
@@ -132,7 +65,7 @@ fn error_code(body: &Value) -> &str {
 
 #[tokio::test]
 async fn health_needs_no_token_and_the_api_needs_the_right_one() {
-    let server = Server::start(64 * 1024, Duration::from_secs(60)).await;
+    let server = start(64 * 1024, Duration::from_secs(60)).await;
     let health = server
         .client
         .get(server.url("/healthz"))
@@ -170,7 +103,7 @@ async fn health_needs_no_token_and_the_api_needs_the_right_one() {
 
 #[tokio::test]
 async fn every_error_is_json_with_the_right_status() {
-    let server = Server::start(1024, Duration::from_secs(60)).await;
+    let server = start(1024, Duration::from_secs(60)).await;
     let (status, body) = server.get("/api/nothing-here").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(error_code(&body), "not_found");
@@ -255,7 +188,7 @@ async fn every_error_is_json_with_the_right_status() {
 
 #[tokio::test]
 async fn instruments_are_managed_and_the_daily_job_runs_over_http() {
-    let server = Server::start(64 * 1024, Duration::from_secs(120)).await;
+    let server = start(64 * 1024, Duration::from_secs(120)).await;
     manage_and_run(server).await;
 }
 
@@ -274,7 +207,7 @@ async fn the_api_behaves_the_same_on_postgres() {
         .await
         .expect("postgres");
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start_on(store.clone(), dir, 64 * 1024, Duration::from_secs(120)).await;
+    let server = start_on(store.clone(), dir, 64 * 1024, Duration::from_secs(120)).await;
     manage_and_run(server).await;
     store.drop_schema().await.expect("drop the test schema");
 }
@@ -401,7 +334,7 @@ async fn manage_and_run(server: Server) {
 
 #[tokio::test]
 async fn strategies_are_listed_and_checked_with_positions() {
-    let server = Server::start(64 * 1024, Duration::from_secs(60)).await;
+    let server = start(64 * 1024, Duration::from_secs(60)).await;
     let (status, list) = server.get("/api/strategies").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list[0]["name"], "dip");
@@ -475,7 +408,7 @@ async fn a_job_not_waited_for_answers_202_and_a_second_call_conflicts_while_it_r
     for instrument in barter_sources::sample::instruments() {
         store.add_instrument(&instrument).await.expect("add");
     }
-    let server = Server::start_on(store, dir, 64 * 1024, Duration::from_secs(120)).await;
+    let server = start_on(store, dir, 64 * 1024, Duration::from_secs(120)).await;
     let (status, body) = server.post("/api/run?wait=false", json!({})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let id = body["run_id"]
@@ -518,7 +451,7 @@ async fn a_short_wait_answers_202_and_shutdown_records_the_job_as_interrupted_or
         store.add_instrument(&instrument).await.expect("add");
     }
     // A zero wait: the route answers 202 at once, with the run id.
-    let server = Server::start_on(store, dir, 64 * 1024, Duration::ZERO).await;
+    let server = start_on(store, dir, 64 * 1024, Duration::ZERO).await;
     let (status, body) = server.post("/api/run", json!({})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let store = server.store.clone();

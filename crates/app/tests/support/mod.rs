@@ -1,0 +1,137 @@
+//! `barter serve` for the HTTP tests: the real server on port 0 over a store, a client that
+//! sends the token, and a clean shutdown. Each test crate uses part of it.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use barter_app::config::Config;
+use barter_app::server::{self, AppState, ServeOptions};
+use barter_store::Store;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+/// The bearer token every test server requires.
+pub const TOKEN: &str = "test-token-0123456789";
+
+/// The server settings a test chooses.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// `[server] max_body_bytes`.
+    pub max_body_bytes: usize,
+    /// `[server] job_wait_secs`.
+    pub job_wait: Duration,
+    /// `[server] read_cache_ms`.
+    pub read_cache: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+            job_wait: Duration::from_secs(60),
+            read_cache: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A running server, its address, and the switch that shuts it down.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// A plain client (requests through it carry no token unless added).
+    pub client: reqwest::Client,
+    /// The server's store.
+    pub store: Store,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// A server over a fresh SQLite file.
+    pub async fn sqlite(config: Config, options: Options) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::connect(&format!("sqlite://{}", dir.path().join("api.db").display()))
+            .await
+            .expect("store");
+        Self::on(store, dir, config, options).await
+    }
+
+    /// A server over `store`; `dir` lives as long as the server.
+    pub async fn on(
+        store: Store,
+        dir: tempfile::TempDir,
+        config: Config,
+        options: Options,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("addr");
+        let serve = ServeOptions {
+            bind: address,
+            token: Some(TOKEN.to_owned()),
+            job_wait: options.job_wait,
+            max_body_bytes: options.max_body_bytes,
+            read_cache: options.read_cache,
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state = AppState::new(config, store.clone(), serve);
+        let done = tokio::spawn(server::run(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base: format!("http://{address}"),
+            client: reqwest::Client::new(),
+            store,
+            stop: Some(stop),
+            done,
+            _dir: dir,
+        }
+    }
+
+    /// The full URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `GET path` with the token: the status and the JSON body (null when not JSON).
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST path` with the token and a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Stops the server and waits until it has.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(60), self.done)
+            .await
+            .expect("the server stops")
+            .expect("task")
+            .expect("server");
+    }
+}
