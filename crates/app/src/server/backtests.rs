@@ -231,11 +231,7 @@ async fn start(
             entry
         })
     };
-    let wait = if query.wait == Some(false) {
-        std::time::Duration::ZERO
-    } else {
-        state.inner.options.job_wait
-    };
+    let wait = state.inner.options.wait(query.wait);
     let entry = match tokio::time::timeout(wait, &mut task).await {
         Err(_) => Entry::Running,
         Ok(Ok(entry)) => entry,

@@ -204,11 +204,7 @@ async fn start(
             result
         })
     };
-    let wait = if query.wait == Some(false) {
-        std::time::Duration::ZERO
-    } else {
-        state.inner.options.job_wait
-    };
+    let wait = state.inner.options.wait(query.wait);
     let finished = match tokio::time::timeout(wait, &mut task).await {
         Ok(finished) => finished,
         Err(_) => {

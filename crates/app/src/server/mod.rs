@@ -48,6 +48,17 @@ pub struct ServeOptions {
     pub read_cache: Duration,
 }
 
+impl ServeOptions {
+    /// How long a route waits for its work: not at all for `?wait=false`, else `job_wait`.
+    pub(crate) fn wait(&self, wait: Option<bool>) -> Duration {
+        if wait == Some(false) {
+            Duration::ZERO
+        } else {
+            self.job_wait
+        }
+    }
+}
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
