@@ -262,26 +262,11 @@ impl Store {
     /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
     /// row.
     pub async fn latest_closes(&self) -> Result<HashMap<Symbol, Price>, StoreError> {
-        on_db!(&self.db, |pool| {
-            let rows = sqlx::query(
-                // One primary-key lookup per instrument (a join lets SQLite scan every candle).
-                "SELECT symbol, close FROM (SELECT i.symbol, (SELECT c.close FROM candles c \
-                 WHERE c.symbol = i.symbol AND c.day = i.last_complete_day) AS close \
-                 FROM instruments i) latest WHERE close IS NOT NULL",
-            )
-            .fetch_all(pool)
-            .await
-            .action("read the latest closes")?;
-            rows.iter()
-                .map(|row| {
-                    let corrupt = |e: String| StoreError::corrupt("latest close", e);
-                    let symbol: String = column(row, "symbol").map_err(corrupt)?;
-                    let symbol = Symbol::parse(&symbol).map_err(|e| corrupt(e.to_string()))?;
-                    let close = codec::get_money(row, "close").map_err(corrupt)?;
-                    Ok((symbol, Price(close)))
-                })
-                .collect()
-        })
+        // One primary-key lookup per instrument (a join lets SQLite scan every candle).
+        const SQL: &str = "SELECT symbol, close FROM (SELECT i.symbol, (SELECT c.close \
+             FROM candles c WHERE c.symbol = i.symbol AND c.day = i.last_complete_day) AS close \
+             FROM instruments i) latest WHERE close IS NOT NULL";
+        self.closes(SQL, None, "read the latest closes").await
     }
 
     /// Each instrument's latest complete close on or before `day` (instruments with none are
@@ -295,18 +280,28 @@ impl Store {
         &self,
         day: Day,
     ) -> Result<HashMap<Symbol, Price>, StoreError> {
-        on_db!(&self.db, |pool| {
-            let rows = sqlx::query(
-                // One backwards primary-key seek per instrument.
-                "SELECT symbol, close FROM (SELECT i.symbol, (SELECT c.close FROM candles c \
-                 WHERE c.symbol = i.symbol AND c.day <= $1 AND c.complete \
-                 ORDER BY c.day DESC LIMIT 1) AS close FROM instruments i) marks \
-                 WHERE close IS NOT NULL",
-            )
-            .bind(day)
-            .fetch_all(pool)
+        // One backwards primary-key seek per instrument.
+        const SQL: &str = "SELECT symbol, close FROM (SELECT i.symbol, (SELECT c.close \
+             FROM candles c WHERE c.symbol = i.symbol AND c.day <= $1 AND c.complete \
+             ORDER BY c.day DESC LIMIT 1) AS close FROM instruments i) marks \
+             WHERE close IS NOT NULL";
+        self.closes(SQL, Some(day), "read the closes on or before a day")
             .await
-            .action("read the closes on or before a day")?;
+    }
+
+    /// Runs `sql` (selecting `symbol` and `close`, binding `day` when given) into a map.
+    async fn closes(
+        &self,
+        sql: &str,
+        day: Option<Day>,
+        action: &str,
+    ) -> Result<HashMap<Symbol, Price>, StoreError> {
+        on_db!(&self.db, |pool| {
+            let mut query = sqlx::query(sql);
+            if let Some(day) = day {
+                query = query.bind(day);
+            }
+            let rows = query.fetch_all(pool).await.action(action)?;
             rows.iter()
                 .map(|row| {
                     let corrupt = |e: String| StoreError::corrupt("close", e);

@@ -1169,6 +1169,17 @@ async fn a_series_history_holds_the_asked_prices_and_exact_candles_from_a_day(st
     assert_eq!(closes.len(), 2, "{closes:?}");
     assert_eq!(closes[&btc], batch[9].close());
     assert_eq!(closes[&spy], gapped[3].close());
+    // A decision on a past day marks at the closes on or before it, later candles stored or not;
+    // an incomplete candle never counts.
+    let then = store.closes_on_or_before(nth(3)).await.expect("closes");
+    assert_eq!(then.len(), 2, "{then:?}");
+    assert_eq!(then[&btc], batch[2].close());
+    assert_eq!(then[&spy], gapped[1].close(), "SPY has no candle on day 3");
+    assert_eq!(
+        store.closes_on_or_before(nth(11)).await.expect("closes"),
+        closes,
+        "the incomplete day 11 is not a close"
+    );
     let empty = store
         .series_history(&none, SeriesSet::ALL, Some(nth(1)))
         .await
