@@ -29,6 +29,7 @@ pub mod source_set;
 pub mod sync;
 pub mod trading;
 pub mod views;
+mod web;
 
 pub use config::Config;
 pub use source_set::SourceSet;

@@ -1,7 +1,10 @@
-//! What Barter shows about its trading, built once for the CLI's tables and the API's JSON:
-//! positions with their P&L at the latest close, the account, and a position's explanation.
+//! What Barter shows about its trading, built once for the CLI's tables, the API's JSON and the
+//! dashboard: positions with their P&L at the latest close, the account and its equity over
+//! time, and a position's explanation.
 
-use barter_core::{Fill, Money, Position, PositionId, Price};
+use std::collections::{BTreeMap, HashMap};
+
+use barter_core::{Day, Fill, Money, Position, PositionId, Price, Symbol};
 use barter_store::Store;
 use barter_store::trading::{AccountState, DecisionFilter, DecisionRecord};
 use rust_decimal::Decimal;
@@ -134,4 +137,98 @@ pub async fn explanation(store: &Store, id: PositionId) -> anyhow::Result<Option
         decisions,
         fills,
     }))
+}
+
+/// The account's equity at the end of one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EquityPoint {
+    /// The day.
+    pub day: Day,
+    /// Cash after the day's fills plus the open positions at the day's complete close.
+    pub equity: Money,
+}
+
+/// The paper account's equity on every day from its first fill to its instruments' latest
+/// complete candle: the cash the fills left (from `initial_cash`) plus each open position at
+/// its instrument's latest complete close on or before the day (its entry price before its
+/// instrument has one). Empty before the first trade.
+///
+/// # Errors
+/// A database failure.
+pub async fn equity_curve(store: &Store, initial_cash: Money) -> anyhow::Result<Vec<EquityPoint>> {
+    let positions = store.positions(None).await?;
+    let Some(first) = positions.iter().map(|p| p.entry_day).min() else {
+        return Ok(Vec::new());
+    };
+    let initial = store
+        .account()
+        .await?
+        .map_or(initial_cash, |a| a.initial_cash);
+    // Per day, what happens: fills change cash and held quantities, closes change marks.
+    #[derive(Default)]
+    struct DayEvents {
+        cash: Decimal,
+        held: Vec<(usize, Decimal)>,
+        closes: Vec<(usize, Price)>,
+    }
+    let mut symbols: Vec<Symbol> = positions.iter().map(|p| p.symbol.clone()).collect();
+    symbols.sort();
+    symbols.dedup();
+    let slot: HashMap<&Symbol, usize> = symbols.iter().enumerate().map(|(i, s)| (s, i)).collect();
+    let mut days: BTreeMap<Day, DayEvents> = BTreeMap::new();
+    for (i, symbol) in symbols.iter().enumerate() {
+        for candle in store.candles(symbol, Some(first), None).await? {
+            if candle.is_complete() {
+                days.entry(candle.day())
+                    .or_default()
+                    .closes
+                    .push((i, candle.close()));
+            }
+        }
+    }
+    for position in &positions {
+        let i = slot[&position.symbol];
+        let entry = days.entry(position.entry_day).or_default();
+        entry.cash -= position.cost().0 + position.entry_fee.0;
+        entry.held.push((i, position.quantity.0));
+        if let Some(exit) = &position.exit {
+            let exit_day = days.entry(exit.day).or_default();
+            exit_day.cash += position.quantity.0 * exit.price.0 - exit.fee.0;
+            exit_day.held.push((i, -position.quantity.0));
+        }
+    }
+    let mut cash = initial.0;
+    let mut held = vec![Decimal::ZERO; symbols.len()];
+    let mut marks: Vec<Option<Price>> = vec![None; symbols.len()];
+    // Before an instrument's first close, its positions count at their entry price.
+    let mut entry_marks: Vec<Option<Price>> = vec![None; symbols.len()];
+    for position in &positions {
+        let mark = &mut entry_marks[slot[&position.symbol]];
+        if mark.is_none() {
+            *mark = Some(position.entry_price);
+        }
+    }
+    let mut curve = Vec::with_capacity(days.len());
+    for (day, events) in days {
+        cash += events.cash;
+        for (i, quantity) in events.held {
+            held[i] += quantity;
+        }
+        for (i, close) in events.closes {
+            marks[i] = Some(close);
+        }
+        let holdings: Decimal = held
+            .iter()
+            .zip(marks.iter().zip(&entry_marks))
+            .filter(|(quantity, _)| !quantity.is_zero())
+            .map(|(quantity, (mark, entry))| {
+                quantity * mark.or(*entry).map_or(Decimal::ZERO, |p| p.0)
+            })
+            .sum();
+        curve.push(EquityPoint {
+            day,
+            equity: Money(cash + holdings),
+        });
+    }
+    Ok(curve)
 }

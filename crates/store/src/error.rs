@@ -50,6 +50,9 @@ pub enum StoreError {
     /// `open_position`); a bug in the caller, never a business outcome.
     #[error("invalid trade: {0}")]
     InvalidTrade(String),
+    /// An argument the store refuses (e.g. a blank name); the message names the problem.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// No run with this id exists.
     #[error("run {0} does not exist")]
     UnknownRun(RunId),

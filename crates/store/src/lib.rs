@@ -17,6 +17,8 @@
 //!   and candle reads ([`Coverage`], stored days, last complete day).
 //! - [`runs`]: job run records and the append-only [`HistoryEntry`] log, filtered and paged
 //!   with [`HistoryFilter`].
+//! - [`saved`]: backtests saved from the dashboard ([`SavedBacktest`]), their request and
+//!   summary kept as JSON.
 //! - [`trading`]: the trading ledger — the paper account ([`AccountState`]), decisions keyed by
 //!   (strategy, instrument, decision day) so a rerun changes nothing ([`NewDecision`],
 //!   [`DecisionRecord`]), positions opened and closed in one transaction with their fills, cash
@@ -50,12 +52,14 @@ pub mod error;
 pub mod instruments;
 pub mod migrate;
 pub mod runs;
+pub mod saved;
 pub mod trading;
 
 pub use candles::{CandleConflict, CandleWrite, Coverage};
 pub use connect::{ConnectOptions, Db, Store};
 pub use error::StoreError;
 pub use runs::{HistoryEntry, HistoryFilter};
+pub use saved::SavedBacktest;
 pub use trading::{
     AccountState, CloseOutcome, DecisionFilter, DecisionKind, DecisionOutcome, DecisionRecord,
     NewDecision, OpenOutcome, PositionStatus,

@@ -36,6 +36,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0003_decisions_by_day.sql"),
         postgres: include_str!("../migrations/postgres/0003_decisions_by_day.sql"),
     },
+    Step {
+        version: 4,
+        description: "saved backtests",
+        sqlite: include_str!("../migrations/sqlite/0004_saved_backtests.sql"),
+        postgres: include_str!("../migrations/postgres/0004_saved_backtests.sql"),
+    },
 ];
 
 /// Which dialect of the migrations to build.

@@ -46,8 +46,13 @@ pub struct HistoryFilter {
     pub symbol: Option<Symbol>,
     /// Only entries about this strategy.
     pub strategy: Option<String>,
+    /// Only entries of this kind (exact match), e.g. `fill`.
+    pub kind: Option<String>,
     /// Only entries recorded at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Only entries recorded strictly before this time (a date filter "to day D" passes the
+    /// start of D + 1).
+    pub until: Option<DateTime<Utc>>,
     /// Only entries older than this id: pass the last id of the previous page to get the next.
     pub before_id: Option<i64>,
     /// At most this many entries.
@@ -60,7 +65,9 @@ impl Default for HistoryFilter {
         Self {
             symbol: None,
             strategy: None,
+            kind: None,
             since: None,
+            until: None,
             before_id: None,
             limit: 100,
         }
@@ -234,6 +241,26 @@ impl Store {
             rows.iter().map(history_from_row).collect()
         })
     }
+
+    /// The distinct kinds of the history entries, sorted (byte order on both backends).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails,
+    /// [`StoreError::Corrupt`] for an unreadable row.
+    pub async fn history_kinds(&self) -> Result<Vec<String>, StoreError> {
+        let mut kinds = on_db!(&self.db, |pool| {
+            let rows = sqlx::query("SELECT DISTINCT kind FROM history")
+                .fetch_all(pool)
+                .await
+                .action("list the history kinds")?;
+            rows.iter()
+                .map(|row| column(row, "kind").map_err(|e| StoreError::corrupt("history.kind", e)))
+                .collect::<Result<Vec<String>, _>>()?
+        });
+        // Sorted here, not by `ORDER BY`: PostgreSQL would sort by the database's collation.
+        kinds.sort_unstable();
+        Ok(kinds)
+    }
 }
 
 /// `SELECT`s the history entries matching `filter`, newest first.
@@ -253,10 +280,18 @@ where
     if let Some(strategy) = &filter.strategy {
         query.push(" AND strategy = ").push_bind(strategy.as_str());
     }
+    if let Some(kind) = &filter.kind {
+        query.push(" AND kind = ").push_bind(kind.as_str());
+    }
     if let Some(since) = filter.since {
         query
             .push(" AND recorded_at >= ")
             .push_bind(crate::codec::timestamp(since));
+    }
+    if let Some(until) = filter.until {
+        query
+            .push(" AND recorded_at < ")
+            .push_bind(crate::codec::timestamp(until));
     }
     if let Some(before) = filter.before_id {
         query.push(" AND id < ").push_bind(before);

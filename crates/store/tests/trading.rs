@@ -40,6 +40,7 @@ on_every_backend!(
     a_crash_inside_a_close_leaves_the_position_open_and_the_cash_untouched,
     decisions_are_filtered_by_symbol_strategy_day_and_position_newest_first,
     history_is_filtered_by_symbol_strategy_and_time_and_pages_by_id,
+    history_is_filtered_by_kind_and_until_and_lists_its_kinds,
     history_and_decisions_refuse_updates_and_deletes,
     an_instrument_with_positions_cannot_be_removed,
 );
@@ -1135,6 +1136,184 @@ async fn history_is_filtered_by_symbol_strategy_and_time_and_pages_by_id(store: 
         all,
         "history() unchanged"
     );
+}
+
+async fn history_is_filtered_by_kind_and_until_and_lists_its_kinds(store: &Store) {
+    assert_eq!(
+        store.history_kinds().await.expect("kinds"),
+        Vec::<String>::new(),
+        "an empty history has no kinds"
+    );
+    let btc = ledger(store, dec!(1000)).await;
+    let eth = registered(store, "ETH").await;
+    // Same entries as the symbol/strategy test: a sync at moment(0); trend's BTC decision and
+    // fill and dip's failed ETH decision at moment(1); dip's ETH decision and fill at moment(2).
+    store
+        .record_history(None, moment(0), "candles_synced", Some(&btc), &json!({}))
+        .await
+        .expect("sync entry");
+    opened(
+        store,
+        &entry(TREND, &btc, 1),
+        &buy(&btc, 2, dec!(1), dec!(100)),
+    )
+    .await;
+    let failed = decision("dip", &eth, 1, DecisionKind::Entry, DecisionOutcome::Failed);
+    store
+        .record_decision(None, &failed, moment(1))
+        .await
+        .expect("record");
+    opened(
+        store,
+        &entry("dip", &eth, 2),
+        &buy(&eth, 3, dec!(1), dec!(10)),
+    )
+    .await;
+    let all = store.history_filtered(&all_history()).await.expect("all");
+    assert_eq!(all.len(), 6);
+    let filtered = |filter: HistoryFilter| async move {
+        store
+            .history_filtered(&filter)
+            .await
+            .unwrap_or_else(|e| panic!("filter: {}", chain(&e)))
+    };
+    // What `all` holds that matches `keep`, in the same (newest first) order.
+    let expected = |keep: &dyn Fn(&barter_store::HistoryEntry) -> bool| {
+        all.iter().filter(|e| keep(e)).cloned().collect::<Vec<_>>()
+    };
+
+    // The kinds: distinct and sorted.
+    let mut kinds = vec![
+        "candles_synced".to_owned(),
+        EVENT_DECISION.to_owned(),
+        EVENT_FILL.to_owned(),
+    ];
+    kinds.sort();
+    assert_eq!(store.history_kinds().await.expect("kinds"), kinds);
+
+    // Kind: an exact match only.
+    let fills = filtered(HistoryFilter {
+        kind: Some(EVENT_FILL.into()),
+        ..all_history()
+    })
+    .await;
+    assert_eq!(fills.len(), 2);
+    assert_eq!(fills, expected(&|e| e.kind == EVENT_FILL));
+    for near_miss in ["candles", "FILL", "fill ", "%"] {
+        let none = filtered(HistoryFilter {
+            kind: Some(near_miss.into()),
+            ..all_history()
+        })
+        .await;
+        assert!(none.is_empty(), "kind {near_miss:?} matched {none:?}");
+    }
+
+    // Until: strictly before; the entries exactly at `until` are excluded.
+    let before_1 = filtered(HistoryFilter {
+        until: Some(moment(1)),
+        ..all_history()
+    })
+    .await;
+    assert_eq!(before_1, expected(&|e| e.kind == "candles_synced"));
+    let through_1 = filtered(HistoryFilter {
+        until: Some(moment(1) + chrono::Duration::microseconds(1)),
+        ..all_history()
+    })
+    .await;
+    assert_eq!(through_1, expected(&|e| e.recorded_at <= moment(1)));
+    assert_eq!(through_1.len(), 4);
+    // A day range [moment(1), moment(2)): since is inclusive, until exclusive.
+    let day_1 = filtered(HistoryFilter {
+        since: Some(moment(1)),
+        until: Some(moment(2)),
+        ..all_history()
+    })
+    .await;
+    assert_eq!(day_1, expected(&|e| e.recorded_at == moment(1)));
+    assert_eq!(day_1.len(), 3);
+    assert!(
+        filtered(HistoryFilter {
+            since: Some(moment(2)),
+            until: Some(moment(2)),
+            ..all_history()
+        })
+        .await
+        .is_empty(),
+        "an empty range"
+    );
+
+    // Combined with symbol and strategy: every set field must match.
+    let dip_decisions = filtered(HistoryFilter {
+        kind: Some(EVENT_DECISION.into()),
+        strategy: Some("dip".into()),
+        ..all_history()
+    })
+    .await;
+    assert_eq!(
+        dip_decisions,
+        expected(&|e| e.kind == EVENT_DECISION && e.strategy.as_deref() == Some("dip"))
+    );
+    assert_eq!(dip_decisions.len(), 2);
+    let eth_decisions_before_2 = filtered(HistoryFilter {
+        kind: Some(EVENT_DECISION.into()),
+        symbol: Some(eth.clone()),
+        strategy: Some("dip".into()),
+        until: Some(moment(2)),
+        ..all_history()
+    })
+    .await;
+    assert_eq!(eth_decisions_before_2.len(), 1);
+    assert_eq!(eth_decisions_before_2[0].recorded_at, moment(1));
+    assert_eq!(eth_decisions_before_2[0].symbol.as_ref(), Some(&eth));
+    let btc_fills = filtered(HistoryFilter {
+        kind: Some(EVENT_FILL.into()),
+        symbol: Some(btc.clone()),
+        strategy: Some(TREND.into()),
+        ..all_history()
+    })
+    .await;
+    assert_eq!(btc_fills.len(), 1);
+    assert!(
+        filtered(HistoryFilter {
+            kind: Some("candles_synced".into()),
+            strategy: Some(TREND.into()),
+            ..all_history()
+        })
+        .await
+        .is_empty(),
+        "the sync entry has no strategy"
+    );
+
+    // Paging a kind and time filter one entry at a time covers its matches exactly once.
+    let page_filter = HistoryFilter {
+        kind: Some(EVENT_DECISION.into()),
+        until: Some(moment(2) + chrono::Duration::microseconds(1)),
+        ..HistoryFilter::default()
+    };
+    let mut paged = Vec::new();
+    let mut before_id = None;
+    loop {
+        let page = filtered(HistoryFilter {
+            before_id,
+            limit: 1,
+            ..page_filter.clone()
+        })
+        .await;
+        assert!(page.len() <= 1);
+        let Some(last) = page.last() else { break };
+        before_id = Some(last.id);
+        paged.extend(page);
+    }
+    assert_eq!(paged, expected(&|e| e.kind == EVENT_DECISION));
+    assert_eq!(paged.len(), 3);
+
+    // A kind recorded later shows up once, in order.
+    store
+        .record_history(None, moment(3), "a_manual_note", None, &json!({}))
+        .await
+        .expect("note");
+    kinds.insert(0, "a_manual_note".to_owned());
+    assert_eq!(store.history_kinds().await.expect("kinds"), kinds);
 }
 
 async fn history_and_decisions_refuse_updates_and_deletes(store: &Store) {

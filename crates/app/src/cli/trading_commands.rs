@@ -108,6 +108,7 @@ pub(super) async fn dispatch(
                     .map(|t| t.and_utc()),
                 before_id: None,
                 limit: *limit,
+                ..HistoryFilter::default()
             };
             output::history(cli.json, &store.history_filtered(&filter).await?)?;
             Ok(ExitCode::SUCCESS)

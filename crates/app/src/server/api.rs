@@ -70,6 +70,7 @@ fn failure(error: anyhow::Error, request: &str) -> ApiError {
             "in_use",
             format!("{symbol} has positions; it cannot be removed (deactivate it instead)"),
         ),
+        Some(StoreError::InvalidInput(problem)) => ApiError::invalid(problem.clone()),
         _ => ApiError::internal(&error, request),
     }
 }
@@ -427,6 +428,7 @@ async fn history(
         since: query.since.map(|d| d.and_time(NaiveTime::MIN).and_utc()),
         before_id: query.before,
         limit,
+        ..HistoryFilter::default()
     };
     let entries = state
         .store()

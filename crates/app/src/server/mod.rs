@@ -72,6 +72,7 @@ struct Inner {
     jobs: jobs::Registry,
     backtests: backtests::Registry,
     cache: cache::ReadCache,
+    sessions: crate::web::session::Sessions,
     requests: AtomicU64,
 }
 
@@ -85,18 +86,29 @@ impl AppState {
                 jobs: jobs::Registry::default(),
                 backtests: backtests::Registry::default(),
                 cache: cache::ReadCache::new(options.read_cache),
+                sessions: crate::web::session::Sessions::default(),
                 requests: AtomicU64::new(0),
                 options,
             }),
         }
     }
 
-    fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
 
-    fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The dashboard's signed-in sessions.
+    pub(crate) fn sessions(&self) -> &crate::web::session::Sessions {
+        &self.inner.sessions
+    }
+
+    /// The API token, `None` with `--no-auth`.
+    pub(crate) fn token(&self) -> Option<&str> {
+        self.inner.options.token.as_deref()
     }
 }
 
@@ -119,7 +131,8 @@ pub fn check_options(options: &ServeOptions) -> anyhow::Result<()> {
     }
 }
 
-/// The router: `/healthz`, the `/api` routes behind the token check, JSON 404 for the rest.
+/// The router: `/healthz`, the `/api` routes behind the token check, the dashboard at `/`
+/// (see [`crate::web`]); JSON 404 under `/api`, the dashboard's 404 page elsewhere.
 pub fn router(state: AppState) -> Router {
     let limit = state.inner.options.max_body_bytes;
     let api = api::routes()
@@ -134,14 +147,19 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", axum::routing::get(api::healthz))
         .nest("/api", api)
         .merge(scrape)
+        .merge(crate::web::routes(state.clone()))
         .route_layer(middleware::from_fn(metrics::count_requests))
-        .fallback(|| async {
+        .fallback(|uri: axum::http::Uri| async move {
             ::metrics::counter!(
                 "barter_http_requests_total",
                 "route" => "unmatched", "method" => "any", "status" => "404"
             )
             .increment(1);
-            ApiError::not_found("no such route; the API lives under /api")
+            if uri.path().starts_with("/api/") || uri.path() == "/api" {
+                ApiError::not_found("no such route; the API lives under /api").into_response()
+            } else {
+                crate::web::not_found().await
+            }
         })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiError::new(
@@ -245,8 +263,39 @@ async fn request_id(State(state): State<AppState>, mut request: Request, next: N
     response
 }
 
-/// Lets a request through only with the configured bearer token (compared in constant time).
+/// Lets a request through only with the configured bearer token (compared in constant time) or
+/// a dashboard session (with its CSRF token when it changes something), and never a
+/// state-changing request from another site.
 async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    use crate::web::session::{CSRF_HEADER, changes_state, same_origin};
+    // Browsers send `Origin` with every cross-site POST; no API client needs one to succeed.
+    if changes_state(request.method()) && !same_origin(request.headers()) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_site",
+            "refused a state-changing request from another site",
+        )
+        .into_response();
+    }
+    // The dashboard's scripts call the API with the session cookie instead of the token; a
+    // state-changing call must also carry the session's CSRF token.
+    if let Some(session) = state.sessions().from_headers(request.headers()) {
+        let presented = request
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok());
+        if !changes_state(request.method())
+            || presented.is_some_and(|token| session.csrf_matches(token))
+        {
+            return next.run(request).await;
+        }
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "a signed-in browser request without its CSRF token; reload the page and try again",
+        )
+        .into_response();
+    }
     let Some(expected) = &state.inner.options.token else {
         return next.run(request).await;
     };

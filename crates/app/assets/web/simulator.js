@@ -1,0 +1,1 @@
+// Barter dashboard: the simulator form (being built).

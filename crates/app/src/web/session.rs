@@ -1,0 +1,370 @@
+//! Dashboard sign-in: sessions kept in the server's memory, the HttpOnly SameSite=Strict cookie
+//! that names one, the CSRF token each session carries, and the sign-in and sign-out pages.
+//!
+//! A session is created only by presenting the API token (or, with `--no-auth`, on the first
+//! visit). Its id and CSRF token are 256-bit random values from the operating system. Sessions
+//! are lost when the server restarts; people sign in again.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use cookie::{Cookie, SameSite};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::page::{PageError, render};
+use crate::server::AppState;
+
+/// The name of the session cookie.
+pub(crate) const COOKIE: &str = "barter_session";
+
+/// The header the dashboard's scripts send the CSRF token in.
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The form field the dashboard's forms send the CSRF token in.
+pub(crate) const CSRF_FIELD: &str = "csrf";
+
+/// How long a session lasts after sign-in.
+const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// A signed-in browser session.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    /// The id the cookie carries.
+    pub id: String,
+    /// The token every state-changing request of this session must carry.
+    pub csrf: String,
+}
+
+impl Session {
+    /// Whether `presented` is this session's CSRF token (compared in constant time).
+    pub(crate) fn csrf_matches(&self, presented: &str) -> bool {
+        bool::from(presented.as_bytes().ct_eq(self.csrf.as_bytes()))
+    }
+}
+
+/// The live sessions.
+#[derive(Default)]
+pub(crate) struct Sessions {
+    inner: Mutex<HashMap<String, Live>>,
+}
+
+struct Live {
+    csrf: String,
+    expires: Instant,
+}
+
+impl Sessions {
+    /// Starts a new session (and forgets expired ones).
+    pub(crate) fn create(&self) -> Session {
+        let session = Session {
+            id: random_token(),
+            csrf: random_token(),
+        };
+        let now = Instant::now();
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.retain(|_, live| live.expires > now);
+        inner.insert(
+            session.id.clone(),
+            Live {
+                csrf: session.csrf.clone(),
+                expires: now + LIFETIME,
+            },
+        );
+        session
+    }
+
+    /// The live session the request's cookie names, if any.
+    pub(crate) fn from_headers(&self, headers: &HeaderMap) -> Option<Session> {
+        let id = cookie_value(headers)?;
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let live = inner.get(&id)?;
+        (live.expires > Instant::now()).then(|| Session {
+            id,
+            csrf: live.csrf.clone(),
+        })
+    }
+
+    /// Ends session `id`.
+    pub(crate) fn remove(&self, id: &str) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.remove(id);
+    }
+}
+
+/// 32 random bytes from the operating system, in hex.
+fn random_token() -> String {
+    let mut bytes = [0_u8; 32];
+    // Without the OS's randomness no session can be safe; failing loudly is the only option.
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The session cookie's value in `headers`.
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| Cookie::split_parse(v.to_owned()))
+        .filter_map(Result::ok)
+        .find(|c| c.name() == COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// `Set-Cookie` for `session`: HttpOnly, SameSite=Strict, the whole site, for its lifetime.
+pub(crate) fn set_cookie(session: &Session) -> HeaderValue {
+    let cookie = Cookie::build((COOKIE, session.id.clone()))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(
+            i64::try_from(LIFETIME.as_secs()).unwrap_or(i64::MAX),
+        ))
+        .build();
+    header_value(&cookie)
+}
+
+/// `Set-Cookie` that deletes the session cookie.
+fn clear_cookie() -> HeaderValue {
+    let cookie = Cookie::build((COOKIE, ""))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .max_age(cookie::time::Duration::ZERO)
+        .build();
+    header_value(&cookie)
+}
+
+fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
+    // The id is hex and the attributes are fixed ASCII, so this cannot fail.
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Whether a state-changing request comes from this site: its `Origin` (sent by browsers on
+/// every cross-site POST) is absent or names the `Host` it was sent to, and `Sec-Fetch-Site`,
+/// when present, is not `cross-site`.
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| site == "cross-site" || site == "same-site")
+    {
+        return false;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    origin_host.is_some_and(|o| !host.is_empty() && o.eq_ignore_ascii_case(host))
+}
+
+/// Whether `method` changes state (everything but GET, HEAD and OPTIONS).
+pub(crate) fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Where to go after signing in: a path on this site, never another site.
+fn local_target(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// The sign-in page.
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    /// Where to go once signed in.
+    next: String,
+    /// Why the last attempt failed, or that the user signed out.
+    message: Option<String>,
+    /// Whether `message` is an error.
+    is_error: bool,
+}
+
+/// The query of the sign-in page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct LoginQuery {
+    next: Option<String>,
+    signed_out: Option<String>,
+}
+
+/// `GET /login`: the sign-in form (straight to the target when already signed in).
+pub(crate) async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, PageError> {
+    let next = local_target(query.next.as_deref());
+    if state.sessions().from_headers(&headers).is_some() || state.token().is_none() {
+        return Ok(Redirect::to(&next).into_response());
+    }
+    let message = query
+        .signed_out
+        .is_some()
+        .then(|| "You are signed out.".to_owned());
+    render(
+        StatusCode::OK,
+        &LoginPage {
+            next,
+            message,
+            is_error: false,
+        },
+    )
+}
+
+/// The sign-in form.
+#[derive(Debug, Deserialize)]
+pub(crate) struct LoginForm {
+    token: String,
+    next: Option<String>,
+}
+
+/// `POST /login`: starts a session when the token is the server's API token.
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let next = local_target(form.next.as_deref());
+    if !same_origin(&headers) {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "This sign-in did not come from Barter's own page. Open the dashboard's address and \
+             sign in there.",
+        ));
+    }
+    let valid = match state.token() {
+        None => true,
+        Some(expected) => bool::from(form.token.trim().as_bytes().ct_eq(expected.as_bytes())),
+    };
+    if !valid {
+        tracing::warn!("refused a dashboard sign-in: wrong token");
+        return render(
+            StatusCode::UNAUTHORIZED,
+            &LoginPage {
+                next,
+                message: Some(
+                    "That is not this server's API token. Use the value of BARTER_API_TOKEN that \
+                     `barter serve` was started with."
+                        .to_owned(),
+                ),
+                is_error: true,
+            },
+        );
+    }
+    let session = state.sessions().create();
+    let mut response = Redirect::to(&next).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(&session));
+    Ok(response)
+}
+
+/// `POST /logout`: ends the session (the CSRF check ran before this handler).
+pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(session) = state.sessions().from_headers(&headers) {
+        state.sessions().remove(&session.id);
+    }
+    let mut response = Redirect::to("/login?signed_out=1").into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).expect("header"));
+        }
+        map
+    }
+
+    #[test]
+    fn a_session_is_found_by_its_cookie_and_forgotten_on_sign_out() {
+        let sessions = Sessions::default();
+        let session = sessions.create();
+        assert_eq!(session.id.len(), 64);
+        assert_ne!(session.id, session.csrf);
+        let cookie = format!("other=1; {COOKIE}={}", session.id);
+        let found = sessions
+            .from_headers(&headers(&[("cookie", &cookie)]))
+            .expect("session");
+        assert!(found.csrf_matches(&session.csrf));
+        assert!(!found.csrf_matches("nope"));
+        sessions.remove(&session.id);
+        assert!(
+            sessions
+                .from_headers(&headers(&[("cookie", &cookie)]))
+                .is_none()
+        );
+        assert!(
+            sessions
+                .from_headers(&headers(&[("cookie", "barter_session=forged")]))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_cookie_is_http_only_and_same_site_strict() {
+        let session = Sessions::default().create();
+        let value = set_cookie(&session);
+        let text = value.to_str().expect("ascii");
+        assert!(text.contains("HttpOnly"), "{text}");
+        assert!(text.contains("SameSite=Strict"), "{text}");
+        assert!(text.contains("Path=/"), "{text}");
+    }
+
+    #[test]
+    fn cross_site_requests_are_told_apart_from_same_site_ones() {
+        let host = ("host", "127.0.0.1:8080");
+        assert!(same_origin(&headers(&[host])));
+        assert!(same_origin(&headers(&[
+            host,
+            ("origin", "http://127.0.0.1:8080")
+        ])));
+        assert!(!same_origin(&headers(&[
+            host,
+            ("origin", "http://evil.example")
+        ])));
+        assert!(!same_origin(&headers(&[host, ("origin", "null")])));
+        assert!(!same_origin(&headers(&[
+            host,
+            ("sec-fetch-site", "cross-site")
+        ])));
+    }
+
+    #[test]
+    fn sign_in_only_returns_to_this_site() {
+        assert_eq!(
+            local_target(Some("/positions?status=open")),
+            "/positions?status=open"
+        );
+        assert_eq!(local_target(Some("//evil.example")), "/");
+        assert_eq!(local_target(Some("https://evil.example")), "/");
+        assert_eq!(local_target(Some("/\\evil.example")), "/");
+        assert_eq!(local_target(None), "/");
+    }
+}
