@@ -187,6 +187,29 @@ async fn a_replay_and_a_backtest_of_the_same_days_fill_the_same() {
     // The account: the same cash, to the cent and beyond.
     let account = store.account().await.expect("read").expect("account");
     assert_eq!(account.cash, result.final_cash, "final cash");
+
+    // The dashboard's equity curve of the live account is the backtest's, day by day: cash
+    // after the day's fills plus the open positions at the day's close.
+    let live = barter_app::views::equity_curve(&store, account.initial_cash)
+        .await
+        .expect("equity curve");
+    let simulated: std::collections::HashMap<Day, f64> =
+        result.equity.iter().map(|p| (p.day, p.equity)).collect();
+    let compared: Vec<_> = live
+        .iter()
+        .filter(|p| p.day <= last + Days::new(1))
+        .map(|p| {
+            use rust_decimal::prelude::ToPrimitive;
+            let live = p.equity.0.to_f64().expect("f64");
+            let sim = simulated[&p.day];
+            assert!(
+                (live - sim).abs() <= 1e-9 * sim.abs(),
+                "equity on {}: live {live} vs backtest {sim}",
+                p.day
+            );
+        })
+        .collect();
+    assert!(compared.len() > 150, "{} days compared", compared.len());
 }
 
 /// The exit fee of a backtest trade (its `fees` hold both legs): the configured fee on the

@@ -10,7 +10,9 @@
 //!    the exit signal), and a sell through the same broker;
 //! 3. **equity** at D's close. A fill dated after D (a next-open fill) has not happened yet at
 //!    D's close, so the curve counts a pending buy as the cash it will cost and a pending sell
-//!    as the position it still is, exactly as backtesting.py's broker does.
+//!    as the position it still is, exactly as backtesting.py's broker does; it stays pending
+//!    through every close before its own day (a weekday instrument's Friday decision fills on
+//!    Monday, after the weekend's closes of the instruments that trade then).
 //!
 //! A decision whose fill would fall after the period (the last day's, with next-open fills) is
 //! reported as [`Unfilled`], like backtesting.py's orders on the last bar.
@@ -177,6 +179,8 @@ impl<'a> Lane<'a> {
 /// A fill made on the current day but dated after it: not yet part of the equity at its close.
 struct Pending {
     lane: usize,
+    /// The fill's day: until its close the fill has not happened.
+    day: Day,
     quantity: f64,
     /// The cash the fill moved (negative for a buy).
     cash_delta: f64,
@@ -311,7 +315,9 @@ pub fn backtest_with(
                 today.push(i);
             }
         }
-        pending.clear();
+        // A next-open fill stays pending until its own day, which for a weekday instrument
+        // decided on a Friday is the Monday, after the weekend's closes.
+        pending.retain(|p| p.day > day);
         let now = Today {
             day,
             bar,
@@ -647,6 +653,7 @@ impl<'d> Walk<'d, '_> {
                         if fill.day > now.day {
                             pending.push(Pending {
                                 lane: i,
+                                day: fill.day,
                                 quantity,
                                 cash_delta: delta,
                             });
@@ -722,6 +729,7 @@ impl<'d> Walk<'d, '_> {
             if fill.day > now.day {
                 pending.push(Pending {
                     lane: i,
+                    day: fill.day,
                     quantity: -held.quantity,
                     cash_delta: delta,
                 });
