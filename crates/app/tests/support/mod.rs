@@ -23,6 +23,8 @@ pub struct Options {
     pub job_wait: Duration,
     /// `[server] read_cache_ms`.
     pub read_cache: Duration,
+    /// Serve without a token (`--no-auth`).
+    pub no_auth: bool,
 }
 
 impl Default for Options {
@@ -31,6 +33,7 @@ impl Default for Options {
             max_body_bytes: 64 * 1024,
             job_wait: Duration::from_secs(60),
             read_cache: Duration::from_secs(1),
+            no_auth: false,
         }
     }
 }
@@ -71,7 +74,7 @@ impl Server {
         let address = listener.local_addr().expect("addr");
         let serve = ServeOptions {
             bind: address,
-            token: Some(TOKEN.to_owned()),
+            token: (!options.no_auth).then(|| TOKEN.to_owned()),
             job_wait: options.job_wait,
             max_body_bytes: options.max_body_bytes,
             read_cache: options.read_cache,
@@ -123,6 +126,40 @@ impl Server {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Signs in to the dashboard with the token, as a browser would.
+    pub async fn sign_in(&self) -> Browser {
+        let client = Browser::client();
+        let response = client
+            .post(self.url("/login"))
+            .form(&[("token", TOKEN), ("next", "/")])
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "signed in");
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_owned();
+        let mut browser = Browser {
+            base: self.base.clone(),
+            client,
+            cookie,
+            csrf: String::new(),
+        };
+        let (status, page) = browser.get("/").await;
+        assert_eq!(status, StatusCode::OK, "the overview after sign-in: {page}");
+        browser.csrf = page
+            .split("<meta name=\"csrf-token\" content=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the page carries the CSRF token")
+            .to_owned();
+        browser
+    }
+
     /// Stops the server and waits until it has.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -133,5 +170,54 @@ impl Server {
             .expect("the server stops")
             .expect("task")
             .expect("server");
+    }
+}
+
+/// A signed-in dashboard session: its cookie and CSRF token; redirects are not followed, so a
+/// test sees them.
+pub struct Browser {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The client (it does not follow redirects).
+    pub client: reqwest::Client,
+    /// `barter_session=...`.
+    pub cookie: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+}
+
+impl Browser {
+    /// A client that leaves redirects to the test.
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// `GET path` in the session: the status and the body as text.
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// `POST path` with a form in the session, the CSRF field added: the response.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf", &self.csrf));
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(&form)
+            .send()
+            .await
+            .expect("request")
     }
 }
