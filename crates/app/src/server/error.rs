@@ -32,7 +32,9 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// A stable machine-readable code: `bad_request`, `unauthorized`, `not_found`, `duplicate`,
-    /// `in_use`, `job_running`, `too_large`, `unsupported_media_type`, `invalid`, `internal`.
+    /// `in_use`, `job_running`, `too_large`, `unsupported_media_type`, `invalid`, `internal`;
+    /// `csrf` (a dashboard session's change without its CSRF token) and `cross_site` (a change
+    /// sent by a page of another site), both 403.
     #[schema(example = "not_found")]
     pub code: String,
     /// What went wrong and what to do.

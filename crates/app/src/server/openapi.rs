@@ -69,7 +69,8 @@ const BEARER: &str = "bearer";
 )]
 pub(super) struct ApiDoc;
 
-/// Adds the bearer scheme, and puts it and a 401 answer on every operation under `/api/`.
+/// Adds the bearer scheme, and puts it and a 401 answer on every operation under `/api/`, and a
+/// 403 answer on every state-changing one.
 struct BearerOnApi;
 
 impl Modify for BearerOnApi {
@@ -93,9 +94,36 @@ impl Modify for BearerOnApi {
                     .build(),
             )
             .build();
+        let forbidden = ResponseBuilder::new()
+            .description(
+                "Sent by a page of another site (`cross_site`), or by a dashboard session \
+                 without its `x-csrf-token` header (`csrf`).",
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
         for (path, item) in openapi.paths.paths.iter_mut() {
             if !path.starts_with("/api/") {
                 continue;
+            }
+            for operation in [
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation
+                    .responses
+                    .responses
+                    .entry("403".to_owned())
+                    .or_insert_with(|| forbidden.clone().into());
             }
             let operations = [
                 &mut item.get,
