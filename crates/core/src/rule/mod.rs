@@ -102,6 +102,7 @@ pub use context::{Columns, EvalContext, OwnedColumns, PositionView};
 pub use error::{RuleError, Span, render_errors};
 pub use eval::Evaluation;
 pub use functions::{SeriesField, SeriesSet};
+pub use series_eval::IndicatorSeries;
 
 use node::{Bindings, Node};
 
@@ -253,6 +254,16 @@ impl Rule {
         cache: &mut IndicatorCache,
     ) -> Option<Vec<crate::strategy::Outcome>> {
         series_eval::outcomes(&self.root, ctx, self.bindings(ctx.overrides()), cache)
+    }
+
+    /// Every indicator of the decision instrument the rule reads (another instrument's are left
+    /// out), each once in the order written, with its value on every day of `ctx`'s columns.
+    pub fn indicator_series(
+        &self,
+        ctx: &EvalContext<'_>,
+        cache: &mut IndicatorCache,
+    ) -> Vec<IndicatorSeries> {
+        series_eval::indicator_series(&self.root, ctx, self.bindings(ctx.overrides()), cache)
     }
 
     fn bindings<'a>(&'a self, overrides: &'a Params) -> Bindings<'a> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::ast::BinaryOp;
 use super::cache::IndicatorCache;
 use super::context::EvalContext;
-use super::functions::ArgKind;
+use super::functions::{ArgKind, Func, Input, SeriesField};
 use super::node::{Bindings, Indicator, Node, NodeKind};
 use crate::strategy::Outcome;
 
@@ -48,6 +48,92 @@ pub(crate) fn outcomes(
             })
             .collect(),
     )
+}
+
+/// One indicator a rule reads, with its value on every day: what a chart draws next to the
+/// candles the rule decides on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndicatorSeries {
+    /// The call with parameters replaced by their values, e.g. `sma(close, 50)` or
+    /// `bollinger(close, 20, 2).upper`.
+    pub label: String,
+    /// Whether the values are prices of the instrument (moving averages, highest/lowest,
+    /// bands), so they belong on its price scale; oscillators, volumes and ranges do not.
+    pub price_units: bool,
+    /// The value on every day of the context; `None` before the indicator is ready.
+    pub values: Vec<Option<f64>>,
+}
+
+/// Every indicator of the decision instrument that `root` reads, each once in the order
+/// written, over the whole of `ctx` (the values the day-by-day evaluator reads on each day).
+pub(crate) fn indicator_series(
+    root: &Node,
+    ctx: &EvalContext<'_>,
+    bindings: Bindings<'_>,
+    cache: &mut IndicatorCache,
+) -> Vec<IndicatorSeries> {
+    let mut found: Vec<&Indicator> = Vec::new();
+    collect_indicators(root, &mut found);
+    let Some((_, columns)) = ctx.columns(None) else {
+        return Vec::new();
+    };
+    let days = columns.close.len();
+    let mut evaluator = SeriesEvaluator {
+        ctx,
+        bindings,
+        cache,
+        days,
+    };
+    let mut series: Vec<IndicatorSeries> = Vec::new();
+    for indicator in found {
+        let label = label(indicator, bindings);
+        if series.iter().any(|s| s.label == label) {
+            continue;
+        }
+        let spec = indicator.spec;
+        let price_units = indicator.field != SeriesField::Volume
+            && matches!(
+                spec.func,
+                Func::Sma | Func::Ema | Func::Wma | Func::Highest | Func::Lowest | Func::Bollinger
+            );
+        series.push(IndicatorSeries {
+            label,
+            price_units,
+            values: evaluator.indicator(indicator).as_ref().clone(),
+        });
+    }
+    series
+}
+
+/// The indicators of the decision instrument in `node`, in the order written.
+fn collect_indicators<'n>(node: &'n Node, found: &mut Vec<&'n Indicator>) {
+    match &node.kind {
+        NodeKind::Indicator(indicator) if indicator.instrument.is_none() => found.push(indicator),
+        NodeKind::Neg(x) | NodeKind::Not(x) | NodeKind::Lookback(x, _) => {
+            collect_indicators(x, found);
+        }
+        NodeKind::Binary(_, a, b) | NodeKind::Cross { a, b, .. } => {
+            collect_indicators(a, found);
+            collect_indicators(b, found);
+        }
+        _ => {}
+    }
+}
+
+/// `indicator` written out with its arguments' values: `sma(close, 50)`, `atr(14)`.
+fn label(indicator: &Indicator, bindings: Bindings<'_>) -> String {
+    let spec = indicator.spec;
+    let mut parts: Vec<String> = Vec::new();
+    if spec.input == Input::Series {
+        parts.push(indicator.field.as_str().to_owned());
+    }
+    parts.extend(indicator.args.iter().map(|a| bindings.arg(a).to_string()));
+    let mut text = format!("{}({})", spec.name, parts.join(", "));
+    if let Some(output) = spec.outputs.get(indicator.output) {
+        text.push('.');
+        text.push_str(output);
+    }
+    text
 }
 
 /// Whether every part of `node` reads only the decision instrument's own series.
