@@ -77,13 +77,18 @@ const Barter = (() => {
       const started = await api("POST", `/api/${job}?wait=false`);
       const first = started.body.run_id ?? started.body.runs?.[0]?.id;
       if (started.status === 202 && first != null) {
+        // A full run records its three runs one after another; between two of them none is
+        // running for a moment, so a full run is over after three runs or a quiet spell.
+        let quiet = 0;
         for (;;) {
           const { body: runs } = await api("GET", "/api/runs?limit=10");
-          const mine = runs.filter((r) => r.id >= first);
+          const mine = runs.filter((r) => r.id >= first).reverse();
           const running = mine.filter((r) => r.status === "running");
+          const counts = (r) => Object.entries(r.counts ?? {}).map(([k, v]) => `${v} ${k.replaceAll("_", " ")}`).join(", ");
           say(`${button.textContent.trim()}: ` +
-            mine.map((r) => `${r.kind} ${r.status}`).reverse().join(", ") + " …");
-          if (mine.length && running.length === 0 && (job !== "run" || mine.length >= 3)) break;
+            mine.map((r) => `${r.kind.replaceAll("_", " ")} ${r.status}${counts(r) ? ` (${counts(r)})` : ""}`).join("; ") + " …");
+          quiet = running.length === 0 ? quiet + 1 : 0;
+          if (mine.length && running.length === 0 && (job !== "run" || mine.length >= 3 || quiet >= 5)) break;
           await sleep(1000);
         }
       }
