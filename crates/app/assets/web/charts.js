@@ -2,7 +2,9 @@
 // Every element with data-chart="candles" or data-chart="equity" is drawn from the JSON in the
 // <script type="application/json"> element named by its data-source attribute:
 //   candles: { candles: [{time, open, high, low, close, volume}],
-//              overlays: [{name, points: [{time, value}]}],
+//              overlays: [{name, points: [{time, value}], pane}],
+//                (pane 0 or absent: on the candles, in price units; 1: a pane below, for
+//                 oscillators such as rsi, in their own units)
 //              markers: [{time, kind: "entry"|"exit", label, text}] }
 //   equity:  { equity: [{time, value}], drawdown: [{time, value}] }  (drawdown in %, <= 0)
 // Times are "YYYY-MM-DD" days (UTC). Hovering a day with markers shows their text.
@@ -46,13 +48,24 @@
     return box;
   }
 
+  // How much taller a candle chart grows when it has a lower pane, and that pane's share.
+  const LOWER_PANE_PX = 140;
+  const LOWER_PANE_SHARE = 0.3;
+  // How many of the latest daily candles a candle chart shows at first.
+  const VISIBLE_BARS = 365;
+
   function drawCandles(element, data) {
+    const overlays = (data.overlays ?? []).map((o) => ({ ...o, pane: o.pane > 0 ? 1 : 0 }));
+    const lower = overlays.some((o) => o.pane === 1);
+    if (lower) element.style.height = `${element.clientHeight + LOWER_PANE_PX}px`;
     const chart = baseChart(element);
     const candles = chart.addSeries(LC.CandlestickSeries, {
       upColor: "#1a7f37", downColor: "#cf222e", borderVisible: false,
       wickUpColor: "#1a7f37", wickDownColor: "#cf222e",
     });
     candles.setData(data.candles.map(({ time, open, high, low, close }) => ({ time, open, high, low, close })));
+    // The candles keep the top three quarters; the volume bars the bottom fifth, below them.
+    candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.25 } });
     const volume = chart.addSeries(LC.HistogramSeries, {
       priceScaleId: "volume", priceFormat: { type: "volume" }, color: "#b6c2cf", lastValueVisible: false,
       priceLineVisible: false,
@@ -62,14 +75,19 @@
       time: c.time, value: c.volume ?? 0, color: c.close >= c.open ? "#a7d8b4" : "#f2b8bc",
     })));
     const legendItems = [];
-    (data.overlays ?? []).forEach((overlay, i) => {
+    overlays.forEach((overlay, i) => {
       const colour = OVERLAY_COLOURS[i % OVERLAY_COLOURS.length];
       const line = chart.addSeries(LC.LineSeries, {
         color: colour, lineWidth: 2, priceLineVisible: false, lastValueVisible: false, title: "",
-      });
+      }, overlay.pane);
       line.setData(overlay.points);
-      legendItems.push([overlay.name, colour]);
+      legendItems.push([overlay.pane ? `${overlay.name} (lower pane)` : overlay.name, colour]);
     });
+    if (lower) {
+      const panes = chart.panes();
+      panes[0].setStretchFactor(1 - LOWER_PANE_SHARE);
+      panes[1].setStretchFactor(LOWER_PANE_SHARE);
+    }
     const markers = (data.markers ?? []).slice().sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
     LC.createSeriesMarkers(candles, markers.map((m) => ({
       time: m.time,
@@ -99,7 +117,14 @@
       box.style.left = `${Math.max(left, 4)}px`;
       box.style.top = "8px";
     });
-    chart.timeScale().fitContent();
+    // Years of candles make each day thinner than a pixel: start on the last year (scroll or
+    // zoom out for the rest), where a marker can be hovered.
+    const bars = data.candles.length;
+    if (bars > VISIBLE_BARS) {
+      chart.timeScale().setVisibleLogicalRange({ from: bars - VISIBLE_BARS, to: bars + 2 });
+    } else {
+      chart.timeScale().fitContent();
+    }
     return chart;
   }
 

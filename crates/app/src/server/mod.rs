@@ -106,6 +106,11 @@ impl AppState {
         &self.inner.sessions
     }
 
+    /// Forgets the reused positions and candles answers (after a change to instruments).
+    pub(crate) fn clear_read_cache(&self) {
+        self.inner.cache.clear();
+    }
+
     /// The API token, `None` with `--no-auth`.
     pub(crate) fn token(&self) -> Option<&str> {
         self.inner.options.token.as_deref()
@@ -169,6 +174,9 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
+        // Only for clients that ask (browsers do): an instrument page's years of candles shrink
+        // about fivefold.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(middleware::from_fn_with_state(state.clone(), request_id))
         .with_state(state)
 }
@@ -279,7 +287,7 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
     }
     // The dashboard's scripts call the API with the session cookie instead of the token; a
     // state-changing call must also carry the session's CSRF token.
-    if let Some(session) = state.sessions().from_headers(request.headers()) {
+    if let Some(session) = state.sessions().of_request(request.headers()) {
         let presented = request
             .headers()
             .get(CSRF_HEADER)

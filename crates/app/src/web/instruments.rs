@@ -1,10 +1,927 @@
-//! The instruments pages (being built).
+//! The instruments pages: `/instruments` lists every registered instrument with its stored
+//! coverage, gaps and staleness, and adds and removes instruments (the same code as the API and
+//! the CLI); `/instruments/{symbol}` draws one instrument's candles with the indicators its
+//! strategies use and the positions opened and closed on it.
+//!
+//! The indicator overlays are computed by the core's rule evaluator and indicator cache, never
+//! by a second implementation: each indicator call found in a strategy's rule is parsed as a
+//! rule of its own and evaluated on every day of the stored history.
 
-use axum::Router;
+use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use barter_core::rule::{EvalContext, IndicatorCache, OwnedColumns, Rule, RuleKind};
+use barter_core::strategy::StrategyConfig;
+use barter_core::{
+    Calendar, Candle, Day, ExitReason, Gaps, Instrument, InstrumentError, Position, SourceKind,
+    Symbol,
+};
+use barter_store::{Store, StoreError};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
 
+use super::format;
+use super::page::{Chrome, PageError, render};
+use super::session::Session;
+use super::urlencode;
+use crate::cli::AddInstrument;
 use crate::server::AppState;
+use crate::trading::expected_day;
+use crate::views;
 
 /// The instruments routes.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/instruments", get(list).post(add))
+        .route("/instruments/{symbol}", get(detail))
+        .route("/instruments/{symbol}/remove", post(remove))
+}
+
+/// How many missing days a gap flag names before "and N more".
+const GAP_DAYS_SHOWN: usize = 5;
+
+// ---------------------------------------------------------------------------------------------
+// Coverage, gaps and staleness
+// ---------------------------------------------------------------------------------------------
+
+/// What is stored of an instrument's candles, and whether that is enough.
+struct Health {
+    /// The first and last stored day, if any candle is stored.
+    range: Option<(Day, Day)>,
+    /// How many days are stored.
+    count: u64,
+    /// The last day with a complete candle.
+    last_complete: Option<Day>,
+    /// Trading days missing between the first and the last stored day.
+    gaps: Gaps,
+    /// The newest complete candle its calendar expects by now.
+    expected: Day,
+}
+
+impl Health {
+    /// Reads the health of `instrument` as of `today` (UTC).
+    async fn of(store: &Store, instrument: &Instrument, today: Day) -> Result<Self, StoreError> {
+        let symbol = &instrument.symbol;
+        let coverage = store.coverage(symbol).await?;
+        let last_complete = store.last_complete_day(symbol).await?;
+        let calendar = instrument.calendar;
+        let gaps = match coverage {
+            // Every calendar day trades and every day of the span is stored: nothing can be
+            // missing, so the list of days need not be read.
+            Some(c)
+                if calendar == Calendar::Continuous
+                    && c.count == calendar.trading_days_between(c.first, c.last) =>
+            {
+                Gaps::default()
+            }
+            Some(_) => calendar.gaps(&store.stored_days(symbol).await?),
+            None => Gaps::default(),
+        };
+        Ok(Self {
+            range: coverage.map(|c| (c.first, c.last)),
+            count: coverage.map_or(0, |c| c.count),
+            last_complete,
+            gaps,
+            expected: expected_day(calendar, today),
+        })
+    }
+
+    /// Whether the last complete candle is older than the calendar expects.
+    fn stale(&self) -> bool {
+        self.last_complete.is_some_and(|day| day < self.expected)
+    }
+
+    /// The warnings to show: gaps, staleness, or no data at all.
+    fn flags(&self) -> Vec<Flag> {
+        let mut flags = Vec::new();
+        if !self.gaps.is_empty() {
+            let shown: Vec<String> = self
+                .gaps
+                .examples
+                .iter()
+                .take(GAP_DAYS_SHOWN)
+                .map(|d| format::day(*d))
+                .collect();
+            let more = self.gaps.missing.saturating_sub(shown.len() as u64);
+            let mut detail = format!("missing {}", shown.join(", "));
+            if more > 0 {
+                detail.push_str(&format!(" and {more} more"));
+            }
+            flags.push(Flag {
+                kind: "gaps",
+                badge: format!(
+                    "{} missing day{}",
+                    self.gaps.missing,
+                    plural(self.gaps.missing)
+                ),
+                detail,
+            });
+        }
+        match self.last_complete {
+            Some(day) if self.stale() => flags.push(Flag {
+                kind: "stale",
+                badge: "stale".to_owned(),
+                detail: format!(
+                    "last complete candle {}, expected {}: run Sync data",
+                    format::day(day),
+                    format::day(self.expected)
+                ),
+            }),
+            Some(_) => {}
+            None => flags.push(Flag {
+                kind: "no-data",
+                badge: if self.count == 0 {
+                    "no candles".to_owned()
+                } else {
+                    "no complete candle".to_owned()
+                },
+                detail: "run Sync data on the overview to fetch its history".to_owned(),
+            }),
+        }
+        flags
+    }
+
+    /// The first stored day, or a dash.
+    fn first(&self) -> String {
+        self.range
+            .map_or_else(dash, |(first, _)| format::day(first))
+    }
+
+    /// The last stored day, or a dash.
+    fn last(&self) -> String {
+        self.range.map_or_else(dash, |(_, last)| format::day(last))
+    }
+
+    /// The last complete day, or a dash.
+    fn last_complete(&self) -> String {
+        self.last_complete.map_or_else(dash, format::day)
+    }
+}
+
+/// A warning about an instrument's data, shown as a badge with its detail beside it.
+struct Flag {
+    /// `gaps`, `stale` or `no-data` (a `data-flag` attribute, for tests and styling).
+    kind: &'static str,
+    /// The badge text.
+    badge: String,
+    /// What exactly is wrong and what to do.
+    detail: String,
+}
+
+fn dash() -> String {
+    "—".to_owned()
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The list, the add form and removal
+// ---------------------------------------------------------------------------------------------
+
+/// An instrument as the list shows it.
+struct InstrumentRow {
+    symbol: String,
+    name: String,
+    source: String,
+    source_id: String,
+    quote: String,
+    calendar: String,
+    active: bool,
+    first: String,
+    last: String,
+    last_complete: String,
+    count: u64,
+    flags: Vec<Flag>,
+    /// The confirmation the remove button asks for.
+    confirm: String,
+}
+
+/// The add form's fields as typed (the `csrf` field is checked by the guard and ignored here).
+#[derive(Debug, Clone, Deserialize)]
+struct AddForm {
+    #[serde(default)]
+    symbol: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    source_id: String,
+    #[serde(default)]
+    quote: String,
+    #[serde(default)]
+    calendar: String,
+}
+
+impl Default for AddForm {
+    fn default() -> Self {
+        Self {
+            symbol: String::new(),
+            name: String::new(),
+            source: SourceKind::Sample.as_str().to_owned(),
+            source_id: String::new(),
+            quote: "USD".to_owned(),
+            calendar: String::new(),
+        }
+    }
+}
+
+/// A refused field of the add form and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FieldError {
+    /// The form field's name.
+    field: &'static str,
+    /// The message, starting with the field's label.
+    message: String,
+}
+
+impl FieldError {
+    fn new(field: &'static str, message: impl Into<String>) -> Self {
+        let label = match field {
+            "symbol" => "Symbol",
+            "name" => "Name",
+            "source" => "Source",
+            "source_id" => "Source id",
+            "quote" => "Quote currency",
+            _ => "Calendar",
+        };
+        Self {
+            field,
+            message: format!("{label}: {}", message.into()),
+        }
+    }
+}
+
+/// An option of a `<select>`: value, label, whether selected.
+struct Choice {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "instruments.html")]
+struct ListPage {
+    chrome: Chrome,
+    rows: Vec<InstrumentRow>,
+    notice: Option<String>,
+    problem: Option<String>,
+    form: AddForm,
+    error: Option<FieldError>,
+    sources: Vec<Choice>,
+    calendars: Vec<Choice>,
+}
+
+impl ListPage {
+    /// Whether `field` is the refused one.
+    fn invalid(&self, field: &str) -> bool {
+        self.error.as_ref().is_some_and(|e| e.field == field)
+    }
+
+    /// The ids describing input `field`: its hint, and the error when it is the refused one.
+    fn described_by(&self, field: &str, hint: &str) -> String {
+        if self.invalid(field) {
+            format!("{hint} add-error")
+        } else {
+            hint.to_owned()
+        }
+    }
+}
+
+/// The notices a redirect after adding or removing carries.
+#[derive(Debug, Default, Deserialize)]
+struct Notices {
+    added: Option<String>,
+    removed: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    notices: Result<Query<Notices>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let notices = notices.map(|Query(n)| n).unwrap_or_default();
+    // Only a symbol is echoed back, so a crafted link cannot put other words on the page.
+    let symbol = |text: Option<String>| text.and_then(|t| Symbol::parse(&t).ok());
+    let notice = match (symbol(notices.added), symbol(notices.removed)) {
+        (Some(added), _) => Some(format!(
+            "Added {added}. Fetch its candles with Sync data on the overview."
+        )),
+        (None, Some(removed)) => Some(format!("Removed {removed} and its stored candles.")),
+        (None, None) => None,
+    };
+    let page = ListView {
+        notice,
+        ..ListView::default()
+    };
+    list_page(&state, &session, StatusCode::OK, page).await
+}
+
+/// What a rendering of the list shows besides the instruments.
+#[derive(Default)]
+struct ListView {
+    notice: Option<String>,
+    problem: Option<String>,
+    form: AddForm,
+    error: Option<FieldError>,
+}
+
+async fn list_page(
+    state: &AppState,
+    session: &Session,
+    status: StatusCode,
+    view: ListView,
+) -> Result<Response, PageError> {
+    let store = state.store();
+    let today = Utc::now().date_naive();
+    let mut rows = Vec::new();
+    for instrument in store.instruments().await? {
+        let health = Health::of(store, &instrument, today).await?;
+        let symbol = instrument.symbol.to_string();
+        rows.push(InstrumentRow {
+            confirm: format!("Remove {symbol} and its stored candles? This cannot be undone."),
+            name: instrument.name,
+            source: instrument.source.as_str().to_owned(),
+            source_id: instrument.source_id,
+            quote: instrument.quote_currency,
+            calendar: instrument.calendar.as_str().to_owned(),
+            active: instrument.active,
+            first: health.first(),
+            last: health.last(),
+            last_complete: health.last_complete(),
+            count: health.count,
+            flags: health.flags(),
+            symbol,
+        });
+    }
+    let sources = SourceKind::ALL
+        .iter()
+        .map(|kind| Choice {
+            value: kind.as_str(),
+            label: match kind {
+                SourceKind::Sample => "sample (bundled offline history)",
+                SourceKind::CoinGecko => "coingecko",
+                SourceKind::Binance => "binance",
+                SourceKind::Csv => "csv (a file on the server)",
+            },
+            selected: view.form.source.eq_ignore_ascii_case(kind.as_str()),
+        })
+        .collect();
+    let calendars = [
+        ("", "Default (the sample's own, otherwise every day)"),
+        ("continuous", "continuous (every day)"),
+        ("weekdays", "weekdays (Monday to Friday)"),
+    ]
+    .into_iter()
+    .map(|(value, label)| Choice {
+        value,
+        label,
+        selected: view.form.calendar.trim().eq_ignore_ascii_case(value),
+    })
+    .collect();
+    let page = ListPage {
+        chrome: Chrome::new(state, session, "instruments", "Instruments"),
+        rows,
+        notice: view.notice,
+        problem: view.problem,
+        form: view.form,
+        error: view.error,
+        sources,
+        calendars,
+    };
+    render(status, &page)
+}
+
+async fn add(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    form: Result<Form<AddForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Ok(Form(form)) = form else {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "The form could not be read, so nothing was added. Reload the page and try again.",
+        ));
+    };
+    let refused = |error: FieldError, form: AddForm| ListView {
+        form,
+        error: Some(error),
+        ..ListView::default()
+    };
+    let instrument = match instrument_from_form(&form) {
+        Ok(instrument) => instrument,
+        Err(error) => {
+            let view = refused(error, form);
+            return list_page(&state, &session, StatusCode::UNPROCESSABLE_ENTITY, view).await;
+        }
+    };
+    match state.store().add_instrument(&instrument).await {
+        Ok(()) => state.clear_read_cache(),
+        Err(StoreError::DuplicateInstrument(symbol)) => {
+            let error = FieldError::new(
+                "symbol",
+                format!("{symbol} is already registered; choose another symbol"),
+            );
+            let view = refused(error, form);
+            return list_page(&state, &session, StatusCode::CONFLICT, view).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let location = format!(
+        "/instruments?added={}",
+        urlencode(instrument.symbol.as_str())
+    );
+    Ok(Redirect::to(&location).into_response())
+}
+
+/// The instrument the add form describes, built exactly as `POST /api/instruments` and
+/// `barter instruments add` build it; a refusal names the field to correct.
+fn instrument_from_form(form: &AddForm) -> Result<Instrument, FieldError> {
+    let symbol =
+        Symbol::parse(form.symbol.trim()).map_err(|e| FieldError::new("symbol", e.to_string()))?;
+    let source: SourceKind = form
+        .source
+        .parse()
+        .map_err(|e: InstrumentError| FieldError::new("source", e.to_string()))?;
+    let calendar = match form.calendar.trim() {
+        "" => None,
+        text => Some(
+            text.parse::<Calendar>()
+                .map_err(|e| FieldError::new("calendar", e.to_string()))?,
+        ),
+    };
+    let source_id = Some(form.source_id.trim())
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned);
+    if source_id.is_none() && source != SourceKind::Sample {
+        let example = match source {
+            SourceKind::CoinGecko => "CoinGecko's coin id, e.g. `bitcoin`",
+            SourceKind::Binance => "the Binance pair, e.g. `BTCUSDT`",
+            _ => "the path of the CSV file on the server",
+        };
+        return Err(FieldError::new(
+            "source_id",
+            format!("{source} needs a source id: {example}"),
+        ));
+    }
+    let name = Some(form.name.trim())
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
+    let args = AddInstrument {
+        symbol,
+        source,
+        source_id,
+        path: None,
+        name,
+        quote: form.quote.clone(),
+        calendar,
+    };
+    crate::cli::instrument_from_args(&args).map_err(|e| match e.downcast_ref() {
+        // The core's message names the instrument too; the form already shows it.
+        Some(InstrumentError::BadQuoteCurrency { quote, .. }) => FieldError::new(
+            "quote",
+            format!("`{quote}` is not a currency code: use 2–10 letters or digits, such as USD"),
+        ),
+        Some(InstrumentError::UnknownCalendar(_)) => FieldError::new("calendar", format!("{e:#}")),
+        Some(InstrumentError::UnknownSource(_)) => FieldError::new("source", format!("{e:#}")),
+        // The rest is about the source id: an empty one, a sample the binary does not carry, a
+        // CSV file that does not exist.
+        _ => FieldError::new("source_id", format!("{e:#}")),
+    })
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(symbol): Path<String>,
+) -> Result<Response, PageError> {
+    let Ok(symbol) = Symbol::parse(&symbol) else {
+        return Err(PageError::not_found(format!(
+            "`{symbol}` is not an instrument symbol, so nothing was removed."
+        )));
+    };
+    let problem = match state.store().remove_instrument(&symbol).await {
+        Ok(_) => {
+            state.clear_read_cache();
+            let location = format!("/instruments?removed={}", urlencode(symbol.as_str()));
+            return Ok(Redirect::to(&location).into_response());
+        }
+        Err(StoreError::InstrumentInUse(_)) => (
+            StatusCode::CONFLICT,
+            format!(
+                "{symbol} was not removed: it has positions in the trading ledger, which keep \
+                 their instrument. To stop syncing it instead, deactivate it with \
+                 `barter instruments deactivate {symbol}`."
+            ),
+        ),
+        Err(StoreError::UnknownInstrument(_)) => (
+            StatusCode::NOT_FOUND,
+            format!("{symbol} is not registered (it may have been removed already)."),
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let view = ListView {
+        problem: Some(problem.1),
+        ..ListView::default()
+    };
+    list_page(&state, &session, problem.0, view).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// One instrument
+// ---------------------------------------------------------------------------------------------
+
+/// A position as the instrument page lists it.
+struct PositionRow {
+    id: i64,
+    strategy: String,
+    status: &'static str,
+    status_class: &'static str,
+    opened: String,
+    quantity: String,
+    entry_price: String,
+    closed: String,
+    exit_price: String,
+    reason: String,
+    pnl: String,
+    pnl_class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "instrument.html")]
+struct DetailPage {
+    chrome: Chrome,
+    symbol: String,
+    currency: String,
+    source: String,
+    calendar: String,
+    active: bool,
+    first: String,
+    last: String,
+    last_complete: String,
+    count: u64,
+    flags: Vec<Flag>,
+    strategies: Vec<String>,
+    overlay_names: Vec<String>,
+    not_drawn: Vec<String>,
+    marker_count: usize,
+    chart_json: String,
+    positions: Vec<PositionRow>,
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(symbol): Path<String>,
+) -> Result<Response, PageError> {
+    let unknown = || {
+        PageError::not_found(format!(
+            "No instrument `{symbol}` is registered. The instruments page lists them all."
+        ))
+    };
+    let parsed = Symbol::parse(&symbol).map_err(|_| unknown())?;
+    let store = state.store();
+    let Some(instrument) = store.instrument(&parsed).await? else {
+        return Err(unknown());
+    };
+    let health = Health::of(store, &instrument, Utc::now().date_naive()).await?;
+    let candles = store.candles(&parsed, None, None).await?;
+    let strategies: Vec<&StrategyConfig> = state
+        .config()
+        .strategies
+        .iter()
+        .filter(|s| s.enabled && s.instruments.includes(&parsed))
+        .collect();
+    let studies = overlays(&parsed, &candles, &strategies);
+    let positions: Vec<Position> = store
+        .positions(None)
+        .await?
+        .into_iter()
+        .filter(|p| p.symbol == parsed)
+        .collect();
+    let currency = instrument.quote_currency.clone();
+    let markers = markers(&positions, &currency);
+    let positions = views::positions(store, positions).await?;
+
+    let chart = json!({
+        "candles": candles.iter().map(candle_json).collect::<Vec<_>>(),
+        "overlays": studies.overlays.iter().map(Overlay::to_json).collect::<Vec<_>>(),
+        "markers": markers,
+    });
+    let rows = positions
+        .iter()
+        .map(|view| {
+            let p = &view.position;
+            let pnl = view.realized_pnl.or(view.unrealized_pnl).map(|m| m.0);
+            PositionRow {
+                id: p.id.0,
+                strategy: p.strategy.clone(),
+                status: view.status,
+                status_class: if p.is_open() { "ok" } else { "" },
+                opened: format::day(p.entry_day),
+                quantity: format::quantity(p.quantity.0),
+                entry_price: format::price(p.entry_price.0),
+                closed: p.exit.as_ref().map_or_else(dash, |e| format::day(e.day)),
+                exit_price: p
+                    .exit
+                    .as_ref()
+                    .map_or_else(dash, |e| format::price(e.price.0)),
+                reason: p
+                    .exit
+                    .as_ref()
+                    .map_or_else(dash, |e| reason_text(e.reason).to_owned()),
+                pnl: pnl.map_or_else(
+                    || "n/a (no close yet)".to_owned(),
+                    |v| format::signed_money(v, &currency),
+                ),
+                pnl_class: pnl.map_or("flat", format::sign_class),
+            }
+        })
+        .collect();
+    let page = DetailPage {
+        chrome: Chrome::new(
+            &state,
+            &session,
+            "instruments",
+            format!("{} ({})", instrument.name, instrument.symbol),
+        ),
+        symbol: instrument.symbol.to_string(),
+        source: format!("{} · {}", instrument.source, instrument.source_id),
+        calendar: instrument.calendar.as_str().to_owned(),
+        active: instrument.active,
+        first: health.first(),
+        last: health.last(),
+        last_complete: health.last_complete(),
+        count: health.count,
+        flags: health.flags(),
+        strategies: strategies.iter().map(|s| s.name.clone()).collect(),
+        overlay_names: studies.overlays.iter().map(Overlay::name).collect(),
+        not_drawn: studies.not_drawn,
+        marker_count: chart["markers"].as_array().map_or(0, Vec::len),
+        chart_json: format::script_json(&chart.to_string()),
+        positions: rows,
+        currency,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// A candle as the chart reads it.
+fn candle_json(candle: &Candle) -> Value {
+    json!({
+        "time": format::day(candle.day()),
+        "open": format::chart_number(candle.open().0),
+        "high": format::chart_number(candle.high().0),
+        "low": format::chart_number(candle.low().0),
+        "close": format::chart_number(candle.close().0),
+        "volume": format::chart_number(candle.volume().0),
+    })
+}
+
+/// The entry and exit markers of `positions`, with what hovering them shows.
+fn markers(positions: &[Position], currency: &str) -> Vec<Value> {
+    let mut markers = Vec::new();
+    for p in positions {
+        let quantity = format::quantity(p.quantity.0);
+        markers.push(json!({
+            "time": format::day(p.entry_day),
+            "kind": "entry",
+            "label": format!("#{}", p.id.0),
+            "text": format!(
+                "Position #{} opened by {}: bought {quantity} at {} {currency}",
+                p.id.0,
+                p.strategy,
+                format::price(p.entry_price.0)
+            ),
+        }));
+        if let (Some(exit), Some(pnl)) = (&p.exit, p.realized_pnl()) {
+            markers.push(json!({
+                "time": format::day(exit.day),
+                "kind": "exit",
+                "label": format!("#{}", p.id.0),
+                "text": format!(
+                    "Position #{} of {} closed ({}): sold {quantity} at {} {currency} · \
+                     realized P&L {}",
+                    p.id.0,
+                    p.strategy,
+                    reason_text(exit.reason),
+                    format::price(exit.price.0),
+                    format::signed_money(pnl.0, currency)
+                ),
+            }));
+        }
+    }
+    markers
+}
+
+/// Why a position was closed, in words.
+fn reason_text(reason: ExitReason) -> &'static str {
+    match reason {
+        ExitReason::Signal => "exit rule",
+        ExitReason::StopLoss => "stop-loss",
+        ExitReason::TakeProfit => "take-profit",
+        ExitReason::TrailingStop => "trailing stop",
+        ExitReason::MaxHolding => "held the maximum days",
+        ExitReason::EndOfBacktest => "end of backtest",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Indicator overlays
+// ---------------------------------------------------------------------------------------------
+
+/// One indicator series to draw.
+struct Overlay {
+    /// The call with the strategy's parameter values, e.g. `sma(close, 50)`.
+    call: String,
+    /// The strategies whose rules use it.
+    strategies: Vec<String>,
+    /// 0: the price pane; 1: the pane below.
+    pane: u8,
+    /// The value on each day it has one.
+    points: Vec<(Day, f64)>,
+}
+
+impl Overlay {
+    fn name(&self) -> String {
+        format!("{} · {}", self.call, self.strategies.join(", "))
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "name": self.name(),
+            "pane": self.pane,
+            "points": self
+                .points
+                .iter()
+                .map(|(day, value)| json!({ "time": format::day(*day), "value": value }))
+                .collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The overlays of an instrument page, and the indicators that could not be drawn on it.
+struct Studies {
+    overlays: Vec<Overlay>,
+    not_drawn: Vec<String>,
+}
+
+/// The series of every indicator the rules of `strategies` compute on `symbol`, over its
+/// complete `candles` (what the trading jobs decide on), with the core's own indicator code.
+fn overlays(symbol: &Symbol, candles: &[Candle], strategies: &[&StrategyConfig]) -> Studies {
+    let complete: Vec<Candle> = candles
+        .iter()
+        .filter(|c| c.is_complete())
+        .cloned()
+        .collect();
+    let days: Vec<Day> = complete.iter().map(Candle::day).collect();
+    let columns = OwnedColumns::from_candles(&complete);
+    let ctx = EvalContext::new(symbol.clone(), columns.view());
+    let mut cache = IndicatorCache::new();
+    let mut studies = Studies {
+        overlays: Vec::new(),
+        not_drawn: Vec::new(),
+    };
+    for strategy in strategies {
+        let rules = [
+            Some((strategy.entry.as_str(), RuleKind::Entry)),
+            strategy.exit.as_deref().map(|exit| (exit, RuleKind::Exit)),
+        ];
+        for (source, kind) in rules.into_iter().flatten() {
+            // A rule that does not load is shown with its error on the strategies page.
+            let Ok(rule) = Rule::parse(source, kind, &strategy.params) else {
+                continue;
+            };
+            let others = rule.instruments_referenced();
+            if !others.is_empty() {
+                let names: Vec<&str> = others.iter().map(Symbol::as_str).collect();
+                let note = format!(
+                    "{} ({kind} rule) also reads {}, whose indicators are not drawn here",
+                    strategy.name,
+                    names.join(", ")
+                );
+                if !studies.not_drawn.contains(&note) {
+                    studies.not_drawn.push(note);
+                }
+            }
+            for series in rule.indicator_series(&ctx, &mut cache) {
+                if let Some(known) = studies.overlays.iter_mut().find(|o| o.call == series.label) {
+                    if !known.strategies.contains(&strategy.name) {
+                        known.strategies.push(strategy.name.clone());
+                    }
+                    continue;
+                }
+                let points = days
+                    .iter()
+                    .zip(&series.values)
+                    .filter_map(|(day, value)| value.filter(|v| v.is_finite()).map(|v| (*day, v)))
+                    .collect();
+                studies.overlays.push(Overlay {
+                    call: series.label,
+                    strategies: vec![strategy.name.clone()],
+                    pane: if series.price_units { 0 } else { 1 },
+                    points,
+                });
+            }
+        }
+    }
+    studies
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use barter_core::rule::Params;
+
+    fn candles(closes: &[f64]) -> Vec<Candle> {
+        let symbol = Symbol::parse("TST").expect("symbol");
+        let first: Day = "2024-01-01".parse().expect("day");
+        closes
+            .iter()
+            .enumerate()
+            .map(|(i, close)| {
+                let price = barter_core::decimal_from_f64(*close).expect("price");
+                let values = barter_core::Ohlcv {
+                    open: price,
+                    high: price,
+                    low: price,
+                    close: price,
+                    volume: rust_decimal::Decimal::ONE,
+                };
+                let day = first + chrono::Days::new(i as u64);
+                Candle::new(
+                    symbol.clone(),
+                    day,
+                    values,
+                    true,
+                    barter_core::CandleOrigin::CsvFile,
+                    "2030-01-01".parse().expect("today"),
+                )
+                .expect("candle")
+            })
+            .collect()
+    }
+
+    fn strategy(name: &str, entry: &str, exit: Option<&str>, params: Params) -> StrategyConfig {
+        StrategyConfig {
+            name: name.into(),
+            instruments: Default::default(),
+            entry: entry.into(),
+            exit: exit.map(str::to_owned),
+            stop_loss: None,
+            take_profit: None,
+            trailing_stop: None,
+            max_holding_days: None,
+            size: None,
+            max_open_positions: None,
+            enabled: true,
+            params,
+        }
+    }
+
+    #[test]
+    fn overlays_are_the_core_indicator_values_on_their_panes() {
+        let closes: Vec<f64> = (1..=30).map(|i| f64::from(i * i % 17 + 10)).collect();
+        let candles = candles(&closes);
+        let symbol = Symbol::parse("TST").expect("symbol");
+        let cross = strategy(
+            "cross",
+            "crosses_above(sma(close, $fast), sma(close, 5)) and rsi(close, 3) < 70",
+            Some("close < sma(close, 5) or atr(OTHER, 3) > 1"),
+            Params::from([("fast".into(), 3.0)]),
+        );
+        let twin = strategy("twin", "sma(close, 5) > 1", None, Params::new());
+        let studies = overlays(&symbol, &candles, &[&cross, &twin]);
+        let names: Vec<String> = studies.overlays.iter().map(Overlay::name).collect();
+        assert_eq!(
+            names,
+            [
+                "sma(close, 3) · cross",
+                "sma(close, 5) · cross, twin",
+                "rsi(close, 3) · cross"
+            ]
+        );
+        let panes: Vec<u8> = studies.overlays.iter().map(|o| o.pane).collect();
+        assert_eq!(panes, [0, 0, 1]);
+        // `atr(OTHER, 3)` reads another instrument: named, not drawn on this one's chart.
+        assert_eq!(
+            studies.not_drawn,
+            ["cross (exit rule) also reads OTHER, whose indicators are not drawn here"]
+        );
+        let sma5 = &studies.overlays[1].points;
+        assert_eq!(sma5.len(), closes.len() - 4);
+        for (k, (day, value)) in sma5.iter().enumerate() {
+            let window = &closes[k..k + 5];
+            let mean = window.iter().sum::<f64>() / 5.0;
+            assert!((value - mean).abs() < 1e-9, "{day}: {value} vs {mean}");
+            assert_eq!(*day, candles[k + 4].day());
+        }
+        assert_eq!(studies.overlays[2].points.len(), closes.len() - 3);
+    }
 }

@@ -55,7 +55,7 @@ pub(crate) async fn not_found() -> Response {
 /// started on the first visit), and a state-changing one only with the session's CSRF token
 /// from this site. The session is handed to the page as an extension.
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let existing = state.sessions().from_headers(request.headers());
+    let existing = state.sessions().of_request(request.headers());
     let (session, new) = match existing {
         Some(session) => (session, false),
         None if state.token().is_none() => (state.sessions().create(), true),

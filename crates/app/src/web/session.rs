@@ -81,7 +81,7 @@ impl Sessions {
     }
 
     /// The live session the request's cookie names, if any.
-    pub(crate) fn from_headers(&self, headers: &HeaderMap) -> Option<Session> {
+    pub(crate) fn of_request(&self, headers: &HeaderMap) -> Option<Session> {
         let id = cookie_value(headers)?;
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let live = inner.get(&id)?;
@@ -213,7 +213,7 @@ pub(crate) async fn login_page(
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
     let next = local_target(query.next.as_deref());
-    if state.sessions().from_headers(&headers).is_some() || state.token().is_none() {
+    if state.sessions().of_request(&headers).is_some() || state.token().is_none() {
         return Ok(Redirect::to(&next).into_response());
     }
     let message = query
@@ -280,7 +280,7 @@ pub(crate) async fn login(
 
 /// `POST /logout`: ends the session (the CSRF check ran before this handler).
 pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(session) = state.sessions().from_headers(&headers) {
+    if let Some(session) = state.sessions().of_request(&headers) {
         state.sessions().remove(&session.id);
     }
     let mut response = Redirect::to("/login?signed_out=1").into_response();
@@ -310,19 +310,19 @@ mod tests {
         assert_ne!(session.id, session.csrf);
         let cookie = format!("other=1; {COOKIE}={}", session.id);
         let found = sessions
-            .from_headers(&headers(&[("cookie", &cookie)]))
+            .of_request(&headers(&[("cookie", &cookie)]))
             .expect("session");
         assert!(found.csrf_matches(&session.csrf));
         assert!(!found.csrf_matches("nope"));
         sessions.remove(&session.id);
         assert!(
             sessions
-                .from_headers(&headers(&[("cookie", &cookie)]))
+                .of_request(&headers(&[("cookie", &cookie)]))
                 .is_none()
         );
         assert!(
             sessions
-                .from_headers(&headers(&[("cookie", "barter_session=forged")]))
+                .of_request(&headers(&[("cookie", "barter_session=forged")]))
                 .is_none()
         );
     }
