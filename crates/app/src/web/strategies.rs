@@ -1,10 +1,371 @@
-//! The strategies pages (being built).
+//! The strategies page (`/strategies`): the strategies of the configuration with their rules,
+//! parameters, sizing and exit settings, each checked against the registered instruments, an
+//! invalid rule shown line by line with a caret under the exact spot of each error.
 
-use axum::Router;
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use barter_core::Symbol;
+use barter_core::rule::{Rule, RuleError, RuleKind};
+use barter_core::strategy::{InstrumentSelection, NumberText, StrategyConfig, build_all};
 
+use super::page::{Chrome, PageError, render};
+use super::positions::rule_value;
+use super::session::Session;
 use crate::server::AppState;
 
-/// The strategies routes.
+/// The strategies route.
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
+    Router::new().route("/strategies", get(strategies))
+}
+
+/// A strategy's rules and exit settings as configured, for people.
+pub(super) struct RuleSettings {
+    /// The entry rule's text.
+    pub entry: String,
+    /// The exit rule's text, if it has one.
+    pub exit: Option<String>,
+    /// Stop-loss, take-profit, trailing stop and maximum holding days: (label, setting).
+    pub risk: Vec<(&'static str, String)>,
+    /// Whether the strategy trades.
+    pub enabled: bool,
+}
+
+/// The rules and exit settings of `config`.
+pub(super) fn rule_settings(config: &StrategyConfig) -> RuleSettings {
+    let fraction = |value: &Option<NumberText>| {
+        value
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), fraction_text)
+    };
+    RuleSettings {
+        entry: config.entry.clone(),
+        exit: config.exit.clone(),
+        risk: vec![
+            ("Stop-loss", fraction(&config.stop_loss)),
+            ("Take-profit", fraction(&config.take_profit)),
+            ("Trailing stop", fraction(&config.trailing_stop)),
+            (
+                "Max holding",
+                config
+                    .max_holding_days
+                    .map_or_else(|| "none".to_owned(), |d| format!("{d} days")),
+            ),
+        ],
+        enabled: config.enabled,
+    }
+}
+
+/// A percentage setting as written (`"8%"`), a fraction with its percentage (`0.08 (8 %)`).
+fn fraction_text(value: &NumberText) -> String {
+    match value {
+        NumberText::Text(text) => text.clone(),
+        NumberText::Number(n) => format!("{} ({} %)", rule_value(*n), rule_value(n * 100.0)),
+    }
+}
+
+/// The size of each entry, in words.
+fn size_text(config: &StrategyConfig) -> String {
+    let written = match &config.size {
+        None => None,
+        Some(NumberText::Text(text)) => Some(format!("\"{text}\"")),
+        Some(NumberText::Number(n)) => Some(rule_value(*n)),
+    };
+    match (config.size_spec(), written) {
+        (Ok(spec), None) => format!("{} (the default)", spec.sizing()),
+        (Ok(spec), Some(written)) => format!("{} ({written})", spec.sizing()),
+        (Err(_), Some(written)) => format!("{written} (not a valid size, see below)"),
+        (Err(message), None) => message,
+    }
+}
+
+/// One error of a rule, placed under its line.
+struct ErrorMark {
+    /// `NAME-entry-error` (`-2`, `-3`… for further errors of the same rule).
+    id: String,
+    /// Spaces (tabs kept) up to the column, then `^` under the span.
+    caret: String,
+    line: usize,
+    column: usize,
+    message: String,
+    help: Option<String>,
+}
+
+/// One line of a rule with the errors that start on it.
+struct RuleLine {
+    text: String,
+    errors: Vec<ErrorMark>,
+}
+
+/// An entry or exit rule, checked.
+struct RuleBlock {
+    /// `entry` or `exit`.
+    field: &'static str,
+    /// `NAME-entry`: the id of the rule's element.
+    id: String,
+    source: String,
+    lines: Vec<RuleLine>,
+    /// How many errors it has.
+    errors: usize,
+}
+
+/// A strategy as the page shows it.
+struct Card {
+    name: String,
+    anchor: String,
+    valid: bool,
+    enabled: bool,
+    instruments: String,
+    /// The entry rule, then the exit rule if there is one.
+    rules: Vec<RuleBlock>,
+    has_exit: bool,
+    params: Vec<(String, String)>,
+    risk: Vec<(&'static str, String)>,
+    size: String,
+    max_open: String,
+    /// Problems outside the rules (sizes, limits, instruments, a duplicate name).
+    problems: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "strategies.html")]
+struct StrategiesPage {
+    chrome: Chrome,
+    cards: Vec<Card>,
+    invalid: usize,
+    jobs_refuse: bool,
+    instruments: usize,
+}
+
+/// `text` made safe for an element id: letters, digits, `-` and `_` kept, the rest `-`.
+fn anchor(text: &str) -> String {
+    let id: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if id.is_empty() {
+        "strategy".to_owned()
+    } else {
+        id
+    }
+}
+
+/// The largest char boundary at or before `i`.
+fn floor_boundary(source: &str, i: usize) -> usize {
+    let mut i = i.min(source.len());
+    while !source.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The caret line of `error` in `source` (as [`RuleError::render`] draws it): the error's line
+/// index (0-based) and the line's text before the span as spaces (tabs kept), then `^` under
+/// the span's part on that line (one for an empty span).
+fn caret(error: &RuleError, source: &str) -> (usize, String) {
+    let start = floor_boundary(source, error.span.start);
+    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = source[start..]
+        .find('\n')
+        .map_or(source.len(), |i| start + i);
+    let end = floor_boundary(source, error.span.end.clamp(start, line_end));
+    let width = source[start..end]
+        .trim_end_matches('\r')
+        .chars()
+        .count()
+        .max(1);
+    let pad: String = source[line_start..start]
+        .chars()
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let index = source[..start].matches('\n').count();
+    (index, format!("{pad}{}", "^".repeat(width)))
+}
+
+/// The errors of rule `source` of strategy `config`: parsing and checking, then the
+/// instruments it names against `known`.
+fn rule_errors(
+    source: &str,
+    kind: RuleKind,
+    config: &StrategyConfig,
+    known: &[Symbol],
+) -> Vec<RuleError> {
+    match Rule::parse(source, kind, &config.params) {
+        Ok(rule) => rule.check_instruments(known).err().unwrap_or_default(),
+        Err(errors) => errors,
+    }
+}
+
+fn rule_block(
+    name: &str,
+    field: &'static str,
+    source: &str,
+    kind: RuleKind,
+    config: &StrategyConfig,
+    known: &[Symbol],
+) -> RuleBlock {
+    let errors = rule_errors(source, kind, config, known);
+    let mut lines: Vec<RuleLine> = source
+        .split('\n')
+        .map(|line| RuleLine {
+            text: line.trim_end_matches('\r').to_owned(),
+            errors: Vec::new(),
+        })
+        .collect();
+    let base = format!("{}-{field}", anchor(name));
+    for (n, error) in errors.iter().enumerate() {
+        let (index, caret) = caret(error, source);
+        let (line, column) = error.line_column(source);
+        let mark = ErrorMark {
+            id: if n == 0 {
+                format!("{base}-error")
+            } else {
+                format!("{base}-error-{}", n + 1)
+            },
+            caret,
+            line,
+            column,
+            message: error.message.clone(),
+            help: error.help.clone(),
+        };
+        if let Some(line) = lines.get_mut(index) {
+            line.errors.push(mark);
+        }
+    }
+    RuleBlock {
+        field,
+        id: base,
+        source: source.to_owned(),
+        lines,
+        errors: errors.len(),
+    }
+}
+
+fn card(config: &StrategyConfig, known: &[Symbol], duplicate: bool) -> Card {
+    let entry = rule_block(
+        &config.name,
+        "entry",
+        &config.entry,
+        RuleKind::Entry,
+        config,
+        known,
+    );
+    let exit = config
+        .exit
+        .as_deref()
+        .map(|source| rule_block(&config.name, "exit", source, RuleKind::Exit, config, known));
+    // The rules' problems are drawn under their lines; the rest are listed.
+    let mut problems: Vec<String> = match config.build(known) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems
+            .into_iter()
+            .filter(|p| p.field != "entry" && p.field != "exit")
+            .map(|p| format!("{}: {}", p.field.replace('_', " "), p.message))
+            .collect(),
+    };
+    if duplicate {
+        problems.push(format!(
+            "name: `{}` is used by another strategy; names must be unique",
+            config.name
+        ));
+    }
+    let rule_errors = entry.errors + exit.as_ref().map_or(0, |e| e.errors);
+    let settings = rule_settings(config);
+    Card {
+        name: config.name.clone(),
+        anchor: anchor(&config.name),
+        valid: problems.is_empty() && rule_errors == 0,
+        enabled: config.enabled,
+        instruments: match &config.instruments {
+            InstrumentSelection::All(_) => "all active instruments".to_owned(),
+            InstrumentSelection::Only(list) if list.is_empty() => "none".to_owned(),
+            InstrumentSelection::Only(list) => list
+                .iter()
+                .map(Symbol::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
+        },
+        has_exit: exit.is_some(),
+        rules: std::iter::once(entry).chain(exit).collect(),
+        params: config
+            .params
+            .iter()
+            .map(|(name, value)| (format!("${name}"), rule_value(*value)))
+            .collect(),
+        risk: settings.risk,
+        size: size_text(config),
+        max_open: config
+            .max_open_positions
+            .map_or_else(|| "no limit".to_owned(), |n| n.to_string()),
+        problems,
+    }
+}
+
+/// `GET /strategies`.
+async fn strategies(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Result<Response, PageError> {
+    let known = crate::trading::known_symbols(state.store()).await?;
+    let configs = &state.config().strategies;
+    let cards: Vec<Card> = configs
+        .iter()
+        .map(|config| {
+            let duplicate = configs.iter().filter(|c| c.name == config.name).count() > 1;
+            card(config, &known, duplicate)
+        })
+        .collect();
+    let invalid = cards.iter().filter(|c| !c.valid).count();
+    let page = StrategiesPage {
+        chrome: Chrome::new(&state, &session, "strategies", "Strategies"),
+        // The check the trading jobs make before they run: any problem stops them.
+        jobs_refuse: build_all(configs, &known).is_err(),
+        cards,
+        invalid,
+        instruments: known.len(),
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[cfg(test)]
+mod tests {
+    use barter_core::rule::Span;
+
+    use super::*;
+
+    #[test]
+    fn the_caret_sits_under_the_span_on_its_own_line() {
+        let source = "close > 0\n  and close > ZZZ.close";
+        let start = source.find("ZZZ").expect("in the rule");
+        let error = RuleError::new(Span::new(start, start + 3), "unknown instrument `ZZZ`");
+        assert_eq!(caret(&error, source), (1, format!("{}^^^", " ".repeat(14))));
+        let end = RuleError::new(Span::new(source.len(), source.len()), "end");
+        assert_eq!(
+            caret(&end, source).1,
+            format!("{}^", " ".repeat("  and close > ZZZ.close".len()))
+        );
+        let tabbed = RuleError::new(Span::new(1, 2), "x");
+        assert_eq!(caret(&tabbed, "\tb").1, "\t^");
+    }
+
+    #[test]
+    fn anchors_are_safe_ids() {
+        assert_eq!(anchor("golden cross/2"), "golden-cross-2");
+        assert_eq!(anchor(""), "strategy");
+    }
+
+    #[test]
+    fn percentages_read_as_written_or_as_fractions() {
+        assert_eq!(fraction_text(&NumberText::Text("8%".into())), "8%");
+        assert_eq!(fraction_text(&NumberText::Number(0.08)), "0.08 (8 %)");
+    }
 }
