@@ -296,12 +296,24 @@ async fn without_a_token_the_dashboard_opens_a_session_by_itself_and_still_check
 }
 
 #[tokio::test]
-async fn unknown_browser_paths_get_the_page_and_unknown_api_paths_json() {
+async fn unknown_paths_get_the_page_in_a_browser_and_json_otherwise() {
     let server = start().await;
     let browser = server.sign_in().await;
-    let (status, html) = browser.get("/no-such-page").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let page = browser
+        .client
+        .get(server.url("/no-such-page"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("cookie", &browser.cookie)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    let html = page.text().await.expect("html");
     assert!(html.contains("There is no such page"), "{html}");
+    // A program asking for the same path gets the API's JSON error.
+    let (status, body) = server.get("/no-such-page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
     let (status, body) = server.get("/api/no-such-route").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not_found");

@@ -137,7 +137,7 @@ pub fn check_options(options: &ServeOptions) -> anyhow::Result<()> {
 }
 
 /// The router: `/healthz`, the `/api` routes behind the token check, the dashboard at `/`
-/// (see [`crate::web`]); JSON 404 under `/api`, the dashboard's 404 page elsewhere.
+/// (see [`crate::web`]); a JSON 404 for unknown paths, the dashboard's 404 page for browsers.
 pub fn router(state: AppState) -> Router {
     let limit = state.inner.options.max_body_bytes;
     let api = api::routes()
@@ -154,18 +154,26 @@ pub fn router(state: AppState) -> Router {
         .merge(scrape)
         .merge(crate::web::routes(state.clone()))
         .route_layer(middleware::from_fn(metrics::count_requests))
-        .fallback(|uri: axum::http::Uri| async move {
-            ::metrics::counter!(
-                "barter_http_requests_total",
-                "route" => "unmatched", "method" => "any", "status" => "404"
-            )
-            .increment(1);
-            if uri.path().starts_with("/api/") || uri.path() == "/api" {
-                ApiError::not_found("no such route; the API lives under /api").into_response()
-            } else {
-                crate::web::not_found().await
-            }
-        })
+        .fallback(
+            |uri: axum::http::Uri, headers: axum::http::HeaderMap| async move {
+                ::metrics::counter!(
+                    "barter_http_requests_total",
+                    "route" => "unmatched", "method" => "any", "status" => "404"
+                )
+                .increment(1);
+                // A browser asking for a page gets the dashboard's 404 page; programs, and every
+                // path under /api, get the API's JSON error.
+                let wants_page = headers
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|accept| accept.contains("text/html"));
+                if wants_page && !uri.path().starts_with("/api") {
+                    crate::web::not_found().await
+                } else {
+                    ApiError::not_found("no such route; the API lives under /api").into_response()
+                }
+            },
+        )
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
