@@ -357,6 +357,10 @@ async fn backtest_examples(json: bool, config: &Config, store: &Store) -> anyhow
             "report: {} (open it in a browser; `barter backtest --help` for more)",
             dir.join("report.html").display()
         );
+        println!(
+            "dashboard: `barter serve --no-auth`, then open http://127.0.0.1:8080/ (positions, \
+             charts, history and the simulator in the browser)"
+        );
     }
     Ok(())
 }
