@@ -1,7 +1,7 @@
 //! How the dashboard writes numbers and times: money with its currency and sign, prices to
 //! their precision, thousands separated, times in UTC and labelled so.
 
-use barter_core::Day;
+use barter_core::{Day, ExitReason};
 use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -86,6 +86,18 @@ pub(crate) fn sign_class(value: Decimal) -> &'static str {
         "loss"
     } else {
         "flat"
+    }
+}
+
+/// Why a position was closed, for people.
+pub(crate) fn exit_reason(reason: ExitReason) -> &'static str {
+    match reason {
+        ExitReason::Signal => "exit rule",
+        ExitReason::StopLoss => "stop-loss",
+        ExitReason::TakeProfit => "take-profit",
+        ExitReason::TrailingStop => "trailing stop",
+        ExitReason::MaxHolding => "maximum holding days",
+        ExitReason::EndOfBacktest => "end of backtest",
     }
 }
 

@@ -17,8 +17,7 @@ use axum::{Extension, Form, Router};
 use barter_core::rule::{EvalContext, IndicatorCache, OwnedColumns, Rule, RuleKind};
 use barter_core::strategy::StrategyConfig;
 use barter_core::{
-    Calendar, Candle, Day, ExitReason, Gaps, Instrument, InstrumentError, Position, SourceKind,
-    Symbol,
+    Calendar, Candle, Day, Gaps, Instrument, InstrumentError, Position, SourceKind, Symbol,
 };
 use barter_store::{Store, StoreError};
 use chrono::Utc;
@@ -636,7 +635,7 @@ async fn detail(
                 reason: p
                     .exit
                     .as_ref()
-                    .map_or_else(dash, |e| reason_text(e.reason).to_owned()),
+                    .map_or_else(dash, |e| format::exit_reason(e.reason).to_owned()),
                 pnl: pnl.map_or_else(
                     || "n/a (no close yet)".to_owned(),
                     |v| format::signed_money(v, &currency),
@@ -710,7 +709,7 @@ fn markers(positions: &[Position], currency: &str) -> Vec<Value> {
                      realized P&L {}",
                     p.id.0,
                     p.strategy,
-                    reason_text(exit.reason),
+                    format::exit_reason(exit.reason),
                     format::price(exit.price.0),
                     format::signed_money(pnl.0, currency)
                 ),
@@ -718,18 +717,6 @@ fn markers(positions: &[Position], currency: &str) -> Vec<Value> {
         }
     }
     markers
-}
-
-/// Why a position was closed, in words.
-fn reason_text(reason: ExitReason) -> &'static str {
-    match reason {
-        ExitReason::Signal => "exit rule",
-        ExitReason::StopLoss => "stop-loss",
-        ExitReason::TakeProfit => "take-profit",
-        ExitReason::TrailingStop => "trailing stop",
-        ExitReason::MaxHolding => "held the maximum days",
-        ExitReason::EndOfBacktest => "end of backtest",
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 //! from this site. The pages read and change data through the same code as the API.
 
 mod assets;
+mod currency;
 mod format;
 mod history;
 mod instruments;

@@ -12,6 +12,7 @@ use barter_store::trading::PositionStatus;
 use chrono::Utc;
 use serde_json::json;
 
+use super::currency::Currencies;
 use super::format;
 use super::page::{Chrome, PageError, render};
 use super::session::Session;
@@ -73,30 +74,15 @@ struct OverviewPage {
     equity_json: String,
 }
 
-/// The currency of the account: the instruments' common quote currency.
-pub(super) async fn account_currency(state: &AppState) -> Result<String, PageError> {
-    let instruments = state.store().instruments().await?;
-    let mut currencies: Vec<&str> = instruments
-        .iter()
-        .map(|i| i.quote_currency.as_str())
-        .collect();
-    currencies.sort_unstable();
-    currencies.dedup();
-    Ok(match currencies.as_slice() {
-        [one] => (*one).to_owned(),
-        // Mixed or none: the account is kept in the quote currency of whatever it trades.
-        _ => "(quote)".to_owned(),
-    })
-}
-
 async fn overview(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
 ) -> Result<Response, PageError> {
     let store = state.store();
     let initial = Money(state.config().account.initial_cash);
-    let currency = account_currency(&state).await?;
-    let has_instruments = !store.instruments().await?.is_empty();
+    let currencies = Currencies::of_store(store).await?;
+    let currency = currencies.account();
+    let has_instruments = !currencies.is_empty();
     let account = views::account(store, initial).await?;
     let open = store.positions(Some(PositionStatus::Open)).await?;
     let open = views::positions(store, open).await?;

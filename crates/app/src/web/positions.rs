@@ -3,7 +3,7 @@
 //! opened and closed it with the values that decided them, and its fills.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
@@ -18,6 +18,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::currency::Currencies;
 use super::format;
 use super::history::{compact, detail_pairs};
 use super::page::{Chrome, PageError, render};
@@ -327,34 +328,6 @@ fn sort_views(views: &mut [PositionView], sort: &str, dir: Dir) {
     });
 }
 
-/// How an exit reason reads.
-fn exit_reason_label(reason: ExitReason) -> &'static str {
-    match reason {
-        ExitReason::Signal => "exit rule",
-        ExitReason::StopLoss => "stop-loss",
-        ExitReason::TakeProfit => "take-profit",
-        ExitReason::TrailingStop => "trailing stop",
-        ExitReason::MaxHolding => "maximum holding days",
-        ExitReason::EndOfBacktest => "end of backtest",
-    }
-}
-
-/// The quote currency of every registered instrument.
-async fn currencies(state: &AppState) -> Result<HashMap<String, String>, PageError> {
-    Ok(state
-        .store()
-        .instruments()
-        .await?
-        .into_iter()
-        .map(|i| (i.symbol.as_str().to_owned(), i.quote_currency))
-        .collect())
-}
-
-/// The currency of `symbol`'s prices (a removed instrument's is no longer known).
-fn currency_of<'a>(currencies: &'a HashMap<String, String>, symbol: &str) -> &'a str {
-    currencies.get(symbol).map_or("(quote)", String::as_str)
-}
-
 fn row(view: &PositionView, currency: &str) -> Row {
     let p = &view.position;
     let pnl = pnl_of(view);
@@ -384,7 +357,7 @@ fn row(view: &PositionView, currency: &str) -> Row {
         exit_reason: p
             .exit
             .as_ref()
-            .map_or_else(String::new, |e| exit_reason_label(e.reason).to_owned()),
+            .map_or_else(String::new, |e| format::exit_reason(e.reason).to_owned()),
         pnl: pnl.map_or_else(|| "n/a".to_owned(), |v| format::signed_money(v, currency)),
         pnl_class: pnl.map_or("flat", format::sign_class),
         pnl_note,
@@ -393,7 +366,7 @@ fn row(view: &PositionView, currency: &str) -> Row {
     }
 }
 
-fn totals(views: &[PositionView], currencies: &HashMap<String, String>) -> Vec<Total> {
+fn totals(views: &[PositionView], currencies: &Currencies) -> Vec<Total> {
     #[derive(Default)]
     struct Sum {
         open: usize,
@@ -405,7 +378,7 @@ fn totals(views: &[PositionView], currencies: &HashMap<String, String>) -> Vec<T
     let mut sums: BTreeMap<&str, Sum> = BTreeMap::new();
     for view in views {
         let sum = sums
-            .entry(currency_of(currencies, view.position.symbol.as_str()))
+            .entry(currencies.of(&view.position.symbol))
             .or_default();
         if let Some(realized) = view.realized_pnl {
             sum.closed += 1;
@@ -461,9 +434,9 @@ async fn list(
         ),
     };
     let store = state.store();
-    let currencies = currencies(&state).await?;
+    let currencies = Currencies::of_store(state.store()).await?;
     let all = views::positions(store, store.positions(None).await?).await?;
-    let mut instruments: BTreeSet<String> = currencies.keys().cloned().collect();
+    let mut instruments: BTreeSet<String> = currencies.symbols().map(ToString::to_string).collect();
     instruments.extend(all.iter().map(|v| v.position.symbol.to_string()));
     let mut strategies: BTreeSet<String> = state
         .config()
@@ -483,7 +456,7 @@ async fn list(
     sort_views(&mut shown, selection.sort, selection.dir);
     let rows = shown
         .iter()
-        .map(|v| row(v, currency_of(&currencies, v.position.symbol.as_str())))
+        .map(|v| row(v, currencies.of(&v.position.symbol)))
         .collect();
     let headers = headers(&selection);
     let page = ListPage {
@@ -648,7 +621,7 @@ fn decision_view(d: &DecisionRecord) -> DecisionView {
         .map_or_else(|| "(no explanation was recorded)".to_owned(), str::to_owned);
     let exit_reason = detail.get("reason").map(|r| {
         serde_json::from_value::<ExitReason>(r.clone())
-            .map_or_else(|_| compact(r), |r| exit_reason_label(r).to_owned())
+            .map_or_else(|_| compact(r), |r| format::exit_reason(r).to_owned())
     });
     let values = detail
         .get("values")
@@ -739,9 +712,9 @@ async fn explain(
     let Some(explanation) = views::explanation(store, PositionId(id)).await? else {
         return Err(missing());
     };
-    let currencies = currencies(&state).await?;
+    let currencies = Currencies::of_store(state.store()).await?;
     let p = &explanation.position;
-    let currency = currency_of(&currencies, p.symbol.as_str()).to_owned();
+    let currency = currencies.of(&p.symbol).to_owned();
     let view = views::positions(store, vec![p.clone()])
         .await?
         .pop()
@@ -802,7 +775,7 @@ async fn explain(
             },
             Figure {
                 label: "Exit reason",
-                value: exit_reason_label(exit.reason).to_owned(),
+                value: format::exit_reason(exit.reason).to_owned(),
                 class: "",
                 id: "exit-reason",
             },

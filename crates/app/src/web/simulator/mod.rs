@@ -20,13 +20,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
-use barter_core::Symbol;
 use barter_core::simulator::Statistics;
 use barter_store::StoreError;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::currency::Currencies;
 use super::format;
 use super::page::{Chrome, PageError, render};
 use super::session::Session;
@@ -95,12 +95,7 @@ async fn evaluate(state: &AppState, form: &SimForm) -> Result<Evaluation, PageEr
         outcome: None,
     };
     let store = state.store();
-    let currencies: BTreeMap<Symbol, String> = store
-        .instruments()
-        .await?
-        .into_iter()
-        .map(|i| (i.symbol, i.quote_currency))
-        .collect();
+    let currencies = Currencies::of_store(store).await?;
     let prepared =
         match backtest::prepare(&request, state.config(), CandleSource::Store(store)).await {
             Ok(prepared) => prepared,

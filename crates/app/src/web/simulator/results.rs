@@ -2,8 +2,6 @@
 //! and drawdown chart, the trades, the price charts with entry and exit markers, the breakdowns
 //! and the configuration snippet of the strategy tested.
 
-use std::collections::BTreeMap;
-
 use barter_core::simulator::stats::{StatsInput, compute};
 use barter_core::simulator::{self, BacktestResult, Breakdown, Statistics};
 use barter_core::strategy::{InstrumentSelection, NumberText, StrategyConfig};
@@ -15,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::form::SimForm;
 use crate::backtest::{BacktestRequest, Prepared};
+use crate::web::currency::Currencies;
 use crate::web::format;
 
 /// At most this many instruments get a price chart with markers.
@@ -227,28 +226,15 @@ fn stat_rows(result: &BacktestResult, currency: &str) -> Vec<StatRow> {
     rows
 }
 
-/// The currency of `symbol` (`(quote)` when unknown).
-fn currency_of<'a>(currencies: &'a BTreeMap<Symbol, String>, symbol: &Symbol) -> &'a str {
-    currencies.get(symbol).map_or("(quote)", String::as_str)
-}
-
-/// An exit reason for people: `stop loss`.
-fn reason_text(reason: barter_core::ExitReason) -> String {
-    serde_json::to_value(reason)
-        .ok()
-        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
-        .unwrap_or_else(|| format!("{reason:?}"))
-}
-
 /// Builds the view of a single backtest `result` of `prepared`, asked for by `form`.
 pub(crate) fn single_view(
     form: &SimForm,
     request: &BacktestRequest,
     prepared: &Prepared,
     result: &BacktestResult,
-    currencies: &BTreeMap<Symbol, String>,
+    currencies: &Currencies,
 ) -> SingleView {
-    let currency = common_currency(prepared.instruments.iter().map(|i| &i.symbol), currencies);
+    let currency = currencies.common(prepared.instruments.iter().map(|i| &i.symbol));
     let equity_json = json!({
         "equity": result.equity.iter()
             .map(|p| json!({ "time": format::day(p.day), "value": p.equity }))
@@ -262,7 +248,7 @@ pub(crate) fn single_view(
         .trades
         .iter()
         .map(|t| {
-            let cur = currency_of(currencies, &t.symbol);
+            let cur = currencies.of(&t.symbol);
             let pct = t.return_fraction * 100.0;
             TradeRow {
                 symbol: t.symbol.to_string(),
@@ -271,7 +257,7 @@ pub(crate) fn single_view(
                 entry_price: format::price(t.entry_price.0),
                 exit_day: format::day(t.exit_day),
                 exit_price: format::price(t.exit_price.0),
-                reason: reason_text(t.reason),
+                reason: format::exit_reason(t.reason).to_owned(),
                 quantity: format::quantity(t.quantity.0),
                 pnl: format::signed_money(t.pnl.0, cur),
                 pnl_raw: t.pnl.0.to_string(),
@@ -291,7 +277,7 @@ pub(crate) fn single_view(
             entry_price: format::price(t.entry_price.0),
             quantity: format::quantity(t.quantity.0),
             mark: format::price(t.mark_price.0),
-            pnl: format::signed_money(t.unrealized_pnl.0, currency_of(currencies, &t.symbol)),
+            pnl: format::signed_money(t.unrealized_pnl.0, currencies.of(&t.symbol)),
             pnl_class: format::sign_class(t.unrealized_pnl.0),
         })
         .collect();
@@ -340,26 +326,12 @@ pub(crate) fn single_view(
     }
 }
 
-/// The common quote currency of `symbols`, or `(quote)` when they differ.
-pub(crate) fn common_currency<'a>(
-    symbols: impl Iterator<Item = &'a Symbol>,
-    currencies: &BTreeMap<Symbol, String>,
-) -> String {
-    let mut found: Vec<&str> = symbols.map(|s| currency_of(currencies, s)).collect();
-    found.sort_unstable();
-    found.dedup();
-    match found.as_slice() {
-        [one] => (*one).to_owned(),
-        _ => "(quote)".to_owned(),
-    }
-}
-
 /// The candle charts of the tested instruments with their trades' markers: the instruments
 /// with the most trades first, at most [`MAX_PRICE_CHARTS`], and a note when some are left out.
 fn price_charts(
     prepared: &Prepared,
     result: &BacktestResult,
-    currencies: &BTreeMap<Symbol, String>,
+    currencies: &Currencies,
 ) -> (Vec<PriceChart>, Option<String>) {
     let trades_of = |symbol: &Symbol| {
         result.trades.iter().filter(|t| &t.symbol == symbol).count()
@@ -385,7 +357,7 @@ fn price_charts(
         .into_iter()
         .take(MAX_PRICE_CHARTS)
         .map(|symbol| {
-            let cur = currency_of(currencies, symbol);
+            let cur = currencies.of(symbol);
             let candles: Vec<Value> = view
                 .candles(symbol)
                 .iter()
@@ -436,7 +408,7 @@ fn markers(result: &BacktestResult, symbol: &Symbol, currency: &str) -> Vec<Valu
                 "Exit {}: sold {quantity} {symbol} at {}, {}; P&L {} ({})",
                 format::day(t.exit_day),
                 format::price(t.exit_price.0),
-                reason_text(t.reason),
+                format::exit_reason(t.reason),
                 format::signed_money(t.pnl.0, currency),
                 format::signed_percent(t.return_fraction * 100.0),
             ),
