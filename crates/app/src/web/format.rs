@@ -89,6 +89,14 @@ pub(crate) fn sign_class(value: Decimal) -> &'static str {
     }
 }
 
+/// A number a rule computed, readable: at most 6 decimals, trailing zeros dropped.
+pub(crate) fn rule_value(value: f64) -> String {
+    match barter_core::decimal_from_f64(value) {
+        Some(d) if value.is_finite() => quantity(d.round_dp(6)),
+        _ => value.to_string(),
+    }
+}
+
 /// Why a position was closed, for people.
 pub(crate) fn exit_reason(reason: ExitReason) -> &'static str {
     match reason {
@@ -141,6 +149,15 @@ mod tests {
         assert_eq!(signed_percent(1.234), "+1.23 %");
         assert_eq!(signed_percent(-0.5), "-0.50 %");
         assert_eq!(signed_percent(f64::NAN), "n/a");
+    }
+
+    #[test]
+    fn rule_values_drop_trailing_zeros_and_keep_six_decimals() {
+        assert_eq!(rule_value(10.0), "10");
+        assert_eq!(rule_value(63.25), "63.25");
+        assert_eq!(rule_value(43_210.123_456_789), "43,210.123457");
+        assert_eq!(rule_value(-0.5), "-0.5");
+        assert_eq!(rule_value(f64::NAN), "NaN");
     }
 
     #[test]

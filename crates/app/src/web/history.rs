@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 
 use super::format;
 use super::page::{Chrome, PageError, render};
-use super::positions::{Choice, choices, query_string, rule_value};
+use super::positions::{Choice, choices, query_string};
 use super::session::Session;
 use crate::server::AppState;
 
@@ -45,7 +45,9 @@ pub(super) fn compact(value: &Value) -> String {
         Value::Bool(true) => "yes".to_owned(),
         Value::Bool(false) => "no".to_owned(),
         // Whole numbers (ids, counts) as they are; computed ones without float noise.
-        Value::Number(n) if n.is_f64() => n.as_f64().map_or_else(|| n.to_string(), rule_value),
+        Value::Number(n) if n.is_f64() => {
+            n.as_f64().map_or_else(|| n.to_string(), format::rule_value)
+        }
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.clone(),
         Value::Array(items) if items.is_empty() => "none".to_owned(),

@@ -10,9 +10,11 @@ mod assets;
 mod currency;
 mod format;
 mod history;
+mod instrument;
 mod instruments;
 mod overview;
 mod page;
+mod position;
 mod positions;
 pub(crate) mod session;
 mod simulator;
@@ -35,7 +37,9 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
     let pages = Router::new()
         .merge(overview::routes())
         .merge(instruments::routes())
+        .merge(instrument::routes())
         .merge(positions::routes())
+        .merge(position::routes())
         .merge(history::routes())
         .merge(strategies::routes())
         .merge(simulator::routes())

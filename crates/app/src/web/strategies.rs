@@ -12,8 +12,8 @@ use barter_core::Symbol;
 use barter_core::rule::{Rule, RuleError, RuleKind};
 use barter_core::strategy::{InstrumentSelection, NumberText, StrategyConfig, build_all};
 
+use super::format;
 use super::page::{Chrome, PageError, render};
-use super::positions::rule_value;
 use super::session::Session;
 use crate::server::AppState;
 
@@ -63,7 +63,11 @@ pub(super) fn rule_settings(config: &StrategyConfig) -> RuleSettings {
 fn fraction_text(value: &NumberText) -> String {
     match value {
         NumberText::Text(text) => text.clone(),
-        NumberText::Number(n) => format!("{} ({} %)", rule_value(*n), rule_value(n * 100.0)),
+        NumberText::Number(n) => format!(
+            "{} ({} %)",
+            format::rule_value(*n),
+            format::rule_value(n * 100.0)
+        ),
     }
 }
 
@@ -72,7 +76,7 @@ fn size_text(config: &StrategyConfig) -> String {
     let written = match &config.size {
         None => None,
         Some(NumberText::Text(text)) => Some(format!("\"{text}\"")),
-        Some(NumberText::Number(n)) => Some(rule_value(*n)),
+        Some(NumberText::Number(n)) => Some(format::rule_value(*n)),
     };
     match (config.size_spec(), written) {
         (Ok(spec), None) => format!("{} (the default)", spec.sizing()),
@@ -299,7 +303,7 @@ fn card(config: &StrategyConfig, known: &[Symbol], duplicate: bool) -> Card {
         params: config
             .params
             .iter()
-            .map(|(name, value)| (format!("${name}"), rule_value(*value)))
+            .map(|(name, value)| (format!("${name}"), format::rule_value(*value)))
             .collect(),
         risk: settings.risk,
         size: size_text(config),
