@@ -165,10 +165,12 @@ pub(super) struct Flag {
     pub detail: String,
 }
 
+/// What a cell shows when there is no value.
 pub(super) fn dash() -> String {
     "—".to_owned()
 }
 
+/// The plural ending for `n` things.
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -392,6 +394,7 @@ async fn list_page(
     render(status, &page)
 }
 
+/// `POST /instruments`: registers the form's instrument, or shows the form again with why not.
 async fn add(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -490,6 +493,7 @@ fn instrument_from_form(form: &AddForm) -> Result<Instrument, FieldError> {
     })
 }
 
+/// `POST /instruments/{symbol}/remove`: removes an instrument without positions.
 async fn remove(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,

@@ -74,6 +74,7 @@ struct OverviewPage {
     equity_json: String,
 }
 
+/// `GET /`: the overview.
 async fn overview(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
