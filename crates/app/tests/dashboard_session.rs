@@ -133,6 +133,39 @@ async fn a_wrong_token_is_refused_and_the_right_one_starts_a_strict_http_only_se
 }
 
 #[tokio::test]
+async fn an_address_that_keeps_sending_wrong_tokens_must_wait() {
+    let server = start().await;
+    let signed_in = server.sign_in().await;
+    let client = Browser::client();
+    let attempt = |token: &'static str| {
+        client
+            .post(server.url("/login"))
+            .form(&[("token", token), ("next", "/")])
+            .send()
+    };
+    for _ in 0..5 {
+        let wrong = attempt("guess").await.expect("sign in");
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right token waits for the window to pass: guessing cannot go faster.
+    let refused = attempt(TOKEN).await.expect("sign in");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(refused.headers().get("set-cookie").is_none());
+    let html = refused.text().await.expect("html");
+    assert!(html.contains("Too many wrong tokens"), "{html}");
+    // A session signed in before is not affected.
+    assert_eq!(signed_in.get("/").await.0, StatusCode::OK);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn pages_carry_security_headers_and_sign_out_needs_the_csrf_token() {
     let server = start().await;
     let browser = server.sign_in().await;

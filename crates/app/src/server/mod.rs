@@ -220,13 +220,17 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let app = router(state.clone());
     let jobs_state = state.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: stopping running jobs after their current instrument");
-            jobs_state.inner.jobs.stop_all();
-        })
-        .await?;
+    // The peer's address is what the dashboard's sign-in throttle counts by.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: stopping running jobs after their current instrument");
+        jobs_state.inner.jobs.stop_all();
+    })
+    .await?;
     state.inner.jobs.wait_idle().await;
     Ok(())
 }

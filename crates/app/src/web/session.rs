@@ -6,14 +6,15 @@
 //! are lost when the server restarts; people sign in again.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -33,6 +34,13 @@ pub(crate) const CSRF_FIELD: &str = "csrf";
 /// How long a session lasts after sign-in.
 const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
+/// How many wrong tokens one address may send per [`SIGN_IN_WINDOW`] before its sign-ins are
+/// refused until the window has passed: guessing a token becomes hopelessly slow.
+const FAILED_SIGN_INS: usize = 5;
+
+/// The window [`FAILED_SIGN_INS`] counts in.
+const SIGN_IN_WINDOW: Duration = Duration::from_secs(60);
+
 /// A signed-in browser session.
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
@@ -49,10 +57,11 @@ impl Session {
     }
 }
 
-/// The live sessions.
+/// The live sessions, and the recent wrong tokens by address.
 #[derive(Default)]
 pub(crate) struct Sessions {
     inner: Mutex<HashMap<String, Live>>,
+    failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
 }
 
 struct Live {
@@ -96,6 +105,39 @@ impl Sessions {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner.remove(id);
     }
+
+    /// How long `client` must wait before it may try a token again at `now`, if it must.
+    fn sign_in_wait(&self, client: IpAddr, now: Instant) -> Option<Duration> {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        failures.retain(|_, times| {
+            times.retain(|t| now.duration_since(*t) < SIGN_IN_WINDOW);
+            !times.is_empty()
+        });
+        let times = failures.get(&client)?;
+        let oldest = times.first()?;
+        (times.len() >= FAILED_SIGN_INS)
+            .then(|| SIGN_IN_WINDOW.saturating_sub(now.duration_since(*oldest)))
+    }
+
+    /// Counts a wrong token from `client` at `now`.
+    fn sign_in_failed(&self, client: IpAddr, now: Instant) {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        failures.entry(client).or_default().push(now);
+    }
+
+    /// Forgets `client`'s wrong tokens once it has signed in.
+    fn signed_in(&self, client: IpAddr) {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        failures.remove(&client);
+    }
+}
+
+/// The address a request came from (all requests count as one when it is not known).
+fn client(connection: Option<Extension<ConnectInfo<SocketAddr>>>) -> IpAddr {
+    connection.map_or(
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        |Extension(ConnectInfo(address))| address.ip(),
+    )
 }
 
 /// 32 random bytes from the operating system, in hex.
@@ -237,9 +279,11 @@ pub(crate) struct LoginForm {
     next: Option<String>,
 }
 
-/// `POST /login`: starts a session when the token is the server's API token.
+/// `POST /login`: starts a session when the token is the server's API token; an address that
+/// sent [`FAILED_SIGN_INS`] wrong tokens within [`SIGN_IN_WINDOW`] waits for the window to pass.
 pub(crate) async fn login(
     State(state): State<AppState>,
+    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
@@ -251,12 +295,34 @@ pub(crate) async fn login(
              sign in there.",
         ));
     }
+    let client = client(connection);
+    let now = Instant::now();
+    if let Some(wait) = state.sessions().sign_in_wait(client, now) {
+        tracing::warn!("refused a dashboard sign-in from {client}: too many wrong tokens");
+        let seconds = wait.as_secs().max(1);
+        let mut response = render(
+            StatusCode::TOO_MANY_REQUESTS,
+            &LoginPage {
+                next,
+                message: Some(format!(
+                    "Too many wrong tokens from your address. Try again in {seconds} s."
+                )),
+                is_error: true,
+            },
+        )?;
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_str(&seconds.to_string()).unwrap_or(HeaderValue::from_static("60")),
+        );
+        return Ok(response);
+    }
     let valid = match state.token() {
         None => true,
         Some(expected) => bool::from(form.token.trim().as_bytes().ct_eq(expected.as_bytes())),
     };
     if !valid {
-        tracing::warn!("refused a dashboard sign-in: wrong token");
+        state.sessions().sign_in_failed(client, now);
+        tracing::warn!("refused a dashboard sign-in from {client}: wrong token");
         return render(
             StatusCode::UNAUTHORIZED,
             &LoginPage {
@@ -270,6 +336,7 @@ pub(crate) async fn login(
             },
         );
     }
+    state.sessions().signed_in(client);
     let session = state.sessions().create();
     let mut response = Redirect::to(&next).into_response();
     response
@@ -354,6 +421,36 @@ mod tests {
             host,
             ("sec-fetch-site", "cross-site")
         ])));
+    }
+
+    #[test]
+    fn an_address_that_keeps_guessing_waits_out_the_window() {
+        let sessions = Sessions::default();
+        let (guesser, other) = (
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        );
+        let start = Instant::now();
+        for i in 0..FAILED_SIGN_INS {
+            let at = start + Duration::from_secs(i as u64);
+            assert_eq!(sessions.sign_in_wait(guesser, at), None, "attempt {i}");
+            sessions.sign_in_failed(guesser, at);
+        }
+        let later = start + Duration::from_secs(10);
+        assert_eq!(
+            sessions.sign_in_wait(guesser, later),
+            Some(SIGN_IN_WINDOW - Duration::from_secs(10))
+        );
+        assert_eq!(
+            sessions.sign_in_wait(other, later),
+            None,
+            "others may sign in"
+        );
+        // Once the oldest wrong token leaves the window, one more try is allowed.
+        assert_eq!(sessions.sign_in_wait(guesser, start + SIGN_IN_WINDOW), None);
+        sessions.sign_in_failed(other, later);
+        sessions.signed_in(other);
+        assert!(!sessions.failures.lock().expect("lock").contains_key(&other));
     }
 
     #[test]
