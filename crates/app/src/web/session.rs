@@ -34,6 +34,9 @@ pub(crate) const CSRF_FIELD: &str = "csrf";
 /// How long a session lasts after sign-in.
 const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
+/// The most sessions kept at once.
+const MAX_SESSIONS: usize = 10_000;
+
 /// How many wrong tokens one address may send per [`SIGN_IN_WINDOW`] before its sign-ins are
 /// refused until the window has passed: guessing a token becomes hopelessly slow.
 const FAILED_SIGN_INS: usize = 5;
@@ -79,6 +82,16 @@ impl Sessions {
         let now = Instant::now();
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner.retain(|_, live| live.expires > now);
+        // With `--no-auth` every cookie-less visit starts a session: keep memory bounded by
+        // ending the oldest one.
+        if inner.len() >= MAX_SESSIONS
+            && let Some(oldest) = inner
+                .iter()
+                .min_by_key(|(_, live)| live.expires)
+                .map(|(id, _)| id.clone())
+        {
+            inner.remove(&oldest);
+        }
         inner.insert(
             session.id.clone(),
             Live {
@@ -392,6 +405,25 @@ mod tests {
                 .of_request(&headers(&[("cookie", "barter_session=forged")]))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn the_oldest_session_ends_when_there_are_too_many() {
+        let sessions = Sessions::default();
+        let first = sessions.create();
+        for _ in 1..MAX_SESSIONS {
+            sessions.create();
+        }
+        let cookie = |s: &Session| headers(&[("cookie", &format!("{COOKIE}={}", s.id))]);
+        assert!(sessions.of_request(&cookie(&first)).is_some());
+        let newest = sessions.create();
+        assert!(
+            sessions.of_request(&cookie(&first)).is_none(),
+            "the oldest ended"
+        );
+        assert!(sessions.of_request(&cookie(&newest)).is_some());
+        let count = sessions.inner.lock().expect("lock").len();
+        assert_eq!(count, MAX_SESSIONS);
     }
 
     #[test]
