@@ -7,7 +7,8 @@
 //                 oscillators such as rsi, in their own units)
 //              markers: [{time, kind: "entry"|"exit", label, text}] }
 //   equity:  { equity: [{time, value}], drawdown: [{time, value}] }  (drawdown in %, <= 0)
-// Times are "YYYY-MM-DD" days (UTC). Hovering a day with markers shows their text.
+// Times are "YYYY-MM-DD" days (UTC). Hovering a day with markers shows their text. A candles
+// chart with data-recent-bars="N" starts on its latest N days instead of the whole history.
 "use strict";
 
 (() => {
@@ -51,8 +52,6 @@
   // How much taller a candle chart grows when it has a lower pane, and that pane's share.
   const LOWER_PANE_PX = 140;
   const LOWER_PANE_SHARE = 0.3;
-  // How many of the latest daily candles a candle chart shows at first.
-  const VISIBLE_BARS = 365;
 
   function drawCandles(element, data) {
     const overlays = (data.overlays ?? []).map((o) => ({ ...o, pane: o.pane > 0 ? 1 : 0 }));
@@ -117,11 +116,13 @@
       box.style.left = `${Math.max(left, 4)}px`;
       box.style.top = "8px";
     });
-    // Years of candles make each day thinner than a pixel: start on the last year (scroll or
-    // zoom out for the rest), where a marker can be hovered.
+    // Years of candles make each day thinner than a pixel: a chart with data-recent-bars starts
+    // on that many of the latest days (scroll or zoom out for the rest), where a marker can be
+    // hovered; others show the whole period.
     const bars = data.candles.length;
-    if (bars > VISIBLE_BARS) {
-      chart.timeScale().setVisibleLogicalRange({ from: bars - VISIBLE_BARS, to: bars + 2 });
+    const recent = Number(element.dataset.recentBars);
+    if (recent > 0 && bars > recent) {
+      chart.timeScale().setVisibleLogicalRange({ from: bars - recent, to: bars + 2 });
     } else {
       chart.timeScale().fitContent();
     }

@@ -201,7 +201,7 @@ pub struct StrategyConfig {
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
     /// Defaults of the rule parameters (`$fast`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Params::is_empty")]
     pub params: Params,
 }
 
