@@ -9,27 +9,11 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::{Options, Server};
+use support::Server;
 
 /// A server with BTC (sample source) registered and its candles synced.
 async fn start() -> Server {
-    let options = Options {
-        job_wait: Duration::from_secs(120),
-        read_cache: Duration::ZERO,
-        ..Options::default()
-    };
-    let server = Server::sqlite(Config::default(), options).await;
-    let (status, body) = server
-        .post(
-            "/api/instruments",
-            json!({"symbol": "BTC", "source": "sample"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = server.post("/api/sync_data", json!({})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_ne!(body["status"], "failed", "{body}");
-    server
+    Server::sqlite_with_btc(Config::default()).await
 }
 
 fn sma_crossover() -> Value {

@@ -2,8 +2,6 @@
 //! the bundled sample BTC registered and synced offline, signed in as a browser is. The page
 //! must show what `POST /api/backtests` computes for the same inputs.
 
-use std::time::Duration;
-
 use barter_app::config::Config;
 use barter_core::Symbol;
 use barter_core::strategy::{InstrumentSelection, NumberText, StrategyConfig};
@@ -12,32 +10,16 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::{Browser, Options, Server};
+use support::{Browser, Server};
 
 /// A server with BTC (sample source) registered and its candles synced; `strategies` are its
 /// configured ones.
 async fn start(strategies: Vec<StrategyConfig>) -> Server {
-    let options = Options {
-        job_wait: Duration::from_secs(120),
-        read_cache: Duration::ZERO,
-        ..Options::default()
-    };
-    let config = Config {
+    Server::sqlite_with_btc(Config {
         strategies,
         ..Config::default()
-    };
-    let server = Server::sqlite(config, options).await;
-    let (status, body) = server
-        .post(
-            "/api/instruments",
-            json!({"symbol": "BTC", "source": "sample"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = server.post("/api/sync_data", json!({})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_ne!(body["status"], "failed", "{body}");
-    server
+    })
+    .await
 }
 
 const ENTRY: &str = "crosses_above(sma(close, $fast), sma(close, $slow))";

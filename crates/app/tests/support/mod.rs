@@ -126,6 +126,28 @@ impl Server {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// A server over a fresh SQLite file with BTC (bundled sample) registered and its whole
+    /// history synced through the API, for backtests over real candles.
+    pub async fn sqlite_with_btc(config: Config) -> Self {
+        let options = Options {
+            job_wait: Duration::from_secs(120),
+            read_cache: Duration::ZERO,
+            ..Options::default()
+        };
+        let server = Self::sqlite(config, options).await;
+        let (status, body) = server
+            .post(
+                "/api/instruments",
+                serde_json::json!({"symbol": "BTC", "source": "sample"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = server.post("/api/sync_data", serde_json::json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_ne!(body["status"], "failed", "{body}");
+        server
+    }
+
     /// Signs in to the dashboard with the token, as a browser would.
     pub async fn sign_in(&self) -> Browser {
         let client = Browser::client();
