@@ -748,3 +748,45 @@ async fn the_config_snippet_parses_back_into_the_strategy_tested() {
 
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_saved_open_period_is_pinned_to_the_days_it_read() {
+    let server = start(Vec::new()).await;
+    let browser = server.sign_in().await;
+    let url = simulator_url(&[
+        ("instruments", "BTC"),
+        ("entry", ENTRY),
+        ("exit", EXIT),
+        ("params", "fast=10\nslow=30"),
+        ("run", "1"),
+    ]);
+    let (status, page) = browser.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let query = save_query(&page);
+    let response = browser
+        .post_form(
+            "/simulator/save",
+            &[("name", "all of BTC"), ("query", &query)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let btc = Symbol::parse("BTC").expect("symbol");
+    let coverage = server
+        .store
+        .coverage(&btc)
+        .await
+        .expect("read")
+        .expect("candles");
+    let saved = server.store.saved_backtests(10).await.expect("list");
+    let request = &saved[0].request;
+    // Later syncs add candles; the saved backtest keeps meaning the days it was run on.
+    assert_eq!(request["request"]["from"], coverage.first.to_string());
+    assert_eq!(request["request"]["to"], coverage.last.to_string());
+    let stored_query = request["query"].as_str().expect("query");
+    assert!(
+        stored_query.contains(&format!("from={}", coverage.first))
+            && stored_query.contains(&format!("to={}", coverage.last)),
+        "{stored_query}"
+    );
+    server.shutdown().await;
+}

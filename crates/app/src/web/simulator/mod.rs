@@ -20,6 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
+use barter_core::Day;
 use barter_core::simulator::Statistics;
 use barter_store::StoreError;
 use chrono::Utc;
@@ -30,7 +31,9 @@ use super::currency::Currencies;
 use super::format;
 use super::page::{Chrome, PageError, render};
 use super::session::Session;
-use crate::backtest::{self, BacktestFailure, BacktestRequest, CandleSource, Plan, RequestProblem};
+use crate::backtest::{
+    self, BacktestFailure, BacktestRequest, CandleSource, Plan, Prepared, RequestProblem,
+};
 use crate::server::AppState;
 use form::{MAX_COMBINATIONS, SimForm, problem, too_many};
 use results::SingleView;
@@ -56,6 +59,8 @@ struct Evaluation {
     problems: Vec<RequestProblem>,
     /// The result.
     outcome: Option<Outcome>,
+    /// The first and last day of candles the backtest read (what an open period meant).
+    span: Option<(Day, Day)>,
 }
 
 /// A result and the summary a save keeps of it.
@@ -93,6 +98,7 @@ async fn evaluate(state: &AppState, form: &SimForm) -> Result<Evaluation, PageEr
         request: Some(request.clone()),
         problems,
         outcome: None,
+        span: None,
     };
     let store = state.store();
     let currencies = Currencies::of_store(store).await?;
@@ -102,6 +108,7 @@ async fn evaluate(state: &AppState, form: &SimForm) -> Result<Evaluation, PageEr
             Err(BacktestFailure::Invalid(problems)) => return Ok(invalid(problems)),
             Err(BacktestFailure::Failed(error)) => return Err(PageError::internal(&error)),
         };
+    let span = candle_span(&prepared);
     let task = {
         let form = form.clone();
         let request = request.clone();
@@ -140,10 +147,25 @@ async fn evaluate(state: &AppState, form: &SimForm) -> Result<Evaluation, PageEr
             request: Some(request),
             problems: Vec::new(),
             outcome: Some(outcome),
+            span,
         }),
         Err(BacktestFailure::Invalid(problems)) => Ok(invalid(problems)),
         Err(BacktestFailure::Failed(error)) => Err(PageError::internal(&error)),
     }
+}
+
+/// The first and last day of the candles `prepared` reads within its period.
+fn candle_span(prepared: &Prepared) -> Option<(Day, Day)> {
+    let settings = &prepared.settings;
+    let view = prepared.data.view(settings.to.unwrap_or(Day::MAX));
+    let from = settings.from.unwrap_or(Day::MIN);
+    let days = prepared.instruments.iter().map(|i| view.days(&i.symbol));
+    let first = days
+        .clone()
+        .filter_map(|d| d.get(d.partition_point(|day| *day < from)))
+        .min();
+    let last = days.filter_map(<[Day]>::last).max();
+    Some((*first?, *last?))
 }
 
 /// A checkbox of a registered instrument.
@@ -514,11 +536,12 @@ async fn save(
     let mut form = SimForm::from_pairs(&pairs(Some(&body.query)), state.config());
     form.run = true;
     let evaluation = evaluate(&state, &form).await?;
+    let asked = form.clone();
     let refuse = |evaluation, message: String| {
         page(
             &state,
             &session,
-            form.clone(),
+            asked.clone(),
             evaluation,
             Extras {
                 notice: None,
@@ -535,6 +558,19 @@ async fn save(
         )
         .await;
     };
+    // An open period means "every candle there is": saved, it is pinned to the days this run
+    // read, so reopening it later (after more syncs) shows the same result.
+    let mut request = request.clone();
+    if let Some((first, last)) = evaluation.span {
+        if form.from.trim().is_empty() {
+            form.from = format::day(first);
+            request.from = Some(first);
+        }
+        if form.to.trim().is_empty() {
+            form.to = format::day(last);
+            request.to = Some(last);
+        }
+    }
     let stored = json!({ "query": form.query(), "request": request });
     let name = body.name.trim();
     match state
