@@ -232,6 +232,11 @@ async fn start(
         })
     };
     let wait = state.inner.options.wait(query.wait);
+    // `?wait=false` answers 202 whatever the timing: a zero timeout would still poll the task
+    // once, and a quick backtest may already be done by then.
+    if wait.is_zero() {
+        return Ok((StatusCode::ACCEPTED, Json(Entry::Running.body(id))).into_response());
+    }
     let entry = match tokio::time::timeout(wait, &mut task).await {
         Err(_) => Entry::Running,
         Ok(Ok(entry)) => entry,
