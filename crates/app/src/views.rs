@@ -39,17 +39,20 @@ pub async fn positions(
     let marks = marks(store, &positions).await?;
     Ok(positions
         .into_iter()
-        .map(|p| {
-            let mark = p.is_open().then(|| marks.get(&p.symbol).copied()).flatten();
-            PositionView {
-                status: if p.is_open() { "open" } else { "closed" },
-                mark,
-                unrealized_pnl: mark.map(|m| p.unrealized_pnl(m)),
-                realized_pnl: p.realized_pnl(),
-                position: p,
-            }
-        })
+        .map(|p| position_view(p, &marks))
         .collect())
+}
+
+/// `p` with its P&L at `marks` (the latest complete closes of the open positions' instruments).
+fn position_view(p: Position, marks: &HashMap<Symbol, Price>) -> PositionView {
+    let mark = p.is_open().then(|| marks.get(&p.symbol).copied()).flatten();
+    PositionView {
+        status: if p.is_open() { "open" } else { "closed" },
+        mark,
+        unrealized_pnl: mark.map(|m| p.unrealized_pnl(m)),
+        realized_pnl: p.realized_pnl(),
+        position: p,
+    }
 }
 
 /// The paper account: cash, holdings at the latest closes, equity and P&L.
@@ -79,30 +82,82 @@ pub struct AccountView {
 /// # Errors
 /// A database failure.
 pub async fn account(store: &Store, initial_cash: Money) -> anyhow::Result<AccountView> {
-    let state = store.account().await?.unwrap_or(AccountState {
-        initial_cash,
-        cash: initial_cash,
-    });
-    let all = store.positions(None).await?;
-    let marks = marks(store, &all).await?;
-    let open: Vec<&Position> = all.iter().filter(|p| p.is_open()).collect();
-    let mark = |p: &Position| marks.get(&p.symbol).copied().unwrap_or(p.entry_price);
-    let holdings: Decimal = open.iter().map(|p| p.market_value(mark(p)).0).sum();
-    Ok(AccountView {
-        initial_cash: state.initial_cash,
-        cash: state.cash,
-        holdings: Money(holdings),
-        equity: Money(state.cash.0 + holdings),
-        realized_pnl: Money(
-            all.iter()
-                .filter_map(Position::realized_pnl)
-                .map(|m| m.0)
-                .sum(),
-        ),
-        unrealized_pnl: Money(open.iter().map(|p| p.unrealized_pnl(mark(p)).0).sum()),
-        open_positions: open.len(),
-        closed_positions: all.len() - open.len(),
-    })
+    Ok(Ledger::load(store, initial_cash).await?.account())
+}
+
+/// The account's state, every position and the latest complete closes of the open ones, read
+/// once for a page that shows the account, its positions and its equity curve together.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    /// Cash now and at the start (as it will be created, before the first trade).
+    pub state: AccountState,
+    /// Every position, oldest first.
+    pub positions: Vec<Position>,
+    /// The latest complete close of each open position's instrument.
+    pub marks: HashMap<Symbol, Price>,
+}
+
+impl Ledger {
+    /// Reads the ledger; `initial_cash` stands in for the account before its first trade.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn load(store: &Store, initial_cash: Money) -> anyhow::Result<Self> {
+        let state = store.account().await?.unwrap_or(AccountState {
+            initial_cash,
+            cash: initial_cash,
+        });
+        let positions = store.positions(None).await?;
+        let marks = marks(store, &positions).await?;
+        Ok(Self {
+            state,
+            positions,
+            marks,
+        })
+    }
+
+    /// The account: cash, holdings at the marks (the entry price without one), equity and P&L.
+    pub fn account(&self) -> AccountView {
+        let (state, all) = (&self.state, &self.positions);
+        let open: Vec<&Position> = all.iter().filter(|p| p.is_open()).collect();
+        let mark = |p: &Position| self.marks.get(&p.symbol).copied().unwrap_or(p.entry_price);
+        let holdings: Decimal = open.iter().map(|p| p.market_value(mark(p)).0).sum();
+        AccountView {
+            initial_cash: state.initial_cash,
+            cash: state.cash,
+            holdings: Money(holdings),
+            equity: Money(state.cash.0 + holdings),
+            realized_pnl: Money(
+                all.iter()
+                    .filter_map(Position::realized_pnl)
+                    .map(|m| m.0)
+                    .sum(),
+            ),
+            unrealized_pnl: Money(open.iter().map(|p| p.unrealized_pnl(mark(p)).0).sum()),
+            open_positions: open.len(),
+            closed_positions: all.len() - open.len(),
+        }
+    }
+
+    /// The open positions with their P&L at the marks.
+    pub fn open_positions(&self) -> Vec<PositionView> {
+        self.positions
+            .iter()
+            .filter(|p| p.is_open())
+            .map(|p| position_view(p.clone(), &self.marks))
+            .collect()
+    }
+
+    /// The account's equity on every day from its first fill to its instruments' latest
+    /// complete candle: the cash the fills left plus each open position at its instrument's
+    /// latest complete close on or before the day (its entry price before its instrument has
+    /// one). Empty before the first trade. Reads the candles of the traded instruments.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn equity_curve(&self, store: &Store) -> anyhow::Result<Vec<EquityPoint>> {
+        equity_curve(store, self.state.initial_cash, &self.positions).await
+    }
 }
 
 /// Why a position was opened and closed: its decisions (with the values that decided them,
@@ -148,22 +203,15 @@ pub struct EquityPoint {
     pub equity: Money,
 }
 
-/// The paper account's equity on every day from its first fill to its instruments' latest
-/// complete candle: the cash the fills left (from `initial_cash`) plus each open position at
-/// its instrument's latest complete close on or before the day (its entry price before its
-/// instrument has one). Empty before the first trade.
-///
-/// # Errors
-/// A database failure.
-pub async fn equity_curve(store: &Store, initial_cash: Money) -> anyhow::Result<Vec<EquityPoint>> {
-    let positions = store.positions(None).await?;
+/// See [`Ledger::equity_curve`].
+async fn equity_curve(
+    store: &Store,
+    initial_cash: Money,
+    positions: &[Position],
+) -> anyhow::Result<Vec<EquityPoint>> {
     let Some(first) = positions.iter().map(|p| p.entry_day).min() else {
         return Ok(Vec::new());
     };
-    let initial = store
-        .account()
-        .await?
-        .map_or(initial_cash, |a| a.initial_cash);
     // Per day, what happens: fills change cash and held quantities, closes change marks.
     #[derive(Default)]
     struct DayEvents {
@@ -186,7 +234,7 @@ pub async fn equity_curve(store: &Store, initial_cash: Money) -> anyhow::Result<
             }
         }
     }
-    for position in &positions {
+    for position in positions {
         let i = slot[&position.symbol];
         let entry = days.entry(position.entry_day).or_default();
         entry.cash -= position.cost().0 + position.entry_fee.0;
@@ -197,12 +245,12 @@ pub async fn equity_curve(store: &Store, initial_cash: Money) -> anyhow::Result<
             exit_day.held.push((i, -position.quantity.0));
         }
     }
-    let mut cash = initial.0;
+    let mut cash = initial_cash.0;
     let mut held = vec![Decimal::ZERO; symbols.len()];
     let mut marks: Vec<Option<Price>> = vec![None; symbols.len()];
     // Before an instrument's first close, its positions count at their entry price.
     let mut entry_marks: Vec<Option<Price>> = vec![None; symbols.len()];
-    for position in &positions {
+    for position in positions {
         let mark = &mut entry_marks[slot[&position.symbol]];
         if mark.is_none() {
             *mark = Some(position.entry_price);

@@ -190,7 +190,10 @@ async fn a_replay_and_a_backtest_of_the_same_days_fill_the_same() {
 
     // The dashboard's equity curve of the live account is the backtest's, day by day: cash
     // after the day's fills plus the open positions at the day's close.
-    let live = barter_app::views::equity_curve(&store, account.initial_cash)
+    let live = barter_app::views::Ledger::load(&store, account.initial_cash)
+        .await
+        .expect("ledger")
+        .equity_curve(&store)
         .await
         .expect("equity curve");
     let simulated: std::collections::HashMap<Day, f64> =

@@ -8,7 +8,6 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use barter_core::Money;
-use barter_store::trading::PositionStatus;
 use chrono::Utc;
 use serde_json::json;
 
@@ -18,7 +17,7 @@ use super::page::{Chrome, PageError, render};
 use super::session::Session;
 use crate::schedule::Schedule;
 use crate::server::AppState;
-use crate::views;
+use crate::views::Ledger;
 
 /// The overview route.
 pub(super) fn routes() -> Router<AppState> {
@@ -84,10 +83,10 @@ async fn overview(
     let currencies = Currencies::of_store(store).await?;
     let currency = currencies.account();
     let has_instruments = !currencies.is_empty();
-    let account = views::account(store, initial).await?;
-    let open = store.positions(Some(PositionStatus::Open)).await?;
-    let open = views::positions(store, open).await?;
-    let curve = views::equity_curve(store, initial).await?;
+    let ledger = Ledger::load(store, initial).await?;
+    let account = ledger.account();
+    let open = ledger.open_positions();
+    let curve = ledger.equity_curve(store).await?;
     let runs = store.runs(10).await?;
     let next_run = Schedule::from_config(&state.config().schedule)
         .ok()
