@@ -115,6 +115,13 @@ impl AppState {
     pub(crate) fn token(&self) -> Option<&str> {
         self.inner.options.token.as_deref()
     }
+
+    /// Whether `presented` is the API token (compared in constant time); any is with
+    /// `--no-auth`.
+    pub(crate) fn accepts_token(&self, presented: &str) -> bool {
+        self.token()
+            .is_none_or(|expected| bool::from(presented.as_bytes().ct_eq(expected.as_bytes())))
+    }
 }
 
 /// Checks that a server may start with `options`: a token, or `--no-auth` on loopback only.
@@ -168,7 +175,7 @@ pub fn router(state: AppState) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|accept| accept.contains("text/html"));
                 if wants_page && !uri.path().starts_with("/api") {
-                    crate::web::not_found().await
+                    crate::web::not_found()
                 } else {
                     ApiError::not_found("no such route; the API lives under /api").into_response()
                 }
@@ -316,17 +323,16 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
         )
         .into_response();
     }
-    let Some(expected) = &state.inner.options.token else {
+    if state.token().is_none() {
         return next.run(request).await;
-    };
+    }
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let valid =
-        presented.is_some_and(|token| bool::from(token.as_bytes().ct_eq(expected.as_bytes())));
+    let valid = presented.is_some_and(|token| state.accepts_token(token));
     if valid {
         return next.run(request).await;
     }

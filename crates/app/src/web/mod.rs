@@ -52,7 +52,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
 }
 
 /// The 404 page for a browser path that is not a page.
-pub(crate) async fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     PageError::not_found("There is no such page. Use the navigation above.").into_response()
 }
 

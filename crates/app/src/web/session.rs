@@ -329,11 +329,7 @@ pub(crate) async fn login(
         );
         return Ok(response);
     }
-    let valid = match state.token() {
-        None => true,
-        Some(expected) => bool::from(form.token.trim().as_bytes().ct_eq(expected.as_bytes())),
-    };
-    if !valid {
+    if !state.accepts_token(form.token.trim()) {
         state.sessions().sign_in_failed(client, now);
         tracing::warn!("refused a dashboard sign-in from {client}: wrong token");
         return render(
