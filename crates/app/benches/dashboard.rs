@@ -10,8 +10,6 @@
 //! are sent one at a time from a signed-in session and timed end to end on loopback (the
 //! target is under 100 ms each). Nothing is asserted about the times.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use barter_core::{
@@ -24,6 +22,10 @@ use barter_store::{
 use chrono::{DateTime, Days, Utc};
 use rust_decimal::Decimal;
 use serde_json::json;
+
+mod support;
+
+use support::{Served, arg};
 
 const TOKEN: &str = "bench-dashboard-token";
 const INSTRUMENTS: usize = 20;
@@ -47,15 +49,6 @@ fn config() -> String {
         ));
     }
     text
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// Day `index` of the data set (0 = the first of the two years, DAYS − 1 = yesterday).
@@ -288,16 +281,6 @@ async fn seed(url: &str) -> (usize, usize, usize) {
     (positions, open, events)
 }
 
-/// A `barter serve` child, killed when dropped.
-struct Served(Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The `barter_session=…` pair from a sign-in answer.
 fn session_cookie(response: &reqwest::Response) -> String {
     response
@@ -341,26 +324,8 @@ fn main() {
     assert_eq!(events, HISTORY_EVENTS, "history events seeded");
     std::fs::write(dir.path().join("barter.toml"), config()).expect("config");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_barter"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env("BARTER_CONFIG", dir.path().join("barter.toml"))
-        .env("BARTER_DATABASE_URL", &url)
-        .env("BARTER_API_TOKEN", TOKEN)
-        .env("BARTER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("barter serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the announced address");
-    let served = Served(child);
-    let base = line
-        .trim()
-        .strip_prefix("barter serve listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_owned();
+    let served = Served::start(dir.path(), &url, TOKEN);
+    let base = served.base.clone();
 
     runtime.block_on(async {
         let client = reqwest::Client::builder()

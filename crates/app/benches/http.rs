@@ -7,8 +7,7 @@
 //! 1,000 open positions opened by the real trade job) is generated first, not timed; the server
 //! is the real `barter serve` binary in its own process, so its memory is its own.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use barter_app::config::Config;
 use barter_app::trading::{Trading, sync_new_trades};
@@ -18,19 +17,14 @@ use barter_store::Store;
 use chrono::{Days, Utc};
 use rust_decimal::Decimal;
 
+mod support;
+
+use support::{Served, arg};
+
 const TOKEN: &str = "bench-token";
 const INSTRUMENTS: usize = 100;
 const STRATEGIES: usize = 10;
 const DAYS: u64 = 3 * 365;
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn strategies() -> Vec<StrategyConfig> {
     (0..STRATEGIES)
@@ -184,26 +178,10 @@ fn main() {
     runtime.block_on(seed(&db));
     std::fs::write(dir.path().join("barter.toml"), "").expect("config");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_barter"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("BARTER_CONFIG", dir.path().join("barter.toml"))
-        .env("BARTER_DATABASE_URL", format!("sqlite://{}", db.display()))
-        .env("BARTER_API_TOKEN", TOKEN)
-        .env("BARTER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("barter serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("address");
-    let base = line
-        .trim()
-        .strip_prefix("barter serve listening on ")
-        .expect("the announced address")
-        .to_owned();
+    let served = Served::start(dir.path(), &format!("sqlite://{}", db.display()), TOKEN);
+    let base = served.base.clone();
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let idle = rss_kib(child.id());
+    let idle = rss_kib(served.id());
     println!("idle RSS: {} MB", idle / 1024);
     for (name, path) in [
         ("positions (1,000)", "/api/positions"),
@@ -226,7 +204,5 @@ fn main() {
             bytes / 1024
         );
     }
-    println!("RSS after load: {} MB", rss_kib(child.id()) / 1024);
-    let _ = child.kill();
-    let _ = child.wait();
+    println!("RSS after load: {} MB", rss_kib(served.id()) / 1024);
 }

@@ -16,6 +16,10 @@ use barter_store::Store;
 use chrono::{DateTime, Days, TimeZone, Utc};
 use rust_decimal::Decimal;
 
+mod support;
+
+use support::arg;
+
 /// Serves pre-built candles, so the measurement is the job and the store, not candle generation.
 struct FakeSource {
     histories: Vec<Vec<Candle>>,
@@ -73,15 +77,6 @@ fn history(symbol: &Symbol, first: Day, days: u64, seed: u64, today: Day) -> Vec
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
     values[values.len() / 2]
-}
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// Where a round's fresh database lives.

@@ -21,14 +21,9 @@ use barter_store::Store;
 use chrono::{Days, NaiveTime};
 use rust_decimal::Decimal;
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod support;
+
+use support::arg;
 
 fn strategy(name: &str, entry: &str, exit: &str) -> StrategyConfig {
     StrategyConfig {
