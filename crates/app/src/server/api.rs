@@ -490,10 +490,9 @@ fn rule_problems(
             )));
         }
     };
-    let errors = match Rule::parse(source, kind, params) {
-        Ok(rule) => rule.check_instruments(known).err().unwrap_or_default(),
-        Err(errors) => errors,
-    };
+    let errors = Rule::check(source, kind, params, known)
+        .err()
+        .unwrap_or_default();
     Ok(errors
         .iter()
         .map(|e| {

@@ -2,6 +2,8 @@
 //! parameters, sizing and exit settings, each checked against the registered instruments, an
 //! invalid rule shown line by line with a caret under the exact spot of each error.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,7 +12,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use barter_core::Symbol;
 use barter_core::rule::{Rule, RuleError, RuleKind};
-use barter_core::strategy::{InstrumentSelection, NumberText, StrategyConfig, build_all};
+use barter_core::strategy::{InstrumentSelection, NumberText, StrategyConfig};
 
 use super::format;
 use super::page::{Chrome, PageError, render};
@@ -36,27 +38,32 @@ pub(super) struct RuleSettings {
 
 /// The rules and exit settings of `config`.
 pub(super) fn rule_settings(config: &StrategyConfig) -> RuleSettings {
+    RuleSettings {
+        entry: config.entry.clone(),
+        exit: config.exit.clone(),
+        risk: risk_settings(config),
+        enabled: config.enabled,
+    }
+}
+
+/// Stop-loss, take-profit, trailing stop and maximum holding days of `config`: (label, setting).
+fn risk_settings(config: &StrategyConfig) -> Vec<(&'static str, String)> {
     let fraction = |value: &Option<NumberText>| {
         value
             .as_ref()
             .map_or_else(|| "none".to_owned(), fraction_text)
     };
-    RuleSettings {
-        entry: config.entry.clone(),
-        exit: config.exit.clone(),
-        risk: vec![
-            ("Stop-loss", fraction(&config.stop_loss)),
-            ("Take-profit", fraction(&config.take_profit)),
-            ("Trailing stop", fraction(&config.trailing_stop)),
-            (
-                "Max holding",
-                config
-                    .max_holding_days
-                    .map_or_else(|| "none".to_owned(), |d| format!("{d} days")),
-            ),
-        ],
-        enabled: config.enabled,
-    }
+    vec![
+        ("Stop-loss", fraction(&config.stop_loss)),
+        ("Take-profit", fraction(&config.take_profit)),
+        ("Trailing stop", fraction(&config.trailing_stop)),
+        (
+            "Max holding",
+            config
+                .max_holding_days
+                .map_or_else(|| "none".to_owned(), |d| format!("{d} days")),
+        ),
+    ]
 }
 
 /// A percentage setting as written (`"8%"`), a fraction with its percentage (`0.08 (8 %)`).
@@ -125,13 +132,19 @@ struct Card {
     instruments: String,
     /// The entry rule, then the exit rule if there is one.
     rules: Vec<RuleBlock>,
-    has_exit: bool,
     params: Vec<(String, String)>,
     risk: Vec<(&'static str, String)>,
     size: String,
     max_open: String,
     /// Problems outside the rules (sizes, limits, instruments, a duplicate name).
     problems: Vec<String>,
+}
+
+impl Card {
+    /// Whether the strategy has an exit rule (the second of its rules).
+    fn has_exit(&self) -> bool {
+        self.rules.len() > 1
+    }
 }
 
 #[derive(Template)]
@@ -163,52 +176,28 @@ fn anchor(text: &str) -> String {
     }
 }
 
-/// The largest char boundary at or before `i`.
-fn floor_boundary(source: &str, i: usize) -> usize {
-    let mut i = i.min(source.len());
-    while !source.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-/// The caret line of `error` in `source` (as [`RuleError::render`] draws it): the error's line
-/// index (0-based) and the line's text before the span as spaces (tabs kept), then `^` under
-/// the span's part on that line (one for an empty span).
+/// The caret line of `error` in `source` ([`RuleError::underline`]) with the error's line index
+/// (0-based); unlike the core, no `^` under `\r`s ending the span's part of its line, as the
+/// page shows lines without them (one `^` is always kept).
 fn caret(error: &RuleError, source: &str) -> (usize, String) {
-    let start = floor_boundary(source, error.span.start);
-    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[start..]
-        .find('\n')
-        .map_or(source.len(), |i| start + i);
-    let end = floor_boundary(source, error.span.end.clamp(start, line_end));
-    let width = source[start..end]
-        .trim_end_matches('\r')
+    let (line, column) = error.line_column(source);
+    let text: Vec<char> = source
+        .split('\n')
+        .nth(line - 1)
+        .unwrap_or("")
         .chars()
-        .count()
-        .max(1);
-    let pad: String = source[line_start..start]
-        .chars()
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
-    let index = source[..start].matches('\n').count();
-    (index, format!("{pad}{}", "^".repeat(width)))
-}
-
-/// The errors of rule `source` of strategy `config`: parsing and checking, then the
-/// instruments it names against `known`.
-fn rule_errors(
-    source: &str,
-    kind: RuleKind,
-    config: &StrategyConfig,
-    known: &[Symbol],
-) -> Vec<RuleError> {
-    match Rule::parse(source, kind, &config.params) {
-        Ok(rule) => rule.check_instruments(known).err().unwrap_or_default(),
-        Err(errors) => errors,
+    let mut caret = error.underline(source);
+    // One ASCII char of the caret per char of the line: its last `^` is under `text[len - 1]`;
+    // `len > column` while more than one `^` is left.
+    while caret.len() > column && text.get(caret.len() - 1) == Some(&'\r') {
+        caret.pop();
     }
+    (line - 1, caret)
 }
 
+/// Rule `source` of strategy `config`, its errors ([`Rule::check`] against the instruments
+/// `known`) drawn under their lines.
 fn rule_block(
     name: &str,
     field: &'static str,
@@ -217,7 +206,9 @@ fn rule_block(
     config: &StrategyConfig,
     known: &[Symbol],
 ) -> RuleBlock {
-    let errors = rule_errors(source, kind, config, known);
+    let errors = Rule::check(source, kind, &config.params, known)
+        .err()
+        .unwrap_or_default();
     let mut lines: Vec<RuleLine> = source
         .split('\n')
         .map(|line| RuleLine {
@@ -283,7 +274,6 @@ fn card(config: &StrategyConfig, known: &[Symbol], duplicate: bool) -> Card {
         ));
     }
     let rule_errors = entry.errors + exit.as_ref().map_or(0, |e| e.errors);
-    let settings = rule_settings(config);
     Card {
         name: config.name.clone(),
         anchor: anchor(&config.name),
@@ -298,14 +288,13 @@ fn card(config: &StrategyConfig, known: &[Symbol], duplicate: bool) -> Card {
                 .collect::<Vec<_>>()
                 .join(", "),
         },
-        has_exit: exit.is_some(),
         rules: std::iter::once(entry).chain(exit).collect(),
         params: config
             .params
             .iter()
             .map(|(name, value)| (format!("${name}"), format::rule_value(*value)))
             .collect(),
-        risk: settings.risk,
+        risk: risk_settings(config),
         size: size_text(config),
         max_open: config
             .max_open_positions
@@ -321,18 +310,20 @@ async fn strategies(
 ) -> Result<Response, PageError> {
     let known = crate::trading::known_symbols(state.store()).await?;
     let configs = &state.config().strategies;
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for config in configs {
+        *uses.entry(config.name.as_str()).or_default() += 1;
+    }
     let cards: Vec<Card> = configs
         .iter()
-        .map(|config| {
-            let duplicate = configs.iter().filter(|c| c.name == config.name).count() > 1;
-            card(config, &known, duplicate)
-        })
+        .map(|config| card(config, &known, uses[config.name.as_str()] > 1))
         .collect();
     let invalid = cards.iter().filter(|c| !c.valid).count();
     let page = StrategiesPage {
         chrome: Chrome::new(&state, &session, "strategies", "Strategies"),
-        // The check the trading jobs make before they run: any problem stops them.
-        jobs_refuse: build_all(configs, &known).is_err(),
+        // The trading jobs refuse to run on any problem `build_all` finds: exactly a card's
+        // (its build's problems, its rules' errors, or a duplicate name).
+        jobs_refuse: invalid > 0,
         cards,
         invalid,
         instruments: known.len(),
@@ -359,6 +350,9 @@ mod tests {
         );
         let tabbed = RuleError::new(Span::new(1, 2), "x");
         assert_eq!(caret(&tabbed, "\tb").1, "\t^");
+        let crlf = "close >\r\n  1";
+        let across = RuleError::new(Span::new(0, crlf.len()), "x");
+        assert_eq!(caret(&across, crlf), (0, "^".repeat("close >".len())));
     }
 
     #[test]

@@ -53,11 +53,24 @@ impl RuleError {
 
     /// The 1-based line and column (in characters) where the error starts in `source`.
     pub fn line_column(&self, source: &str) -> (usize, usize) {
-        let start = floor_boundary(source, self.span.start);
-        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let (start, line_start, _) = self.line_bounds(source);
         let line = source[..start].matches('\n').count() + 1;
         let column = source[line_start..start].chars().count() + 1;
         (line, column)
+    }
+
+    /// The caret line under the error's line of `source`: the line's text before the span as
+    /// spaces (tabs kept, so it lines up), then `^` under the span's part on that line (one for
+    /// an empty span), as [`RuleError::render`] draws it.
+    pub fn underline(&self, source: &str) -> String {
+        let (start, line_start, line_end) = self.line_bounds(source);
+        let end = floor_boundary(source, self.span.end.clamp(start, line_end));
+        let width = source[start..end].chars().count().max(1);
+        let pad: String = source[line_start..start]
+            .chars()
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        format!("{pad}{}", "^".repeat(width))
     }
 
     /// Renders the error for people, naming the rule (e.g. "strategy `trend` entry"):
@@ -73,32 +86,31 @@ impl RuleError {
     /// Only the first line of a span that crosses lines is underlined; an empty span (the end of
     /// the rule) gets one caret.
     pub fn render(&self, source: &str, name: &str) -> String {
-        let start = floor_boundary(source, self.span.start);
-        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = source[start..]
-            .find('\n')
-            .map_or(source.len(), |i| start + i);
+        let (_, line_start, line_end) = self.line_bounds(source);
         let (line, column) = self.line_column(source);
         let text = source[line_start..line_end].trim_end_matches('\r');
-        let end = floor_boundary(source, self.span.end.clamp(start, line_end));
-        let width = source[start..end].chars().count().max(1);
-        // Keep tabs so the caret lines up under tab-indented text.
-        let pad: String = source[line_start..start]
-            .chars()
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
         let number = line.to_string();
         let gutter = " ".repeat(number.len());
         let mut out = format!(
-            "error: {}\n{gutter}--> {name}, line {line}, column {column}\n{gutter} |\n{number} | {text}\n{gutter} | {pad}{}",
+            "error: {}\n{gutter}--> {name}, line {line}, column {column}\n{gutter} |\n{number} | {text}\n{gutter} | {}",
             self.message,
-            "^".repeat(width),
+            self.underline(source),
         );
         if let Some(help) = &self.help {
             out.push(' ');
             out.push_str(help);
         }
         out
+    }
+
+    /// The span's start in `source` and the bounds of its line (without the `\n`).
+    fn line_bounds(&self, source: &str) -> (usize, usize, usize) {
+        let start = floor_boundary(source, self.span.start);
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = source[start..]
+            .find('\n')
+            .map_or(source.len(), |i| start + i);
+        (start, line_start, line_end)
     }
 }
 

@@ -158,6 +158,22 @@ impl Rule {
         Ok(rule)
     }
 
+    /// Parses and checks a rule ([`Rule::parse`]), then the instruments it names against `known`
+    /// ([`Rule::check_instruments`]): everything a configured rule must pass.
+    ///
+    /// # Errors
+    /// The parse errors, or else the unknown instruments.
+    pub fn check(
+        source: &str,
+        kind: RuleKind,
+        params: &Params,
+        known: &[Symbol],
+    ) -> Result<Rule, Vec<RuleError>> {
+        let rule = Rule::parse(source, kind, params)?;
+        rule.check_instruments(known)?;
+        Ok(rule)
+    }
+
     /// The text the rule was parsed from.
     pub fn source(&self) -> &str {
         &self.source

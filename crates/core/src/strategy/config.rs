@@ -252,8 +252,7 @@ impl StrategyConfig {
         }
         let rule = |field: &'static str, source: &str, kind: RuleKind| {
             let label = format!("strategy `{}` {field}", self.name);
-            Rule::parse(source, kind, &self.params)
-                .and_then(|r| r.check_instruments(known).map(|()| r))
+            Rule::check(source, kind, &self.params, known)
                 .map_err(|errors| render_errors(&errors, source, &label))
         };
         let entry = rule("entry", &self.entry, RuleKind::Entry)
