@@ -190,6 +190,4 @@
       $("run")?.setAttribute("aria-busy", "true");
     });
   });
-
-  window.BarterSimulator = { caretBlock, parseParams, sweptValues };
 })();

@@ -102,6 +102,12 @@ pub struct RequestProblem {
     pub column: Option<usize>,
     /// Byte span `[start, end)` in the rule, for rule errors.
     pub span: Option<(usize, usize)>,
+    /// A rule error's message alone, without the rendered source (not in the API).
+    #[serde(skip)]
+    pub rule_message: Option<String>,
+    /// A rule error's hint, e.g. "did you mean `sma`?" (not in the API).
+    #[serde(skip)]
+    pub rule_help: Option<String>,
 }
 
 impl RequestProblem {
@@ -112,6 +118,8 @@ impl RequestProblem {
             line: None,
             column: None,
             span: None,
+            rule_message: None,
+            rule_help: None,
         }
     }
 }
@@ -418,6 +426,8 @@ fn build_strategies(
                         line: Some(line),
                         column: Some(column),
                         span: Some((e.span.start, e.span.end)),
+                        rule_message: Some(e.message),
+                        rule_help: e.help,
                     });
                 }
                 None

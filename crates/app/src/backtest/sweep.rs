@@ -39,11 +39,20 @@ fn apply_point(strategy: &RuleStrategy, names: &[String], point: &[f64]) -> Rule
 }
 
 /// The names a sweep may set besides rule parameters.
-const LIMIT_PARAMS: [&str; 4] = [
+pub const LIMIT_PARAMS: [&str; 4] = [
     "stop_loss",
     "take_profit",
     "trailing_stop",
     "max_holding_days",
+];
+
+/// The statistics a sweep's ranking shows for each combination (the CLI's and the page's).
+pub const SHOWN_STATISTICS: [&str; 5] = [
+    "return_pct",
+    "sharpe_ratio",
+    "max_drawdown_pct",
+    "trades",
+    "win_rate_pct",
 ];
 
 /// A sweep's parsed grid and ranking, checked against the strategies.

@@ -427,13 +427,7 @@ fn sweep(
         rows.len(),
         plan.rank_by
     );
-    let shown = [
-        "return_pct",
-        "sharpe_ratio",
-        "max_drawdown_pct",
-        "trades",
-        "win_rate_pct",
-    ];
+    let shown = crate::backtest::sweep::SHOWN_STATISTICS;
     println!("  {} | {}", grid.names.join(" | "), shown.join(" | "));
     for row in &rows {
         let values: Vec<String> = row.values.iter().map(|v| v.to_string()).collect();

@@ -733,46 +733,45 @@ impl Statistics {
         let number = |v: f64| format!("{v:.2}");
         let opt = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), number);
         let days = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0} days"));
-        vec![
+        // In the order of [`Statistics::KEYS`], so each value takes its label from `LABELS`.
+        let values: [String; Self::KEYS.len()] = [
+            days(Some(self.duration_days)),
+            number(self.exposure_time_pct),
+            number(self.equity_final),
+            number(self.equity_peak),
+            number(self.commissions),
+            number(self.return_pct),
+            opt(self.buy_and_hold_return_pct),
+            opt(self.return_ann_pct),
+            opt(self.volatility_ann_pct),
+            opt(self.cagr_pct),
+            opt(self.sharpe_ratio),
+            opt(self.sortino_ratio),
+            opt(self.calmar_ratio),
+            opt(self.alpha_pct),
+            opt(self.beta),
+            number(self.max_drawdown_pct),
+            opt(self.avg_drawdown_pct),
+            days(self.max_drawdown_duration_days),
+            days(self.avg_drawdown_duration_days),
+            self.trades.to_string(),
+            opt(self.win_rate_pct),
+            opt(self.best_trade_pct),
+            opt(self.worst_trade_pct),
+            opt(self.avg_trade_pct),
+            days(self.max_trade_duration_days),
+            days(self.avg_trade_duration_days),
+            opt(self.profit_factor),
+            opt(self.expectancy_pct),
+            opt(self.sqn),
+            opt(self.kelly_criterion),
+        ];
+        let mut rows = vec![
             ("Start", self.start.to_string()),
             ("End", self.end.to_string()),
-            ("Duration", days(Some(self.duration_days))),
-            ("Exposure Time [%]", number(self.exposure_time_pct)),
-            ("Equity Final [$]", number(self.equity_final)),
-            ("Equity Peak [$]", number(self.equity_peak)),
-            ("Commissions [$]", number(self.commissions)),
-            ("Return [%]", number(self.return_pct)),
-            ("Buy & Hold Return [%]", opt(self.buy_and_hold_return_pct)),
-            ("Return (Ann.) [%]", opt(self.return_ann_pct)),
-            ("Volatility (Ann.) [%]", opt(self.volatility_ann_pct)),
-            ("CAGR [%]", opt(self.cagr_pct)),
-            ("Sharpe Ratio", opt(self.sharpe_ratio)),
-            ("Sortino Ratio", opt(self.sortino_ratio)),
-            ("Calmar Ratio", opt(self.calmar_ratio)),
-            ("Alpha [%]", opt(self.alpha_pct)),
-            ("Beta", opt(self.beta)),
-            ("Max. Drawdown [%]", number(self.max_drawdown_pct)),
-            ("Avg. Drawdown [%]", opt(self.avg_drawdown_pct)),
-            (
-                "Max. Drawdown Duration",
-                days(self.max_drawdown_duration_days),
-            ),
-            (
-                "Avg. Drawdown Duration",
-                days(self.avg_drawdown_duration_days),
-            ),
-            ("# Trades", self.trades.to_string()),
-            ("Win Rate [%]", opt(self.win_rate_pct)),
-            ("Best Trade [%]", opt(self.best_trade_pct)),
-            ("Worst Trade [%]", opt(self.worst_trade_pct)),
-            ("Avg. Trade [%]", opt(self.avg_trade_pct)),
-            ("Max. Trade Duration", days(self.max_trade_duration_days)),
-            ("Avg. Trade Duration", days(self.avg_trade_duration_days)),
-            ("Profit Factor", opt(self.profit_factor)),
-            ("Expectancy [%]", opt(self.expectancy_pct)),
-            ("SQN", opt(self.sqn)),
-            ("Kelly Criterion", opt(self.kelly_criterion)),
-        ]
+        ];
+        rows.extend(Self::LABELS.iter().copied().zip(values));
+        rows
     }
 
     /// The numeric statistics' field names, in [`Statistics::rows`] order, for ranking.
@@ -808,6 +807,53 @@ impl Statistics {
         "sqn",
         "kelly_criterion",
     ];
+
+    /// backtesting.py's label of each of [`Statistics::KEYS`], in the same order.
+    pub const LABELS: [&'static str; Self::KEYS.len()] = [
+        "Duration",
+        "Exposure Time [%]",
+        "Equity Final [$]",
+        "Equity Peak [$]",
+        "Commissions [$]",
+        "Return [%]",
+        "Buy & Hold Return [%]",
+        "Return (Ann.) [%]",
+        "Volatility (Ann.) [%]",
+        "CAGR [%]",
+        "Sharpe Ratio",
+        "Sortino Ratio",
+        "Calmar Ratio",
+        "Alpha [%]",
+        "Beta",
+        "Max. Drawdown [%]",
+        "Avg. Drawdown [%]",
+        "Max. Drawdown Duration",
+        "Avg. Drawdown Duration",
+        "# Trades",
+        "Win Rate [%]",
+        "Best Trade [%]",
+        "Worst Trade [%]",
+        "Avg. Trade [%]",
+        "Max. Trade Duration",
+        "Avg. Trade Duration",
+        "Profit Factor",
+        "Expectancy [%]",
+        "SQN",
+        "Kelly Criterion",
+    ];
+
+    /// The label [`Statistics::rows`] gives statistic `key` (`start`, `end` or one of
+    /// [`Statistics::KEYS`]); `None` for another key.
+    pub fn label(key: &str) -> Option<&'static str> {
+        match key {
+            "start" => Some("Start"),
+            "end" => Some("End"),
+            _ => Self::KEYS
+                .iter()
+                .position(|k| *k == key)
+                .map(|i| Self::LABELS[i]),
+        }
+    }
 
     /// The value of one of [`Statistics::KEYS`]; `None` for another key or a missing value.
     pub fn value(&self, key: &str) -> Option<f64> {
@@ -1286,6 +1332,20 @@ pub(super) mod tests {
         assert_eq!(row("# Trades"), "1");
         assert_eq!(row("Kelly Criterion"), "n/a");
         assert_eq!(row("Max. Trade Duration"), "1 days");
+    }
+
+    #[test]
+    fn labels_are_the_rows_labels_by_key() {
+        assert_eq!(Statistics::label("start"), Some("Start"));
+        assert_eq!(Statistics::label("end"), Some("End"));
+        assert_eq!(Statistics::label("duration_days"), Some("Duration"));
+        assert_eq!(Statistics::label("return_pct"), Some("Return [%]"));
+        assert_eq!(Statistics::label("trades"), Some("# Trades"));
+        assert_eq!(
+            Statistics::label("kelly_criterion"),
+            Some("Kelly Criterion")
+        );
+        assert_eq!(Statistics::label("nonsense"), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use barter_core::simulator::ParamRange;
 use barter_core::{Day, FillTiming, QuantityRounding, Symbol};
 use rust_decimal::Decimal;
 
+use crate::backtest::sweep::LIMIT_PARAMS;
 use crate::backtest::{BacktestRequest, RequestProblem};
 use crate::config::Config;
 
@@ -18,14 +19,6 @@ pub(crate) const MAX_COMBINATIONS: usize = 10_000;
 
 /// The most grid points (before constraints) the page even builds the grid of.
 const MAX_GRID_POINTS: usize = 10 * MAX_COMBINATIONS;
-
-/// The names a sweep may set besides rule parameters (the backtest module's list).
-pub(crate) const LIMIT_PARAMS: [&str; 4] = [
-    "stop_loss",
-    "take_profit",
-    "trailing_stop",
-    "max_holding_days",
-];
 
 /// The name the configuration snippet gives the strategy when the form names none.
 pub(crate) const DEFAULT_NAME: &str = "my-strategy";
@@ -351,6 +344,8 @@ pub(crate) fn problem(field: &str, message: impl Into<String>) -> RequestProblem
         line: None,
         column: None,
         span: None,
+        rule_message: None,
+        rule_help: None,
     }
 }
 

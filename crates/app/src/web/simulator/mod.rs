@@ -131,6 +131,8 @@ async fn evaluate(state: &AppState, form: &SimForm) -> Result<Evaluation, PageEr
                     let summary = sweep::summary(&view);
                     Ok(Outcome::Sweep(Box::new(view), summary))
                 }
+                // Never reached: `SimForm::request` leaves `walk_forward` unset. Refused rather
+                // than a panic should that change.
                 Plan::WalkForward(..) => Err(BacktestFailure::Invalid(vec![problem(
                     "walk_forward",
                     "the simulator page does not run walk-forward analyses: use \
@@ -273,39 +275,24 @@ const FIELD_LABELS: [(&str, &str); 19] = [
     ("rank_by", "Rank by"),
 ];
 
-/// The form field a problem of `field` is shown under (`period` under the last day).
-fn anchor(field: &str) -> Option<&'static str> {
-    match field {
+/// The form field a problem of `field` is shown under (`period` and `data` under the last
+/// day), and the label the problem list gives it (the field itself when it has none).
+fn anchor(field: &str) -> (Option<&'static str>, &str) {
+    let known = FIELD_LABELS.iter().find(|(name, _)| *name == field);
+    let under = match field {
         "period" | "data" => Some("to"),
-        other => FIELD_LABELS
-            .iter()
-            .find(|(name, _)| *name == other)
-            .map(|(name, _)| *name),
-    }
-}
-
-/// The first line of a rendered rule error without its `error: ` prefix, and its help (the
-/// text after the carets of its last line).
-fn short_message(rendered: &str) -> String {
-    let first = rendered.lines().next().unwrap_or_default();
-    let message = first.strip_prefix("error: ").unwrap_or(first);
-    let help = rendered
-        .lines()
-        .skip(1)
-        .last()
-        .and_then(|last| last.rfind('^').map(|at| last[at + 1..].trim()))
-        .filter(|help| !help.is_empty());
-    match help {
-        Some(help) => format!("{message}\nhelp: {help}"),
-        None => message.to_owned(),
-    }
+        _ => known.map(|(name, _)| *name),
+    };
+    (under, known.map_or(field, |(_, label)| label))
 }
 
 /// A rule problem as the page shows it: the offending line of `source`, a caret line under the
-/// span (spaces up to the column), then the message. Problems without a position show their
-/// message alone.
+/// span (spaces up to the column), then the rule error's message and help. Problems without a
+/// position show their message alone.
 fn caret_block(source: &str, problem: &RequestProblem) -> String {
-    let (Some(line), Some(column)) = (problem.line, problem.column) else {
+    let (Some(line), Some(column), Some(message)) =
+        (problem.line, problem.column, &problem.rule_message)
+    else {
         return problem.message.clone();
     };
     let text = source
@@ -331,11 +318,11 @@ fn caret_block(source: &str, problem: &RequestProblem) -> String {
         })
         .unwrap_or(1)
         .max(1);
-    format!(
-        "{text}\n{pad}{}\n{}",
-        "^".repeat(width),
-        short_message(&problem.message)
-    )
+    let help = problem
+        .rule_help
+        .as_ref()
+        .map_or_else(String::new, |help| format!("\nhelp: {help}"));
+    format!("{text}\n{pad}{}\n{message}{help}", "^".repeat(width))
 }
 
 /// Renders the simulator page for `form` with its `evaluation`.
@@ -361,7 +348,7 @@ async fn page(
     let mut errors: BTreeMap<String, String> = BTreeMap::new();
     let mut problem_list = Vec::new();
     for p in &evaluation.problems {
-        let field = anchor(&p.field);
+        let (field, label) = anchor(&p.field);
         let text = match p.field.as_str() {
             "entry" => caret_block(&form.entry, p),
             "exit" => caret_block(&form.exit, p),
@@ -374,15 +361,9 @@ async fn page(
             }
             shown.push_str(&text);
         }
-        let label = FIELD_LABELS
-            .iter()
-            .find(|(name, _)| *name == p.field)
-            .map_or(p.field.as_str(), |(_, label)| label);
-        let message = match (p.line, p.column) {
-            (Some(line), Some(column)) => {
-                let short = short_message(&p.message);
-                let first = short.lines().next().unwrap_or_default();
-                format!("line {line}, column {column}: {first}")
+        let message = match (p.line, p.column, &p.rule_message) {
+            (Some(line), Some(column), Some(rule_message)) => {
+                format!("line {line}, column {column}: {rule_message}")
             }
             _ => p.message.clone(),
         };
@@ -428,10 +409,10 @@ async fn page(
         .map(|(value, label)| (value, label, fill == value))
         .collect();
     let rank_by = or_default(&form.rank_by, &defaults.rank_by);
-    let rank_options = results::stat_labels()
-        .into_iter()
-        .filter(|(key, _)| Statistics::KEYS.contains(key))
-        .map(|(key, label)| (key, label, rank_by == key))
+    let rank_options = Statistics::KEYS
+        .iter()
+        .zip(Statistics::LABELS)
+        .map(|(key, label)| (*key, label, rank_by == *key))
         .collect();
     let strategies = config.strategies.iter().map(|s| s.name.clone()).collect();
     let strategies_json = serde_json::to_string(&config.strategies)?;
@@ -440,11 +421,10 @@ async fn page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let mut result_form = form.clone();
-    result_form.run = true;
     let page = SimulatorPage {
         chrome: Chrome::new(state, session, "simulator", "Simulator"),
-        query: result_form.query(),
+        // Shown only with a result, and only a form with `run` set has one.
+        query: form.query(),
         form,
         defaults,
         instruments,
@@ -626,6 +606,8 @@ mod tests {
             line: Some(2),
             column: Some(3),
             span: Some((16, 20)),
+            rule_message: Some("unknown function `smaa`".to_owned()),
+            rule_help: Some("did you mean `sma`?".to_owned()),
         };
         assert_eq!(
             caret_block(source, &p),
@@ -642,9 +624,11 @@ mod tests {
 
     #[test]
     fn problems_go_under_their_field() {
-        assert_eq!(anchor("entry"), Some("entry"));
-        assert_eq!(anchor("period"), Some("to"));
-        assert_eq!(anchor("fee_bps"), Some("fee_bps"));
-        assert_eq!(anchor("strategies"), None);
+        assert_eq!(anchor("entry").0, Some("entry"));
+        assert_eq!(anchor("period").0, Some("to"));
+        assert_eq!(anchor("fee_bps").0, Some("fee_bps"));
+        assert_eq!(anchor("strategies").0, None);
+        assert_eq!(anchor("period").1, "Period");
+        assert_eq!(anchor("strategies").1, "strategies");
     }
 }

@@ -2,7 +2,6 @@
 //! and drawdown chart, the trades, the price charts with entry and exit markers, the breakdowns
 //! and the configuration snippet of the strategy tested.
 
-use barter_core::simulator::stats::{StatsInput, compute};
 use barter_core::simulator::{self, BacktestResult, Breakdown, Statistics};
 use barter_core::strategy::{InstrumentSelection, NumberText, StrategyConfig};
 use barter_core::{Day, Symbol};
@@ -119,43 +118,14 @@ pub(crate) struct SingleView {
     pub snippet: String,
 }
 
-/// The statistics' labels by key, as [`Statistics::rows`] gives them.
-pub(crate) fn stat_labels() -> Vec<(&'static str, &'static str)> {
-    // Labels come from the rows of an empty statistic so they are the CLI's, in its order.
-    let empty = compute(&StatsInput {
-        equity: &[],
-        trades: &[],
-        benchmark: &[],
-        benchmark_start: 0,
-        annual_periods: 365.0,
-    });
-    let rows = empty.rows();
-    let mut labels = vec![("start", rows[0].0), ("end", rows[1].0)];
-    labels.extend(
-        Statistics::KEYS
-            .iter()
-            .zip(rows.iter().skip(2))
-            .map(|(key, (label, _))| (*key, *label)),
-    );
-    labels
-}
-
-/// The label of statistic `key` (the key itself when unknown).
-pub(crate) fn stat_label(key: &str) -> String {
-    stat_labels()
-        .into_iter()
-        .find(|(k, _)| *k == key)
-        .map_or_else(|| key.to_owned(), |(_, label)| label.to_owned())
-}
-
 /// A statistic's value for people: money with its currency, percentages with their sign,
 /// durations in days.
 pub(crate) fn stat_text(key: &str, value: Option<f64>, currency: &str) -> String {
     let Some(v) = value else {
         return "n/a".to_owned();
     };
-    if v.is_infinite() {
-        return if v > 0.0 { "∞" } else { "-∞" }.to_owned();
+    if let Some(text) = infinity_text(v) {
+        return text.to_owned();
     }
     match key {
         "equity_final" | "equity_peak" | "commissions" => match Decimal::from_f64(v) {
@@ -169,6 +139,13 @@ pub(crate) fn stat_text(key: &str, value: Option<f64>, currency: &str) -> String
         k if k.ends_with("_pct") => format::signed_percent(v),
         _ => format!("{v:.2}"),
     }
+}
+
+/// An infinite value as people read it (`∞`, `-∞`); `None` for a finite one.
+pub(crate) fn infinity_text(value: f64) -> Option<&'static str> {
+    value
+        .is_infinite()
+        .then_some(if value > 0.0 { "∞" } else { "-∞" })
 }
 
 /// The CSS class of a statistic: signed ones (returns, P&L-like) are coloured.
@@ -193,8 +170,10 @@ fn stat_class(key: &str, value: Option<f64>) -> &'static str {
 /// The statistics table's rows: every statistic with its raw value as the API returns it.
 fn stat_rows(result: &BacktestResult, currency: &str) -> Vec<StatRow> {
     let raw = serde_json::to_value(&result.stats).unwrap_or(Value::Null);
-    let mut rows: Vec<StatRow> = stat_labels()
+    let mut rows: Vec<StatRow> = ["start", "end"]
         .into_iter()
+        .chain(Statistics::KEYS.iter().copied())
+        .filter_map(|key| Statistics::label(key).map(|label| (key, label)))
         .map(|(key, label)| {
             let value = result.stats.value(key);
             let text = match key {
@@ -343,7 +322,7 @@ fn price_charts(
     };
     let mut symbols: Vec<&Symbol> = prepared.instruments.iter().map(|i| &i.symbol).collect();
     // Stable: instruments with as many trades keep their order.
-    symbols.sort_by_key(|s| std::cmp::Reverse(trades_of(s)));
+    symbols.sort_by_cached_key(|s| std::cmp::Reverse(trades_of(s)));
     let note = (symbols.len() > MAX_PRICE_CHARTS).then(|| {
         format!(
             "{} instruments were tested; price charts are shown for the {MAX_PRICE_CHARTS} with \
@@ -551,7 +530,7 @@ pub(crate) fn summary_text(summary: &Value) -> String {
             format!(
                 "Sweep of {} combinations; best {} {} at {point}",
                 number("combinations").map_or(0, |n| n as u64),
-                stat_label(key),
+                Statistics::label(key).unwrap_or(key),
                 stat_text(key, value, "")
             )
         }
@@ -562,15 +541,6 @@ pub(crate) fn summary_text(summary: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels_follow_the_cli_rows_and_keys() {
-        let labels = stat_labels();
-        assert_eq!(labels.len(), Statistics::KEYS.len() + 2);
-        assert_eq!(stat_label("return_pct"), "Return [%]");
-        assert_eq!(stat_label("trades"), "# Trades");
-        assert_eq!(stat_label("kelly_criterion"), "Kelly Criterion");
-    }
 
     #[test]
     fn statistics_are_formatted_with_currency_sign_and_days() {

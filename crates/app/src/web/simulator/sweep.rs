@@ -8,20 +8,12 @@ use barter_core::simulator::Statistics;
 use serde_json::{Value, json};
 
 use super::form::SimForm;
-use super::results::{stat_label, stat_text};
+use super::results::{infinity_text, stat_text};
+use crate::backtest::sweep::SHOWN_STATISTICS;
 use crate::backtest::{Prepared, SweepPlan, SweepRow, TopRows, describe_point};
 
 /// How many of the best combinations the ranking lists.
 pub(crate) const TOP: usize = 20;
-
-/// The statistics the ranking shows besides the one it ranks by (the CLI's choice).
-const SHOWN: [&str; 5] = [
-    "return_pct",
-    "sharpe_ratio",
-    "max_drawdown_pct",
-    "trades",
-    "win_rate_pct",
-];
 
 /// A sweep's outcome, ready for the template.
 pub(crate) struct SweepView {
@@ -91,10 +83,7 @@ pub(crate) fn run(form: &SimForm, prepared: &Prepared, plan: &SweepPlan) -> Swee
     let cells = Mutex::new(Vec::<(Vec<f64>, Option<f64>)>::new());
     prepared.sweep(grid, &prepared.settings, |row: SweepRow| {
         if two {
-            let value = row
-                .stats
-                .as_ref()
-                .and_then(|s| stats_value(s, &plan.rank_by));
+            let value = row.stats.as_ref().and_then(|s| s.value(&plan.rank_by));
             cells
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -115,32 +104,31 @@ pub(crate) fn run(form: &SimForm, prepared: &Prepared, plan: &SweepPlan) -> Swee
             form.combination(&grid.names, point).query()
         )
     };
-    let mut keys: Vec<&str> = vec![plan.rank_by.as_str()];
-    keys.extend(SHOWN.iter().filter(|k| **k != plan.rank_by));
+    // The CLI's statistics, besides the one it ranks by.
+    let shown: Vec<&str> = SHOWN_STATISTICS
+        .iter()
+        .copied()
+        .filter(|k| *k != plan.rank_by)
+        .collect();
     let ranked = rows
         .iter()
         .enumerate()
         .map(|(i, row)| {
-            let value = |key: &str| row.stats.as_ref().and_then(|s| stats_value(s, key));
+            let value = |key: &str| row.stats.as_ref().and_then(|s| s.value(key));
             RankedRow {
                 rank: i + 1,
                 point: describe_point(&grid.names, &row.values),
                 link: link(&row.values),
                 rank_value: stat_text(&plan.rank_by, value(&plan.rank_by), ""),
                 rank_raw: raw(value(&plan.rank_by)),
-                values: keys[1..]
-                    .iter()
-                    .map(|k| stat_text(k, value(k), ""))
-                    .collect(),
+                values: shown.iter().map(|k| stat_text(k, value(k), "")).collect(),
             }
         })
         .collect();
     let best = rows.first().map(|row| {
         (
             describe_point(&grid.names, &row.values),
-            row.stats
-                .as_ref()
-                .and_then(|s| stats_value(s, &plan.rank_by)),
+            row.stats.as_ref().and_then(|s| s.value(&plan.rank_by)),
         )
     });
     SweepView {
@@ -148,18 +136,18 @@ pub(crate) fn run(form: &SimForm, prepared: &Prepared, plan: &SweepPlan) -> Swee
         combinations: grid.points.len(),
         skipped: grid.skipped,
         rank_by: plan.rank_by.clone(),
-        rank_label: stat_label(&plan.rank_by),
+        rank_label: Statistics::label(&plan.rank_by)
+            .unwrap_or(&plan.rank_by)
+            .to_owned(),
         higher_is_better: Statistics::higher_is_better(&plan.rank_by),
         heatmap: two.then(|| heatmap(&grid.names, &plan.rank_by, &cells, &link)),
-        columns: keys[1..].iter().map(|k| stat_label(k)).collect(),
+        columns: shown
+            .iter()
+            .map(|k| Statistics::label(k).unwrap_or(k).to_owned())
+            .collect(),
         ranked,
         best,
     }
-}
-
-/// A statistic's value, infinities included (they rank, and show as ∞).
-fn stats_value(stats: &Statistics, key: &str) -> Option<f64> {
-    stats.value(key)
 }
 
 /// A value as `serde_json` writes it (`null` when missing or not finite).
@@ -199,7 +187,7 @@ fn heatmap(
         .collect();
     sorted.sort_by(f64::total_cmp);
     let better_high = Statistics::higher_is_better(rank_by);
-    let label = stat_label(rank_by);
+    let label = Statistics::label(rank_by).unwrap_or(rank_by);
     let rows = ys
         .iter()
         .enumerate()
@@ -247,11 +235,7 @@ fn heatmap(
 
 /// A cell's short text: two decimals, infinities as ∞.
 fn cell_text(value: f64) -> String {
-    if value.is_infinite() {
-        if value > 0.0 { "∞" } else { "-∞" }.to_owned()
-    } else {
-        format!("{value:.2}")
-    }
+    infinity_text(value).map_or_else(|| format!("{value:.2}"), str::to_owned)
 }
 
 /// The cell's background by the value's rank among all `sorted` values (so a few outliers do
