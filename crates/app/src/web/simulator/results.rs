@@ -277,16 +277,19 @@ pub(crate) fn single_view(
             "By instrument",
             simulator::by_instrument(&result.trades),
             &currency,
+            str::to_owned,
         ),
         breakdown_table(
             "By strategy",
             simulator::by_strategy(&result.trades),
             &currency,
+            str::to_owned,
         ),
         breakdown_table(
             "By exit reason",
             simulator::by_exit_reason(&result.trades),
             &currency,
+            exit_reason_text,
         ),
     ];
     SingleView {
@@ -411,7 +414,19 @@ fn markers(result: &BacktestResult, symbol: &Symbol, currency: &str) -> Vec<Valu
     markers
 }
 
-fn breakdown_table(title: &'static str, rows: Vec<Breakdown>, currency: &str) -> BreakdownTable {
+/// An exit reason's breakdown name (its serde name, `stop_loss`) in the trades table's words.
+fn exit_reason_text(group: &str) -> String {
+    serde_json::from_value::<barter_core::ExitReason>(Value::String(group.to_owned()))
+        .map_or_else(|_| group.to_owned(), |r| format::exit_reason(r).to_owned())
+}
+
+/// A breakdown as a table, each group's name written by `name`.
+fn breakdown_table(
+    title: &'static str,
+    rows: Vec<Breakdown>,
+    currency: &str,
+    name: fn(&str) -> String,
+) -> BreakdownTable {
     let pct = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), format::signed_percent);
     BreakdownTable {
         title,
@@ -428,7 +443,7 @@ fn breakdown_table(title: &'static str, rows: Vec<Breakdown>, currency: &str) ->
                 avg_return: pct(b.avg_return_pct),
                 best: pct(b.best_trade_pct),
                 worst: pct(b.worst_trade_pct),
-                group: b.group.replace('_', " "),
+                group: name(&b.group),
             })
             .collect(),
     }
@@ -541,6 +556,13 @@ pub(crate) fn summary_text(summary: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exit_reasons_in_the_breakdown_read_as_in_the_trades_table() {
+        assert_eq!(exit_reason_text("stop_loss"), "stop-loss");
+        assert_eq!(exit_reason_text("signal"), "exit rule");
+        assert_eq!(exit_reason_text("not_a_reason"), "not_a_reason");
+    }
 
     #[test]
     fn statistics_are_formatted_with_currency_sign_and_days() {
