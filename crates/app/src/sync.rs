@@ -8,9 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use barter_core::{Day, Instrument, InstrumentSync, Run, RunKind, RunReport, RunStatus, Symbol};
+use barter_core::{
+    Calendar, Day, Gaps, Instrument, InstrumentSync, Run, RunKind, RunReport, RunStatus, Symbol,
+};
 use barter_sources::FetchRequest;
-use barter_store::Store;
+use barter_store::{Coverage, Store, StoreError};
 use chrono::{DateTime, Days, SubsecRound, Utc};
 
 use crate::jobs::JobSignals;
@@ -234,12 +236,37 @@ async fn fetch_and_store(
         let expected = instrument
             .calendar
             .trading_days_between(coverage.first, coverage.last);
+        // Sync reads the stored days only when fewer days are stored than the span has trading
+        // days, as it always has. `gaps` on its own (as the instruments page calls it) also
+        // reads them for a weekdays instrument with a full count, where stored weekend candles
+        // can hide missing weekdays; this guard stays so the sync report is unchanged.
         if coverage.count < expected {
-            let days = store.stored_days(symbol).await?;
-            report.gaps = instrument.calendar.gaps(&days);
+            report.gaps = gaps(store, symbol, instrument.calendar, coverage).await?;
         }
     }
     Ok(())
+}
+
+/// The trading days missing between `symbol`'s first and last stored day, given its
+/// already-read `coverage` (the sync report and the instruments page both use this).
+///
+/// # Errors
+/// [`StoreError`] when the stored days cannot be read.
+pub async fn gaps(
+    store: &Store,
+    symbol: &Symbol,
+    calendar: Calendar,
+    coverage: Coverage,
+) -> Result<Gaps, StoreError> {
+    // Every calendar day trades and every day of the span is stored: nothing can be missing,
+    // so the list of days need not be read. For a weekdays calendar a full count proves
+    // nothing (stored weekend candles count too), so the days are always read.
+    if calendar == Calendar::Continuous
+        && coverage.count == calendar.trading_days_between(coverage.first, coverage.last)
+    {
+        return Ok(Gaps::default());
+    }
+    Ok(calendar.gaps(&store.stored_days(symbol).await?))
 }
 
 fn counts(reports: &[InstrumentSync], failed: usize) -> BTreeMap<String, u64> {

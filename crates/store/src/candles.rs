@@ -350,7 +350,7 @@ impl Store {
     /// [`StoreError::Database`] when the query fails,
     /// [`StoreError::Corrupt`] for an unreadable day.
     pub async fn last_complete_day(&self, symbol: &Symbol) -> Result<Option<Day>, StoreError> {
-        Ok(self.summary(symbol).await?.and_then(|s| s.last_complete))
+        Ok(self.coverage_and_last_complete(symbol).await?.1)
     }
 
     /// The first and last stored day of `symbol` and how many days are stored; `None` if none.
@@ -359,13 +359,28 @@ impl Store {
     /// [`StoreError::Database`] when the query fails,
     /// [`StoreError::Corrupt`] for an unreadable day.
     pub async fn coverage(&self, symbol: &Symbol) -> Result<Option<Coverage>, StoreError> {
-        Ok(self.summary(symbol).await?.and_then(|s| {
-            s.first.zip(s.last).map(|(first, last)| Coverage {
-                first,
-                last,
-                count: s.count.unsigned_abs(),
-            })
-        }))
+        Ok(self.coverage_and_last_complete(symbol).await?.0)
+    }
+
+    /// [`Store::coverage`] and [`Store::last_complete_day`] of `symbol` from one row read;
+    /// `(None, None)` for an unregistered symbol or one without candles.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails,
+    /// [`StoreError::Corrupt`] for an unreadable day.
+    pub async fn coverage_and_last_complete(
+        &self,
+        symbol: &Symbol,
+    ) -> Result<(Option<Coverage>, Option<Day>), StoreError> {
+        let Some(s) = self.summary(symbol).await? else {
+            return Ok((None, None));
+        };
+        let coverage = s.first.zip(s.last).map(|(first, last)| Coverage {
+            first,
+            last,
+            count: s.count.unsigned_abs(),
+        });
+        Ok((coverage, s.last_complete))
     }
 
     /// The candle summary kept on the instrument row; `None` for an unregistered symbol.

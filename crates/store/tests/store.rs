@@ -40,6 +40,7 @@ on_every_backend!(
     history_is_an_append_only_log_read_newest_first,
     concurrent_writers_count_every_new_day_exactly_once,
     the_candle_summary_always_matches_the_stored_candles,
+    coverage_and_last_complete_are_read_together,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1185,4 +1186,52 @@ async fn a_series_history_holds_the_asked_prices_and_exact_candles_from_a_day(st
         .await
         .expect("load");
     assert_eq!(empty, SeriesHistory::default());
+}
+
+/// The one-read summary answers exactly what `coverage` and `last_complete_day` answer apart.
+async fn coverage_and_last_complete_are_read_together(store: &Store) {
+    let symbol = registered(store, "BOTH").await;
+    let together = || async {
+        store
+            .coverage_and_last_complete(&symbol)
+            .await
+            .expect("read")
+    };
+    assert_eq!(together().await, (None, None));
+    write(
+        store,
+        &symbol,
+        &[
+            candle(&symbol, nth(3), dec!(100), true),
+            candle(&symbol, nth(5), dec!(101), true),
+            candle(&symbol, nth(6), dec!(102), false),
+        ],
+    )
+    .await;
+    let both = together().await;
+    assert_eq!(
+        both,
+        (
+            Some(Coverage {
+                first: nth(3),
+                last: nth(6),
+                count: 3
+            }),
+            Some(nth(5))
+        )
+    );
+    assert_eq!(
+        both,
+        (
+            store.coverage(&symbol).await.expect("coverage"),
+            store.last_complete_day(&symbol).await.expect("read"),
+        )
+    );
+    assert_eq!(
+        store
+            .coverage_and_last_complete(&sym("NOPE"))
+            .await
+            .expect("read"),
+        (None, None)
+    );
 }

@@ -84,8 +84,8 @@ async fn detail(
     let Some(instrument) = store.instrument(&parsed).await? else {
         return Err(unknown());
     };
-    let health = Health::of(store, &instrument, Utc::now().date_naive()).await?;
     let candles = store.candles(&parsed, None, None).await?;
+    let health = Health::from_candles(&instrument, &candles, Utc::now().date_naive());
     let strategies: Vec<&StrategyConfig> = state
         .config()
         .strategies
@@ -101,6 +101,7 @@ async fn detail(
         .collect();
     let currency = instrument.quote_currency.clone();
     let markers = markers(&positions, &currency);
+    let marker_count = markers.len();
     let positions = views::positions(store, positions).await?;
 
     let chart = json!({
@@ -157,7 +158,7 @@ async fn detail(
         strategies: strategies.iter().map(|s| s.name.clone()).collect(),
         overlay_names: studies.overlays.iter().map(Overlay::name).collect(),
         not_drawn: studies.not_drawn,
-        marker_count: chart["markers"].as_array().map_or(0, Vec::len),
+        marker_count,
         chart_json: format::script_json(&chart.to_string()),
         positions: rows,
         currency,

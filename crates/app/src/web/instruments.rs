@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
-use barter_core::{Calendar, Day, Gaps, Instrument, InstrumentError, SourceKind, Symbol};
+use barter_core::{Calendar, Candle, Day, Gaps, Instrument, InstrumentError, SourceKind, Symbol};
 use barter_store::{Store, StoreError};
 use chrono::Utc;
 use serde::Deserialize;
@@ -52,26 +52,31 @@ pub(super) struct Health {
 }
 
 impl Health {
-    /// Reads the health of `instrument` as of `today` (UTC).
-    pub(super) async fn of(
-        store: &Store,
-        instrument: &Instrument,
-        today: Day,
-    ) -> Result<Self, StoreError> {
+    /// The health of `instrument` as of `today` (UTC) from all its stored `candles`
+    /// (ascending by day), for a page that has read them anyway.
+    pub(super) fn from_candles(instrument: &Instrument, candles: &[Candle], today: Day) -> Self {
+        let days: Vec<Day> = candles.iter().map(Candle::day).collect();
+        Self {
+            range: days.first().copied().zip(days.last().copied()),
+            count: days.len() as u64,
+            last_complete: candles
+                .iter()
+                .rev()
+                .find(|c| c.is_complete())
+                .map(Candle::day),
+            gaps: instrument.calendar.gaps(&days),
+            expected: expected_day(instrument.calendar, today),
+        }
+    }
+
+    /// Reads the health of `instrument` as of `today` (UTC) from the store's candle summary,
+    /// and its stored days only when some may be missing.
+    async fn of(store: &Store, instrument: &Instrument, today: Day) -> Result<Self, StoreError> {
         let symbol = &instrument.symbol;
-        let coverage = store.coverage(symbol).await?;
-        let last_complete = store.last_complete_day(symbol).await?;
+        let (coverage, last_complete) = store.coverage_and_last_complete(symbol).await?;
         let calendar = instrument.calendar;
         let gaps = match coverage {
-            // Every calendar day trades and every day of the span is stored: nothing can be
-            // missing, so the list of days need not be read.
-            Some(c)
-                if calendar == Calendar::Continuous
-                    && c.count == calendar.trading_days_between(c.first, c.last) =>
-            {
-                Gaps::default()
-            }
-            Some(_) => calendar.gaps(&store.stored_days(symbol).await?),
+            Some(c) => crate::sync::gaps(store, symbol, calendar, c).await?,
             None => Gaps::default(),
         };
         Ok(Self {
@@ -485,10 +490,8 @@ fn instrument_from_form(form: &AddForm) -> Result<Instrument, FieldError> {
             "quote",
             format!("`{quote}` is not a currency code: use 2–10 letters or digits, such as USD"),
         ),
-        Some(InstrumentError::UnknownCalendar(_)) => FieldError::new("calendar", format!("{e:#}")),
-        Some(InstrumentError::UnknownSource(_)) => FieldError::new("source", format!("{e:#}")),
-        // The rest is about the source id: an empty one, a sample the binary does not carry, a
-        // CSV file that does not exist.
+        // Source and calendar are typed above, so the rest is about the source id: an empty
+        // one, a sample the binary does not carry, a CSV file that does not exist.
         _ => FieldError::new("source_id", format!("{e:#}")),
     })
 }
