@@ -28,6 +28,22 @@ pub struct PositionView {
     pub realized_pnl: Option<Money>,
 }
 
+impl PositionView {
+    /// `position` with its P&L at the latest complete close of its instrument.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn of(store: &Store, position: Position) -> anyhow::Result<Self> {
+        let marks = marks(store, std::slice::from_ref(&position)).await?;
+        Ok(position_view(position, &marks))
+    }
+
+    /// The P&L now: realized once closed, unrealized at `mark` while open (`None` unpriced).
+    pub fn pnl(&self) -> Option<Money> {
+        self.realized_pnl.or(self.unrealized_pnl)
+    }
+}
+
 /// `positions` with their P&L at the latest complete closes.
 ///
 /// # Errors

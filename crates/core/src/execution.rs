@@ -55,6 +55,17 @@ pub enum PriceBasis {
     DecisionClose,
 }
 
+impl PriceBasis {
+    /// The name used in the database and JSON (its serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NextOpen => "next_open",
+            Self::LatestClose => "latest_close",
+            Self::DecisionClose => "decision_close",
+        }
+    }
+}
+
 /// How buy quantities are rounded (always down).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

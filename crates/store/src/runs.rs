@@ -1,7 +1,7 @@
 //! Job run records ([`Run`]) and the append-only history ([`HistoryEntry`]) of syncs and trading.
 
-use barter_core::{PositionId, Run, RunId, RunKind, RunStatus, Symbol};
-use chrono::{DateTime, Utc};
+use barter_core::{Day, PositionId, Run, RunId, RunKind, RunStatus, Symbol};
+use chrono::{DateTime, Days, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 
@@ -71,6 +71,27 @@ impl Default for HistoryFilter {
             before_id: None,
             limit: 100,
         }
+    }
+}
+
+impl HistoryFilter {
+    /// This filter limited to the UTC days `from` through `to`, both included: `since` is
+    /// `from` at 00:00 UTC and `until` is the day after `to` at 00:00 UTC (a `None` day sets
+    /// no bound on its side).
+    ///
+    /// # Errors
+    /// `to` itself when it is the last day a date can hold, so the day after has no midnight.
+    pub fn with_days(self, from: Option<Day>, to: Option<Day>) -> Result<Self, Day> {
+        let midnight = |d: Day| d.and_time(NaiveTime::MIN).and_utc();
+        let until = match to {
+            Some(to) => Some(to.checked_add_days(Days::new(1)).ok_or(to)?),
+            None => None,
+        };
+        Ok(Self {
+            since: from.map(midnight),
+            until: until.map(midnight),
+            ..self
+        })
     }
 }
 

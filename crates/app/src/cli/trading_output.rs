@@ -196,10 +196,7 @@ pub async fn positions(json: bool, store: &Store, positions: Vec<Position>) -> a
                     .as_ref()
                     .map(|e| format!("{} on {} ({:?})", e.price, e.day, e.reason))
                     .unwrap_or_else(|| "-".into()),
-                l.realized_pnl
-                    .or(l.unrealized_pnl)
-                    .map(cash)
-                    .unwrap_or_else(|| "-".into()),
+                l.pnl().map(cash).unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();

@@ -11,19 +11,21 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use barter_core::{Day, Symbol};
 use barter_store::trading::HistoryFilter;
-use chrono::{Days, NaiveTime};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 use super::format;
 use super::page::{Chrome, PageError, render};
-use super::positions::{Choice, choices, query_string};
+use super::query::{Choice, choices, or_default, query_string, trimmed};
 use super::session::Session;
 use crate::server::AppState;
 
 /// Entries on one page.
 const PAGE: u32 = 50;
+
+/// The link to the history without filters.
+const CLEAR: &str = "/history";
 
 /// The history route.
 pub(super) fn routes() -> Router<AppState> {
@@ -66,17 +68,17 @@ fn label(key: &str) -> String {
     key.replace('_', " ")
 }
 
-/// A detail as (key, value) pairs: an object's members, anything else as one `detail` pair.
-/// A member `detail` that is itself an object (a decision's rule detail, wrapped by its
-/// history entry) is spread into pairs of its own.
-pub(super) fn detail_pairs(detail: &Value) -> Vec<(String, String)> {
+/// A detail as (key, value) pairs: an object's members, those named in `omit` left out,
+/// anything else as one `detail` pair. A member `detail` that is itself an object (a decision's
+/// rule detail, wrapped by its history entry) is spread into pairs of its own.
+pub(super) fn detail_pairs(detail: &Value, omit: &[&str]) -> Vec<(String, String)> {
     match detail {
         Value::Object(map) => {
             let mut pairs = Vec::with_capacity(map.len());
             let mut inner = Vec::new();
-            for (key, value) in map {
+            for (key, value) in map.iter().filter(|(k, _)| !omit.contains(&k.as_str())) {
                 match value {
-                    Value::Object(_) if key == "detail" => inner = detail_pairs(value),
+                    Value::Object(_) if key == "detail" => inner = detail_pairs(value, &[]),
                     _ => pairs.push((label(key), compact(value))),
                 }
             }
@@ -113,7 +115,7 @@ struct Filters {
 impl Filters {
     /// The filters of `query` as text, trimmed.
     fn given(query: &HistoryQuery) -> Self {
-        let text = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_owned();
+        let text = |v: &Option<String>| trimmed(v.as_deref());
         Self {
             instrument: text(&query.instrument).to_ascii_uppercase(),
             strategy: text(&query.strategy),
@@ -126,7 +128,7 @@ impl Filters {
 
     /// The store's filter for one page (one entry more than shown, to know whether there is
     /// an older page), or what is wrong with the input, for people.
-    fn store_filter(&self, before: &str) -> Result<(HistoryFilter, Option<i64>), String> {
+    fn store_filter(&self, before: &str) -> Result<HistoryFilter, String> {
         let symbol = if self.instrument.is_empty() {
             None
         } else {
@@ -159,13 +161,16 @@ impl Filters {
                 "The from date {from} is after the to date {to}: swap them to see that range."
             ));
         }
-        let until = match to {
-            Some(to) => Some(to.checked_add_days(Days::new(1)).ok_or_else(|| {
-                format!("The to date {to} is too far in the future; pick an earlier day.")
-            })?),
-            None => None,
-        };
-        let before = if before.is_empty() {
+        let filter = HistoryFilter {
+            symbol,
+            strategy: (!self.strategy.is_empty()).then(|| self.strategy.clone()),
+            kind: (!self.kind.is_empty()).then(|| self.kind.clone()),
+            limit: PAGE + 1,
+            ..HistoryFilter::default()
+        }
+        .with_days(from, to)
+        .map_err(|to| format!("The to date {to} is too far in the future; pick an earlier day."))?;
+        let before_id = if before.is_empty() {
             None
         } else {
             Some(before.parse::<i64>().map_err(|_| {
@@ -175,17 +180,10 @@ impl Filters {
                 )
             })?)
         };
-        let midnight = |d: Day| d.and_time(NaiveTime::MIN).and_utc();
-        let filter = HistoryFilter {
-            symbol,
-            strategy: (!self.strategy.is_empty()).then(|| self.strategy.clone()),
-            kind: (!self.kind.is_empty()).then(|| self.kind.clone()),
-            since: from.map(midnight),
-            until: until.map(midnight),
-            before_id: before,
-            limit: PAGE + 1,
-        };
-        Ok((filter, before))
+        Ok(HistoryFilter {
+            before_id,
+            ..filter
+        })
     }
 
     /// Whether any filter is set (paging aside).
@@ -240,7 +238,7 @@ struct HistoryPage {
     rows: Vec<Row>,
     older: Option<String>,
     newest: Option<String>,
-    clear: String,
+    clear: &'static str,
 }
 
 /// `GET /history`.
@@ -250,25 +248,16 @@ async fn history(
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let store = state.store();
-    let (query, rejected) = match query {
-        Ok(Query(query)) => (query, None),
-        Err(rejection) => (
-            HistoryQuery::default(),
-            Some(format!(
-                "The filters could not be read ({}). Choose them again.",
-                rejection.body_text()
-            )),
-        ),
-    };
+    let (query, rejected) = or_default(query, "Choose them again.");
     let mut filters = Filters::given(&query);
-    let before_text = query.before.as_deref().map(str::trim).unwrap_or_default();
+    let before_text = trimmed(query.before.as_deref());
     let checked = match rejected {
         Some(error) => Err(error),
-        None => filters.store_filter(before_text),
+        None => filters.store_filter(&before_text),
     };
     let (rows, older, error) = match checked {
-        Ok((filter, before)) => {
-            filters.before = before;
+        Ok(filter) => {
+            filters.before = filter.before_id;
             let mut entries = store.history_filtered(&filter).await?;
             let more = entries.len() > PAGE as usize;
             entries.truncate(PAGE as usize);
@@ -286,7 +275,7 @@ async fn history(
                     strategy: e.strategy,
                     position: e.position.map(|p| p.0),
                     run: e.run.map(|r| r.0),
-                    detail: detail_pairs(&e.detail),
+                    detail: detail_pairs(&e.detail, &[]),
                 })
                 .collect();
             (rows, older, None)
@@ -317,7 +306,7 @@ async fn history(
         rows,
         older,
         newest: filters.before.map(|_| filters.href(None)),
-        clear: "/history".to_owned(),
+        clear: CLEAR,
         error: error.clone(),
         filters,
     };
@@ -345,7 +334,7 @@ mod tests {
             "done": true,
             "note": null
         });
-        let pairs = detail_pairs(&detail);
+        let pairs = detail_pairs(&detail, &[]);
         let text = |key: &str| {
             pairs
                 .iter()
@@ -364,7 +353,7 @@ mod tests {
             "a: (b: 1, c: (1, 2))"
         );
         assert_eq!(
-            detail_pairs(&json!("text")),
+            detail_pairs(&json!("text"), &[]),
             [("detail".to_owned(), "text".to_owned())]
         );
         let decision = json!({
@@ -372,7 +361,7 @@ mod tests {
             "detail": {"explanation": "entry rule passed", "values": {"rsi": 63.218_436_021}},
         });
         assert_eq!(
-            detail_pairs(&decision),
+            detail_pairs(&decision, &[]),
             [
                 ("decision id".to_owned(), "7".to_owned()),
                 ("explanation".to_owned(), "entry rule passed".to_owned()),
@@ -394,10 +383,10 @@ mod tests {
         assert!(error.contains("`2024-02-30` is not a date"), "{error}");
         assert!(given("2024-03-05", "2024-03-01").store_filter("").is_err());
         assert!(given("", "").store_filter("x").is_err());
-        let (filter, before) = given("2024-03-01", "2024-03-02")
+        let filter = given("2024-03-01", "2024-03-02")
             .store_filter("77")
             .expect("valid");
-        assert_eq!(before, Some(77));
+        assert_eq!(filter.before_id, Some(77));
         assert_eq!(
             filter.since.map(|t| t.to_rfc3339()),
             Some("2024-03-01T00:00:00+00:00".to_owned())

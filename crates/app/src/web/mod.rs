@@ -16,6 +16,7 @@ mod overview;
 mod page;
 mod position;
 mod positions;
+mod query;
 pub(crate) mod session;
 mod simulator;
 mod strategies;

@@ -15,11 +15,11 @@ use super::currency::Currencies;
 use super::format;
 use super::history::{compact, detail_pairs};
 use super::page::{Chrome, PageError, render};
-use super::positions::{percent, pnl_of, return_of};
+use super::positions::{percent, return_of};
 use super::session::Session;
 use super::strategies::{RuleSettings, rule_settings};
 use crate::server::AppState;
-use crate::views;
+use crate::views::{self, PositionView};
 
 /// The position route.
 pub(super) fn routes() -> Router<AppState> {
@@ -122,19 +122,7 @@ fn decision_view(d: &DecisionRecord) -> DecisionView {
         })
         .unwrap_or_default();
     // What the page shows elsewhere (the position itself) is left out of the rest.
-    let extra = match detail {
-        Value::Object(map) => {
-            let rest: serde_json::Map<String, Value> = map
-                .iter()
-                .filter(|(k, _)| {
-                    !matches!(k.as_str(), "explanation" | "values" | "reason" | "position")
-                })
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            detail_pairs(&Value::Object(rest))
-        }
-        other => detail_pairs(other),
-    };
+    let extra = detail_pairs(detail, &["explanation", "values", "reason", "position"]);
     DecisionView {
         id: d.id,
         kind: match d.kind {
@@ -155,10 +143,7 @@ fn decision_view(d: &DecisionRecord) -> DecisionView {
 
 fn fill_row(fill: &Fill, currency: &str) -> FillRow {
     let cash = fill.cash_delta().0;
-    let basis = serde_json::to_value(fill.basis)
-        .ok()
-        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
-        .unwrap_or_default();
+    let basis = fill.basis.as_str().replace('_', " ");
     FillRow {
         day: format::day(fill.day),
         side: match fill.side {
@@ -194,11 +179,8 @@ async fn explain(
     let currencies = Currencies::of_store(state.store()).await?;
     let p = &explanation.position;
     let currency = currencies.of(&p.symbol).to_owned();
-    let view = views::positions(store, vec![p.clone()])
-        .await?
-        .pop()
-        .ok_or_else(missing)?;
-    let pnl = pnl_of(&view);
+    let view = PositionView::of(store, p.clone()).await?;
+    let pnl = view.pnl().map(|m| m.0);
     let ret = return_of(&view);
     let mut figures = vec![
         Figure {

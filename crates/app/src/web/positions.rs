@@ -18,6 +18,7 @@ use serde::Deserialize;
 use super::currency::Currencies;
 use super::format;
 use super::page::{Chrome, PageError, render};
+use super::query::{Choice, choices, or_default, query_string, trimmed};
 use super::session::Session;
 use crate::server::AppState;
 use crate::views::{self, PositionView};
@@ -25,20 +26,6 @@ use crate::views::{self, PositionView};
 /// The positions route.
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/positions", get(list))
-}
-
-/// `a=1&b=2` from the pairs whose value is not empty (a leading `?` when any).
-pub(super) fn query_string(pairs: &[(&str, &str)]) -> String {
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
-        out.append_pair(name, value);
-    }
-    let query = out.finish();
-    if query.is_empty() {
-        query
-    } else {
-        format!("?{query}")
-    }
 }
 
 /// The query of `/positions`: every field optional, an empty one (a form's "all") ignored.
@@ -51,14 +38,14 @@ struct ListQuery {
     dir: Option<String>,
 }
 
-/// A column the list can be sorted by: (query name, header label, first direction).
-const SORTS: &[(&str, &str, Dir)] = &[
-    ("opened", "Opened", Dir::Desc),
-    ("instrument", "Instrument", Dir::Asc),
-    ("strategy", "Strategy", Dir::Asc),
-    ("closed", "Closed", Dir::Desc),
-    ("pnl", "P&L", Dir::Desc),
-    ("return", "Return", Dir::Desc),
+/// A column the list can be sorted by: (query name, header label, first direction, numeric).
+const SORTS: [(&str, &str, Dir, bool); 6] = [
+    ("opened", "Opened", Dir::Desc, false),
+    ("instrument", "Instrument", Dir::Asc, false),
+    ("strategy", "Strategy", Dir::Asc, false),
+    ("closed", "Closed", Dir::Desc, false),
+    ("pnl", "P&L", Dir::Desc, true),
+    ("return", "Return", Dir::Desc, true),
 ];
 
 /// A sort direction.
@@ -93,11 +80,24 @@ struct Selection {
     dir: Dir,
 }
 
+impl Default for Selection {
+    /// Every position, the latest opened first: what an empty query asks for.
+    fn default() -> Self {
+        Self {
+            status: "all",
+            instrument: String::new(),
+            strategy: String::new(),
+            sort: "opened",
+            dir: Dir::Desc,
+        }
+    }
+}
+
 impl Selection {
     /// The selection `query` asks for; an unknown status, sort or direction is an error for
     /// people.
     fn from_query(query: &ListQuery) -> Result<Self, String> {
-        let given = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_owned();
+        let given = |v: &Option<String>| trimmed(v.as_deref());
         let status = match given(&query.status).as_str() {
             "" | "all" => "all",
             "open" => "open",
@@ -110,7 +110,7 @@ impl Selection {
         };
         let sort = given(&query.sort);
         let (sort, first) = match SORTS.iter().find(|(name, ..)| *name == sort) {
-            Some((name, _, first)) => (*name, *first),
+            Some((name, _, first, _)) => (*name, *first),
             None if sort.is_empty() => ("opened", Dir::Desc),
             None => {
                 return Err(format!(
@@ -168,36 +168,6 @@ impl Selection {
             && (self.instrument.is_empty() || view.position.symbol.as_str() == self.instrument)
             && (self.strategy.is_empty() || view.position.strategy == self.strategy)
     }
-}
-
-/// A choice in a filter's `<select>`.
-pub(super) struct Choice {
-    /// What the form sends ("" for all).
-    pub value: String,
-    /// What the option reads.
-    pub label: String,
-    /// Whether it is the current filter.
-    pub selected: bool,
-}
-
-/// `values` as choices after an "All" choice, the one equal to `current` selected (added when
-/// it is not among them, so the form shows what is filtered).
-pub(super) fn choices(values: BTreeSet<String>, current: &str, all: &str) -> Vec<Choice> {
-    let mut values = values;
-    if !current.is_empty() {
-        values.insert(current.to_owned());
-    }
-    std::iter::once(Choice {
-        value: String::new(),
-        label: all.to_owned(),
-        selected: current.is_empty(),
-    })
-    .chain(values.into_iter().map(|v| Choice {
-        selected: v == current,
-        label: v.clone(),
-        value: v,
-    }))
-    .collect()
 }
 
 /// A column header: sortable ones are links that toggle the order.
@@ -264,15 +234,10 @@ struct ListPage {
     totals: Vec<Total>,
 }
 
-/// A position's P&L now: realized once closed, at the latest complete close while open.
-pub(super) fn pnl_of(view: &PositionView) -> Option<Decimal> {
-    view.realized_pnl.or(view.unrealized_pnl).map(|m| m.0)
-}
-
 /// P&L as a percentage of what the position cost, entry fee included.
 pub(super) fn return_of(view: &PositionView) -> Option<Decimal> {
     let paid = view.position.cost().0 + view.position.entry_fee.0;
-    let pnl = pnl_of(view)?;
+    let pnl = view.pnl()?.0;
     (!paid.is_zero()).then(|| pnl / paid * Decimal::ONE_HUNDRED)
 }
 
@@ -313,7 +278,7 @@ fn sort_views(views: &mut [PositionView], sort: &str, dir: Dir) {
                 b.position.exit.as_ref().map(|e| e.day),
                 dir,
             ),
-            "pnl" => order_missing_last(pnl_of(a), pnl_of(b), dir),
+            "pnl" => order_missing_last(a.pnl(), b.pnl(), dir),
             "return" => order_missing_last(return_of(a), return_of(b), dir),
             _ => order_missing_last(Some(a.position.entry_day), Some(b.position.entry_day), dir),
         };
@@ -323,7 +288,7 @@ fn sort_views(views: &mut [PositionView], sort: &str, dir: Dir) {
 
 fn row(view: &PositionView, currency: &str) -> Row {
     let p = &view.position;
-    let pnl = pnl_of(view);
+    let pnl = view.pnl().map(|m| m.0);
     let ret = return_of(view);
     let pnl_note = match (&p.exit, view.mark) {
         (Some(_), _) => "realized".to_owned(),
@@ -408,23 +373,10 @@ async fn list(
     Extension(session): Extension<Session>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let (query, error) = match query {
-        Ok(Query(query)) => (query, None),
-        Err(rejection) => (
-            ListQuery::default(),
-            Some(format!(
-                "The filters could not be read ({}). They were reset; choose them again.",
-                rejection.body_text()
-            )),
-        ),
-    };
+    let (query, error) = or_default(query, "They were reset; choose them again.");
     let (selection, error) = match (Selection::from_query(&query), error) {
         (Ok(selection), None) => (selection, None),
-        (Ok(_), Some(error)) | (Err(error), _) => (
-            Selection::from_query(&ListQuery::default())
-                .map_err(|e| PageError::new(StatusCode::BAD_REQUEST, e))?,
-            Some(error),
-        ),
+        (Ok(_), Some(error)) | (Err(error), _) => (Selection::default(), Some(error)),
     };
     let store = state.store();
     let currencies = Currencies::of_store(state.store()).await?;
@@ -491,12 +443,7 @@ fn headers(selection: &Selection) -> Vec<Header> {
         aria_sort: None,
         arrow: "",
     };
-    let sortable = |key: &str, numeric| {
-        let (name, label, first) = SORTS
-            .iter()
-            .find(|(name, ..)| *name == key)
-            .copied()
-            .unwrap_or(SORTS[0]);
+    let sortable = |(name, label, first, numeric): (&str, &'static str, Dir, bool)| {
         let current = selection.sort == name;
         let dir = if current { selection.dir.flip() } else { first };
         Header {
@@ -514,19 +461,20 @@ fn headers(selection: &Selection) -> Vec<Header> {
             },
         }
     };
+    let [opened, instrument, strategy, closed, pnl, ret] = SORTS.map(sortable);
     vec![
         plain("Position", false),
-        sortable("instrument", false),
-        sortable("strategy", false),
+        instrument,
+        strategy,
         plain("Status", false),
-        sortable("opened", false),
+        opened,
         plain("Entry price", true),
         plain("Quantity", true),
-        sortable("closed", false),
+        closed,
         plain("Exit price", true),
         plain("Exit reason", false),
-        sortable("pnl", true),
-        sortable("return", true),
+        pnl,
+        ret,
     ]
 }
 
