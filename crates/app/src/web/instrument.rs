@@ -113,7 +113,7 @@ async fn detail(
         .iter()
         .map(|view| {
             let p = &view.position;
-            let pnl = view.realized_pnl.or(view.unrealized_pnl).map(|m| m.0);
+            let pnl = view.pnl().map(|m| m.0);
             PositionRow {
                 id: p.id.0,
                 strategy: p.strategy.clone(),
