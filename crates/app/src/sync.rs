@@ -9,10 +9,11 @@
 use std::collections::BTreeMap;
 
 use barter_core::{
-    Calendar, Day, Gaps, Instrument, InstrumentSync, Run, RunKind, RunReport, RunStatus, Symbol,
+    Calendar, Day, Gaps, Instrument, InstrumentSync, Run, RunId, RunKind, RunReport, RunStatus,
+    Symbol,
 };
 use barter_sources::FetchRequest;
-use barter_store::{Coverage, Store, StoreError};
+use barter_store::{CandleWrite, Coverage, HistoryEvent, Store, StoreError};
 use chrono::{DateTime, Days, SubsecRound, Utc};
 
 use crate::jobs::JobSignals;
@@ -86,20 +87,20 @@ pub async fn sync_data(
             interrupted = true;
             break;
         }
-        let report = sync_instrument(store, sources, instrument, options, now).await;
-        let (kind, detail) = match &report.error {
-            None => ("candles_synced", serde_json::to_value(&report)?),
-            Some(_) => ("sync_failed", serde_json::to_value(&report)?),
-        };
-        store
-            .record_history(
-                Some(run_id),
-                Utc::now(),
-                kind,
-                Some(&instrument.symbol),
-                &detail,
-            )
-            .await?;
+        let report = sync_instrument(store, sources, instrument, options, now, run_id).await;
+        // A successful sync that changed something was recorded with its write (one
+        // transaction); a failure is recorded here.
+        if report.error.is_some() {
+            store
+                .record_history(
+                    Some(run_id),
+                    Utc::now(),
+                    "sync_failed",
+                    Some(&instrument.symbol),
+                    &serde_json::to_value(&report)?,
+                )
+                .await?;
+        }
         progress.instrument_done(&report);
         reports.push(report);
     }
@@ -166,10 +167,11 @@ async fn sync_instrument(
     instrument: &Instrument,
     options: &SyncOptions,
     now: DateTime<Utc>,
+    run: RunId,
 ) -> InstrumentSync {
     let mut report = InstrumentSync::new(instrument.symbol.clone());
-    if let Err(error) = fetch_and_store(store, sources, instrument, options, now, &mut report).await
-    {
+    let fetched = fetch_and_store(store, sources, instrument, options, now, run, &mut report);
+    if let Err(error) = fetched.await {
         report.error = Some(format!("{error:#}"));
     }
     report
@@ -181,6 +183,7 @@ async fn fetch_and_store(
     instrument: &Instrument,
     options: &SyncOptions,
     now: DateTime<Utc>,
+    run: RunId,
     report: &mut InstrumentSync,
 ) -> anyhow::Result<()> {
     let symbol = &instrument.symbol;
@@ -205,8 +208,43 @@ async fn fetch_and_store(
         .zip(candles.last())
         .map(|(a, b)| (a.day(), b.day()));
 
-    let written = store.write_candles(symbol, &candles).await?;
+    // The history entry is what this sync changed (the stored range and gaps are in the run's
+    // report): written with the candles, so a crash cannot keep one without the other.
+    let fetched_report = report.clone();
+    let record = move |written: &CandleWrite| {
+        let mut synced = fetched_report.clone();
+        apply_write(&mut synced, written);
+        HistoryEvent {
+            run: Some(run),
+            at: Utc::now(),
+            kind: "candles_synced".to_owned(),
+            detail: serde_json::to_value(&synced).unwrap_or_default(),
+        }
+    };
+    let written = store
+        .write_candles_recorded(symbol, &candles, Some(&record))
+        .await?;
     drop(candles);
+    apply_write(report, &written);
+
+    if let Some(coverage) = store.coverage(symbol).await? {
+        report.stored_range = Some((coverage.first, coverage.last));
+        let expected = instrument
+            .calendar
+            .trading_days_between(coverage.first, coverage.last);
+        // Sync reads the stored days only when fewer days are stored than the span has trading
+        // days, as it always has. `gaps` on its own (as the instruments page calls it) also
+        // reads them for a weekdays instrument with a full count, where stored weekend candles
+        // can hide missing weekdays; this guard stays so the sync report is unchanged.
+        if coverage.count < expected {
+            report.gaps = gaps(store, symbol, instrument.calendar, coverage).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies what a candle write did into a sync report.
+fn apply_write(report: &mut InstrumentSync, written: &CandleWrite) {
     report.added = written.added;
     report.updated = written.updated;
     report.unchanged = written.unchanged;
@@ -230,21 +268,6 @@ async fn fetch_and_store(
             )
         })
         .collect();
-
-    if let Some(coverage) = store.coverage(symbol).await? {
-        report.stored_range = Some((coverage.first, coverage.last));
-        let expected = instrument
-            .calendar
-            .trading_days_between(coverage.first, coverage.last);
-        // Sync reads the stored days only when fewer days are stored than the span has trading
-        // days, as it always has. `gaps` on its own (as the instruments page calls it) also
-        // reads them for a weekdays instrument with a full count, where stored weekend candles
-        // can hide missing weekdays; this guard stays so the sync report is unchanged.
-        if coverage.count < expected {
-            report.gaps = gaps(store, symbol, instrument.calendar, coverage).await?;
-        }
-    }
-    Ok(())
 }
 
 /// The trading days missing between `symbol`'s first and last stored day, given its

@@ -318,7 +318,8 @@ pub async fn sync_new_trades_with(
     let open = store.positions(Some(PositionStatus::Open)).await?;
     // The newest day any instrument can decide on: yesterday.
     let newest = now.date_naive() - Days::new(1);
-    let equity = equity(store, cash, &open, newest).await?;
+    // Read when the first entry passes, like the simulator's equity at the start of the day.
+    let mut sizing_equity: Option<Money> = None;
     let mut open_count: HashMap<String, u32> = HashMap::new();
     // Exact candles from the oldest open entry on, so the close job after this one (sharing an
     // `across_jobs` cache) finds the candles its exit limits read already loaded.
@@ -438,6 +439,17 @@ pub async fn sync_new_trades_with(
             let decided_on = view
                 .latest(symbol)
                 .context("the decision candle is visible")?;
+            let equity = match sizing_equity {
+                Some(equity) => equity,
+                None => {
+                    // The day's one sizing equity: the first job to need it stores it before
+                    // opening anything, so a resumed or concurrent job sizes from the same
+                    // value instead of an account its twin's opens have already changed.
+                    let marked = equity(store, account.cash, &open, newest).await?;
+                    let stored = store.sizing_equity(newest, marked).await?;
+                    *sizing_equity.insert(stored)
+                }
+            };
             let book = EntryBook {
                 cash,
                 equity,
@@ -554,6 +566,7 @@ pub async fn sync_close_positions_with(
         .values()
         .map(|calendar| expected_day(*calendar, now.date_naive()));
     let decided = Decided::load(store, DecisionKind::Exit, expected_days).await?;
+    let entry_days = store.open_entry_days().await?;
     let mut loaded: Option<Symbol> = None;
     for position in &open {
         let symbol = &position.symbol;
@@ -615,6 +628,11 @@ pub async fn sync_close_positions_with(
             let extra = json!({ "position": position.id.0 });
             let decision = stale(name, symbol, day, expected, DecisionKind::Exit, extra);
             state.record(decision, "skipped").await?;
+            continue;
+        }
+        if entry_days.get(&position.id).is_some_and(|entered| *entered > day) {
+            // Opened on a later day by a run that got further (a resumed or concurrent
+            // replay): on `day` this position did not exist, so there is nothing to decide.
             continue;
         }
         if decided.contains(name, symbol, day) {

@@ -12,7 +12,7 @@ use std::collections::hash_map::Entry;
 use std::str::FromStr;
 
 use barter_core::rule::{OwnedColumns, SeriesField, SeriesSet};
-use barter_core::{Candle, CandleOrigin, Day, Ohlcv, Price, SeriesHistory, Symbol};
+use barter_core::{Candle, CandleOrigin, Day, Ohlcv, Price, RunId, SeriesHistory, Symbol};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,19 @@ pub struct CandleConflict {
     pub incoming: Ohlcv,
 }
 
+/// A history entry written with the change it records (see [`Store::write_candles_recorded`]).
+#[derive(Debug, Clone)]
+pub struct HistoryEvent {
+    /// The run that made the change.
+    pub run: Option<RunId>,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened, e.g. `candles_synced`.
+    pub kind: String,
+    /// Free-form details.
+    pub detail: serde_json::Value,
+}
+
 /// The stored range of an instrument's candles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {
@@ -87,6 +100,24 @@ impl Store {
         &self,
         symbol: &Symbol,
         candles: &[Candle],
+    ) -> Result<CandleWrite, StoreError> {
+        self.write_candles_recorded(symbol, candles, None).await
+    }
+
+    /// [`Store::write_candles`], and when the write added or updated a candle or found a
+    /// conflict, the history entry `record` builds from what it did, in the same transaction.
+    ///
+    /// A sync that changes nothing records nothing, and a sync killed after its write cannot
+    /// lose the record of it: a resumed or concurrent sync leaves the history of one clean sync.
+    ///
+    /// # Errors
+    /// As [`Store::write_candles`]; [`StoreError::UnknownRun`] when the entry's run does not
+    /// exist. Nothing is written then.
+    pub async fn write_candles_recorded(
+        &self,
+        symbol: &Symbol,
+        candles: &[Candle],
+        record: Option<&(dyn Fn(&CandleWrite) -> HistoryEvent + Sync)>,
     ) -> Result<CandleWrite, StoreError> {
         if let Some(stray) = candles.iter().find(|c| c.symbol() != symbol) {
             return Err(StoreError::WrongSymbol {
@@ -164,8 +195,25 @@ impl Store {
                 .await
                 .with_action(action)?;
             }
-            tx.commit().await.with_action(action)?;
             plan.settle_inserts(symbol, inserted);
+            let write = &plan.write;
+            let changed = write.added + write.updated > 0 || !write.conflicts.is_empty();
+            if let Some(record) = record.filter(|_| changed) {
+                let event = record(write);
+                sqlx::query(
+                    "INSERT INTO history (run_id, recorded_at, kind, symbol, detail) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(event.run.map(|r| r.0))
+                .bind(codec::timestamp(event.at))
+                .bind(&event.kind)
+                .bind(symbol.as_str())
+                .bind(event.detail.to_string())
+                .execute(&mut *tx)
+                .await
+                .with_action(|| format!("record the sync of {symbol} in the history"))?;
+            }
+            tx.commit().await.with_action(action)?;
             Ok(plan.write)
         })
     }

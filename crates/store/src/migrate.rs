@@ -42,6 +42,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0004_saved_backtests.sql"),
         postgres: include_str!("../migrations/postgres/0004_saved_backtests.sql"),
     },
+    Step {
+        version: 6,
+        description: "sizing equity",
+        sqlite: include_str!("../migrations/sqlite/0006_sizing_equity.sql"),
+        postgres: include_str!("../migrations/postgres/0006_sizing_equity.sql"),
+    },
 ];
 
 /// Which dialect of the migrations to build.

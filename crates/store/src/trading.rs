@@ -353,6 +353,38 @@ impl Store {
         })
     }
 
+    /// The equity the entries decided for `day` are sized from: the one stored for that day, or
+    /// else `computed`, stored now. The first trade job for a day stores it before it opens
+    /// anything, so a resumed or concurrent job for the same day sizes from the same equity
+    /// instead of one its own (or its twin's) opens have already changed.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when a query fails, [`StoreError::Corrupt`] for an unreadable
+    /// row.
+    pub async fn sizing_equity(&self, day: Day, computed: Money) -> Result<Money, StoreError> {
+        let action = || format!("record the sizing equity of {day}");
+        on_db!(&self.db, |pool| {
+            sqlx::query(
+                "INSERT INTO sizing_equity (day, equity, recorded_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (day) DO NOTHING",
+            )
+            .bind(day)
+            .bind(codec::money(computed.0))
+            .bind(timestamp(Utc::now()))
+            .execute(pool)
+            .await
+            .with_action(action)?;
+            let row = sqlx::query("SELECT equity FROM sizing_equity WHERE day = $1")
+                .bind(day)
+                .fetch_one(pool)
+                .await
+                .with_action(action)?;
+            let equity = codec::get_money(&row, "equity")
+                .map_err(|e| StoreError::corrupt("sizing_equity row", e))?;
+            Ok(Money(equity))
+        })
+    }
+
     /// Stores a decision that opens or closes nothing (failed, not ready, skipped, refused by
     /// the fill model, …) with its [`EVENT_DECISION`] history entry, and for a refused one an
     /// [`EVENT_REFUSAL`] entry too, in one transaction. Returns `false` when this

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::{
     AccountState, DecisionFilter, DecisionKind, DecisionRecord, PositionStatus, parse_name,
@@ -124,6 +124,34 @@ impl Store {
                     let symbol = Symbol::parse(&symbol).map_err(|e| corrupt(e.to_string()))?;
                     let day: Day = column(row, "day").map_err(corrupt)?;
                     Ok((strategy, symbol, day))
+                })
+                .collect()
+        })
+    }
+
+    /// The day of the entry decision that opened each open position: a position did not exist
+    /// in a job deciding an earlier day (a resumed or concurrent replay sees positions opened
+    /// on later days already).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
+    /// row.
+    pub async fn open_entry_days(&self) -> Result<HashMap<PositionId, Day>, StoreError> {
+        on_db!(&self.db, |pool| {
+            let rows = sqlx::query(
+                "SELECT d.position_id, d.day FROM decisions d \
+                 JOIN positions p ON p.id = d.position_id \
+                 WHERE d.kind = 'entry' AND p.status = 'open'",
+            )
+            .fetch_all(pool)
+            .await
+            .action("list the entry days of the open positions")?;
+            rows.iter()
+                .map(|row| {
+                    let corrupt = |e| StoreError::corrupt("decisions row", e);
+                    let id: i64 = column(row, "position_id").map_err(corrupt)?;
+                    let day: Day = column(row, "day").map_err(corrupt)?;
+                    Ok((PositionId(id), day))
                 })
                 .collect()
         })
