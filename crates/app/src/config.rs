@@ -161,6 +161,28 @@ pub struct SourcesConfig {
     pub coingecko: CoinGeckoConfig,
     /// `[sources.binance]`.
     pub binance: BinanceConfig,
+    /// `[sources.csv]`.
+    pub csv: CsvConfig,
+}
+
+/// `[sources.csv]`: where CSV instruments added through the API or the dashboard may read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CsvConfig {
+    /// The data folder; default: `data/` next to the SQLite file (or in the working directory
+    /// for PostgreSQL). The command line may name a file anywhere.
+    pub root: Option<PathBuf>,
+}
+
+impl Config {
+    /// The folder CSV files added over the network must be in (see [`CsvConfig::root`]).
+    pub fn csv_root(&self) -> PathBuf {
+        self.sources
+            .csv
+            .root
+            .clone()
+            .unwrap_or_else(|| crate::data_files::default_root(&self.database_url))
+    }
 }
 
 /// Why the configuration could not be loaded.
@@ -349,6 +371,87 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             message: "must be at least 1 (leave it out for all history)".into(),
         });
     }
+    validate_ranges(config)
+}
+
+/// The largest starting cash accepted (10^18): far above any account, far below where sizing
+/// arithmetic on exact decimals could overflow.
+const MAX_INITIAL_CASH: u64 = 1_000_000_000_000_000_000;
+
+/// A number out of its allowed range, named by its key.
+fn out_of_range(key: &'static str, value: impl std::fmt::Display, range: &str) -> ConfigError {
+    ConfigError::Value {
+        key,
+        message: format!("{value} is out of range: allowed {range}"),
+    }
+}
+
+/// Checks an integer setting against `min..=max`.
+fn int_in(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(out_of_range(key, value, &format!("{min} to {max}")))
+    }
+}
+
+/// Checks a seconds setting: a finite number within `min..=max` (`nan` and `inf` are refused).
+fn secs_in(key: &'static str, value: f64, min: f64, max: f64) -> Result<(), ConfigError> {
+    if value.is_finite() && (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(out_of_range(key, value, &format!("{min} to {max} seconds")))
+    }
+}
+
+/// Every numeric setting within a range that makes sense, so a typo (`timeout_secs = nan`,
+/// `requests_per_minute = 0`, `max_retries = 4000000000`) is refused when the config is loaded
+/// rather than hanging or spinning later. The ranges are listed in SECURITY.md.
+fn validate_ranges(config: &Config) -> Result<(), ConfigError> {
+    let cg = &config.sources.coingecko;
+    int_in(
+        "sources.coingecko.requests_per_minute",
+        cg.requests_per_minute.into(),
+        1,
+        10_000,
+    )?;
+    secs_in("sources.coingecko.timeout_secs", cg.timeout_secs, 0.1, 600.0)?;
+    int_in("sources.coingecko.max_retries", cg.max_retries.into(), 0, 20)?;
+    secs_in("sources.coingecko.backoff_base_secs", cg.backoff_base_secs, 0.0, 600.0)?;
+    secs_in("sources.coingecko.max_retry_wait_secs", cg.max_retry_wait_secs, 0.0, 3_600.0)?;
+    let bn = &config.sources.binance;
+    int_in(
+        "sources.binance.requests_per_minute",
+        bn.requests_per_minute.into(),
+        1,
+        10_000,
+    )?;
+    secs_in("sources.binance.timeout_secs", bn.timeout_secs, 0.1, 600.0)?;
+    int_in("sources.binance.max_retries", bn.max_retries.into(), 0, 20)?;
+    secs_in("sources.binance.backoff_base_secs", bn.backoff_base_secs, 0.0, 600.0)?;
+    secs_in("sources.binance.max_retry_wait_secs", bn.max_retry_wait_secs, 0.0, 3_600.0)?;
+    if let Some(days) = config.sync.backfill_days {
+        int_in("sync.backfill_days", days.into(), 1, 36_500)?;
+    }
+    if let Some(days) = config.schedule.catch_up_days {
+        int_in("schedule.catch_up_days", days.into(), 0, 366)?;
+    }
+    let server = &config.server;
+    int_in("server.job_wait_secs", server.job_wait_secs, 0, 86_400)?;
+    int_in(
+        "server.max_body_bytes",
+        server.max_body_bytes as u64,
+        1_024,
+        16 * 1024 * 1024,
+    )?;
+    int_in("server.read_cache_ms", server.read_cache_ms, 0, 3_600_000)?;
+    if config.account.initial_cash > Decimal::from(MAX_INITIAL_CASH) {
+        return Err(out_of_range(
+            "account.initial_cash",
+            config.account.initial_cash,
+            "more than 0, at most 1000000000000000000",
+        ));
+    }
     Ok(())
 }
 
@@ -382,6 +485,11 @@ base_url = "https://api.binance.com"
 requests_per_minute = 600
 timeout_secs = 30.0
 max_retries = 4
+
+[sources.csv]
+# CSV files added through the API or the dashboard must be inside this folder (default: data/
+# next to the SQLite file). `barter instruments add --path` may name a file anywhere.
+# root = "data"
 
 [account]
 initial_cash = 10000            # the paper account's starting cash (quote currency)
@@ -500,6 +608,33 @@ mod tests {
         assert!(err.to_string().contains("server.bind"), "{err}");
         let ok = load_text("[schedule]\nrun = \"10 0 * * *\"\ncatch_up_days = 3\n").expect("valid");
         assert_eq!(ok.config.schedule.run.as_deref(), Some("10 0 * * *"));
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_with_key_and_range() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("barter.toml");
+        let cases = [
+            ("[sources.coingecko]\ntimeout_secs = nan\n", "sources.coingecko.timeout_secs"),
+            ("[sources.coingecko]\ntimeout_secs = inf\n", "sources.coingecko.timeout_secs"),
+            ("[sources.coingecko]\nrequests_per_minute = 0\n", "sources.coingecko.requests_per_minute"),
+            ("[sources.binance]\nmax_retries = 4000000000\n", "sources.binance.max_retries"),
+            ("[sources.binance]\ntimeout_secs = -1.0\n", "sources.binance.timeout_secs"),
+            ("[sources.binance]\nmax_retry_wait_secs = 1e300\n", "sources.binance.max_retry_wait_secs"),
+            ("[sync]\nbackfill_days = 4000000000\n", "sync.backfill_days"),
+            ("[schedule]\ncatch_up_days = 100000\n", "schedule.catch_up_days"),
+            ("[server]\nmax_body_bytes = 0\n", "server.max_body_bytes"),
+            ("[server]\njob_wait_secs = 9999999999\n", "server.job_wait_secs"),
+            ("[account]\ninitial_cash = \"10000000000000000000000000\"\n", "account.initial_cash"),
+        ];
+        for (text, key) in cases {
+            std::fs::write(&path, text).expect("write");
+            let message = load(&path, true).expect_err(text).to_string();
+            assert!(
+                message.contains(key) && (message.contains("allowed") || message.contains("range")),
+                "{text}: {message}"
+            );
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@
 pub mod backtest;
 pub mod cli;
 pub mod config;
+pub mod data_files;
 pub mod jobs;
 pub mod report;
 pub mod schedule;

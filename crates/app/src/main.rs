@@ -17,11 +17,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(barter_app::cli::run(cli)) {
+    let result = runtime
+        .block_on(barter_app::cli::run(cli))
+        .and_then(|code| Ok(barter_app::cli::flush_output().map(|()| code)?));
+    match result {
         Ok(code) => code,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => barter_app::cli::exit_on_error(&error),
     }
 }

@@ -116,6 +116,45 @@ impl Gaps {
     }
 }
 
+/// Parses a day written `YYYY-MM-DD`, telling a date that does not exist (`2025-02-30`) apart
+/// from text that is not written that way, so each gets a message that says what to fix.
+///
+/// # Errors
+/// The reason, quoting at most the first 40 characters of `text`.
+pub fn parse_day(text: &str) -> Result<Day, String> {
+    let shown: String = text.chars().take(40).collect();
+    let shown = if shown.len() < text.len() {
+        format!("{shown}…")
+    } else {
+        shown
+    };
+    let parts: Vec<&str> = text.trim().split('-').collect();
+    let numbers = match parts.as_slice() {
+        [y, m, d]
+            if y.len() == 4
+                && (1..=2).contains(&m.len())
+                && (1..=2).contains(&d.len())
+                && [y, m, d].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            y.parse::<i32>().ok().zip(m.parse::<u32>().ok()).zip(d.parse::<u32>().ok())
+        }
+        _ => None,
+    };
+    let Some(((year, month), day)) = numbers else {
+        return Err(format!("`{shown}` is not a day: write it as YYYY-MM-DD, e.g. 2025-01-31"));
+    };
+    if !(1..=12).contains(&month) {
+        return Err(format!("`{shown}` is not a day: there is no month {month}"));
+    }
+    Day::from_ymd_opt(year, month, day).ok_or_else(|| {
+        let days_in_month = (28..=31)
+            .rev()
+            .find(|d| Day::from_ymd_opt(year, month, *d).is_some())
+            .unwrap_or(28);
+        format!("`{shown}` is not a day: {year}-{month:02} has {days_in_month} days")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +197,20 @@ mod tests {
         let gaps = Calendar::Continuous.gaps(&stored);
         assert_eq!(gaps.missing, 2);
         assert_eq!(gaps.examples, vec![d("2024-01-02"), d("2024-01-03")]);
+    }
+
+    #[test]
+    fn days_that_do_not_exist_are_told_apart_from_bad_text() {
+        assert_eq!(parse_day("2024-02-29"), Ok(Day::from_ymd_opt(2024, 2, 29).expect("leap")));
+        let feb = parse_day("2025-02-30").expect_err("30 February");
+        assert!(feb.contains("2025-02 has 28 days"), "{feb}");
+        let month = parse_day("2025-13-01").expect_err("month 13");
+        assert!(month.contains("no month 13"), "{month}");
+        for text in ["2025/01/01", "01-02-2025", "tomorrow", "", "2025-1-1x"] {
+            let error = parse_day(text).expect_err(text);
+            assert!(error.contains("YYYY-MM-DD"), "{text}: {error}");
+        }
+        let long = parse_day(&"9".repeat(10_000)).expect_err("long");
+        assert!(long.len() < 200, "{long}");
     }
 }

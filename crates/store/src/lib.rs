@@ -53,9 +53,10 @@ pub mod instruments;
 pub mod migrate;
 pub mod runs;
 pub mod saved;
+pub mod secrets;
 pub mod trading;
 
-pub use candles::{CandleConflict, CandleWrite, Coverage};
+pub use candles::{CandleConflict, CandleWrite, Coverage, HistoryEvent};
 pub use connect::{ConnectOptions, Db, Store};
 pub use error::StoreError;
 pub use runs::{HistoryEntry, HistoryFilter};

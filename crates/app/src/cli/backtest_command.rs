@@ -49,13 +49,13 @@ pub struct BacktestArgs {
     #[arg(long = "instrument", value_name = "SYMBOL")]
     pub instruments: Vec<Symbol>,
     /// First day (YYYY-MM-DD).
-    #[arg(long)]
+    #[arg(long, value_parser = barter_core::calendar::parse_day)]
     pub from: Option<Day>,
     /// Last day (YYYY-MM-DD).
-    #[arg(long)]
+    #[arg(long, value_parser = barter_core::calendar::parse_day)]
     pub to: Option<Day>,
     /// Starting cash (default: [account] initial_cash).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_cash)]
     pub cash: Option<Decimal>,
     /// Size of each entry: AMOUNT, PCT% of equity, `all`, or `N units`.
     #[arg(long, value_name = "AMOUNT|PCT%")]
@@ -151,12 +151,30 @@ impl BacktestArgs {
     }
 }
 
+/// Parses `--cash`: an exact decimal greater than 0 (a negative one is refused with this
+/// message rather than mistaken for a flag).
+fn positive_cash(text: &str) -> Result<Decimal, String> {
+    let cash: Decimal = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of quote currency, e.g. 10000"))?;
+    if cash <= Decimal::ZERO {
+        return Err(format!("{cash} must be greater than 0"));
+    }
+    Ok(cash)
+}
+
 /// Runs `barter backtest`.
 ///
 /// # Errors
 /// Invalid flags (every problem listed), unreadable data, or unwritable output.
 pub async fn run(json: bool, config: &Config, args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let request = args.request()?;
+    if let Some(dir) = &args.out {
+        // Before the backtest, which may take minutes: a folder that cannot be written is
+        // reported now, not after the work is done.
+        writable_dir(dir)?;
+    }
     let prepared = if args.data.is_empty() {
         let store = super::commands::open_store(config).await?;
         backtest::prepare(&request, config, CandleSource::Store(&store)).await
@@ -172,6 +190,24 @@ pub async fn run(json: bool, config: &Config, args: &BacktestArgs) -> anyhow::Re
             walk_forward(json, &prepared, &walk, args.out.as_deref())
         }
     }
+}
+
+/// Creates `dir` if needed and proves a file can be written in it.
+///
+/// # Errors
+/// Which folder cannot be written, and why.
+fn writable_dir(dir: &Path) -> anyhow::Result<()> {
+    let refuse = |error: std::io::Error| {
+        anyhow::anyhow!(
+            "cannot write the report to {}: {error}; choose a folder you can write to with --out",
+            dir.display()
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(refuse)?;
+    let probe = dir.join(".barter-write-check");
+    std::fs::write(&probe, b"").map_err(refuse)?;
+    std::fs::remove_file(&probe).map_err(refuse)?;
+    Ok(())
 }
 
 fn failure(error: BacktestFailure) -> anyhow::Error {
@@ -237,14 +273,14 @@ fn single(json: bool, prepared: &Prepared, out: Option<&Path>) -> anyhow::Result
         tables: breakdown_tables(&result),
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        outln!("{}", serde_json::to_string_pretty(&result)?)?;
     } else {
-        print_result(&input);
+        print_result(&input)?;
     }
     if let Some(dir) = out {
         let files = report::write_backtest(dir, &input)?;
         if !json {
-            println!("\nwrote {}", list(&files));
+            outln!("\nwrote {}", list(&files))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -259,34 +295,34 @@ fn list(files: &[PathBuf]) -> String {
 }
 
 /// Prints the statistics, breakdowns and the trades still open.
-pub fn print_result(input: &ReportInput<'_>) {
+pub fn print_result(input: &ReportInput<'_>) -> std::io::Result<()> {
     let result = input.result;
     for (name, value) in &input.settings {
-        println!("{name:<14} {value}");
+        outln!("{name:<14} {value}")?;
     }
-    println!();
+    outln!()?;
     for (label, value) in result.stats.rows() {
-        println!("{label:<26} {value:>20}");
+        outln!("{label:<26} {value:>20}")?;
     }
-    println!(
+    outln!(
         "{:<26} {:>20}\n{:<26} {:>20}",
         "Final cash (exact)",
         result.final_cash.0.round_dp(8).to_string(),
         "Final equity (exact)",
         result.final_equity.0.round_dp(8).to_string()
-    );
+    )?;
     for table in &input.tables {
         if table.rows.is_empty() {
             continue;
         }
-        println!("\n{}", table.title);
-        println!("  {}", table.columns.join(" | "));
+        outln!("\n{}", table.title)?;
+        outln!("  {}", table.columns.join(" | "))?;
         for row in &table.rows {
-            println!("  {}", row.join(" | "));
+            outln!("  {}", row.join(" | "))?;
         }
     }
     for open in &result.open_trades {
-        println!(
+        outln!(
             "\nstill open: {} {} {} since {} at {}, marked {} (unrealized {})",
             open.strategy,
             open.quantity,
@@ -295,14 +331,15 @@ pub fn print_result(input: &ReportInput<'_>) {
             open.entry_price,
             open.mark_price,
             open.unrealized_pnl.0.round_dp(2)
-        );
+        )?;
     }
     if !result.unfilled.is_empty() {
-        println!("\n{} order(s) not filled, e.g.:", result.unfilled.len());
+        outln!("\n{} order(s) not filled, e.g.:", result.unfilled.len())?;
         for u in result.unfilled.iter().take(5) {
-            println!("  {} {} {}: {}", u.day, u.strategy, u.symbol, u.reason);
+            outln!("  {} {} {}: {}", u.day, u.strategy, u.symbol, u.reason)?;
         }
     }
+    Ok(())
 }
 
 fn sweep(
@@ -417,18 +454,18 @@ fn sweep(
             "top": rows,
             "files": files,
         });
-        println!("{}", serde_json::to_string_pretty(&body)?);
+        outln!("{}", serde_json::to_string_pretty(&body)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{} combination(s) run, {} skipped by constraints; best {} by {}:",
         grid.points.len(),
         grid.skipped,
         rows.len(),
         plan.rank_by
-    );
+    )?;
     let shown = crate::backtest::sweep::SHOWN_STATISTICS;
-    println!("  {} | {}", grid.names.join(" | "), shown.join(" | "));
+    outln!("  {} | {}", grid.names.join(" | "), shown.join(" | "))?;
     for row in &rows {
         let values: Vec<String> = row.values.iter().map(|v| v.to_string()).collect();
         let stats: Vec<String> = shown
@@ -440,9 +477,9 @@ fn sweep(
                     .map_or("n/a".to_owned(), |v| format!("{v:.2}"))
             })
             .collect();
-        println!("  {} | {}", values.join(" | "), stats.join(" | "));
+        outln!("  {} | {}", values.join(" | "), stats.join(" | "))?;
     }
-    println!("\nwrote {}", list(&files));
+    outln!("\nwrote {}", list(&files))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -453,18 +490,18 @@ fn walk_forward(
     out: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(walk)?);
+        outln!("{}", serde_json::to_string_pretty(walk)?)?;
     } else {
-        println!(
+        outln!(
             "walk-forward: {} window(s), optimising {} over {}",
             walk.windows.len(),
             walk.rank_by,
             walk.names.join(", ")
-        );
-        println!("  train | test | best | in-sample return % | out-of-sample return %");
+        )?;
+        outln!("  train | test | best | in-sample return % | out-of-sample return %")?;
         for w in &walk.windows {
             let ret = |s: &Statistics| format!("{:.2}", s.return_pct);
-            println!(
+            outln!(
                 "  {}..{} | {}..{} | {} | {} | {}",
                 w.train_from,
                 w.train_to,
@@ -473,7 +510,7 @@ fn walk_forward(
                 backtest::describe_point(&walk.names, &w.best),
                 ret(&w.in_sample),
                 ret(&w.out_of_sample)
-            );
+            )?;
         }
         // In sample (the winners on their training windows, averaged) next to out of sample
         // (each window's test, and the test windows stitched into one run).
@@ -497,25 +534,25 @@ fn walk_forward(
                 format!("{mean:.2}")
             }
         };
-        println!(
+        outln!(
             "\n  {:<20} {:>18} {:>18} {:>18}",
             "statistic", "in-sample (mean)", "out-of-sample", "stitched"
-        );
+        )?;
         for (label, key) in keys {
             let stitched = walk
                 .out_of_sample
                 .stats
                 .value(key)
                 .map_or("n/a".to_owned(), |v| format!("{v:.2}"));
-            println!(
+            outln!(
                 "  {label:<20} {:>18} {:>18} {stitched:>18}",
                 mean(key, &|w| &w.in_sample),
                 mean(key, &|w| &w.out_of_sample)
-            );
+            )?;
         }
-        println!("\nstitched out-of-sample, every statistic:");
+        outln!("\nstitched out-of-sample, every statistic:")?;
         for (label, value) in walk.out_of_sample.stats.rows() {
-            println!("  {label:<26} {value:>20}");
+            outln!("  {label:<26} {value:>20}")?;
         }
     }
     if let Some(dir) = out {
@@ -529,7 +566,7 @@ fn walk_forward(
         };
         let files = report::write_backtest(dir, &input)?;
         if !json {
-            println!("\nwrote {}", list(&files));
+            outln!("\nwrote {}", list(&files))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -12,6 +12,7 @@ use chrono::Utc;
 use super::output::{self, ProgressReporter};
 use super::{AddInstrument, Cli, Command, DbCommand, InstrumentsCommand, SyncArgs};
 use crate::config::{self, Config, DEFAULT_CONFIG_FILE, STARTER_FILE};
+use crate::data_files::CsvAccess;
 use crate::source_set::SourceSet;
 use crate::sync::{SyncOptions, sync_data};
 
@@ -50,7 +51,7 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init { force } => {
             let (path, _) = config::config_path(cli.config.as_deref());
             write_starter(&path, *force)?;
-            println!("wrote {}", path.display());
+            outln!("wrote {}", path.display())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Quickstart => quickstart(&cli).await,
@@ -81,6 +82,11 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             super::trading_commands::dispatch(&cli, &config, &store).await
         }
         Command::Candles { symbol, from, to } => {
+            if let (Some(from), Some(to)) = (from, to)
+                && from > to
+            {
+                anyhow::bail!("--from {from} is after --to {to}: no day can be in that range");
+            }
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;
             if store.instrument(symbol).await?.is_none() {
@@ -109,12 +115,12 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;
             let applied = store.migrate().await?;
-            println!(
+            outln!(
                 "{} database {} is up to date ({} migration(s) applied now)",
                 store.backend_name(),
                 redact(&config.database_url),
                 applied.len()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -137,7 +143,7 @@ async fn instruments(
 ) -> anyhow::Result<ExitCode> {
     match command {
         InstrumentsCommand::Add(args) => {
-            let instrument = instrument_from_args(args)?;
+            let instrument = instrument_from_args(args, CsvAccess::AnyRegularFile)?;
             store.add_instrument(&instrument).await?;
             output::instruments(cli.json, std::slice::from_ref(&instrument))?;
         }
@@ -147,12 +153,12 @@ async fn instruments(
         InstrumentsCommand::Remove { symbol } => {
             let candles = store.remove_instrument(symbol).await?;
             if cli.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({ "removed": symbol, "candles_deleted": candles })
-                );
+                )?;
             } else {
-                println!("removed {symbol} and its {candles} stored candle(s)");
+                outln!("removed {symbol} and its {candles} stored candle(s)")?;
             }
         }
         InstrumentsCommand::Activate { symbol } | InstrumentsCommand::Deactivate { symbol } => {
@@ -169,8 +175,12 @@ async fn instruments(
 /// what can be checked offline.
 ///
 /// # Errors
-/// A sample id the bundle lacks, a CSV source without a path, or an invalid instrument.
-pub fn instrument_from_args(args: &AddInstrument) -> anyhow::Result<Instrument> {
+/// A sample id the bundle lacks, a CSV source without a path or with a file `csv` does not
+/// allow, or an invalid instrument.
+pub fn instrument_from_args(
+    args: &AddInstrument,
+    csv: CsvAccess<'_>,
+) -> anyhow::Result<Instrument> {
     let symbol = args.symbol.clone();
     let sample = match args.source {
         SourceKind::Sample => {
@@ -197,9 +207,11 @@ pub fn instrument_from_args(args: &AddInstrument) -> anyhow::Result<Instrument> 
             }
         ),
     };
-    if args.source == SourceKind::Csv && !Path::new(&source_id).is_file() {
-        anyhow::bail!("CSV file {source_id} does not exist (give a path to an existing file)");
-    }
+    let source_id = if args.source == SourceKind::Csv {
+        crate::data_files::csv_file(&source_id, csv).map_err(anyhow::Error::msg)?
+    } else {
+        source_id
+    };
     let name = args
         .name
         .clone()
@@ -248,10 +260,10 @@ fn exit_status(status: RunStatus) -> ExitCode {
 async fn quickstart(cli: &Cli) -> anyhow::Result<ExitCode> {
     let (path, _) = config::config_path(cli.config.as_deref());
     if path.exists() {
-        println!("using existing {}", path.display());
+        outln!("using existing {}", path.display())?;
     } else {
         write_starter(&path, false)?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display())?;
     }
     let config = load_config(cli)?;
     let store = open_store(&config).await?;
@@ -262,10 +274,10 @@ async fn quickstart(cli: &Cli) -> anyhow::Result<ExitCode> {
             registered += 1;
         }
     }
-    println!(
+    outln!(
         "registered {registered} sample instrument(s) in {} ({DEFAULT_CONFIG_FILE} names the database)",
         redact(&config.database_url)
-    );
+    )?;
     let sources = SourceSet::from_config(&config.sources);
     let options = SyncOptions {
         backfill_days: config.sync.backfill_days,
@@ -288,18 +300,18 @@ async fn quickstart(cli: &Cli) -> anyhow::Result<ExitCode> {
     };
     let first = last - chrono::Days::new(364);
     if !cli.json {
-        println!(
+        outln!(
             "\nreplaying the daily job from {first} to {last} with {} strategies:",
             config.strategies.len()
-        );
+        )?;
     }
     let trading = crate::trading::Trading::for_store(&config, &store).await?;
     let code =
         super::trading_commands::replay(cli.json, &config, &store, &trading, first, last).await?;
     if !cli.json {
-        println!(
+        outln!(
             "\nnext: `barter explain ID` tells why a position was opened and closed; `barter history` lists every decision."
-        );
+        )?;
     }
     backtest_examples(cli.json, &config, &store).await?;
     Ok(code)
@@ -343,7 +355,7 @@ async fn backtest_examples(json: bool, config: &Config, store: &Store) -> anyhow
     if !json {
         let s = &result.stats;
         let pct = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.2} %"));
-        println!(
+        outln!(
             "\nbacktest of {} over the whole sample ({} to {}): return {:.2} %, max drawdown {:.2} %, {} trades, win rate {}",
             request.strategies.join(" + "),
             s.start,
@@ -352,15 +364,15 @@ async fn backtest_examples(json: bool, config: &Config, store: &Store) -> anyhow
             s.max_drawdown_pct,
             s.trades,
             pct(s.win_rate_pct)
-        );
-        println!(
+        )?;
+        outln!(
             "report: {} (open it in a browser; `barter backtest --help` for more)",
             dir.join("report.html").display()
-        );
-        println!(
+        )?;
+        outln!(
             "dashboard: `barter serve --no-auth`, then open http://127.0.0.1:8080/ (positions, \
              charts, history and the simulator in the browser)"
-        );
+        )?;
     }
     Ok(())
 }

@@ -1,5 +1,18 @@
 //! The `barter` command line: arguments (clap), dispatch, and exit status.
 
+/// `println!` that returns the write error instead of panicking, so a closed pipe
+/// (`barter history | head -1`) or a full disk reaches [`run`]'s caller as an error.
+macro_rules! outln {
+    () => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock())
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod backtest_command;
 mod commands;
 mod output;
@@ -13,6 +26,37 @@ use std::process::ExitCode;
 use barter_core::{Calendar, Day, SourceKind, Symbol};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+
+/// How a failed command ends: a closed standard output (the reader of a pipe went away, as with
+/// `barter history | head -1`) ends quietly and successfully like other Unix tools; anything
+/// else is printed as `error: …` with a failing status.
+pub fn exit_on_error(error: &anyhow::Error) -> ExitCode {
+    let io = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<std::io::Error>());
+    match io.map(std::io::Error::kind) {
+        Some(std::io::ErrorKind::BrokenPipe) => ExitCode::SUCCESS,
+        Some(std::io::ErrorKind::StorageFull) => {
+            eprintln!("error: cannot write the output: the disk is full ({error})");
+            ExitCode::FAILURE
+        }
+        _ => {
+            let message = format!("{error:#}");
+            eprintln!("error: {}", barter_store::secrets::redact(&message));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Flushes standard output at the end of a command, so a write error that buffering delayed
+/// (a full disk) is still reported.
+///
+/// # Errors
+/// The write error.
+pub fn flush_output() -> std::io::Result<()> {
+    use std::io::Write as _;
+    std::io::stdout().lock().flush()
+}
 
 /// Barter: automated, scheduled trading on daily candles.
 #[derive(Debug, Parser)]
@@ -87,7 +131,7 @@ pub enum Command {
         #[arg(long)]
         strategy: Option<String>,
         /// Only entries recorded on or after this day.
-        #[arg(long)]
+        #[arg(long, value_parser = barter_core::calendar::parse_day)]
         since: Option<Day>,
         /// How many entries.
         #[arg(long, default_value_t = 50)]
@@ -103,10 +147,10 @@ pub enum Command {
         /// The instrument symbol.
         symbol: Symbol,
         /// First day (YYYY-MM-DD).
-        #[arg(long)]
+        #[arg(long, value_parser = barter_core::calendar::parse_day)]
         from: Option<Day>,
         /// Last day (YYYY-MM-DD).
-        #[arg(long)]
+        #[arg(long, value_parser = barter_core::calendar::parse_day)]
         to: Option<Day>,
     },
     /// Show recent job runs.
@@ -191,7 +235,7 @@ pub struct SyncArgs {
     #[arg(long = "instrument", value_name = "SYMBOL")]
     pub instruments: Vec<Symbol>,
     /// Re-fetch from this day (YYYY-MM-DD) instead of the last complete stored day.
-    #[arg(long)]
+    #[arg(long, value_parser = barter_core::calendar::parse_day)]
     pub since: Option<Day>,
 }
 
@@ -199,10 +243,10 @@ pub struct SyncArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Replay the daily job for each day from this one, as if the cron had run then.
-    #[arg(long, value_name = "DAY")]
+    #[arg(long, value_name = "DAY", value_parser = barter_core::calendar::parse_day)]
     pub replay_from: Option<Day>,
     /// Last day of the replay (default: yesterday).
-    #[arg(long, value_name = "DAY", requires = "replay_from")]
+    #[arg(long, value_name = "DAY", requires = "replay_from", value_parser = barter_core::calendar::parse_day)]
     pub to: Option<Day>,
 }
 
@@ -230,11 +274,30 @@ pub fn init_logging(verbose: u8) {
         _ => "debug",
     };
     let filter = EnvFilter::try_from_env("BARTER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // Before the first log line: no secret of the environment is ever logged.
+    barter_store::secrets::register_from_env();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr)
         .with_target(false)
         .try_init();
+}
+
+/// Standard error with every registered secret removed (see `barter_store::secrets`): the log
+/// formatter writes each event whole, so a secret is never split across two writes.
+struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let clean = barter_store::secrets::redact(&text);
+        std::io::stderr().lock().write_all(clean.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().lock().flush()
+    }
 }
 
 pub use commands::instrument_from_args;
@@ -244,5 +307,6 @@ pub use commands::instrument_from_args;
 /// # Errors
 /// Any failure, with context saying what was being done.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    barter_store::secrets::register_from_env();
     commands::dispatch(cli).await
 }

@@ -9,12 +9,12 @@ use serde::Serialize;
 use crate::sync::SyncProgress;
 
 pub(super) fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?)?;
     Ok(())
 }
 
 /// Prints rows as a left-aligned table under a header.
-pub(super) fn table(header: &[&str], rows: &[Vec<String>]) {
+pub(super) fn table(header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -27,12 +27,13 @@ pub(super) fn table(header: &[&str], rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        outln!("{}", padded.join("  ").trim_end())
     };
-    line(header.iter().map(|h| (*h).to_owned()).collect());
+    line(header.iter().map(|h| (*h).to_owned()).collect())?;
     for row in rows {
-        line(row.clone());
+        line(row.clone())?;
     }
+    Ok(())
 }
 
 /// Prints instruments.
@@ -41,7 +42,7 @@ pub fn instruments(json: bool, instruments: &[Instrument]) -> anyhow::Result<()>
         return print_json(instruments);
     }
     if instruments.is_empty() {
-        println!("no instruments registered; try `barter quickstart` or `barter instruments add`");
+        outln!("no instruments registered; try `barter quickstart` or `barter instruments add`")?;
         return Ok(());
     }
     let rows: Vec<Vec<String>> = instruments
@@ -69,7 +70,7 @@ pub fn instruments(json: bool, instruments: &[Instrument]) -> anyhow::Result<()>
             "ACTIVE",
         ],
         &rows,
-    );
+    )?;
     Ok(())
 }
 
@@ -98,8 +99,8 @@ pub fn candles(json: bool, candles: &[Candle]) -> anyhow::Result<()> {
             "DAY", "OPEN", "HIGH", "LOW", "CLOSE", "VOLUME", "COMPLETE", "ORIGIN",
         ],
         &rows,
-    );
-    println!("{} candle(s)", candles.len());
+    )?;
+    outln!("{} candle(s)", candles.len())?;
     Ok(())
 }
 
@@ -131,7 +132,7 @@ pub fn runs(json: bool, runs: &[Run]) -> anyhow::Result<()> {
     table(
         &["RUN", "KIND", "STARTED (UTC)", "TOOK", "STATUS", "COUNTS"],
         &rows,
-    );
+    )?;
     Ok(())
 }
 
@@ -188,9 +189,9 @@ pub fn sync_run(json: bool, run: &Run) -> anyhow::Result<()> {
             "STATUS",
         ],
         &rows,
-    );
+    )?;
     let count = |k: &str| run.counts.get(k).copied().unwrap_or(0);
-    println!(
+    outln!(
         "run {} {}: {} instrument(s), {} failed; candles added {}, updated {}, unchanged {}",
         run.id,
         run.status,
@@ -199,18 +200,18 @@ pub fn sync_run(json: bool, run: &Run) -> anyhow::Result<()> {
         count("candles_added"),
         count("candles_updated"),
         count("candles_unchanged")
-    );
+    )?;
     for item in items.iter().filter(|r| !r.gaps.is_empty()) {
         let examples: Vec<String> = item.gaps.examples.iter().map(ToString::to_string).collect();
-        println!(
+        outln!(
             "gaps: {} is missing {} trading day(s), e.g. {}",
             item.symbol,
             item.gaps.missing,
             examples.join(", ")
-        );
+        )?;
     }
     for error in &run.errors {
-        println!("error: {error}");
+        outln!("error: {error}")?;
     }
     Ok(())
 }

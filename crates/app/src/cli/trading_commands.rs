@@ -1,9 +1,10 @@
 //! The trading commands: trade, close, run (and its replay), strategies, positions, account,
 //! history and explain.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 
-use barter_core::{Day, PositionId, Run, RunReport, RunStatus};
+use barter_core::{Day, PositionId, Run, RunReport, RunStatus, Symbol};
 use barter_store::Store;
 use barter_store::trading::{HistoryFilter, PositionStatus};
 use chrono::{DateTime, Days, NaiveTime, Utc};
@@ -19,6 +20,48 @@ use crate::trading::{
     sync_new_trades_with,
 };
 use crate::views;
+
+/// The longest replay `barter run --replay-from` accepts, in days (about 55 years), after the
+/// range is clamped to the stored candles and to yesterday.
+pub const MAX_REPLAY_DAYS: u64 = 20_000;
+
+/// `from..=to` clamped to what can be replayed: not before the first stored candle (when there
+/// are candles) and not after yesterday, each clamp said on stderr; refused when still longer
+/// than [`MAX_REPLAY_DAYS`].
+async fn replay_range(store: &Store, from: Day, to: Day) -> anyhow::Result<(Day, Day)> {
+    let yesterday = Utc::now().date_naive() - Days::new(1);
+    let to = if to > yesterday {
+        eprintln!("note: --to {to} is after yesterday; replaying up to {yesterday}");
+        yesterday
+    } else {
+        to
+    };
+    let mut first_stored: Option<Day> = None;
+    for instrument in store.instruments().await? {
+        if let Some(coverage) = store.coverage(&instrument.symbol).await? {
+            first_stored = Some(first_stored.map_or(coverage.first, |d| d.min(coverage.first)));
+        }
+    }
+    let from = match first_stored {
+        Some(first) if from < first && first <= to => {
+            eprintln!("note: the first stored candle is from {first}; replaying from there");
+            first
+        }
+        _ => from,
+    };
+    if to < from {
+        anyhow::bail!("nothing to replay: --replay-from {from} is after yesterday ({yesterday})");
+    }
+    let span = (to - from).num_days().unsigned_abs() + 1;
+    if span > MAX_REPLAY_DAYS {
+        anyhow::bail!(
+            "a replay from {from} to {to} is {span} days; at most {MAX_REPLAY_DAYS} are \
+             replayed at once: sync the instruments first (`barter sync`) so the range starts \
+             at their first candle, or choose a shorter range"
+        );
+    }
+    Ok((from, to))
+}
 
 /// When a replayed day's cron "runs": 00:10 UTC the next day, like the example schedule.
 const REPLAY_TIME: NaiveTime = match NaiveTime::from_hms_opt(0, 10, 0) {
@@ -64,11 +107,11 @@ pub(super) async fn dispatch(
             let known = crate::trading::known_symbols(store).await?;
             match barter_core::strategy::build_all(&config.strategies, &known) {
                 Ok(built) => {
-                    println!(
+                    outln!(
                         "{} strateg{} OK",
                         built.len(),
                         if built.len() == 1 { "y" } else { "ies" }
-                    );
+                    )?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(problems) => {
@@ -166,9 +209,11 @@ pub(super) async fn replay(
     if to < from {
         anyhow::bail!("--to {to} is before --replay-from {from}");
     }
+    let (from, to) = replay_range(store, from, to).await?;
     let mut ok = true;
     let mut days = Vec::new();
     let mut market = MarketCache::across_jobs();
+    let mut stored_last: HashMap<Symbol, Option<Day>> = HashMap::new();
     let mut day = from;
     while day <= to {
         let now: DateTime<Utc> = (day + Days::new(1)).and_time(REPLAY_TIME).and_utc();
@@ -181,12 +226,17 @@ pub(super) async fn replay(
         };
         let sync = sync_data(store, &sources, &options, now, &NoProgress).await?;
         if let Some(RunReport::SyncData(items)) = &sync.report {
-            market.invalidate(
-                items
-                    .iter()
-                    .filter(|i| i.added + i.updated > 0)
-                    .map(|i| &i.symbol),
-            );
+            // Forget what changed since the cache read it: what this sync wrote, and what a
+            // replay running alongside wrote (this sync then adds nothing, but the stored
+            // range moves on).
+            let changed = items.iter().filter(|i| {
+                let moved = stored_last.get(&i.symbol) != Some(&i.stored_range.map(|r| r.1));
+                i.added + i.updated > 0 || moved
+            });
+            market.invalidate(changed.map(|i| &i.symbol));
+            for item in items {
+                stored_last.insert(item.symbol.clone(), item.stored_range.map(|r| r.1));
+            }
         }
         let trade = sync_new_trades_with(store, trading, now, &mut market, &Unobserved).await?;
         let close =
@@ -199,9 +249,9 @@ pub(super) async fn replay(
     }
     output::replay(json, &days)?;
     if !json {
-        println!();
+        outln!()?;
         output::positions(false, store, store.positions(None).await?).await?;
-        println!();
+        outln!()?;
         output::account(false, store, trading.initial_cash).await?;
     }
     Ok(if ok {

@@ -50,29 +50,30 @@ pub fn decision_run(json: bool, run: &Run) -> anyhow::Result<()> {
             "WHY",
         ],
         &rows,
-    );
-    run_summary(run, "");
+    )?;
+    run_summary(run, "")?;
     Ok(())
 }
 
 /// One line per run with its non-zero counts, then its errors (indented by `indent`).
-fn run_summary(run: &Run, indent: &str) {
+fn run_summary(run: &Run, indent: &str) -> std::io::Result<()> {
     let counts: Vec<String> = run
         .counts
         .iter()
         .filter(|(_, v)| **v > 0)
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    println!(
+    outln!(
         "run {} {} {}: {}",
         run.id,
         run.kind.as_str(),
         run.status,
         counts.join(", ")
-    );
+    )?;
     for error in &run.errors {
-        println!("{indent}error: {error}");
+        outln!("{indent}error: {error}")?;
     }
+    Ok(())
 }
 
 /// Prints the three runs of a daily job.
@@ -81,7 +82,7 @@ pub fn daily(json: bool, runs: &[&Run]) -> anyhow::Result<()> {
         return print_json(runs);
     }
     for run in runs {
-        run_summary(run, "  ");
+        run_summary(run, "  ")?;
     }
     Ok(())
 }
@@ -139,14 +140,14 @@ pub fn replay(json: bool, days: &[ReplayDay]) -> anyhow::Result<()> {
     table(
         &["DAY", "CANDLES ADDED", "OPENED", "CLOSED", "ERRORS"],
         &rows,
-    );
+    )?;
     let (opened, closed): (u64, u64) = days
         .iter()
         .fold((0, 0), |(o, c), d| (o + d.opened, c + d.closed));
-    println!(
+    outln!(
         "replayed {} day(s): {opened} position(s) opened, {closed} closed",
         days.len()
-    );
+    )?;
     Ok(())
 }
 
@@ -167,7 +168,7 @@ pub fn strategies(json: bool, configs: &[StrategyConfig]) -> anyhow::Result<()> 
             ]
         })
         .collect();
-    table(&["NAME", "ENABLED", "INSTRUMENTS", "ENTRY", "EXIT"], &rows);
+    table(&["NAME", "ENABLED", "INSTRUMENTS", "ENTRY", "EXIT"], &rows)?;
     Ok(())
 }
 
@@ -178,7 +179,7 @@ pub async fn positions(json: bool, store: &Store, positions: Vec<Position>) -> a
         return print_json(&lines);
     }
     if lines.is_empty() {
-        println!("no positions");
+        outln!("no positions")?;
         return Ok(());
     }
     let rows: Vec<Vec<String>> = lines
@@ -212,7 +213,7 @@ pub async fn positions(json: bool, store: &Store, positions: Vec<Position>) -> a
             "P&L",
         ],
         &rows,
-    );
+    )?;
     Ok(())
 }
 
@@ -237,7 +238,7 @@ pub async fn account(json: bool, store: &Store, initial_cash: Money) -> anyhow::
             ),
         ],
     ];
-    table(&["ACCOUNT", "VALUE"], &rows);
+    table(&["ACCOUNT", "VALUE"], &rows)?;
     Ok(())
 }
 
@@ -279,7 +280,7 @@ pub fn history(json: bool, entries: &[HistoryEntry]) -> anyhow::Result<()> {
             "DETAIL",
         ],
         &rows,
-    );
+    )?;
     Ok(())
 }
 
@@ -293,41 +294,41 @@ pub fn explain(json: bool, explanation: &Explanation) -> anyhow::Result<()> {
         decisions,
         fills,
     } = explanation;
-    println!(
+    outln!(
         "position {}: {} {} by strategy {}, {}",
         position.id,
         position.quantity,
         position.symbol,
         position.strategy,
         if position.is_open() { "open" } else { "closed" }
-    );
+    )?;
     for d in decisions {
-        println!(
+        outln!(
             "\n{} decision on the close of {} ({:?}):",
             d.kind.as_str(),
             d.day,
             d.outcome
-        );
+        )?;
         if let Some(why) = d.detail.get("explanation").and_then(|v| v.as_str()) {
-            println!("  {why}");
+            outln!("  {why}")?;
         }
         if let Some(reason) = d.detail.get("reason").and_then(|v| v.as_str()) {
-            println!("  exit reason: {reason}");
+            outln!("  exit reason: {reason}")?;
         }
         if let Some(values) = d.detail.get("values").and_then(|v| v.as_object()) {
             for (name, value) in values {
-                println!("  {name} = {value}");
+                outln!("  {name} = {value}")?;
             }
         }
     }
     for f in fills {
-        println!(
+        outln!(
             "\nfill: {:?} {} at {} on {} ({:?}), gross {}, fee {}",
             f.side, f.quantity, f.price, f.day, f.basis, f.gross, f.fee
-        );
+        )?;
     }
     if let Some(pnl) = position.realized_pnl() {
-        println!("\nrealized P&L: {pnl}");
+        outln!("\nrealized P&L: {pnl}")?;
     }
     Ok(())
 }

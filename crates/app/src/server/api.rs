@@ -144,8 +144,10 @@ async fn add_instrument(
     body: Result<Json<AddInstrument>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(args) = body?;
-    let instrument =
-        crate::cli::instrument_from_args(&args).map_err(|e| ApiError::invalid(format!("{e:#}")))?;
+    let root = state.config().csv_root();
+    let csv = crate::data_files::CsvAccess::Under(&root);
+    let instrument = crate::cli::instrument_from_args(&args, csv)
+        .map_err(|e| ApiError::invalid(format!("{e:#}")))?;
     state
         .store()
         .add_instrument(&instrument)

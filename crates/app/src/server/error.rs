@@ -96,6 +96,8 @@ impl IntoResponse for ApiError {
         if let (Some(error), Some(extra)) = (error.as_object_mut(), self.extra.as_object()) {
             error.extend(extra.clone());
         }
+        // An error may quote what a file, a source or the database said: never a secret.
+        barter_store::secrets::redact_json(&mut error);
         let mut response = (self.status, Json(json!({ "error": error }))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

@@ -416,7 +416,7 @@ async fn add(
         error: Some(error),
         ..ListView::default()
     };
-    let instrument = match instrument_from_form(&form) {
+    let instrument = match instrument_from_form(&form, &state.config().csv_root()) {
         Ok(instrument) => instrument,
         Err(error) => {
             let view = refused(error, form);
@@ -444,7 +444,10 @@ async fn add(
 
 /// The instrument the add form describes, built exactly as `POST /api/instruments` and
 /// `barter instruments add` build it; a refusal names the field to correct.
-fn instrument_from_form(form: &AddForm) -> Result<Instrument, FieldError> {
+fn instrument_from_form(
+    form: &AddForm,
+    csv_root: &std::path::Path,
+) -> Result<Instrument, FieldError> {
     let symbol =
         Symbol::parse(form.symbol.trim()).map_err(|e| FieldError::new("symbol", e.to_string()))?;
     let source: SourceKind = form
@@ -465,7 +468,7 @@ fn instrument_from_form(form: &AddForm) -> Result<Instrument, FieldError> {
         let example = match source {
             SourceKind::CoinGecko => "CoinGecko's coin id, e.g. `bitcoin`",
             SourceKind::Binance => "the Binance pair, e.g. `BTCUSDT`",
-            _ => "the path of the CSV file on the server",
+            _ => "the CSV file's path in the server's data folder",
         };
         return Err(FieldError::new(
             "source_id",
@@ -484,7 +487,8 @@ fn instrument_from_form(form: &AddForm) -> Result<Instrument, FieldError> {
         quote: form.quote.clone(),
         calendar,
     };
-    crate::cli::instrument_from_args(&args).map_err(|e| match e.downcast_ref() {
+    let csv = crate::data_files::CsvAccess::Under(csv_root);
+    crate::cli::instrument_from_args(&args, csv).map_err(|e| match e.downcast_ref() {
         // The core's message names the instrument too; the form already shows it.
         Some(InstrumentError::BadQuoteCurrency { quote, .. }) => FieldError::new(
             "quote",
