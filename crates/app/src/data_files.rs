@@ -38,8 +38,7 @@ pub fn csv_file(path: &str, access: CsvAccess<'_>) -> Result<String, String> {
     }
     match access {
         CsvAccess::AnyRegularFile => {
-            let resolved = std::fs::canonicalize(path)
-                .map_err(|e| format!("CSV file {given} cannot be opened: {e}"))?;
+            let resolved = std::fs::canonicalize(path).map_err(|e| unreadable(&given, &e))?;
             regular_file(&resolved, &given)?;
             Ok(path.to_owned())
         }
@@ -67,10 +66,7 @@ pub fn csv_file(path: &str, access: CsvAccess<'_>) -> Result<String, String> {
                 root.join(relative)
             };
             let resolved = std::fs::canonicalize(&joined).map_err(|e| {
-                format!(
-                    "CSV file {given} cannot be opened in the data folder {}: {e}",
-                    root.display()
-                )
+                format!("{} in the data folder {}", unreadable(&given, &e), root.display())
             })?;
             if !resolved.starts_with(&root) {
                 return Err(format!(
@@ -82,6 +78,15 @@ pub fn csv_file(path: &str, access: CsvAccess<'_>) -> Result<String, String> {
             regular_file(&resolved, &given)?;
             Ok(resolved.display().to_string())
         }
+    }
+}
+
+/// Why a file cannot be opened, in the words a user acts on.
+fn unreadable(given: &str, error: &std::io::Error) -> String {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        format!("CSV file {given} does not exist (give the path of an existing file)")
+    } else {
+        format!("CSV file {given} cannot be opened: {error}")
     }
 }
 
@@ -158,7 +163,7 @@ mod tests {
             ("/proc/self/environ", "outside the data folder"),
             ("/etc/passwd", "outside the data folder"),
             ("sub", "a folder"),
-            ("missing.csv", "cannot be opened"),
+            ("missing.csv", "does not exist"),
             ("", "empty"),
             ("a\nb.csv", "control characters"),
         ] {

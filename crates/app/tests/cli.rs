@@ -185,7 +185,7 @@ fn instruments_can_be_added_from_csv_listed_and_removed() {
 #[test]
 fn bad_input_gets_a_clear_error_and_a_failing_exit_status() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 13] = [
         (
             &["instruments", "add", "BTC", "--source", "yahoo"],
             "unknown data source `yahoo`",
@@ -204,7 +204,39 @@ fn bad_input_gets_a_clear_error_and_a_failing_exit_status() {
                 "--path",
                 "nope.csv",
             ],
-            "CSV file nope.csv does not exist",
+            "CSV file `nope.csv` does not exist",
+        ),
+        (
+            &["instruments", "add", "ENV", "--source", "csv", "--path", "/proc/self/environ"],
+            "is a system file",
+        ),
+        (
+            &["instruments", "add", "Z", "--source", "csv", "--path", "/dev/zero"],
+            "is a system file",
+        ),
+        (
+            &["instruments", "add", "D", "--source", "csv", "--path", "/tmp"],
+            "is a folder",
+        ),
+        (
+            &["candles", "BTC", "--from", "2025-02-30"],
+            "2025-02 has 28 days",
+        ),
+        (
+            &["candles", "BTC", "--from", "2025-03-02", "--to", "2025-03-01"],
+            "--from 2025-03-02 is after --to 2025-03-01",
+        ),
+        (
+            &["backtest", "--data", "x.csv", "--entry", "close > 1", "--cash", "-5"],
+            "-5 must be greater than 0",
+        ),
+        (
+            &["run", "--replay-from", "0001-01-01", "--to", "9999-12-31"],
+            "at most 20000 are replayed at once",
+        ),
+        (
+            &["backtest", "--data", "x.csv", "--entry", "close > 1", "--out", "/proc/barter-x"],
+            "cannot write the report to /proc/barter-x",
         ),
         (
             &["instruments", "add", "XYZ", "--source", "sample"],
@@ -465,4 +497,46 @@ fn a_replay_killed_part_way_and_run_again_ends_exactly_like_an_uninterrupted_one
         "the starter strategies trade between March and August 2025"
     );
     assert_eq!(position_facts(killed.path()), expected);
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_and_a_full_disk_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["instruments", "add", "BTC", "--source", "sample"][..],
+        &["sync"][..],
+    ] {
+        let out = barter(dir.path(), args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // `barter candles BTC | head -0`: the reader is gone before the first line is written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_barter"))
+        .args(["candles", "BTC"])
+        .current_dir(dir.path())
+        .env_remove("BARTER_CONFIG")
+        .env_remove("BARTER_DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("barter runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{:?}: {}", out.status, stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = Command::new(env!("CARGO_BIN_EXE_barter"))
+        .args(["candles", "BTC"])
+        .current_dir(dir.path())
+        .env_remove("BARTER_CONFIG")
+        .env_remove("BARTER_DATABASE_URL")
+        .stdout(full)
+        .output()
+        .expect("barter runs");
+    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the disk is full"), "{}", stderr(&out));
 }
