@@ -101,11 +101,11 @@ impl std::fmt::Display for Sizing {
         match self {
             Self::Quantity(q) => write!(f, "{q} units"),
             Self::Amount(a) => write!(f, "{a} per entry, fee included"),
-            Self::EquityFraction(x) => write!(
-                f,
-                "{}% of equity, fee included",
-                (*x * Decimal::ONE_HUNDRED).normalize()
-            ),
+            Self::EquityFraction(x) => match x.checked_mul(Decimal::ONE_HUNDRED) {
+                Some(percent) => write!(f, "{}% of equity, fee included", percent.normalize()),
+                // Only a hand-built fraction can be this large (configs stop at 100%).
+                None => write!(f, "{x} times equity, fee included"),
+            },
             Self::AllCash => f.write_str("all available cash, fee included"),
         }
     }
@@ -124,6 +124,13 @@ pub enum Refusal {
         needed: Money,
         /// Cash available.
         available: Money,
+    },
+    /// The order's amounts do not fit the decimal range (about 7.9e28): a size or price far
+    /// beyond anything real, refused rather than computed wrongly or panicking.
+    #[error("order too large: {what} is beyond the amounts that can be computed exactly")]
+    TooLarge {
+        /// What overflowed, e.g. "the cost of 1e25 units at 50000".
+        what: String,
     },
     /// After rounding down, the order buys nothing.
     #[error("order too small: {amount} buys less than one unit step at {price}")]
@@ -170,8 +177,8 @@ impl Fill {
     /// The change in cash: a buy pays gross + fee, a sell receives gross − fee.
     pub fn cash_delta(&self) -> Money {
         match self.side {
-            Side::Buy => Money(-(self.gross.0 + self.fee.0)),
-            Side::Sell => Money(self.gross.0 - self.fee.0),
+            Side::Buy => Money(-self.gross.0.saturating_add(self.fee.0)),
+            Side::Sell => Money(self.gross.0.saturating_sub(self.fee.0)),
         }
     }
 }
@@ -243,18 +250,33 @@ impl FillModel {
         }
     }
 
-    /// The execution price of `side` at `reference`, slippage applied against the trader.
+    /// The execution price of `side` at `reference`, slippage applied against the trader
+    /// (saturating at the decimal range; buys refuse such prices, see [`FillModel::buy`]).
     pub fn execution_price(&self, side: Side, reference: Price) -> Price {
+        self.checked_execution_price(side, reference)
+            .unwrap_or(Price(Decimal::MAX))
+    }
+
+    /// The execution price, or `None` when it is beyond the decimal range.
+    fn checked_execution_price(&self, side: Side, reference: Price) -> Option<Price> {
         let slip = self.slippage_bps / BPS_PER_UNIT;
-        match side {
-            Side::Buy => Price(reference.0 * (Decimal::ONE + slip)),
-            Side::Sell => Price(reference.0 * (Decimal::ONE - slip)),
-        }
+        let factor = match side {
+            Side::Buy => Decimal::ONE + slip,
+            Side::Sell => Decimal::ONE - slip,
+        };
+        reference.0.checked_mul(factor).map(Price)
     }
 
     /// The fee on a trade of `gross`.
     pub fn fee(&self, gross: Money) -> Money {
-        Money(gross.0.abs() * self.fee_bps / BPS_PER_UNIT)
+        let gross = gross.0.abs();
+        // The fee is at most the gross (fee_bps <= 10000), so dividing first never overflows;
+        // the exact product is preferred when it fits.
+        Money(
+            gross
+                .checked_mul(self.fee_bps)
+                .map_or_else(|| gross / BPS_PER_UNIT * self.fee_bps, |x| x / BPS_PER_UNIT),
+        )
     }
 
     fn round_down(&self, quantity: Decimal) -> Decimal {
@@ -278,25 +300,44 @@ impl FillModel {
         next: Option<&Candle>,
     ) -> Result<Fill, Refusal> {
         let (day, reference, basis) = self.reference(decision, next);
-        let price = self.execution_price(Side::Buy, reference);
-        let per_unit = price.0 * (Decimal::ONE + self.fee_bps / BPS_PER_UNIT);
+        // Every product and sum is checked: a size such as "1e25 units" or a price near the
+        // decimal range is refused, never a panic (Decimal's operators panic on overflow).
+        let too_large = |what: String| Refusal::TooLarge { what };
+        let price = self
+            .checked_execution_price(Side::Buy, reference)
+            .ok_or_else(|| too_large(format!("the price {reference} with slippage")))?;
+        let per_unit = price
+            .0
+            .checked_mul(Decimal::ONE + self.fee_bps / BPS_PER_UNIT)
+            .ok_or_else(|| too_large(format!("the price {price} with the fee")))?;
         let quantity = match sizing {
             Sizing::Quantity(q) => q.0,
             Sizing::Amount(amount) => self.units_for(amount, per_unit, price)?,
             Sizing::EquityFraction(fraction) => {
-                self.units_for(Money(equity.0 * fraction), per_unit, price)?
+                let amount = equity
+                    .0
+                    .checked_mul(fraction)
+                    .ok_or_else(|| too_large(format!("{fraction} of the equity {equity}")))?;
+                self.units_for(Money(amount), per_unit, price)?
             }
             Sizing::AllCash => self.units_for(cash, per_unit, price)?,
         };
+        let gross = quantity
+            .checked_mul(price.0)
+            .map(Money)
+            .ok_or_else(|| too_large(format!("the cost of {quantity} units at {price}")))?;
         if quantity <= Decimal::ZERO {
             return Err(Refusal::TooSmall {
-                amount: Money(quantity * price.0),
+                amount: gross,
                 price,
             });
         }
-        let gross = Money(quantity * price.0);
         let fee = self.fee(gross);
-        let needed = Money(gross.0 + fee.0);
+        let needed = gross
+            .0
+            .checked_add(fee.0)
+            .map(Money)
+            .ok_or_else(|| too_large(format!("the cost {gross} with its fee {fee}")))?;
         if needed > cash {
             return Err(Refusal::InsufficientCash {
                 needed,
@@ -321,7 +362,14 @@ impl FillModel {
         per_unit: Decimal,
         price: Price,
     ) -> Result<Decimal, Refusal> {
-        let units = self.round_down(amount.0 / per_unit);
+        // A zero price cannot come from a valid candle; refuse rather than divide by zero.
+        let units = amount
+            .0
+            .checked_div(per_unit)
+            .map(|units| self.round_down(units))
+            .ok_or_else(|| Refusal::TooLarge {
+                what: format!("the quantity {amount} buys at {price}"),
+            })?;
         if units <= Decimal::ZERO {
             return Err(Refusal::TooSmall { amount, price });
         }
@@ -332,7 +380,9 @@ impl FillModel {
     pub fn sell(&self, quantity: Quantity, decision: &Candle, next: Option<&Candle>) -> Fill {
         let (day, reference, basis) = self.reference(decision, next);
         let price = self.execution_price(Side::Sell, reference);
-        let gross = Money(quantity.0 * price.0);
+        // Selling is never refused: a quantity bought (its cost checked to fit) sold at a price
+        // grown past the decimal range saturates instead of panicking.
+        let gross = Money(quantity.0.saturating_mul(price.0));
         let fee = self.fee(gross);
         Fill {
             symbol: decision.symbol().clone(),
@@ -637,5 +687,61 @@ mod tests {
             self.rounding = QuantityRounding::WholeUnits;
             self
         }
+    }
+
+    #[test]
+    fn huge_sizes_and_prices_are_refused_never_a_panic() {
+        let d = candle("2024-01-01", dec!(50000), dec!(50000));
+        let costly = model(
+            dec!(10),
+            dec!(5),
+            FillTiming::Close,
+            QuantityRounding::default(),
+        );
+        let cash = Money(Decimal::MAX);
+        let sizes = [
+            Sizing::Quantity(Quantity(dec!(10000000000000000000000000))),
+            Sizing::Quantity(Quantity(Decimal::MAX)),
+            Sizing::Amount(Money(Decimal::MAX)),
+            Sizing::Amount(Money(Decimal::MAX - Decimal::ONE)),
+            Sizing::EquityFraction(Decimal::MAX),
+            Sizing::EquityFraction(dec!(1e20)),
+            Sizing::AllCash,
+        ];
+        for sizing in sizes {
+            for model in [FillModel::default(), costly] {
+                match model.buy(sizing, cash, cash, &d, None) {
+                    Err(Refusal::TooLarge { what }) => assert!(!what.is_empty()),
+                    Err(other) => panic!("{sizing:?}: {other}"),
+                    Ok(fill) => {
+                        // What fits is paid for exactly.
+                        assert!(fill.gross.0 + fill.fee.0 <= cash.0, "{sizing:?}");
+                    }
+                }
+            }
+            let _ = sizing.to_string();
+        }
+        let refusal = FillModel::default()
+            .buy(
+                Sizing::Quantity(Quantity(dec!(10000000000000000000000000))),
+                cash,
+                cash,
+                &d,
+                None,
+            )
+            .expect_err("too large");
+        assert_eq!(
+            refusal.to_string(),
+            "order too large: the cost of 10000000000000000000000000 units at 50000 is beyond \
+             the amounts that can be computed exactly"
+        );
+        // A price near the decimal range: refused on buys, saturated on sells.
+        let huge = candle("2024-01-01", Decimal::MAX, Decimal::MAX);
+        assert!(matches!(
+            costly.buy(Sizing::AllCash, cash, cash, &huge, None),
+            Err(Refusal::TooLarge { .. })
+        ));
+        let sold = costly.sell(Quantity(dec!(2)), &huge, None);
+        assert!(sold.cash_delta().0 > Decimal::ZERO);
     }
 }

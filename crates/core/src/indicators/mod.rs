@@ -255,4 +255,30 @@ mod tests {
         }
         assert!(stddev(&[1.0, 2.0], 2, 0.0).is_ok());
     }
+
+    #[test]
+    fn a_period_longer_than_the_data_is_never_ready_and_allocates_by_the_data() {
+        // `highest(close, 4294967295)` used to reserve a window of that many indices (34 GB).
+        let x = [1.0, 2.0, 3.0, 2.0, 1.0];
+        for period in [x.len() + 1, 4_294_967_295, usize::MAX] {
+            let none = vec![None; x.len()];
+            let outputs: Vec<Values> = vec![
+                sma(&x, period).expect("sma"),
+                ema(&x, period).expect("ema"),
+                wma(&x, period).expect("wma"),
+                rsi(&x, period).expect("rsi"),
+                highest(&x, period).expect("highest"),
+                lowest(&x, period).expect("lowest"),
+                roc(&x, period).expect("roc"),
+                stddev(&x, period, 1.0).expect("stddev"),
+                atr(&x, &x, &x, period).expect("atr"),
+                macd(&x, 2, period, period).expect("macd").signal,
+                macd(&x, 2, 3, period).expect("macd").line,
+                bollinger(&x, period, 2.0).expect("bollinger").upper,
+            ];
+            for (i, output) in outputs.iter().enumerate() {
+                assert_eq!(output, &none, "indicator {i}, period {period}");
+            }
+        }
+    }
 }

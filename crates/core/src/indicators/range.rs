@@ -28,16 +28,21 @@ fn extreme(
     out: &mut [Option<f64>],
     dominates: impl Fn(f64, f64) -> bool,
 ) {
-    let mut window: VecDeque<usize> = VecDeque::with_capacity(period);
+    // Sized by the data, never by the period: `highest(close, 4294967295)` must not reserve
+    // 34 GB for a window that can hold at most `x.len()` indices.
+    let mut window: VecDeque<usize> = VecDeque::with_capacity(period.min(x.len()));
     for (i, &v) in x.iter().enumerate() {
         while window.back().is_some_and(|&j| dominates(v, x[j])) {
             window.pop_back();
         }
         window.push_back(i);
-        if window.front().is_some_and(|&j| j + period <= i) {
+        if window
+            .front()
+            .is_some_and(|&j| j.saturating_add(period) <= i)
+        {
             window.pop_front();
         }
-        if i + 1 >= period {
+        if i >= period - 1 {
             out[i] = window.front().map(|&j| x[j]);
         }
     }

@@ -6,7 +6,7 @@ use super::ast::BinaryOp;
 use super::cache::IndicatorCache;
 use super::context::{Columns, EvalContext};
 use super::functions::{ArgKind, Func, FuncSpec, Input, Inputs, SeriesField, SeriesSet};
-use super::node::{ArgValue, Bindings, Indicator, Node, NodeKind, PositionValue};
+use super::node::{Arg, ArgValue, Bindings, Indicator, Node, NodeKind, PositionValue};
 
 /// The outcome of running a rule on one decision day.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,58 +118,76 @@ impl<'c> Evaluator<'_, 'c> {
     }
 
     /// The value of `node` `offset` days before the decision day.
+    ///
+    /// A dispatcher with one `?`: every level of the rule stacks this frame and one helper's, so
+    /// the work (and its temporaries) lives in the helpers (the parser bounds the depth).
     fn eval(&mut self, node: &Node, offset: usize) -> Step<Value> {
         let value = match &node.kind {
-            NodeKind::Const(v) => Value::Num(*v),
-            NodeKind::Param(name) => Value::Num(self.bindings.get(name)),
+            NodeKind::Const(v) => Ok(Value::Num(*v)),
+            NodeKind::Param(name) => Ok(Value::Num(self.bindings.get(name))),
             NodeKind::Series(instrument, field) => {
-                let (symbol, columns) = self.columns(instrument.as_ref())?;
-                let column = columns.field(*field);
-                let Some(i) = column.len().checked_sub(offset + 1) else {
-                    return Err(format!(
-                        "{} needs {} days of {symbol} history, {} available",
-                        described(&node.text, offset),
-                        offset + 1,
-                        column.len()
-                    ));
-                };
-                Value::Num(column[i])
+                self.series(instrument.as_ref(), *field, &node.text, offset)
             }
-            NodeKind::Indicator(indicator) => {
-                Value::Num(self.indicator(indicator, &node.text, offset)?)
-            }
-            NodeKind::Position(value) => Value::Num(self.position(*value)?),
-            NodeKind::Neg(x) => Value::Num(-self.number(x, offset)?),
-            NodeKind::Not(x) => Value::Bool(!self.boolean(x, offset)?),
-            NodeKind::Binary(op, a, b) => self.binary(*op, a, b, &node.text, offset)?,
-            NodeKind::Cross { above, a, b } => {
-                let (a0, b0) = (self.number(a, offset)?, self.number(b, offset)?);
-                let (a1, b1) = (self.number(a, offset + 1)?, self.number(b, offset + 1)?);
-                if offset == 0 {
-                    for (side, value) in [(a, a1), (b, b1)] {
-                        if side.record {
-                            self.record(&yesterday(side), value);
-                        }
-                    }
-                }
-                Value::Bool(if *above {
-                    a0 > b0 && a1 <= b1
-                } else {
-                    a0 < b0 && a1 >= b1
-                })
-            }
-            NodeKind::Lookback(base, arg) => {
-                let days = self.bindings.whole(arg, 0.0)?;
-                if let (ArgValue::Param(name), 0) = (&arg.value, offset) {
-                    self.record(&format!("${name}"), days as f64);
-                }
-                self.eval(base, offset.saturating_add(days))?
-            }
-        };
+            NodeKind::Indicator(indicator) => self
+                .indicator(indicator, &node.text, offset)
+                .map(Value::Num),
+            NodeKind::Position(value) => self.position(*value).map(Value::Num),
+            NodeKind::Neg(x) => self.number(x, offset).map(|v| Value::Num(-v)),
+            NodeKind::Not(x) => self.boolean(x, offset).map(|b| Value::Bool(!b)),
+            NodeKind::Binary(op, a, b) => self.binary(*op, a, b, &node.text, offset),
+            NodeKind::Cross { above, a, b } => self.cross(*above, a, b, offset),
+            NodeKind::Lookback(base, arg) => self.lookback(base, arg, offset),
+        }?;
         if let (Value::Num(v), 0, true) = (value, offset, node.record) {
             self.record(&node.text, v);
         }
         Ok(value)
+    }
+
+    fn series(
+        &self,
+        instrument: Option<&Symbol>,
+        field: SeriesField,
+        text: &str,
+        offset: usize,
+    ) -> Step<Value> {
+        let (symbol, columns) = self.columns(instrument)?;
+        let column = columns.field(field);
+        let Some(i) = column.len().checked_sub(offset.saturating_add(1)) else {
+            return Err(format!(
+                "{} needs {} days of {symbol} history, {} available",
+                described(text, offset),
+                offset.saturating_add(1),
+                column.len()
+            ));
+        };
+        Ok(Value::Num(column[i]))
+    }
+
+    fn cross(&mut self, above: bool, a: &Node, b: &Node, offset: usize) -> Step<Value> {
+        let (a0, b0) = (self.number(a, offset)?, self.number(b, offset)?);
+        let day_before = offset.saturating_add(1);
+        let (a1, b1) = (self.number(a, day_before)?, self.number(b, day_before)?);
+        if offset == 0 {
+            for (side, value) in [(a, a1), (b, b1)] {
+                if side.record {
+                    self.record(&yesterday(side), value);
+                }
+            }
+        }
+        Ok(Value::Bool(if above {
+            a0 > b0 && a1 <= b1
+        } else {
+            a0 < b0 && a1 >= b1
+        }))
+    }
+
+    fn lookback(&mut self, base: &Node, arg: &Arg, offset: usize) -> Step<Value> {
+        let days = self.bindings.lookback(arg)?;
+        if let (ArgValue::Param(name), 0) = (&arg.value, offset) {
+            self.record(&format!("${name}"), days as f64);
+        }
+        self.eval(base, offset.saturating_add(days))
     }
 
     fn binary(
@@ -182,34 +200,13 @@ impl<'c> Evaluator<'_, 'c> {
     ) -> Step<Value> {
         // Both sides are always evaluated, so a rule is ready only when all its parts are.
         if matches!(op, BinaryOp::And | BinaryOp::Or) {
-            let (x, y) = (self.boolean(a, offset)?, self.boolean(b, offset)?);
-            return Ok(Value::Bool(if op == BinaryOp::And {
-                x && y
-            } else {
-                x || y
-            }));
+            let x = self.boolean(a, offset);
+            let y = self.boolean(b, offset);
+            return logical(op, x, y);
         }
-        let (x, y) = (self.number(a, offset)?, self.number(b, offset)?);
-        let value = match op {
-            BinaryOp::Add => x + y,
-            BinaryOp::Sub => x - y,
-            BinaryOp::Mul => x * y,
-            BinaryOp::Div => x / y,
-            BinaryOp::Lt => return Ok(Value::Bool(x < y)),
-            BinaryOp::Le => return Ok(Value::Bool(x <= y)),
-            BinaryOp::Gt => return Ok(Value::Bool(x > y)),
-            BinaryOp::Ge => return Ok(Value::Bool(x >= y)),
-            BinaryOp::Eq => return Ok(Value::Bool(x == y)),
-            BinaryOp::Ne => return Ok(Value::Bool(x != y)),
-            BinaryOp::And | BinaryOp::Or => unreachable!("handled above"),
-        };
-        if value.is_finite() {
-            Ok(Value::Num(value))
-        } else {
-            Err(format!(
-                "`{text}` is not a finite number (division by zero?)"
-            ))
-        }
+        let x = self.number(a, offset);
+        let y = self.number(b, offset);
+        arithmetic(op, x, y, text)
     }
 
     fn columns(&self, instrument: Option<&Symbol>) -> Step<(Symbol, Columns<'c>)> {
@@ -228,7 +225,7 @@ impl<'c> Evaluator<'_, 'c> {
             let value = self.bindings.arg(arg);
             if *kind == ArgKind::Period {
                 self.bindings
-                    .whole(arg, 1.0)
+                    .period(arg)
                     .map_err(|e| format!("the `{name}` of `{}`: {e}", spec.name))?;
             }
             args.push(value);
@@ -250,14 +247,14 @@ impl<'c> Evaluator<'_, 'c> {
         let spec = indicator.spec;
         let inputs = indicator_inputs(indicator, columns);
         let days = inputs.series.len();
-        let needed = spec.warm_up(&args) + offset + 1;
+        let needed = spec.warm_up(&args).saturating_add(offset).saturating_add(1);
         let not_ready = |what: &str| {
             format!(
                 "{} {what}: needs {needed} days of {symbol} history, {days} available",
                 described(text, offset)
             )
         };
-        let Some(i) = days.checked_sub(offset + 1) else {
+        let Some(i) = days.checked_sub(offset.saturating_add(1)) else {
             return Err(not_ready("lacks history"));
         };
         let outputs = self
@@ -311,6 +308,42 @@ impl<'c> Evaluator<'_, 'c> {
                 self.precompute(b);
             }
         }
+    }
+}
+
+/// `x and y` or `x or y`, ready only when both sides are.
+fn logical(op: BinaryOp, x: Step<bool>, y: Step<bool>) -> Step<Value> {
+    let (x, y) = (x?, y?);
+    Ok(Value::Bool(if op == BinaryOp::And {
+        x && y
+    } else {
+        x || y
+    }))
+}
+
+/// An arithmetic operation or a comparison of two numbers.
+fn arithmetic(op: BinaryOp, x: Step<f64>, y: Step<f64>, text: &str) -> Step<Value> {
+    let (x, y) = (x?, y?);
+    let value = match op {
+        BinaryOp::Add => x + y,
+        BinaryOp::Sub => x - y,
+        BinaryOp::Mul => x * y,
+        BinaryOp::Div => x / y,
+        BinaryOp::Lt => return Ok(Value::Bool(x < y)),
+        BinaryOp::Le => return Ok(Value::Bool(x <= y)),
+        BinaryOp::Gt => return Ok(Value::Bool(x > y)),
+        BinaryOp::Ge => return Ok(Value::Bool(x >= y)),
+        BinaryOp::Eq => return Ok(Value::Bool(x == y)),
+        BinaryOp::Ne => return Ok(Value::Bool(x != y)),
+        // Logical operators are handled by `logical`; never a number.
+        BinaryOp::And | BinaryOp::Or => f64::NAN,
+    };
+    if value.is_finite() {
+        Ok(Value::Num(value))
+    } else {
+        Err(format!(
+            "`{text}` is not a finite number (division by zero?)"
+        ))
     }
 }
 
@@ -385,25 +418,30 @@ pub(crate) fn series_used(node: &Node, used: SeriesSet) -> SeriesSet {
     }
 }
 
+///
+/// Saturating throughout: unchecked overrides (a sweep value of 1e300) may reach here, and a
+/// saturated count only means "more history than there is", never an overflow.
 pub(crate) fn history_needed(node: &Node, bindings: &Bindings<'_>, offset: usize) -> usize {
+    let today = offset.saturating_add(1);
     match &node.kind {
         NodeKind::Const(_) | NodeKind::Param(_) => 0,
-        NodeKind::Series(..) => offset + 1,
+        NodeKind::Series(..) => today,
         NodeKind::Position(PositionValue::ReturnSinceEntry) => 1,
         NodeKind::Position(_) => 0,
         NodeKind::Indicator(indicator) => {
             let args: Vec<f64> = indicator.args.iter().map(|a| bindings.arg(a)).collect();
-            indicator.spec.warm_up(&args) + offset + 1
+            indicator.spec.warm_up(&args).saturating_add(today)
         }
         NodeKind::Neg(x) | NodeKind::Not(x) => history_needed(x, bindings, offset),
         NodeKind::Binary(_, a, b) => {
             history_needed(a, bindings, offset).max(history_needed(b, bindings, offset))
         }
         NodeKind::Cross { a, b, .. } => {
-            history_needed(a, bindings, offset + 1).max(history_needed(b, bindings, offset + 1))
+            history_needed(a, bindings, today).max(history_needed(b, bindings, today))
         }
         NodeKind::Lookback(base, arg) => {
-            let days = bindings.whole(arg, 0.0).unwrap_or(0);
+            // An out-of-range lookback never evaluates (not ready), so it needs no history.
+            let days = bindings.lookback(arg).unwrap_or(0);
             history_needed(base, bindings, offset.saturating_add(days))
         }
     }

@@ -266,7 +266,7 @@ impl FuncSpec {
             | Func::Lowest
             | Func::Bollinger => period(0).saturating_sub(1),
             Func::Rsi | Func::Roc | Func::Atr => period(0),
-            Func::Macd => (period(1) + period(2)).saturating_sub(2),
+            Func::Macd => period(1).saturating_add(period(2)).saturating_sub(2),
         }
     }
 }

@@ -70,6 +70,11 @@ pub(crate) fn lex(source: &str) -> Result<Vec<Token>, Vec<RuleError>> {
             }
             b'0'..=b'9' => {
                 i = number_end(bytes, i);
+                if let Some(end) = exponent_end(bytes, i) {
+                    i = end;
+                    errors.push(exponent_error(source, Span::new(start, end)));
+                    continue;
+                }
                 if i < bytes.len() && is_ident_byte(bytes[i]) {
                     while i < bytes.len() && is_ident_byte(bytes[i]) {
                         i += 1;
@@ -84,7 +89,29 @@ pub(crate) fn lex(source: &str) -> Result<Vec<Token>, Vec<RuleError>> {
                     continue;
                 }
                 let text = &source[start..i];
+                if text.len() > MAX_NUMBER_LEN {
+                    errors.push(
+                        RuleError::new(
+                            Span::new(start, i),
+                            format!(
+                                "the number `{}…` is too long: at most {MAX_NUMBER_LEN} digits",
+                                &text[..12]
+                            ),
+                        )
+                        .with_help("prices, periods and percents need far fewer digits"),
+                    );
+                    continue;
+                }
                 let mut value: f64 = text.parse().unwrap_or(f64::NAN);
+                if !value.is_finite() {
+                    // Unreachable with the length cap (f64 holds 308 digits), kept as a guard so
+                    // no infinity or NaN ever reaches the checker.
+                    errors.push(RuleError::new(
+                        Span::new(start, i),
+                        format!("the number `{text}` is too large"),
+                    ));
+                    continue;
+                }
                 let percent = bytes.get(i) == Some(&b'%');
                 if percent {
                     value /= 100.0;
@@ -193,6 +220,48 @@ pub(crate) fn lex(source: &str) -> Result<Vec<Token>, Vec<RuleError>> {
         span: Span::new(source.len(), source.len()),
     });
     Ok(tokens)
+}
+
+/// The longest number literal accepted, in digits and dot: far beyond any price, period or
+/// percent, and short enough that every accepted literal is a finite `f64`.
+pub const MAX_NUMBER_LEN: usize = 40;
+
+/// The end of an exponent such as `e12`, `E-5` or `e+3` right after a number ending at `i`, if
+/// one is there (the rule language has none; this is only to explain that).
+fn exponent_end(bytes: &[u8], i: usize) -> Option<usize> {
+    if !matches!(bytes.get(i), Some(b'e' | b'E')) {
+        return None;
+    }
+    let mut j = i + 1;
+    if matches!(bytes.get(j), Some(b'+' | b'-')) {
+        j += 1;
+    }
+    if !bytes.get(j).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    while j < bytes.len() && is_ident_byte(bytes[j]) {
+        j += 1;
+    }
+    Some(j)
+}
+
+/// The error for a number written with an exponent, with the number written out when that is
+/// short enough to be useful.
+fn exponent_error(source: &str, span: Span) -> RuleError {
+    let text = &source[span.start..span.end];
+    let error = RuleError::new(
+        span,
+        format!("exponents are not supported in numbers: `{text}`"),
+    );
+    let written_out = text
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v != 0.0 && (1e-9..1e15).contains(&v.abs()))
+        .map(|v| v.to_string());
+    match written_out {
+        Some(out) => error.with_help(format!("write the number out: `{out}`")),
+        None => error.with_help("write the number out in digits, as in `1000000` or `0.0001`"),
+    }
 }
 
 /// The end of the number starting at `i`: digits, then `.digits` if a digit follows the dot.
@@ -351,6 +420,16 @@ mod tests {
     fn malformed_numbers_parameters_and_quotes_are_errors() {
         let cases = [
             ("14d", "invalid number `14d`"),
+            ("1e12", "exponents are not supported in numbers: `1e12`"),
+            (
+                "close > 1.5E-3",
+                "exponents are not supported in numbers: `1.5E-3`",
+            ),
+            ("2e+3", "exponents are not supported in numbers: `2e+3`"),
+            (
+                "1234567890123456789012345678901234567890123",
+                "the number `123456789012…` is too long: at most 40 digits",
+            ),
             ("$ fast", "expected a parameter name after `$`"),
             ("\"BRK-B.close", "unterminated quoted symbol"),
             ("close % 2", "unexpected `%`"),
@@ -359,5 +438,31 @@ mod tests {
             let errors = lex(source).expect_err(source);
             assert_eq!(errors[0].message, message, "{source}");
         }
+    }
+
+    #[test]
+    fn exponents_are_explained_with_the_number_written_out() {
+        let errors = lex("close > 1e12").expect_err("exponent");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].span, Span::new(8, 12));
+        assert_eq!(
+            errors[0].help.as_deref(),
+            Some("write the number out: `1000000000000`")
+        );
+        let errors = lex("1e300").expect_err("exponent");
+        assert_eq!(
+            errors[0].help.as_deref(),
+            Some("write the number out in digits, as in `1000000` or `0.0001`")
+        );
+        // `1e` without digits stays an invalid number, `1 e5` a number and a name.
+        let errors = lex("1e").expect_err("bad number");
+        assert_eq!(errors[0].message, "invalid number `1e`");
+        assert!(lex("1 e5").is_ok());
+        // Every accepted literal is finite.
+        let longest = "9".repeat(MAX_NUMBER_LEN);
+        assert!(matches!(
+            lex(&longest).expect("lexes")[0].kind,
+            Number { value, .. } if value.is_finite()
+        ));
     }
 }

@@ -66,6 +66,14 @@
 //! Indicators are computed through an [`IndicatorCache`], once per (instrument, series, function,
 //! parameters), and shared by every rule and strategy that uses the same cache.
 //!
+//! # Limits
+//! A rule is at most [`MAX_RULE_CHARS`] characters and nests at most [`MAX_DEPTH`] levels (every
+//! parenthesis, `not`, `-`, operator operand, call argument, `.name` and `[n]` is a level), so a
+//! hostile or mistaken rule is refused with an error instead of exhausting a thread's stack.
+//! Number literals have no exponent and at most [`MAX_NUMBER_LEN`] digits. Periods are at most
+//! [`MAX_PERIOD`] days and lookbacks at most [`MAX_LOOKBACK`] days, checked with the defaults
+//! and again for sweep values ([`Rule::check_params`]).
+//!
 //! # Errors
 //! Lexical errors are all reported; a syntax error stops parsing (later ones would mostly be
 //! echoes); a rule that parses is then checked completely, every unknown name, arity, type
@@ -102,6 +110,9 @@ pub use context::{Columns, EvalContext, OwnedColumns, PositionView};
 pub use error::{RuleError, Span, render_errors};
 pub use eval::Evaluation;
 pub use functions::{SeriesField, SeriesSet};
+pub use lexer::MAX_NUMBER_LEN;
+pub use node::{MAX_LOOKBACK, MAX_PERIOD};
+pub use parser::{MAX_DEPTH, MAX_RULE_CHARS};
 pub use series_eval::IndicatorSeries;
 
 use node::{Bindings, Node};

@@ -117,6 +117,14 @@ pub(crate) enum ArgValue {
     Param(String),
 }
 
+/// The longest indicator period accepted, in days (about 270 years of daily candles). Indicators
+/// never allocate by their period (a period longer than the history is simply not ready), so
+/// the cap is about catching typos and keeping warm-up arithmetic far from overflow.
+pub const MAX_PERIOD: usize = 100_000;
+
+/// The longest lookback `x[n]` accepted, in days (as [`MAX_PERIOD`]).
+pub const MAX_LOOKBACK: usize = 100_000;
+
 /// Parameter values: overrides first, then the strategy's defaults.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Bindings<'a> {
@@ -144,10 +152,11 @@ impl Bindings<'_> {
         }
     }
 
-    /// The value of a whole-number argument that must be at least `min`, or why it is not one.
-    pub fn whole(&self, arg: &Arg, min: f64) -> Result<usize, String> {
+    /// The value of a whole-number argument from `min` to `max`, or why it is not one. The
+    /// evaluators use this too, so an unchecked override can never reach an indicator.
+    pub fn whole(&self, arg: &Arg, min: usize, max: usize) -> Result<usize, String> {
         let v = self.arg(arg);
-        if v.is_finite() && v.fract() == 0.0 && v >= min && v <= u32::MAX as f64 {
+        if v.is_finite() && v.fract() == 0.0 && v >= min as f64 && v <= max as f64 {
             Ok(v as usize)
         } else {
             let name = match &arg.value {
@@ -155,9 +164,19 @@ impl Bindings<'_> {
                 ArgValue::Const(_) => "argument".to_owned(),
             };
             Err(format!(
-                "{name} is {v}, not a whole number of at least {min}"
+                "{name} is {v}, not a whole number from {min} to {max}"
             ))
         }
+    }
+
+    /// The value of a period argument ([`MAX_PERIOD`] at most).
+    pub fn period(&self, arg: &Arg) -> Result<usize, String> {
+        self.whole(arg, 1, MAX_PERIOD)
+    }
+
+    /// The value of a lookback argument ([`MAX_LOOKBACK`] at most).
+    pub fn lookback(&self, arg: &Arg) -> Result<usize, String> {
+        self.whole(arg, 0, MAX_LOOKBACK)
     }
 }
 
@@ -183,10 +202,13 @@ pub(crate) fn validate(node: &Node, bindings: &Bindings<'_>, errors: &mut Vec<Ru
         }
         NodeKind::Lookback(base, arg) => {
             validate(base, bindings, errors);
-            if bindings.whole(arg, 0.0).is_err() {
+            if bindings.lookback(arg).is_err() {
                 let what = "a lookback";
-                let requirement = "a whole number of days, at least 0";
-                errors.push(arg_error(arg, bindings.arg(arg), what, requirement));
+                let requirement = format!("a whole number of days from 0 to {MAX_LOOKBACK}");
+                errors.push(
+                    arg_error(arg, bindings.arg(arg), what, &requirement)
+                        .with_help("a lookback counts days back, as in `close[1]`"),
+                );
             }
         }
     }
@@ -201,9 +223,16 @@ fn validate_indicator(indicator: &Indicator, bindings: &Bindings<'_>, errors: &m
         values.push(value);
         let what = format!("the `{name}` of `{}`", spec.name);
         match kind {
-            ArgKind::Period if bindings.whole(arg, 1.0).is_err() => {
+            ArgKind::Period if bindings.period(arg).is_err() => {
                 whole = false;
-                errors.push(arg_error(arg, value, &what, "a whole number of at least 1"));
+                let requirement = format!("a whole number of days from 1 to {MAX_PERIOD}");
+                let mut error = arg_error(arg, value, &what, &requirement);
+                if value > MAX_PERIOD as f64 {
+                    error = error.with_help(format!(
+                        "periods count days: at most {MAX_PERIOD} (about 270 years of candles)"
+                    ));
+                }
+                errors.push(error);
             }
             ArgKind::Multiplier if !(value.is_finite() && value >= 0.0) => {
                 whole = false;

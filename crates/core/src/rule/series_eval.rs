@@ -9,7 +9,7 @@ use super::ast::BinaryOp;
 use super::cache::IndicatorCache;
 use super::context::EvalContext;
 use super::functions::{ArgKind, Func, Input, SeriesField};
-use super::node::{Bindings, Indicator, Node, NodeKind};
+use super::node::{Arg, Bindings, Indicator, Node, NodeKind};
 use crate::strategy::Outcome;
 
 /// A number on every day; `None` where it has no value (not ready). Shared, so an indicator's
@@ -169,45 +169,45 @@ impl SeriesEvaluator<'_, '_> {
         vec![None; self.days]
     }
 
+    // `numbers` and `conditions` are dispatchers: every level of the rule stacks one of them and
+    // one helper, so the work and its temporaries live in the helpers.
+
     fn numbers(&mut self, node: &Node) -> Numbers {
         match &node.kind {
             NodeKind::Const(v) => Arc::new(vec![Some(*v); self.days]),
             NodeKind::Param(name) => Arc::new(vec![Some(self.bindings.get(name)); self.days]),
-            NodeKind::Series(_, field) => match self.ctx.columns(None) {
-                Some((_, columns)) => {
-                    Arc::new(columns.field(*field).iter().map(|v| Some(*v)).collect())
-                }
-                None => Arc::new(self.none()),
-            },
+            NodeKind::Series(_, field) => self.series(*field),
             NodeKind::Indicator(indicator) => self.indicator(indicator),
-            NodeKind::Neg(x) => Arc::new(self.numbers(x).iter().map(|v| v.map(|v| -v)).collect()),
-            NodeKind::Binary(op, a, b) if !op.is_comparison() && !is_logical(*op) => {
-                let (x, y) = (self.numbers(a), self.numbers(b));
-                let values = x
-                    .iter()
-                    .zip(y.iter())
-                    .map(|(&x, &y)| {
-                        let v = match op {
-                            BinaryOp::Add => x? + y?,
-                            BinaryOp::Sub => x? - y?,
-                            BinaryOp::Mul => x? * y?,
-                            _ => x? / y?,
-                        };
-                        v.is_finite().then_some(v)
-                    })
-                    .collect();
-                Arc::new(values)
+            NodeKind::Neg(x) => {
+                let x = self.numbers(x);
+                negated(&x)
             }
-            NodeKind::Lookback(base, arg) => match self.bindings.whole(arg, 0.0) {
-                Ok(days) => {
-                    let values = self.numbers(base);
-                    Arc::new(self.earlier(base, &values, days))
-                }
-                Err(_) => Arc::new(self.none()),
-            },
+            NodeKind::Binary(op, a, b) if !op.is_comparison() && !is_logical(*op) => {
+                let x = self.numbers(a);
+                let y = self.numbers(b);
+                arithmetic(*op, &x, &y)
+            }
+            NodeKind::Lookback(base, arg) => self.numbers_back(base, arg),
             // A condition where a number is expected, or a position value: the checker refuses
             // the first and `supported` the second.
             _ => Arc::new(self.none()),
+        }
+    }
+
+    fn series(&self, field: SeriesField) -> Numbers {
+        match self.ctx.columns(None) {
+            Some((_, columns)) => Arc::new(columns.field(field).iter().map(|v| Some(*v)).collect()),
+            None => Arc::new(self.none()),
+        }
+    }
+
+    fn numbers_back(&mut self, base: &Node, arg: &Arg) -> Numbers {
+        match self.bindings.lookback(arg) {
+            Ok(days) => {
+                let values = self.numbers(base);
+                Arc::new(self.earlier(base, &values, days))
+            }
+            Err(_) => Arc::new(self.none()),
         }
     }
 
@@ -224,66 +224,60 @@ impl SeriesEvaluator<'_, '_> {
 
     fn conditions(&mut self, node: &Node) -> Conditions {
         match &node.kind {
-            NodeKind::Not(x) => self
-                .conditions(x)
-                .into_iter()
-                .map(|c| c.map(|c| !c))
-                .collect(),
+            NodeKind::Not(x) => {
+                let x = self.conditions(x);
+                x.into_iter().map(|c| c.map(|c| !c)).collect()
+            }
             NodeKind::Binary(op, a, b) if is_logical(*op) => {
-                let (x, y) = (self.conditions(a), self.conditions(b));
-                let and = *op == BinaryOp::And;
-                x.into_iter()
-                    .zip(y)
-                    .map(|(x, y)| {
-                        // Both sides must be ready, as day by day (no short-circuit).
-                        let (x, y) = (x?, y?);
-                        Some(if and { x && y } else { x || y })
-                    })
-                    .collect()
+                let x = self.conditions(a);
+                let y = self.conditions(b);
+                logical(*op, x, y)
             }
             NodeKind::Binary(op, a, b) if op.is_comparison() => {
-                let (x, y) = (self.numbers(a), self.numbers(b));
-                x.iter()
-                    .zip(y.iter())
-                    .map(|(&x, &y)| {
-                        let (x, y) = (x?, y?);
-                        Some(match op {
-                            BinaryOp::Lt => x < y,
-                            BinaryOp::Le => x <= y,
-                            BinaryOp::Gt => x > y,
-                            BinaryOp::Ge => x >= y,
-                            BinaryOp::Eq => x == y,
-                            _ => x != y,
-                        })
-                    })
-                    .collect()
+                let x = self.numbers(a);
+                let y = self.numbers(b);
+                compared(*op, &x, &y)
             }
             NodeKind::Cross { above, a, b } => {
-                let (x, y) = (self.numbers(a), self.numbers(b));
-                // Yesterday's values, read in place: a constant is its own yesterday.
-                let (lag_a, lag_b) = (lag(a, 1), lag(b, 1));
-                (0..self.days)
-                    .map(|i| {
-                        let a1 = x[i.checked_sub(lag_a)?]?;
-                        let b1 = y[i.checked_sub(lag_b)?]?;
-                        let (a0, b0) = (x[i]?, y[i]?);
-                        Some(if *above {
-                            a0 > b0 && a1 <= b1
-                        } else {
-                            a0 < b0 && a1 >= b1
-                        })
-                    })
-                    .collect()
+                let x = self.numbers(a);
+                let y = self.numbers(b);
+                self.crossed(*above, (a, &x), (b, &y))
             }
-            NodeKind::Lookback(base, arg) => match self.bindings.whole(arg, 0.0) {
-                Ok(days) => {
-                    let values = self.conditions(base);
-                    self.earlier(base, &values, days)
-                }
-                Err(_) => self.none(),
-            },
+            NodeKind::Lookback(base, arg) => self.conditions_back(base, arg),
             _ => self.none(),
         }
+    }
+
+    fn conditions_back(&mut self, base: &Node, arg: &Arg) -> Conditions {
+        match self.bindings.lookback(arg) {
+            Ok(days) => {
+                let values = self.conditions(base);
+                self.earlier(base, &values, days)
+            }
+            Err(_) => self.none(),
+        }
+    }
+
+    fn crossed(
+        &self,
+        above: bool,
+        (a, x): (&Node, &Numbers),
+        (b, y): (&Node, &Numbers),
+    ) -> Conditions {
+        // Yesterday's values, read in place: a constant is its own yesterday.
+        let (lag_a, lag_b) = (lag(a, 1), lag(b, 1));
+        (0..self.days)
+            .map(|i| {
+                let a1 = x[i.checked_sub(lag_a)?]?;
+                let b1 = y[i.checked_sub(lag_b)?]?;
+                let (a0, b0) = (x[i]?, y[i]?);
+                Some(if above {
+                    a0 > b0 && a1 <= b1
+                } else {
+                    a0 < b0 && a1 >= b1
+                })
+            })
+            .collect()
     }
 
     /// The indicator on every day, through the same cache key as the day-by-day evaluator.
@@ -294,7 +288,7 @@ impl SeriesEvaluator<'_, '_> {
         let spec = indicator.spec;
         let mut args = Vec::new();
         for (arg, (_, kind)) in indicator.args.iter().zip(spec.args) {
-            if *kind == ArgKind::Period && self.bindings.whole(arg, 1.0).is_err() {
+            if *kind == ArgKind::Period && self.bindings.period(arg).is_err() {
                 return Arc::new(self.none());
             }
             args.push(self.bindings.arg(arg));
@@ -331,6 +325,56 @@ fn is_constant(node: &Node) -> bool {
             is_constant(a) && is_constant(b)
         }
     }
+}
+
+fn negated(x: &[Option<f64>]) -> Numbers {
+    Arc::new(x.iter().map(|v| v.map(|v| -v)).collect())
+}
+
+fn arithmetic(op: BinaryOp, x: &[Option<f64>], y: &[Option<f64>]) -> Numbers {
+    let values = x
+        .iter()
+        .zip(y.iter())
+        .map(|(&x, &y)| {
+            let v = match op {
+                BinaryOp::Add => x? + y?,
+                BinaryOp::Sub => x? - y?,
+                BinaryOp::Mul => x? * y?,
+                _ => x? / y?,
+            };
+            v.is_finite().then_some(v)
+        })
+        .collect();
+    Arc::new(values)
+}
+
+fn logical(op: BinaryOp, x: Conditions, y: Conditions) -> Conditions {
+    let and = op == BinaryOp::And;
+    x.into_iter()
+        .zip(y)
+        .map(|(x, y)| {
+            // Both sides must be ready, as day by day (no short-circuit).
+            let (x, y) = (x?, y?);
+            Some(if and { x && y } else { x || y })
+        })
+        .collect()
+}
+
+fn compared(op: BinaryOp, x: &[Option<f64>], y: &[Option<f64>]) -> Conditions {
+    x.iter()
+        .zip(y.iter())
+        .map(|(&x, &y)| {
+            let (x, y) = (x?, y?);
+            Some(match op {
+                BinaryOp::Lt => x < y,
+                BinaryOp::Le => x <= y,
+                BinaryOp::Gt => x > y,
+                BinaryOp::Ge => x >= y,
+                BinaryOp::Eq => x == y,
+                _ => x != y,
+            })
+        })
+        .collect()
 }
 
 fn is_logical(op: BinaryOp) -> bool {

@@ -21,7 +21,7 @@ pub struct ParamRange {
 }
 
 /// At most this many values per parameter: a typo such as `1..1000000` is refused, not run.
-const MAX_VALUES: usize = 100_000;
+pub const MAX_VALUES: usize = 100_000;
 
 impl FromStr for ParamRange {
     type Err = String;
@@ -54,14 +54,23 @@ impl FromStr for ParamRange {
             if last < first {
                 return Err(format!("`{text}`: the range ends before it starts"));
             }
-            let count = ((last - first) / step + 1e-9).floor() as usize + 1;
-            if count > MAX_VALUES {
-                return Err(format!("`{text}`: {count} values is too many"));
+            // Counted in f64 and compared before any cast: `0..1e300` or a step of 1e-300 is
+            // refused by size, never cast (saturating) to usize and overflowed by the `+ 1`.
+            let steps = ((last - first) / step + 1e-9).floor();
+            if !(steps.is_finite() && steps < MAX_VALUES as f64) {
+                return Err(format!(
+                    "`{text}`: more than {MAX_VALUES} values; use a larger step or a shorter range"
+                ));
             }
+            let count = steps as usize + 1;
             // Computed from the index, not accumulated, so 0.1 steps do not drift.
             (0..count).map(|i| first + step * i as f64).collect()
         } else {
-            spec.split(',').map(number).collect::<Result<Vec<_>, _>>()?
+            let values = spec.split(',').map(number).collect::<Result<Vec<_>, _>>()?;
+            if values.len() > MAX_VALUES {
+                return Err(format!("`{text}`: more than {MAX_VALUES} values"));
+            }
+            values
         };
         Ok(Self { name, values })
     }
@@ -302,5 +311,37 @@ mod tests {
         let sum = std::sync::Mutex::new(0.0);
         run_grid(&grid, |p, _| p[0], |_, v| *sum.lock().expect("lock") += v);
         assert_eq!(*sum.lock().expect("lock"), 5050.0);
+    }
+
+    #[test]
+    fn enormous_ranges_are_refused_not_overflowed() {
+        for text in [
+            "x=0..1e300",
+            "x=0..1e300:1e-300",
+            "x=1..2:1e-300",
+            "x=-1e308..1e308",
+            "x=0..18446744073709551615",
+            "x=0..100000",
+        ] {
+            let error = text.parse::<ParamRange>().expect_err(text);
+            assert!(error.contains("more than 100000 values"), "{text}: {error}");
+        }
+        let most = "x=1..100000".parse::<ParamRange>().expect("at the limit");
+        assert_eq!(most.values.len(), MAX_VALUES);
+        // Grid sizes multiply with overflow checks: 100000^4 is refused, not wrapped.
+        let ranges = vec![most.clone(); 4];
+        let error = Grid::new(
+            &ranges
+                .iter()
+                .enumerate()
+                .map(|(i, r)| ParamRange {
+                    name: format!("p{i}"),
+                    values: r.values.clone(),
+                })
+                .collect::<Vec<_>>(),
+            &[],
+        )
+        .expect_err("too many points");
+        assert_eq!(error, format!("the grid has more than {MAX_POINTS} points"));
     }
 }

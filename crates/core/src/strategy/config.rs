@@ -86,6 +86,11 @@ pub enum SizeSpec {
     Units(Decimal),
 }
 
+/// The largest quote amount or quantity a size may name (10^15): far beyond any account, and
+/// far enough below the decimal range (about 7.9 × 10^28) that the cost of such an order at any
+/// real price, its fee and the account's sums stay computable.
+pub const MAX_SIZE: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
+
 impl SizeSpec {
     /// The order size for the fill model.
     pub fn sizing(self) -> Sizing {
@@ -106,32 +111,64 @@ impl SizeSpec {
             NumberText::Number(n) => return positive(*n).map(Self::Amount),
             NumberText::Text(t) => t.trim().to_ascii_lowercase(),
         };
-        let parsed = if text == "all" {
-            Some(Self::AllCash)
-        } else if let Some(pct) = text.strip_suffix('%') {
-            Decimal::from_str(pct.trim())
-                .ok()
-                .filter(|d| *d > Decimal::ZERO && *d <= Decimal::ONE_HUNDRED)
-                .map(|d| Self::EquityFraction(d / Decimal::ONE_HUNDRED))
+        let not_a_size = || {
+            format!(
+                "`{text}` is not a size: write \"10%\" (of equity), \"1000\" (quote currency), \"all\" (cash) or \"0.5 units\""
+            )
+        };
+        if text == "all" {
+            return Ok(Self::AllCash);
+        }
+        let (number, kind) = if let Some(pct) = text.strip_suffix('%') {
+            (pct, "%")
         } else if let Some(units) = text
             .strip_suffix("units")
             .or_else(|| text.strip_suffix("unit"))
         {
-            Decimal::from_str(units.trim())
-                .ok()
-                .filter(|d| *d > Decimal::ZERO)
-                .map(Self::Units)
+            (units, " units")
         } else {
-            Decimal::from_str(&text)
-                .ok()
-                .filter(|d| *d > Decimal::ZERO)
-                .map(Self::Amount)
+            (text.as_str(), "")
         };
-        parsed.ok_or_else(|| format!("`{text}` is not a size: write \"10%\" (of equity), \"1000\" (quote currency), \"all\" (cash) or \"0.5 units\""))
+        let number = number.trim();
+        if number.contains(['e', 'E']) && number.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(format!(
+                "`{text}` is not a size: exponents are not supported, write the number out (at most {MAX_SIZE}{kind})"
+            ));
+        }
+        let Some(d) = Decimal::from_str(number)
+            .ok()
+            .filter(|d| *d > Decimal::ZERO)
+        else {
+            // All digits but no decimal: longer than the decimal range, so too large.
+            let digits = number.chars().filter(char::is_ascii_digit).count();
+            if digits > 0 && number.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                return Err(too_large(&text, kind));
+            }
+            return Err(not_a_size());
+        };
+        match kind {
+            "%" if d <= Decimal::ONE_HUNDRED => Ok(Self::EquityFraction(d / Decimal::ONE_HUNDRED)),
+            "%" => Err(format!(
+                "`{text}` is not a size: a share of equity is at most 100%"
+            )),
+            _ if d > MAX_SIZE => Err(too_large(&text, kind)),
+            " units" => Ok(Self::Units(d)),
+            _ => Ok(Self::Amount(d)),
+        }
     }
 }
 
+fn too_large(text: &str, kind: &str) -> String {
+    let kind = if kind == "%" { "" } else { kind };
+    format!("`{text}` is too large a size: at most {MAX_SIZE}{kind}")
+}
+
 fn positive(n: f64) -> Result<Decimal, String> {
+    // 1e15 is MAX_SIZE; past it (up to inf) the number is refused as too large, not as "not
+    // positive" when it has no decimal form.
+    if n > 1e15 {
+        return Err(format!("{n} is too large a size: at most {MAX_SIZE}"));
+    }
     decimal_from_f64(n)
         .filter(|d| *d > Decimal::ZERO)
         .ok_or_else(|| format!("{n} must be a positive number"))
@@ -434,5 +471,60 @@ mod tests {
     fn duplicate_names_are_reported() {
         let problems = build_all(&[config(), config()], &known()).expect_err("duplicate");
         assert_eq!(problems[0].field, "name");
+    }
+
+    #[test]
+    fn huge_sizes_are_refused_with_a_clear_message() {
+        assert_eq!(MAX_SIZE, Decimal::from(1_000_000_000_000_000_i64));
+        let text = |t: &str| NumberText::Text(t.to_owned());
+        let cases = [
+            (
+                text("1e25 units"),
+                "`1e25 units` is not a size: exponents are not supported, write the number out (at most 1000000000000000 units)",
+            ),
+            (
+                text("1e30%"),
+                "`1e30%` is not a size: exponents are not supported, write the number out (at most 1000000000000000%)",
+            ),
+            (
+                text("79228162514264337593543950335 units"),
+                "`79228162514264337593543950335 units` is too large a size: at most 1000000000000000 units",
+            ),
+            (
+                text("792281625142643375935439503350000"),
+                "`792281625142643375935439503350000` is too large a size: at most 1000000000000000",
+            ),
+            (
+                text("79228162514264337593543950334"),
+                "`79228162514264337593543950334` is too large a size: at most 1000000000000000",
+            ),
+            (
+                text("1000000000000000.5 units"),
+                "`1000000000000000.5 units` is too large a size: at most 1000000000000000 units",
+            ),
+            (
+                text("1000%"),
+                "`1000%` is not a size: a share of equity is at most 100%",
+            ),
+            (
+                NumberText::Number(1e25),
+                "10000000000000000000000000 is too large a size: at most 1000000000000000",
+            ),
+            (
+                NumberText::Number(f64::INFINITY),
+                "inf is too large a size: at most 1000000000000000",
+            ),
+        ];
+        for (input, message) in cases {
+            assert_eq!(
+                SizeSpec::parse(&input),
+                Err(message.to_owned()),
+                "{input:?}"
+            );
+        }
+        assert_eq!(
+            SizeSpec::parse(&text("1000000000000000 units")),
+            Ok(SizeSpec::Units(MAX_SIZE))
+        );
     }
 }

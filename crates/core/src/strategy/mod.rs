@@ -21,7 +21,7 @@ use crate::rule::{EvalContext, Evaluation, IndicatorCache, Params, PositionView,
 use crate::symbol::Symbol;
 
 pub use config::{
-    ConfigProblem, InstrumentSelection, NumberText, SizeSpec, StrategyConfig, build_all,
+    ConfigProblem, InstrumentSelection, MAX_SIZE, NumberText, SizeSpec, StrategyConfig, build_all,
 };
 pub use exits::{ExitLimits, ExitTrigger};
 

@@ -140,51 +140,16 @@ impl Checker<'_> {
     }
 
     /// Checks `e`; `None` when it has an error (already reported), so parents don't repeat it.
+    ///
+    /// A dispatcher only: each level of a rule's nesting stacks this and one helper, so their
+    /// frames are kept small (the parser bounds the depth, see [`super::MAX_DEPTH`]).
     fn expr(&mut self, e: &Expr) -> Option<Typed> {
         match &e.kind {
-            ExprKind::Number { value, percent } => {
-                let mut t = self.typed(NodeKind::Const(*value), e.span, Ty::Number);
-                t.varies = false;
-                t.percent = *percent;
-                Some(t)
-            }
-            ExprKind::Param(name) => {
-                let value = self.param(name, e.span)?;
-                let mut t = self.typed(value, e.span, Ty::Number);
-                t.varies = false;
-                Some(t)
-            }
+            ExprKind::Number { value, percent } => Some(self.number(*value, *percent, e.span)),
+            ExprKind::Param(name) => self.param_value(name, e.span),
             ExprKind::Ident(name) => self.name(name, e.span),
-            ExprKind::Quoted(name) => {
-                let help = format!("pick one of its series, as in `\"{name}\".close`");
-                self.error(
-                    e.span,
-                    format!("`\"{name}\"` is an instrument, not a value"),
-                    Some(help),
-                );
-                None
-            }
-            ExprKind::Unary { op, operand } => {
-                let inner = self.expr(operand)?;
-                match op {
-                    UnaryOp::Neg => {
-                        let inner = self.want(inner, Ty::Number, "`-`")?;
-                        let mut t =
-                            self.typed(NodeKind::Neg(Box::new(inner.node)), e.span, Ty::Number);
-                        (t.history, t.varies, t.literal) =
-                            (inner.history, inner.varies, inner.literal);
-                        t.node.record = !inner.literal;
-                        Some(t)
-                    }
-                    UnaryOp::Not => {
-                        let inner = self.want(inner, Ty::Boolean, "`not`")?;
-                        let mut t =
-                            self.typed(NodeKind::Not(Box::new(inner.node)), e.span, Ty::Boolean);
-                        (t.history, t.varies) = (inner.history, inner.varies);
-                        Some(t)
-                    }
-                }
-            }
+            ExprKind::Quoted(name) => self.quoted(name, e.span),
+            ExprKind::Unary { op, operand } => self.unary(*op, operand, e.span),
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, e.span),
             ExprKind::Call {
                 name,
@@ -195,56 +160,128 @@ impl Checker<'_> {
                 base,
                 name,
                 name_span,
-            } => match &base.kind {
-                ExprKind::Call {
-                    name: function,
-                    name_span: function_span,
-                    args,
-                } => self.call(
-                    function,
-                    *function_span,
-                    args,
-                    (base.span, e.span),
-                    Some((name, *name_span)),
-                ),
-                ExprKind::Ident(instrument) | ExprKind::Quoted(instrument) => {
-                    let (symbol, field) =
-                        self.instrument_series(instrument, base.span, name, *name_span)?;
-                    Some(self.typed(NodeKind::Series(Some(symbol), field), e.span, Ty::Number))
-                }
-                _ => {
-                    let help = "as in `BTC.close` or `macd(close, 12, 26, 9).signal`".to_owned();
-                    let message = format!(
-                        "`.{name}` can only follow an instrument or a function with several outputs"
-                    );
-                    self.error(*name_span, message, Some(help));
-                    None
-                }
-            },
-            ExprKind::Lookback { base, offset } => {
-                let base_checked = self.expr(base);
-                let offset = self.arg(offset, "a lookback", "`close[1]` or `close[$lag]`");
-                let base = base_checked?;
-                if !base.history {
-                    let message = format!(
-                        "{} is only known today, so it cannot be looked back on",
-                        quote(&base.node.text)
-                    );
-                    self.error(e.span, message, None);
-                    return None;
-                }
-                if !base.varies {
-                    let message = format!(
-                        "a lookback needs a series, but {} is the same every day",
-                        quote(&base.node.text)
-                    );
-                    self.error(e.span, message, None);
-                    return None;
-                }
-                let ty = base.ty;
-                Some(self.typed(NodeKind::Lookback(Box::new(base.node), offset?), e.span, ty))
+            } => self.field(base, name, *name_span, e.span),
+            ExprKind::Lookback { base, offset } => self.lookback(base, offset, e.span),
+        }
+    }
+
+    fn number(&self, value: f64, percent: bool, span: Span) -> Typed {
+        let mut t = self.typed(NodeKind::Const(value), span, Ty::Number);
+        t.varies = false;
+        t.percent = percent;
+        t
+    }
+
+    fn param_value(&mut self, name: &str, span: Span) -> Option<Typed> {
+        let value = self.param(name, span)?;
+        let mut t = self.typed(value, span, Ty::Number);
+        t.varies = false;
+        Some(t)
+    }
+
+    fn quoted(&mut self, name: &str, span: Span) -> Option<Typed> {
+        let help = format!("pick one of its series, as in `\"{name}\".close`");
+        self.error(
+            span,
+            format!("`\"{name}\"` is an instrument, not a value"),
+            Some(help),
+        );
+        None
+    }
+
+    fn unary(&mut self, op: UnaryOp, operand: &Expr, span: Span) -> Option<Typed> {
+        let inner = self.expr(operand)?;
+        match op {
+            UnaryOp::Neg => self.neg(inner, span),
+            UnaryOp::Not => self.not(inner, span),
+        }
+    }
+
+    fn neg(&mut self, inner: Typed, span: Span) -> Option<Typed> {
+        let inner = self.want(inner, Ty::Number, "`-`")?;
+        let mut t = self.typed(NodeKind::Neg(Box::new(inner.node)), span, Ty::Number);
+        (t.history, t.varies, t.literal) = (inner.history, inner.varies, inner.literal);
+        t.node.record = !inner.literal;
+        Some(t)
+    }
+
+    fn not(&mut self, inner: Typed, span: Span) -> Option<Typed> {
+        let inner = self.want(inner, Ty::Boolean, "`not`")?;
+        let mut t = self.typed(NodeKind::Not(Box::new(inner.node)), span, Ty::Boolean);
+        (t.history, t.varies) = (inner.history, inner.varies);
+        Some(t)
+    }
+
+    /// `base.name`: one output of a call, or an instrument's series.
+    fn field(&mut self, base: &Expr, name: &str, name_span: Span, span: Span) -> Option<Typed> {
+        match &base.kind {
+            ExprKind::Call {
+                name: function,
+                name_span: function_span,
+                args,
+            } => self.call(
+                function,
+                *function_span,
+                args,
+                (base.span, span),
+                Some((name, name_span)),
+            ),
+            ExprKind::Ident(instrument) | ExprKind::Quoted(instrument) => {
+                self.instrument_field(instrument, base.span, name, name_span, span)
+            }
+            _ => {
+                self.misplaced_field(name, name_span);
+                None
             }
         }
+    }
+
+    fn instrument_field(
+        &mut self,
+        instrument: &str,
+        instrument_span: Span,
+        name: &str,
+        name_span: Span,
+        span: Span,
+    ) -> Option<Typed> {
+        let (symbol, field) =
+            self.instrument_series(instrument, instrument_span, name, name_span)?;
+        Some(self.typed(NodeKind::Series(Some(symbol), field), span, Ty::Number))
+    }
+
+    fn misplaced_field(&mut self, name: &str, name_span: Span) {
+        let help = "as in `BTC.close` or `macd(close, 12, 26, 9).signal`".to_owned();
+        let message =
+            format!("`.{name}` can only follow an instrument or a function with several outputs");
+        self.error(name_span, message, Some(help));
+    }
+
+    /// `base[offset]`.
+    fn lookback(&mut self, base: &Expr, offset: &Expr, span: Span) -> Option<Typed> {
+        let base_checked = self.expr(base);
+        let offset = self.arg(offset, "a lookback", "`close[1]` or `close[$lag]`");
+        self.looked_back(base_checked?, offset?, span)
+    }
+
+    fn looked_back(&mut self, base: Typed, offset: Arg, span: Span) -> Option<Typed> {
+        if !base.history {
+            let message = format!(
+                "{} is only known today, so it cannot be looked back on",
+                quote(&base.node.text)
+            );
+            self.error(span, message, None);
+            return None;
+        }
+        if !base.varies {
+            let message = format!(
+                "a lookback needs a series, but {} is the same every day",
+                quote(&base.node.text)
+            );
+            self.error(span, message, None);
+            return None;
+        }
+        let ty = base.ty;
+        Some(self.typed(NodeKind::Lookback(Box::new(base.node), offset), span, ty))
     }
 
     /// Checks that `t` has type `want` for the operator or function `what`.
@@ -268,14 +305,27 @@ impl Checker<'_> {
     }
 
     fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr, span: Span) -> Option<Typed> {
+        let a = self.expr(lhs);
+        let b = self.expr(rhs);
+        self.combine(op, a, b, span)
+    }
+
+    /// `a op b` once both sides are checked (off the recursion path, see [`Checker::expr`]).
+    fn combine(
+        &mut self,
+        op: BinaryOp,
+        a: Option<Typed>,
+        b: Option<Typed>,
+        span: Span,
+    ) -> Option<Typed> {
         let what = format!("`{}`", op.symbol());
         let (want, ty) = match op {
             BinaryOp::And | BinaryOp::Or => (Ty::Boolean, Ty::Boolean),
             _ if op.is_comparison() => (Ty::Number, Ty::Boolean),
             _ => (Ty::Number, Ty::Number),
         };
-        let a = self.expr(lhs).and_then(|a| self.want(a, want, &what));
-        let b = self.expr(rhs).and_then(|b| self.want(b, want, &what));
+        let a = a.and_then(|a| self.want(a, want, &what));
+        let b = b.and_then(|b| self.want(b, want, &what));
         let (a, b) = (a?, b?);
         if op.is_comparison() {
             for (x, y) in [(&a, &b), (&b, &a)] {
@@ -415,34 +465,47 @@ impl Checker<'_> {
     /// A number argument fixed before the rule runs: a literal or a parameter.
     fn arg(&mut self, e: &Expr, what: &str, example: &str) -> Option<Arg> {
         let value = match &e.kind {
-            ExprKind::Number { value, .. } => ArgValue::Const(*value),
+            ExprKind::Number { value, .. } => Some(*value),
             ExprKind::Unary {
                 op: UnaryOp::Neg,
                 operand,
             } => match operand.kind {
-                ExprKind::Number { value, .. } => ArgValue::Const(-value),
-                _ => return self.not_an_arg(e, what, example),
+                ExprKind::Number { value, .. } => Some(-value),
+                _ => None,
             },
-            ExprKind::Param(name) => match self.param(name, e.span)? {
-                NodeKind::Param(name) => ArgValue::Param(name),
-                _ => return None,
-            },
-            _ => return self.not_an_arg(e, what, example),
+            ExprKind::Param(name) => return self.param_arg(name, e.span),
+            _ => None,
+        };
+        let Some(value) = value else {
+            // Not a number or a parameter: check it anyway, for its own errors. Done here
+            // rather than in a helper, so deeply nested wrong arguments stack one frame less
+            // per level.
+            let before = self.errors.len();
+            let _ = self.expr(e);
+            if self.errors.len() == before {
+                self.not_an_arg_error(e.span, what, example);
+            }
+            return None;
         };
         Some(Arg {
-            value,
+            value: ArgValue::Const(value),
             span: e.span,
         })
     }
 
-    fn not_an_arg(&mut self, e: &Expr, what: &str, example: &str) -> Option<Arg> {
-        let before = self.errors.len();
-        let _ = self.expr(e);
-        if self.errors.len() == before {
-            let message = format!("{what} must be a number or a parameter, as in {example}");
-            self.error(e.span, message, None);
+    fn param_arg(&mut self, name: &str, span: Span) -> Option<Arg> {
+        match self.param(name, span)? {
+            NodeKind::Param(name) => Some(Arg {
+                value: ArgValue::Param(name),
+                span,
+            }),
+            _ => None,
         }
-        None
+    }
+
+    fn not_an_arg_error(&mut self, span: Span, what: &str, example: &str) {
+        let message = format!("{what} must be a number or a parameter, as in {example}");
+        self.error(span, message, None);
     }
 }
 
