@@ -41,6 +41,7 @@ const MILLIS_THRESHOLD: i64 = 100_000_000_000;
 pub const MAX_CSV_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Longest line of a CSV file, in bytes, line break excluded (64 KiB; a daily row is ~100 bytes).
+/// A lone `\r` counts as a line break, as it does for the CSV reader.
 pub const MAX_CSV_LINE_BYTES: usize = 64 * 1024;
 
 /// Where CSV files are never read from: kernel and device pseudo-files (`/proc/self/environ`
@@ -181,8 +182,10 @@ fn read_capped(file: File, capacity: usize, shown: &str) -> Result<Vec<u8>, Capp
     let mut reader = BufReader::new(file.take(MAX_CSV_FILE_BYTES + 1));
     let cap = usize::try_from(MAX_CSV_FILE_BYTES).unwrap_or(usize::MAX);
     let mut bytes = Vec::with_capacity(capacity.min(cap));
+    // Numbered by `\n` as the CSV reader numbers them; a lone `\r` also ends a record there, so
+    // it ends the measured run too (old Mac files are not one giant line).
     let mut line = 1u64;
-    let mut line_len = 0usize;
+    let mut run = 0usize;
     loop {
         let chunk = match reader.fill_buf() {
             Ok(chunk) => chunk,
@@ -193,14 +196,17 @@ fn read_capped(file: File, capacity: usize, shown: &str) -> Result<Vec<u8>, Capp
             return Ok(bytes);
         }
         for byte in chunk {
-            if *byte == b'\n' {
-                line += 1;
-                line_len = 0;
-            } else {
-                line_len += 1;
-                // A `\r` before the `\n` is allowed on top of the limit.
-                if line_len > MAX_CSV_LINE_BYTES + 1 {
-                    return Err(CappedError::Rejected(long_line(shown, line)));
+            match byte {
+                b'\n' => {
+                    line += 1;
+                    run = 0;
+                }
+                b'\r' => run = 0,
+                _ => {
+                    run += 1;
+                    if run > MAX_CSV_LINE_BYTES {
+                        return Err(CappedError::Rejected(long_line(shown, line)));
+                    }
                 }
             }
         }
@@ -209,10 +215,6 @@ fn read_capped(file: File, capacity: usize, shown: &str) -> Result<Vec<u8>, Capp
         reader.consume(read);
         if bytes.len() > cap {
             return Err(CappedError::TooLarge);
-        }
-        // The last line may end at the end of the file, without a line break.
-        if line_len > MAX_CSV_LINE_BYTES && !bytes.ends_with(b"\r") {
-            return Err(CappedError::Rejected(long_line(shown, line)));
         }
     }
 }
@@ -475,7 +477,8 @@ fn long_lines(text: &str) -> (usize, Vec<BadLine>) {
     let mut total = 0;
     let mut listed = Vec::new();
     for (index, line) in text.split('\n').enumerate() {
-        if line.strip_suffix('\r').unwrap_or(line).len() > MAX_CSV_LINE_BYTES {
+        // As in `read_capped`: numbered by `\n`, measured between any line breaks.
+        if line.split('\r').any(|run| run.len() > MAX_CSV_LINE_BYTES) {
             total += 1;
             if listed.len() < MAX_BAD_LINES_LISTED {
                 listed.push(BadLine::new(

@@ -324,3 +324,17 @@ fn a_rejected_file_error_is_bounded_however_many_lines_are_bad() {
     assert!(message.len() < 8 * 1024, "{} bytes", message.len());
     assert!(message.contains("100 bad line(s)"), "{message}");
 }
+
+#[tokio::test]
+async fn a_large_file_with_old_mac_line_breaks_is_not_one_long_line() {
+    let mut text = String::from("date,open,high,low,close,volume\r");
+    let start: Day = "2000-01-01".parse().expect("day");
+    for offset in 0..4000 {
+        let day = start + chrono::Days::new(offset);
+        text.push_str(&format!("{day},1,1,1,1,1\r"));
+    }
+    assert!(text.len() > MAX_CSV_LINE_BYTES);
+    let file = file_with(text.as_bytes());
+    let candles = fetch(file.path()).await.expect("CR line breaks");
+    assert_eq!(candles.len(), 4000);
+}
