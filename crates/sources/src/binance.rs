@@ -12,7 +12,6 @@
 //! is not sent (it is part of the symbol).
 
 use std::fmt;
-use std::str::FromStr;
 
 use async_trait::async_trait;
 use barter_core::{Candle, CandleOrigin, Instrument, Ohlcv, SourceKind, decimal_from_f64};
@@ -21,6 +20,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::csv_file::parse_decimal;
+use crate::excerpt::excerpt;
 use crate::http::{
     ConfigError, DAY_MS, DayValues, HttpClient, HttpSettings, Reply, day_of_ms, midnight_ms,
     parse_base_url,
@@ -192,7 +193,8 @@ struct Page {
 
 /// Parses a klines page; `now_ms` decides which klines have closed.
 fn parse_page(body: &str, now_ms: i64) -> Result<Page, String> {
-    let json: Value = serde_json::from_str(body).map_err(|e| format!("body is not JSON ({e})"))?;
+    let json: Value = serde_json::from_str(body)
+        .map_err(|e| format!("body is not JSON ({})", excerpt(&e.to_string())))?;
     let klines = json.as_array().ok_or("expected a JSON array of klines")?;
     let mut rows = Vec::with_capacity(klines.len());
     let mut last_open_ms = None;
@@ -202,19 +204,25 @@ fn parse_page(body: &str, now_ms: i64) -> Result<Page, String> {
                 "kline {i} is not an array [openTime, open, high, low, close, volume, closeTime, …]"
             )
         })?;
-        let open_ms = fields[0]
-            .as_i64()
-            .ok_or_else(|| format!("kline {i}: openTime {} is not an integer", fields[0]))?;
-        let close_ms = fields[6]
-            .as_i64()
-            .ok_or_else(|| format!("kline {i}: closeTime {} is not an integer", fields[6]))?;
+        let open_ms = fields[0].as_i64().ok_or_else(|| {
+            format!(
+                "kline {i}: openTime {} is not an integer",
+                shown(&fields[0])
+            )
+        })?;
+        let close_ms = fields[6].as_i64().ok_or_else(|| {
+            format!(
+                "kline {i}: closeTime {} is not an integer",
+                shown(&fields[6])
+            )
+        })?;
         let day = day_of_ms(open_ms)
             .ok_or_else(|| format!("kline {i}: openTime {open_ms} is out of range"))?;
         let field = |index: usize, name: &str| {
             decimal(&fields[index]).ok_or_else(|| {
                 format!(
-                    "kline {i} ({day}): {name} {} is not a decimal number",
-                    fields[index]
+                    "kline {i} ({day}): {name} {} is not an exact decimal number",
+                    shown(&fields[index])
                 )
             })
         };
@@ -237,8 +245,14 @@ fn parse_page(body: &str, now_ms: i64) -> Result<Page, String> {
 /// An exact decimal from a Binance string (or, leniently, a JSON number).
 fn decimal(value: &Value) -> Option<Decimal> {
     match value {
-        Value::String(text) => Decimal::from_str(text.trim()).ok(),
+        // Strict: a string with more than 28 decimal places is refused, not silently rounded.
+        Value::String(text) => parse_decimal(text.trim()).ok(),
         Value::Number(n) => n.as_f64().and_then(decimal_from_f64),
         _ => None,
     }
+}
+
+/// A JSON value as an error quotes it: a short printable excerpt (a field may be huge).
+fn shown(value: &Value) -> String {
+    excerpt(&value.to_string())
 }

@@ -27,6 +27,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::excerpt::excerpt;
 use crate::http::{
     ConfigError, DAY_MS, DayValues, HttpClient, HttpSettings, Reply, day_of_ms, midnight_ms,
     parse_base_url,
@@ -236,7 +237,11 @@ impl CoinGeckoSource {
         serde_json::from_str(&reply.body).map_err(|e| {
             malformed(
                 instrument,
-                format!("body is not JSON ({e}): {}", self.http.snippet(&reply.body)),
+                format!(
+                    "body is not JSON ({}): {}",
+                    excerpt(&e.to_string()),
+                    self.http.snippet(&reply.body)
+                ),
             )
         })
     }
@@ -551,12 +556,7 @@ fn number(value: &Value, what: &str) -> Result<Decimal, String> {
         .ok_or_else(|| format!("{what}: {} is not a number", short(value)))
 }
 
-/// A JSON value shortened for an error message.
+/// A JSON value shortened for an error message: a short printable excerpt.
 fn short(value: &Value) -> String {
-    let text = value.to_string();
-    if text.chars().count() > 60 {
-        format!("{}…", text.chars().take(60).collect::<String>())
-    } else {
-        text
-    }
+    excerpt(&value.to_string())
 }

@@ -9,7 +9,9 @@
 //!   else `backoff_base_secs` doubling per attempt (capped at `max_retry_wait_secs`). A server asking
 //!   for longer than `max_retry_wait_secs` is not waited for: the fetch fails at once.
 //! - **Secrets:** the API key travels only in a sensitive default header; error texts and logs are
-//!   scrubbed of it and carry at most [`SNIPPET_CHARS`] characters of a body.
+//!   scrubbed of it and carry at most a short printable [`excerpt`] of a body.
+//! - **Size:** a body is read chunk by chunk and refused past [`MAX_RESPONSE_BYTES`], so a broken
+//!   or hostile server cannot make a sync hold an unbounded answer in memory.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,10 +23,14 @@ use reqwest::{StatusCode, Url};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::excerpt::excerpt;
 use crate::{FetchRequest, SourceError};
 
-/// Longest response-body excerpt put into an error message, in characters.
-pub(crate) const SNIPPET_CHARS: usize = 200;
+/// Largest response body read from a source, in bytes (64 MiB; a year of klines is ~100 KB).
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// How much of a body's start is scanned for a snippet: enough for any excerpt and the whole key.
+const SNIPPET_SCAN_CHARS: usize = 4096;
 
 /// Why a network source's configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,6 +94,14 @@ pub(crate) struct Reply {
     pub body: String,
     /// Requests made to get it.
     pub attempts: u32,
+}
+
+/// Why one attempt produced no answer.
+enum AttemptError {
+    /// Timeout, refused connection, DNS, broken body: worth retrying.
+    Network(String),
+    /// The body is larger than [`MAX_RESPONSE_BYTES`]: retrying would not change it.
+    TooLarge,
 }
 
 /// What went wrong with one attempt that may be retried.
@@ -200,7 +214,16 @@ impl HttpClient {
                     retry_after: retry_after(&headers),
                     body,
                 },
-                Err(detail) => Failure::Network(detail),
+                Err(AttemptError::Network(detail)) => Failure::Network(detail),
+                Err(AttemptError::TooLarge) => {
+                    return Err(SourceError::Malformed {
+                        source_kind: self.kind,
+                        symbol: symbol.clone(),
+                        detail: format!(
+                            "the answer is larger than the limit of {MAX_RESPONSE_BYTES} bytes; not read"
+                        ),
+                    });
+                }
             };
             let asked = match &failure {
                 Failure::Status { retry_after, .. } => *retry_after,
@@ -228,20 +251,25 @@ impl HttpClient {
         }
     }
 
-    /// The body excerpt for an error: key removed, one line, at most [`SNIPPET_CHARS`] characters.
+    /// The body excerpt for an error: key removed, one line, a short printable [`excerpt`].
     pub(crate) fn snippet(&self, body: &str) -> String {
+        // Only the start matters, and it is scanned long enough to contain a whole key that
+        // starts within it, so redaction cannot miss a key the excerpt would show.
+        let scan = SNIPPET_SCAN_CHARS + self.secret.as_ref().map_or(0, |k| k.chars().count());
+        let start = match body.char_indices().nth(scan) {
+            Some((end, _)) => &body[..end],
+            None => body,
+        };
         let clean = self
-            .redact(body)
+            .redact(start)
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
-        if clean.chars().count() <= SNIPPET_CHARS {
-            clean
-        } else {
-            let mut cut: String = clean.chars().take(SNIPPET_CHARS).collect();
-            cut.push('…');
-            cut
+        let mut shown = excerpt(&clean);
+        if start.len() < body.len() && !shown.ends_with('…') {
+            shown.push('…');
         }
+        shown
     }
 
     /// `Refused` for a non-retryable `reply`, with the source's advice in `detail`.
@@ -278,17 +306,34 @@ impl HttpClient {
     }
 
     /// One request: status, headers and body, or a network failure description.
-    async fn attempt(&self, url: &Url) -> Result<(StatusCode, HeaderMap, String), String> {
-        let response = self
+    async fn attempt(&self, url: &Url) -> Result<(StatusCode, HeaderMap, String), AttemptError> {
+        let network = |e: reqwest::Error| AttemptError::Network(self.describe(&e));
+        let mut response = self
             .client
             .get(url.clone())
             .timeout(self.timeout)
             .send()
             .await
-            .map_err(|e| self.describe(&e))?;
+            .map_err(network)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.text().await.map_err(|e| self.describe(&e))?;
+        // A declared length over the limit is refused unread; a lying one is caught while reading.
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(AttemptError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(network)? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(AttemptError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        // As `Response::text` would for the JSON these sources speak: UTF-8, invalid bytes replaced.
+        let body = String::from_utf8(body)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Ok((status, headers, body))
     }
 

@@ -10,10 +10,12 @@
 //! - [`coingecko`]: CoinGecko API v3, Demo/keyless and Pro plans.
 //! - [`binance`]: Binance public spot klines.
 //! - `http`: the paced, retrying HTTP client the network sources share.
+//! - [`excerpt`]: the short, printable quotes of input that errors carry.
 
 pub mod binance;
 pub mod coingecko;
 pub mod csv_file;
+pub mod excerpt;
 mod http;
 pub mod sample;
 
@@ -24,7 +26,8 @@ use chrono::{DateTime, Utc};
 pub use binance::{BinanceConfig, BinanceSource};
 pub use coingecko::{CoinGeckoConfig, CoinGeckoPlan, CoinGeckoSource};
 pub use csv_file::CsvSource;
-pub use http::ConfigError;
+pub use excerpt::excerpt;
+pub use http::{ConfigError, MAX_RESPONSE_BYTES};
 pub use sample::{SampleConfig, SampleSource};
 
 /// What a sync asks a source for.
@@ -71,8 +74,30 @@ pub struct BadLine {
     pub reason: String,
 }
 
+impl BadLine {
+    /// A bad line whose reason is cut to [`MAX_BAD_LINE_REASON_BYTES`].
+    pub fn new(line: u64, reason: impl Into<String>) -> Self {
+        Self {
+            line,
+            reason: excerpt::truncate_bytes(reason.into(), MAX_BAD_LINE_REASON_BYTES),
+        }
+    }
+}
+
 /// How many bad lines a rejected CSV file lists.
 pub const MAX_BAD_LINES_LISTED: usize = 20;
+
+/// Longest reason a listed bad line carries, in bytes: with [`MAX_BAD_LINES_LISTED`] and
+/// [`MAX_SHOWN_PATH_CHARS`] this keeps a rejected file's whole message under 8 KiB.
+pub const MAX_BAD_LINE_REASON_BYTES: usize = 300;
+
+/// Most characters of a file path an error shows (paths come from users and the API).
+pub const MAX_SHOWN_PATH_CHARS: usize = 200;
+
+/// A file path as errors show it: short and printable.
+pub(crate) fn shown_path(path: &str) -> String {
+    excerpt::excerpt_max(path, MAX_SHOWN_PATH_CHARS)
+}
 
 /// Why a source could not deliver an instrument's candles.
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +192,16 @@ pub enum SourceError {
         total: usize,
         /// The first [`MAX_BAD_LINES_LISTED`] bad lines.
         listed: Vec<BadLine>,
+    },
+    /// A file was refused before reading: not a regular file, a system file, or too large.
+    #[error("refused to read {path} for {symbol}: {reason}")]
+    FileRefused {
+        /// The file, as given (shortened).
+        path: String,
+        /// The instrument.
+        symbol: Symbol,
+        /// Why, and what to do.
+        reason: String,
     },
     /// A file could not be read.
     #[error("cannot read {path} for {symbol}: {error}")]

@@ -363,3 +363,73 @@ fn config_has_documented_defaults_and_refuses_unknown_fields() {
             .contains("timeout_secs")
     );
 }
+
+/// Issue 12: a body past the size limit is refused, whether announced or streamed.
+#[tokio::test]
+async fn a_body_larger_than_the_limit_is_refused_announced_or_streamed() {
+    let mib = "x".repeat(1 << 20);
+    let over = barter_sources::MAX_RESPONSE_BYTES / (1 << 20) + 1;
+    for answer in [
+        Answer::ok(mib.repeat(over)),
+        Answer::ok(mib.clone()).streamed(over),
+    ] {
+        let fake = Fake::answering(answer).await;
+        let error = binance().fetch(&fake).await.expect_err("too large");
+        let message = error.to_string();
+        assert!(
+            matches!(error, barter_sources::SourceError::Malformed { .. }),
+            "{message}"
+        );
+        assert!(
+            message.contains("larger than the limit of 67108864 bytes"),
+            "{message}"
+        );
+        assert_eq!(fake.requests().len(), 1, "not retried");
+    }
+}
+
+/// Issue 12: an error quotes a body only as a short printable excerpt.
+#[tokio::test]
+async fn an_error_body_is_quoted_only_as_a_short_printable_excerpt() {
+    let body = format!("\u{1b}[2J{}\0{}", "s".repeat(500), "t".repeat(500));
+    let fake = Fake::answering(Answer::status(400, body)).await;
+    let error = binance().fetch(&fake).await.expect_err("refused");
+    let message = error.to_string();
+    assert!(!message.contains('\u{1b}'), "{message:?}");
+    assert!(!message.contains("tttt"), "{message}");
+    assert!(message.len() < 400, "{message}");
+
+    let garbage = format!("[[1767225600000, \"{}\"]]", "9".repeat(100_000));
+    let fake = Fake::answering(Answer::ok(garbage)).await;
+    let message = binance()
+        .fetch(&fake)
+        .await
+        .expect_err("malformed")
+        .to_string();
+    assert!(message.len() < 1024, "{} bytes", message.len());
+}
+
+/// A kline price with more than 28 decimal places is refused rather than rounded.
+#[tokio::test]
+async fn a_kline_price_with_29_decimal_places_is_malformed() {
+    let open = 1_767_225_600_000i64;
+    let body = json!([[
+        open,
+        "1.00000000000000000000000000001",
+        "2",
+        "1",
+        "1.5",
+        "10",
+        open + DAY_MS - 1
+    ]]);
+    let fake = Fake::answering(Answer::ok(body.to_string())).await;
+    let message = binance()
+        .fetch(&fake)
+        .await
+        .expect_err("too precise")
+        .to_string();
+    assert!(
+        message.contains("open \"1.00000000000000000000000000001\" is not an exact decimal number"),
+        "{message}"
+    );
+}

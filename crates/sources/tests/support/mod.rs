@@ -48,6 +48,8 @@ pub struct Answer {
     headers: Vec<(&'static str, String)>,
     body: String,
     delay: Duration,
+    /// Send the body this many times as a chunked stream, with no Content-Length.
+    streamed: Option<usize>,
 }
 
 impl Answer {
@@ -63,12 +65,20 @@ impl Answer {
             headers: Vec::new(),
             body: body.into(),
             delay: Duration::ZERO,
+            streamed: None,
         }
     }
 
     /// Adds a response header.
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Sends the body `times` times in a row as a chunked stream without a Content-Length, the
+    /// way a server that does not announce the size answers.
+    pub fn streamed(mut self, times: usize) -> Self {
+        self.streamed = Some(times);
         self
     }
 
@@ -153,9 +163,16 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
     for (name, value) in answer.headers {
         builder = builder.header(name, value);
     }
-    builder
-        .body(Body::from(answer.body))
-        .expect("valid fake response")
+    let body = match answer.streamed {
+        Some(times) => {
+            let chunk = answer.body;
+            Body::from_stream(futures_util::stream::iter(
+                (0..times).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+            ))
+        }
+        None => Body::from(answer.body),
+    };
+    builder.body(body).expect("valid fake response")
 }
 
 /// A fixture file's text, from `tests/fixtures/`.
