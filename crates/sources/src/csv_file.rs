@@ -352,6 +352,15 @@ pub fn parse_day(text: &str) -> Result<Day, String> {
             .map(|at| at.date_naive())
             .ok_or_else(|| format!("timestamp {number} is out of range"));
     }
+    // Written as a day but not one of the calendar (30 February): say that, not "not a date".
+    let shaped_like_a_day = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if shaped_like_a_day && let Err(problem) = barter_core::calendar::parse_day(text) {
+        return Err(format!("date {problem}"));
+    }
     Err(format!(
         "date `{}` is not YYYY-MM-DD, RFC 3339 or Unix seconds/milliseconds",
         excerpt(text)
@@ -743,5 +752,12 @@ mod tests {
         let candles =
             parse("date,open,high,low,close,volume\n2024-06-01,1,1,1,1,0\n").expect("valid");
         assert!(!candles[0].is_complete());
+    }
+
+    #[test]
+    fn a_day_that_does_not_exist_is_named_as_such() {
+        let error = parse_day("2025-02-30").expect_err("30 February");
+        assert!(error.contains("2025-02 has 28 days"), "{error}");
+        assert!(parse_day("2024-02-29").is_ok());
     }
 }

@@ -604,8 +604,10 @@ fn read_files(
         if files.iter().any(|(s, _, _)| s == &symbol) {
             return Err(invalid("data", format!("{symbol} is given twice")));
         }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| invalid("data", format!("cannot read {}: {e}", path.display())))?;
+        // The CSV source's own reader: regular files only, no system files, bounded size and
+        // line length.
+        let text = barter_sources::csv_file::read_csv_file(&path, &symbol)
+            .map_err(|e| invalid("data", e.to_string()))?;
         // Every row of a backtest file is history, whatever its date: none is "today".
         let today = Day::MAX.pred_opt().unwrap_or(Day::MAX);
         let label = path.display().to_string();
