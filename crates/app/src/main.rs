@@ -17,7 +17,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(barter_app::cli::run(cli)) {
+    let result = runtime.block_on(barter_app::cli::run(cli));
+    // Dropping the runtime would wait for every blocking task, however long; `barter serve`
+    // has already given its work a bounded time to stop, so the process exits now.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");

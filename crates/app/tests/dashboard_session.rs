@@ -147,8 +147,8 @@ async fn an_address_that_keeps_sending_wrong_tokens_must_wait() {
         let wrong = attempt("guess").await.expect("sign in");
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     }
-    // Now even the right token waits for the window to pass: guessing cannot go faster.
-    let refused = attempt(TOKEN).await.expect("sign in");
+    // Further wrong tokens wait for the window to pass: guessing cannot go faster.
+    let refused = attempt("guess").await.expect("sign in");
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     let wait: u64 = refused
         .headers()
@@ -160,6 +160,19 @@ async fn an_address_that_keeps_sending_wrong_tokens_must_wait() {
     assert!(refused.headers().get("set-cookie").is_none());
     let html = refused.text().await.expect("html");
     assert!(html.contains("Too many wrong tokens"), "{html}");
+    // The right token is never locked out: a guesser behind the same proxy cannot lock
+    // everyone else out.
+    let accepted = attempt(TOKEN).await.expect("sign in");
+    assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+    assert!(accepted.headers().get("set-cookie").is_some());
+    // And a wrong bearer token on the API counts in the same throttle.
+    let api = client
+        .get(server.url("/api/instruments"))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
     // A session signed in before is not affected.
     assert_eq!(signed_in.get("/").await.0, StatusCode::OK);
     server.shutdown().await;

@@ -11,7 +11,7 @@ use barter_store::trading::PositionStatus;
 use chrono::{Days, Utc};
 use rust_decimal::Decimal;
 
-const TOKEN: &str = "process-test-token";
+const TOKEN: &str = "process-test-token-0123456789abcdef";
 const INSTRUMENTS: usize = 12;
 
 const CONFIG: &str = r#"
