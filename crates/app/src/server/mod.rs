@@ -341,12 +341,7 @@ async fn request_id(State(state): State<AppState>, mut request: Request, next: N
     );
     request.extensions_mut().insert(RequestId(id.clone()));
     let method = request.method().clone();
-    // The path as the client sent it: routers nested under `/api` see it without the prefix.
-    let path = request
-        .extensions()
-        .get::<axum::extract::OriginalUri>()
-        .map_or_else(|| request.uri().path(), |original| original.0.path())
-        .to_owned();
+    let path = original_path(&request).to_owned();
     let mut response = next.run(request).await;
     tracing::info!(
         request_id = %id,
@@ -410,7 +405,7 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
             tracing::warn!(
                 "refused {} {} from {client}: too many wrong tokens",
                 request.method(),
-                request.uri().path()
+                original_path(&request)
             );
             let seconds = wait.as_secs().max(1);
             let mut response = ApiError::new(
@@ -429,7 +424,7 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
     tracing::warn!(
         "refused {} {}: {}",
         request.method(),
-        request.uri().path(),
+        original_path(&request),
         if presented.is_some() {
             "wrong token"
         } else {
@@ -442,6 +437,15 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
         "send `Authorization: Bearer <token>` with the server's BARTER_API_TOKEN",
     )
     .into_response()
+}
+
+/// The path as the client sent it, for logs: a router nested under `/api` (and every layer on
+/// it, such as [`authorize`]) sees it without the prefix.
+fn original_path(request: &Request) -> &str {
+    request
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| request.uri().path(), |original| original.0.path())
 }
 
 /// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive
