@@ -332,7 +332,10 @@ fn locate(text: &str, offset: usize) -> (usize, Option<String>) {
 /// Checks the `[server]` limits: each at least 1, every trusted proxy an address or a block.
 fn validate_server(server: &ServerConfig) -> Result<(), ConfigError> {
     let positive = [
-        ("server.header_timeout_secs", server.header_timeout_secs == 0),
+        (
+            "server.header_timeout_secs",
+            server.header_timeout_secs == 0,
+        ),
         ("server.max_connections", server.max_connections == 0),
         ("server.backtests_running", server.backtests_running == 0),
     ];

@@ -288,12 +288,22 @@ async fn backtests_queue_up_to_a_limit_and_can_be_cancelled() {
     let cancelled = std::time::Instant::now();
     let body = settled(&server, first_id, Duration::from_secs(10)).await;
     assert_eq!(body["status"], "cancelled", "{body}");
-    assert!(cancelled.elapsed() < Duration::from_secs(5), "{:?}", cancelled.elapsed());
-    assert_eq!(settled(&server, second_id, Duration::from_secs(5)).await["status"], "cancelled");
+    assert!(
+        cancelled.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        cancelled.elapsed()
+    );
+    assert_eq!(
+        settled(&server, second_id, Duration::from_secs(5)).await["status"],
+        "cancelled"
+    );
     // Finished: nothing to cancel; unknown: 404.
     let response = delete(first_id).await.expect("delete");
     assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert_eq!(delete(999_999).await.expect("delete").status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        delete(999_999).await.expect("delete").status(),
+        StatusCode::NOT_FOUND
+    );
 
     // The slots are free again.
     let (status, body) = server.post("/api/backtests", sma_crossover()).await;
@@ -304,5 +314,9 @@ async fn backtests_queue_up_to_a_limit_and_can_be_cancelled() {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let stopping = std::time::Instant::now();
     server.shutdown().await;
-    assert!(stopping.elapsed() < Duration::from_secs(10), "{:?}", stopping.elapsed());
+    assert!(
+        stopping.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        stopping.elapsed()
+    );
 }

@@ -405,7 +405,12 @@ async fn sign_in_only_ever_returns_to_a_path_on_this_site() {
     assert_eq!(location(&response), "/");
     // The sign-in page of a signed-in browser redirects the same way.
     let browser = server.sign_in().await;
-    for (next, expected) in [("%2F%2509%2Fevil.com", "/%09/evil.com"), ("%2F%09%2Fevil.com", "/"), ("%2F%5Cevil.com", "/"), ("%2F%0D%0Ax", "/")] {
+    for (next, expected) in [
+        ("%2F%2509%2Fevil.com", "/%09/evil.com"),
+        ("%2F%09%2Fevil.com", "/"),
+        ("%2F%5Cevil.com", "/"),
+        ("%2F%0D%0Ax", "/"),
+    ] {
         let response = browser
             .client
             .get(server.url(&format!("/login?next={next}")))

@@ -630,9 +630,15 @@ async fn behind_a_trusted_proxy_the_throttle_counts_the_forwarded_client() {
 
     // Without trusted proxies the header is the client's own word and ignored: the peer counts.
     let server = start(64 * 1024, Duration::from_secs(60)).await;
-    for (i, forged) in ["198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4", "198.51.100.5"]
-        .iter()
-        .enumerate()
+    for (i, forged) in [
+        "198.51.100.1",
+        "198.51.100.2",
+        "198.51.100.3",
+        "198.51.100.4",
+        "198.51.100.5",
+    ]
+    .iter()
+    .enumerate()
     {
         let response = server
             .client
@@ -717,7 +723,10 @@ async fn idle_and_trickling_connections_are_closed_and_do_not_starve_the_server(
     let mut trickle = connect(&server).await;
     let started = std::time::Instant::now();
     let mut closed = false;
-    for byte in b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".iter().cycle() {
+    for byte in b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: "
+        .iter()
+        .cycle()
+    {
         if trickle.write_all(&[*byte]).await.is_err()
             || closed_within(&mut trickle, Duration::from_millis(200)).await
         {
@@ -728,7 +737,10 @@ async fn idle_and_trickling_connections_are_closed_and_do_not_starve_the_server(
             break;
         }
     }
-    assert!(closed, "a trickling client is closed after the header timeout");
+    assert!(
+        closed,
+        "a trickling client is closed after the header timeout"
+    );
     assert!(started.elapsed() >= Duration::from_millis(800));
     server.shutdown().await;
 }
@@ -806,7 +818,10 @@ async fn the_request_log_shows_the_path_the_client_sent() {
             json!({"strategies": [{"name": "x", "entry": "close > 0"}]}),
         )
         .await;
-    assert!(status.is_success() || status.is_client_error(), "{status} {body}");
+    assert!(
+        status.is_success() || status.is_client_error(),
+        "{status} {body}"
+    );
     let refused = server
         .client
         .post(server.url("/api/strategies/check"))

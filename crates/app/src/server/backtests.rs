@@ -192,7 +192,11 @@ impl Registry {
         }
         inner.last_id += 1;
         let id = inner.last_id;
-        let running = inner.entries.values().filter(|e| matches!(e, Entry::Running)).count();
+        let running = inner
+            .entries
+            .values()
+            .filter(|e| matches!(e, Entry::Running))
+            .count();
         let entry = if running < self.running {
             Entry::Running
         } else {
@@ -413,7 +417,9 @@ async fn estimated_days(state: &AppState, request: &BacktestRequest) -> Vec<u64>
         let Ok(Some(coverage)) = state.store().coverage(symbol).await else {
             continue;
         };
-        let first = request.from.map_or(coverage.first, |d| d.max(coverage.first));
+        let first = request
+            .from
+            .map_or(coverage.first, |d| d.max(coverage.first));
         let last = request.to.map_or(coverage.last, |d| d.min(coverage.last));
         let span = u64::try_from((last - first).num_days() + 1).unwrap_or(0);
         days.push(span.min(coverage.count));
@@ -693,7 +699,12 @@ async fn cancel(
     id: Result<Path<u64>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(id) = id?;
-    match state.inner.backtests.cancel(id).ok_or_else(|| unknown(id))? {
+    match state
+        .inner
+        .backtests
+        .cancel(id)
+        .ok_or_else(|| unknown(id))?
+    {
         Cancelled::Requested(entry) => {
             Ok((StatusCode::ACCEPTED, Json(entry.body(id))).into_response())
         }
@@ -769,19 +780,21 @@ mod tests {
             Some(1590)
         );
         // 9.99 M points: refused without building the grid.
-        let huge = combinations(&request(&["a=1..9990", "b=1..1000"], &[]))
-            .err()
-            .expect("refused");
+        let huge = combinations(&request(&["a=1..9990", "b=1..1000"], &[])).expect_err("refused");
         assert_eq!(huge.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(huge.code, "over_limit");
-        assert!(huge.message.contains("9990000 combinations"), "{}", huge.message);
+        assert!(
+            huge.message.contains("9990000 combinations"),
+            "{}",
+            huge.message
+        );
         // 20,000 before constraints, 10,000 after them: the constraints count.
         assert!(combinations(&request(&["a=1..200", "b=1..100"], &[])).is_err());
         // Unparseable sweeps are left to the backtest's own checks.
         assert_eq!(combinations(&request(&["nonsense"], &[])).ok(), Some(1));
 
         assert_eq!(check_work(1000, &[3650], None).ok(), Some(3_650_000));
-        let error = check_work(10_000, &[3650, 3650], None).err().expect("too much");
+        let error = check_work(10_000, &[3650, 3650], None).expect_err("too much");
         assert_eq!(error.code, "over_limit");
         let spec: WalkForwardSpec = "train=730d,test=180d".parse().expect("spec");
         // (3650 - 910) / 180 + 1 = 16 windows of 730 training days.

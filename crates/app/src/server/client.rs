@@ -27,9 +27,7 @@ impl TrustedProxies {
                 text.parse::<IpNet>()
                     .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
                     .map_err(|_| {
-                        format!(
-                            "`{entry}` is not an IP address or a CIDR block (e.g. 10.0.0.0/8)"
-                        )
+                        format!("`{entry}` is not an IP address or a CIDR block (e.g. 10.0.0.0/8)")
                     })
             })
             .collect::<Result<Vec<_>, _>>()
@@ -107,9 +105,7 @@ fn forwarded_address(entry: &str) -> Option<IpAddr> {
 /// `::ffff:1.2.3.4` as `1.2.3.4`, so a dual-stack listener counts an IPv4 client once.
 fn canonical(address: IpAddr) -> IpAddr {
     match address {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 @ IpAddr::V4(_) => v4,
     }
 }
@@ -146,11 +142,20 @@ mod tests {
     #[test]
     fn forwarded_headers_count_only_from_a_trusted_proxy() {
         let trusted = proxies(&["10.0.0.0/8"]);
-        let forged = headers(&[("x-forwarded-for", "1.1.1.1"), ("x-forwarded-proto", "https")]);
+        let forged = headers(&[
+            ("x-forwarded-for", "1.1.1.1"),
+            ("x-forwarded-proto", "https"),
+        ]);
         // A client that writes the headers itself is still counted by its own address.
-        assert_eq!(trusted.client(ip("203.0.113.9"), &forged), ip("203.0.113.9"));
+        assert_eq!(
+            trusted.client(ip("203.0.113.9"), &forged),
+            ip("203.0.113.9")
+        );
         assert!(!trusted.is_https(ip("203.0.113.9"), &forged));
-        assert_eq!(TrustedProxies::default().client(ip("10.0.0.2"), &forged), ip("10.0.0.2"));
+        assert_eq!(
+            TrustedProxies::default().client(ip("10.0.0.2"), &forged),
+            ip("10.0.0.2")
+        );
         // Behind the proxy: the rightmost address the proxy did not add itself.
         let via = headers(&[
             ("x-forwarded-for", "6.6.6.6, 198.51.100.7"),
@@ -160,19 +165,31 @@ mod tests {
         assert_eq!(trusted.client(ip("10.0.0.2"), &via), ip("198.51.100.7"));
         assert!(trusted.is_https(ip("10.0.0.2"), &via));
         assert_eq!(
-            trusted.client(ip("10.0.0.2"), &headers(&[("x-forwarded-for", "[2001:db8::1]:443")])),
+            trusted.client(
+                ip("10.0.0.2"),
+                &headers(&[("x-forwarded-for", "[2001:db8::1]:443")])
+            ),
             ip("2001:db8::1")
         );
         // Garbage stops at the proxy; no header leaves the proxy as the client.
         assert_eq!(
-            trusted.client(ip("10.0.0.2"), &headers(&[("x-forwarded-for", "1.1.1.1, nonsense")])),
+            trusted.client(
+                ip("10.0.0.2"),
+                &headers(&[("x-forwarded-for", "1.1.1.1, nonsense")])
+            ),
             ip("10.0.0.2")
         );
-        assert_eq!(trusted.client(ip("10.0.0.2"), &HeaderMap::new()), ip("10.0.0.2"));
+        assert_eq!(
+            trusted.client(ip("10.0.0.2"), &HeaderMap::new()),
+            ip("10.0.0.2")
+        );
         assert!(!trusted.is_https(
             ip("10.0.0.2"),
             &headers(&[("x-forwarded-proto", "https, http")])
         ));
-        assert_eq!(trusted.client(ip("::ffff:10.0.0.2"), &forged), ip("1.1.1.1"));
+        assert_eq!(
+            trusted.client(ip("::ffff:10.0.0.2"), &forged),
+            ip("1.1.1.1")
+        );
     }
 }

@@ -50,8 +50,8 @@ pub(super) async fn serve(
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Open {
-    let max = u32::try_from(limits.max_connections.clamp(1, Semaphore::MAX_PERMITS))
-        .unwrap_or(u32::MAX);
+    let max =
+        u32::try_from(limits.max_connections.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
     let permits = Arc::new(Semaphore::new(max as usize));
     let (stop, stopped) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);

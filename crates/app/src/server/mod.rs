@@ -83,8 +83,8 @@ impl AppState {
     /// The state of a server over `store` with `config`.
     pub fn new(config: Config, store: Store, options: ServeOptions) -> Self {
         // `serve` refuses a bad list before this; a hand-built config falls back to trusting none.
-        let proxies = client::TrustedProxies::parse(&config.server.trusted_proxies)
-            .unwrap_or_else(|error| {
+        let proxies =
+            client::TrustedProxies::parse(&config.server.trusted_proxies).unwrap_or_else(|error| {
                 tracing::warn!("server.trusted_proxies ignored: {error}");
                 client::TrustedProxies::default()
             });
@@ -127,14 +127,20 @@ impl AppState {
 
     /// The address a request counts as for the sign-in throttle: the peer, or behind a trusted
     /// proxy the client it forwarded for.
-    pub(crate) fn client(&self, extensions: &axum::http::Extensions, headers: &HeaderMap) -> IpAddr {
-        self.inner
-            .proxies
-            .client(client::peer(extensions), headers)
+    pub(crate) fn client(
+        &self,
+        extensions: &axum::http::Extensions,
+        headers: &HeaderMap,
+    ) -> IpAddr {
+        self.inner.proxies.client(client::peer(extensions), headers)
     }
 
     /// Whether the browser reached a trusted proxy over HTTPS (its cookie is then `Secure`).
-    pub(crate) fn is_https(&self, extensions: &axum::http::Extensions, headers: &HeaderMap) -> bool {
+    pub(crate) fn is_https(
+        &self,
+        extensions: &axum::http::Extensions,
+        headers: &HeaderMap,
+    ) -> bool {
         self.inner
             .proxies
             .is_https(client::peer(extensions), headers)
@@ -453,9 +459,7 @@ fn original_path(request: &Request) -> &str {
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim_start().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 #[cfg(test)]
@@ -492,7 +496,10 @@ mod tests {
         let text = short.to_string();
         assert!(text.contains("at least 32"), "{text}");
         assert!(text.contains("openssl rand -hex 32"), "{text}");
-        assert!(!text.contains(": x"), "the token itself is not echoed: {text}");
+        assert!(
+            !text.contains(": x"),
+            "the token itself is not echoed: {text}"
+        );
         let almost = "a".repeat(MIN_TOKEN_CHARS - 1);
         assert!(check_options(&options("127.0.0.1:8080", Some(&almost))).is_err());
         let enough = "a".repeat(MIN_TOKEN_CHARS);
@@ -503,7 +510,10 @@ mod tests {
     fn the_bearer_scheme_is_case_insensitive() {
         let with = |value: &str| {
             let mut headers = HeaderMap::new();
-            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).expect("value"));
+            headers.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(value).expect("value"),
+            );
             bearer(&headers).map(str::to_owned)
         };
         for value in ["Bearer abc", "bearer abc", "BEARER abc", "Bearer   abc "] {

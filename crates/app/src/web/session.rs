@@ -521,7 +521,10 @@ mod tests {
         }
         assert!(sessions.wrong_token(third, start).is_some());
         let counted = sessions.failures.lock().expect("lock")[&third].len();
-        assert_eq!(counted, FAILED_SIGN_INS, "tries while locked out are not counted");
+        assert_eq!(
+            counted, FAILED_SIGN_INS,
+            "tries while locked out are not counted"
+        );
     }
 
     #[test]
@@ -574,6 +577,9 @@ mod tests {
         let plain = set_cookie(&session, false);
         assert!(!plain.to_str().expect("ascii").contains("Secure"));
         let secure = set_cookie(&session, true);
-        assert!(secure.to_str().expect("ascii").contains("Secure"), "{secure:?}");
+        assert!(
+            secure.to_str().expect("ascii").contains("Secure"),
+            "{secure:?}"
+        );
     }
 }
