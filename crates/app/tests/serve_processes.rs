@@ -212,6 +212,16 @@ async fn sigterm_cancels_running_backtests_and_the_process_exits_in_time() {
         assert_eq!(response.status().as_u16(), 202);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let first: serde_json::Value = client
+        .get(format!("{}/api/backtests/1", served.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(first["status"], "running", "{first}");
     let pid = served.child.id().to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])
@@ -231,4 +241,25 @@ async fn sigterm_cancels_running_backtests_and_the_process_exits_in_time() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_short_token_is_refused_at_start_with_how_to_make_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("barter.toml"), CONFIG).expect("config");
+    let output = Command::new(env!("CARGO_BIN_EXE_barter"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("BARTER_CONFIG", dir.path().join("barter.toml"))
+        .env(
+            "BARTER_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("short.db").display()),
+        )
+        .env("BARTER_API_TOKEN", "x")
+        .stdin(Stdio::null())
+        .output()
+        .expect("barter serve runs");
+    assert!(!output.status.success(), "a 1-character token is refused");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("at least 32"), "{stderr}");
+    assert!(stderr.contains("openssl rand -hex 32"), "{stderr}");
 }
