@@ -55,8 +55,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long positions and candles answers are reused, in milliseconds (0: never).
     pub read_cache_ms: u64,
-    /// How long a client may take to send a request's headers, in seconds; an idle keep-alive
-    /// connection is closed after as long.
+    /// How long a client may take to send a request's headers, in seconds, and its body as
+    /// long again; an idle keep-alive connection is closed after as long.
     pub header_timeout_secs: u64,
     /// The most connections served at once; further ones wait to be accepted.
     pub max_connections: usize,
@@ -441,7 +441,7 @@ bind = "127.0.0.1:8080"         # in a container: BARTER_SERVER__BIND=0.0.0.0:80
 job_wait_secs = 600             # a job route answers 202 with the run id after this long
 max_body_bytes = 65536
 read_cache_ms = 1000            # positions and candles answers are reused this long
-header_timeout_secs = 10        # a client sends its request headers within this; idle connections close after it
+header_timeout_secs = 10        # a client sends its request headers (and then its body) within this; idle connections close after it
 max_connections = 512           # more connections wait to be accepted
 trusted_proxies = []            # e.g. ["10.0.0.0/8"]: believe X-Forwarded-For/-Proto from these only
 backtests_running = 1           # POST /api/backtests run at once ...

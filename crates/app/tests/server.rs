@@ -742,6 +742,25 @@ async fn idle_and_trickling_connections_are_closed_and_do_not_starve_the_server(
         "a trickling client is closed after the header timeout"
     );
     assert!(started.elapsed() >= Duration::from_millis(800));
+    // So is one that sends its headers at once and then trickles the body.
+    let mut trickle = connect(&server).await;
+    let head = format!(
+        "POST /api/strategies/check HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \
+         {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    );
+    trickle.write_all(head.as_bytes()).await.expect("write");
+    let started = std::time::Instant::now();
+    let mut answered = false;
+    while started.elapsed() < Duration::from_secs(10) {
+        if trickle.write_all(b" ").await.is_err()
+            || closed_within(&mut trickle, Duration::from_millis(200)).await
+        {
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "a trickled body is cut off");
+    assert!(started.elapsed() >= Duration::from_millis(800));
     server.shutdown().await;
 }
 

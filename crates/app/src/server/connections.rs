@@ -13,7 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::ConnectInfo;
+use futures_util::StreamExt;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -109,7 +112,8 @@ async fn connection(
 ) {
     let _ = stream.set_nodelay(true);
     // The peer's address is what the sign-in throttle counts by (see `client`).
-    let service = hyper::service::service_fn(move |mut request| {
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let mut request = request.map(|body| within(body, header_timeout));
         request.extensions_mut().insert(ConnectInfo(peer));
         tower::ServiceExt::oneshot(app.clone(), request)
     });
@@ -135,4 +139,27 @@ async fn connection(
         // Timeouts and clients that hang up mid-request end up here; nothing to act on.
         tracing::debug!("connection from {peer} closed: {error}");
     }
+}
+
+/// `body` that fails once `limit` has passed since the headers arrived: the header timeout does
+/// not cover the body, and a client sending a byte now and then would otherwise hold its
+/// connection (and a slot under the cap) as long as it likes. Bodies are small (`[server]
+/// max_body_bytes`), so a healthy client sends one well within the limit.
+fn within(body: Incoming, limit: Duration) -> Body {
+    let deadline = Box::pin(tokio::time::sleep(limit));
+    let frames = Body::new(body).into_data_stream();
+    let stream = futures_util::stream::unfold(Some((frames, deadline)), |state| async move {
+        let (mut frames, mut deadline) = state?;
+        tokio::select! {
+            frame = frames.next() => {
+                let frame = frame?;
+                Some((frame.map_err(axum::BoxError::from), Some((frames, deadline))))
+            }
+            () = &mut deadline => Some((
+                Err(axum::BoxError::from("the request body took too long to arrive")),
+                None,
+            )),
+        }
+    });
+    Body::from_stream(stream)
 }
