@@ -1,12 +1,16 @@
-//! `barter serve`: the seed's cron endpoints and a read/manage API over HTTP (axum).
+//! `barter serve`: the seed's cron endpoints and a read/manage API over HTTP (axum on hyper).
 //!
 //! Every `/api/*` route needs `Authorization: Bearer <token>` (the token comes only from
-//! `BARTER_API_TOKEN`, compared in constant time); `/healthz` does not. Every error is JSON (see
+//! `BARTER_API_TOKEN`, at least [`MIN_TOKEN_CHARS`] characters, compared in constant time; the
+//! scheme is case-insensitive); `/healthz` does not. Wrong tokens count in the dashboard's
+//! sign-in throttle (per client address, see [`client`]): after 5 within a minute further wrong
+//! ones get 429, while the right token is always let through. Every error is JSON (see
 //! [`error`]). A job route runs the same code as the CLI ([`crate::jobs::run_job`]) in a task of
 //! its own, answers with the finished runs, or with 202 and the run id when the caller does not
-//! wait; a second call of a job that is running answers 409. On SIGTERM or Ctrl-C the server
-//! stops accepting, asks running jobs to stop after their current instrument (their runs are
-//! recorded as `interrupted`) and waits for them.
+//! wait; a second call of a job that is running answers 409. Connections have a header timeout
+//! and a cap (see `connections`). On SIGTERM or Ctrl-C the server stops accepting, asks
+//! running jobs to stop after their current instrument (their runs are recorded as
+//! `interrupted`), cancels backtests, and waits for all of it at most [`SHUTDOWN_GRACE`].
 
 mod api;
 mod backtests;
