@@ -27,7 +27,7 @@ mod support;
 
 use support::{Served, arg};
 
-const TOKEN: &str = "bench-dashboard-token";
+const TOKEN: &str = "bench-dashboard-token-0123456789abcdef";
 const INSTRUMENTS: usize = 20;
 const STRATEGIES: usize = 5;
 /// Positions per (strategy, instrument): all but the last are closed.

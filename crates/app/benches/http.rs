@@ -21,7 +21,7 @@ mod support;
 
 use support::{Served, arg};
 
-const TOKEN: &str = "bench-token";
+const TOKEN: &str = "bench-token-0123456789abcdef0123456789";
 const INSTRUMENTS: usize = 100;
 const STRATEGIES: usize = 10;
 const DAYS: u64 = 3 * 365;

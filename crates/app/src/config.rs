@@ -55,6 +55,18 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long positions and candles answers are reused, in milliseconds (0: never).
     pub read_cache_ms: u64,
+    /// How long a client may take to send a request's headers, in seconds, and its body as
+    /// long again; an idle keep-alive connection is closed after as long.
+    pub header_timeout_secs: u64,
+    /// The most connections served at once; further ones wait to be accepted.
+    pub max_connections: usize,
+    /// Proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` and `X-Forwarded-Proto`
+    /// are believed; empty: none, the peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// How many `POST /api/backtests` run at once.
+    pub backtests_running: usize,
+    /// How many more wait for their turn; beyond that the API answers 429.
+    pub backtests_queued: usize,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +76,11 @@ impl Default for ServerConfig {
             job_wait_secs: 600,
             max_body_bytes: 64 * 1024,
             read_cache_ms: 1_000,
+            header_timeout_secs: 10,
+            max_connections: 512,
+            trusted_proxies: Vec::new(),
+            backtests_running: 1,
+            backtests_queued: 4,
         }
     }
 }
@@ -334,6 +351,31 @@ fn locate(text: &str, offset: usize) -> (usize, Option<String>) {
     (line, dotted)
 }
 
+/// Checks the `[server]` limits: each at least 1, every trusted proxy an address or a block.
+fn validate_server(server: &ServerConfig) -> Result<(), ConfigError> {
+    let positive = [
+        (
+            "server.header_timeout_secs",
+            server.header_timeout_secs == 0,
+        ),
+        ("server.max_connections", server.max_connections == 0),
+        ("server.backtests_running", server.backtests_running == 0),
+    ];
+    if let Some((key, _)) = positive.iter().find(|(_, zero)| *zero) {
+        return Err(ConfigError::Value {
+            key,
+            message: "must be at least 1".into(),
+        });
+    }
+    crate::server::client::TrustedProxies::parse(&server.trusted_proxies).map_err(|message| {
+        ConfigError::Value {
+            key: "server.trusted_proxies",
+            message,
+        }
+    })?;
+    Ok(())
+}
+
 /// Checks the app's own settings; each source checks its table when it is built (see
 /// [`crate::SourceSet::from_config`]), so a bad `[sources.binance]` only affects Binance instruments.
 fn validate(config: &Config) -> Result<(), ConfigError> {
@@ -359,6 +401,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             ),
         });
     }
+    validate_server(&config.server)?;
     if let Err(error) = crate::schedule::Schedule::from_config(&config.schedule) {
         return Err(ConfigError::Value {
             key: "schedule",
@@ -506,6 +549,11 @@ bind = "127.0.0.1:8080"         # in a container: BARTER_SERVER__BIND=0.0.0.0:80
 job_wait_secs = 600             # a job route answers 202 with the run id after this long
 max_body_bytes = 65536
 read_cache_ms = 1000            # positions and candles answers are reused this long
+header_timeout_secs = 10        # a client sends its request headers (and then its body) within this; idle connections close after it
+max_connections = 512           # more connections wait to be accepted
+trusted_proxies = []            # e.g. ["10.0.0.0/8"]: believe X-Forwarded-For/-Proto from these only
+backtests_running = 1           # POST /api/backtests run at once ...
+backtests_queued = 4            # ... and wait; more answer 429
 
 [schedule]
 # Cron expressions in UTC, run inside `barter serve`; runs missed while it was down are caught

@@ -20,6 +20,9 @@ fn main() -> ExitCode {
     let result = runtime
         .block_on(barter_app::cli::run(cli))
         .and_then(|code| Ok(barter_app::cli::flush_output().map(|()| code)?));
+    // Dropping the runtime would wait for every blocking task, however long; `barter serve`
+    // has already given its work a bounded time to stop, so the process exits now.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(code) => code,
         Err(error) => barter_app::cli::exit_on_error(&error),

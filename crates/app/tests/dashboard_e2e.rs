@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// The token `barter serve` requires and the tests sign in with.
-const TOKEN: &str = "e2e-dashboard-token-5f0c9a";
+const TOKEN: &str = "e2e-dashboard-token-5f0c9a-0123456789abcdef";
 
 /// Where Debian's Chromium is (`BARTER_CHROMIUM` overrides it).
 const CHROMIUM: &str = "/usr/bin/chromium";

@@ -147,8 +147,8 @@ async fn an_address_that_keeps_sending_wrong_tokens_must_wait() {
         let wrong = attempt("guess").await.expect("sign in");
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     }
-    // Now even the right token waits for the window to pass: guessing cannot go faster.
-    let refused = attempt(TOKEN).await.expect("sign in");
+    // Further wrong tokens wait for the window to pass: guessing cannot go faster.
+    let refused = attempt("guess").await.expect("sign in");
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     let wait: u64 = refused
         .headers()
@@ -160,6 +160,19 @@ async fn an_address_that_keeps_sending_wrong_tokens_must_wait() {
     assert!(refused.headers().get("set-cookie").is_none());
     let html = refused.text().await.expect("html");
     assert!(html.contains("Too many wrong tokens"), "{html}");
+    // The right token is never locked out: a guesser behind the same proxy cannot lock
+    // everyone else out.
+    let accepted = attempt(TOKEN).await.expect("sign in");
+    assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+    assert!(accepted.headers().get("set-cookie").is_some());
+    // And a wrong bearer token on the API counts in the same throttle.
+    let api = client
+        .get(server.url("/api/instruments"))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
     // A session signed in before is not affected.
     assert_eq!(signed_in.get("/").await.0, StatusCode::OK);
     server.shutdown().await;
@@ -351,4 +364,97 @@ async fn unknown_paths_get_the_page_in_a_browser_and_json_otherwise() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not_found");
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn sign_in_only_ever_returns_to_a_path_on_this_site() {
+    let server = start().await;
+    let client = Browser::client();
+    let cases = [
+        ("/positions?status=open", "/positions?status=open"),
+        ("/ok?x=1", "/ok?x=1"),
+        // Stays percent-encoded: a path on this site, not a tab.
+        ("/%09/evil.com", "/%09/evil.com"),
+        ("//evil.com", "/"),
+        ("/\\evil.com", "/"),
+        ("/\t/evil.com", "/"),
+        ("/\n/evil.com", "/"),
+        ("/\r\nSet-Cookie: x=1", "/"),
+        ("/ /evil.com", "/"),
+        ("https://evil.com", "/"),
+        ("evil.com", "/"),
+        ("", "/"),
+    ];
+    for (next, expected) in cases {
+        let response = client
+            .post(server.url("/login"))
+            .form(&[("token", TOKEN), ("next", next)])
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(location(&response), expected, "{next:?}");
+    }
+    let long = format!("/{}", "a".repeat(3_000));
+    let response = client
+        .post(server.url("/login"))
+        .form(&[("token", TOKEN), ("next", long.as_str())])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(location(&response), "/");
+    // The sign-in page of a signed-in browser redirects the same way.
+    let browser = server.sign_in().await;
+    for (next, expected) in [
+        ("%2F%2509%2Fevil.com", "/%09/evil.com"),
+        ("%2F%09%2Fevil.com", "/"),
+        ("%2F%5Cevil.com", "/"),
+        ("%2F%0D%0Ax", "/"),
+    ] {
+        let response = browser
+            .client
+            .get(server.url(&format!("/login?next={next}")))
+            .header("cookie", &browser.cookie)
+            .send()
+            .await
+            .expect("login page");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next}");
+        assert_eq!(location(&response), expected, "{next}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_when_a_trusted_proxy_says_https() {
+    let sign_in = |server: &Server, proto: Option<&'static str>| {
+        let mut request = Browser::client()
+            .post(server.url("/login"))
+            .form(&[("token", TOKEN), ("next", "/")]);
+        if let Some(proto) = proto {
+            request = request.header("x-forwarded-proto", proto);
+        }
+        request.send()
+    };
+    let cookie = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut config = Config::default();
+    config.server.trusted_proxies = vec!["127.0.0.0/8".into()];
+    let proxied = Server::sqlite(config, Options::default()).await;
+    let https = sign_in(&proxied, Some("https")).await.expect("sign in");
+    assert!(cookie(&https).contains("Secure"), "{}", cookie(&https));
+    let http = sign_in(&proxied, Some("http")).await.expect("sign in");
+    assert!(!cookie(&http).contains("Secure"), "{}", cookie(&http));
+    proxied.shutdown().await;
+    // From a peer that is not a trusted proxy the header is ignored.
+    let direct = start().await;
+    let forged = sign_in(&direct, Some("https")).await.expect("sign in");
+    assert_eq!(forged.status(), StatusCode::SEE_OTHER);
+    assert!(!cookie(&forged).contains("Secure"), "{}", cookie(&forged));
+    direct.shutdown().await;
 }

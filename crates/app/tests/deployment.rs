@@ -146,7 +146,7 @@ async fn the_container_environment_starts_a_server_and_bad_setups_are_refused() 
     let mut child = Command::new(env!("CARGO_BIN_EXE_barter"))
         .arg("serve")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("BARTER_API_TOKEN", "container-token")
+        .env("BARTER_API_TOKEN", "container-token-0123456789abcdef0123")
         .stdout(Stdio::piped())
         .spawn()
         .expect("serve");
@@ -172,7 +172,7 @@ async fn the_container_environment_starts_a_server_and_bad_setups_are_refused() 
         .expect("api");
     let allowed = client
         .get(format!("{base}/api/instruments"))
-        .bearer_auth("container-token")
+        .bearer_auth("container-token-0123456789abcdef0123")
         .send()
         .await
         .expect("api");

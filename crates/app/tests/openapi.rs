@@ -42,6 +42,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/account"),
     ("POST", "/api/backtests"),
     ("GET", "/api/backtests/{id}"),
+    ("DELETE", "/api/backtests/{id}"),
     ("POST", "/api/sync_data"),
     ("POST", "/api/sync_new_trades"),
     ("POST", "/api/sync_close_positions"),

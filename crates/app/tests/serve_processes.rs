@@ -11,7 +11,7 @@ use barter_store::trading::PositionStatus;
 use chrono::{Days, Utc};
 use rust_decimal::Decimal;
 
-const TOKEN: &str = "process-test-token";
+const TOKEN: &str = "process-test-token-0123456789abcdef";
 const INSTRUMENTS: usize = 12;
 
 const CONFIG: &str = r#"
@@ -167,4 +167,99 @@ async fn concurrent_trade_calls_on_two_servers_open_each_position_once() {
         Decimal::from(1_000_000) - spent,
         "cash paid once per position"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_cancels_running_backtests_and_the_process_exits_in_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("barter.toml"), CONFIG).expect("config");
+    let database = format!("sqlite://{}", dir.path().join("backtests.db").display());
+    let store = Store::connect(&database).await.expect("store");
+    let symbol = Symbol::parse("LONG").expect("symbol");
+    let instrument = Instrument::new(
+        symbol.clone(),
+        "",
+        "USD",
+        SourceKind::Csv,
+        "/nonexistent/LONG.csv",
+        Calendar::Continuous,
+    )
+    .expect("instrument");
+    store.add_instrument(&instrument).await.expect("add");
+    store
+        .write_candles(&symbol, &history(&symbol, 3000))
+        .await
+        .expect("candles");
+
+    let mut served = serve(dir.path(), &database);
+    let client = reqwest::Client::new();
+    // Three 10,000-combination sweeps: one runs, two wait; each takes many seconds.
+    for _ in 0..3 {
+        let response = client
+            .post(format!("{}/api/backtests?wait=false", served.base))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({
+                "entry": "crosses_above(sma(close, $fast), sma(close, $slow))",
+                "exit": "crosses_below(sma(close, $fast), sma(close, $slow))",
+                "params": {"fast": 10, "slow": 30},
+                "instruments": ["LONG"],
+                "sweep": ["fast=1..100", "slow=101..200"],
+            }))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 202);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first: serde_json::Value = client
+        .get(format!("{}/api/backtests/1", served.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(first["status"], "running", "{first}");
+    let pid = served.child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = served.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "still running {:?} after SIGTERM",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_short_token_is_refused_at_start_with_how_to_make_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("barter.toml"), CONFIG).expect("config");
+    let output = Command::new(env!("CARGO_BIN_EXE_barter"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("BARTER_CONFIG", dir.path().join("barter.toml"))
+        .env(
+            "BARTER_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("short.db").display()),
+        )
+        .env("BARTER_API_TOKEN", "x")
+        .stdin(Stdio::null())
+        .output()
+        .expect("barter serve runs");
+    assert!(!output.status.success(), "a 1-character token is refused");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("at least 32"), "{stderr}");
+    assert!(stderr.contains("openssl rand -hex 32"), "{stderr}");
 }

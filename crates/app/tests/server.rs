@@ -540,3 +540,325 @@ async fn a_scheduled_run_is_recorded_at_its_moment_which_is_its_last_done() {
     assert_eq!(runs.len(), 3, "sync, trade and close");
     assert!(runs.iter().all(|r| r.started_at == at));
 }
+
+/// A server over a fresh SQLite file with `edit` applied to the default configuration.
+async fn start_with(edit: impl FnOnce(&mut Config)) -> Server {
+    let mut config = Config {
+        strategies: vec![strategy("dip", "rsi(close, 14) < 30")],
+        ..Config::default()
+    };
+    edit(&mut config);
+    Server::sqlite(config, Options::default()).await
+}
+
+#[tokio::test]
+async fn wrong_bearer_tokens_are_throttled_but_the_right_one_always_passes() {
+    let server = start(64 * 1024, Duration::from_secs(60)).await;
+    let call = |token: &str| {
+        server
+            .client
+            .get(server.url("/api/instruments"))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+    };
+    for i in 0..5 {
+        let wrong = call("guess").await.expect("request");
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let refused = call("guess").await.expect("request");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(error_code(&body), "too_many_attempts");
+    // The right token is let through even from the locked-out address.
+    assert_eq!(call(TOKEN).await.expect("request").status(), StatusCode::OK);
+    // Requests without a token are not guesses; they stay 401.
+    let none = server
+        .client
+        .get(server.url("/api/instruments"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    // The scheme is case-insensitive.
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let response = server
+            .client
+            .get(server.url("/api/instruments"))
+            .header("authorization", format!("{scheme} {TOKEN}"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_throttle_counts_the_forwarded_client() {
+    let server = start_with(|c| c.server.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    let call = |client_address: &'static str| {
+        server
+            .client
+            .get(server.url("/api/instruments"))
+            .bearer_auth("guess")
+            .header("x-forwarded-for", client_address)
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            call("198.51.100.1").await.expect("request").status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        call("198.51.100.1").await.expect("request").status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy is not locked out.
+    assert_eq!(
+        call("198.51.100.2").await.expect("request").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    server.shutdown().await;
+
+    // Without trusted proxies the header is the client's own word and ignored: the peer counts.
+    let server = start(64 * 1024, Duration::from_secs(60)).await;
+    for (i, forged) in [
+        "198.51.100.1",
+        "198.51.100.2",
+        "198.51.100.3",
+        "198.51.100.4",
+        "198.51.100.5",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let response = server
+            .client
+            .get(server.url("/api/instruments"))
+            .bearer_auth("guess")
+            .header("x-forwarded-for", *forged)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let response = server
+        .client
+        .get(server.url("/api/instruments"))
+        .bearer_auth("guess")
+        .header("x-forwarded-for", "198.51.100.6")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    server.shutdown().await;
+}
+
+/// Opens a TCP connection to `server`.
+async fn connect(server: &Server) -> tokio::net::TcpStream {
+    let address = server.base.trim_start_matches("http://");
+    tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect")
+}
+
+/// Whether the server closes `stream` within `within` (reads until end of file).
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0_u8; 1024];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test]
+async fn idle_and_trickling_connections_are_closed_and_do_not_starve_the_server() {
+    use tokio::io::AsyncWriteExt;
+    let server = start_with(|c| c.server.header_timeout_secs = 1).await;
+    // 300 connections: half send nothing, half a partial request line.
+    let mut idle = Vec::new();
+    for i in 0..300 {
+        let mut stream = connect(&server).await;
+        if i % 2 == 1 {
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x")
+                .await
+                .expect("write");
+        }
+        idle.push(stream);
+    }
+    let started = std::time::Instant::now();
+    let health = server
+        .client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "/healthz answered in {:?}",
+        started.elapsed()
+    );
+    // The idle ones are closed after the header timeout.
+    for stream in idle.iter_mut().take(10) {
+        assert!(closed_within(stream, Duration::from_secs(5)).await);
+    }
+    // A client that trickles its headers a byte at a time is closed too.
+    let mut trickle = connect(&server).await;
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for byte in b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: "
+        .iter()
+        .cycle()
+    {
+        if trickle.write_all(&[*byte]).await.is_err()
+            || closed_within(&mut trickle, Duration::from_millis(200)).await
+        {
+            closed = true;
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+    }
+    assert!(
+        closed,
+        "a trickling client is closed after the header timeout"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    // So is one that sends its headers at once and then trickles the body.
+    let mut trickle = connect(&server).await;
+    let head = format!(
+        "POST /api/strategies/check HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \
+         {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    );
+    trickle.write_all(head.as_bytes()).await.expect("write");
+    let started = std::time::Instant::now();
+    let mut answered = false;
+    while started.elapsed() < Duration::from_secs(10) {
+        if trickle.write_all(b" ").await.is_err()
+            || closed_within(&mut trickle, Duration::from_millis(200)).await
+        {
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "a trickled body is cut off");
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn beyond_the_connection_cap_new_connections_wait_for_a_free_one() {
+    let server = start_with(|c| {
+        c.server.max_connections = 2;
+        c.server.header_timeout_secs = 1;
+    })
+    .await;
+    let _held = [connect(&server).await, connect(&server).await];
+    // Give the server a moment to accept both (each takes a permit).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let health = server
+        .client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), StatusCode::OK);
+    // Answered once the header timeout closed an idle connection, not before.
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    server.shutdown().await;
+}
+
+/// What the server logs, captured once for this test binary.
+fn captured_log() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let writer = Arc::clone(&log);
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || Capture(Arc::clone(&writer)))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+        log
+    })
+    .clone()
+}
+
+/// A writer into the captured log.
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_request_log_shows_the_path_the_client_sent() {
+    let log = captured_log();
+    let server = start(64 * 1024, Duration::from_secs(60)).await;
+    let (status, body) = server
+        .post(
+            "/api/strategies/check",
+            json!({"strategies": [{"name": "x", "entry": "close > 0"}]}),
+        )
+        .await;
+    assert!(
+        status.is_success() || status.is_client_error(),
+        "{status} {body}"
+    );
+    let refused = server
+        .client
+        .post(server.url("/api/strategies/check"))
+        .bearer_auth("guess")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    server.shutdown().await;
+    let text = String::from_utf8_lossy(&log.lock().expect("log")).into_owned();
+    assert!(
+        text.contains("POST /api/strategies/check -> "),
+        "the log names the full path: {text}"
+    );
+    assert!(
+        text.contains("refused POST /api/strategies/check: wrong token"),
+        "the refusal names the full path: {text}"
+    );
+    assert!(!text.contains(" /strategies/check"), "{text}");
+}

@@ -168,6 +168,9 @@ pub struct Prepared {
     pub strategies: Vec<PreparedStrategy>,
     /// Period, cash and fills.
     pub settings: BacktestSettings,
+    /// Set to stop a sweep or walk-forward early: the points not yet run are skipped (their
+    /// rows have no statistics), so the result is incomplete and should be thrown away.
+    pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Prepared {
@@ -347,6 +350,7 @@ pub async fn prepare(
         instruments: chosen,
         strategies,
         settings,
+        cancel: std::sync::Arc::default(),
     })
 }
 

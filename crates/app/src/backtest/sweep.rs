@@ -206,6 +206,14 @@ impl Prepared {
         simulator::run_grid(
             grid,
             |point, cache| {
+                // Checked between points: a cancelled sweep skips the rest at once.
+                if self.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                    return SweepRow {
+                        values: point.to_vec(),
+                        final_equity: None,
+                        stats: None,
+                    };
+                }
                 let result = self.run_point(&grid.names, point, settings, cache);
                 SweepRow {
                     values: point.to_vec(),

@@ -31,8 +31,9 @@ pub(super) async fn serve(
         (_, true) => None,
         (Some(token), false) => Some(token),
         (None, false) => anyhow::bail!(
-            "{API_TOKEN_VAR} is not set: the API needs a token (or start with --no-auth, which \
-             only binds a loopback address)"
+            "{API_TOKEN_VAR} is not set: the API needs a token of at least 32 characters \
+             (make one with `openssl rand -hex 32`), or start with --no-auth, which only binds a \
+             loopback address"
         ),
     };
     let options = ServeOptions {

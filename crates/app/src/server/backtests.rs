@@ -1,26 +1,41 @@
-//! `POST /api/backtests` and `GET /api/backtests/{id}`: the same backtests as `barter backtest`,
-//! always over the database's candles, run on the blocking pool, and the last results kept in
-//! memory.
+//! `POST /api/backtests`, `GET /api/backtests/{id}` and `DELETE /api/backtests/{id}`: the same
+//! backtests as `barter backtest`, always over the database's candles, run on the blocking pool,
+//! and the last results kept in memory.
+//!
+//! Admission control keeps one caller from taking the server down: at most `[server]
+//! backtests_running` run at once and `backtests_queued` wait (more: 429); a sweep has at most
+//! [`MAX_COMBINATIONS`] combinations (the CLI has no such cap) and a backtest simulates at most
+//! [`MAX_WORK`] instrument-days in all (422 `over_limit`, checked before anything runs). All the
+//! work (reading candles, building the grid, running) happens in the backtest's task, so
+//! `?wait=false` answers 202 at once. A backtest is cancelled with `DELETE` (and all of them on
+//! shutdown): a sweep stops between points.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use barter_core::Day;
+use barter_core::simulator::{Constraint, Grid, ParamRange};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::{Semaphore, watch};
 use utoipa::IntoParams;
 
 use super::error::{ApiError, ErrorBody};
 use super::openapi::schema as doc;
 use super::{AppState, RequestId};
-use crate::backtest::{self, BacktestFailure, BacktestRequest, CandleSource, Plan, Prepared};
+use crate::backtest::{
+    self, BacktestFailure, BacktestRequest, CandleSource, Plan, Prepared, RequestProblem,
+    WalkForwardSpec,
+};
 
-/// How many backtests the registry keeps (running ones are never dropped).
+/// How many backtests the registry keeps (running and queued ones are never dropped).
 const KEEP: usize = 50;
 
 /// How many sweep rows are returned without `?top=`.
@@ -29,17 +44,35 @@ const DEFAULT_TOP: usize = 10;
 /// The most sweep rows `?top=` may ask for.
 const MAX_TOP: usize = 1000;
 
+/// The most combinations one API sweep runs, as on the dashboard's simulator page; larger
+/// sweeps belong to `barter backtest`, which only has the core's limit.
+pub const MAX_COMBINATIONS: usize = 10_000;
+
+/// The most grid points (before constraints) the API even builds the grid of.
+const MAX_GRID_POINTS: usize = 10 * MAX_COMBINATIONS;
+
+/// The most instrument-days one backtest simulates: combinations × candle days per instrument
+/// (× walk-forward windows, each over its training days). A sweep keeps each indicator series
+/// it computes (a few per combination, each as long as the history), so memory grows with
+/// this; 50 M is at most a few hundred MB, e.g. 10,000 combinations over 5,000 days.
+pub const MAX_WORK: u64 = 50_000_000;
+
+/// What a caller refused as busy is told to wait, in seconds.
+const BUSY_RETRY_SECS: u64 = 10;
+
 /// The backtest routes.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/backtests", post(start))
-        .route("/backtests/{id}", get(status))
+        .route("/backtests/{id}", get(status).delete(cancel))
 }
 
 /// Where a backtest is.
 #[derive(Debug, Clone)]
 enum Entry {
-    /// Still running.
+    /// Waiting for a free slot.
+    Queued,
+    /// Running.
     Running,
     /// Finished: the `result` object.
     Done(Value),
@@ -50,6 +83,8 @@ enum Entry {
         message: String,
         extra: Value,
     },
+    /// Cancelled (by `DELETE` or shutdown) before it finished.
+    Cancelled,
 }
 
 impl Entry {
@@ -62,10 +97,25 @@ impl Entry {
         }
     }
 
+    /// Whether it is still waiting or running.
+    fn is_active(&self) -> bool {
+        matches!(self, Self::Queued | Self::Running)
+    }
+
+    /// The `status` field.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done(_) => "done",
+            Self::Failed { .. } => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
     /// The body of `GET /api/backtests/{id}` (and of a finished `POST`).
     fn body(&self, id: u64) -> Value {
         match self {
-            Self::Running => json!({ "id": id, "status": "running" }),
             Self::Done(result) => json!({ "id": id, "status": "done", "result": result }),
             Self::Failed {
                 code,
@@ -79,51 +129,144 @@ impl Entry {
                 }
                 json!({ "id": id, "status": "failed", "error": error })
             }
+            other => json!({ "id": id, "status": other.name() }),
         }
     }
 }
 
-/// The backtests of this process, by id: the last [`KEEP`] (and every running one).
-#[derive(Default)]
+/// The backtests of this process, by id (the last [`KEEP`], and every active one), and the
+/// slots they run in.
 pub(super) struct Registry {
     inner: Mutex<Entries>,
+    /// One permit per backtest allowed to run at once.
+    slots: Arc<Semaphore>,
+    running: usize,
+    queued: usize,
+    /// How many are active, for shutdown to wait on.
+    active: watch::Sender<usize>,
 }
 
 #[derive(Default)]
 struct Entries {
     last_id: u64,
     entries: BTreeMap<u64, Entry>,
+    /// The cancel flag of every active backtest.
+    cancels: BTreeMap<u64, Arc<AtomicBool>>,
+}
+
+/// Why a backtest was not admitted: this many are active already.
+struct Busy(usize);
+
+/// What `DELETE` found.
+enum Cancelled {
+    /// It was active; it stops at its next check.
+    Requested(Entry),
+    /// It had already finished.
+    Finished(Entry),
 }
 
 impl Registry {
-    /// Registers a new running backtest and returns its id; drops the oldest finished ones.
-    fn start(&self) -> u64 {
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+    /// A registry that runs `running` backtests at once (at least one) and queues `queued`.
+    pub(super) fn new(running: usize, queued: usize) -> Self {
+        let running = running.clamp(1, Semaphore::MAX_PERMITS);
+        Self {
+            inner: Mutex::default(),
+            slots: Arc::new(Semaphore::new(running)),
+            running,
+            queued,
+            active: watch::channel(0).0,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Admits a new backtest (running when a slot is free, else queued) and returns its id and
+    /// cancel flag; drops the oldest finished ones.
+    fn admit(&self) -> Result<(u64, Arc<AtomicBool>), Busy> {
+        let mut inner = self.lock();
+        let active = inner.cancels.len();
+        if active >= self.running.saturating_add(self.queued) {
+            return Err(Busy(active));
+        }
         inner.last_id += 1;
         let id = inner.last_id;
-        inner.entries.insert(id, Entry::Running);
+        let running = inner
+            .entries
+            .values()
+            .filter(|e| matches!(e, Entry::Running))
+            .count();
+        let entry = if running < self.running {
+            Entry::Running
+        } else {
+            Entry::Queued
+        };
+        inner.entries.insert(id, entry);
+        let cancel = Arc::new(AtomicBool::new(false));
+        inner.cancels.insert(id, Arc::clone(&cancel));
         let excess = inner.entries.len().saturating_sub(KEEP);
         let old: Vec<u64> = inner
             .entries
             .iter()
-            .filter(|(_, entry)| !matches!(entry, Entry::Running))
+            .filter(|(_, entry)| !entry.is_active())
             .map(|(id, _)| *id)
             .take(excess)
             .collect();
         for id in old {
             inner.entries.remove(&id);
         }
-        id
+        self.active.send_replace(inner.cancels.len());
+        Ok((id, cancel))
     }
 
+    /// Marks backtest `id` as running (it got its slot), unless it was cancelled meanwhile.
+    fn started(&self, id: u64) {
+        let mut inner = self.lock();
+        if let Some(entry @ Entry::Queued) = inner.entries.get_mut(&id) {
+            *entry = Entry::Running;
+        }
+    }
+
+    /// Records how backtest `id` ended.
     fn finish(&self, id: u64, entry: Entry) {
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut inner = self.lock();
         inner.entries.insert(id, entry);
+        inner.cancels.remove(&id);
+        self.active.send_replace(inner.cancels.len());
     }
 
     fn get(&self, id: u64) -> Option<Entry> {
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner.entries.get(&id).cloned()
+        self.lock().entries.get(&id).cloned()
+    }
+
+    /// Asks backtest `id` to stop; a queued one is cancelled at once.
+    fn cancel(&self, id: u64) -> Option<Cancelled> {
+        let mut inner = self.lock();
+        let entry = inner.entries.get(&id)?.clone();
+        let Some(flag) = inner.cancels.get(&id) else {
+            return Some(Cancelled::Finished(entry));
+        };
+        flag.store(true, Ordering::Relaxed);
+        if matches!(entry, Entry::Queued) {
+            inner.entries.insert(id, Entry::Cancelled);
+            return Some(Cancelled::Requested(Entry::Cancelled));
+        }
+        Some(Cancelled::Requested(entry))
+    }
+
+    /// Cancels every active backtest (on shutdown).
+    pub(super) fn cancel_all(&self) {
+        let ids: Vec<u64> = self.lock().cancels.keys().copied().collect();
+        for id in ids {
+            self.cancel(id);
+        }
+    }
+
+    /// Waits until no backtest is active.
+    pub(super) async fn wait_idle(&self) {
+        let mut active = self.active.subscribe();
+        let _ = active.wait_for(|n| *n == 0).await;
     }
 }
 
@@ -170,6 +313,213 @@ fn run(prepared: &Prepared, plan: Plan, top: usize) -> Result<Value, BacktestFai
     value.map_err(|e| BacktestFailure::Failed(e.into()))
 }
 
+/// The problem of a backtest larger than the API runs (422 `over_limit`).
+fn over_limit(field: &str, message: String) -> ApiError {
+    let problem = RequestProblem {
+        field: field.to_owned(),
+        message: message.clone(),
+        line: None,
+        column: None,
+        span: None,
+        rule_message: None,
+        rule_help: None,
+    };
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "over_limit", message)
+        .with(json!({ "problems": [problem] }))
+}
+
+/// How many combinations the request's sweep has (1 without one), refused when more than
+/// [`MAX_COMBINATIONS`]: cheap (no candle is read, the grid is built only when it is small), so
+/// it runs before the backtest is admitted. A sweep that does not parse is let through: the
+/// backtest then fails with the parser's problems.
+fn combinations(request: &BacktestRequest) -> Result<usize, ApiError> {
+    if request.sweep.is_empty() {
+        return Ok(1);
+    }
+    let Ok(ranges) = request
+        .sweep
+        .iter()
+        .map(|s| s.parse::<ParamRange>())
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return Ok(1);
+    };
+    let points = ranges
+        .iter()
+        .fold(1_usize, |n, r| n.saturating_mul(r.values.len()));
+    let too_many = |n: usize| {
+        over_limit(
+            "sweep",
+            format!(
+                "{n} combinations are more than the API runs ({MAX_COMBINATIONS}): use larger \
+                 steps, fewer values or constraints, or run the sweep with `barter backtest \
+                 --param`"
+            ),
+        )
+    };
+    if points > MAX_GRID_POINTS {
+        return Err(too_many(points));
+    }
+    let Ok(constraints) = request
+        .constraints
+        .iter()
+        .map(|s| s.parse::<Constraint>())
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return Ok(points.min(MAX_COMBINATIONS));
+    };
+    match Grid::new(&ranges, &constraints) {
+        Ok(grid) if grid.points.len() > MAX_COMBINATIONS => Err(too_many(grid.points.len())),
+        Ok(grid) => Ok(grid.points.len().max(1)),
+        Err(_) => Ok(1),
+    }
+}
+
+/// The instrument-days a backtest simulates: `combinations` × the candle days of each
+/// instrument (`days`), or for a walk-forward, each window's training days; refused above
+/// [`MAX_WORK`].
+fn check_work(
+    combinations: usize,
+    days: &[u64],
+    walk_forward: Option<WalkForwardSpec>,
+) -> Result<u64, ApiError> {
+    let per_run: u64 = match walk_forward {
+        None => days.iter().sum(),
+        Some(spec) => {
+            let longest = days.iter().copied().max().unwrap_or(0);
+            let window = u64::from(spec.train) + u64::from(spec.test);
+            let windows = longest.saturating_sub(window) / u64::from(spec.step.max(1)) + 1;
+            days.iter()
+                .map(|d| windows.saturating_mul((*d).min(u64::from(spec.train))))
+                .sum()
+        }
+    };
+    let work = per_run.saturating_mul(combinations as u64);
+    if work > MAX_WORK {
+        return Err(over_limit(
+            "sweep",
+            format!(
+                "this backtest would simulate {combinations} combination(s) over {per_run} \
+                 instrument-days, {work} in all, more than the API runs ({MAX_WORK}): sweep \
+                 fewer values, fewer instruments or a shorter period, or run it with `barter \
+                 backtest`"
+            ),
+        ));
+    }
+    Ok(work)
+}
+
+/// The candle days of each instrument `request` names within its period, from the candle
+/// summaries (no candle is read): an estimate, checked exactly once the candles are loaded.
+async fn estimated_days(state: &AppState, request: &BacktestRequest) -> Vec<u64> {
+    let mut days = Vec::new();
+    for symbol in &request.instruments {
+        let Ok(Some(coverage)) = state.store().coverage(symbol).await else {
+            continue;
+        };
+        let first = request
+            .from
+            .map_or(coverage.first, |d| d.max(coverage.first));
+        let last = request.to.map_or(coverage.last, |d| d.min(coverage.last));
+        let span = u64::try_from((last - first).num_days() + 1).unwrap_or(0);
+        days.push(span.min(coverage.count));
+    }
+    days
+}
+
+/// The candle days of each prepared instrument within the period.
+fn prepared_days(prepared: &Prepared) -> Vec<u64> {
+    let from = prepared.settings.from.unwrap_or(Day::MIN);
+    let view = prepared.data.view(prepared.settings.to.unwrap_or(Day::MAX));
+    prepared
+        .instruments
+        .iter()
+        .map(|i| {
+            let days = view.days(&i.symbol);
+            (days.len() - days.partition_point(|d| *d < from)) as u64
+        })
+        .collect()
+}
+
+/// Reads the candles, plans, checks the size and runs `backtest`: the `result` object.
+async fn execute(
+    state: &AppState,
+    backtest: BacktestRequest,
+    top: usize,
+    cancel: Arc<AtomicBool>,
+    request: &str,
+) -> Result<Value, ApiError> {
+    let mut prepared = backtest::prepare(
+        &backtest,
+        state.config(),
+        CandleSource::Store(state.store()),
+    )
+    .await
+    .map_err(|e| failure(e, request))?;
+    prepared.cancel = cancel;
+    let task = tokio::task::spawn_blocking(move || {
+        let plan = backtest::plan(&backtest, &prepared).map_err(Refused::Failure)?;
+        let (combinations, spec) = match &plan {
+            Plan::Single => (1, None),
+            Plan::Sweep(plan) => (plan.grid.points.len(), None),
+            Plan::WalkForward(plan, spec) => (plan.grid.points.len(), Some(*spec)),
+        };
+        if combinations > MAX_COMBINATIONS {
+            return Err(Refused::Limit(over_limit(
+                "sweep",
+                format!(
+                    "{combinations} combinations are more than the API runs ({MAX_COMBINATIONS})"
+                ),
+            )));
+        }
+        check_work(combinations, &prepared_days(&prepared), spec).map_err(Refused::Limit)?;
+        run(&prepared, plan, top).map_err(Refused::Failure)
+    });
+    match task.await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(Refused::Limit(error))) => Err(error),
+        Ok(Err(Refused::Failure(failed))) => Err(failure(failed, request)),
+        Err(join) => Err(ApiError::internal(&anyhow::Error::new(join), request)),
+    }
+}
+
+/// Why a backtest's blocking part did not produce a result.
+enum Refused {
+    /// The request's problems, or a failure.
+    Failure(BacktestFailure),
+    /// Larger than the API runs.
+    Limit(ApiError),
+}
+
+/// The task of backtest `id`: waits for a slot, runs, and records how it ended.
+async fn task(
+    state: AppState,
+    id: u64,
+    cancel: Arc<AtomicBool>,
+    backtest: BacktestRequest,
+    top: usize,
+    request: String,
+) -> Entry {
+    let registry = &state.inner.backtests;
+    let slot = Arc::clone(&registry.slots).acquire_owned().await;
+    let cancelled = || cancel.load(Ordering::Relaxed);
+    let entry = if cancelled() {
+        Entry::Cancelled
+    } else {
+        registry.started(id);
+        let outcome = execute(&state, backtest, top, Arc::clone(&cancel), &request).await;
+        match outcome {
+            // A cancelled sweep's result is incomplete, whatever it says.
+            _ if cancelled() => Entry::Cancelled,
+            Ok(result) => Entry::Done(result),
+            Err(error) => Entry::failed(error),
+        }
+    };
+    drop(slot);
+    registry.finish(id, entry.clone());
+    entry
+}
+
 #[utoipa::path(
     post,
     path = "/api/backtests",
@@ -178,19 +528,24 @@ fn run(prepared: &Prepared, plan: Plan, top: usize) -> Result<Value, BacktestFai
     summary = "Run a backtest (or a parameter sweep) over the database's candles",
     description = "The same inputs as `barter backtest` (unknown fields are refused). With \
         `sweep` the best combinations are returned instead of one result; with `sweep` and \
-        `walk_forward`, the walk-forward. The request is checked first (422 listing every \
-        problem, rule errors with line and column); then the backtest runs, and the call \
-        answers 200 with the result when it finishes within the server's job wait, else 202 \
-        with the id to follow at `/api/backtests/{id}`.",
+        `walk_forward`, the walk-forward. A sweep has at most 10,000 combinations and a \
+        backtest simulates at most 50,000,000 instrument-days (combinations × candle days per \
+        instrument), else 422 `over_limit`. At most `[server] backtests_running` backtests run \
+        at once and `backtests_queued` wait; more are refused with 429 `busy` and \
+        `Retry-After`. The call answers 200 with the result when it finishes within the \
+        server's job wait, the request's problems with 422 (`invalid`, rule errors with line \
+        and column), else 202 with the id to follow at `/api/backtests/{id}`; with \
+        `?wait=false` it answers 202 at once.",
     params(StartQuery),
     request_body(content = BacktestRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Finished while the call waited (`status` `done`).", body = doc::Backtest),
-        (status = 202, description = "Still running (`status` `running`); follow `/api/backtests/{id}`.", body = doc::Backtest),
+        (status = 202, description = "Queued or running (`status` `queued` or `running`); follow `/api/backtests/{id}`.", body = doc::Backtest),
         (status = 400, description = "The body is not JSON, or a bad query parameter.", body = ErrorBody),
         (status = 413, description = "The body is larger than the server accepts.", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
-        (status = 422, description = "The request is invalid (`invalid`, with `problems`).", body = ErrorBody),
+        (status = 422, description = "The request is invalid (`invalid`, with `problems`), or larger than the API runs (`over_limit`).", body = ErrorBody),
+        (status = 429, description = "Too many backtests running and queued (`busy`), or too many wrong tokens (`too_many_attempts`); retry after `Retry-After` seconds.", body = ErrorBody),
         (status = 500, description = "Internal error.", body = ErrorBody),
     ),
 )]
@@ -210,35 +565,55 @@ async fn start(
             format!("top must be between 1 and {MAX_TOP}, got {top}"),
         ));
     }
-    let prepared = backtest::prepare(
-        &backtest,
-        state.config(),
-        CandleSource::Store(state.store()),
-    )
-    .await
-    .map_err(|e| failure(e, &request))?;
-    let plan = backtest::plan(&backtest, &prepared).map_err(|e| failure(e, &request))?;
-    let id = state.inner.backtests.start();
-    let mut task = {
-        let state = state.clone();
-        let request = request.clone();
-        tokio::task::spawn_blocking(move || {
-            let entry = match run(&prepared, plan, top) {
-                Ok(result) => Entry::Done(result),
-                Err(error) => Entry::failed(failure(error, &request)),
-            };
-            state.inner.backtests.finish(id, entry.clone());
-            entry
-        })
+    // The size is checked before anything is admitted or read; the exact check follows once
+    // the candles are loaded.
+    let combinations = combinations(&backtest)?;
+    let walk_forward = backtest
+        .walk_forward
+        .as_deref()
+        .and_then(|spec| spec.parse::<WalkForwardSpec>().ok());
+    check_work(
+        combinations,
+        &estimated_days(&state, &backtest).await,
+        walk_forward,
+    )?;
+    let registry = &state.inner.backtests;
+    let (id, cancel) = match registry.admit() {
+        Ok(admitted) => admitted,
+        Err(Busy(active)) => {
+            let mut response = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "busy",
+                format!(
+                    "the server has {active} backtests running or queued, as many as it takes \
+                     ({} at once, {} waiting); try again later, or run it with `barter backtest`",
+                    registry.running, registry.queued
+                ),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_SECS));
+            return Ok(response);
+        }
     };
+    let mut task = tokio::spawn(task(
+        state.clone(),
+        id,
+        cancel,
+        backtest,
+        top,
+        request.clone(),
+    ));
     let wait = state.inner.options.wait(query.wait);
     // `?wait=false` answers 202 whatever the timing: a zero timeout would still poll the task
     // once, and a quick backtest may already be done by then.
     if wait.is_zero() {
-        return Ok((StatusCode::ACCEPTED, Json(Entry::Running.body(id))).into_response());
+        let entry = registry.get(id).unwrap_or(Entry::Queued);
+        return Ok((StatusCode::ACCEPTED, Json(entry.body(id))).into_response());
     }
     let entry = match tokio::time::timeout(wait, &mut task).await {
-        Err(_) => Entry::Running,
+        Err(_) => registry.get(id).unwrap_or(Entry::Running),
         Ok(Ok(entry)) => entry,
         Ok(Err(join)) => {
             let error = ApiError::internal(&anyhow::Error::new(join), &request);
@@ -248,12 +623,11 @@ async fn start(
                 message: error.message.clone(),
                 extra: json!({}),
             };
-            state.inner.backtests.finish(id, entry);
+            registry.finish(id, entry);
             return Err(error.with(json!({ "backtest_id": id })));
         }
     };
     match entry {
-        Entry::Running => Ok((StatusCode::ACCEPTED, Json(entry.body(id))).into_response()),
         Entry::Done(_) => Ok(Json(entry.body(id)).into_response()),
         Entry::Failed {
             status,
@@ -267,6 +641,8 @@ async fn start(
             }
             Err(ApiError::new(status, code, message).with(extra))
         }
+        // Queued, running, or cancelled meanwhile: follow it under its id.
+        other => Ok((StatusCode::ACCEPTED, Json(other.body(id))).into_response()),
     }
 }
 
@@ -276,8 +652,8 @@ async fn start(
     operation_id = "get_backtest",
     tag = "backtests",
     summary = "A backtest started by `POST /api/backtests`",
-    description = "Its status (`running`, `done` with `result`, `failed` with `error`). Only the \
-        last 50 backtests of the running server are kept.",
+    description = "Its status (`queued`, `running`, `done` with `result`, `failed` with \
+        `error`, `cancelled`). Only the last 50 backtests of the running server are kept.",
     params(("id" = u64, Path, description = "The backtest id.")),
     responses(
         (status = 200, description = "The backtest.", body = doc::Backtest),
@@ -290,12 +666,57 @@ async fn status(
     id: Result<Path<u64>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(id) = id?;
-    let entry = state.inner.backtests.get(id).ok_or_else(|| {
-        ApiError::not_found(format!(
-            "no backtest {id}: unknown, or older than the last {KEEP}"
-        ))
-    })?;
+    let entry = state.inner.backtests.get(id).ok_or_else(|| unknown(id))?;
     Ok(Json(entry.body(id)).into_response())
+}
+
+/// The 404 of an unknown backtest id.
+fn unknown(id: u64) -> ApiError {
+    ApiError::not_found(format!(
+        "no backtest {id}: unknown, or older than the last {KEEP}"
+    ))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/backtests/{id}",
+    operation_id = "cancel_backtest",
+    tag = "backtests",
+    summary = "Cancel a queued or running backtest",
+    description = "A queued backtest is cancelled at once; a running one stops at its next \
+        check (a sweep between combinations) and then reads `cancelled`. Answers 202 with the \
+        backtest as it is now; follow `/api/backtests/{id}`.",
+    params(("id" = u64, Path, description = "The backtest id.")),
+    responses(
+        (status = 202, description = "Cancelled, or asked to stop.", body = doc::Backtest),
+        (status = 400, description = "The id is not a number.", body = ErrorBody),
+        (status = 404, description = "No such backtest (or it was dropped).", body = ErrorBody),
+        (status = 409, description = "It has already finished (`finished`).", body = ErrorBody),
+    ),
+)]
+async fn cancel(
+    State(state): State<AppState>,
+    id: Result<Path<u64>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = id?;
+    match state
+        .inner
+        .backtests
+        .cancel(id)
+        .ok_or_else(|| unknown(id))?
+    {
+        Cancelled::Requested(entry) => {
+            Ok((StatusCode::ACCEPTED, Json(entry.body(id))).into_response())
+        }
+        Cancelled::Finished(entry) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "finished",
+            format!(
+                "backtest {id} has already finished ({}); there is nothing to cancel",
+                entry.name()
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -303,17 +724,80 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_registry_keeps_the_last_finished_and_every_running_backtest() {
-        let registry = Registry::default();
-        let running = registry.start();
+    fn the_registry_keeps_the_last_finished_and_every_active_backtest() {
+        let registry = Registry::new(1, KEEP + 20);
+        let (running, _) = registry.admit().ok().expect("admitted");
+        let (queued, _) = registry.admit().ok().expect("admitted");
+        assert!(matches!(registry.get(running), Some(Entry::Running)));
+        assert!(matches!(registry.get(queued), Some(Entry::Queued)));
         for _ in 0..KEEP + 10 {
-            let id = registry.start();
+            let (id, _) = registry.admit().ok().expect("admitted");
             registry.finish(id, Entry::Done(json!({})));
         }
         assert!(matches!(registry.get(running), Some(Entry::Running)));
-        assert!(registry.get(2).is_none(), "the oldest finished is dropped");
-        let last = registry.inner.lock().expect("lock").last_id;
+        assert!(matches!(registry.get(queued), Some(Entry::Queued)));
+        assert!(registry.get(3).is_none(), "the oldest finished is dropped");
+        let last = registry.lock().last_id;
         assert!(matches!(registry.get(last), Some(Entry::Done(_))));
-        assert_eq!(registry.inner.lock().expect("lock").entries.len(), KEEP);
+        assert_eq!(registry.lock().entries.len(), KEEP);
+    }
+
+    #[test]
+    fn admission_is_bounded_and_cancelling_frees_nothing_until_the_task_ends() {
+        let registry = Registry::new(1, 1);
+        let (first, first_cancel) = registry.admit().ok().expect("runs");
+        let (second, second_cancel) = registry.admit().ok().expect("queued");
+        assert!(registry.admit().is_err(), "full");
+        // A queued backtest is cancelled at once; a running one is asked to stop.
+        assert!(matches!(
+            registry.cancel(second),
+            Some(Cancelled::Requested(Entry::Cancelled))
+        ));
+        assert!(second_cancel.load(Ordering::Relaxed));
+        registry.cancel_all();
+        assert!(first_cancel.load(Ordering::Relaxed));
+        assert!(registry.admit().is_err(), "still full until the tasks end");
+        registry.finish(first, Entry::Cancelled);
+        registry.finish(second, Entry::Cancelled);
+        assert!(matches!(
+            registry.cancel(first),
+            Some(Cancelled::Finished(Entry::Cancelled))
+        ));
+        assert!(registry.cancel(999).is_none());
+        assert!(registry.admit().is_ok());
+    }
+
+    #[test]
+    fn sweeps_and_work_are_bounded_before_anything_runs() {
+        let request = |sweep: &[&str], constraints: &[&str]| BacktestRequest {
+            sweep: sweep.iter().map(|s| (*s).to_owned()).collect(),
+            constraints: constraints.iter().map(|s| (*s).to_owned()).collect(),
+            ..BacktestRequest::default()
+        };
+        assert_eq!(combinations(&request(&[], &[])).ok(), Some(1));
+        assert_eq!(
+            combinations(&request(&["fast=5..50", "slow=20..200:5"], &["fast<slow"])).ok(),
+            Some(1590)
+        );
+        // 9.99 M points: refused without building the grid.
+        let huge = combinations(&request(&["a=1..9990", "b=1..1000"], &[])).expect_err("refused");
+        assert_eq!(huge.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(huge.code, "over_limit");
+        assert!(
+            huge.message.contains("9990000 combinations"),
+            "{}",
+            huge.message
+        );
+        // 20,000 before constraints, 10,000 after them: the constraints count.
+        assert!(combinations(&request(&["a=1..200", "b=1..100"], &[])).is_err());
+        // Unparseable sweeps are left to the backtest's own checks.
+        assert_eq!(combinations(&request(&["nonsense"], &[])).ok(), Some(1));
+
+        assert_eq!(check_work(1000, &[3650], None).ok(), Some(3_650_000));
+        let error = check_work(10_000, &[3650, 3650], None).expect_err("too much");
+        assert_eq!(error.code, "over_limit");
+        let spec: WalkForwardSpec = "train=730d,test=180d".parse().expect("spec");
+        // (3650 - 910) / 180 + 1 = 16 windows of 730 training days.
+        assert_eq!(check_work(1, &[3650], Some(spec)).ok(), Some(16 * 730));
     }
 }

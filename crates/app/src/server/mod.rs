@@ -1,30 +1,36 @@
-//! `barter serve`: the seed's cron endpoints and a read/manage API over HTTP (axum).
+//! `barter serve`: the seed's cron endpoints and a read/manage API over HTTP (axum on hyper).
 //!
 //! Every `/api/*` route needs `Authorization: Bearer <token>` (the token comes only from
-//! `BARTER_API_TOKEN`, compared in constant time); `/healthz` does not. Every error is JSON (see
+//! `BARTER_API_TOKEN`, at least [`MIN_TOKEN_CHARS`] characters, compared in constant time; the
+//! scheme is case-insensitive); `/healthz` does not. Wrong tokens count in the dashboard's
+//! sign-in throttle (per client address, see [`client`]): after 5 within a minute further wrong
+//! ones get 429, while the right token is always let through. Every error is JSON (see
 //! [`error`]). A job route runs the same code as the CLI ([`crate::jobs::run_job`]) in a task of
 //! its own, answers with the finished runs, or with 202 and the run id when the caller does not
-//! wait; a second call of a job that is running answers 409. On SIGTERM or Ctrl-C the server
-//! stops accepting, asks running jobs to stop after their current instrument (their runs are
-//! recorded as `interrupted`) and waits for them.
+//! wait; a second call of a job that is running answers 409. Connections have a header timeout
+//! and a cap (see `connections`). On SIGTERM or Ctrl-C the server stops accepting, asks
+//! running jobs to stop after their current instrument (their runs are recorded as
+//! `interrupted`), cancels backtests, and waits for all of it at most [`SHUTDOWN_GRACE`].
 
 mod api;
 mod backtests;
 mod cache;
+pub mod client;
+mod connections;
 pub mod error;
 mod jobs;
 pub mod metrics;
 mod openapi;
 pub mod scheduled;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use barter_store::Store;
@@ -73,20 +79,32 @@ struct Inner {
     backtests: backtests::Registry,
     cache: cache::ReadCache,
     sessions: crate::web::session::Sessions,
+    proxies: client::TrustedProxies,
     requests: AtomicU64,
 }
 
 impl AppState {
     /// The state of a server over `store` with `config`.
     pub fn new(config: Config, store: Store, options: ServeOptions) -> Self {
+        // `serve` refuses a bad list before this; a hand-built config falls back to trusting none.
+        let proxies =
+            client::TrustedProxies::parse(&config.server.trusted_proxies).unwrap_or_else(|error| {
+                tracing::warn!("server.trusted_proxies ignored: {error}");
+                client::TrustedProxies::default()
+            });
+        let backtests = backtests::Registry::new(
+            config.server.backtests_running,
+            config.server.backtests_queued,
+        );
         Self {
             inner: Arc::new(Inner {
                 config,
                 store,
                 jobs: jobs::Registry::default(),
-                backtests: backtests::Registry::default(),
+                backtests,
                 cache: cache::ReadCache::new(options.read_cache),
                 sessions: crate::web::session::Sessions::default(),
+                proxies,
                 requests: AtomicU64::new(0),
                 options,
             }),
@@ -111,6 +129,27 @@ impl AppState {
         self.inner.cache.clear();
     }
 
+    /// The address a request counts as for the sign-in throttle: the peer, or behind a trusted
+    /// proxy the client it forwarded for.
+    pub(crate) fn client(
+        &self,
+        extensions: &axum::http::Extensions,
+        headers: &HeaderMap,
+    ) -> IpAddr {
+        self.inner.proxies.client(client::peer(extensions), headers)
+    }
+
+    /// Whether the browser reached a trusted proxy over HTTPS (its cookie is then `Secure`).
+    pub(crate) fn is_https(
+        &self,
+        extensions: &axum::http::Extensions,
+        headers: &HeaderMap,
+    ) -> bool {
+        self.inner
+            .proxies
+            .is_https(client::peer(extensions), headers)
+    }
+
     /// The API token, `None` with `--no-auth`.
     pub(crate) fn token(&self) -> Option<&str> {
         self.inner.options.token.as_deref()
@@ -124,15 +163,28 @@ impl AppState {
     }
 }
 
-/// Checks that a server may start with `options`: a token, or `--no-auth` on loopback only.
+/// The shortest API token accepted: 32 characters (`openssl rand -hex 32` makes 64), so that
+/// guessing it is hopeless even without the throttle.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+/// Checks that a server may start with `options`: a token of at least [`MIN_TOKEN_CHARS`]
+/// characters, or `--no-auth` on loopback only.
 ///
 /// # Errors
 /// Says what to set.
 pub fn check_options(options: &ServeOptions) -> anyhow::Result<()> {
     match &options.token {
         Some(token) if token.trim().is_empty() => {
-            anyhow::bail!("BARTER_API_TOKEN is empty; set it to a long random secret")
+            anyhow::bail!(
+                "BARTER_API_TOKEN is empty; set it to a long random secret, e.g. the output of \
+                 `openssl rand -hex 32`"
+            )
         }
+        Some(token) if token.trim().chars().count() < MIN_TOKEN_CHARS => anyhow::bail!(
+            "BARTER_API_TOKEN is {} characters long; it must have at least {MIN_TOKEN_CHARS}: \
+             make one with `openssl rand -hex 32`",
+            token.trim().chars().count()
+        ),
         Some(_) => Ok(()),
         None if options.bind.ip().is_loopback() => Ok(()),
         None => anyhow::bail!(
@@ -203,6 +255,8 @@ pub fn router(state: AppState) -> Router {
 /// When the address cannot be bound or the server fails.
 pub async fn serve(config: Config, store: Store, options: ServeOptions) -> anyhow::Result<()> {
     check_options(&options)?;
+    client::TrustedProxies::parse(&config.server.trusted_proxies)
+        .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
     let schedule = crate::schedule::Schedule::from_config(&config.schedule)?;
     let listener = tokio::net::TcpListener::bind(options.bind).await?;
     let state = AppState::new(config, store, options);
@@ -216,7 +270,13 @@ pub async fn serve(config: Config, store: Store, options: ServeOptions) -> anyho
     run(listener, state, shutdown_signal()).await
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves, then winds the jobs down.
+/// How long shutdown may take once SIGTERM or Ctrl-C arrives: open requests finish, running
+/// jobs stop after their current instrument and backtests are cancelled within it; whatever is
+/// still running then is abandoned so the process exits.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves `state` on `listener` until `shutdown` resolves, then winds the connections, jobs and
+/// backtests down within [`SHUTDOWN_GRACE`].
 ///
 /// # Errors
 /// When the server fails.
@@ -226,19 +286,33 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = router(state.clone());
-    let jobs_state = state.clone();
-    // The peer's address is what the dashboard's sign-in throttle counts by.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: stopping running jobs after their current instrument");
-        jobs_state.inner.jobs.stop_all();
+    let limits = connections::Limits {
+        header_timeout: Duration::from_secs(state.config().server.header_timeout_secs.max(1)),
+        max_connections: state.config().server.max_connections.max(1),
+    };
+    let connections = connections::serve(listener, app, limits, shutdown).await;
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    tracing::info!(
+        "shutting down: stopping running jobs after their current instrument, cancelling \
+         backtests (at most {} s)",
+        SHUTDOWN_GRACE.as_secs()
+    );
+    state.inner.jobs.stop_all();
+    state.inner.backtests.cancel_all();
+    let finished = tokio::time::timeout_at(deadline, async {
+        connections.closed().await;
+        state.inner.jobs.wait_idle().await;
+        state.inner.backtests.wait_idle().await;
     })
-    .await?;
-    state.inner.jobs.wait_idle().await;
+    .await;
+    if finished.is_err() {
+        // Runs still `running` are left for the next start to settle; exiting on time matters
+        // more to the supervisor (Fly, systemd, docker stop) than waiting for them.
+        tracing::warn!(
+            "shutdown: gave up waiting for open requests, jobs or backtests after {} s",
+            SHUTDOWN_GRACE.as_secs()
+        );
+    }
     Ok(())
 }
 
@@ -277,7 +351,7 @@ async fn request_id(State(state): State<AppState>, mut request: Request, next: N
     );
     request.extensions_mut().insert(RequestId(id.clone()));
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = original_path(&request).to_owned();
     let mut response = next.run(request).await;
     tracing::info!(
         request_id = %id,
@@ -326,21 +400,41 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
     if state.token().is_none() {
         return next.run(request).await;
     }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let valid = presented.is_some_and(|token| state.accepts_token(token));
-    if valid {
+    let presented = bearer(request.headers());
+    // The token is checked first: a right token is always let through, even from an address
+    // that is locked out, so that a guesser behind the same proxy cannot lock everyone out.
+    if presented.is_some_and(|token| state.accepts_token(token)) {
         return next.run(request).await;
+    }
+    if presented.is_some() {
+        // Wrong tokens count against the sign-in throttle of the client's address, so the API
+        // is no way around it.
+        let client = state.client(request.extensions(), request.headers());
+        let sessions = state.sessions();
+        if let Some(wait) = sessions.wrong_token(client, std::time::Instant::now()) {
+            tracing::warn!(
+                "refused {} {} from {client}: too many wrong tokens",
+                request.method(),
+                original_path(&request)
+            );
+            let seconds = wait.as_secs().max(1);
+            let mut response = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many wrong tokens from your address; try again in {seconds} s"),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            return response;
+        }
     }
     // Logged without the token, which may be a real one with a typo.
     tracing::warn!(
         "refused {} {}: {}",
         request.method(),
-        request.uri().path(),
+        original_path(&request),
         if presented.is_some() {
             "wrong token"
         } else {
@@ -353,6 +447,23 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
         "send `Authorization: Bearer <token>` with the server's BARTER_API_TOKEN",
     )
     .into_response()
+}
+
+/// The path as the client sent it, for logs: a router nested under `/api` (and every layer on
+/// it, such as [`authorize`]) sees it without the prefix.
+fn original_path(request: &Request) -> &str {
+    request
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| request.uri().path(), |original| original.0.path())
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive
+/// (RFC 9110), so `bearer` and `BEARER` work too.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 #[cfg(test)]
@@ -371,7 +482,8 @@ mod tests {
 
     #[test]
     fn without_a_token_the_server_only_starts_on_loopback() {
-        assert!(check_options(&options("0.0.0.0:8080", Some("secret"))).is_ok());
+        let long = "0123456789abcdef0123456789abcdef";
+        assert!(check_options(&options("0.0.0.0:8080", Some(long))).is_ok());
         assert!(check_options(&options("127.0.0.1:8080", None)).is_ok());
         assert!(check_options(&options("[::1]:8080", None)).is_ok());
         let refused = check_options(&options("0.0.0.0:8080", None)).expect_err("public");
@@ -380,5 +492,40 @@ mod tests {
             "{refused}"
         );
         assert!(check_options(&options("127.0.0.1:8080", Some("  "))).is_err());
+    }
+
+    #[test]
+    fn a_short_token_is_refused_with_how_to_make_one() {
+        let short = check_options(&options("127.0.0.1:8080", Some("x"))).expect_err("short");
+        let text = short.to_string();
+        assert!(text.contains("at least 32"), "{text}");
+        assert!(text.contains("openssl rand -hex 32"), "{text}");
+        assert!(
+            !text.contains(": x"),
+            "the token itself is not echoed: {text}"
+        );
+        let almost = "a".repeat(MIN_TOKEN_CHARS - 1);
+        assert!(check_options(&options("127.0.0.1:8080", Some(&almost))).is_err());
+        let enough = "a".repeat(MIN_TOKEN_CHARS);
+        assert!(check_options(&options("127.0.0.1:8080", Some(&enough))).is_ok());
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(value).expect("value"),
+            );
+            bearer(&headers).map(str::to_owned)
+        };
+        for value in ["Bearer abc", "bearer abc", "BEARER abc", "Bearer   abc "] {
+            assert_eq!(with(value).as_deref(), Some("abc"), "{value}");
+        }
+        assert_eq!(with("Basic abc"), None);
+        assert_eq!(with("Bearerabc"), None);
+        assert_eq!(with("Bearer").as_deref(), None);
+        assert_eq!(bearer(&HeaderMap::new()), None);
     }
 }

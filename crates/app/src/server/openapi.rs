@@ -50,6 +50,7 @@ const BEARER: &str = "bearer";
         jobs::run_all,
         backtests::start,
         backtests::status,
+        backtests::cancel,
     ),
     // Schemas used by a response or request body are collected by themselves; these are not:
     // `ErrorBody` is referenced by the 401 the modifier adds, `PositionFilter` by a parameter.
@@ -106,6 +107,18 @@ impl Modify for BearerOnApi {
                     .build(),
             )
             .build();
+        let throttled = ResponseBuilder::new()
+            .description(
+                "Too many wrong tokens from this address within a minute \
+                 (`too_many_attempts`); retry after `Retry-After` seconds.",
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
         for (path, item) in openapi.paths.paths.iter_mut() {
             if !path.starts_with("/api/") {
                 continue;
@@ -143,6 +156,11 @@ impl Modify for BearerOnApi {
                     .responses
                     .entry("401".to_owned())
                     .or_insert_with(|| unauthorized.clone().into());
+                operation
+                    .responses
+                    .responses
+                    .entry("429".to_owned())
+                    .or_insert_with(|| throttled.clone().into());
             }
         }
     }
@@ -460,12 +478,16 @@ pub(super) mod schema {
     #[derive(ToSchema)]
     #[schema(rename_all = "lowercase")]
     pub enum BacktestStatus {
-        /// Still running.
+        /// Waiting for a free slot.
+        Queued,
+        /// Running.
         Running,
         /// Finished; `result` holds it.
         Done,
-        /// Failed; `error` says why (`invalid` with `problems`, or `internal`).
+        /// Failed; `error` says why (`invalid` or `over_limit` with `problems`, or `internal`).
         Failed,
+        /// Cancelled by `DELETE /api/backtests/{id}` or the server's shutdown.
+        Cancelled,
     }
 
     /// A backtest and, once done, its result.

@@ -62,6 +62,7 @@ pub(crate) fn not_found() -> Response {
 /// from this site. The session is handed to the page as an extension.
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let existing = state.sessions().of_request(request.headers());
+    let https = state.is_https(request.extensions(), request.headers());
     let (session, new) = match existing {
         Some(session) => (session, false),
         None if state.token().is_none() => (state.sessions().create(), true),
@@ -107,7 +108,7 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     if new {
         response
             .headers_mut()
-            .insert(header::SET_COOKIE, session::set_cookie(&session));
+            .insert(header::SET_COOKIE, session::set_cookie(&session, https));
     }
     response
 }

@@ -6,15 +6,17 @@
 //! are lost when the server restarts; people sign in again.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
+#[cfg(test)]
+use std::net::Ipv4Addr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use askama::Template;
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -43,6 +45,13 @@ const FAILED_SIGN_INS: usize = 5;
 
 /// The window [`FAILED_SIGN_INS`] counts in.
 const SIGN_IN_WINDOW: Duration = Duration::from_secs(60);
+
+/// The most addresses whose wrong tokens are remembered: a guesser with many addresses cannot
+/// grow the server's memory without bound (the oldest are forgotten first).
+const MAX_GUESSERS: usize = 10_000;
+
+/// The longest `next` target kept after sign-in; longer ones go to the overview.
+const MAX_TARGET: usize = 2_000;
 
 /// A signed-in browser session.
 #[derive(Debug, Clone)]
@@ -135,22 +144,28 @@ impl Sessions {
     /// Counts a wrong token from `client` at `now`.
     fn sign_in_failed(&self, client: IpAddr, now: Instant) {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        if failures.len() >= MAX_GUESSERS
+            && !failures.contains_key(&client)
+            && let Some(stalest) = failures
+                .iter()
+                .min_by_key(|(_, times)| times.last().copied())
+                .map(|(address, _)| *address)
+        {
+            failures.remove(&stalest);
+        }
         failures.entry(client).or_default().push(now);
     }
 
-    /// Forgets `client`'s wrong tokens once it has signed in.
-    fn signed_in(&self, client: IpAddr) {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        failures.remove(&client);
+    /// A wrong token from `client` at `now` (at sign-in or on the API): how long it must wait
+    /// when it already sent [`FAILED_SIGN_INS`] within [`SIGN_IN_WINDOW`], else it is counted.
+    /// Tries while locked out are not counted, so the lock ends a window after it began.
+    pub(crate) fn wrong_token(&self, client: IpAddr, now: Instant) -> Option<Duration> {
+        let wait = self.sign_in_wait(client, now);
+        if wait.is_none() {
+            self.sign_in_failed(client, now);
+        }
+        wait
     }
-}
-
-/// The address a request came from (all requests count as one when it is not known).
-fn client(connection: Option<Extension<ConnectInfo<SocketAddr>>>) -> IpAddr {
-    connection.map_or(
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        |Extension(ConnectInfo(address))| address.ip(),
-    )
 }
 
 /// 32 random bytes from the operating system, in hex.
@@ -174,10 +189,13 @@ fn cookie_value(headers: &HeaderMap) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
-/// `Set-Cookie` for `session`: HttpOnly, SameSite=Strict, the whole site, for its lifetime.
-pub(crate) fn set_cookie(session: &Session) -> HeaderValue {
+/// `Set-Cookie` for `session`: HttpOnly, SameSite=Strict, the whole site, for its lifetime;
+/// `Secure` when the browser came over HTTPS (through a trusted proxy), so it is never sent
+/// over plain HTTP afterwards. Over plain HTTP it cannot be `Secure`: browsers would drop it.
+pub(crate) fn set_cookie(session: &Session, secure: bool) -> HeaderValue {
     let cookie = Cookie::build((COOKIE, session.id.clone()))
         .http_only(true)
+        .secure(secure)
         .same_site(SameSite::Strict)
         .path("/")
         .max_age(cookie::time::Duration::seconds(
@@ -232,14 +250,34 @@ pub(crate) fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Where to go after signing in: a path on this site, never another site.
+/// Where to go after signing in: a path on this site, never another site; anything else goes
+/// to the overview.
+///
+/// Browsers resolve `Location` leniently: they drop tabs and newlines and read `\\` as `/`, so
+/// `/\t/evil.com` and `/\\evil.com` lead to `//evil.com`, another site. Only a path that starts
+/// with a single `/` (not `//`), has printable ASCII without spaces or backslashes, and is at
+/// most [`MAX_TARGET`] long is kept. Percent-encoded bytes stay encoded (`/%09/evil.com` is a
+/// path on this site), and a kept target is always a valid header value.
 fn local_target(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        Some(path)
+            if path.len() <= MAX_TARGET
+                && path.starts_with('/')
+                && !path.starts_with("//")
+                && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
             path.to_owned()
         }
         _ => "/".to_owned(),
     }
+}
+
+/// A `303 See Other` to `location`, a target [`local_target`] kept (the overview should it not
+/// be a valid header value; `Redirect::to` would panic).
+fn see_other(location: &str) -> Response {
+    let location =
+        HeaderValue::from_str(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
 /// The sign-in page.
@@ -269,7 +307,7 @@ pub(crate) async fn login_page(
 ) -> Result<Response, PageError> {
     let next = local_target(query.next.as_deref());
     if state.sessions().of_request(&headers).is_some() || state.token().is_none() {
-        return Ok(Redirect::to(&next).into_response());
+        return Ok(see_other(&next));
     }
     let message = query
         .signed_out
@@ -292,11 +330,14 @@ pub(crate) struct LoginForm {
     next: Option<String>,
 }
 
-/// `POST /login`: starts a session when the token is the server's API token; an address that
-/// sent [`FAILED_SIGN_INS`] wrong tokens within [`SIGN_IN_WINDOW`] waits for the window to pass.
+/// `POST /login`: starts a session when the token is the server's API token. The token is
+/// checked first, in constant time, and the right one is always accepted; a wrong one from an
+/// address that sent [`FAILED_SIGN_INS`] wrong tokens within [`SIGN_IN_WINDOW`] is answered 429
+/// until the window has passed. That says nothing about the token a guess could not already
+/// tell: a right guess is let in either way.
 pub(crate) async fn login(
     State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    extensions: Extensions,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
@@ -308,9 +349,17 @@ pub(crate) async fn login(
              sign in there.",
         ));
     }
-    let client = client(connection);
-    let now = Instant::now();
-    if let Some(wait) = state.sessions().sign_in_wait(client, now) {
+    if state.accepts_token(form.token.trim()) {
+        let session = state.sessions().create();
+        let mut response = see_other(&next);
+        response.headers_mut().insert(
+            header::SET_COOKIE,
+            set_cookie(&session, state.is_https(&extensions, &headers)),
+        );
+        return Ok(response);
+    }
+    let client = state.client(&extensions, &headers);
+    if let Some(wait) = state.sessions().wrong_token(client, Instant::now()) {
         tracing::warn!("refused a dashboard sign-in from {client}: too many wrong tokens");
         let seconds = wait.as_secs().max(1);
         let mut response = render(
@@ -323,35 +372,24 @@ pub(crate) async fn login(
                 is_error: true,
             },
         )?;
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_str(&seconds.to_string()).unwrap_or(HeaderValue::from_static("60")),
-        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         return Ok(response);
     }
-    if !state.accepts_token(form.token.trim()) {
-        state.sessions().sign_in_failed(client, now);
-        tracing::warn!("refused a dashboard sign-in from {client}: wrong token");
-        return render(
-            StatusCode::UNAUTHORIZED,
-            &LoginPage {
-                next,
-                message: Some(
-                    "That is not this server's API token. Use the value of BARTER_API_TOKEN that \
-                     `barter serve` was started with."
-                        .to_owned(),
-                ),
-                is_error: true,
-            },
-        );
-    }
-    state.sessions().signed_in(client);
-    let session = state.sessions().create();
-    let mut response = Redirect::to(&next).into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, set_cookie(&session));
-    Ok(response)
+    tracing::warn!("refused a dashboard sign-in from {client}: wrong token");
+    render(
+        StatusCode::UNAUTHORIZED,
+        &LoginPage {
+            next,
+            message: Some(
+                "That is not this server's API token. Use the value of BARTER_API_TOKEN that \
+                 `barter serve` was started with."
+                    .to_owned(),
+            ),
+            is_error: true,
+        },
+    )
 }
 
 /// `POST /logout`: ends the session (the CSRF check ran before this handler).
@@ -425,7 +463,7 @@ mod tests {
     #[test]
     fn the_cookie_is_http_only_and_same_site_strict() {
         let session = Sessions::default().create();
-        let value = set_cookie(&session);
+        let value = set_cookie(&session, false);
         let text = value.to_str().expect("ascii");
         assert!(text.contains("HttpOnly"), "{text}");
         assert!(text.contains("SameSite=Strict"), "{text}");
@@ -476,9 +514,27 @@ mod tests {
         );
         // Once the oldest wrong token leaves the window, one more try is allowed.
         assert_eq!(sessions.sign_in_wait(guesser, start + SIGN_IN_WINDOW), None);
-        sessions.sign_in_failed(other, later);
-        sessions.signed_in(other);
-        assert!(!sessions.failures.lock().expect("lock").contains_key(&other));
+        // `wrong_token` counts until the limit, then only answers the wait.
+        let third = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3));
+        for i in 0..FAILED_SIGN_INS {
+            assert_eq!(sessions.wrong_token(third, start), None, "try {i}");
+        }
+        assert!(sessions.wrong_token(third, start).is_some());
+        let counted = sessions.failures.lock().expect("lock")[&third].len();
+        assert_eq!(
+            counted, FAILED_SIGN_INS,
+            "tries while locked out are not counted"
+        );
+    }
+
+    #[test]
+    fn the_addresses_remembered_are_bounded() {
+        let sessions = Sessions::default();
+        let now = Instant::now();
+        for i in 0..=MAX_GUESSERS as u32 {
+            sessions.sign_in_failed(IpAddr::V4(Ipv4Addr::from(i)), now);
+        }
+        assert_eq!(sessions.failures.lock().expect("lock").len(), MAX_GUESSERS);
     }
 
     #[test]
@@ -491,5 +547,39 @@ mod tests {
         assert_eq!(local_target(Some("https://evil.example")), "/");
         assert_eq!(local_target(Some("/\\evil.example")), "/");
         assert_eq!(local_target(None), "/");
+        for evil in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\nSet-Cookie: x=1",
+            "/ /evil.example",
+            "/\\/evil.example",
+            "\\\\evil.example",
+            "///evil.example",
+            "evil.example",
+            "javascript:alert(1)",
+            "/\u{7f}x",
+            "/\u{e9}",
+            "",
+        ] {
+            assert_eq!(local_target(Some(evil)), "/", "{evil:?}");
+        }
+        // Percent-encoded bytes stay encoded: a path on this site.
+        assert_eq!(local_target(Some("/%09/evil.example")), "/%09/evil.example");
+        assert_eq!(local_target(Some("/ok?x=1&y=/a")), "/ok?x=1&y=/a");
+        let long = format!("/{}", "a".repeat(MAX_TARGET));
+        assert_eq!(local_target(Some(&long)), "/");
+        assert_eq!(local_target(Some(&long[..MAX_TARGET])), &long[..MAX_TARGET]);
+    }
+
+    #[test]
+    fn the_cookie_is_secure_only_over_https() {
+        let session = Sessions::default().create();
+        let plain = set_cookie(&session, false);
+        assert!(!plain.to_str().expect("ascii").contains("Secure"));
+        let secure = set_cookie(&session, true);
+        assert!(
+            secure.to_str().expect("ascii").contains("Secure"),
+            "{secure:?}"
+        );
     }
 }

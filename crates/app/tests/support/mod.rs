@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 /// The bearer token every test server requires.
-pub const TOKEN: &str = "test-token-0123456789";
+pub const TOKEN: &str = "test-token-0123456789abcdef0123456789";
 
 /// The server settings a test chooses.
 #[derive(Debug, Clone, Copy)]
