@@ -206,12 +206,12 @@ impl Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The named file does not exist or cannot be read.
-    #[error("cannot read config file {path}: {source}; run `barter init` to create one")]
+    #[error("cannot read config file {path}: {error}; run `barter init` to create one")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error; in the message, not a separate cause (`{:#}` would print it twice).
+        error: std::io::Error,
     },
     /// The file is not valid TOML or has a wrong key or value.
     #[error("invalid config file {path}, line {line}{}: {message}", key.as_ref().map(|k| format!(", key `{k}`")).unwrap_or_default())]
@@ -273,7 +273,7 @@ pub fn load(path: &Path, explicit: bool) -> Result<LoadedConfig, ConfigError> {
         Err(source) => {
             return Err(ConfigError::Read {
                 path: path.to_owned(),
-                source,
+                error: source,
             });
         }
     };

@@ -540,3 +540,20 @@ fn a_closed_pipe_ends_quietly_and_a_full_disk_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("the disk is full"), "{}", stderr(&out));
 }
+
+#[test]
+fn an_error_names_its_cause_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = barter(dir.path(), &["--config", "missing.toml", "instruments", "list"]);
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    assert_eq!(text.matches("No such file").count(), 1, "{text}");
+    std::fs::write(dir.path().join("empty.csv"), "").expect("write");
+    let out = barter(
+        dir.path(),
+        &["backtest", "--data", "gone.csv", "--entry", "close > 1"],
+    );
+    let text = stderr(&out);
+    assert!(!out.status.success());
+    assert!(text.matches("No such file").count() <= 1, "{text}");
+}

@@ -266,6 +266,14 @@ async fn manage_and_run(server: Server) {
         (status, error_code(&body)),
         (StatusCode::NOT_FOUND, "not_found")
     );
+    let (status, body) = server
+        .get("/api/instruments/BTC/candles?from=2020-02-01&to=2020-01-01")
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_request"),
+        "{body}"
+    );
 
     let (status, history) = server.get("/api/history?instrument=BTC&limit=1").await;
     assert_eq!(status, StatusCode::OK);

@@ -179,8 +179,8 @@ pub enum SourceError {
     InvalidCandle {
         /// Which source.
         source_kind: SourceKind,
-        /// The validation failure (names instrument, day and field).
-        #[source]
+        /// The validation failure (names instrument, day and field); already in the message,
+        /// so not a separate cause that `{:#}` would print twice.
         error: CandleError,
     },
     /// A CSV file (or the bundled sample) had bad lines; nothing from it is used.
@@ -210,8 +210,8 @@ pub enum SourceError {
         path: String,
         /// The instrument.
         symbol: Symbol,
-        /// The I/O error.
-        #[source]
+        /// The I/O error; already in the message, so not a separate cause that `{:#}` would
+        /// print twice.
         error: std::io::Error,
     },
     /// The instrument is registered with a different source than the one asked.

@@ -221,6 +221,15 @@ async fn candles(
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let (Path(symbol), Query(range)) = (symbol?, range?);
+    if let (Some(from), Some(to)) = (range.from, range.to)
+        && from > to
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("from {from} is after to {to}: no day can be in that range"),
+        ));
+    }
     let store = state.store();
     let compute = || async {
         if store.instrument(&symbol).await.or_api(&request)?.is_none() {

@@ -2,3 +2,4 @@
 //! 12). One test binary, so the suite links once.
 
 mod crash;
+mod hostile;
