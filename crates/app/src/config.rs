@@ -458,10 +458,30 @@ fn validate_ranges(config: &Config) -> Result<(), ConfigError> {
         1,
         10_000,
     )?;
-    secs_in("sources.coingecko.timeout_secs", cg.timeout_secs, 0.1, 600.0)?;
-    int_in("sources.coingecko.max_retries", cg.max_retries.into(), 0, 20)?;
-    secs_in("sources.coingecko.backoff_base_secs", cg.backoff_base_secs, 0.0, 600.0)?;
-    secs_in("sources.coingecko.max_retry_wait_secs", cg.max_retry_wait_secs, 0.0, 3_600.0)?;
+    secs_in(
+        "sources.coingecko.timeout_secs",
+        cg.timeout_secs,
+        0.1,
+        600.0,
+    )?;
+    int_in(
+        "sources.coingecko.max_retries",
+        cg.max_retries.into(),
+        0,
+        20,
+    )?;
+    secs_in(
+        "sources.coingecko.backoff_base_secs",
+        cg.backoff_base_secs,
+        0.0,
+        600.0,
+    )?;
+    secs_in(
+        "sources.coingecko.max_retry_wait_secs",
+        cg.max_retry_wait_secs,
+        0.0,
+        3_600.0,
+    )?;
     let bn = &config.sources.binance;
     int_in(
         "sources.binance.requests_per_minute",
@@ -471,8 +491,18 @@ fn validate_ranges(config: &Config) -> Result<(), ConfigError> {
     )?;
     secs_in("sources.binance.timeout_secs", bn.timeout_secs, 0.1, 600.0)?;
     int_in("sources.binance.max_retries", bn.max_retries.into(), 0, 20)?;
-    secs_in("sources.binance.backoff_base_secs", bn.backoff_base_secs, 0.0, 600.0)?;
-    secs_in("sources.binance.max_retry_wait_secs", bn.max_retry_wait_secs, 0.0, 3_600.0)?;
+    secs_in(
+        "sources.binance.backoff_base_secs",
+        bn.backoff_base_secs,
+        0.0,
+        600.0,
+    )?;
+    secs_in(
+        "sources.binance.max_retry_wait_secs",
+        bn.max_retry_wait_secs,
+        0.0,
+        3_600.0,
+    )?;
     if let Some(days) = config.sync.backfill_days {
         int_in("sync.backfill_days", days.into(), 1, 36_500)?;
     }
@@ -663,17 +693,44 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("barter.toml");
         let cases = [
-            ("[sources.coingecko]\ntimeout_secs = nan\n", "sources.coingecko.timeout_secs"),
-            ("[sources.coingecko]\ntimeout_secs = inf\n", "sources.coingecko.timeout_secs"),
-            ("[sources.coingecko]\nrequests_per_minute = 0\n", "sources.coingecko.requests_per_minute"),
-            ("[sources.binance]\nmax_retries = 4000000000\n", "sources.binance.max_retries"),
-            ("[sources.binance]\ntimeout_secs = -1.0\n", "sources.binance.timeout_secs"),
-            ("[sources.binance]\nmax_retry_wait_secs = 1e300\n", "sources.binance.max_retry_wait_secs"),
+            (
+                "[sources.coingecko]\ntimeout_secs = nan\n",
+                "sources.coingecko.timeout_secs",
+            ),
+            (
+                "[sources.coingecko]\ntimeout_secs = inf\n",
+                "sources.coingecko.timeout_secs",
+            ),
+            (
+                "[sources.coingecko]\nrequests_per_minute = 0\n",
+                "sources.coingecko.requests_per_minute",
+            ),
+            (
+                "[sources.binance]\nmax_retries = 4000000000\n",
+                "sources.binance.max_retries",
+            ),
+            (
+                "[sources.binance]\ntimeout_secs = -1.0\n",
+                "sources.binance.timeout_secs",
+            ),
+            (
+                "[sources.binance]\nmax_retry_wait_secs = 1e300\n",
+                "sources.binance.max_retry_wait_secs",
+            ),
             ("[sync]\nbackfill_days = 4000000000\n", "sync.backfill_days"),
-            ("[schedule]\ncatch_up_days = 100000\n", "schedule.catch_up_days"),
+            (
+                "[schedule]\ncatch_up_days = 100000\n",
+                "schedule.catch_up_days",
+            ),
             ("[server]\nmax_body_bytes = 0\n", "server.max_body_bytes"),
-            ("[server]\njob_wait_secs = 9999999999\n", "server.job_wait_secs"),
-            ("[account]\ninitial_cash = \"10000000000000000000000000\"\n", "account.initial_cash"),
+            (
+                "[server]\njob_wait_secs = 9999999999\n",
+                "server.job_wait_secs",
+            ),
+            (
+                "[account]\ninitial_cash = \"10000000000000000000000000\"\n",
+                "account.initial_cash",
+            ),
         ];
         for (text, key) in cases {
             std::fs::write(&path, text).expect("write");

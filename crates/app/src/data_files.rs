@@ -66,7 +66,11 @@ pub fn csv_file(path: &str, access: CsvAccess<'_>) -> Result<String, String> {
                 root.join(relative)
             };
             let resolved = std::fs::canonicalize(&joined).map_err(|e| {
-                format!("{} in the data folder {}", unreadable(&given, &e), root.display())
+                format!(
+                    "{} in the data folder {}",
+                    unreadable(&given, &e),
+                    root.display()
+                )
             })?;
             if !resolved.starts_with(&root) {
                 return Err(format!(
@@ -92,7 +96,10 @@ fn unreadable(given: &str, error: &std::io::Error) -> String {
 
 /// Refuses kernel trees and anything that is not a regular file.
 fn regular_file(resolved: &Path, given: &str) -> Result<(), String> {
-    if FORBIDDEN_TREES.iter().any(|tree| resolved.starts_with(tree)) {
+    if FORBIDDEN_TREES
+        .iter()
+        .any(|tree| resolved.starts_with(tree))
+    {
         return Err(format!(
             "CSV file {given} is a system file ({}): only regular data files can be read",
             resolved.display()
@@ -195,9 +202,15 @@ mod tests {
 
     #[test]
     fn the_default_data_folder_sits_next_to_the_database() {
-        assert_eq!(default_root("sqlite:///var/lib/barter/barter.db"), PathBuf::from("/var/lib/barter/data"));
+        assert_eq!(
+            default_root("sqlite:///var/lib/barter/barter.db"),
+            PathBuf::from("/var/lib/barter/data")
+        );
         assert_eq!(default_root("sqlite://barter.db"), PathBuf::from("data"));
-        assert_eq!(default_root("sqlite://dir/b.db?mode=rwc"), PathBuf::from("dir/data"));
+        assert_eq!(
+            default_root("sqlite://dir/b.db?mode=rwc"),
+            PathBuf::from("dir/data")
+        );
         assert_eq!(default_root("postgres://u@h/db"), PathBuf::from("data"));
     }
 }

@@ -630,7 +630,10 @@ pub async fn sync_close_positions_with(
             state.record(decision, "skipped").await?;
             continue;
         }
-        if entry_days.get(&position.id).is_some_and(|entered| *entered > day) {
+        if entry_days
+            .get(&position.id)
+            .is_some_and(|entered| *entered > day)
+        {
             // Opened on a later day by a run that got further (a resumed or concurrent
             // replay): on `day` this position did not exist, so there is nothing to decide.
             continue;

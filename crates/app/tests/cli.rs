@@ -207,15 +207,39 @@ fn bad_input_gets_a_clear_error_and_a_failing_exit_status() {
             "CSV file `nope.csv` does not exist",
         ),
         (
-            &["instruments", "add", "ENV", "--source", "csv", "--path", "/proc/self/environ"],
+            &[
+                "instruments",
+                "add",
+                "ENV",
+                "--source",
+                "csv",
+                "--path",
+                "/proc/self/environ",
+            ],
             "is a system file",
         ),
         (
-            &["instruments", "add", "Z", "--source", "csv", "--path", "/dev/zero"],
+            &[
+                "instruments",
+                "add",
+                "Z",
+                "--source",
+                "csv",
+                "--path",
+                "/dev/zero",
+            ],
             "is a system file",
         ),
         (
-            &["instruments", "add", "D", "--source", "csv", "--path", "/tmp"],
+            &[
+                "instruments",
+                "add",
+                "D",
+                "--source",
+                "csv",
+                "--path",
+                "/tmp",
+            ],
             "is a folder",
         ),
         (
@@ -223,11 +247,26 @@ fn bad_input_gets_a_clear_error_and_a_failing_exit_status() {
             "2025-02 has 28 days",
         ),
         (
-            &["candles", "BTC", "--from", "2025-03-02", "--to", "2025-03-01"],
+            &[
+                "candles",
+                "BTC",
+                "--from",
+                "2025-03-02",
+                "--to",
+                "2025-03-01",
+            ],
             "--from 2025-03-02 is after --to 2025-03-01",
         ),
         (
-            &["backtest", "--data", "x.csv", "--entry", "close > 1", "--cash", "-5"],
+            &[
+                "backtest",
+                "--data",
+                "x.csv",
+                "--entry",
+                "close > 1",
+                "--cash",
+                "-5",
+            ],
             "-5 must be greater than 0",
         ),
         (
@@ -235,7 +274,15 @@ fn bad_input_gets_a_clear_error_and_a_failing_exit_status() {
             "at most 20000 are replayed at once",
         ),
         (
-            &["backtest", "--data", "x.csv", "--entry", "close > 1", "--out", "/proc/barter-x"],
+            &[
+                "backtest",
+                "--data",
+                "x.csv",
+                "--entry",
+                "close > 1",
+                "--out",
+                "/proc/barter-x",
+            ],
             "cannot write the report to /proc/barter-x",
         ),
         (
@@ -538,13 +585,20 @@ fn a_closed_pipe_ends_quietly_and_a_full_disk_is_a_clear_error() {
         .expect("barter runs");
     assert!(!out.status.success());
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("the disk is full"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the disk is full"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn an_error_names_its_cause_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = barter(dir.path(), &["--config", "missing.toml", "instruments", "list"]);
+    let out = barter(
+        dir.path(),
+        &["--config", "missing.toml", "instruments", "list"],
+    );
     assert!(!out.status.success());
     let text = stderr(&out);
     assert_eq!(text.matches("No such file").count(), 1, "{text}");

@@ -134,14 +134,21 @@ pub fn parse_day(text: &str) -> Result<Day, String> {
             if y.len() == 4
                 && (1..=2).contains(&m.len())
                 && (1..=2).contains(&d.len())
-                && [y, m, d].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
+                && [y, m, d]
+                    .iter()
+                    .all(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
         {
-            y.parse::<i32>().ok().zip(m.parse::<u32>().ok()).zip(d.parse::<u32>().ok())
+            y.parse::<i32>()
+                .ok()
+                .zip(m.parse::<u32>().ok())
+                .zip(d.parse::<u32>().ok())
         }
         _ => None,
     };
     let Some(((year, month), day)) = numbers else {
-        return Err(format!("`{shown}` is not a day: write it as YYYY-MM-DD, e.g. 2025-01-31"));
+        return Err(format!(
+            "`{shown}` is not a day: write it as YYYY-MM-DD, e.g. 2025-01-31"
+        ));
     };
     if !(1..=12).contains(&month) {
         return Err(format!("`{shown}` is not a day: there is no month {month}"));
@@ -201,7 +208,10 @@ mod tests {
 
     #[test]
     fn days_that_do_not_exist_are_told_apart_from_bad_text() {
-        assert_eq!(parse_day("2024-02-29"), Ok(Day::from_ymd_opt(2024, 2, 29).expect("leap")));
+        assert_eq!(
+            parse_day("2024-02-29"),
+            Ok(Day::from_ymd_opt(2024, 2, 29).expect("leap"))
+        );
         let feb = parse_day("2025-02-30").expect_err("30 February");
         assert!(feb.contains("2025-02 has 28 days"), "{feb}");
         let month = parse_day("2025-13-01").expect_err("month 13");

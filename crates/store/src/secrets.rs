@@ -134,7 +134,10 @@ mod tests {
 
     #[test]
     fn url_passwords_are_found() {
-        assert_eq!(url_password("postgres://u:pw-123@h:5432/db"), Some("pw-123"));
+        assert_eq!(
+            url_password("postgres://u:pw-123@h:5432/db"),
+            Some("pw-123")
+        );
         assert_eq!(url_password("postgres://u@h/db"), None);
         assert_eq!(url_password("sqlite://barter.db"), None);
         assert!(is_secret_name("BARTER_COINGECKO_API_KEY"));

@@ -536,7 +536,10 @@ fn walk_forward(
         };
         outln!(
             "\n  {:<20} {:>18} {:>18} {:>18}",
-            "statistic", "in-sample (mean)", "out-of-sample", "stitched"
+            "statistic",
+            "in-sample (mean)",
+            "out-of-sample",
+            "stitched"
         )?;
         for (label, key) in keys {
             let stitched = walk

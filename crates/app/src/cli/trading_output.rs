@@ -324,7 +324,13 @@ pub fn explain(json: bool, explanation: &Explanation) -> anyhow::Result<()> {
     for f in fills {
         outln!(
             "\nfill: {:?} {} at {} on {} ({:?}), gross {}, fee {}",
-            f.side, f.quantity, f.price, f.day, f.basis, f.gross, f.fee
+            f.side,
+            f.quantity,
+            f.price,
+            f.day,
+            f.basis,
+            f.gross,
+            f.fee
         )?;
     }
     if let Some(pnl) = position.realized_pnl() {

@@ -89,10 +89,10 @@ fn finish(child: Child) {
 async fn snapshot(store: &Store) -> Value {
     let positions = store.positions(None).await.expect("positions");
     let key_of = |id: i64| {
-        positions
-            .iter()
-            .find(|p| p.id.0 == id)
-            .map_or_else(|| format!("unknown {id}"), |p| format!("{}/{}/{}", p.strategy, p.symbol, p.entry_day))
+        positions.iter().find(|p| p.id.0 == id).map_or_else(
+            || format!("unknown {id}"),
+            |p| format!("{}/{}/{}", p.strategy, p.symbol, p.entry_day),
+        )
     };
     let mut ledger = Vec::new();
     for position in &positions {
@@ -132,7 +132,13 @@ async fn snapshot(store: &Store) -> Value {
 fn normalise(value: &mut Value, key_of: &dyn Fn(i64) -> String) {
     match value {
         Value::Object(map) => {
-            for drop in ["decision_id", "run_id", "recorded_at", "opened_at", "closed_at"] {
+            for drop in [
+                "decision_id",
+                "run_id",
+                "recorded_at",
+                "opened_at",
+                "closed_at",
+            ] {
                 map.remove(drop);
             }
             for (name, field) in map.iter_mut() {
@@ -152,7 +158,12 @@ fn normalise(value: &mut Value, key_of: &dyn Fn(i64) -> String) {
                 let rest = &text[at + 10..];
                 let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                 if let Ok(id) = digits.parse::<i64>() {
-                    *text = format!("{}(position {}{}", &text[..at], key_of(id), &rest[digits.len()..]);
+                    *text = format!(
+                        "{}(position {}{}",
+                        &text[..at],
+                        key_of(id),
+                        &rest[digits.len()..]
+                    );
                 }
             }
         }
@@ -163,7 +174,9 @@ fn normalise(value: &mut Value, key_of: &dyn Fn(i64) -> String) {
 /// The clean run, then the same replay killed `kills` times at growing delays and resumed, and
 /// two replays at once: all three must leave the same snapshot.
 async fn check(databases: [(String, Store); 3]) {
-    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("tempdir")).collect();
+    let dirs: Vec<tempfile::TempDir> = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
     let [(clean_url, clean), (killed_url, killed), (twin_url, twin)] = databases;
 
     prepare(dirs[0].path(), &clean_url);
@@ -224,7 +237,10 @@ async fn a_killed_or_doubled_replay_leaves_the_ledger_of_a_clean_one_on_sqlite()
     let dir = tempfile::tempdir().expect("tempdir");
     let mut databases = Vec::new();
     for name in ["clean", "killed", "twin"] {
-        let url = format!("sqlite://{}", dir.path().join(format!("{name}.db")).display());
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join(format!("{name}.db")).display()
+        );
         let store = Store::connect(&url).await.expect("store");
         databases.push((url, store));
     }
@@ -257,7 +273,11 @@ async fn a_killed_or_doubled_replay_leaves_the_ledger_of_a_clean_one_on_postgres
     }
     let names: Vec<String> = databases
         .iter()
-        .map(|(u, _)| u.rsplit_once('/').map(|(_, d)| d.to_owned()).unwrap_or_default())
+        .map(|(u, _)| {
+            u.rsplit_once('/')
+                .map(|(_, d)| d.to_owned())
+                .unwrap_or_default()
+        })
         .collect();
     let databases: [(String, Store); 3] = databases.try_into().unwrap_or_else(|_| unreachable!());
     check(databases).await;

@@ -110,7 +110,8 @@ impl Served {
     }
 
     async fn get(&self, path: &str) -> (StatusCode, String) {
-        self.send(self.client.get(format!("{}{path}", self.base))).await
+        self.send(self.client.get(format!("{}{path}", self.base)))
+            .await
     }
 
     async fn assert_alive(&self, after: &str) {
@@ -126,8 +127,8 @@ impl Served {
 
     /// The process's peak resident memory so far, from /proc.
     fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .expect("/proc status");
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).expect("/proc status");
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -181,13 +182,19 @@ async fn the_server_survives_hostile_requests_and_never_shows_a_secret() {
     }
 
     // 2. Huge periods: refused by the check, and by a backtest, without allocating.
-    for rule in ["highest(close, 4294967295) > 1", "lowest(close, 99999999999) > 1"] {
+    for rule in [
+        "highest(close, 4294967295) > 1",
+        "lowest(close, 99999999999) > 1",
+    ] {
         let (status, body) = server
             .post("/api/strategies/check", &json!({ "rule": rule }))
             .await;
         assert!(body.contains("100000"), "{status}: {body}");
         let (status, body) = server
-            .post("/api/backtests", &json!({ "entry": rule, "instruments": ["BTC"] }))
+            .post(
+                "/api/backtests",
+                &json!({ "entry": rule, "instruments": ["BTC"] }),
+            )
             .await;
         assert!(status.is_client_error(), "{status}: {body}");
     }
@@ -220,17 +227,39 @@ async fn the_server_survives_hostile_requests_and_never_shows_a_secret() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = server.post("/api/sync_data", &json!({})).await;
     assert_eq!(status, StatusCode::OK, "{}", &body[..body.len().min(500)]);
-    assert!(body.len() < 64 * 1024, "the sync answer is {} bytes", body.len());
+    assert!(
+        body.len() < 64 * 1024,
+        "the sync answer is {} bytes",
+        body.len()
+    );
     let (_, runs) = server.get("/api/runs").await;
-    assert!(runs.len() < 256 * 1024, "GET /api/runs is {} bytes", runs.len());
+    assert!(
+        runs.len() < 256 * 1024,
+        "GET /api/runs is {} bytes",
+        runs.len()
+    );
     let (_, history) = server.get("/api/history?limit=1000").await;
-    assert!(history.len() < 256 * 1024, "GET /api/history is {} bytes", history.len());
+    assert!(
+        history.len() < 256 * 1024,
+        "GET /api/history is {} bytes",
+        history.len()
+    );
     let (_, page) = server.get("/").await;
-    assert!(page.len() < 512 * 1024, "the overview is {} bytes", page.len());
+    assert!(
+        page.len() < 512 * 1024,
+        "the overview is {} bytes",
+        page.len()
+    );
     server.assert_alive("a huge file").await;
 
     // 5. Open redirects after sign-in go home instead.
-    for next in ["/\t/evil.com", "//evil.com", "/\\evil.com", "https://evil.com", "/\r\nX: y"] {
+    for next in [
+        "/\t/evil.com",
+        "//evil.com",
+        "/\\evil.com",
+        "https://evil.com",
+        "/\r\nX: y",
+    ] {
         let response = server
             .client
             .post(format!("{}/login", server.base))
@@ -238,7 +267,11 @@ async fn the_server_survives_hostile_requests_and_never_shows_a_secret() {
             .send()
             .await
             .expect("answer");
-        assert!(response.status().is_redirection(), "{next:?}: {}", response.status());
+        assert!(
+            response.status().is_redirection(),
+            "{next:?}: {}",
+            response.status()
+        );
         let location = response
             .headers()
             .get("location")
@@ -269,7 +302,11 @@ async fn the_server_survives_hostile_requests_and_never_shows_a_secret() {
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 
     // 9. Hundreds of idle connections do not keep /healthz away.
     let address = server.base.trim_start_matches("http://").to_owned();
