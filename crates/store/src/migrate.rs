@@ -42,6 +42,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0004_saved_backtests.sql"),
         postgres: include_str!("../migrations/postgres/0004_saved_backtests.sql"),
     },
+    Step {
+        version: 5,
+        description: "run leases",
+        sqlite: include_str!("../migrations/sqlite/0005_run_leases.sql"),
+        postgres: include_str!("../migrations/postgres/0005_run_leases.sql"),
+    },
 ];
 
 /// Which dialect of the migrations to build.
