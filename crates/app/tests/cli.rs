@@ -183,6 +183,45 @@ fn instruments_can_be_added_from_csv_listed_and_removed() {
 }
 
 #[test]
+fn a_sync_finding_conflicting_candles_is_partial_with_a_failing_exit_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("a.csv");
+    std::fs::write(
+        &csv,
+        "date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,100\n",
+    )
+    .expect("write");
+    let add = barter(
+        dir.path(),
+        &[
+            "instruments",
+            "add",
+            "A",
+            "--source",
+            "csv",
+            "--path",
+            "a.csv",
+        ],
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
+    let first = barter(dir.path(), &["sync", "--json"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    // The source now reports the complete day differently: kept as stored, and reported.
+    std::fs::write(
+        &csv,
+        "date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.7,100\n",
+    )
+    .expect("write");
+    let second = barter(dir.path(), &["sync", "--json"]);
+    assert!(!second.status.success(), "a conflict is not a success");
+    let run = json(&second);
+    assert_eq!(run["status"], "partial", "{run}");
+    assert_eq!(run["counts"]["conflicts"], 1, "{run}");
+    let runs = json(&barter(dir.path(), &["runs", "--json"]));
+    assert_eq!(runs[0]["status"], "partial", "{runs}");
+}
+
+#[test]
 fn bad_input_gets_a_clear_error_and_a_failing_exit_status() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cases: [(&[&str], &str); 5] = [
