@@ -61,8 +61,8 @@ pub mod saved;
 pub mod trading;
 
 pub use candles::{CandleConflict, CandleWrite, Coverage};
-pub use connect::{ConnectOptions, Db, Store};
-pub use error::StoreError;
+pub use connect::{ConnectOptions, Db, POSTGRES_ACQUIRE_TIMEOUT, POSTGRES_CONNECT_TIMEOUT, Store};
+pub use error::{StorageProblem, StoreError};
 pub use lease::{AbandonedRun, HEARTBEAT_EVERY, RUN_LEASE, RunLease, process_owner};
 pub use runs::{HistoryEntry, HistoryFilter};
 pub use saved::SavedBacktest;

@@ -235,3 +235,100 @@ async fn concurrent_sweepers_on_postgres_mark_each_dead_run_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_sqlite_file_is_created_only_in_an_existing_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no/such/dir");
+    let url = format!("sqlite://{}/x.db", missing.display());
+    let error = Store::connect(&url).await.expect_err("refused");
+    assert!(
+        matches!(error, barter_store::StoreError::MissingDirectory { .. }),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains(&format!(
+            "its directory {} does not exist",
+            missing.display()
+        )),
+        "{text}"
+    );
+    assert!(!dir.path().join("no").exists(), "nothing created");
+
+    // Asked to (init, quickstart), the directories are created.
+    let options = barter_store::ConnectOptions {
+        create_directories: true,
+        ..Default::default()
+    };
+    let store = Store::connect_with(&url, &options).await.expect("created");
+    store.close().await;
+    assert!(missing.join("x.db").is_file());
+    // A relative path in the current directory needs nothing created.
+    assert!(Store::connect("sqlite::memory:").await.is_ok());
+}
+
+#[tokio::test]
+async fn a_closed_postgres_port_is_refused_quickly_naming_host_and_port_not_the_password() {
+    // Port 1 on the loopback: nothing listens there.
+    let started = std::time::Instant::now();
+    let error = Store::connect("postgres://bob:s3cret@127.0.0.1:1/test")
+        .await
+        .expect_err("refused");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    let text = support::chain(&error);
+    assert!(
+        text.starts_with("cannot reach the PostgreSQL server at 127.0.0.1:1: connection refused"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+}
+
+/// Sets or clears the immutable flag of `file`; `false` when `chattr` is unavailable here.
+fn immutable(file: &std::path::Path, on: bool) -> bool {
+    std::process::Command::new("chattr")
+        .arg(if on { "+i" } else { "-i" })
+        .arg(file)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::test]
+async fn an_immutable_database_file_is_named_as_read_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ro.db");
+    let url = format!("sqlite://{}", file.display());
+    let store = Store::connect(&url).await.expect("create");
+    store.close().await;
+    if !immutable(&file, true) {
+        eprintln!("SKIPPED: chattr +i is not available (needs root on ext4 or similar)");
+        return;
+    }
+    let outcome = async {
+        let store = Store::connect(&url).await?;
+        match store
+            .start_run(barter_core::RunKind::SyncData, Utc::now())
+            .await
+        {
+            Ok(_) => Ok(()),
+            // As the jobs do: the store names its file in the error.
+            Err(error) => Err(store.explain(error).await),
+        }
+    }
+    .await;
+    immutable(&file, false);
+    let error = outcome.expect_err("a read-only file cannot take a run");
+    let text = error.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "cannot start a sync_data run: the database file {} is read-only",
+            file.display()
+        )),
+        "{}",
+        support::chain(&error)
+    );
+}
