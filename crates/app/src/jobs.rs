@@ -174,6 +174,20 @@ pub async fn run_job(
     now: DateTime<Utc>,
     signals: &dyn JobSignals,
 ) -> anyhow::Result<Vec<Run>> {
+    match run_parts(config, store, job, now, signals).await {
+        Ok(runs) => Ok(runs),
+        Err(error) => Err(explain_error(store, error).await),
+    }
+}
+
+/// [`run_job`] without the explanation of its error.
+async fn run_parts(
+    config: &Config,
+    store: &Store,
+    job: Job,
+    now: DateTime<Utc>,
+    signals: &dyn JobSignals,
+) -> anyhow::Result<Vec<Run>> {
     let mut runs = Vec::new();
     // Trade and close share what they load, as in `barter run`.
     let mut market = MarketCache::across_jobs();
@@ -203,6 +217,16 @@ pub async fn run_job(
         runs.push(run);
     }
     Ok(runs)
+}
+
+/// `error` made precise by [`Store::explain`] when it is a store error (the database file a
+/// read-only error is about, an unreachable PostgreSQL server instead of "pool timed out");
+/// any other error is returned as it is.
+pub async fn explain_error(store: &Store, error: anyhow::Error) -> anyhow::Error {
+    match error.downcast::<barter_store::StoreError>() {
+        Ok(error) => anyhow::Error::new(store.explain(error).await),
+        Err(other) => other,
+    }
 }
 
 /// Sync progress that only passes the signals on.

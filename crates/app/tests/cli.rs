@@ -336,6 +336,44 @@ fn the_database_flag_selects_another_file_and_db_migrate_reports() {
 }
 
 #[test]
+fn a_database_in_a_missing_directory_is_an_error_naming_it_and_nothing_is_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = barter(
+        dir.path(),
+        &["--database", "sqlite://typo/dir/x.db", "runs"],
+    );
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let missing = dir.path().join("typo/dir");
+    assert!(
+        stderr(&out).contains(&format!(
+            "its directory {} does not exist",
+            missing.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("typo").exists(), "no directory created");
+}
+
+#[test]
+fn a_closed_postgres_port_is_refused_within_seconds_without_the_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = std::time::Instant::now();
+    let out = barter(
+        dir.path(),
+        &["--database", "postgres://bob:s3cret@127.0.0.1:1/x", "runs"],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot reach the PostgreSQL server at 127.0.0.1:1: connection refused"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
+#[test]
 fn environment_variables_override_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     assert!(barter(dir.path(), &["init"]).status.success());
