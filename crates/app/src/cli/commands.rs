@@ -64,6 +64,17 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let (path, _) = config::config_path(cli.config.as_deref());
             write_starter(&path, *force)?;
             println!("wrote {}", path.display());
+            // `init` sets up an installation: it creates the SQLite database (and its
+            // directories), which every other command then only opens.
+            let config = load_config(&cli)?;
+            if config.database_url.trim_start().starts_with("sqlite:") {
+                let options = ConnectOptions {
+                    create_directories: true,
+                    ..ConnectOptions::default()
+                };
+                connect(&config, &options).await?.close().await;
+                println!("database ready: {}", redact(&config.database_url));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Quickstart => quickstart(&cli).await,
