@@ -304,9 +304,21 @@ async fn an_immutable_database_file_is_named_as_read_only() {
     let url = format!("sqlite://{}", file.display());
     let store = Store::connect(&url).await.expect("create");
     store.close().await;
+    // The write-ahead log, if the last connection has not removed it yet, would take writes
+    // while the database file itself is immutable: wait for it to go, else freeze it too.
+    let sidecars = [dir.path().join("ro.db-wal"), dir.path().join("ro.db-shm")];
+    for _ in 0..50 {
+        if !sidecars[0].exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     if !immutable(&file, true) {
         eprintln!("SKIPPED: chattr +i is not available (needs root on ext4 or similar)");
         return;
+    }
+    for sidecar in sidecars.iter().filter(|f| f.exists()) {
+        immutable(sidecar, true);
     }
     let outcome = async {
         let store = Store::connect(&url).await?;
@@ -320,15 +332,92 @@ async fn an_immutable_database_file_is_named_as_read_only() {
         }
     }
     .await;
-    immutable(&file, false);
+    for path in sidecars.iter().chain([&file]).filter(|f| f.exists()) {
+        immutable(path, false);
+    }
     let error = outcome.expect_err("a read-only file cannot take a run");
+    let text = error.to_string();
+    // Found on the first write, or on opening when a frozen write-ahead log was left.
+    assert!(
+        (text.starts_with("cannot start a sync_data run: ")
+            || text.starts_with("cannot open the database: "))
+            && text.contains(&format!(
+                "the database file {} is read-only",
+                file.display()
+            )),
+        "{}",
+        support::chain(&error)
+    );
+}
+
+/// A PostgreSQL link that drops mid-run fails the next statement within the acquire timeout,
+/// and the store names the cause (the server cannot be reached) and what it was doing.
+#[tokio::test]
+async fn a_postgres_link_dropped_mid_run_fails_within_seconds_naming_the_cause() {
+    let Ok(url) = std::env::var(support::POSTGRES_ENV) else {
+        eprintln!("SKIPPED postgres: {} is not set", support::POSTGRES_ENV);
+        return;
+    };
+    let Some(store) = support::postgres_store(Default::default()).await else {
+        return;
+    };
+    let schema = store.schema().expect("schema").to_owned();
+    // A TCP relay in front of the server, which the test cuts like a dropped link.
+    let target = {
+        let options: sqlx::postgres::PgConnectOptions = url.parse().expect("url");
+        format!("{}:{}", options.get_host(), options.get_port())
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let relay = tokio::spawn(async move {
+        let mut links = tokio::task::JoinSet::new();
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                break;
+            };
+            let target = target.clone();
+            links.spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("url");
+    let relayed = format!(
+        "postgres://{}@127.0.0.1:{port}/{}",
+        options.get_username(),
+        options.get_database().unwrap_or("postgres")
+    );
+    let through = Store::connect_postgres_in_schema(&relayed, &schema)
+        .await
+        .expect("connect through the relay");
+    let run = through
+        .start_run(RunKind::SyncData, Utc::now())
+        .await
+        .expect("start");
+
+    // The link drops: the relay and every connection through it are gone.
+    relay.abort();
+    let _ = relay.await;
+    let started = std::time::Instant::now();
+    let error = through
+        .record_history(Some(run), Utc::now(), "candles_synced", None, &json!({}))
+        .await
+        .expect_err("the link is down");
+    let error = through.explain(error).await;
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
     let text = error.to_string();
     assert!(
         text.starts_with(&format!(
-            "cannot start a sync_data run: the database file {} is read-only",
-            file.display()
+            "cannot reach the PostgreSQL server at 127.0.0.1:{port} (while trying to record \
+             candles_synced in the history): connection refused"
         )),
         "{}",
         support::chain(&error)
     );
+    assert!(store.drop_schema().await.expect("drop"));
 }
