@@ -81,12 +81,17 @@ impl Store {
     /// Opens the database at `url` and applies pending migrations.
     ///
     /// Accepted forms: `sqlite:PATH`, `sqlite://PATH` (the file is created if missing, in an
-    /// existing directory; WAL journaling, foreign keys on, 5 s busy timeout), `sqlite::memory:` (a private
-    /// in-memory database held by a single connection), and `postgres://…` / `postgresql://…`.
+    /// existing directory; WAL journaling, foreign keys on, 5 s busy timeout),
+    /// `sqlite::memory:` (a private in-memory database held by a single connection), and
+    /// `postgres://…` / `postgresql://…` (first connection within
+    /// [`POSTGRES_CONNECT_TIMEOUT`]).
     ///
     /// # Errors
-    /// [`StoreError::BadUrl`] for any other form, [`StoreError::Connect`] when the database cannot
-    /// be opened, [`StoreError::Migration`] when a migration fails.
+    /// [`StoreError::BadUrl`] for any other form, [`StoreError::MissingDirectory`] for a SQLite
+    /// file in a directory that does not exist, [`StoreError::Unreachable`] for a PostgreSQL
+    /// server that refuses or does not answer, [`StoreError::Connect`] when the database cannot
+    /// be opened otherwise, [`StoreError::Storage`] for a read-only or full disk,
+    /// [`StoreError::Migration`] when a migration fails.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         Self::connect_with(url, &ConnectOptions::default()).await
     }
