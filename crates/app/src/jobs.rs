@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use barter_core::{Run, RunId};
-use barter_store::Store;
+use barter_store::{HEARTBEAT_EVERY, Store};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -17,6 +17,44 @@ use crate::config::Config;
 use crate::source_set::SourceSet;
 use crate::sync::{SyncOptions, sync_data};
 use crate::trading::{MarketCache, Trading, sync_close_positions_with, sync_new_trades_with};
+
+/// Keeps a run's lease alive: renews its heartbeat every [`HEARTBEAT_EVERY`] from a background
+/// task, until dropped (the job finished, failed or was cancelled). A process that dies stops
+/// renewing, and the next job start or server start marks its run `interrupted` once the
+/// heartbeat is older than [`barter_store::RUN_LEASE`].
+#[derive(Debug)]
+pub struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Heartbeat {
+    /// Starts renewing the heartbeat of `run` (which [`Store::start_run`] just set).
+    pub fn start(store: &Store, run: RunId) -> Self {
+        let store = store.clone();
+        Self(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+            // The first tick is immediate, and `start_run` has just set the heartbeat.
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match store.renew_run(run, Utc::now()).await {
+                    Ok(true) => {}
+                    // Finished meanwhile (or marked interrupted by another process): nothing
+                    // left to keep alive.
+                    Ok(false) => break,
+                    // A passing database failure: the next tick tries again, within the lease.
+                    Err(error) => {
+                        tracing::warn!("could not renew the heartbeat of run {run}: {error}");
+                    }
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// What a running job tells its caller, and asks it.
 pub trait JobSignals: Send + Sync {
@@ -136,6 +174,20 @@ pub async fn run_job(
     now: DateTime<Utc>,
     signals: &dyn JobSignals,
 ) -> anyhow::Result<Vec<Run>> {
+    match run_parts(config, store, job, now, signals).await {
+        Ok(runs) => Ok(runs),
+        Err(error) => Err(explain_error(store, error).await),
+    }
+}
+
+/// [`run_job`] without the explanation of its error.
+async fn run_parts(
+    config: &Config,
+    store: &Store,
+    job: Job,
+    now: DateTime<Utc>,
+    signals: &dyn JobSignals,
+) -> anyhow::Result<Vec<Run>> {
     let mut runs = Vec::new();
     // Trade and close share what they load, as in `barter run`.
     let mut market = MarketCache::across_jobs();
@@ -165,6 +217,16 @@ pub async fn run_job(
         runs.push(run);
     }
     Ok(runs)
+}
+
+/// `error` made precise by [`Store::explain`] when it is a store error (the database file a
+/// read-only error is about, an unreachable PostgreSQL server instead of "pool timed out");
+/// any other error is returned as it is.
+pub async fn explain_error(store: &Store, error: anyhow::Error) -> anyhow::Error {
+    match error.downcast::<barter_store::StoreError>() {
+        Ok(error) => anyhow::Error::new(store.explain(error).await),
+        Err(other) => other,
+    }
 }
 
 /// Sync progress that only passes the signals on.

@@ -13,10 +13,11 @@ use barter_core::{
     Symbol,
 };
 use barter_sources::FetchRequest;
+use barter_store::bounds::bound_message;
 use barter_store::{CandleWrite, Coverage, HistoryEvent, Store, StoreError};
 use chrono::{DateTime, Days, SubsecRound, Utc};
 
-use crate::jobs::JobSignals;
+use crate::jobs::{Heartbeat, JobSignals};
 use crate::source_set::SourceSet;
 
 /// What to sync.
@@ -77,6 +78,7 @@ pub async fn sync_data(
     let instruments = select_instruments(store, &options.symbols).await?;
     let wall = WallClock::start();
     let run_id = store.start_run(RunKind::SyncData, now).await?;
+    let _heartbeat = Heartbeat::start(store, run_id);
     progress.run_started(run_id);
     progress.start(instruments.len());
 
@@ -107,6 +109,7 @@ pub async fn sync_data(
     progress.finish();
 
     let failed = reports.iter().filter(|r| r.error.is_some()).count();
+    let conflicting = reports.iter().any(|r| !r.conflicts.is_empty());
     let mut errors = Vec::new();
     for r in &reports {
         let symbol = &r.symbol;
@@ -130,7 +133,7 @@ pub async fn sync_data(
         status: if interrupted {
             RunStatus::Interrupted
         } else {
-            RunStatus::from_outcomes(reports.len(), failed)
+            status(reports.len(), failed, conflicting)
         },
         counts: counts(&reports, failed),
         errors,
@@ -138,6 +141,16 @@ pub async fn sync_data(
     };
     store.finish_run(&run).await?;
     Ok(run)
+}
+
+/// A finished sync's status: as its failed instruments say, but never `succeeded` when some
+/// source contradicts a complete stored candle: the run reports those as errors, and a caller
+/// (cron, the exit status) must see that not everything is as the source says.
+fn status(total: usize, failed: usize, conflicting: bool) -> RunStatus {
+    match RunStatus::from_outcomes(total, failed) {
+        RunStatus::Succeeded if conflicting => RunStatus::Partial,
+        status => status,
+    }
 }
 
 async fn select_instruments(store: &Store, symbols: &[Symbol]) -> anyhow::Result<Vec<Instrument>> {
@@ -172,7 +185,8 @@ async fn sync_instrument(
     let mut report = InstrumentSync::new(instrument.symbol.clone());
     let fetched = fetch_and_store(store, sources, instrument, options, now, run, &mut report);
     if let Err(error) = fetched.await {
-        report.error = Some(format!("{error:#}"));
+        // Cut here too (the store bounds what it keeps): the returned run is printed and served.
+        report.error = Some(bound_message(&format!("{error:#}")).into_owned());
     }
     report
 }

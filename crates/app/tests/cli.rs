@@ -183,6 +183,45 @@ fn instruments_can_be_added_from_csv_listed_and_removed() {
 }
 
 #[test]
+fn a_sync_finding_conflicting_candles_is_partial_with_a_failing_exit_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("a.csv");
+    std::fs::write(
+        &csv,
+        "date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,100\n",
+    )
+    .expect("write");
+    let add = barter(
+        dir.path(),
+        &[
+            "instruments",
+            "add",
+            "A",
+            "--source",
+            "csv",
+            "--path",
+            "a.csv",
+        ],
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
+    let first = barter(dir.path(), &["sync", "--json"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    // The source now reports the complete day differently: kept as stored, and reported.
+    std::fs::write(
+        &csv,
+        "date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.7,100\n",
+    )
+    .expect("write");
+    let second = barter(dir.path(), &["sync", "--json"]);
+    assert!(!second.status.success(), "a conflict is not a success");
+    let run = json(&second);
+    assert_eq!(run["status"], "partial", "{run}");
+    assert_eq!(run["counts"]["conflicts"], 1, "{run}");
+    let runs = json(&barter(dir.path(), &["runs", "--json"]));
+    assert_eq!(runs[0]["status"], "partial", "{runs}");
+}
+
+#[test]
 fn bad_input_gets_a_clear_error_and_a_failing_exit_status() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cases: [(&[&str], &str); 13] = [
@@ -373,6 +412,44 @@ fn the_database_flag_selects_another_file_and_db_migrate_reports() {
         stdout(&out)
     );
     assert!(dir.path().join("other.db").is_file());
+}
+
+#[test]
+fn a_database_in_a_missing_directory_is_an_error_naming_it_and_nothing_is_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = barter(
+        dir.path(),
+        &["--database", "sqlite://typo/dir/x.db", "runs"],
+    );
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let missing = dir.path().join("typo/dir");
+    assert!(
+        stderr(&out).contains(&format!(
+            "its directory {} does not exist",
+            missing.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("typo").exists(), "no directory created");
+}
+
+#[test]
+fn a_closed_postgres_port_is_refused_within_seconds_without_the_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = std::time::Instant::now();
+    let out = barter(
+        dir.path(),
+        &["--database", "postgres://bob:s3cret@127.0.0.1:1/x", "runs"],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot reach the PostgreSQL server at 127.0.0.1:1: connection refused"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
 }
 
 #[test]

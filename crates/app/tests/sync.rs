@@ -230,6 +230,11 @@ async fn an_incomplete_day_is_updated_once_it_completes_and_a_changed_complete_d
         "{:?}",
         second.errors
     );
+    assert_eq!(
+        second.status,
+        RunStatus::Partial,
+        "a conflict is not a success"
+    );
     let stored = store.candles(&sym("X"), None, None).await.expect("read");
     assert_eq!(
         stored[0].close().value(),
@@ -376,4 +381,40 @@ async fn the_sync_job_behaves_the_same_on_postgres() {
         .expect("read");
     assert_eq!(candles[0].low().value(), dec!(0.5));
     store.drop_schema().await.expect("drop schema");
+}
+
+#[tokio::test]
+async fn a_run_whose_process_died_is_marked_interrupted_by_the_next_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = sqlite(dir.path()).await;
+    store
+        .add_instrument(&sample_instrument("BTC"))
+        .await
+        .expect("add");
+    // A run left `running` by a killed process: its heartbeat stopped long ago.
+    let dead = store
+        .start_run(barter_core::RunKind::SyncData, Utc::now())
+        .await
+        .expect("start");
+    let long_ago = Utc::now() - chrono::TimeDelta::minutes(5);
+    assert!(store.renew_run(dead, long_ago).await.expect("renew"));
+    // One still alive elsewhere: a fresh heartbeat.
+    let alive = store
+        .start_run(barter_core::RunKind::SyncNewTrades, Utc::now())
+        .await
+        .expect("start");
+
+    let next = run(&store, &sources(), "2026-01-05").await;
+    assert_ne!(next.status, RunStatus::Running);
+
+    let marked = store.run(dead).await.expect("load").expect("present");
+    assert_eq!(marked.status, RunStatus::Interrupted);
+    assert!(
+        marked.errors[0].contains("no heartbeat from")
+            && marked.errors[0].contains("the process was probably killed"),
+        "{:?}",
+        marked.errors
+    );
+    let untouched = store.run(alive).await.expect("load").expect("present");
+    assert_eq!(untouched.status, RunStatus::Running);
 }

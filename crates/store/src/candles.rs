@@ -208,7 +208,7 @@ impl Store {
                 .bind(codec::timestamp(event.at))
                 .bind(&event.kind)
                 .bind(symbol.as_str())
-                .bind(event.detail.to_string())
+                .bind(crate::bounds::bound_json_text(&event.detail))
                 .execute(&mut *tx)
                 .await
                 .with_action(|| format!("record the sync of {symbol} in the history"))?;

@@ -1,15 +1,20 @@
 //! Opening a [`Store`]: URL dispatch, pool options per backend, migrations, schema isolation.
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Connection as _;
+
 use sqlx::migrate::Migrate;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::error::{DbResultExt, StoreError, redact_url};
+use crate::error::{
+    DbResultExt, StorageProblem, StoreError, migration_error, redact_url, storage_problem,
+};
 use crate::migrate;
 
 /// How long a SQLite connection waits for another writer's lock before giving up.
@@ -21,6 +26,13 @@ const SQLITE_MAX_CONNECTIONS: u32 = 8;
 const SQLITE_ROW_BUFFER: usize = 4_096;
 /// Pool size for PostgreSQL.
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+/// How long the first PostgreSQL connection may take before the server is called unreachable
+/// (the pool alone would retry a refused connection for its whole acquire timeout, then say only
+/// "pool timed out").
+pub const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a PostgreSQL statement waits for a pooled connection (sqlx's default is 30 s): a
+/// dropped link then fails a job within seconds, and [`Store::explain`] names the cause.
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The connection pool of one backend; [`Store::db`] exposes it for maintenance and tests.
 #[derive(Debug, Clone)]
@@ -39,6 +51,10 @@ pub struct ConnectOptions {
     pub postgres_schema: Option<String>,
     /// Apply pending migrations on connect (the default); when `false`, call [`Store::migrate`].
     pub migrate: bool,
+    /// SQLite only: create the database file's missing directories (`barter init` and
+    /// `barter quickstart`). Off by default: a mistyped path is an error naming the missing
+    /// directory, not a new empty database.
+    pub create_directories: bool,
 }
 
 impl Default for ConnectOptions {
@@ -46,6 +62,7 @@ impl Default for ConnectOptions {
         Self {
             postgres_schema: None,
             migrate: true,
+            create_directories: false,
         }
     }
 }
@@ -56,18 +73,25 @@ pub struct Store {
     pub(crate) db: Db,
     /// The PostgreSQL schema this store was confined to by [`Store::connect_postgres_in_schema`].
     schema: Option<String>,
+    /// The SQLite database file (absolute), for messages about it.
+    file: Option<PathBuf>,
 }
 
 impl Store {
     /// Opens the database at `url` and applies pending migrations.
     ///
-    /// Accepted forms: `sqlite:PATH`, `sqlite://PATH` (the file and its folder are created if
-    /// missing; WAL journaling, foreign keys on, 5 s busy timeout), `sqlite::memory:` (a private
-    /// in-memory database held by a single connection), and `postgres://…` / `postgresql://…`.
+    /// Accepted forms: `sqlite:PATH`, `sqlite://PATH` (the file is created if missing, in an
+    /// existing directory; WAL journaling, foreign keys on, 5 s busy timeout),
+    /// `sqlite::memory:` (a private in-memory database held by a single connection), and
+    /// `postgres://…` / `postgresql://…` (first connection within
+    /// [`POSTGRES_CONNECT_TIMEOUT`]).
     ///
     /// # Errors
-    /// [`StoreError::BadUrl`] for any other form, [`StoreError::Connect`] when the database cannot
-    /// be opened, [`StoreError::Migration`] when a migration fails.
+    /// [`StoreError::BadUrl`] for any other form, [`StoreError::MissingDirectory`] for a SQLite
+    /// file in a directory that does not exist, [`StoreError::Unreachable`] for a PostgreSQL
+    /// server that refuses or does not answer, [`StoreError::Connect`] when the database cannot
+    /// be opened otherwise, [`StoreError::Storage`] for a read-only or full disk,
+    /// [`StoreError::Migration`] when a migration fails.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         Self::connect_with(url, &ConnectOptions::default()).await
     }
@@ -98,8 +122,13 @@ impl Store {
             url: redact_url(url),
         })?;
         let schema = options.postgres_schema.clone();
+        let mut file = None;
         let db = match (backend, &schema) {
-            (Backend::Sqlite, None) => Db::Sqlite(open_sqlite(url).await?),
+            (Backend::Sqlite, None) => {
+                let (pool, path) = open_sqlite(url, options.create_directories).await?;
+                file = path;
+                Db::Sqlite(pool)
+            }
             (Backend::Sqlite, Some(_)) => {
                 return Err(StoreError::BadUrl {
                     url: redact_url(url),
@@ -117,11 +146,59 @@ impl Store {
                 Db::Postgres(pool)
             }
         };
-        let store = Store { db, schema };
-        if options.migrate {
-            store.migrate().await?;
+        let store = Store { db, schema, file };
+        if options.migrate
+            && let Err(error) = store.migrate().await
+        {
+            return Err(store.explain(error).await);
         }
         Ok(store)
+    }
+
+    /// `error` (from this store) made more precise: a SQLite storage error names the database
+    /// file and, when the file cannot be opened for writing, says it is read-only; a PostgreSQL
+    /// connection that timed out or broke is checked with one direct connection and, when the
+    /// server cannot be reached, becomes [`StoreError::Unreachable`] naming why (instead of
+    /// "pool timed out" blamed on whatever statement was waiting). Other errors are returned
+    /// as they are.
+    pub async fn explain(&self, error: StoreError) -> StoreError {
+        match (error, &self.db) {
+            (
+                StoreError::Storage {
+                    action,
+                    problem,
+                    file: None,
+                    source,
+                },
+                _,
+            ) => {
+                let problem = match (&self.file, problem) {
+                    (Some(file), StorageProblem::Io) if !writable(file) => StorageProblem::ReadOnly,
+                    (_, problem) => problem,
+                };
+                StoreError::Storage {
+                    action,
+                    problem,
+                    file: self.file.as_ref().map(|f| f.display().to_string()),
+                    source,
+                }
+            }
+            (StoreError::Database { action, source }, Db::Postgres(pool))
+                if matches!(source, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) =>
+            {
+                match probe_postgres(&pool.connect_options()).await {
+                    Err(StoreError::Unreachable {
+                        address, reason, ..
+                    }) => StoreError::Unreachable {
+                        address,
+                        reason,
+                        action: Some(action),
+                    },
+                    _ => StoreError::Database { action, source },
+                }
+            }
+            (error, _) => error,
+        }
     }
 
     /// Drops the schema this store was confined to (with everything in it) and closes the pool.
@@ -157,12 +234,12 @@ impl Store {
                     .action("acquire a connection to migrate")?;
                 conn.ensure_migrations_table()
                     .await
-                    .map_err(StoreError::Migration)?;
+                    .map_err(migration_error)?;
                 conn.list_applied_migrations()
                     .await
-                    .map_err(StoreError::Migration)?
+                    .map_err(migration_error)?
             };
-            migrator.run(pool).await.map_err(StoreError::Migration)?;
+            migrator.run(pool).await.map_err(migration_error)?;
             let pending = migrator
                 .iter()
                 .filter(|m| !applied.iter().any(|a| a.version == m.version))
@@ -229,7 +306,11 @@ fn is_sqlite_memory(url: &str) -> bool {
     path == ":memory:" || params.split('&').any(|p| p == "mode=memory")
 }
 
-async fn open_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
+/// Opens a SQLite database; returns its pool and, for a file, its absolute path.
+async fn open_sqlite(
+    url: &str,
+    create_directories: bool,
+) -> Result<(SqlitePool, Option<PathBuf>), StoreError> {
     let connect_error = |source| StoreError::Connect {
         backend: "sqlite",
         url: redact_url(url),
@@ -240,37 +321,73 @@ async fn open_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
         .foreign_keys(true)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .row_buffer_size(SQLITE_ROW_BUFFER);
-    let pool = if is_sqlite_memory(url) {
+    if is_sqlite_memory(url) {
         // One connection that never expires: the database lives exactly as long as it does.
-        SqlitePoolOptions::new()
+        let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options)
             .await
-    } else {
-        let file = options.get_filename();
-        if file.as_os_str().is_empty() {
-            return Err(StoreError::BadUrl {
-                url: redact_url(url),
+            .map_err(connect_error)?;
+        return Ok((pool, None));
+    }
+    let file = options.get_filename();
+    if file.as_os_str().is_empty() {
+        return Err(StoreError::BadUrl {
+            url: redact_url(url),
+        });
+    }
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    if let Some(dir) = file.parent().filter(|d| !d.is_dir()) {
+        if !create_directories {
+            return Err(StoreError::MissingDirectory {
+                file: file.display().to_string(),
+                dir: dir.display().to_string(),
             });
         }
-        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| connect_error(sqlx::Error::Io(e)))?;
-        }
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal);
-        SqlitePoolOptions::new()
-            .max_connections(SQLITE_MAX_CONNECTIONS)
-            .connect_with(options)
+        tokio::fs::create_dir_all(dir)
             .await
-    };
-    pool.map_err(connect_error)
+            .map_err(|e| connect_error(sqlx::Error::Io(e)))?;
+    }
+    let existed = file.exists();
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(SQLITE_MAX_CONNECTIONS)
+        .connect_with(options)
+        .await
+        .map_err(|source| match storage_problem(&source) {
+            Some(problem) => StoreError::Storage {
+                action: "open the database".to_owned(),
+                problem: match problem {
+                    StorageProblem::Io if !writable(&file) => StorageProblem::ReadOnly,
+                    problem => problem,
+                },
+                file: Some(file.display().to_string()),
+                source,
+            },
+            None => connect_error(source),
+        })?;
+    // Which file a command works on, so a mistyped path that creates a new database shows.
+    if existed {
+        tracing::debug!("database: {}", file.display());
+    } else {
+        tracing::info!("database: {} (new)", file.display());
+    }
+    Ok((pool, Some(file)))
+}
+
+/// Whether `file` can be opened for writing (`false` when it is read-only, immutable or on a
+/// read-only file system; `true` when it does not exist, as SQLite would then create it).
+fn writable(file: &Path) -> bool {
+    match std::fs::OpenOptions::new().write(true).open(file) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 fn pg_options(url: &str) -> Result<PgConnectOptions, StoreError> {
@@ -281,9 +398,69 @@ fn pg_options(url: &str) -> Result<PgConnectOptions, StoreError> {
     })
 }
 
+/// Where a PostgreSQL connection goes: `host:port` or the socket path; never the password.
+fn pg_address(options: &PgConnectOptions) -> String {
+    match options.get_socket() {
+        Some(socket) => socket.display().to_string(),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    }
+}
+
+/// One direct connection to PostgreSQL within [`POSTGRES_CONNECT_TIMEOUT`]: `Ok` when the
+/// server answers, [`StoreError::Unreachable`] (refused, no answer, unknown host, TLS) or the
+/// server's own refusal (password, unknown database) otherwise.
+async fn probe_postgres(options: &PgConnectOptions) -> Result<(), StoreError> {
+    let unreachable = |reason: String| StoreError::Unreachable {
+        address: pg_address(options),
+        reason,
+        action: None,
+    };
+    match tokio::time::timeout(
+        POSTGRES_CONNECT_TIMEOUT,
+        PgConnection::connect_with(options),
+    )
+    .await
+    {
+        Ok(Ok(connection)) => {
+            // Closing politely is a courtesy; a failure here changes nothing.
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Ok(Err(sqlx::Error::Io(e))) => Err(unreachable(match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                "connection refused (is PostgreSQL running and listening on that port?)".to_owned()
+            }
+            _ => e.to_string(),
+        })),
+        Ok(Err(sqlx::Error::Tls(e))) => Err(unreachable(format!("TLS failed: {e}"))),
+        Ok(Err(source)) => Err(StoreError::Connect {
+            backend: "postgres",
+            url: pg_address(options),
+            source,
+        }),
+        Err(_) => Err(unreachable(format!(
+            "no answer within {} s (wrong host, or a firewall dropping the packets?)",
+            POSTGRES_CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 async fn open_postgres(url: &str, options: PgConnectOptions) -> Result<PgPool, StoreError> {
+    // One direct connection first: the pool would retry a refused connection until its acquire
+    // timeout and then report only "pool timed out".
+    probe_postgres(&options)
+        .await
+        .map_err(|error| match error {
+            StoreError::Connect { source, .. } => StoreError::Connect {
+                backend: "postgres",
+                url: redact_url(url),
+                source,
+            },
+            other => other,
+        })?;
     PgPoolOptions::new()
         .max_connections(POSTGRES_MAX_CONNECTIONS)
+        .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
         .map_err(|source| StoreError::Connect {

@@ -25,6 +25,42 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// The directory of a SQLite database file does not exist: the store creates a database
+    /// file, never directories (a typo in a path must not start an empty ledger elsewhere).
+    #[error(
+        "cannot open the SQLite database {file}: its directory {dir} does not exist \
+         (check the path in the database URL; only `barter init` and `barter quickstart` \
+         create directories)"
+    )]
+    MissingDirectory {
+        /// The database file, absolute.
+        file: String,
+        /// Its missing directory.
+        dir: String,
+    },
+    /// The PostgreSQL server could not be reached (refused, no answer, unknown host).
+    #[error("cannot reach the PostgreSQL server at {address}{}: {reason}", during(.action.as_deref()))]
+    Unreachable {
+        /// `host:port` (or the socket path), never the password.
+        address: String,
+        /// What happened, e.g. `connection refused`.
+        reason: String,
+        /// What the store was doing when it found out, if it was not connecting.
+        action: Option<String>,
+    },
+    /// The disk or file under a SQLite database refused the operation (read-only, full, I/O).
+    #[error("cannot {action}: {}", .problem.describe(.file.as_deref()))]
+    Storage {
+        /// What the store was doing, e.g. `apply the database migrations`.
+        action: String,
+        /// What is wrong.
+        problem: StorageProblem,
+        /// The database file, when known.
+        file: Option<String>,
+        /// What sqlx reported (SQLite's code and message).
+        #[source]
+        source: sqlx::Error,
+    },
     /// A PostgreSQL schema name that is not a plain lower-case identifier.
     #[error(
         "invalid schema name `{0}`: use at most 63 lower-case letters, digits and `_`, \
@@ -94,6 +130,88 @@ pub enum StoreError {
     },
 }
 
+/// What is wrong with the disk or file under a SQLite database, from SQLite's result code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageProblem {
+    /// The file (or its directory or file system) cannot be written.
+    ReadOnly,
+    /// The disk is full.
+    DiskFull,
+    /// Another I/O error: often a file that cannot be written, sometimes a failing disk.
+    Io,
+}
+
+impl StorageProblem {
+    /// The problem SQLite's (extended) result `code` names, if it is a storage problem:
+    /// `SQLITE_READONLY` (8) and `SQLITE_PERM` (3), `SQLITE_FULL` (13), `SQLITE_IOERR` (10),
+    /// each with its extended codes (e.g. 778, `SQLITE_IOERR_WRITE`).
+    pub fn of_sqlite_code(code: i64) -> Option<Self> {
+        match code & 0xff {
+            3 | 8 => Some(Self::ReadOnly),
+            13 => Some(Self::DiskFull),
+            10 => Some(Self::Io),
+            _ => None,
+        }
+    }
+
+    /// The problem in words, naming `file` when known.
+    pub fn describe(self, file: Option<&str>) -> String {
+        let file = file.map_or_else(
+            || "the database file".to_owned(),
+            |f| format!("the database file {f}"),
+        );
+        match self {
+            Self::ReadOnly => format!(
+                "{file} is read-only: check its permissions and owner, whether it is immutable \
+                 (`lsattr`), and that its file system is not mounted read-only"
+            ),
+            Self::DiskFull => format!("the disk holding {file} is full: free some space and retry"),
+            Self::Io => format!(
+                "disk I/O error on {file}: check that it can be written (permissions, immutable \
+                 flag, read-only mount) and that its disk is not full or failing"
+            ),
+        }
+    }
+}
+
+/// ` (while trying to …)` for an action, or nothing.
+fn during(action: Option<&str>) -> String {
+    action.map_or_else(String::new, |a| format!(" (while trying to {a})"))
+}
+
+/// The storage problem of a sqlx error from SQLite, if it is one.
+pub(crate) fn storage_problem(source: &sqlx::Error) -> Option<StorageProblem> {
+    let db = source.as_database_error()?;
+    let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    let code: i64 = sqlx::error::DatabaseError::code(sqlite)?.parse().ok()?;
+    StorageProblem::of_sqlite_code(code)
+}
+
+/// A failed statement as a [`StoreError`]: [`StoreError::Storage`] for SQLite's read-only, full
+/// and I/O errors (so the message says what to fix), [`StoreError::Database`] otherwise.
+pub(crate) fn database_error(action: String, source: sqlx::Error) -> StoreError {
+    match storage_problem(&source) {
+        Some(problem) => StoreError::Storage {
+            action,
+            problem,
+            file: None,
+            source,
+        },
+        None => StoreError::Database { action, source },
+    }
+}
+
+/// A failed migration as a [`StoreError`]: a statement failing for lack of storage is
+/// [`StoreError::Storage`], anything else [`StoreError::Migration`].
+pub(crate) fn migration_error(error: sqlx::migrate::MigrateError) -> StoreError {
+    match error {
+        sqlx::migrate::MigrateError::Execute(source) if storage_problem(&source).is_some() => {
+            database_error("apply the database migrations".to_owned(), source)
+        }
+        other => StoreError::Migration(other),
+    }
+}
+
 impl StoreError {
     /// A [`StoreError::Corrupt`] for the value at `what`.
     pub fn corrupt(what: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -126,25 +244,21 @@ impl StoreError {
 
 /// Attaches "what the store was doing" to sqlx results.
 pub(crate) trait DbResultExt<T> {
-    /// Wraps an error as [`StoreError::Database`] with a fixed action.
+    /// Wraps an error as [`StoreError::Database`] (or [`StoreError::Storage`]) with a fixed
+    /// action.
     fn action(self, action: &str) -> Result<T, StoreError>;
-    /// Wraps an error as [`StoreError::Database`] with an action built only on failure.
+    /// Wraps an error as [`StoreError::Database`] (or [`StoreError::Storage`]) with an action
+    /// built only on failure.
     fn with_action(self, action: impl FnOnce() -> String) -> Result<T, StoreError>;
 }
 
 impl<T> DbResultExt<T> for Result<T, sqlx::Error> {
     fn action(self, action: &str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Database {
-            action: action.to_owned(),
-            source,
-        })
+        self.map_err(|source| database_error(action.to_owned(), source))
     }
 
     fn with_action(self, action: impl FnOnce() -> String) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Database {
-            action: action(),
-            source,
-        })
+        self.map_err(|source| database_error(action(), source))
     }
 }
 

@@ -15,6 +15,9 @@
 //! - [`instruments`]: register, list, (de)activate and remove instruments.
 //! - [`candles`]: the transactional candle write with its added/updated/unchanged/conflict diff,
 //!   and candle reads ([`Coverage`], stored days, last complete day).
+//! - [`bounds`]: the limits on stored messages (run errors, reports, history details), applied
+//!   by every write so no caller can store a 200 MB error.
+//! - [`lease`]: run owners and heartbeats; runs of killed processes are marked `interrupted`.
 //! - [`runs`]: job run records and the append-only [`HistoryEntry`] log, filtered and paged
 //!   with [`HistoryFilter`].
 //! - [`saved`]: backtests saved from the dashboard ([`SavedBacktest`]), their request and
@@ -45,11 +48,13 @@ macro_rules! on_db {
     };
 }
 
+pub mod bounds;
 pub mod candles;
 pub mod codec;
 pub mod connect;
 pub mod error;
 pub mod instruments;
+pub mod lease;
 pub mod migrate;
 pub mod runs;
 pub mod saved;
@@ -57,8 +62,9 @@ pub mod secrets;
 pub mod trading;
 
 pub use candles::{CandleConflict, CandleWrite, Coverage, HistoryEvent};
-pub use connect::{ConnectOptions, Db, Store};
-pub use error::StoreError;
+pub use connect::{ConnectOptions, Db, POSTGRES_ACQUIRE_TIMEOUT, POSTGRES_CONNECT_TIMEOUT, Store};
+pub use error::{StorageProblem, StoreError};
+pub use lease::{AbandonedRun, HEARTBEAT_EVERY, RUN_LEASE, RunLease, process_owner};
 pub use runs::{HistoryEntry, HistoryFilter};
 pub use saved::SavedBacktest;
 pub use trading::{

@@ -43,6 +43,12 @@ const STEPS: &[Step] = &[
         postgres: include_str!("../migrations/postgres/0004_saved_backtests.sql"),
     },
     Step {
+        version: 5,
+        description: "run leases",
+        sqlite: include_str!("../migrations/sqlite/0005_run_leases.sql"),
+        postgres: include_str!("../migrations/postgres/0005_run_leases.sql"),
+    },
+    Step {
         version: 6,
         description: "sizing equity",
         sqlite: include_str!("../migrations/sqlite/0006_sizing_equity.sql"),

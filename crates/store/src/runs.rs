@@ -1,13 +1,15 @@
 //! Job run records ([`Run`]) and the append-only history ([`HistoryEntry`]) of syncs and trading.
 
-use barter_core::{Day, PositionId, Run, RunId, RunKind, RunStatus, Symbol};
+use barter_core::{Day, PositionId, Run, RunId, RunKind, RunReport, RunStatus, Symbol};
 use chrono::{DateTime, Days, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 
+use crate::bounds::{bound_errors, bound_json, bound_json_strings, bound_json_text};
 use crate::codec::{column, json, json_opt, parsed};
 use crate::connect::Store;
 use crate::error::{DbResultExt, StoreError};
+use crate::lease::{RUN_LEASE, process_owner};
 
 /// The columns a [`Run`] is read from, in `SELECT` order.
 const RUN_COLUMNS: &str = "id, kind, started_at, finished_at, status, counts, errors, report";
@@ -97,7 +99,12 @@ impl HistoryFilter {
 
 impl Store {
     /// Records that a job of `kind` started at `started_at`; the run is `running` until
-    /// [`Store::finish_run`].
+    /// [`Store::finish_run`], owned by this process ([`process_owner`]) with a heartbeat at the
+    /// current time, which the caller renews ([`Store::renew_run`]) while it works.
+    ///
+    /// First marks the runs presumed dead `interrupted`
+    /// ([`Store::interrupt_abandoned_runs`] with [`RUN_LEASE`]), so every job start cleans up
+    /// after killed processes; a failing sweep is logged, not fatal.
     ///
     /// # Errors
     /// [`StoreError::Database`] when the insert fails.
@@ -106,14 +113,21 @@ impl Store {
         kind: RunKind,
         started_at: DateTime<Utc>,
     ) -> Result<RunId, StoreError> {
+        // The lease is measured on the real clock: `started_at` may be a replayed day.
+        let now = Utc::now();
+        if let Err(error) = self.interrupt_abandoned_runs(now, RUN_LEASE).await {
+            tracing::warn!("could not check for abandoned runs: {error}");
+        }
         on_db!(&self.db, |pool| {
             let row = sqlx::query(
-                "INSERT INTO runs (kind, started_at, status, counts, errors) \
-                 VALUES ($1, $2, $3, '{}', '[]') RETURNING id",
+                "INSERT INTO runs (kind, started_at, status, counts, errors, owner, heartbeat_at) \
+                 VALUES ($1, $2, $3, '{}', '[]', $4, $5) RETURNING id",
             )
             .bind(kind.as_str())
             .bind(codec::timestamp(started_at))
             .bind(RunStatus::Running.as_str())
+            .bind(process_owner())
+            .bind(codec::timestamp(now))
             .fetch_one(pool)
             .await
             .with_action(|| format!("start a {} run", kind.as_str()))?;
@@ -124,6 +138,12 @@ impl Store {
 
     /// Stores how run `run.id` ended: its status, finish time, counts, errors and report.
     ///
+    /// The stored text is bounded whatever `run` holds (see [`crate::bounds`]): at most
+    /// [`crate::bounds::MAX_RUN_ERRORS`] errors of at most
+    /// [`crate::bounds::MAX_MESSAGE_CHARS`] characters each, and the
+    /// report's strings cut likewise. A run another process marked `interrupted` meanwhile
+    /// (its heartbeat stalled) gets its real outcome.
+    ///
     /// # Errors
     /// [`StoreError::UnknownRun`] when no run has that id, [`StoreError::Encode`] or
     /// [`StoreError::Database`] when it cannot be stored.
@@ -133,11 +153,11 @@ impl Store {
             move |source| StoreError::Encode { what, source }
         };
         let counts = serde_json::to_string(&run.counts).map_err(encode("counts"))?;
-        let errors = serde_json::to_string(&run.errors).map_err(encode("errors"))?;
+        let errors = serde_json::to_string(&bound_errors(&run.errors)).map_err(encode("errors"))?;
         let report = run
             .report
             .as_ref()
-            .map(serde_json::to_string)
+            .map(bounded_report)
             .transpose()
             .map_err(encode("report"))?;
         let changed = on_db!(&self.db, |pool| {
@@ -197,6 +217,7 @@ impl Store {
     }
 
     /// Appends an entry to the history and returns its id; entries are never changed afterwards.
+    /// The stored detail is bounded ([`bound_json`]).
     ///
     /// # Errors
     /// [`StoreError::UnknownRun`] when `run` names no run, [`StoreError::Database`] otherwise.
@@ -217,7 +238,7 @@ impl Store {
             .bind(codec::timestamp(at))
             .bind(kind)
             .bind(symbol.map(Symbol::as_str))
-            .bind(detail.to_string())
+            .bind(bound_json_text(detail))
             .fetch_one(pool)
             .await
             .with_action(|| format!("record {kind} in the history"))
@@ -282,6 +303,18 @@ impl Store {
         kinds.sort_unstable();
         Ok(kinds)
     }
+}
+
+/// `report` as the bounded JSON text [`Store::finish_run`] stores. Lists of strings are capped
+/// only when the result still reads back as a [`RunReport`] (a list of days could not take the
+/// `… and N more` line); otherwise only its strings are cut.
+fn bounded_report(report: &RunReport) -> Result<String, serde_json::Error> {
+    let value = serde_json::to_value(report)?;
+    let bounded = bound_json(&value);
+    if RunReport::deserialize(&bounded).is_ok() {
+        return serde_json::to_string(&bounded);
+    }
+    serde_json::to_string(&bound_json_strings(&value))
 }
 
 /// `SELECT`s the history entries matching `filter`, newest first.

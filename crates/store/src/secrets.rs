@@ -68,6 +68,12 @@ pub fn url_password(url: &str) -> Option<&str> {
     (!password.is_empty()).then_some(password)
 }
 
+/// Whether `text` contains a registered secret.
+pub fn contains_secret(text: &str) -> bool {
+    let secrets = SECRETS.read().unwrap_or_else(PoisonError::into_inner);
+    secrets.iter().any(|(v, _)| text.contains(v.as_str()))
+}
+
 /// `text` with every registered secret replaced by `[redacted NAME]`.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let secrets = SECRETS.read().unwrap_or_else(PoisonError::into_inner);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use barter_core::{Calendar, Instrument, RunStatus, SourceKind};
 use barter_sources::SampleSource;
-use barter_store::Store;
+use barter_store::{ConnectOptions, Store};
 use chrono::Utc;
 
 use super::output::{self, ProgressReporter};
@@ -27,9 +27,22 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::connect(&config.database_url)
+    connect(config, &ConnectOptions::default()).await
+}
+
+/// Opens the configured database with `options`.
+async fn connect(config: &Config, options: &ConnectOptions) -> anyhow::Result<Store> {
+    Store::connect_with(&config.database_url, options)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))
+}
+
+/// `result` with a store error explained ([`Store::explain`]: the file, the unreachable server).
+async fn explained<T>(store: &Store, result: anyhow::Result<T>) -> anyhow::Result<T> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(error) => Err(crate::jobs::explain_error(store, error).await),
+    }
 }
 
 /// Hides a password in a database URL before it is printed.
@@ -52,6 +65,17 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let (path, _) = config::config_path(cli.config.as_deref());
             write_starter(&path, *force)?;
             outln!("wrote {}", path.display())?;
+            // `init` sets up an installation: it creates the SQLite database (and its
+            // directories), which every other command then only opens.
+            let config = load_config(&cli)?;
+            if config.database_url.trim_start().starts_with("sqlite:") {
+                let options = ConnectOptions {
+                    create_directories: true,
+                    ..ConnectOptions::default()
+                };
+                connect(&config, &options).await?.close().await;
+                outln!("database ready: {}", redact(&config.database_url))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Quickstart => quickstart(&cli).await,
@@ -62,12 +86,12 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Instruments(command) => {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;
-            instruments(&cli, &store, command).await
+            explained(&store, instruments(&cli, &store, command).await).await
         }
         Command::Sync(args) => {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;
-            sync(&cli, &config, &store, args).await
+            explained(&store, sync(&cli, &config, &store, args).await).await
         }
         Command::Trade
         | Command::Close
@@ -79,7 +103,8 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Explain { .. } => {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;
-            super::trading_commands::dispatch(&cli, &config, &store).await
+            let result = super::trading_commands::dispatch(&cli, &config, &store).await;
+            explained(&store, result).await
         }
         Command::Candles { symbol, from, to } => {
             if let (Some(from), Some(to)) = (from, to)
@@ -266,7 +291,13 @@ async fn quickstart(cli: &Cli) -> anyhow::Result<ExitCode> {
         outln!("wrote {}", path.display())?;
     }
     let config = load_config(cli)?;
-    let store = open_store(&config).await?;
+    // The one command (with `init`, which opens no database) that may create the database's
+    // directories: it sets up a new installation.
+    let options = ConnectOptions {
+        create_directories: true,
+        ..ConnectOptions::default()
+    };
+    let store = connect(&config, &options).await?;
     let mut registered = 0;
     for instrument in barter_sources::sample::instruments() {
         if store.instrument(&instrument.symbol).await?.is_none() {

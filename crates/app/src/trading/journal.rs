@@ -51,6 +51,8 @@ pub(super) struct Journal {
     sender: Option<mpsc::Sender<Write>>,
     writer: JoinHandle<anyhow::Result<Vec<DecisionItem>>>,
     wall: crate::sync::WallClock,
+    /// Renews the run's lease until the journal is dropped, after its run is finished.
+    _heartbeat: crate::jobs::Heartbeat,
 }
 
 impl Journal {
@@ -63,6 +65,7 @@ impl Journal {
     ) -> anyhow::Result<Self> {
         let wall = crate::sync::WallClock::start();
         let run = store.start_run(kind, now).await?;
+        let heartbeat = crate::jobs::Heartbeat::start(store, run);
         signals.run_started(run);
         let (sender, receiver) = mpsc::channel(QUEUE);
         let writer = tokio::spawn(write_all(store.clone(), run, now, receiver));
@@ -73,6 +76,7 @@ impl Journal {
             sender: Some(sender),
             writer,
             wall,
+            _heartbeat: heartbeat,
         })
     }
 

@@ -12,6 +12,7 @@ use sqlx::{
 };
 
 use super::{DecisionOutcome, EVENT_DECISION, NewDecision, name_of};
+use crate::bounds::bound_json_text;
 use crate::codec::timestamp;
 
 /// One history entry written by a ledger operation.
@@ -41,7 +42,8 @@ impl<'a> Event<'a> {
             symbol: &d.symbol,
             strategy: &d.strategy,
             position,
-            detail,
+            // Bounded here, so no ledger entry can store an unbounded detail.
+            detail: crate::bounds::bound_json_owned(detail),
         }
     }
 }
@@ -153,7 +155,7 @@ where
             .push_bind(d.kind.as_str())
             .push_bind(d.outcome.as_str())
             .push_bind(None::<i64>)
-            .push_bind(d.detail.to_string())
+            .push_bind(bound_json_text(&d.detail))
             .push_bind(timestamp(at));
     });
     query.push(DECISION_TAKEN);
@@ -231,7 +233,7 @@ where
         .bind(d.kind.as_str())
         .bind(outcome.as_str())
         .bind(position.map(|p| p.0))
-        .bind(detail.to_string())
+        .bind(bound_json_text(detail))
         .bind(timestamp(at))
         .fetch_optional(conn)
         .await?;

@@ -56,7 +56,7 @@ pub async fn connect(url: &str) -> Store {
 
 pub async fn sqlite_file_store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let url = format!("sqlite://{}", dir.path().join("nested/barter.db").display());
+    let url = format!("sqlite://{}", dir.path().join("barter.db").display());
     (connect(&url).await, dir)
 }
 

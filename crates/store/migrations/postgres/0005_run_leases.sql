@@ -1,0 +1,12 @@
+-- Run leases, PostgreSQL flavour (same columns as the SQLite one): which process owns a running
+-- run and when it last said it was alive. A run whose heartbeat is older than the lease is
+-- presumed dead (killed, out of memory, disk full) and marked `interrupted` by the next job or
+-- server start; several servers sharing this database sweep with one conditional UPDATE, so a
+-- dead run is marked once.
+-- `owner` is `host:pid:nonce`. Both columns are NULL for runs recorded before this migration.
+
+ALTER TABLE runs ADD COLUMN owner TEXT;
+ALTER TABLE runs ADD COLUMN heartbeat_at TIMESTAMPTZ;
+
+-- The sweep for dead runs reads only the running ones.
+CREATE INDEX runs_running ON runs (heartbeat_at) WHERE status = 'running';
