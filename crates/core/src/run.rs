@@ -69,8 +69,9 @@ pub enum RunStatus {
     Partial,
     /// Every item failed, or the run could not start its work.
     Failed,
-    /// Asked to stop (the server shut down): the items it reports are complete, the rest was
-    /// not done; the next run of the job does it.
+    /// Stopped before the end: asked to stop (the server shut down), or its process died (killed,
+    /// out of memory, full disk; marked by the next job once its heartbeat lapsed). The items it
+    /// reports are complete, the rest was not done; the next run of the job does it.
     Interrupted,
 }
 

@@ -128,7 +128,13 @@ async fn no_stored_record_holds_a_registered_secret(store: &Store) {
     store.finish_run(&run).await.expect("finish");
     let detail = json!({ "error": format!("found: {SECRET}"), "n": 1 });
     store
-        .record_history(Some(id), Utc::now(), "sync_failed", Some(&sym("BTC")), &detail)
+        .record_history(
+            Some(id),
+            Utc::now(),
+            "sync_failed",
+            Some(&sym("BTC")),
+            &detail,
+        )
         .await
         .expect("record");
     let stored = store.run(id).await.expect("read").expect("the run");
@@ -137,7 +143,10 @@ async fn no_stored_record_holds_a_registered_secret(store: &Store) {
         vec!["header lacks columns, found: KEY=[redacted BARTER_TEST_SECRET]".to_owned()]
     );
     let entry = store.history(1).await.expect("read").remove(0);
-    assert_eq!(entry.detail["error"], "found: [redacted BARTER_TEST_SECRET]");
+    assert_eq!(
+        entry.detail["error"],
+        "found: [redacted BARTER_TEST_SECRET]"
+    );
 }
 
 /// Sets the heartbeat of run `id` to `at` (as a process that stopped renewing it would leave it).

@@ -44,8 +44,8 @@ impl Scheduled {
 
 #[async_trait]
 impl JobRunner for Scheduled {
-    /// The start of the latest finished run of the job's last part: a scheduled run starts at
-    /// its scheduled moment, so this is the last occurrence done.
+    /// The start of the latest finished (not interrupted) run of the job's last part: a
+    /// scheduled run starts at its scheduled moment, so this is the last occurrence done.
     async fn last_done(&self, job: Job) -> anyhow::Result<Option<DateTime<Utc>>> {
         let kind = match job {
             Job::SyncData => RunKind::SyncData,
@@ -55,7 +55,11 @@ impl JobRunner for Scheduled {
         let runs = self.state.store().runs(200).await?;
         Ok(runs
             .iter()
-            .filter(|r| r.kind == kind && r.status != RunStatus::Running)
+            // An interrupted run (killed, or stopped by a shutdown) did not finish its
+            // occurrence: it counts as missed, so the next start catches it up.
+            .filter(|r| {
+                r.kind == kind && !matches!(r.status, RunStatus::Running | RunStatus::Interrupted)
+            })
             .map(|r| r.started_at)
             .max())
     }
