@@ -274,6 +274,11 @@ async fn manage_and_run(server: Server) {
         (StatusCode::BAD_REQUEST, "bad_request"),
         "{body}"
     );
+    let (status, body) = server
+        .get("/api/instruments/BTC/candles?from=2025-02-30")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("2025-02 has 28 days"), "{body}");
 
     let (status, history) = server.get("/api/history?instrument=BTC&limit=1").await;
     assert_eq!(status, StatusCode::OK);

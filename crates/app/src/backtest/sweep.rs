@@ -38,6 +38,52 @@ fn apply_point(strategy: &RuleStrategy, names: &[String], point: &[f64]) -> Rule
     strategy.clone().with_params(params).with_limits(limits)
 }
 
+/// The most combinations one sweep run by the server (the API or the dashboard's simulator) may
+/// have: a larger one would keep the server busy for minutes and belongs to `barter backtest`,
+/// which only has the core's limit.
+pub const SERVER_MAX_COMBINATIONS: usize = 10_000;
+
+/// The most grid points (before constraints) the server even builds the grid of.
+const SERVER_MAX_GRID_POINTS: usize = 10 * SERVER_MAX_COMBINATIONS;
+
+/// How many combinations `sweep` under `constraints` has (1 without a sweep), or `Err(n)` when
+/// it has more than [`SERVER_MAX_COMBINATIONS`]. Cheap: no candle is read and the grid is built
+/// only when it is small, so it can run before anything is admitted. A sweep that does not
+/// parse counts as 1: running it then reports the parser's problems.
+///
+/// # Errors
+/// The number of combinations (or grid points, before constraints) when too many.
+pub fn server_combinations(sweep: &[String], constraints: &[String]) -> Result<usize, usize> {
+    if sweep.is_empty() {
+        return Ok(1);
+    }
+    let Ok(ranges) = sweep
+        .iter()
+        .map(|s| s.parse::<ParamRange>())
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return Ok(1);
+    };
+    let points = ranges
+        .iter()
+        .fold(1_usize, |n, r| n.saturating_mul(r.values.len()));
+    if points > SERVER_MAX_GRID_POINTS {
+        return Err(points);
+    }
+    let Ok(constraints) = constraints
+        .iter()
+        .map(|s| s.parse::<Constraint>())
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return Ok(points.min(SERVER_MAX_COMBINATIONS));
+    };
+    match Grid::new(&ranges, &constraints) {
+        Ok(grid) if grid.points.len() > SERVER_MAX_COMBINATIONS => Err(grid.points.len()),
+        Ok(grid) => Ok(grid.points.len().max(1)),
+        Err(_) => Ok(1),
+    }
+}
+
 /// The names a sweep may set besides rule parameters.
 pub const LIMIT_PARAMS: [&str; 4] = [
     "stop_loss",

@@ -27,7 +27,20 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    connect(config, &ConnectOptions::default()).await
+    let store = connect(config, &ConnectOptions::default()).await?;
+    // Every command marks the runs of killed processes first, so `barter runs` or `barter
+    // history` never shows a dead job as still running. A failure here only delays the mark.
+    match store
+        .interrupt_abandoned_runs(Utc::now(), barter_store::RUN_LEASE)
+        .await
+    {
+        Ok(marked) if !marked.is_empty() => {
+            tracing::warn!("marked {} abandoned run(s) as interrupted", marked.len());
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!("cannot mark abandoned runs: {error}"),
+    }
+    Ok(store)
 }
 
 /// Opens the configured database with `options`.

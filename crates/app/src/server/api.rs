@@ -192,9 +192,11 @@ async fn remove_instrument(
 struct Range {
     /// The first day (`YYYY-MM-DD`), inclusive.
     #[param(value_type = Option<chrono::NaiveDate>)]
+    #[serde(default, deserialize_with = "day_opt")]
     from: Option<Day>,
     /// The last day (`YYYY-MM-DD`), inclusive.
     #[param(value_type = Option<chrono::NaiveDate>)]
+    #[serde(default, deserialize_with = "day_opt")]
     to: Option<Day>,
 }
 
@@ -402,6 +404,7 @@ struct HistoryQuery {
     strategy: Option<String>,
     /// Only entries recorded on or after this day (`YYYY-MM-DD`, UTC).
     #[param(value_type = Option<chrono::NaiveDate>)]
+    #[serde(default, deserialize_with = "day_opt")]
     since: Option<Day>,
     /// The last id of the previous page (`next_before` of the previous answer).
     before: Option<i64>,
@@ -596,4 +599,13 @@ async fn account(
         .await
         .or_api(&request)?;
     Ok(Json(view).into_response())
+}
+
+/// Reads an optional `YYYY-MM-DD` query value with the CLI's words: `2025-02-30` says that
+/// month has 28 days instead of "input is out of range".
+fn day_opt<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Day>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    text.filter(|t| !t.is_empty())
+        .map(|t| barter_core::calendar::parse_day(&t).map_err(serde::de::Error::custom))
+        .transpose()
 }

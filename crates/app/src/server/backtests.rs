@@ -21,7 +21,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use barter_core::Day;
-use barter_core::simulator::{Constraint, Grid, ParamRange};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, watch};
@@ -30,6 +29,7 @@ use utoipa::IntoParams;
 use super::error::{ApiError, ErrorBody};
 use super::openapi::schema as doc;
 use super::{AppState, RequestId};
+use crate::backtest::sweep::server_combinations;
 use crate::backtest::{
     self, BacktestFailure, BacktestRequest, CandleSource, Plan, Prepared, RequestProblem,
     WalkForwardSpec,
@@ -44,12 +44,8 @@ const DEFAULT_TOP: usize = 10;
 /// The most sweep rows `?top=` may ask for.
 const MAX_TOP: usize = 1000;
 
-/// The most combinations one API sweep runs, as on the dashboard's simulator page; larger
-/// sweeps belong to `barter backtest`, which only has the core's limit.
-pub const MAX_COMBINATIONS: usize = 10_000;
-
-/// The most grid points (before constraints) the API even builds the grid of.
-const MAX_GRID_POINTS: usize = 10 * MAX_COMBINATIONS;
+/// The most combinations one API sweep runs, as on the dashboard's simulator page.
+pub use crate::backtest::sweep::SERVER_MAX_COMBINATIONS as MAX_COMBINATIONS;
 
 /// The most instrument-days one backtest simulates: combinations × candle days per instrument
 /// (× walk-forward windows, each over its training days). A sweep keeps each indicator series
@@ -176,6 +172,11 @@ impl Registry {
             queued,
             active: watch::channel(0).0,
         }
+    }
+
+    /// The slots backtests run in, for the dashboard's simulator page to take one too.
+    pub(super) fn slots(&self) -> Arc<Semaphore> {
+        Arc::clone(&self.slots)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
@@ -329,25 +330,9 @@ fn over_limit(field: &str, message: String) -> ApiError {
 }
 
 /// How many combinations the request's sweep has (1 without one), refused when more than
-/// [`MAX_COMBINATIONS`]: cheap (no candle is read, the grid is built only when it is small), so
-/// it runs before the backtest is admitted. A sweep that does not parse is let through: the
-/// backtest then fails with the parser's problems.
+/// [`MAX_COMBINATIONS`] (see [`server_combinations`]).
 fn combinations(request: &BacktestRequest) -> Result<usize, ApiError> {
-    if request.sweep.is_empty() {
-        return Ok(1);
-    }
-    let Ok(ranges) = request
-        .sweep
-        .iter()
-        .map(|s| s.parse::<ParamRange>())
-        .collect::<Result<Vec<_>, _>>()
-    else {
-        return Ok(1);
-    };
-    let points = ranges
-        .iter()
-        .fold(1_usize, |n, r| n.saturating_mul(r.values.len()));
-    let too_many = |n: usize| {
+    server_combinations(&request.sweep, &request.constraints).map_err(|n| {
         over_limit(
             "sweep",
             format!(
@@ -356,23 +341,7 @@ fn combinations(request: &BacktestRequest) -> Result<usize, ApiError> {
                  --param`"
             ),
         )
-    };
-    if points > MAX_GRID_POINTS {
-        return Err(too_many(points));
-    }
-    let Ok(constraints) = request
-        .constraints
-        .iter()
-        .map(|s| s.parse::<Constraint>())
-        .collect::<Result<Vec<_>, _>>()
-    else {
-        return Ok(points.min(MAX_COMBINATIONS));
-    };
-    match Grid::new(&ranges, &constraints) {
-        Ok(grid) if grid.points.len() > MAX_COMBINATIONS => Err(too_many(grid.points.len())),
-        Ok(grid) => Ok(grid.points.len().max(1)),
-        Err(_) => Ok(1),
-    }
+    })
 }
 
 /// The instrument-days a backtest simulates: `combinations` × the candle days of each

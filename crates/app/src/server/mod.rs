@@ -119,6 +119,12 @@ impl AppState {
         &self.inner.config
     }
 
+    /// The slots API backtests run in (`[server] backtests_running`); the simulator page takes
+    /// one for each run too, so pages cannot run more at once than the API allows.
+    pub(crate) fn backtest_slots(&self) -> std::sync::Arc<tokio::sync::Semaphore> {
+        self.inner.backtests.slots()
+    }
+
     /// The dashboard's signed-in sessions.
     pub(crate) fn sessions(&self) -> &crate::web::session::Sessions {
         &self.inner.sessions

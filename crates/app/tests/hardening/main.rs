@@ -1,5 +1,9 @@
-//! Hardening: hostile input, crashes and concurrency against the real `barter` binary (issue
-//! 12). One test binary, so the suite links once.
+//! Hardening: hostile input, crashes and concurrency against the real `barter` binary and the
+//! real server (issue 12). One test binary, so the suite links once.
+
+#[path = "../support/mod.rs"]
+mod support;
 
 mod crash;
+mod fuzz_api;
 mod hostile;

@@ -9,16 +9,12 @@ use barter_core::simulator::ParamRange;
 use barter_core::{Day, FillTiming, QuantityRounding, Symbol};
 use rust_decimal::Decimal;
 
-use crate::backtest::sweep::LIMIT_PARAMS;
+use crate::backtest::sweep::{LIMIT_PARAMS, server_combinations};
 use crate::backtest::{BacktestRequest, RequestProblem};
 use crate::config::Config;
 
-/// The most combinations one page view runs: a larger sweep is refused with a readable error
-/// so that one page cannot keep the server busy for minutes.
-pub(crate) const MAX_COMBINATIONS: usize = 10_000;
-
-/// The most grid points (before constraints) the page even builds the grid of.
-const MAX_GRID_POINTS: usize = 10 * MAX_COMBINATIONS;
+/// The most combinations one page view runs, as over the API.
+pub(crate) use crate::backtest::sweep::SERVER_MAX_COMBINATIONS as MAX_COMBINATIONS;
 
 /// The name the configuration snippet gives the strategy when the form names none.
 pub(crate) const DEFAULT_NAME: &str = "my-strategy";
@@ -312,8 +308,8 @@ impl SimForm {
                 request.params.entry(range.name).or_insert(*first);
             }
         }
-        if let Some(problem) = grid_too_large(&request.sweep) {
-            problems.push(problem);
+        if let Err(combinations) = server_combinations(&request.sweep, &request.constraints) {
+            problems.push(too_many(combinations));
         }
         if problems.is_empty() {
             Ok(request)
@@ -423,16 +419,6 @@ pub(crate) fn parse_params(text: &str) -> Result<Params, String> {
         params.insert(name.to_owned(), value);
     }
     Ok(params)
-}
-
-/// A problem when the sweep's grid (before constraints) is too large to build on a page view;
-/// the number of combinations left after constraints is checked once the grid is built.
-fn grid_too_large(sweep: &[String]) -> Option<RequestProblem> {
-    let mut points: usize = 1;
-    for range in sweep.iter().filter_map(|s| s.parse::<ParamRange>().ok()) {
-        points = points.saturating_mul(range.values.len());
-    }
-    (points > MAX_GRID_POINTS).then(|| too_many(points))
 }
 
 /// The problem of a sweep of `combinations` combinations, more than a page runs.

@@ -42,6 +42,9 @@ use sweep::SweepView;
 /// How many saved results the page lists.
 const SAVED_LIMIT: u32 = 50;
 
+/// How long a page waits for a free backtest slot before saying the server is busy.
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The simulator routes.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -109,10 +112,19 @@ async fn evaluate(state: &AppState, form: &SimForm) -> Result<Evaluation, PageEr
             Err(BacktestFailure::Failed(error)) => return Err(PageError::internal(&error)),
         };
     let span = candle_span(&prepared);
+    // A page's backtest takes one of the server's backtest slots, as an API backtest does.
+    let slot = tokio::time::timeout(SLOT_WAIT, state.backtest_slots().acquire_owned()).await;
+    let Ok(Ok(slot)) = slot else {
+        return Err(PageError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "The server is busy with other backtests. Try again in a minute.",
+        ));
+    };
     let task = {
         let form = form.clone();
         let request = request.clone();
         tokio::task::spawn_blocking(move || -> Result<Outcome, BacktestFailure> {
+            let _slot = slot;
             match backtest::plan(&request, &prepared)? {
                 Plan::Single => {
                     let result = prepared.run()?;
