@@ -1,7 +1,6 @@
 //! Several `barter serve` processes sharing one database: concurrent calls of the trade job on
 //! all of them open each position once, because the database decides.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -10,6 +9,8 @@ use barter_store::Store;
 use barter_store::trading::PositionStatus;
 use chrono::{Days, Utc};
 use rust_decimal::Decimal;
+
+mod support;
 
 const TOKEN: &str = "process-test-token-0123456789abcdef";
 const INSTRUMENTS: usize = 12;
@@ -43,25 +44,14 @@ impl Drop for Served {
 }
 
 fn serve(dir: &std::path::Path, database: &str) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_barter"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_barter"));
+    command
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("BARTER_CONFIG", dir.join("barter.toml"))
         .env("BARTER_DATABASE_URL", database)
         .env("BARTER_API_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("barter serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the server announces its address");
-    let base = line
-        .trim()
-        .strip_prefix("barter serve listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_owned();
+        .stderr(Stdio::inherit());
+    let (child, base) = support::spawn_serve(command);
     Served { child, base }
 }
 

@@ -1,7 +1,8 @@
 //! The `barter` command line: arguments (clap), dispatch, and exit status.
 
 /// `println!` that returns the write error instead of panicking, so a closed pipe
-/// (`barter history | head -1`) or a full disk reaches [`run`]'s caller as an error.
+/// (`barter history | head -1`) or a full disk reaches [`run`]'s caller as an error; every
+/// registered secret is redacted from the line (see `barter_store::secrets`).
 macro_rules! outln {
     () => {{
         use std::io::Write as _;
@@ -9,7 +10,8 @@ macro_rules! outln {
     }};
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*)
+        let line = format!($($arg)*);
+        writeln!(std::io::stdout().lock(), "{}", barter_store::secrets::redact(&line))
     }};
 }
 

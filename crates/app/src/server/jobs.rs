@@ -229,7 +229,10 @@ async fn start(
         Err(join) => Err(ApiError::internal(&anyhow::Error::new(join), &request)),
         Ok(Err(error)) => Err(ApiError::internal(&error, &request)),
         Ok(Ok(runs)) => {
-            let body = json!({ "job": job.as_str(), "status": overall(&runs), "runs": runs });
+            let mut body = json!({ "job": job.as_str(), "status": overall(&runs), "runs": runs });
+            // The runs are the job's own, not read back from the store (which redacts what it
+            // keeps): an error quoting a secret must not reach the client either.
+            barter_store::secrets::redact_json(&mut body);
             Ok(Json(body).into_response())
         }
     }

@@ -3,7 +3,7 @@
 //! sweeps, idle connections), after which the server must still answer `/healthz`, its memory
 //! must have stayed bounded, and no answer may contain a secret.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,8 @@ impl Drop for Served {
 
 impl Served {
     fn start(dir: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_barter"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_barter"));
+        command
             .args(["serve", "--bind", "127.0.0.1:0"])
             .current_dir(dir)
             .env("BARTER_CONFIG", dir.join("barter.toml"))
@@ -55,20 +56,8 @@ impl Served {
             .env("BARTER_API_TOKEN", TOKEN)
             .env("BARTER_COINGECKO_API_KEY", COINGECKO_KEY)
             .env("BARTER_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("barter serve starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the server announces its address");
-        let base = line
-            .trim()
-            .strip_prefix("barter serve listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-            .to_owned();
+            .stderr(Stdio::null());
+        let (child, base) = crate::support::spawn_serve(command);
         let pid = child.id();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -150,6 +139,12 @@ async fn the_server_survives_hostile_requests_and_never_shows_a_secret() {
     let mut huge = std::fs::File::create(dir.path().join("data/huge.csv")).expect("file");
     huge.write_all(&vec![b'x'; 5 * 1024 * 1024]).expect("write");
     drop(huge);
+    // A file whose first line holds a secret the server knows: the sync error quotes that line.
+    std::fs::write(
+        dir.path().join("data/leak.csv"),
+        format!("{COINGECKO_KEY},{TOKEN}\n1,2\n"),
+    )
+    .expect("write");
     let server = Served::start(dir.path());
     server.assert_alive("start").await;
 
@@ -225,7 +220,15 @@ async fn the_server_survives_hostile_requests_and_never_shows_a_secret() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = server
+        .post(
+            "/api/instruments",
+            &json!({"symbol": "LEAK", "source": "csv", "path": "leak.csv"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = server.post("/api/sync_data", &json!({})).await;
+    assert!(body.contains("[redacted BARTER_"), "{}", &body[..body.len().min(2000)]);
     assert_eq!(status, StatusCode::OK, "{}", &body[..body.len().min(500)]);
     assert!(
         body.len() < 64 * 1024,

@@ -243,3 +243,24 @@ impl Browser {
             .expect("request")
     }
 }
+
+/// Starts `barter serve` as `command` describes (args, environment; stdout is taken here) and
+/// returns the child and the address it announced on its first line.
+pub fn spawn_serve(mut command: std::process::Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("barter serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the server announces its address");
+    let base = line
+        .trim()
+        .strip_prefix("barter serve listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+    (child, base)
+}
