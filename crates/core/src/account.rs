@@ -85,25 +85,37 @@ impl Position {
 
     /// What was paid for the units, fee excluded.
     pub fn cost(&self) -> Money {
-        Money(self.quantity.0 * self.entry_price.0)
+        // Saturating (here and below): a value beyond the largest exact decimal cannot be
+        // shown exactly anyway, and must not take a job or a page down with a panic.
+        Money(self.quantity.0.saturating_mul(self.entry_price.0))
     }
 
     /// The value of the units at `mark`.
     pub fn market_value(&self, mark: Price) -> Money {
-        Money(self.quantity.0 * mark.0)
+        Money(self.quantity.0.saturating_mul(mark.0))
     }
 
     /// Proceeds − cost − entry fee − exit fee, once closed.
     pub fn realized_pnl(&self) -> Option<Money> {
         self.exit.as_ref().map(|exit| {
-            let proceeds = self.quantity.0 * exit.price.0;
-            Money(proceeds - self.cost().0 - self.entry_fee.0 - exit.fee.0)
+            let proceeds = self.quantity.0.saturating_mul(exit.price.0);
+            Money(
+                proceeds
+                    .saturating_sub(self.cost().0)
+                    .saturating_sub(self.entry_fee.0)
+                    .saturating_sub(exit.fee.0),
+            )
         })
     }
 
     /// Market value at `mark` − cost − entry fee, while open.
     pub fn unrealized_pnl(&self, mark: Price) -> Money {
-        Money(self.market_value(mark).0 - self.cost().0 - self.entry_fee.0)
+        Money(
+            self.market_value(mark)
+                .0
+                .saturating_sub(self.cost().0)
+                .saturating_sub(self.entry_fee.0),
+        )
     }
 }
 

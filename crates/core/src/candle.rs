@@ -10,6 +10,14 @@ use crate::Day;
 use crate::money::{Price, Volume};
 use crate::symbol::Symbol;
 
+/// The largest price a candle may have (10^15 per unit): far above any traded asset, and far
+/// enough below the largest exact decimal (about 7.9 × 10^28) that values of positions stay
+/// computable.
+pub const MAX_PRICE: u64 = 1_000_000_000_000_000;
+
+/// The largest volume a candle may have (10^24 units a day).
+pub const MAX_VOLUME: u128 = 1_000_000_000_000_000_000_000_000;
+
 /// Where a candle's values came from (sources may derive some fields; this says how).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -156,6 +164,12 @@ impl Candle {
             if value <= Decimal::ZERO {
                 return Err(fail(field, format!("{value} is not greater than 0")));
             }
+            if value > Decimal::from(MAX_PRICE) {
+                return Err(fail(
+                    field,
+                    format!("{value} is above the largest price accepted ({MAX_PRICE})"),
+                ));
+            }
         }
         if high < open.max(close) {
             return Err(fail(
@@ -171,6 +185,12 @@ impl Candle {
         }
         if volume < Decimal::ZERO {
             return Err(fail("volume", format!("{volume} is negative")));
+        }
+        if volume > Decimal::from(MAX_VOLUME) {
+            return Err(fail(
+                "volume",
+                format!("{volume} is above the largest volume accepted ({MAX_VOLUME})"),
+            ));
         }
         Ok(Self {
             symbol,
@@ -293,6 +313,30 @@ mod tests {
         close: dec!(11),
         volume: dec!(100),
     };
+
+    #[test]
+    fn absurd_prices_and_volumes_are_refused_so_values_stay_computable() {
+        let huge = Ohlcv {
+            high: dec!(79228162514264337593543950335),
+            ..GOOD
+        };
+        let error = build(huge, "2024-01-09", true).expect_err("huge high");
+        assert!(error.to_string().contains("largest price"), "{error}");
+        let busy = Ohlcv {
+            volume: dec!(10000000000000000000000000),
+            ..GOOD
+        };
+        let error = build(busy, "2024-01-09", true).expect_err("huge volume");
+        assert!(error.to_string().contains("largest volume"), "{error}");
+        let top = Ohlcv {
+            open: Decimal::from(MAX_PRICE),
+            high: Decimal::from(MAX_PRICE),
+            low: dec!(1),
+            close: dec!(1),
+            volume: dec!(0),
+        };
+        assert!(build(top, "2024-01-09", true).is_ok());
+    }
 
     #[test]
     fn a_consistent_candle_is_accepted() {

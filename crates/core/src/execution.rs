@@ -735,13 +735,21 @@ mod tests {
             "order too large: the cost of 10000000000000000000000000 units at 50000 is beyond \
              the amounts that can be computed exactly"
         );
-        // A price near the decimal range: refused on buys, saturated on sells.
-        let huge = candle("2024-01-01", Decimal::MAX, Decimal::MAX);
+        // The largest price a candle may have, with a quantity whose value is beyond the
+        // decimal range: refused on buys, saturated on sells.
+        let top = Decimal::from(crate::candle::MAX_PRICE);
+        let huge = candle("2024-01-01", top, top);
         assert!(matches!(
-            costly.buy(Sizing::AllCash, cash, cash, &huge, None),
+            costly.buy(
+                Sizing::Quantity(Quantity(dec!(100000000000000000000))),
+                cash,
+                cash,
+                &huge,
+                None
+            ),
             Err(Refusal::TooLarge { .. })
         ));
-        let sold = costly.sell(Quantity(dec!(2)), &huge, None);
+        let sold = costly.sell(Quantity(dec!(100000000000000000000)), &huge, None);
         assert!(sold.cash_delta().0 > Decimal::ZERO);
     }
 }

@@ -228,7 +228,11 @@ async fn the_server_survives_hostile_requests_and_never_shows_a_secret() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = server.post("/api/sync_data", &json!({})).await;
-    assert!(body.contains("[redacted BARTER_"), "{}", &body[..body.len().min(2000)]);
+    assert!(
+        body.contains("[redacted BARTER_"),
+        "{}",
+        &body[..body.len().min(2000)]
+    );
     assert_eq!(status, StatusCode::OK, "{}", &body[..body.len().min(500)]);
     assert!(
         body.len() < 64 * 1024,
