@@ -229,9 +229,15 @@ async fn start(
         Err(join) => Err(ApiError::internal(&anyhow::Error::new(join), &request)),
         Ok(Err(error)) => Err(ApiError::internal(&error, &request)),
         Ok(Ok(runs)) => {
-            let mut body = json!({ "job": job.as_str(), "status": overall(&runs), "runs": runs });
-            // The runs are the job's own, not read back from the store (which redacts what it
-            // keeps): an error quoting a secret must not reach the client either.
+            // The runs as stored (bounded and redacted by the store), not the job's own copies,
+            // whose errors and reports may be as long as what a source sent.
+            let mut stored = Vec::with_capacity(runs.len());
+            for run in &runs {
+                let read = state.store().run(run.id).await.ok().flatten();
+                stored.push(read.unwrap_or_else(|| run.clone()));
+            }
+            let mut body =
+                json!({ "job": job.as_str(), "status": overall(&stored), "runs": stored });
             barter_store::secrets::redact_json(&mut body);
             Ok(Json(body).into_response())
         }
