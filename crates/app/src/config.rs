@@ -518,6 +518,30 @@ fn validate_ranges(config: &Config) -> Result<(), ConfigError> {
         16 * 1024 * 1024,
     )?;
     int_in("server.read_cache_ms", server.read_cache_ms, 0, 3_600_000)?;
+    int_in(
+        "server.header_timeout_secs",
+        server.header_timeout_secs,
+        1,
+        3_600,
+    )?;
+    int_in(
+        "server.max_connections",
+        server.max_connections as u64,
+        1,
+        100_000,
+    )?;
+    int_in(
+        "server.backtests_running",
+        server.backtests_running as u64,
+        1,
+        64,
+    )?;
+    int_in(
+        "server.backtests_queued",
+        server.backtests_queued as u64,
+        0,
+        1_000,
+    )?;
     if config.account.initial_cash > Decimal::from(MAX_INITIAL_CASH) {
         return Err(out_of_range(
             "account.initial_cash",
@@ -723,6 +747,14 @@ mod tests {
                 "schedule.catch_up_days",
             ),
             ("[server]\nmax_body_bytes = 0\n", "server.max_body_bytes"),
+            (
+                "[server]\nbacktests_queued = 1000000\n",
+                "server.backtests_queued",
+            ),
+            (
+                "[server]\nmax_connections = 10000000\n",
+                "server.max_connections",
+            ),
             (
                 "[server]\njob_wait_secs = 9999999999\n",
                 "server.job_wait_secs",
