@@ -89,12 +89,12 @@ impl RuleError {
         let (_, line_start, line_end) = self.line_bounds(source);
         let (line, column) = self.line_column(source);
         let text = source[line_start..line_end].trim_end_matches('\r');
+        let (text, underline) = window(text, &self.underline(source));
         let number = line.to_string();
         let gutter = " ".repeat(number.len());
         let mut out = format!(
-            "error: {}\n{gutter}--> {name}, line {line}, column {column}\n{gutter} |\n{number} | {text}\n{gutter} | {}",
+            "error: {}\n{gutter}--> {name}, line {line}, column {column}\n{gutter} |\n{number} | {text}\n{gutter} | {underline}",
             self.message,
-            self.underline(source),
         );
         if let Some(help) = &self.help {
             out.push(' ');
@@ -112,6 +112,41 @@ impl RuleError {
             .map_or(source.len(), |i| start + i);
         (start, line_start, line_end)
     }
+}
+
+/// The most characters of a rule's line [`RuleError::render`] shows, and how many of them come
+/// before the error: a long line (a rule may be 10,000 characters) is shown as a window around
+/// the caret, so a message stays short.
+const SHOWN_CHARS: usize = 100;
+const SHOWN_BEFORE: usize = 40;
+
+/// `text` and its caret line `underline`, cut to a window of [`SHOWN_CHARS`] characters around
+/// the caret (with `…` where text was left out); short lines are returned whole.
+fn window(text: &str, underline: &str) -> (String, String) {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= SHOWN_CHARS {
+        return (text.to_owned(), underline.to_owned());
+    }
+    let marks: Vec<char> = underline.chars().collect();
+    let column = marks.iter().take_while(|c| **c != '^').count();
+    let carets = marks.len() - column;
+    let first = column.saturating_sub(SHOWN_BEFORE);
+    let last = (first + SHOWN_CHARS).min(chars.len());
+    let (before, after) = (
+        if first > 0 { "…" } else { "" },
+        if last < chars.len() { "…" } else { "" },
+    );
+    let shown: String = chars[first..last].iter().collect();
+    let pad: String = marks[first..column].iter().collect();
+    let carets = carets.min(last.saturating_sub(column)).max(1);
+    (
+        format!("{before}{shown}{after}"),
+        format!(
+            "{}{pad}{}",
+            " ".repeat(before.chars().count()),
+            "^".repeat(carets)
+        ),
+    )
 }
 
 /// Renders several errors of one rule, separated by blank lines (see [`RuleError::render`]).
@@ -233,5 +268,32 @@ mod tests {
     fn one_of_lists_names_with_or() {
         assert_eq!(OneOf(&["a"]).to_string(), "`a`");
         assert_eq!(OneOf(&["a", "b", "c"]).to_string(), "`a`, `b` or `c`");
+    }
+
+    #[test]
+    fn a_long_line_is_shown_as_a_window_around_the_caret() {
+        let source = format!("{} > 1 and zz > 1", "close".repeat(100));
+        let at = source.find("zz").expect("zz");
+        let error = RuleError::new(Span::new(at, at + 2), "unknown name `zz`");
+        let rendered = error.render(&source, "rule");
+        let lines: Vec<&str> = rendered.lines().collect();
+        let text = lines[3].split_once(" | ").expect("text line").1;
+        let marks = lines[4].split_once(" | ").expect("caret line").1;
+        assert!(text.chars().count() <= SHOWN_CHARS + 2, "{text}");
+        assert!(text.starts_with('…'), "{text}");
+        let caret = marks.find('^').expect("caret");
+        assert_eq!(
+            &text[text
+                .char_indices()
+                .nth(marks[..caret].chars().count())
+                .expect("c")
+                .0..][..2],
+            "zz"
+        );
+        assert_eq!(marks.trim().len(), 2);
+        assert!(
+            rendered.contains(&format!("column {}", at + 1)),
+            "{rendered}"
+        );
     }
 }
