@@ -9,6 +9,10 @@
 
 use std::path::{Component, Path, PathBuf};
 
+// Kernel and device trees, the ones the CSV source refuses when it reads: never data, and
+// reading them can leak the process's secrets (`/proc/self/environ`) or never end (`/dev/zero`).
+use barter_sources::csv_file::FORBIDDEN_DIRS;
+
 /// Where an instrument's CSV file may be.
 #[derive(Debug, Clone, Copy)]
 pub enum CsvAccess<'a> {
@@ -17,10 +21,6 @@ pub enum CsvAccess<'a> {
     /// Only regular files inside this folder (the API and the dashboard).
     Under(&'a Path),
 }
-
-/// Kernel and device trees: never data, and reading them can leak the process's secrets
-/// (`/proc/self/environ`) or never end (`/dev/zero`).
-const FORBIDDEN_TREES: [&str; 3] = ["/proc", "/sys", "/dev"];
 
 /// Checks `path` for a CSV instrument and returns the file to store: the path as given for
 /// [`CsvAccess::AnyRegularFile`], the resolved absolute path for [`CsvAccess::Under`] (so the
@@ -96,10 +96,7 @@ fn unreadable(given: &str, error: &std::io::Error) -> String {
 
 /// Refuses kernel trees and anything that is not a regular file.
 fn regular_file(resolved: &Path, given: &str) -> Result<(), String> {
-    if FORBIDDEN_TREES
-        .iter()
-        .any(|tree| resolved.starts_with(tree))
-    {
+    if FORBIDDEN_DIRS.iter().any(|tree| resolved.starts_with(tree)) {
         return Err(format!(
             "CSV file {given} is a system file ({}): only regular data files can be read",
             resolved.display()
@@ -118,14 +115,10 @@ fn regular_file(resolved: &Path, given: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A path as shown in messages: quoted, at most 200 characters.
+/// A path as shown in messages: quoted, cut as the CSV source cuts the paths it shows.
 fn shown(path: &str) -> String {
-    let cut: String = path.chars().take(200).collect();
-    if cut.len() < path.len() {
-        format!("`{cut}…`")
-    } else {
-        format!("`{cut}`")
-    }
+    let cut = barter_sources::excerpt::excerpt_max(path, barter_sources::MAX_SHOWN_PATH_CHARS);
+    format!("`{cut}`")
 }
 
 /// The CSV data folder for a database URL when `[sources.csv] root` is not set: `data/` next to

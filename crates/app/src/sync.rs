@@ -224,9 +224,9 @@ async fn fetch_and_store(
 
     // The history entry is what this sync changed (the stored range and gaps are in the run's
     // report): written with the candles, so a crash cannot keep one without the other.
-    let fetched_report = report.clone();
-    let record = move |written: &CandleWrite| {
-        let mut synced = fetched_report.clone();
+    let fetched: &InstrumentSync = report;
+    let record = |written: &CandleWrite| {
+        let mut synced = fetched.clone();
         apply_write(&mut synced, written);
         HistoryEvent {
             run: Some(run),

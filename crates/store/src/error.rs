@@ -263,7 +263,7 @@ impl<T> DbResultExt<T> for Result<T, sqlx::Error> {
 }
 
 /// Masks the password of a URL such as `postgres://user:secret@host/db` before it is shown.
-pub(crate) fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use barter_core::{Calendar, Instrument, RunStatus, SourceKind};
 use barter_sources::SampleSource;
+use barter_store::error::redact_url as redact;
 use barter_store::{ConnectOptions, Store};
 use chrono::Utc;
 
@@ -55,20 +56,6 @@ async fn explained<T>(store: &Store, result: anyhow::Result<T>) -> anyhow::Resul
     match result {
         Ok(value) => Ok(value),
         Err(error) => Err(crate::jobs::explain_error(store, error).await),
-    }
-}
-
-/// Hides a password in a database URL before it is printed.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let user_info = &url[scheme + 3..at];
-            match user_info.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }
 

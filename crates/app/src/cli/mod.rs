@@ -276,8 +276,6 @@ pub fn init_logging(verbose: u8) {
         _ => "debug",
     };
     let filter = EnvFilter::try_from_env("BARTER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    // Before the first log line: no secret of the environment is ever logged.
-    barter_store::secrets::register_from_env();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| RedactingStderr)
@@ -309,6 +307,7 @@ pub use commands::instrument_from_args;
 /// # Errors
 /// Any failure, with context saying what was being done.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Before anything can log or print: no secret of the environment ever leaves the process.
     barter_store::secrets::register_from_env();
     commands::dispatch(cli).await
 }

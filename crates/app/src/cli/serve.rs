@@ -36,14 +36,8 @@ pub(super) async fn serve(
              loopback address"
         ),
     };
-    // Runs left `running` by a killed server are marked `interrupted` before the scheduler
-    // reads the runs (the store logs each one).
-    if let Err(error) = store
-        .interrupt_abandoned_runs(chrono::Utc::now(), barter_store::RUN_LEASE)
-        .await
-    {
-        tracing::warn!("could not check for abandoned runs: {error}");
-    }
+    // Runs left `running` by a killed server were marked `interrupted` when the store was
+    // opened (`open_store`), before the scheduler reads the runs.
     let options = ServeOptions {
         bind,
         token,
