@@ -65,6 +65,8 @@ const JOB_ROUTES: &[&str] = &[
     "/api/sync_close_positions",
     "/api/run",
 ];
+/// DELETE routes, their id filled with random text.
+const DELETE_ROUTES: &[&str] = &["/api/backtests/{}", "/api/instruments/{}"];
 /// GET routes with query parameters, filled with random text.
 const QUERY_ROUTES: &[&str] = &[
     "/api/history?instrument={}&strategy={}&since={}&limit={}",
@@ -124,6 +126,7 @@ fn json() -> impl Strategy<Value = Value> {
 enum Request {
     Post(&'static str, Value),
     Get(String),
+    Delete(String),
 }
 
 fn request() -> impl Strategy<Value = Request> {
@@ -141,6 +144,8 @@ fn request() -> impl Strategy<Value = Request> {
                 }
                 Request::Get(path)
             }),
+        1 => (proptest::sample::select(DELETE_ROUTES), text())
+            .prop_map(move |(route, value)| Request::Delete(route.replacen("{}", &encode(&value), 1))),
     ]
 }
 
@@ -148,6 +153,7 @@ async fn send(server: &Server, request: &Request) -> reqwest::StatusCode {
     let builder = match request {
         Request::Post(route, body) => server.client.post(server.url(route)).json(body),
         Request::Get(path) => server.client.get(server.url(path)),
+        Request::Delete(path) => server.client.delete(server.url(path)),
     };
     builder
         .bearer_auth(TOKEN)
