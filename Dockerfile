@@ -13,7 +13,7 @@ WORKDIR /src
 # dependencies too (several minutes), but there is nothing to keep in sync with the workspace.
 # The bundled sample data (data/sample/) and the migrations are compiled into the binary.
 COPY . .
-RUN cargo build --release --locked -p barter-app
+RUN cargo build --release --locked -p barter-cli
 
 # ---- runtime ---------------------------------------------------------------------------------
 FROM debian:bookworm-slim

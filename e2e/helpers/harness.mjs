@@ -2,7 +2,7 @@
 // runner sets), one headless Chromium per test file, a fresh signed-in browser context per test,
 // a screenshot of the page when a test fails, and calls to the JSON API and the CLI.
 //
-// Environment (set by crates/app/tests/dashboard_e2e.rs):
+// Environment (set by crates/cli/tests/dashboard_e2e.rs):
 //   BARTER_URL    the running `barter serve`, e.g. http://127.0.0.1:40123
 //   BARTER_TOKEN  its BARTER_API_TOKEN
 //   BARTER_BIN    the `barter` binary, for comparing the pages with the CLI
@@ -27,7 +27,7 @@ function required(name) {
   if (!value) {
     throw new Error(
       `${name} is not set. These tests run against a seeded server: run them with ` +
-        "`cargo test -p barter-app --test dashboard_e2e` (which seeds a database, starts " +
+        "`cargo test -p barter-cli --test dashboard_e2e` (which seeds a database, starts " +
         "`barter serve` and sets BARTER_URL, BARTER_TOKEN, BARTER_BIN and BARTER_DIR).",
     );
   }

@@ -1,5 +1,5 @@
 // The exact decimal helper the P&L checks rely on, against the dashboard's own formatting cases
-// (crates/app/src/web/format.rs tests): if this is wrong, the overview check proves nothing.
+// (crates/server/src/dashboard/format.rs tests): if this is wrong, the overview check proves nothing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Decimal, grouped, signedMoney } from "../helpers/decimal.mjs";

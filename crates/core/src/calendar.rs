@@ -7,7 +7,6 @@ use chrono::{Datelike, Weekday};
 use serde::{Deserialize, Serialize};
 
 use crate::Day;
-use crate::instrument::InstrumentError;
 
 /// How many missing days a gap report lists by date; the rest are only counted.
 pub const GAP_EXAMPLES: usize = 10;
@@ -82,13 +81,18 @@ impl fmt::Display for Calendar {
     }
 }
 
+/// A calendar name Barter does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown calendar `{0}`: expected `continuous` (trades every day) or `weekdays`")]
+pub struct UnknownCalendar(pub String);
+
 impl FromStr for Calendar {
-    type Err = InstrumentError;
+    type Err = UnknownCalendar;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "continuous" => Ok(Self::Continuous),
             "weekdays" => Ok(Self::Weekdays),
-            _ => Err(InstrumentError::UnknownCalendar(s.to_owned())),
+            _ => Err(UnknownCalendar(s.to_owned())),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The steps of a decision day that the live jobs and the simulator share, so both turn a passed
 //! entry into the same order, refusal or fill.
 //!
-//! The live jobs (`barter-app`) and [`crate::simulator`] differ only in where candles come from
+//! The live jobs (`barter-service`) and [`crate::simulator`] differ only in where candles come from
 //! and where fills are booked (the database or an in-memory [`crate::Account`]); what happens
 //! between "the entry rule passed" and "this fill" is decided here.
 

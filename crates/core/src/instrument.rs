@@ -60,8 +60,8 @@ pub enum InstrumentError {
     #[error("unknown data source `{0}`: expected one of sample, coingecko, binance, csv")]
     UnknownSource(String),
     /// The calendar name is not one Barter knows.
-    #[error("unknown calendar `{0}`: expected `continuous` (trades every day) or `weekdays`")]
-    UnknownCalendar(String),
+    #[error(transparent)]
+    UnknownCalendar(#[from] crate::calendar::UnknownCalendar),
     /// The source id was empty.
     #[error(
         "instrument {0}: the source id is empty (e.g. `bitcoin` for CoinGecko, `BTCUSDT` for Binance, a file path for csv)"

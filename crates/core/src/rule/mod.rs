@@ -103,6 +103,8 @@ mod series_eval;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::symbol::Symbol;
 
 pub use cache::IndicatorCache;
@@ -116,6 +118,18 @@ pub use parser::{MAX_DEPTH, MAX_RULE_CHARS};
 pub use series_eval::IndicatorSeries;
 
 use node::{Bindings, Node};
+
+/// How a condition came out on one decision day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The condition holds: act.
+    Passed,
+    /// The condition does not hold.
+    Failed,
+    /// Some input has no value yet (warm-up, too little history): no action, no guess.
+    NotReady,
+}
 
 /// A strategy's parameters and their values, by name without `$` (e.g. `fast = 10`).
 pub type Params = BTreeMap<String, f64>;
@@ -279,7 +293,7 @@ impl Rule {
         &self,
         ctx: &EvalContext<'_>,
         cache: &mut IndicatorCache,
-    ) -> Option<Vec<crate::strategy::Outcome>> {
+    ) -> Option<Vec<Outcome>> {
         series_eval::outcomes(&self.root, ctx, self.bindings(ctx.overrides()), cache)
     }
 

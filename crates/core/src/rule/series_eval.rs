@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
+use super::Outcome;
 use super::ast::BinaryOp;
 use super::cache::IndicatorCache;
 use super::context::EvalContext;
 use super::functions::{ArgKind, Func, Input, SeriesField};
 use super::node::{Arg, Bindings, Indicator, Node, NodeKind};
-use crate::strategy::Outcome;
 
 /// A number on every day; `None` where it has no value (not ready). Shared, so an indicator's
 /// series is read from the cache without a copy.

@@ -20,22 +20,11 @@ use crate::market::MarketView;
 use crate::rule::{EvalContext, Evaluation, IndicatorCache, Params, PositionView, Rule, SeriesSet};
 use crate::symbol::Symbol;
 
+pub use crate::rule::Outcome;
 pub use config::{
     ConfigProblem, InstrumentSelection, MAX_SIZE, NumberText, SizeSpec, StrategyConfig, build_all,
 };
 pub use exits::{ExitLimits, ExitTrigger};
-
-/// How a condition came out on one decision day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The condition holds: act.
-    Passed,
-    /// The condition does not hold.
-    Failed,
-    /// Some input has no value yet (warm-up, too little history): no action, no guess.
-    NotReady,
-}
 
 /// A decision with the values that led to it, so it can be explained afterwards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,792 @@
+//! The dashboard's simulator page over real HTTP: a server on port 0 over a SQLite file with
+//! the bundled sample BTC registered and synced offline, signed in as a browser is. The page
+//! must show what `POST /api/backtests` computes for the same inputs.
+
+use barter_core::Symbol;
+use barter_core::strategy::{InstrumentSelection, NumberText, StrategyConfig};
+use barter_service::config::Config;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+mod support;
+
+use support::{Browser, Server};
+
+/// A server with BTC (sample source) registered and its candles synced; `strategies` are its
+/// configured ones.
+async fn start(strategies: Vec<StrategyConfig>) -> Server {
+    Server::sqlite_with_btc(Config {
+        strategies,
+        ..Config::default()
+    })
+    .await
+}
+
+const ENTRY: &str = "crosses_above(sma(close, $fast), sma(close, $slow))";
+const EXIT: &str = "crosses_below(sma(close, $fast), sma(close, $slow))";
+
+/// `/simulator?` with `pairs` encoded.
+fn simulator_url(pairs: &[(&str, &str)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs {
+        query.append_pair(key, value);
+    }
+    format!("/simulator?{}", query.finish())
+}
+
+/// Text as askama escaped it (named or numeric character references), back to plain text.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let Some(end) = rest.find(';') else { break };
+        let entity = &rest[1..end];
+        let decoded = match entity {
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "amp" => Some('&'),
+            _ => entity.strip_prefix('#').and_then(|n| {
+                let code = match n.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => n.parse().ok(),
+                };
+                code.and_then(char::from_u32)
+            }),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The (unescaped) value of attribute `name` in the tag starting at `tag`.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let end = tag.find('>')?;
+    let tag = &tag[..end];
+    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let len = tag[start..].find('"')?;
+    Some(unescape(&tag[start..start + len]))
+}
+
+/// The markup inside the element with `id` (up to its closing `</tag>`), as sent.
+fn element_html<'a>(html: &'a str, tag: &str, id: &str) -> Option<&'a str> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let open_end = at + html[at..].find('>')? + 1;
+    let close = open_end + html[open_end..].find(&format!("</{tag}>"))?;
+    Some(&html[open_end..close])
+}
+
+/// The text inside the element with `id`, unescaped.
+fn element_text(html: &str, tag: &str, id: &str) -> Option<String> {
+    element_html(html, tag, id).map(unescape)
+}
+
+/// The statistics table's rows: (data-stat, data-value, shown text).
+fn statistics(html: &str) -> Vec<(String, String, String)> {
+    let table = element_html(html, "table", "statistics").expect("a statistics table");
+    table
+        .split("<tr data-stat=")
+        .skip(1)
+        .map(|row| {
+            let row = format!("<tr data-stat={row}");
+            let key = attribute(&row, "data-stat").expect("data-stat");
+            let value = attribute(&row, "data-value").expect("data-value");
+            let shown = row
+                .split("<td")
+                .nth(1)
+                .and_then(|cell| cell.split_once('>'))
+                .and_then(|(_, rest)| rest.split_once("</td>"))
+                .map(|(text, _)| text.to_owned())
+                .expect("a value cell");
+            (key, value, shown)
+        })
+        .collect()
+}
+
+/// `POST /api/backtests` with `body`: the result.
+async fn api_backtest(server: &Server, path: &str, body: Value) -> Value {
+    let (status, answer) = server.post(path, body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["status"], "done", "{answer}");
+    answer["result"].clone()
+}
+
+/// Checks every statistic of `html` against the API's `result`, and returns the rows.
+fn assert_same_statistics(html: &str, result: &Value) -> Vec<(String, String, String)> {
+    let rows = statistics(html);
+    let keys = barter_core::simulator::Statistics::KEYS;
+    assert_eq!(
+        rows.len(),
+        keys.len() + 4,
+        "start, end, every key, final cash and equity"
+    );
+    for key in keys.iter().copied().chain(["start", "end"]) {
+        let (_, value, _) = rows
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .unwrap_or_else(|| panic!("no row for {key}"));
+        assert_eq!(
+            *value,
+            result["stats"][key].to_string(),
+            "statistic {key} differs from the API's"
+        );
+    }
+    for key in ["final_cash", "final_equity"] {
+        let (_, value, _) = rows.iter().find(|(k, _, _)| k == key).expect("exact row");
+        assert_eq!(*value, result[key].to_string(), "{key}");
+    }
+    rows
+}
+
+#[tokio::test]
+async fn a_run_from_the_query_shows_the_api_statistics_trades_and_markers() {
+    let configured = StrategyConfig {
+        name: "trend".to_owned(),
+        instruments: InstrumentSelection::Only(vec![Symbol::parse("BTC").expect("symbol")]),
+        entry: ENTRY.to_owned(),
+        exit: Some(EXIT.to_owned()),
+        stop_loss: Some(NumberText::Text("7%".to_owned())),
+        take_profit: None,
+        trailing_stop: Some(NumberText::Number(0.12)),
+        max_holding_days: Some(45),
+        size: Some(NumberText::Text("20%".to_owned())),
+        max_open_positions: None,
+        enabled: true,
+        params: [("fast".to_owned(), 12.0), ("slow".to_owned(), 40.0)].into(),
+    };
+    let server = start(vec![configured]).await;
+    let browser = server.sign_in().await;
+
+    // The form alone: every field labelled, the configured defaults, the strategies embedded.
+    let (status, page) = browser.get("/simulator").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    for id in [
+        "entry",
+        "exit",
+        "from",
+        "to",
+        "cash",
+        "fee-bps",
+        "slippage-bps",
+        "fill",
+        "params",
+        "sweep",
+        "stop-loss",
+        "take-profit",
+        "trailing-stop",
+        "max-holding-days",
+        "size",
+        "rank-by",
+        "start-from",
+        "name",
+    ] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "a field #{id}");
+        assert!(
+            page.contains(&format!("<label for=\"{id}\"")),
+            "a label for #{id}"
+        );
+    }
+    assert!(page.contains("id=\"run\""), "a run button");
+    assert!(page.contains("id=\"cash\" name=\"cash\" inputmode=\"decimal\" value=\"10000\""));
+    assert!(
+        page.contains("value=\"BTC\" id=\"instrument-BTC\""),
+        "BTC can be chosen"
+    );
+    let strategies: Value = serde_json::from_str(
+        &element_text(&page, "script", "strategies-data").expect("embedded strategies"),
+    )
+    .expect("JSON");
+    assert_eq!(strategies[0]["name"], "trend");
+    assert_eq!(strategies[0]["trailing_stop"], 0.12);
+    assert!(
+        page.contains("id=\"no-saved\""),
+        "the empty state of saved results"
+    );
+
+    // A run from query parameters equals the API's backtest for the same inputs.
+    let url = simulator_url(&[
+        ("instruments", "BTC"),
+        ("from", "2021-01-01"),
+        ("to", "2023-12-31"),
+        ("entry", ENTRY),
+        ("exit", EXIT),
+        ("params", "fast=10\nslow=30"),
+        ("stop_loss", "8"),
+        ("trailing_stop", "15"),
+        ("cash", "5000"),
+        ("size", "50%"),
+        ("fee_bps", "12"),
+        ("slippage_bps", "4"),
+        ("fill", "close"),
+        ("close_at_end", "1"),
+        ("run", "1"),
+    ]);
+    let (status, page) = browser.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let result = api_backtest(
+        &server,
+        "/api/backtests",
+        json!({
+            "instruments": ["BTC"],
+            "from": "2021-01-01",
+            "to": "2023-12-31",
+            "entry": ENTRY,
+            "exit": EXIT,
+            "params": {"fast": 10, "slow": 30},
+            "stop_loss": "8%",
+            "trailing_stop": "15%",
+            "cash": "5000",
+            "size": "50%",
+            "fee_bps": "12",
+            "slippage_bps": "4",
+            "fill": "close",
+            "close_at_end": true,
+        }),
+    )
+    .await;
+    let rows = assert_same_statistics(&page, &result);
+    let shown = |key: &str| {
+        rows.iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, _, text)| text.clone())
+            .expect("row")
+    };
+    assert!(
+        shown("equity_final").ends_with(" USD"),
+        "money has its currency"
+    );
+    let return_pct = result["stats"]["return_pct"].as_f64().expect("return");
+    let sign = if return_pct > 0.0 { "+" } else { "" };
+    assert_eq!(shown("return_pct"), format!("{sign}{return_pct:.2} %"));
+
+    // The trades table lists every closed trade; the price chart carries two markers each.
+    let trades = result["trades"].as_array().expect("trades");
+    assert!(!trades.is_empty(), "the crossover trades in three years");
+    let table = element_text(&page, "table", "trades").expect("a trades table");
+    assert_eq!(
+        table.matches("<tr>").count(),
+        trades.len() + 1,
+        "header and trades"
+    );
+    let first = &trades[0];
+    assert!(table.contains(first["entry_day"].as_str().expect("day")));
+    let open = result["open_trades"].as_array().expect("open").len();
+    let chart_at = page
+        .find("id=\"price-chart-BTC\"")
+        .expect("a BTC price chart");
+    let chart_tag = &page[page[..chart_at].rfind('<').expect("tag")..];
+    assert_eq!(
+        attribute(chart_tag, "data-chart").as_deref(),
+        Some("candles")
+    );
+    let markers = 2 * trades.len() + open;
+    assert_eq!(
+        attribute(chart_tag, "data-markers"),
+        Some(markers.to_string())
+    );
+    let chart: Value =
+        serde_json::from_str(&element_text(&page, "script", "price-data-BTC").expect("chart data"))
+            .expect("JSON");
+    assert_eq!(chart["markers"].as_array().map(Vec::len), Some(markers));
+    assert_eq!(
+        chart["candles"][0]["time"], "2021-01-01",
+        "the period's candles"
+    );
+    let exit = &chart["markers"][1];
+    assert_eq!(exit["kind"], "exit");
+    assert!(
+        exit["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("P&L") && t.contains("USD")),
+        "{exit}"
+    );
+    let equity: Value =
+        serde_json::from_str(&element_text(&page, "script", "equity-data").expect("equity data"))
+            .expect("JSON");
+    let days = result["equity"].as_array().expect("curve").len();
+    assert_eq!(equity["equity"].as_array().map(Vec::len), Some(days));
+    assert_eq!(equity["drawdown"].as_array().map(Vec::len), Some(days));
+    assert!(page.contains("id=\"equity-chart\" data-chart=\"equity\""));
+
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invalid_rule_gives_422_with_the_caret_under_the_api_column() {
+    let server = start(Vec::new()).await;
+    let browser = server.sign_in().await;
+    let entry = "close > 0 and\n  smaa(close, 10) > 1";
+    let url = simulator_url(&[
+        ("instruments", "BTC"),
+        ("entry", entry),
+        ("exit", "close < "),
+        ("run", "1"),
+    ]);
+    let (status, page) = browser.get(&url).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+
+    let (status, answer) = server
+        .post(
+            "/api/backtests",
+            json!({"entry": entry, "exit": "close < ", "instruments": ["BTC"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let problems = answer["error"]["problems"].as_array().expect("problems");
+    for field in ["entry", "exit"] {
+        let problem = problems
+            .iter()
+            .find(|p| p["field"] == field)
+            .unwrap_or_else(|| panic!("the API finds a problem in {field}: {answer}"));
+        let line = problem["line"].as_u64().expect("line") as usize;
+        let column = problem["column"].as_u64().expect("column") as usize;
+        let block = element_text(&page, "pre", &format!("{field}-error"))
+            .unwrap_or_else(|| panic!("a caret block under {field}"));
+        let lines: Vec<&str> = block.lines().collect();
+        let source = if field == "entry" { entry } else { "close < " };
+        assert_eq!(
+            lines[0],
+            source.lines().nth(line - 1).expect("line"),
+            "{block}"
+        );
+        let caret = lines[1];
+        assert_eq!(caret.find('^'), Some(column - 1), "{block}");
+        assert_eq!(
+            caret.trim_start(),
+            caret.trim(),
+            "nothing after the carets: {block}"
+        );
+        let first = problem["message"]
+            .as_str()
+            .expect("message")
+            .lines()
+            .next()
+            .expect("line");
+        assert!(
+            lines[2..]
+                .join("\n")
+                .contains(first.trim_start_matches("error: ")),
+            "the message follows: {block}"
+        );
+    }
+    // The unknown function is underlined in full, and the form keeps what was typed.
+    let block = element_text(&page, "pre", "entry-error").expect("entry block");
+    assert_eq!(block.lines().nth(1), Some("  ^^^^"), "{block}");
+    assert!(page.contains(">close &#62; 0 and\n  smaa(close, 10) &#62; 1</textarea>"));
+    assert!(
+        page.contains("id=\"problems\""),
+        "the problems are listed above the form"
+    );
+    assert!(!page.contains("id=\"statistics\""), "no result");
+
+    // A problem of another field is shown under that field.
+    let (status, page) = browser
+        .get(&simulator_url(&[
+            ("entry", "close > 0"),
+            ("cash", "-5"),
+            ("run", "1"),
+        ]))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let message = element_text(&page, "p", "cash-error").expect("a cash error");
+    assert!(message.contains("must be positive"), "{message}");
+
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_two_parameter_sweep_renders_a_heatmap_whose_cells_open_their_backtest() {
+    let server = start(Vec::new()).await;
+    let browser = server.sign_in().await;
+    let sweep = "fast=10..30:10\nslow=20..40:10";
+    let url = simulator_url(&[
+        ("instruments", "BTC"),
+        ("from", "2021-01-01"),
+        ("to", "2023-06-30"),
+        ("entry", ENTRY),
+        ("exit", EXIT),
+        ("sweep", sweep),
+        ("constraints", "fast<slow"),
+        ("rank_by", "return_pct"),
+        ("run", "1"),
+    ]);
+    let (status, page) = browser.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let heatmap = element_html(&page, "table", "heatmap").expect("a heatmap");
+    assert!(page.contains("<table id=\"heatmap\" class=\"heatmap\">"));
+
+    // The same sweep through the API, every combination.
+    let result = api_backtest(
+        &server,
+        "/api/backtests?top=1000",
+        json!({
+            "instruments": ["BTC"],
+            "from": "2021-01-01",
+            "to": "2023-06-30",
+            "entry": ENTRY,
+            "exit": EXIT,
+            "params": {"fast": 10, "slow": 20},
+            "sweep": ["fast=10..30:10", "slow=20..40:10"],
+            "constraints": ["fast<slow"],
+            "rank_by": "return_pct",
+        }),
+    )
+    .await;
+    assert_eq!(result["combinations"], 6, "{result}");
+    assert_eq!(result["skipped"], 3, "{result}");
+    let top = result["top"].as_array().expect("top");
+
+    // Rows are fast, columns slow; each cell links to that combination's backtest.
+    let cells: Vec<&str> = heatmap.split("<td").skip(1).collect();
+    assert_eq!(cells.len(), 9, "3 × 3 cells");
+    let skipped = cells
+        .iter()
+        .filter(|c| c.starts_with(" class=\"skipped\""))
+        .count();
+    assert_eq!(skipped, 3, "constraint-skipped cells are empty");
+    let mut followed = false;
+    for cell in cells
+        .iter()
+        .filter(|c| !c.starts_with(" class=\"skipped\""))
+    {
+        let tag = format!("<td{cell}");
+        let value = attribute(&tag, "data-value").expect("data-value");
+        let link_at = tag.find("<a ").expect("a link");
+        let href = attribute(&tag[link_at..], "href").expect("href");
+        let query = href.strip_prefix("/simulator?").expect("a simulator link");
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        assert!(
+            !pairs
+                .iter()
+                .any(|(k, _)| k == "sweep" || k == "constraints"),
+            "the sweep is removed: {href}"
+        );
+        let params = pairs
+            .iter()
+            .find(|(k, _)| k == "params")
+            .map(|(_, v)| v.clone())
+            .expect("params");
+        let param = |name: &str| -> f64 {
+            params
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .and_then(|v| v.parse().ok())
+                .expect("a value")
+        };
+        let (fast, slow) = (param("fast"), param("slow"));
+        assert!(fast < slow, "only valid combinations link: {params}");
+        let row = top
+            .iter()
+            .find(|r| r["values"] == json!([fast, slow]))
+            .expect("the API ran it");
+        assert_eq!(value, row["stats"]["return_pct"].to_string(), "{params}");
+        if !followed {
+            // Open the combination: its backtest has the cell's return.
+            let (status, opened) = browser.get(&href).await;
+            assert_eq!(status, StatusCode::OK, "{opened}");
+            let rows = statistics(&opened);
+            let (_, opened_return, _) = rows
+                .iter()
+                .find(|(k, _, _)| k == "return_pct")
+                .expect("a return row");
+            assert_eq!(*opened_return, value, "the cell opens its backtest");
+            assert!(!opened.contains("id=\"heatmap\""), "a single backtest");
+            followed = true;
+        }
+    }
+    assert!(followed);
+    let ranking = element_text(&page, "table", "ranking").expect("a ranking");
+    let best = top[0]["values"].as_array().expect("values");
+    assert!(
+        ranking.contains(&format!(
+            "fast={}, slow={}",
+            best[0].as_f64().expect("fast"),
+            best[1].as_f64().expect("slow")
+        )),
+        "the best combination first: {ranking}"
+    );
+
+    // A one-parameter sweep is ranked, without a heatmap; a huge grid is refused readably.
+    let (status, page) = browser
+        .get(&simulator_url(&[
+            ("instruments", "BTC"),
+            ("entry", ENTRY),
+            ("params", "slow=30"),
+            ("sweep", "fast=5..15:5"),
+            ("run", "1"),
+        ]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(!page.contains("id=\"heatmap\"") && page.contains("id=\"ranking\""));
+    let (status, page) = browser
+        .get(&simulator_url(&[
+            ("instruments", "BTC"),
+            ("entry", ENTRY),
+            ("sweep", "fast=1..200\nslow=1..200"),
+            ("run", "1"),
+        ]))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let message = element_text(&page, "p", "sweep-error").expect("a sweep error");
+    assert!(message.contains("40000 combinations"), "{message}");
+
+    server.shutdown().await;
+}
+
+/// The hidden `query` field of the page's save form.
+fn save_query(page: &str) -> String {
+    let form = &page[page.find("id=\"save-form\"").expect("a save form")..];
+    let at = form.find("name=\"query\"").expect("a query field");
+    attribute(&form[form[..at].rfind('<').expect("tag")..], "value").expect("value")
+}
+
+#[tokio::test]
+async fn a_result_is_saved_listed_reopened_and_deleted() {
+    let server = start(Vec::new()).await;
+    let browser = server.sign_in().await;
+    let url = simulator_url(&[
+        ("instruments", "BTC"),
+        ("from", "2022-01-01"),
+        ("to", "2023-12-31"),
+        ("entry", ENTRY),
+        ("exit", EXIT),
+        ("params", "fast=10\nslow=30"),
+        ("run", "1"),
+    ]);
+    let (status, page) = browser.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let stats = statistics(&page);
+    let query = save_query(&page);
+
+    // A blank name is refused with a readable message, and nothing is saved.
+    let response = browser
+        .post_form("/simulator/save", &[("name", "   "), ("query", &query)])
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = response.text().await.expect("page");
+    let message = element_text(&refused, "p", "save-error").expect("a save error");
+    assert!(message.contains("name"), "{message}");
+    assert!(
+        server
+            .store
+            .saved_backtests(10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    // Saved: back to the result with a notice; listed with its headline.
+    let response = browser
+        .post_form(
+            "/simulator/save",
+            &[("name", "BTC <crossover>"), ("query", &query)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a location")
+        .to_owned();
+    assert!(location.starts_with("/simulator?"), "{location}");
+    let saved = server.store.saved_backtests(10).await.expect("list");
+    assert_eq!(saved.len(), 1);
+    let id = saved[0].id;
+    assert_eq!(saved[0].name, "BTC <crossover>");
+    assert_eq!(saved[0].request["request"]["entry"], ENTRY);
+    assert_eq!(
+        saved[0].request["request"]["params"],
+        json!({"fast": 10.0, "slow": 30.0})
+    );
+    assert_eq!(saved[0].summary["kind"], "backtest");
+    let (_, expected_return, _) = stats
+        .iter()
+        .find(|(k, _, _)| k == "return_pct")
+        .expect("return");
+    assert_eq!(saved[0].summary["return_pct"].to_string(), *expected_return);
+    let (status, page) = browser.get(&location).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let notice = element_text(&page, "p", "sim-notice").expect("a notice");
+    assert!(notice.contains("Saved as “BTC <crossover>”"), "{notice}");
+    assert!(!page.contains("BTC <crossover>"), "the name is escaped");
+    let list = element_text(&page, "table", "saved").expect("the saved list");
+    assert!(list.contains("BTC <crossover>"), "{list}");
+    assert!(list.contains(" UTC"), "saved at, in UTC: {list}");
+    assert!(list.contains("Return "), "the headline: {list}");
+    assert!(
+        list.contains(&format!("/simulator/saved/{id}/delete")),
+        "{list}"
+    );
+    assert!(list.contains("data-confirm="), "delete asks first");
+
+    // Open re-runs it: the same statistics.
+    let row_at = page
+        .find(&format!("data-saved-id=\"{id}\""))
+        .expect("the row");
+    let open_at = row_at + page[row_at..].find("<a ").expect("an Open link");
+    let open = attribute(&page[open_at..], "href").expect("href");
+    let (status, reopened) = browser.get(&open).await;
+    assert_eq!(status, StatusCode::OK, "{reopened}");
+    let again = statistics(&reopened);
+    assert_eq!(
+        again.iter().map(|(k, v, _)| (k, v)).collect::<Vec<_>>(),
+        stats.iter().map(|(k, v, _)| (k, v)).collect::<Vec<_>>()
+    );
+
+    // Deleted: gone from the list; deleting again is a readable 404.
+    let path = format!("/simulator/saved/{id}/delete");
+    let response = browser.post_form(&path, &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, page) = browser.get("/simulator?deleted=1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Deleted the saved result."));
+    assert!(page.contains("id=\"no-saved\"") && !page.contains("id=\"saved\""));
+    let response = browser.post_form(&path, &[]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("page")
+            .contains("no such saved result")
+    );
+
+    // Without the CSRF field nothing is saved.
+    let response = Browser::client()
+        .post(server.url("/simulator/save"))
+        .header("cookie", &browser.cookie)
+        .form(&[("name", "x"), ("query", query.as_str())])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        server
+            .store
+            .saved_backtests(10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_config_snippet_parses_back_into_the_strategy_tested() {
+    let server = start(Vec::new()).await;
+    let browser = server.sign_in().await;
+    let url = simulator_url(&[
+        ("name", "golden"),
+        ("instruments", "BTC"),
+        ("from", "2022-01-01"),
+        ("entry", ENTRY),
+        ("exit", EXIT),
+        ("params", "fast=10, slow=30"),
+        ("stop_loss", "8"),
+        ("take_profit", "20%"),
+        ("trailing_stop", "12.5"),
+        ("max_holding_days", "30"),
+        ("size", "25%"),
+        ("run", "1"),
+    ]);
+    let (status, page) = browser.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let snippet = element_text(&page, "pre", "config-snippet").expect("a config snippet");
+    assert!(snippet.starts_with("[[strategies]]"), "{snippet}");
+    assert!(page.contains("id=\"copy-snippet\""), "a copy button");
+    let config: Config = toml::from_str(&snippet).expect("the snippet is barter.toml text");
+    let expected = StrategyConfig {
+        name: "golden".to_owned(),
+        instruments: InstrumentSelection::Only(vec![Symbol::parse("BTC").expect("symbol")]),
+        entry: ENTRY.to_owned(),
+        exit: Some(EXIT.to_owned()),
+        stop_loss: Some(NumberText::Text("8%".to_owned())),
+        take_profit: Some(NumberText::Text("20%".to_owned())),
+        trailing_stop: Some(NumberText::Text("12.5%".to_owned())),
+        max_holding_days: Some(30),
+        size: Some(NumberText::Text("25%".to_owned())),
+        max_open_positions: None,
+        enabled: true,
+        params: [("fast".to_owned(), 10.0), ("slow".to_owned(), 30.0)].into(),
+    };
+    assert_eq!(config.strategies, vec![expected.clone()]);
+    // It is a strategy the configuration accepts: it builds against the instrument.
+    expected
+        .build(&[Symbol::parse("BTC").expect("symbol")])
+        .expect("a valid strategy");
+
+    // Without a size the simulator buys with all cash; the snippet says so (the config's
+    // default would be 10 %).
+    let url = simulator_url(&[("entry", "close > 0"), ("instruments", "BTC"), ("run", "1")]);
+    let (status, page) = browser.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let snippet = element_text(&page, "pre", "config-snippet").expect("a config snippet");
+    let config: Config = toml::from_str(&snippet).expect("barter.toml text");
+    assert_eq!(
+        config.strategies[0].size,
+        Some(NumberText::Text("all".to_owned()))
+    );
+    assert_eq!(config.strategies[0].name, "my-strategy");
+    assert_eq!(config.strategies[0].exit, None);
+
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_saved_open_period_is_pinned_to_the_days_it_read() {
+    let server = start(Vec::new()).await;
+    let browser = server.sign_in().await;
+    let url = simulator_url(&[
+        ("instruments", "BTC"),
+        ("entry", ENTRY),
+        ("exit", EXIT),
+        ("params", "fast=10\nslow=30"),
+        ("run", "1"),
+    ]);
+    let (status, page) = browser.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let query = save_query(&page);
+    let response = browser
+        .post_form(
+            "/simulator/save",
+            &[("name", "all of BTC"), ("query", &query)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let btc = Symbol::parse("BTC").expect("symbol");
+    let coverage = server
+        .store
+        .coverage(&btc)
+        .await
+        .expect("read")
+        .expect("candles");
+    let saved = server.store.saved_backtests(10).await.expect("list");
+    let request = &saved[0].request;
+    // Later syncs add candles; the saved backtest keeps meaning the days it was run on.
+    assert_eq!(request["request"]["from"], coverage.first.to_string());
+    assert_eq!(request["request"]["to"], coverage.last.to_string());
+    let stored_query = request["query"].as_str().expect("query");
+    assert!(
+        stored_query.contains(&format!("from={}", coverage.first))
+            && stored_query.contains(&format!("to={}", coverage.last)),
+        "{stored_query}"
+    );
+    server.shutdown().await;
+}

@@ -1,0 +1,165 @@
+//! The overview page (`/`): the account's equity over time, cash and P&L, the open positions,
+//! the last runs and the next scheduled one, and buttons that start the jobs.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use barter_core::Money;
+use chrono::Utc;
+use serde_json::json;
+
+use super::currency::Currencies;
+use super::format;
+use super::page::{Chrome, PageError, render};
+use super::session::Session;
+use crate::state::AppState;
+use barter_service::schedule::Schedule;
+use barter_service::views::Ledger;
+
+/// The overview route.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/", get(overview))
+}
+
+/// An open position as the overview lists it.
+pub(super) struct OpenRow {
+    pub id: i64,
+    pub symbol: String,
+    pub strategy: String,
+    pub opened: String,
+    pub quantity: String,
+    pub entry_price: String,
+    pub mark: String,
+    pub pnl: String,
+    pub pnl_class: &'static str,
+}
+
+/// A run as the overview lists it.
+pub(super) struct RunRow {
+    pub id: i64,
+    pub kind: String,
+    pub started: String,
+    pub status: String,
+    pub status_class: &'static str,
+    pub errors: Vec<String>,
+}
+
+/// The account's figures, formatted.
+pub(super) struct Figures {
+    pub cash: String,
+    pub equity: String,
+    pub holdings: String,
+    pub unrealized: String,
+    pub unrealized_class: &'static str,
+    pub realized: String,
+    pub realized_class: &'static str,
+    pub open: usize,
+    pub closed: usize,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    chrome: Chrome,
+    currency: String,
+    has_instruments: bool,
+    figures: Figures,
+    positions: Vec<OpenRow>,
+    runs: Vec<RunRow>,
+    next_run: Option<String>,
+    equity_json: String,
+}
+
+/// `GET /`: the overview.
+async fn overview(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Result<Response, PageError> {
+    let store = state.store();
+    let initial = Money(state.config().account.initial_cash);
+    let currencies = Currencies::of_store(store).await?;
+    let currency = currencies.account();
+    let has_instruments = !currencies.is_empty();
+    let ledger = Ledger::load(store, initial).await?;
+    let account = ledger.account();
+    let open = ledger.open_positions();
+    let curve = ledger.equity_curve(store).await?;
+    let runs = store.runs(10).await?;
+    let next_run = Schedule::from_config(&state.config().schedule)
+        .ok()
+        .and_then(|schedule| schedule.next_after(Utc::now()))
+        .map(|(job, at)| format!("{job} at {}", format::time(at)));
+
+    let figures = Figures {
+        cash: format::money(account.cash.0, &currency),
+        equity: format::money(account.equity.0, &currency),
+        holdings: format::money(account.holdings.0, &currency),
+        unrealized: format::signed_money(account.unrealized_pnl.0, &currency),
+        unrealized_class: format::sign_class(account.unrealized_pnl.0),
+        realized: format::signed_money(account.realized_pnl.0, &currency),
+        realized_class: format::sign_class(account.realized_pnl.0),
+        open: account.open_positions,
+        closed: account.closed_positions,
+    };
+    let positions = open
+        .iter()
+        .map(|view| {
+            let p = &view.position;
+            let pnl = view.unrealized_pnl.map(|m| m.0);
+            OpenRow {
+                id: p.id.0,
+                symbol: p.symbol.to_string(),
+                strategy: p.strategy.clone(),
+                opened: format::day(p.entry_day),
+                quantity: format::quantity(p.quantity.0),
+                entry_price: format::price(p.entry_price.0),
+                mark: view
+                    .mark
+                    .map_or_else(|| "no close yet".to_owned(), |m| format::price(m.0)),
+                pnl: pnl.map_or_else(|| "n/a".to_owned(), |v| format::signed_money(v, &currency)),
+                pnl_class: pnl.map_or("flat", format::sign_class),
+            }
+        })
+        .collect();
+    let runs = runs
+        .iter()
+        .map(|run| RunRow {
+            id: run.id.0,
+            kind: run.kind.as_str().to_owned(),
+            started: format::time(run.started_at),
+            status: run.status.as_str().to_owned(),
+            status_class: status_class(run.status.as_str()),
+            errors: run.errors.clone(),
+        })
+        .collect();
+    let equity_json = json!({
+        "equity": curve
+            .iter()
+            .map(|p| json!({ "time": format::day(p.day), "value": format::chart_number(p.equity.0) }))
+            .collect::<Vec<_>>(),
+    })
+    .to_string();
+    let page = OverviewPage {
+        chrome: Chrome::new(&state, &session, "overview", "Overview"),
+        currency,
+        has_instruments,
+        figures,
+        positions,
+        runs,
+        next_run,
+        equity_json: format::script_json(&equity_json),
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// The badge class of a run status.
+pub(super) fn status_class(status: &str) -> &'static str {
+    match status {
+        "succeeded" => "ok",
+        "failed" | "interrupted" => "bad",
+        _ => "warn",
+    }
+}

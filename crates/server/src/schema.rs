@@ -1,0 +1,327 @@
+//! The schemas of the API's JSON bodies, for the OpenAPI document only (see [`crate::openapi`]):
+//! the handlers build their JSON from the domain types, and these restate its shape.
+#![allow(
+    dead_code,
+    reason = "documentation types: only their ToSchema implementations are used"
+)]
+
+use utoipa::ToSchema;
+
+/// `GET /healthz`.
+#[derive(ToSchema)]
+pub struct Health {
+    /// `ok`, or `unavailable` when the database does not answer (503).
+    #[schema(example = "ok")]
+    pub status: String,
+    /// Only when unavailable: code `database`.
+    pub error: Option<crate::error::ErrorDetail>,
+}
+
+/// Where an instrument's candles come from.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// The offline history bundled into the binary.
+    Sample,
+    /// CoinGecko's API v3.
+    CoinGecko,
+    /// Binance's public spot klines.
+    Binance,
+    /// A CSV file on the server's disk.
+    Csv,
+}
+
+/// Which days an instrument trades on.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Calendar {
+    /// Every day (crypto).
+    Continuous,
+    /// Monday to Friday.
+    Weekdays,
+}
+
+/// A registered instrument.
+#[derive(ToSchema)]
+pub struct Instrument {
+    /// Unique upper-case symbol: 1–20 of A–Z, 0–9, `-`, `_`, `.`.
+    #[schema(example = "BTC")]
+    pub symbol: String,
+    /// Human-readable name.
+    #[schema(example = "Bitcoin")]
+    pub name: String,
+    /// Currency prices are quoted in.
+    #[schema(example = "USD")]
+    pub quote_currency: String,
+    /// Which source the candles come from.
+    pub source: SourceKind,
+    /// The source's own id: CoinGecko `bitcoin`, Binance `BTCUSDT`, sample `BTC`, csv a path.
+    #[schema(example = "bitcoin")]
+    pub source_id: String,
+    /// Which days it trades on (for gap detection).
+    pub calendar: Calendar,
+    /// Inactive instruments keep their candles but are skipped by sync.
+    pub active: bool,
+}
+
+/// The body of `POST /api/instruments` (unknown fields are refused with 422).
+#[derive(ToSchema)]
+pub struct NewInstrument {
+    /// Unique symbol, e.g. `BTC` (upper-cased).
+    #[schema(example = "BTC")]
+    pub symbol: String,
+    /// Where its candles come from.
+    pub source: SourceKind,
+    /// The source's id (default: the symbol).
+    pub source_id: Option<String>,
+    /// The CSV file, for source `csv`.
+    pub path: Option<String>,
+    /// Human-readable name (default: the symbol, or the sample's name).
+    pub name: Option<String>,
+    /// Quote currency (default `USD`).
+    #[schema(default = "USD")]
+    pub quote: Option<String>,
+    /// Trading calendar (default: the source's).
+    pub calendar: Option<Calendar>,
+}
+
+/// The answer of `DELETE /api/instruments/{symbol}`.
+#[derive(ToSchema)]
+pub struct RemovedInstrument {
+    /// The removed symbol.
+    #[schema(example = "BTC")]
+    pub removed: String,
+    /// How many of its candles were deleted.
+    pub candles_deleted: u64,
+}
+
+/// Where a candle's values came from.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum CandleOrigin {
+    /// The bundled sample history.
+    Sample,
+    /// CoinGecko daily OHLC.
+    CoinGeckoOhlc,
+    /// CoinGecko daily market chart (open/high/low derived).
+    CoinGeckoMarketChart,
+    /// Binance spot daily klines.
+    BinanceKlines,
+    /// A CSV file.
+    Csv,
+}
+
+/// One UTC day of an instrument's prices; decimals are strings.
+#[derive(ToSchema)]
+pub struct Candle {
+    /// The instrument.
+    pub symbol: String,
+    /// The UTC day.
+    #[schema(value_type = chrono::NaiveDate)]
+    pub day: String,
+    /// First price of the day.
+    #[schema(value_type = String, example = "42000.5")]
+    pub open: String,
+    /// Highest price of the day.
+    #[schema(value_type = String)]
+    pub high: String,
+    /// Lowest price of the day.
+    #[schema(value_type = String)]
+    pub low: String,
+    /// Last price of the day.
+    #[schema(value_type = String)]
+    pub close: String,
+    /// Volume traded during the day.
+    #[schema(value_type = String)]
+    pub volume: String,
+    /// `false` for a day that has not ended (or a source that reported it partly).
+    pub complete: bool,
+    /// Where the values came from.
+    pub origin: CandleOrigin,
+}
+
+/// Which job a run was.
+#[derive(ToSchema)]
+#[allow(
+    clippy::enum_variant_names,
+    reason = "the variants are the job names, as in barter-core"
+)]
+#[schema(rename_all = "snake_case")]
+pub enum RunKind {
+    /// Daily candle sync.
+    SyncData,
+    /// Entry decisions and new positions.
+    SyncNewTrades,
+    /// Exit decisions and closes.
+    SyncClosePositions,
+}
+
+/// How a run ended (or that it is running).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Started and not finished.
+    Running,
+    /// Every item succeeded.
+    Succeeded,
+    /// Some items failed.
+    Partial,
+    /// Every item failed, or the run could not start its work.
+    Failed,
+    /// Asked to stop when the server shut down.
+    Interrupted,
+}
+
+/// One run of a job.
+#[derive(ToSchema)]
+pub struct Run {
+    /// The run id.
+    pub id: i64,
+    /// Which job.
+    pub kind: RunKind,
+    /// When it started.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// When it finished (`null` while running).
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Totals, e.g. `instruments`, `failed`, `candles_added`.
+    pub counts: std::collections::BTreeMap<String, u64>,
+    /// Every error, one line each.
+    pub errors: Vec<String>,
+    /// Per-item results.
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<serde_json::Value>,
+}
+
+/// The answer of a job route when the job finished while the caller waited.
+#[derive(ToSchema)]
+pub struct JobFinished {
+    /// The job, e.g. `sync_data` or `run`.
+    #[schema(example = "sync_data")]
+    pub job: String,
+    /// The worst status of its runs.
+    pub status: RunStatus,
+    /// Its runs (`run` has one per part).
+    pub runs: Vec<Run>,
+}
+
+/// The answer of a job route (202) when the job is still running: follow `/api/runs/{id}`.
+#[derive(ToSchema)]
+pub struct JobAccepted {
+    /// The job.
+    #[schema(example = "sync_data")]
+    pub job: String,
+    /// Always `running`.
+    pub status: RunStatus,
+    /// Its first run id.
+    pub run_id: Option<i64>,
+    /// Every run id recorded so far.
+    pub run_ids: Vec<i64>,
+}
+
+/// One line of the append-only history.
+#[derive(ToSchema)]
+pub struct HistoryEntry {
+    /// Id; later entries have larger ids.
+    pub id: i64,
+    /// The run that recorded it, if any.
+    pub run: Option<i64>,
+    /// When it happened.
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+    /// What happened, e.g. `candles_synced`.
+    pub kind: String,
+    /// The instrument concerned, if any.
+    pub symbol: Option<String>,
+    /// The strategy concerned, if any.
+    pub strategy: Option<String>,
+    /// The position concerned, if any.
+    pub position: Option<i64>,
+    /// Free-form details.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+/// A page of history, newest first.
+#[derive(ToSchema)]
+pub struct HistoryPage {
+    /// The entries.
+    pub entries: Vec<HistoryEntry>,
+    /// Pass as `before` for the next page; `null` on the last page.
+    pub next_before: Option<i64>,
+}
+
+/// The filter of `GET /api/positions`.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum PositionFilter {
+    /// Open positions.
+    Open,
+    /// Closed positions.
+    Closed,
+    /// Every position (the default).
+    All,
+}
+
+/// One problem found by `POST /api/strategies/check`.
+#[derive(ToSchema)]
+pub struct StrategyProblem {
+    /// The strategy's name (`null` for a single rule).
+    pub strategy: Option<String>,
+    /// The field at fault (`entry`, `exit`, `stop_loss`, ...).
+    pub field: String,
+    /// What is wrong; rule errors carry line, column and a caret.
+    pub message: String,
+    /// For a single rule: the line of the problem (1-based).
+    pub line: Option<usize>,
+    /// For a single rule: the column of the problem (1-based).
+    pub column: Option<usize>,
+    /// For a single rule: the byte offset where the problem starts.
+    pub start: Option<usize>,
+    /// For a single rule: the byte offset just past the problem.
+    pub end: Option<usize>,
+    /// For a single rule: how to fix it, e.g. "did you mean `ema`?".
+    pub help: Option<String>,
+}
+
+/// The answer of `POST /api/strategies/check`.
+#[derive(ToSchema)]
+pub struct StrategyCheck {
+    /// `true` when there is no problem.
+    pub ok: bool,
+    /// Every problem found.
+    pub problems: Vec<StrategyProblem>,
+}
+
+/// Where a backtest is: `POST /api/backtests` and `GET /api/backtests/{id}`.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum BacktestStatus {
+    /// Waiting for a free slot.
+    Queued,
+    /// Running.
+    Running,
+    /// Finished; `result` holds it.
+    Done,
+    /// Failed; `error` says why (`invalid` or `over_limit` with `problems`, or `internal`).
+    Failed,
+    /// Cancelled by `DELETE /api/backtests/{id}` or the server's shutdown.
+    Cancelled,
+}
+
+/// A backtest and, once done, its result.
+#[derive(ToSchema)]
+pub struct Backtest {
+    /// The backtest id (kept in the server's memory; the last 50 are kept).
+    pub id: u64,
+    /// Where it is.
+    pub status: BacktestStatus,
+    /// Only when `done`. A single backtest: `stats`, `trades`, `open_trades`, `equity`,
+    /// `initial_cash`, `final_cash`, `final_equity`, `unfilled`. A sweep: `names`,
+    /// `combinations`, `skipped`, `rank_by` and `top` (the best rows, see `SweepRow`). A
+    /// walk-forward: `names`, `rank_by`, `windows`, `out_of_sample`.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    /// Only when `failed`.
+    pub error: Option<crate::error::ErrorDetail>,
+}
