@@ -12,6 +12,7 @@
 //! - [`engine`]: the decision-day steps shared by the live jobs and the simulator.
 //! - [`simulator`]: backtests over history through the same strategies, fills and account.
 //! - [`execution`]: the paper fill model (timing, slippage, fees, sizing, refusals).
+//! - [`order`]: orders sent to a real venue: client ids, lifecycle, fills, venue rules, limits.
 //! - [`account`]: the paper account: cash, positions, realized P&L.
 //! - [`calendar`]: which days an instrument trades on, and gap detection.
 //! - [`run`]: the record every job writes (what ran, when, with what outcome).
@@ -29,6 +30,7 @@ pub mod indicators;
 pub mod instrument;
 pub mod market;
 pub mod money;
+pub mod order;
 pub mod rule;
 pub mod run;
 pub mod simulator;
@@ -44,6 +46,10 @@ pub use execution::{
 pub use instrument::{Instrument, InstrumentError, SourceKind};
 pub use market::{MarketData, MarketError, MarketView, SeriesHistory};
 pub use money::{Money, Price, Quantity, Volume};
+pub use order::{
+    AccountLimits, ClientOrderId, DecisionRef, LimitRefusal, Order, OrderAmount, OrderError,
+    OrderEvent, OrderFill, OrderRefusal, OrderState, SymbolRules, VenueReport,
+};
 pub use run::{DecisionItem, InstrumentSync, Run, RunId, RunKind, RunReport, RunStatus};
 pub use symbol::{Symbol, SymbolError};
 
