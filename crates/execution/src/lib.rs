@@ -1,0 +1,23 @@
+//! Barter's order execution: how a planned [`barter_core::order::Order`] reaches a venue and
+//! comes back with what really happened, exactly once across timeouts, retries and crashes.
+//!
+//! # Layout (arrows point to what a module uses)
+//! - [`venue`]: the asynchronous port every venue implements (paper, and the real ones), and the
+//!   three ways a request can fail: refused, unavailable, or with an unknown outcome.
+//! - [`paper`]: the paper venue, filling orders with the core's fill model (→ venue).
+//! - [`outbox`]: where orders are stored before and after every request (→ nothing here).
+//! - [`dispatch`]: the send-and-resolve protocol over a venue and an outbox (→ venue, outbox).
+//!
+//! The store implements [`outbox::Outbox`] for the live jobs; tests use an in-memory one. The
+//! crate never reads the clock: waits between lookups are the only time it takes, and they are
+//! configured by the caller ([`dispatch::LookupPolicy`]).
+
+pub mod dispatch;
+pub mod outbox;
+pub mod paper;
+pub mod venue;
+
+pub use dispatch::{DispatchError, Dispatcher, LookupPolicy};
+pub use outbox::{Outbox, OutboxError};
+pub use paper::PaperVenue;
+pub use venue::{MarketReference, Venue, VenueError};
