@@ -1,5 +1,6 @@
 //! [`StoreError`]: every way a store operation can fail, saying what was attempted.
 
+use barter_core::order::{ClientOrderId, OrderId, OrderState};
 use barter_core::{Day, RunId, Symbol};
 
 /// A store operation that failed; each variant says what failed and keeps its source error.
@@ -92,6 +93,66 @@ pub enum StoreError {
     /// No run with this id exists.
     #[error("run {0} does not exist")]
     UnknownRun(RunId),
+    /// No order with this id is stored.
+    #[error("order {0} does not exist")]
+    UnknownOrder(OrderId),
+    /// An order's decision or client order id already belongs to a different stored order.
+    #[error(
+        "cannot plan order {client_order_id}: order {existing} already holds {what}; the \
+         stored order is the one to send, check how this order was built"
+    )]
+    OrderKeyTaken {
+        /// The client order id of the order being planned.
+        client_order_id: ClientOrderId,
+        /// The stored order holding the key.
+        existing: OrderId,
+        /// Which key: its decision, or its client order id.
+        what: &'static str,
+    },
+    /// The stored order is in a final state and the save would move it to another state.
+    #[error(
+        "order {order} ({client_order_id}) is already {stored}, a final state: it cannot become \
+         {attempted}; another process resolved it first or the venue's answers disagree, check \
+         the order at the venue by hand"
+    )]
+    OrderFinal {
+        /// The order.
+        order: OrderId,
+        /// Its client order id.
+        client_order_id: ClientOrderId,
+        /// The final state stored.
+        stored: OrderState,
+        /// The state the save asked for.
+        attempted: OrderState,
+    },
+    /// The stored order is in a state the saved one cannot follow: another process moved it
+    /// first (e.g. claimed it to send it), or a step of the order was not saved.
+    #[error(
+        "order {order} ({client_order_id}) is stored as {stored} and cannot become {attempted} \
+         from there: another process moved it first, or a step was not saved; reload the order \
+         and do not send it again"
+    )]
+    OrderMoved {
+        /// The order.
+        order: OrderId,
+        /// Its client order id.
+        client_order_id: ClientOrderId,
+        /// The state stored.
+        stored: OrderState,
+        /// The state the save asked for.
+        attempted: OrderState,
+    },
+    /// A trade already stored for an order was saved again with another price, quantity or fee.
+    #[error(
+        "trade `{trade_id}` of order {order} is stored with another price, quantity or fee: the \
+         venue's answers disagree, check the order's trades at the venue by hand"
+    )]
+    OrderFillConflict {
+        /// The order.
+        order: OrderId,
+        /// The venue's trade id.
+        trade_id: String,
+    },
     /// A candle passed to `write_candles` belongs to another instrument.
     #[error("candle for {found} on {day} was passed to write_candles for {expected}")]
     WrongSymbol {

@@ -20,6 +20,10 @@
 //! - [`lease`]: run owners and heartbeats; runs of killed processes are marked `interrupted`.
 //! - [`runs`]: job run records and the append-only [`HistoryEntry`] log, filtered and paged
 //!   with [`HistoryFilter`].
+//! - [`orders`]: the order outbox — orders for a real venue planned once per decision
+//!   ([`PlannedOrder`]), saved with a compare-and-set on the stored state so one process sends
+//!   an order and a final order never changes ([`SavedOrder`]), their fills stored once by
+//!   trade id, listed with [`OrderFilter`].
 //! - [`saved`]: backtests saved from the dashboard ([`SavedBacktest`]), their request and
 //!   summary kept as JSON.
 //! - [`trading`]: the trading ledger — the paper account ([`AccountState`]), decisions keyed by
@@ -56,6 +60,7 @@ pub mod error;
 pub mod instruments;
 pub mod lease;
 pub mod migrate;
+pub mod orders;
 pub mod runs;
 pub mod saved;
 pub mod secrets;
@@ -65,6 +70,7 @@ pub use candles::{CandleConflict, CandleWrite, Coverage, HistoryEvent};
 pub use connect::{ConnectOptions, Db, POSTGRES_ACQUIRE_TIMEOUT, POSTGRES_CONNECT_TIMEOUT, Store};
 pub use error::{StorageProblem, StoreError};
 pub use lease::{AbandonedRun, HEARTBEAT_EVERY, RUN_LEASE, RunLease, process_owner};
+pub use orders::{OrderFilter, PlannedOrder, SavedOrder};
 pub use runs::{HistoryEntry, HistoryFilter};
 pub use saved::SavedBacktest;
 pub use trading::{

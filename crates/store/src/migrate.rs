@@ -54,6 +54,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0006_sizing_equity.sql"),
         postgres: include_str!("../migrations/postgres/0006_sizing_equity.sql"),
     },
+    Step {
+        version: 7,
+        description: "orders",
+        sqlite: include_str!("../migrations/sqlite/0007_orders.sql"),
+        postgres: include_str!("../migrations/postgres/0007_orders.sql"),
+    },
 ];
 
 /// Which dialect of the migrations to build.
