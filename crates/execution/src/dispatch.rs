@@ -19,9 +19,7 @@ use barter_core::order::{Order, OrderError, OrderEvent, OrderState, VenueReport}
 use rust_decimal::Decimal;
 
 use crate::outbox::{Outbox, OutboxError};
-use crate::venue::{MarketReference, Venue, VenueError};
-
-pub use crate::venue::LookupPolicy;
+use crate::venue::{LookupPolicy, MarketReference, Venue, VenueError};
 
 /// A step of the protocol that could not be completed; the stored order says where it stopped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -195,7 +193,10 @@ impl<'a> Dispatcher<'a> {
         match order.state() {
             OrderState::Submitted | OrderState::Unknown => {
                 if order.state() == OrderState::Submitted {
+                    // Saved on its own: the store lets an order become planned again only
+                    // from unknown, the state that says "sent, outcome not known".
                     apply(&mut order, OrderEvent::OutcomeUnknown)?;
+                    self.save(&order, true).await?;
                 }
                 apply(&mut order, OrderEvent::LookupNotFound)?;
                 self.save(&order, true).await?;
@@ -217,16 +218,19 @@ impl<'a> Dispatcher<'a> {
     ///
     /// # Errors
     /// The first failure to read or save; the orders resolved before it are saved.
-    pub async fn resolve_unresolved(&self, account: &str) -> Result<Vec<Resolution>, DispatchError> {
-        let orders = self
-            .outbox
-            .unresolved(account)
-            .await
-            .map_err(|source| DispatchError::Outbox {
-                client_order_id: format!("(account {account})"),
-                sent: false,
-                source,
-            })?;
+    pub async fn resolve_unresolved(
+        &self,
+        account: &str,
+    ) -> Result<Vec<Resolution>, DispatchError> {
+        let orders =
+            self.outbox
+                .unresolved(account)
+                .await
+                .map_err(|source| DispatchError::Outbox {
+                    client_order_id: format!("(account {account})"),
+                    sent: false,
+                    source,
+                })?;
         let mut resolutions = Vec::with_capacity(orders.len());
         for order in orders {
             resolutions.push(self.resolve(order).await?);

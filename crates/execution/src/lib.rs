@@ -7,17 +7,20 @@
 //! - [`paper`]: the paper venue, filling orders with the core's fill model (→ venue).
 //! - [`outbox`]: where orders are stored before and after every request (→ nothing here).
 //! - [`dispatch`]: the send-and-resolve protocol over a venue and an outbox (→ venue, outbox).
+//! - [`store_outbox`]: the outbox of the live jobs, over `barter_store::Store` (→ outbox).
 //!
-//! The store implements [`outbox::Outbox`] for the live jobs; tests use an in-memory one. The
-//! crate never reads the clock: waits between lookups are the only time it takes, and they are
-//! configured by the caller ([`dispatch::LookupPolicy`]).
+//! The clock is read only to timestamp saved orders; the waits between lookups are the
+//! venue's [`LookupPolicy`].
 
 pub mod dispatch;
 pub mod outbox;
 pub mod paper;
+pub mod store_outbox;
 pub mod venue;
 
-pub use dispatch::{DispatchError, Dispatcher, LookupPolicy};
+pub use dispatch::{DispatchError, Dispatcher, Resolution, Sent};
 pub use outbox::{Outbox, OutboxError};
 pub use paper::PaperVenue;
+pub use store_outbox::StoreOutbox;
+pub use venue::LookupPolicy;
 pub use venue::{MarketReference, Venue, VenueError};

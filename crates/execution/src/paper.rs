@@ -43,13 +43,20 @@ impl PaperVenue {
     ///
     /// # Errors
     /// The fill model's [`Refusal`] (the amount buys nothing, or beyond the decimal range).
-    pub fn fill(&self, order: &Order, market: &MarketReference) -> Result<(Fill, VenueReport), Refusal> {
+    pub fn fill(
+        &self,
+        order: &Order,
+        market: &MarketReference,
+    ) -> Result<(Fill, VenueReport), Refusal> {
         let next = market.next.as_ref();
         let fill = match (order.side(), order.amount()) {
-            (Side::Buy, OrderAmount::Quote(amount)) => {
-                self.model
-                    .buy(Sizing::Amount(amount), amount, amount, &market.decision, next)?
-            }
+            (Side::Buy, OrderAmount::Quote(amount)) => self.model.buy(
+                Sizing::Amount(amount),
+                amount,
+                amount,
+                &market.decision,
+                next,
+            )?,
             (Side::Buy, OrderAmount::Quantity(quantity)) => self.model.buy(
                 Sizing::Quantity(quantity),
                 Money(Decimal::MAX),
@@ -117,11 +124,13 @@ impl Venue for PaperVenue {
         order: &Order,
         market: &MarketReference,
     ) -> Result<VenueReport, VenueError> {
-        let (_, report) = self.fill(order, market).map_err(|refusal| VenueError::Refused {
-            venue: PAPER.to_owned(),
-            code: None,
-            reason: refusal.to_string(),
-        })?;
+        let (_, report) = self
+            .fill(order, market)
+            .map_err(|refusal| VenueError::Refused {
+                venue: PAPER.to_owned(),
+                code: None,
+                reason: refusal.to_string(),
+            })?;
         self.filled
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -17,8 +17,10 @@ use barter_core::order::{
 use barter_core::{Candle, CandleOrigin, Day, Money, Ohlcv, Price, Quantity, Symbol};
 use barter_execution::dispatch::Resolution;
 use barter_execution::{
-    Dispatcher, LookupPolicy, MarketReference, Outbox, OutboxError, PaperVenue, Venue, VenueError,
+    Dispatcher, LookupPolicy, MarketReference, Outbox, OutboxError, PaperVenue, StoreOutbox, Venue,
+    VenueError,
 };
+use barter_store::Store;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -50,7 +52,11 @@ impl Submit {
     fn places(self) -> bool {
         matches!(
             self,
-            Self::Answer | Self::PlaceThenDrop | Self::Place503 | Self::Place1007 | Self::PlaceThenTimeout
+            Self::Answer
+                | Self::PlaceThenDrop
+                | Self::Place503
+                | Self::Place1007
+                | Self::PlaceThenTimeout
         )
     }
 }
@@ -217,46 +223,44 @@ impl Venue for ScriptedVenue {
     }
 }
 
-/// The database, which survives a process dying; `crash_after` saves fail (the commit never
-/// happened) from the given count on, until the test "restarts" the process.
-#[derive(Default)]
-struct MemoryOutbox {
-    orders: Mutex<Vec<Order>>,
+/// The database through the real store, which survives a process dying; from the
+/// `crash_at`-th save on, saves fail without reaching it (the commit never happened), until
+/// the test "restarts" the process.
+struct Ledger {
+    outbox: StoreOutbox,
     saves: Mutex<u32>,
     crash_at: Mutex<Option<u32>>,
 }
 
-impl MemoryOutbox {
+impl Ledger {
+    fn new(store: Store) -> Self {
+        Self {
+            outbox: StoreOutbox::new(store),
+            saves: Mutex::new(0),
+            crash_at: Mutex::new(None),
+        }
+    }
+
     fn crash_at_save(&self, n: Option<u32>) {
         *self.crash_at.lock().unwrap_or_else(PoisonError::into_inner) = n;
         *self.saves.lock().unwrap_or_else(PoisonError::into_inner) = 0;
     }
 
-    /// Plans `order` unless its decision already has one (the store's unique key).
-    fn plan(&self, order: Order) -> Order {
-        let mut orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(stored) = orders
-            .iter()
-            .find(|o| o.client_order_id() == order.client_order_id())
-        {
-            return stored.clone();
-        }
-        orders.push(order.clone());
-        order
+    /// Plans `order` unless its decision already has one (the store's unique key decides).
+    async fn plan(&self, order: Order) -> Option<Order> {
+        self.outbox.plan(&order).await.ok()
     }
 
-    fn stored(&self, id: &ClientOrderId) -> Option<Order> {
-        self.orders
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .find(|o| o.client_order_id() == id)
-            .cloned()
+    async fn stored(&self, id: &ClientOrderId) -> Option<Order> {
+        self.outbox
+            .find("main", id.as_str())
+            .await
+            .expect("read orders")
     }
 }
 
 #[async_trait]
-impl Outbox for MemoryOutbox {
+impl Outbox for Ledger {
     async fn save(&self, order: &Order) -> Result<(), OutboxError> {
         {
             let mut saves = self.saves.lock().unwrap_or_else(PoisonError::into_inner);
@@ -270,30 +274,43 @@ impl Outbox for MemoryOutbox {
                 return Err(OutboxError::Store("the process died".into()));
             }
         }
-        let mut orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
-        let slot = orders
-            .iter_mut()
-            .find(|o| o.client_order_id() == order.client_order_id())
-            .ok_or_else(|| OutboxError::Store("saving an order that was never planned".into()))?;
-        if slot.state().is_terminal() && slot.state() != order.state() {
-            return Err(OutboxError::Conflict {
-                client_order_id: order.client_order_id().to_string(),
-                stored: slot.state().to_string(),
-            });
-        }
-        *slot = order.clone();
-        Ok(())
+        self.outbox.save(order).await
     }
 
     async fn unresolved(&self, account: &str) -> Result<Vec<Order>, OutboxError> {
-        Ok(self
-            .orders
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .filter(|o| o.account() == account && !o.state().is_terminal())
-            .cloned()
-            .collect())
+        self.outbox.unresolved(account).await
+    }
+}
+
+/// The backends every scenario runs on: SQLite always, PostgreSQL when
+/// `BARTER_TEST_POSTGRES_URL` is set (in a schema of its own, dropped afterwards).
+async fn on_every_backend<F, Fut>(scenario: F)
+where
+    F: Fn(Ledger) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    scenario(Ledger::new(
+        Store::connect("sqlite::memory:").await.expect("sqlite"),
+    ))
+    .await;
+    match std::env::var("BARTER_TEST_POSTGRES_URL") {
+        Ok(url) => {
+            static SCHEMA: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let schema = format!(
+                "barter_execution_{}_{}",
+                std::process::id(),
+                SCHEMA.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let store = Store::connect_postgres_in_schema(&url, &schema)
+                .await
+                .expect("postgres");
+            scenario(Ledger::new(store.clone())).await;
+            store.drop_schema().await.expect("drop the test schema");
+        }
+        Err(_) => eprintln!(
+            "SKIPPED postgres: BARTER_TEST_POSTGRES_URL is not set; the PostgreSQL variants of \
+             the exactly-once scenarios did not run"
+        ),
     }
 }
 
@@ -344,7 +361,7 @@ fn decision() -> Order {
 /// One daily run of a trading job, as the live job does it: resolve what earlier runs left
 /// open, then take today's decision (its key lets one order in) and send what is planned. A
 /// failed save ends the run, as the process dying would.
-async fn run(venue: &ScriptedVenue, outbox: &MemoryOutbox) {
+async fn run(venue: &ScriptedVenue, outbox: &Ledger) {
     let dispatcher = Dispatcher::new(venue, outbox);
     let Ok(resolutions) = dispatcher.resolve_unresolved("main").await else {
         return;
@@ -356,18 +373,26 @@ async fn run(venue: &ScriptedVenue, outbox: &MemoryOutbox) {
             return;
         }
     }
-    let order = outbox.plan(decision());
-    if order.state() == OrderState::Planned {
+    if let Some(order) = outbox.plan(decision()).await
+        && order.state() == OrderState::Planned
+    {
         let _ = dispatcher.send(order, &market()).await;
     }
 }
 
 /// The ledger equals the venue: the venue's order and the stored one agree on state, executed
 /// quantity and venue id, and the venue placed at most one order.
-fn assert_agree(venue: &ScriptedVenue, outbox: &MemoryOutbox) {
+async fn assert_agree(venue: &ScriptedVenue, outbox: &Ledger) {
     let id = decision().client_order_id().clone();
-    assert!(venue.placements(&id) <= 1, "placed {} times", venue.placements(&id));
-    let stored = outbox.stored(&id).expect("the decision's order is stored");
+    assert!(
+        venue.placements(&id) <= 1,
+        "placed {} times",
+        venue.placements(&id)
+    );
+    let stored = outbox
+        .stored(&id)
+        .await
+        .expect("the decision's order is stored");
     match venue.record(&id) {
         Some(record) => {
             assert_eq!(stored.state(), record.state, "{stored:?}");
@@ -375,7 +400,10 @@ fn assert_agree(venue: &ScriptedVenue, outbox: &MemoryOutbox) {
             assert_eq!(stored.venue_order_id(), record.venue_order_id.as_deref());
         }
         None => assert!(
-            matches!(stored.state(), OrderState::Rejected | OrderState::Unknown | OrderState::Planned),
+            matches!(
+                stored.state(),
+                OrderState::Rejected | OrderState::Unknown | OrderState::Planned
+            ),
             "the venue has no order but the ledger says {}",
             stored.state()
         ),
@@ -390,108 +418,156 @@ async fn every_lost_answer_is_found_by_lookup_and_never_sent_twice() {
         Submit::Place1007,
         Submit::PlaceThenTimeout,
     ] {
-        let venue = ScriptedVenue::new(&[behaviour], 0);
-        let outbox = MemoryOutbox::default();
-        run(&venue, &outbox).await;
-        let id = decision().client_order_id().clone();
-        assert_eq!(outbox.stored(&id).map(|o| o.state()), Some(OrderState::Unknown), "{behaviour:?}");
-        run(&venue, &outbox).await;
-        run(&venue, &outbox).await;
-        assert_eq!(venue.placements(&id), 1, "{behaviour:?}");
-        assert_eq!(outbox.stored(&id).map(|o| o.state()), Some(OrderState::Filled), "{behaviour:?}");
-        assert_agree(&venue, &outbox);
+        on_every_backend(|outbox| async move {
+            let venue = ScriptedVenue::new(&[behaviour], 0);
+            run(&venue, &outbox).await;
+            let id = decision().client_order_id().clone();
+            let state = outbox.stored(&id).await.map(|o| o.state());
+            assert_eq!(state, Some(OrderState::Unknown), "{behaviour:?}");
+            run(&venue, &outbox).await;
+            run(&venue, &outbox).await;
+            assert_eq!(venue.placements(&id), 1, "{behaviour:?}");
+            let state = outbox.stored(&id).await.map(|o| o.state());
+            assert_eq!(state, Some(OrderState::Filled), "{behaviour:?}");
+            assert_agree(&venue, &outbox).await;
+        })
+        .await;
     }
 }
 
 #[tokio::test]
 async fn an_order_that_never_arrived_is_sent_again_with_the_same_id_once_lookups_agree() {
-    for behaviour in [Submit::NotPlaced503, Submit::NotPlacedTimeout, Submit::RateLimited] {
-        let venue = ScriptedVenue::new(&[behaviour], 0);
-        let outbox = MemoryOutbox::default();
-        run(&venue, &outbox).await;
-        let id = decision().client_order_id().clone();
-        assert_eq!(venue.placements(&id), 0, "{behaviour:?}");
-        run(&venue, &outbox).await;
-        assert_eq!(venue.placements(&id), 1, "{behaviour:?}");
-        let stored = outbox.stored(&id).expect("stored");
-        assert_eq!(stored.state(), OrderState::Filled);
-        assert_eq!(stored.client_order_id(), &id, "the same client order id");
-        assert_agree(&venue, &outbox);
+    for behaviour in [
+        Submit::NotPlaced503,
+        Submit::NotPlacedTimeout,
+        Submit::RateLimited,
+    ] {
+        on_every_backend(|outbox| async move {
+            let venue = ScriptedVenue::new(&[behaviour], 0);
+            run(&venue, &outbox).await;
+            let id = decision().client_order_id().clone();
+            assert_eq!(venue.placements(&id), 0, "{behaviour:?}");
+            run(&venue, &outbox).await;
+            assert_eq!(venue.placements(&id), 1, "{behaviour:?}");
+            let stored = outbox.stored(&id).await.expect("stored");
+            assert_eq!(stored.state(), OrderState::Filled);
+            assert_eq!(stored.client_order_id(), &id, "the same client order id");
+            assert_agree(&venue, &outbox).await;
+        })
+        .await;
     }
 }
 
 #[tokio::test]
 async fn an_order_invisible_to_its_first_lookups_is_not_mistaken_for_a_missing_one() {
     // -2013 twice, then found: three lookups in a row must all miss before a resend.
-    let venue = ScriptedVenue::new(&[Submit::PlaceThenDrop], 2);
-    let outbox = MemoryOutbox::default();
-    run(&venue, &outbox).await;
-    run(&venue, &outbox).await;
-    let id = decision().client_order_id().clone();
-    assert_eq!(venue.placements(&id), 1);
-    assert_eq!(outbox.stored(&id).map(|o| o.state()), Some(OrderState::Filled));
-    assert_agree(&venue, &outbox);
+    on_every_backend(|outbox| async move {
+        let venue = ScriptedVenue::new(&[Submit::PlaceThenDrop], 2);
+        run(&venue, &outbox).await;
+        run(&venue, &outbox).await;
+        let id = decision().client_order_id().clone();
+        assert_eq!(venue.placements(&id), 1);
+        let state = outbox.stored(&id).await.map(|o| o.state());
+        assert_eq!(state, Some(OrderState::Filled));
+        assert_agree(&venue, &outbox).await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_refused_order_is_final_and_never_retried() {
-    let venue = ScriptedVenue::new(&[Submit::Refuse], 0);
-    let outbox = MemoryOutbox::default();
-    run(&venue, &outbox).await;
-    run(&venue, &outbox).await;
-    let id = decision().client_order_id().clone();
-    let stored = outbox.stored(&id).expect("stored");
-    assert_eq!(stored.state(), OrderState::Rejected);
-    assert!(
-        stored.reason().is_some_and(|r| r.contains("insufficient balance") && r.contains("-2010")),
-        "{:?}",
-        stored.reason()
-    );
-    assert_eq!(venue.placements(&id), 0);
+    on_every_backend(|outbox| async move {
+        let venue = ScriptedVenue::new(&[Submit::Refuse], 0);
+        run(&venue, &outbox).await;
+        run(&venue, &outbox).await;
+        let id = decision().client_order_id().clone();
+        let stored = outbox.stored(&id).await.expect("stored");
+        assert_eq!(stored.state(), OrderState::Rejected);
+        assert!(
+            stored
+                .reason()
+                .is_some_and(|r| r.contains("insufficient balance") && r.contains("-2010")),
+            "{:?}",
+            stored.reason()
+        );
+        assert_eq!(venue.placements(&id), 0);
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn dying_at_any_save_leaves_one_order_at_the_venue() {
     // Save 1: the submitted state (before the request); save 2: the answer.
     for crash in [1, 2] {
-        let venue = ScriptedVenue::new(&[Submit::Answer], 0);
-        let outbox = MemoryOutbox::default();
-        outbox.crash_at_save(Some(crash));
-        run(&venue, &outbox).await;
-        let id = decision().client_order_id().clone();
-        let expected = if crash == 1 { 0 } else { 1 };
-        assert_eq!(venue.placements(&id), expected, "crash at save {crash}");
-        outbox.crash_at_save(None);
-        run(&venue, &outbox).await;
-        assert_eq!(venue.placements(&id), 1, "crash at save {crash}");
-        assert_eq!(outbox.stored(&id).map(|o| o.state()), Some(OrderState::Filled));
-        assert_agree(&venue, &outbox);
+        on_every_backend(|outbox| async move {
+            let venue = ScriptedVenue::new(&[Submit::Answer], 0);
+            outbox.crash_at_save(Some(crash));
+            run(&venue, &outbox).await;
+            let id = decision().client_order_id().clone();
+            let expected = if crash == 1 { 0 } else { 1 };
+            assert_eq!(venue.placements(&id), expected, "crash at save {crash}");
+            outbox.crash_at_save(None);
+            run(&venue, &outbox).await;
+            assert_eq!(venue.placements(&id), 1, "crash at save {crash}");
+            let state = outbox.stored(&id).await.map(|o| o.state());
+            assert_eq!(state, Some(OrderState::Filled));
+            assert_agree(&venue, &outbox).await;
+        })
+        .await;
     }
 }
 
 #[tokio::test]
 async fn a_lookup_that_fails_leaves_the_order_for_the_next_run() {
-    let venue = ScriptedVenue::new(&[Submit::PlaceThenDrop], 0);
-    let outbox = MemoryOutbox::default();
-    run(&venue, &outbox).await;
-    venue.fail_next_lookups(&[true]);
-    run(&venue, &outbox).await;
-    let id = decision().client_order_id().clone();
-    assert_eq!(outbox.stored(&id).map(|o| o.state()), Some(OrderState::Unknown));
-    run(&venue, &outbox).await;
-    assert_eq!(venue.placements(&id), 1);
-    assert_eq!(outbox.stored(&id).map(|o| o.state()), Some(OrderState::Filled));
+    on_every_backend(|outbox| async move {
+        let venue = ScriptedVenue::new(&[Submit::PlaceThenDrop], 0);
+        run(&venue, &outbox).await;
+        venue.fail_next_lookups(&[true]);
+        run(&venue, &outbox).await;
+        let id = decision().client_order_id().clone();
+        let state = outbox.stored(&id).await.map(|o| o.state());
+        assert_eq!(state, Some(OrderState::Unknown));
+        run(&venue, &outbox).await;
+        assert_eq!(venue.placements(&id), 1);
+        let state = outbox.stored(&id).await.map(|o| o.state());
+        assert_eq!(state, Some(OrderState::Filled));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_processes_sending_one_planned_order_send_it_once() {
+    on_every_backend(|outbox| async move {
+        let venue = ScriptedVenue::new(&[], 0);
+        let order = outbox.plan(decision()).await.expect("planned");
+        let dispatcher = Dispatcher::new(&venue, &outbox);
+        let market = market();
+        let (first, second) = tokio::join!(
+            dispatcher.send(order.clone(), &market),
+            dispatcher.send(order.clone(), &market)
+        );
+        assert!(first.is_ok() != second.is_ok(), "{first:?} / {second:?}");
+        let id = decision().client_order_id().clone();
+        assert_eq!(venue.placements(&id), 1);
+        assert_agree(&venue, &outbox).await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_paper_venue_fills_as_the_fill_model_does_and_answers_lookups() {
-    let model = FillModel::new(dec!(10), dec!(5), FillTiming::NextOpen, QuantityRounding::Fractional(8))
-        .expect("model");
+    let model = FillModel::new(
+        dec!(10),
+        dec!(5),
+        FillTiming::NextOpen,
+        QuantityRounding::Fractional(8),
+    )
+    .expect("model");
     let venue = PaperVenue::new(model);
-    let outbox = MemoryOutbox::default();
+    let outbox = Ledger::new(Store::connect("sqlite::memory:").await.expect("sqlite"));
     let mut market = market();
     market.next = Some(candle("2026-12-07", dec!(50500), dec!(51000)));
-    let order = outbox.plan(decision());
+    let order = outbox.plan(decision()).await.expect("planned");
     let (expected, _) = venue.fill(&order, &market).expect("fills");
     let sent = Dispatcher::new(&venue, &outbox)
         .send(order.clone(), &market)
@@ -504,10 +580,24 @@ async fn the_paper_venue_fills_as_the_fill_model_does_and_answers_lookups() {
     assert_eq!(fill.fee, expected.fee.0);
     assert_eq!(fill.fee_asset, "USDT");
     // The fee is in the quote currency, so the whole quantity is received.
-    assert_eq!(sent.order.net_quantity("BTC").expect("net"), expected.quantity);
+    assert_eq!(
+        sent.order.net_quantity("BTC").expect("net"),
+        expected.quantity
+    );
     let cost = expected.gross.0 + expected.fee.0;
-    assert!(cost <= dec!(500), "spends at most the amount, fee included: {cost}");
+    assert!(
+        cost <= dec!(500),
+        "spends at most the amount, fee included: {cost}"
+    );
     assert!(venue.lookup(&order).await.expect("lookup").is_some());
+    let stored = outbox
+        .stored(order.client_order_id())
+        .await
+        .expect("stored");
+    assert_eq!(
+        stored, sent.order,
+        "the ledger holds what the venue answered"
+    );
 }
 
 fn behaviour() -> impl Strategy<Value = Submit> {
@@ -536,11 +626,11 @@ proptest! {
         lookup_failures in prop::collection::vec(any::<bool>(), 0..6),
         invisible in 0_u32..3,
     ) {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         runtime.block_on(async {
             let venue = ScriptedVenue::new(&script, invisible);
             venue.fail_next_lookups(&lookup_failures);
-            let outbox = MemoryOutbox::default();
+            let outbox = Ledger::new(Store::connect("sqlite::memory:").await.expect("sqlite"));
             let id = decision().client_order_id().clone();
             for crash in &crashes {
                 outbox.crash_at_save(*crash);
@@ -554,8 +644,8 @@ proptest! {
                 run(&venue, &outbox).await;
             }
             prop_assert_eq!(venue.placements(&id), 1);
-            prop_assert_eq!(outbox.stored(&id).map(|o| o.state()), Some(OrderState::Filled));
-            assert_agree(&venue, &outbox);
+            prop_assert_eq!(outbox.stored(&id).await.map(|o| o.state()), Some(OrderState::Filled));
+            assert_agree(&venue, &outbox).await;
             Ok(())
         })?;
     }
