@@ -15,7 +15,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use barter_core::{Candle, CandleOrigin, Instrument, Ohlcv, SourceKind, decimal_from_f64};
-use reqwest::{StatusCode, Url};
+use barter_http::{StatusCode, Url};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -21,8 +21,8 @@ use std::fmt;
 
 use async_trait::async_trait;
 use barter_core::{Candle, CandleOrigin, Day, Instrument, Ohlcv, SourceKind, decimal_from_f64};
+use barter_http::{StatusCode, Url};
 use chrono::Days;
-use reqwest::{StatusCode, Url};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -9,13 +9,13 @@
 //! - [`csv_file`]: a CSV file per instrument, also the parser behind `sample`.
 //! - [`coingecko`]: CoinGecko API v3, Demo/keyless and Pro plans.
 //! - [`binance`]: Binance public spot klines.
-//! - `http`: the paced, retrying HTTP client the network sources share.
-//! - [`excerpt`]: the short, printable quotes of input that errors carry.
+//! - `http`: the network sources' wrapper of the shared paced, retrying [`barter_http`] client.
+//! - [`excerpt`](mod@excerpt): the short, printable quotes of input that errors carry (re-exported from
+//!   `barter-http`, which quotes bodies the same way).
 
 pub mod binance;
 pub mod coingecko;
 pub mod csv_file;
-pub mod excerpt;
 mod http;
 pub mod sample;
 
@@ -23,11 +23,11 @@ use async_trait::async_trait;
 use barter_core::{Candle, CandleError, Day, Instrument, SourceKind, Symbol};
 use chrono::{DateTime, Utc};
 
+pub use barter_http::{MAX_RESPONSE_BYTES, excerpt};
 pub use binance::{BinanceConfig, BinanceSource};
 pub use coingecko::{CoinGeckoConfig, CoinGeckoPlan, CoinGeckoSource};
 pub use csv_file::CsvSource;
-pub use excerpt::excerpt;
-pub use http::{ConfigError, MAX_RESPONSE_BYTES};
+pub use http::ConfigError;
 pub use sample::{SampleConfig, SampleSource};
 
 /// What a sync asks a source for.
