@@ -390,6 +390,8 @@ fn every_command_has_help() {
         vec!["sync", "--help"],
         vec!["candles", "--help"],
         vec!["runs", "--help"],
+        vec!["halt", "--help"],
+        vec!["resume", "--help"],
         vec!["db", "migrate", "--help"],
     ] {
         let out = barter(dir.path(), &args);
@@ -499,6 +501,43 @@ fn environment_variables_override_the_file() {
         "a fresh database was used"
     );
     assert!(dir.path().join("elsewhere.db").is_file());
+}
+
+#[test]
+fn halt_and_resume_are_kept_in_the_database_and_said_before_trading() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = barter(dir.path(), &["halt", "--reason", "venue incident"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("HALTED") && stdout(&out).contains("venue incident"),
+        "{}",
+        stdout(&out)
+    );
+    let state = json(&barter(dir.path(), &["--json", "halt"]));
+    assert_eq!(state["halted"], true);
+    assert_eq!(state["reason"], "venue incident", "the first reason stays");
+    assert_eq!(state["changed_by"], "cli");
+    let trade = barter(dir.path(), &["trade"]);
+    assert!(
+        stderr(&trade).contains("HALTED"),
+        "a trade job says new entries are halted: {}",
+        stderr(&trade)
+    );
+    let resumed = barter(dir.path(), &["resume"]);
+    assert!(resumed.status.success());
+    assert!(
+        stdout(&resumed).contains("new entries allowed"),
+        "{}",
+        stdout(&resumed)
+    );
+    let too_long = "x".repeat(501);
+    let refused = barter(dir.path(), &["halt", "--reason", &too_long]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("at most 500"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 #[test]

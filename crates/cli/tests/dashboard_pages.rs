@@ -831,3 +831,44 @@ fn form_urlencoded_encode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn the_overview_halts_and_resumes_new_entries() {
+    let server = Server::sqlite(Config::default(), Options::default()).await;
+    let browser = server.sign_in().await;
+    let (status, page) = browser.get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Halt new entries"), "{page}");
+    assert!(page.contains("new entries allowed"), "{page}");
+
+    // Without the session's CSRF token nothing changes.
+    let forged = Browser::client()
+        .post(server.url("/halt"))
+        .header("cookie", &browser.cookie)
+        .form(&[("reason", "forged")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(!server.store.trading_halt().await.expect("read").halted);
+
+    let halted = browser
+        .post_form("/halt", &[("reason", "<b>incident</b>")])
+        .await;
+    assert_eq!(halted.status(), StatusCode::SEE_OTHER);
+    let state = server.store.trading_halt().await.expect("read");
+    assert!(state.halted);
+    assert_eq!(state.changed_by.as_deref(), Some("dashboard"));
+    let (_, page) = browser.get("/").await;
+    assert!(page.contains("New entries halted"), "{page}");
+    assert!(page.contains("Resume new entries"), "{page}");
+    assert!(
+        page.contains("incident") && !page.contains("<b>incident</b>"),
+        "the reason is escaped: {page}"
+    );
+
+    let resumed = browser.post_form("/resume", &[]).await;
+    assert_eq!(resumed.status(), StatusCode::SEE_OTHER);
+    assert!(!server.store.trading_halt().await.expect("read").halted);
+    server.shutdown().await;
+}

@@ -212,9 +212,57 @@ async fn the_api_behaves_the_same_on_postgres() {
     store.drop_schema().await.expect("drop the test schema");
 }
 
+/// The kill switch over HTTP: halting with or without a reason, the first reason kept, bad
+/// bodies refused by field, and the state shared with every other process through the store.
+async fn halt_and_resume(server: &Server) {
+    let (status, body) = server.get("/api/halt").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["halted"], false);
+    // No body at all: halts without a reason.
+    let response = reqwest::Client::new()
+        .post(server.url("/api/halt"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = server.post("/api/halt", json!({"reason": "ignored"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["halted"], true);
+    assert_eq!(
+        body["reason"],
+        Value::Null,
+        "halting twice keeps the first state"
+    );
+    assert_eq!(body["changed_by"], "api");
+    let (status, body) = server.post("/api/resume", json!({})).await;
+    assert_eq!((status, &body["halted"]), (StatusCode::OK, &json!(false)));
+    let (status, body) = server
+        .post("/api/halt", json!({"reason": "venue incident"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["reason"], "venue incident");
+    let (status, body) = server.post("/api/halt", json!({"why": "x"})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+    assert!(body.to_string().contains("why"), "{body}");
+    let long = "x".repeat(501);
+    let (status, body) = server.post("/api/halt", json!({"reason": long})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+    assert!(body.to_string().contains("reason"), "{body}");
+    let (status, body) = server.post("/api/resume", json!({})).await;
+    assert_eq!((status, &body["halted"]), (StatusCode::OK, &json!(false)));
+}
+
 /// Registers instruments, runs the daily job, reads everything back, removes one instrument,
 /// and scrapes the metrics.
 async fn manage_and_run(server: Server) {
+    halt_and_resume(&server).await;
     for symbol in ["BTC", "ETH"] {
         let (status, body) = server
             .post(

@@ -417,3 +417,100 @@ async fn a_rule_naming_another_instrument_reads_its_candles_in_both_jobs() {
         .expect("close");
     assert_eq!(outcomes(&close), ["follow-btc ETH closed"]);
 }
+
+#[tokio::test]
+async fn a_halt_stops_new_entries_in_every_process_while_exits_continue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with(dir.path(), &["BTC"]).await;
+    let first_day = at("2024-01-02");
+    sync_until(&store, first_day).await;
+    // BTC is bought before the halt; its exit must still happen while halted.
+    let btc_only = trading(
+        &["BTC"],
+        vec![strategy("always", "close > 0", Some("close > 0"))],
+    );
+    let opened = sync_new_trades(&store, &btc_only, first_day)
+        .await
+        .expect("trade");
+    assert_eq!(outcomes(&opened), ["always BTC opened"]);
+    let eth = barter_sources::sample::instruments()
+        .into_iter()
+        .find(|i| i.symbol.as_str() == "ETH")
+        .expect("the sample has ETH");
+    store.add_instrument(&eth).await.expect("add ETH");
+
+    // Another process (the CLI, the API) halts through the same database.
+    let other = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .expect("second connection");
+    let state = barter_service::halt::halt(&other, Some("exchange incident"), "test", first_day)
+        .await
+        .expect("halt");
+    assert!(state.halted);
+    let again = barter_service::halt::halt(&other, Some("another reason"), "test", first_day)
+        .await
+        .expect("halting twice");
+    assert_eq!(
+        again.reason.as_deref(),
+        Some("exchange incident"),
+        "the first reason stays"
+    );
+
+    let next_day = at("2024-01-03");
+    sync_until(&store, next_day).await;
+    let both = trading(
+        &["BTC", "ETH"],
+        vec![strategy("always", "close > 0", Some("close > 0"))],
+    );
+    let halted = sync_new_trades(&store, &both, next_day)
+        .await
+        .expect("trade while halted");
+    let eth = items(&halted)
+        .iter()
+        .find(|i| i.symbol.as_str() == "ETH")
+        .expect("an ETH item");
+    assert_eq!(eth.outcome, "skipped");
+    assert!(
+        eth.explanation.contains("halted") && eth.explanation.contains("exchange incident"),
+        "{}",
+        eth.explanation
+    );
+    let open = store
+        .positions(Some(PositionStatus::Open))
+        .await
+        .expect("positions");
+    assert_eq!(open.len(), 1, "nothing opened while halted: {open:?}");
+
+    let closed = sync_close_positions(&store, &both, next_day)
+        .await
+        .expect("close while halted");
+    assert_eq!(
+        outcomes(&closed),
+        ["always BTC closed"],
+        "exits continue while halted"
+    );
+
+    let halt_events = store
+        .history_filtered(&barter_store::HistoryFilter {
+            kind: Some(barter_store::halt::EVENT_HALTED.into()),
+            limit: 10,
+            ..barter_store::HistoryFilter::default()
+        })
+        .await
+        .expect("history");
+    assert_eq!(halt_events.len(), 1, "halting twice records one change");
+
+    barter_service::halt::resume(&other, "test", next_day)
+        .await
+        .expect("resume");
+    let day_after = at("2024-01-04");
+    sync_until(&store, day_after).await;
+    let resumed = sync_new_trades(&store, &both, day_after)
+        .await
+        .expect("trade after resume");
+    assert!(
+        outcomes(&resumed).contains(&"always ETH opened".to_owned()),
+        "{:?}",
+        outcomes(&resumed)
+    );
+}

@@ -20,6 +20,7 @@ pub mod client;
 mod connections;
 mod dashboard;
 pub mod error;
+mod halt_routes;
 mod job_registry;
 mod job_routes;
 pub mod metrics;
@@ -84,6 +85,7 @@ pub fn router(state: AppState) -> Router {
     let api = api::routes()
         .route("/openapi.json", axum::routing::get(openapi::openapi_json))
         .merge(job_routes::routes())
+        .merge(halt_routes::routes())
         .merge(backtests::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     let scrape = Router::new()

@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::{api, backtests, job_routes, schema};
+use crate::{api, backtests, halt_routes, job_routes, schema};
 
 /// The name of the bearer security scheme in the document.
 const BEARER: &str = "bearer";
@@ -44,6 +44,9 @@ const BEARER: &str = "bearer";
         api::strategies,
         api::check_strategies,
         api::account,
+        halt_routes::state_of_halt,
+        halt_routes::halt,
+        halt_routes::resume,
         job_routes::sync_data,
         job_routes::sync_new_trades,
         job_routes::sync_close_positions,

@@ -325,3 +325,17 @@ pub struct Backtest {
     /// Only when `failed`.
     pub error: Option<crate::error::ErrorDetail>,
 }
+
+/// The kill switch (`GET /api/halt`, and the answer of `POST /api/halt` and `/api/resume`).
+#[derive(ToSchema)]
+pub struct TradingHalt {
+    /// Whether new entries are halted; exits and reconciliation always continue.
+    pub halted: bool,
+    /// Why, as given when halting.
+    pub reason: Option<String>,
+    /// Who changed it last: `cli`, `api` or `dashboard` (absent when it never changed).
+    #[schema(example = "api")]
+    pub changed_by: Option<String>,
+    /// When it changed last (RFC 3339, UTC).
+    pub changed_at: Option<String>,
+}

@@ -8,6 +8,7 @@
 //! - [`control`]: what a running job and its caller share: [`control::Job`], signals, heartbeat.
 //! - [`source_set`]: the configured data sources, one per [`barter_core::SourceKind`] (→ config).
 //! - [`data_files`]: which CSV files an instrument may name.
+//! - [`halt`]: the kill switch: halt and resume new entries, for every process at once.
 //! - [`instruments`]: registering an instrument from the CLI's, API's or dashboard's fields.
 //! - [`sync`]: the `sync_data` job (daily candle sync for every active instrument) (→ control).
 //! - [`trading`]: the `sync_new_trades` and `sync_close_positions` jobs (→ config, control, sync).
@@ -20,6 +21,7 @@ pub mod backtest;
 pub mod config;
 pub mod control;
 pub mod data_files;
+pub mod halt;
 pub mod instruments;
 pub mod jobs;
 pub mod schedule;

@@ -436,6 +436,20 @@ pub async fn sync_new_trades_with(
                 state.record(record, label).await?;
                 continue;
             }
+            // The kill switch is read for every passing entry (they are few), so a halt set
+            // while the job runs stops the entries after it, in this process and every other.
+            let halt = store.trading_halt().await?;
+            if halt.halted {
+                record.outcome = DecisionOutcome::Skipped;
+                record.detail["skipped"] = json!({
+                    "reason": "halted",
+                    "halted_at": halt.changed_at,
+                    "halt_reason": halt.reason,
+                });
+                record.detail["explanation"] = json!(crate::halt::refusal(name, symbol, &halt));
+                state.record(record, "skipped").await?;
+                continue;
+            }
             let decided_on = view
                 .latest(symbol)
                 .context("the decision candle is visible")?;

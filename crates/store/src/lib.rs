@@ -17,6 +17,8 @@
 //!   and candle reads ([`Coverage`], stored days, last complete day).
 //! - [`bounds`]: the limits on stored messages (run errors, reports, history details), applied
 //!   by every write so no caller can store a 200 MB error.
+//! - [`halt`]: the kill switch ([`TradingHalt`]): new entries halted for every process sharing
+//!   the database, each change in the history.
 //! - [`lease`]: run owners and heartbeats; runs of killed processes are marked `interrupted`.
 //! - [`runs`]: job run records and the append-only [`HistoryEntry`] log, filtered and paged
 //!   with [`HistoryFilter`].
@@ -57,6 +59,7 @@ pub mod candles;
 pub mod codec;
 pub mod connect;
 pub mod error;
+pub mod halt;
 pub mod instruments;
 pub mod lease;
 pub mod migrate;
@@ -69,6 +72,7 @@ pub mod trading;
 pub use candles::{CandleConflict, CandleWrite, Coverage, HistoryEvent};
 pub use connect::{ConnectOptions, Db, POSTGRES_ACQUIRE_TIMEOUT, POSTGRES_CONNECT_TIMEOUT, Store};
 pub use error::{StorageProblem, StoreError};
+pub use halt::TradingHalt;
 pub use lease::{AbandonedRun, HEARTBEAT_EVERY, RUN_LEASE, RunLease, process_owner};
 pub use orders::{OrderFilter, PlannedOrder, SavedOrder};
 pub use runs::{HistoryEntry, HistoryFilter};

@@ -60,6 +60,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0007_orders.sql"),
         postgres: include_str!("../migrations/postgres/0007_orders.sql"),
     },
+    Step {
+        version: 8,
+        description: "trading halt",
+        sqlite: include_str!("../migrations/sqlite/0008_trading_halt.sql"),
+        postgres: include_str!("../migrations/postgres/0008_trading_halt.sql"),
+    },
 ];
 
 /// Which dialect of the migrations to build.

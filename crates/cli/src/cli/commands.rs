@@ -122,6 +122,21 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             output::candles(cli.json, &candles)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Halt { reason } => {
+            let config = load_config(&cli)?;
+            let store = open_store(&config).await?;
+            let state =
+                barter_service::halt::halt(&store, reason.as_deref(), "cli", Utc::now()).await?;
+            output::halt(cli.json, &state)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Resume => {
+            let config = load_config(&cli)?;
+            let store = open_store(&config).await?;
+            let state = barter_service::halt::resume(&store, "cli", Utc::now()).await?;
+            output::halt(cli.json, &state)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Runs { limit } => {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;

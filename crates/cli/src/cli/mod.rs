@@ -145,6 +145,14 @@ pub enum Command {
         /// The position id (see `barter positions`).
         position: i64,
     },
+    /// Halt new entries at once, for every process sharing the database (exits continue).
+    Halt {
+        /// Why, kept with the halt and in the history (at most 500 characters).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Allow new entries again after `barter halt`.
+    Resume,
     /// Show an instrument's stored candles.
     Candles {
         /// The instrument symbol.

@@ -273,3 +273,12 @@ impl SyncProgress for ProgressReporter {
         }
     }
 }
+
+/// The kill switch's state after `barter halt` or `barter resume`.
+pub fn halt(json: bool, state: &barter_store::TradingHalt) -> anyhow::Result<()> {
+    if json {
+        return print_json(state);
+    }
+    outln!("{}", barter_service::halt::describe(state))?;
+    Ok(())
+}

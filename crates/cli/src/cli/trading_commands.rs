@@ -69,6 +69,15 @@ const REPLAY_TIME: NaiveTime = match NaiveTime::from_hms_opt(0, 10, 0) {
     None => NaiveTime::MIN,
 };
 
+/// Says on stderr that new entries are halted, before a job that would take them.
+async fn warn_if_halted(store: &Store) -> anyhow::Result<()> {
+    let state = store.trading_halt().await?;
+    if state.halted {
+        eprintln!("note: {}", barter_service::halt::describe(&state));
+    }
+    Ok(())
+}
+
 async fn trading(config: &Config, store: &Store) -> anyhow::Result<Trading> {
     Trading::for_store(config, store).await
 }
@@ -88,6 +97,7 @@ pub(super) async fn dispatch(
 ) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Trade => {
+            warn_if_halted(store).await?;
             let run = sync_new_trades(store, &trading(config, store).await?, Utc::now()).await?;
             output::decision_run(cli.json, &run)?;
             Ok(status(&[&run]))
@@ -98,7 +108,10 @@ pub(super) async fn dispatch(
             output::decision_run(cli.json, &run)?;
             Ok(status(&[&run]))
         }
-        Command::Run(args) => run(cli, config, store, args).await,
+        Command::Run(args) => {
+            warn_if_halted(store).await?;
+            run(cli, config, store, args).await
+        }
         Command::Strategies(StrategiesCommand::List) => {
             output::strategies(cli.json, &config.strategies)?;
             Ok(ExitCode::SUCCESS)

@@ -4,11 +4,12 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::get;
-use axum::{Extension, Router};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
 use barter_core::Money;
 use chrono::Utc;
+use serde::Deserialize;
 use serde_json::json;
 
 use super::currency::Currencies;
@@ -19,9 +20,45 @@ use crate::state::AppState;
 use barter_service::schedule::Schedule;
 use barter_service::views::Ledger;
 
-/// The overview route.
+/// The overview route, and the kill switch's buttons on it.
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/", get(overview))
+    Router::new()
+        .route("/", get(overview))
+        .route("/halt", post(halt))
+        .route("/resume", post(resume))
+}
+
+/// The kill switch as the overview shows it.
+pub(super) struct HaltView {
+    /// Whether new entries are halted.
+    pub halted: bool,
+    /// One line saying so, with since when, by whom and why.
+    pub line: String,
+}
+
+/// The halt form's fields (besides the CSRF token the guard checks).
+#[derive(Debug, Deserialize)]
+pub(super) struct HaltForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /halt`: halts new entries, then back to the overview.
+async fn halt(
+    State(state): State<AppState>,
+    Form(form): Form<HaltForm>,
+) -> Result<Response, PageError> {
+    let reason = Some(form.reason.trim()).filter(|r| !r.is_empty());
+    barter_service::halt::halt(state.store(), reason, "dashboard", Utc::now())
+        .await
+        .map_err(|e| PageError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")))?;
+    Ok(Redirect::to("/").into_response())
+}
+
+/// `POST /resume`: lets new entries through again, then back to the overview.
+async fn resume(State(state): State<AppState>) -> Result<Response, PageError> {
+    barter_service::halt::resume(state.store(), "dashboard", Utc::now()).await?;
+    Ok(Redirect::to("/").into_response())
 }
 
 /// An open position as the overview lists it.
@@ -71,6 +108,7 @@ struct OverviewPage {
     runs: Vec<RunRow>,
     next_run: Option<String>,
     equity_json: String,
+    halt: HaltView,
 }
 
 /// `GET /`: the overview.
@@ -88,6 +126,11 @@ async fn overview(
     let open = ledger.open_positions();
     let curve = ledger.equity_curve(store).await?;
     let runs = store.runs(10).await?;
+    let halt_state = store.trading_halt().await?;
+    let halt = HaltView {
+        halted: halt_state.halted,
+        line: barter_service::halt::describe(&halt_state),
+    };
     let next_run = Schedule::from_config(&state.config().schedule)
         .ok()
         .and_then(|schedule| schedule.next_after(Utc::now()))
@@ -151,6 +194,7 @@ async fn overview(
         runs,
         next_run,
         equity_json: format::script_json(&equity_json),
+        halt,
     };
     render(StatusCode::OK, &page)
 }

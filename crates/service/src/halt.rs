@@ -1,0 +1,89 @@
+//! The kill switch as the CLI, the API and the dashboard use it: halting stops every new entry
+//! of every process sharing the database at once; exits and reconciliation continue. A halted
+//! day's passing entries are recorded as skipped (with why) and are not taken later that day:
+//! resuming trades from the next decision on, never at prices that moved meanwhile.
+
+use barter_core::Symbol;
+use barter_store::{Store, TradingHalt};
+use chrono::{DateTime, Utc};
+
+/// The longest halt reason kept, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// Halts new entries for every process sharing `store`, saying why; `by` names the caller
+/// (`cli`, `api`, `dashboard`). Halting twice keeps the first reason.
+///
+/// # Errors
+/// A reason longer than [`MAX_REASON_CHARS`], or a database failure.
+pub async fn halt(
+    store: &Store,
+    reason: Option<&str>,
+    by: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<TradingHalt> {
+    if let Some(reason) = reason
+        && reason.chars().count() > MAX_REASON_CHARS
+    {
+        anyhow::bail!(
+            "the halt reason has {} characters; at most {MAX_REASON_CHARS} are kept",
+            reason.chars().count()
+        );
+    }
+    let state = store.set_trading_halt(true, reason, by, now).await?;
+    tracing::warn!(
+        "new entries halted by {by}{}",
+        state
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    );
+    Ok(state)
+}
+
+/// Lets new entries through again; resuming when not halted changes nothing.
+///
+/// # Errors
+/// A database failure.
+pub async fn resume(store: &Store, by: &str, now: DateTime<Utc>) -> anyhow::Result<TradingHalt> {
+    let state = store.set_trading_halt(false, None, by, now).await?;
+    tracing::info!("new entries resumed by {by}");
+    Ok(state)
+}
+
+/// One line saying whether entries are halted, for `barter halt`, `barter resume` and logs.
+pub fn describe(state: &TradingHalt) -> String {
+    if !state.halted {
+        return "trading: new entries allowed".to_owned();
+    }
+    let since = state
+        .changed_at
+        .map(|at| format!(" since {}", at.format("%Y-%m-%d %H:%M UTC")))
+        .unwrap_or_default();
+    let by = state
+        .changed_by
+        .as_deref()
+        .map(|by| format!(" by {by}"))
+        .unwrap_or_default();
+    let reason = state
+        .reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    format!(
+        "trading HALTED{since}{by}{reason}; exits continue; `barter resume` to allow new entries"
+    )
+}
+
+/// The explanation recorded for an entry that passed while halted.
+pub fn refusal(strategy: &str, symbol: &Symbol, state: &TradingHalt) -> String {
+    let reason = state
+        .reason
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    format!(
+        "entry of {strategy} on {symbol} passed but new entries are halted{reason}; \
+         `barter resume` (or POST /api/resume) lets the next decision trade"
+    )
+}
