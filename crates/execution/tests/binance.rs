@@ -488,6 +488,15 @@ async fn the_venue_and_its_klines_source_can_share_one_pacer() {
     )
     .expect("venue");
     assert!(std::sync::Arc::ptr_eq(&venue.pacer(), &pacer));
+    // The klines source of the same deployment: same root, same pacer.
+    let source = barter_sources::BinanceSource::new(barter_sources::BinanceConfig {
+        base_url: venue.base_url().to_string(),
+        ..barter_sources::BinanceConfig::default()
+    })
+    .expect("source")
+    .with_pacer(venue.pacer());
+    assert!(std::sync::Arc::ptr_eq(&source.pacer(), &pacer));
+    assert_eq!(source.base_url(), venue.base_url());
     // A 429 on an order holds the shared pacer, so every client of the venue pauses.
     fake.script(&[OnOrder::RateLimited]);
     let outbox = outbox().await;

@@ -1041,6 +1041,143 @@ mod tests {
         );
     }
 
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status: barter_http::StatusCode::from_u16(status).expect("status"),
+            headers: barter_http::HeaderMap::new(),
+            body: body.to_owned(),
+            attempts: 1,
+        }
+    }
+
+    fn testnet() -> BinanceSpot {
+        BinanceSpot::new(
+            BinanceSettings::testnet(),
+            BinanceCredentials::new("the-api-key", "the-secret"),
+            None,
+        )
+        .expect("venue")
+    }
+
+    #[test]
+    fn order_answers_map_to_refused_unavailable_or_unknown_as_the_notes_say() {
+        let venue = testnet();
+        let kind = |status: u16, body: &str| match venue.order_refusal(&reply(status, body)) {
+            VenueError::Refused { code, reason, .. } => format!("refused {code:?} {reason}"),
+            VenueError::Unavailable { detail, .. } => format!("unavailable {detail}"),
+            VenueError::OutcomeUnknown { detail, .. } => format!("unknown {detail}"),
+        };
+        let cases = [
+            (
+                400,
+                r#"{"code":-2010,"msg":"Account has insufficient balance for requested action."}"#,
+                "refused Some(\"-2010\") Account has insufficient balance",
+            ),
+            (
+                400,
+                r#"{"code":-1013,"msg":"Filter failure: NOTIONAL"}"#,
+                "refused Some(\"-1013\") Filter failure: NOTIONAL",
+            ),
+            (
+                400,
+                r#"{"code":-1111,"msg":"Parameter 'quantity' has too much precision."}"#,
+                "refused Some(\"-1111\")",
+            ),
+            (
+                400,
+                r#"{"code":-2010,"msg":"Duplicate order sent."}"#,
+                "unknown HTTP 400: -2010 Duplicate order sent.",
+            ),
+            (
+                400,
+                r#"{"code":-1007,"msg":"Timeout waiting for response from backend server."}"#,
+                "unknown HTTP 400: -1007",
+            ),
+            (
+                400,
+                r#"{"code":-1006,"msg":"An unexpected response was received."}"#,
+                "unknown",
+            ),
+            (
+                400,
+                r#"{"code":-1008,"msg":"Server is currently overloaded."}"#,
+                "unknown",
+            ),
+            (
+                401,
+                r#"{"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}"#,
+                "unavailable HTTP 401: -2015",
+            ),
+            (
+                401,
+                r#"{"code":-2014,"msg":"API-key format invalid."}"#,
+                "unavailable HTTP 401: -2014",
+            ),
+            (
+                400,
+                r#"{"code":-1022,"msg":"Signature for this request is not valid."}"#,
+                "unavailable HTTP 400: -1022",
+            ),
+            (
+                400,
+                r#"{"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}"#,
+                "unavailable HTTP 400: -1021",
+            ),
+            (403, "<html>blocked</html>", "unavailable HTTP 403"),
+            (404, "<html>not found</html>", "unavailable HTTP 404"),
+        ];
+        for (status, body, expected) in cases {
+            let got = kind(status, body);
+            assert!(got.starts_with(expected), "{body}: {got}");
+        }
+        assert!(kind(401, "{}").contains("IP whitelist"));
+        // Binance's text is bounded and scrubbed of the secret before it is kept.
+        let long = format!(
+            r#"{{"code":-2010,"msg":"the-secret {}"}}"#,
+            "x".repeat(5000)
+        );
+        let got = kind(400, &long);
+        assert!(!got.contains("the-secret") && got.len() < 600, "{got}");
+    }
+
+    #[test]
+    fn failed_order_posts_are_unknown_unless_provably_not_placed() {
+        let venue = testnet();
+        let unknown = HttpError::OutcomeUnknown {
+            status: Some(503),
+            detail: "HTTP 503".into(),
+        };
+        assert!(matches!(
+            venue.order_failure(unknown),
+            VenueError::OutcomeUnknown { .. }
+        ));
+        let banned = HttpError::RateLimited {
+            status: 418,
+            attempts: 1,
+            retry_after_secs: Some(120),
+        };
+        assert!(matches!(
+            venue.order_failure(banned),
+            VenueError::Unavailable { retry_after: Some(wait), .. } if wait == Duration::from_secs(120)
+        ));
+        let refused = HttpError::Connect {
+            attempts: 1,
+            detail: "connection refused".into(),
+        };
+        assert!(matches!(
+            venue.order_failure(refused),
+            VenueError::Unavailable { .. }
+        ));
+        let timeout = HttpError::Timeout {
+            attempts: 1,
+            timeout_secs: 15.0,
+        };
+        assert!(matches!(
+            venue.order_failure(timeout),
+            VenueError::OutcomeUnknown { .. }
+        ));
+    }
+
     #[test]
     fn urls_keep_a_base_path() {
         let venue = BinanceSpot::new(
