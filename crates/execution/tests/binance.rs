@@ -238,10 +238,16 @@ async fn every_lost_answer_is_looked_up_filled_in_from_my_trades_and_never_resen
         let outbox = outbox().await;
         let order = buy_500();
         let failures = run(&venue, &outbox, &order).await;
-        assert!(
-            matches!(failures.as_slice(), [VenueError::OutcomeUnknown { .. }]),
-            "{behaviour:?}: {failures:?}"
-        );
+        let [VenueError::OutcomeUnknown { detail, .. }] = failures.as_slice() else {
+            panic!("{behaviour:?}: {failures:?}");
+        };
+        let cause = match behaviour {
+            OnOrder::PlaceThenDrop => "connection",
+            OnOrder::PlaceThen503 => "503",
+            OnOrder::PlaceThen1007 => "-1007",
+            _ => "no answer within",
+        };
+        assert!(detail.contains(cause), "{behaviour:?}: {detail}");
         assert_eq!(
             stored(&outbox, &order).await.state(),
             OrderState::Unknown,

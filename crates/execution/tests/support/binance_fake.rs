@@ -306,6 +306,13 @@ fn route(
     body: &str,
 ) -> (Response, Option<Duration>) {
     let done = |r| (r, None);
+    // The secret signs; it must never travel.
+    let in_headers = headers
+        .values()
+        .any(|v| v.to_str().is_ok_and(|v| v.contains(SECRET)));
+    if in_headers || query.contains(SECRET) || body.contains(SECRET) {
+        book.auth_failures.push("the secret was sent".to_owned());
+    }
     match (method.as_str(), path) {
         ("GET", "/api/v3/time") => {
             book.time_requests += 1;
