@@ -96,6 +96,24 @@ impl BinanceSource {
         Ok(Self { base, http })
     }
 
+    /// Paces this source with `pacer`, the one the Binance venue of the same deployment uses
+    /// (`BinanceSpot::pacer` in barter-execution), so klines and orders share Binance's request
+    /// budget and a 429 pauses both. Point both at the same `base_url`.
+    pub fn with_pacer(mut self, pacer: std::sync::Arc<barter_http::Pacer>) -> Self {
+        self.http = self.http.with_pacer(pacer);
+        self
+    }
+
+    /// The pacer this source's requests take their slots from, to share with the venue.
+    pub fn pacer(&self) -> std::sync::Arc<barter_http::Pacer> {
+        std::sync::Arc::clone(self.http.pacer())
+    }
+
+    /// The API root this source reads from.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
     /// The klines URL for one page.
     fn url(&self, symbol: &str, start_ms: i64) -> Url {
         let mut url = self.base.clone();

@@ -73,6 +73,18 @@ impl HttpClient {
         Ok(Self { kind, inner })
     }
 
+    /// Paces this client with `pacer`, shared with the other clients of the same venue (its
+    /// order adapter), so they keep one request budget and one 429 pause.
+    pub(crate) fn with_pacer(mut self, pacer: std::sync::Arc<barter_http::Pacer>) -> Self {
+        self.inner = self.inner.with_pacer(pacer);
+        self
+    }
+
+    /// The pacer this client takes its slots from.
+    pub(crate) fn pacer(&self) -> &std::sync::Arc<barter_http::Pacer> {
+        self.inner.pacer()
+    }
+
     /// GETs `url` for `symbol`, pacing and retrying; returns 2xx and non-retryable answers.
     ///
     /// # Errors
