@@ -2,6 +2,7 @@
 //! comes back with what really happened, exactly once across timeouts, retries and crashes.
 //!
 //! # Layout (arrows point to what a module uses)
+//! - [`alpaca`]: the Alpaca Trading API venue (paper and live hosts) (→ venue).
 //! - [`venue`]: the asynchronous port every venue implements (paper, and the real ones), and the
 //!   three ways a request can fail: refused, unavailable, or with an unknown outcome.
 //! - [`paper`]: the paper venue, filling orders with the core's fill model (→ venue).
@@ -12,12 +13,14 @@
 //! The clock is read only to timestamp saved orders; the waits between lookups are the
 //! venue's [`LookupPolicy`].
 
+pub mod alpaca;
 pub mod dispatch;
 pub mod outbox;
 pub mod paper;
 pub mod store_outbox;
 pub mod venue;
 
+pub use alpaca::{Alpaca, AlpacaCredentials, AlpacaSettings};
 pub use dispatch::{DispatchError, Dispatcher, Resolution, Sent};
 pub use outbox::{Outbox, OutboxError};
 pub use paper::PaperVenue;
