@@ -57,6 +57,35 @@ async fn outbox() -> StoreOutbox {
     StoreOutbox::new(Store::connect("sqlite::memory:").await.expect("sqlite"))
 }
 
+/// Runs `scenario` with an outbox on SQLite, then on PostgreSQL when
+/// `BARTER_TEST_POSTGRES_URL` is set (in a schema of its own, dropped afterwards).
+async fn on_every_backend<F, Fut>(scenario: F)
+where
+    F: Fn(StoreOutbox) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    scenario(outbox().await).await;
+    match std::env::var("BARTER_TEST_POSTGRES_URL") {
+        Ok(url) => {
+            static SCHEMA: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let schema = format!(
+                "barter_alpaca_{}_{}",
+                std::process::id(),
+                SCHEMA.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let store = Store::connect_postgres_in_schema(&url, &schema)
+                .await
+                .expect("postgres");
+            scenario(StoreOutbox::new(store.clone())).await;
+            store.drop_schema().await.expect("drop the test schema");
+        }
+        Err(_) => eprintln!(
+            "SKIPPED postgres: BARTER_TEST_POSTGRES_URL is not set; the PostgreSQL variants of \
+             the Alpaca scenarios did not run"
+        ),
+    }
+}
+
 fn day(text: &str) -> Day {
     text.parse().expect("day")
 }
@@ -228,11 +257,20 @@ async fn wrong_keys_are_unavailable_naming_the_headers_and_never_echoed() {
 
 #[tokio::test]
 async fn a_crypto_order_is_sent_as_btc_usd_gtc_rounded_down_and_booked_net_of_the_fee() {
+    on_every_backend(
+        a_crypto_order_is_sent_as_btc_usd_gtc_rounded_down_and_booked_net_of_the_fee_on,
+    )
+    .await;
+}
+
+async fn a_crypto_order_is_sent_as_btc_usd_gtc_rounded_down_and_booked_net_of_the_fee_on(
+    outbox: StoreOutbox,
+) {
+    let outbox = &outbox;
     let fake = AlpacaFake::start().await;
     let venue = venue(&fake);
-    let outbox = outbox().await;
     let (order, market) = btc();
-    run(&venue, &outbox, &order, &market).await;
+    run(&venue, outbox, &order, &market).await;
     let posts = fake.posts();
     assert_eq!(posts.len(), 1);
     let post = &posts[0];
@@ -244,8 +282,8 @@ async fn a_crypto_order_is_sent_as_btc_usd_gtc_rounded_down_and_booked_net_of_th
     assert_eq!(post["client_order_id"], order.client_order_id().as_str());
     assert!(post.get("notional").is_none());
     assert_eq!(fake.content_types(), ["application/json"]);
-    assert_agree(&fake, &outbox, &order).await;
-    let stored = stored(&outbox, &order).await;
+    assert_agree(&fake, outbox, &order).await;
+    let stored = stored(outbox, &order).await;
     assert_eq!(stored.fills()[0].fee_asset, "BTC");
     // positions.json: 0.0105 BTC bought, 0.01047375 held after the 0.25% fee.
     assert_eq!(
@@ -256,45 +294,56 @@ async fn a_crypto_order_is_sent_as_btc_usd_gtc_rounded_down_and_booked_net_of_th
 
 #[tokio::test]
 async fn a_stock_order_sent_while_closed_is_accepted_then_booked_by_a_later_lookup() {
+    on_every_backend(a_stock_order_sent_while_closed_is_accepted_then_booked_by_a_later_lookup_on)
+        .await;
+}
+
+async fn a_stock_order_sent_while_closed_is_accepted_then_booked_by_a_later_lookup_on(
+    outbox: StoreOutbox,
+) {
+    let outbox = &outbox;
     let fake = AlpacaFake::start().await;
     let venue = venue(&fake);
-    let outbox = outbox().await;
     let (order, market) = aapl();
-    run(&venue, &outbox, &order, &market).await;
+    run(&venue, outbox, &order, &market).await;
     assert_eq!(fake.posts()[0]["time_in_force"], "day");
     assert_eq!(fake.posts()[0]["qty"], "10");
-    assert_eq!(stored(&outbox, &order).await.state(), OrderState::Accepted);
-    assert_agree(&fake, &outbox, &order).await;
+    assert_eq!(stored(outbox, &order).await.state(), OrderState::Accepted);
+    assert_agree(&fake, outbox, &order).await;
     // A second run before the open only looks it up: still accepted, nothing sent.
-    run(&venue, &outbox, &order, &market).await;
+    run(&venue, outbox, &order, &market).await;
     assert_eq!(fake.posts().len(), 1);
-    assert_eq!(stored(&outbox, &order).await.state(), OrderState::Accepted);
+    assert_eq!(stored(outbox, &order).await.state(), OrderState::Accepted);
     fake.open_market();
     assert!(venue.clock().await.expect("clock").is_open);
-    run(&venue, &outbox, &order, &market).await;
+    run(&venue, outbox, &order, &market).await;
     assert_eq!(fake.posts().len(), 1, "never re-sent");
-    let booked = stored(&outbox, &order).await;
+    let booked = stored(outbox, &order).await;
     assert_eq!(booked.state(), OrderState::Filled);
     assert_eq!(booked.fills().len(), 1);
     assert_eq!(booked.fills()[0].price, Price(dec!(231.87)));
     assert_eq!(booked.fills()[0].fee, Decimal::ZERO);
     assert_eq!(booked.net_quote("USD").expect("cost"), Money(dec!(2318.7)));
-    assert_agree(&fake, &outbox, &order).await;
+    assert_agree(&fake, outbox, &order).await;
 }
 
 #[tokio::test]
 async fn a_quote_amount_on_a_fractionable_stock_is_sent_as_notional() {
+    on_every_backend(a_quote_amount_on_a_fractionable_stock_is_sent_as_notional_on).await;
+}
+
+async fn a_quote_amount_on_a_fractionable_stock_is_sent_as_notional_on(outbox: StoreOutbox) {
+    let outbox = &outbox;
     let fake = AlpacaFake::start().await;
     fake.open_market();
     let venue = venue(&fake);
-    let outbox = outbox().await;
     let order = decision("AAPL", OrderAmount::Quote(Money(dec!(500))));
-    run(&venue, &outbox, &order, &market("AAPL", dec!(230))).await;
+    run(&venue, outbox, &order, &market("AAPL", dec!(230))).await;
     let post = &fake.posts()[0];
     assert_eq!(post["notional"], "500");
     assert!(post.get("qty").is_none(), "{post}");
     assert_eq!(post["time_in_force"], "day");
-    assert_agree(&fake, &outbox, &order).await;
+    assert_agree(&fake, outbox, &order).await;
 }
 
 #[tokio::test]
@@ -304,10 +353,15 @@ async fn every_lost_answer_is_looked_up_and_booked_once() {
         Post::ErrorAfterAccept,
         Post::TimeoutAfterAccept,
     ] {
+        on_every_backend(|outbox| async move { lost_answer_on(lost, outbox).await }).await;
+    }
+}
+
+async fn lost_answer_on(lost: Post, outbox: StoreOutbox) {
+    {
         let fake = AlpacaFake::start().await;
         fake.script(&[lost]);
         let venue = venue(&fake);
-        let outbox = outbox().await;
         let (order, market) = btc();
         run(&venue, &outbox, &order, &market).await;
         assert_eq!(
@@ -328,7 +382,7 @@ async fn every_lost_answer_is_looked_up_and_booked_once() {
 }
 
 #[tokio::test]
-async fn a_rate_limited_order_waits_and_is_sent_again_with_the_same_id() {
+async fn a_rate_limit_is_unavailable_with_the_wait_alpaca_asked_for() {
     let fake = AlpacaFake::start().await;
     fake.script(&[Post::RateLimited]);
     let venue = venue(&fake);
@@ -343,29 +397,62 @@ async fn a_rate_limited_order_waits_and_is_sent_again_with_the_same_id() {
         other => panic!("expected unavailable, got {other:?}"),
     }
     assert_eq!(fake.order_count(), 0);
-
-    fake.script(&[Post::RateLimited]);
-    let outbox = outbox().await;
-    run(&venue, &outbox, &order, &market).await;
-    assert_eq!(stored(&outbox, &order).await.state(), OrderState::Unknown);
-    // Next run: three lookups find nothing, so it is sent again with the same id.
-    run(&venue, &outbox, &order, &market).await;
-    let posts = fake.posts();
-    assert_eq!(posts.len(), 3);
-    assert_eq!(posts[1]["client_order_id"], posts[2]["client_order_id"]);
-    assert_agree(&fake, &outbox, &order).await;
 }
 
 #[tokio::test]
-async fn insufficient_buying_power_is_a_final_refusal_with_its_code() {
+async fn a_rate_limited_order_is_sent_again_with_the_same_id_once_lookups_agree() {
+    on_every_backend(rate_limited_on).await;
+}
+
+async fn rate_limited_on(outbox: StoreOutbox) {
+    let outbox = &outbox;
     let fake = AlpacaFake::start().await;
-    fake.script(&[Post::InsufficientBuyingPower]);
+    fake.script(&[Post::RateLimited]);
+    let venue = venue(&fake);
+    let (order, market) = btc();
+    run(&venue, outbox, &order, &market).await;
+    assert_eq!(stored(outbox, &order).await.state(), OrderState::Unknown);
+    assert_eq!(fake.order_count(), 0);
+    // Next run: three lookups find nothing, so it is sent again with the same id.
+    run(&venue, outbox, &order, &market).await;
+    let posts = fake.posts();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[0]["client_order_id"], posts[1]["client_order_id"]);
+    assert_agree(&fake, outbox, &order).await;
+}
+
+#[tokio::test]
+async fn a_venue_error_quoting_the_keys_is_stored_without_them() {
+    let fake = AlpacaFake::start().await;
+    fake.script(&[Post::RefuseEchoingKeys]);
     let venue = venue(&fake);
     let outbox = outbox().await;
     let (order, market) = aapl();
     run(&venue, &outbox, &order, &market).await;
-    run(&venue, &outbox, &order, &market).await;
     let stored = stored(&outbox, &order).await;
+    assert_eq!(stored.state(), OrderState::Rejected);
+    let reason = stored.reason().unwrap_or_default();
+    assert!(reason.contains("invalid order from ***"), "{reason}");
+    assert!(
+        !reason.contains(SECRET_KEY) && !reason.contains(KEY_ID),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn insufficient_buying_power_is_a_final_refusal_with_its_code() {
+    on_every_backend(insufficient_buying_power_is_a_final_refusal_with_its_code_on).await;
+}
+
+async fn insufficient_buying_power_is_a_final_refusal_with_its_code_on(outbox: StoreOutbox) {
+    let outbox = &outbox;
+    let fake = AlpacaFake::start().await;
+    fake.script(&[Post::InsufficientBuyingPower]);
+    let venue = venue(&fake);
+    let (order, market) = aapl();
+    run(&venue, outbox, &order, &market).await;
+    run(&venue, outbox, &order, &market).await;
+    let stored = stored(outbox, &order).await;
     assert_eq!(stored.state(), OrderState::Rejected);
     let reason = stored.reason().unwrap_or_default();
     assert!(
@@ -378,18 +465,27 @@ async fn insufficient_buying_power_is_a_final_refusal_with_its_code() {
 
 #[tokio::test]
 async fn an_order_below_the_crypto_minimum_is_refused_without_sending() {
+    on_every_backend(an_order_below_the_crypto_minimum_is_refused_without_sending_on).await;
+}
+
+async fn an_order_below_the_crypto_minimum_is_refused_without_sending_on(outbox: StoreOutbox) {
+    let outbox = &outbox;
     let fake = AlpacaFake::start().await;
     let venue = venue(&fake);
-    let outbox = outbox().await;
     let order = decision("BTC", OrderAmount::Quantity(Quantity(dec!(0.00005))));
-    run(&venue, &outbox, &order, &market("BTC", dec!(98000))).await;
-    let stored = stored(&outbox, &order).await;
+    run(&venue, outbox, &order, &market("BTC", dec!(98000))).await;
+    let stored = stored(outbox, &order).await;
     assert_eq!(stored.state(), OrderState::Rejected);
     assert!(fake.posts().is_empty());
 }
 
 #[tokio::test]
 async fn a_duplicate_client_order_id_is_looked_up_not_refused() {
+    on_every_backend(a_duplicate_client_order_id_is_looked_up_not_refused_on).await;
+}
+
+async fn a_duplicate_client_order_id_is_looked_up_not_refused_on(outbox: StoreOutbox) {
+    let outbox = &outbox;
     // The first post is placed but its answer lost, and the order stays invisible to the
     // next run's three lookups, so that run sends it again: Alpaca answers 422 "must be
     // unique", which proves the order exists; the run after finds and books it.
@@ -397,16 +493,15 @@ async fn a_duplicate_client_order_id_is_looked_up_not_refused() {
     fake.script(&[Post::DropAfterAccept]);
     fake.invisible_for(3);
     let venue = venue(&fake);
-    let outbox = outbox().await;
     let (order, market) = btc();
-    run(&venue, &outbox, &order, &market).await;
-    run(&venue, &outbox, &order, &market).await;
+    run(&venue, outbox, &order, &market).await;
+    run(&venue, outbox, &order, &market).await;
     assert_eq!(fake.posts().len(), 2);
-    assert_eq!(stored(&outbox, &order).await.state(), OrderState::Unknown);
-    run(&venue, &outbox, &order, &market).await;
+    assert_eq!(stored(outbox, &order).await.state(), OrderState::Unknown);
+    run(&venue, outbox, &order, &market).await;
     assert_eq!(fake.posts().len(), 2);
-    assert_eq!(stored(&outbox, &order).await.state(), OrderState::Filled);
-    assert_agree(&fake, &outbox, &order).await;
+    assert_eq!(stored(outbox, &order).await.state(), OrderState::Filled);
+    assert_agree(&fake, outbox, &order).await;
 }
 
 #[tokio::test]

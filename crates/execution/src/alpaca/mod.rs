@@ -3,9 +3,9 @@
 //!
 //! - Keys travel only in the `APCA-API-KEY-ID` / `APCA-API-SECRET-KEY` headers, marked
 //!   sensitive and scrubbed from every error; [`AlpacaCredentials`] never prints them.
-//! - An order is a market order sent once (`POST /v2/orders`, [`Retry::Never`]) with Barter's
-//!   client order id, Alpaca's idempotency key. Any answer that does not prove what happened
-//!   (timeout, dropped connection, 5xx, "client_order_id must be unique") is
+//! - An order is a market order sent once (`POST /v2/orders`, [`barter_http::Retry::Never`])
+//!   with Barter's client order id, Alpaca's idempotency key. Any answer that does not prove
+//!   what happened (timeout, dropped connection, 5xx, "client_order_id must be unique") is
 //!   [`VenueError::OutcomeUnknown`], and the protocol looks the order up by that id
 //!   (`GET /v2/orders:by_client_order_id`) before anything is sent again.
 //! - A stock order sent while the market is closed is `accepted` and queued for the next open:
@@ -108,6 +108,42 @@ pub struct AlpacaCredentials {
     pub secret_key: String,
 }
 
+/// The environment variable holding the key id.
+pub const KEY_ID_VAR: &str = "BARTER_ALPACA_KEY_ID";
+
+/// The environment variable holding the secret key.
+pub const SECRET_KEY_VAR: &str = "BARTER_ALPACA_SECRET_KEY";
+
+impl AlpacaCredentials {
+    /// The keys from [`KEY_ID_VAR`] and [`SECRET_KEY_VAR`] in the process environment.
+    ///
+    /// # Errors
+    /// [`AlpacaSetupError::MissingKey`] naming the variable that is unset or empty.
+    pub fn from_env() -> Result<Self, AlpacaSetupError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The keys from `var` (the environment, or a test's map), trimmed of surrounding blanks.
+    ///
+    /// # Errors
+    /// [`AlpacaSetupError::MissingKey`] naming the variable that is unset or empty.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, AlpacaSetupError> {
+        let read = |name: &'static str, which: &'static str| {
+            var(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+                .ok_or(AlpacaSetupError::MissingKey {
+                    which,
+                    variable: name,
+                })
+        };
+        Ok(Self {
+            key_id: read(KEY_ID_VAR, "key id")?,
+            secret_key: read(SECRET_KEY_VAR, "secret key")?,
+        })
+    }
+}
+
 impl std::fmt::Debug for AlpacaCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AlpacaCredentials")
@@ -133,6 +169,15 @@ pub enum AlpacaSetupError {
         which: &'static str,
         /// The environment variable that holds it.
         variable: &'static str,
+    },
+    /// The crypto fee rate is not a fraction.
+    #[error(
+        "the Alpaca crypto fee rate {rate} is not a fraction from 0 (inclusive) to 1 \
+         (exclusive): write 0.0025 for 0.25%"
+    )]
+    BadFeeRate {
+        /// The rate given.
+        rate: Decimal,
     },
     /// The HTTP settings or a key cannot be used.
     #[error("the Alpaca HTTP client: {0}")]
@@ -234,14 +279,18 @@ impl Alpaca {
         if credentials.key_id.is_empty() {
             return Err(AlpacaSetupError::MissingKey {
                 which: "key id",
-                variable: "BARTER_ALPACA_KEY_ID",
+                variable: KEY_ID_VAR,
             });
         }
         if credentials.secret_key.is_empty() {
             return Err(AlpacaSetupError::MissingKey {
                 which: "secret key",
-                variable: "BARTER_ALPACA_SECRET_KEY",
+                variable: SECRET_KEY_VAR,
             });
+        }
+        let rate = settings.crypto_fee_rate;
+        if rate < Decimal::ZERO || rate >= Decimal::ONE {
+            return Err(AlpacaSetupError::BadFeeRate { rate });
         }
         let mut secret = HeaderValue::from_str(&credentials.secret_key).map_err(|_| {
             SettingsError::new(
@@ -716,7 +765,32 @@ mod tests {
     }
 
     #[test]
+    fn keys_come_from_the_two_variables() {
+        let vars = |name: &str| match name {
+            KEY_ID_VAR => Some(" PKID ".to_owned()),
+            SECRET_KEY_VAR => Some("sk".to_owned()),
+            _ => None,
+        };
+        let keys = AlpacaCredentials::from_vars(vars).expect("keys");
+        assert_eq!(
+            (keys.key_id.as_str(), keys.secret_key.as_str()),
+            ("PKID", "sk")
+        );
+        let error =
+            AlpacaCredentials::from_vars(|name| (name == KEY_ID_VAR).then(|| "PKID".to_owned()))
+                .expect_err("no secret");
+        assert!(error.to_string().contains(SECRET_KEY_VAR), "{error}");
+    }
+
+    #[test]
     fn setup_names_what_is_missing() {
+        let mut settings = AlpacaSettings::paper(http());
+        settings.crypto_fee_rate = Decimal::ONE;
+        let error = Alpaca::new(settings, keys()).expect_err("rate");
+        assert!(
+            matches!(error, AlpacaSetupError::BadFeeRate { .. }),
+            "{error}"
+        );
         let mut empty = keys();
         empty.secret_key.clear();
         let error = Alpaca::new(AlpacaSettings::paper(http()), empty).expect_err("empty");

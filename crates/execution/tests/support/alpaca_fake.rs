@@ -56,6 +56,8 @@ pub enum Post {
     RateLimited,
     /// 403 insufficient buying power, nothing placed.
     InsufficientBuyingPower,
+    /// 422 whose message quotes the keys it received (as some error pages do), nothing placed.
+    RefuseEchoingKeys,
 }
 
 impl Post {
@@ -275,6 +277,13 @@ async fn handle(State(book): State<Arc<Mutex<Book>>>, request: Request) -> Respo
                 }
                 if mode == Post::InsufficientBuyingPower {
                     return answer(StatusCode::FORBIDDEN, BUYING_POWER);
+                }
+                if mode == Post::RefuseEchoingKeys {
+                    let echo = json!({
+                        "code": 40010001,
+                        "message": format!("invalid order from {KEY_ID} signed {SECRET_KEY}"),
+                    });
+                    return answer(StatusCode::UNPROCESSABLE_ENTITY, &echo.to_string());
                 }
                 if book.orders.contains_key(&id) {
                     return answer(StatusCode::UNPROCESSABLE_ENTITY, DUPLICATE);
