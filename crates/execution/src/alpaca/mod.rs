@@ -404,7 +404,8 @@ impl Alpaca {
         if let Some(asset) = self.asset(symbol).await? {
             return Ok(asset);
         }
-        let quote = market.quote_asset.trim().to_ascii_uppercase();
+        // The quote comes from configuration: bounded before it is used or quoted.
+        let quote = excerpt(market.quote_asset.trim()).to_ascii_uppercase();
         if !quote.is_empty()
             && !symbol.as_str().ends_with(&quote)
             && let Ok(pair) = Symbol::parse(&format!("{symbol}{quote}"))
