@@ -8,11 +8,13 @@
 //! - [`outbox`]: where orders are stored before and after every request (→ nothing here).
 //! - [`dispatch`]: the send-and-resolve protocol over a venue and an outbox (→ venue, outbox).
 //! - [`binance`]: the Binance Spot venue over the shared signed HTTP client (→ venue).
+//! - [`alpaca`]: the Alpaca Trading API venue (paper and live hosts) (→ venue).
 //! - [`store_outbox`]: the outbox of the live jobs, over `barter_store::Store` (→ outbox).
 //!
 //! The clock is read only to timestamp saved orders; the waits between lookups are the
 //! venue's [`LookupPolicy`].
 
+pub mod alpaca;
 pub mod binance;
 pub mod dispatch;
 pub mod outbox;
@@ -20,6 +22,7 @@ pub mod paper;
 pub mod store_outbox;
 pub mod venue;
 
+pub use alpaca::{Alpaca, AlpacaCredentials, AlpacaSettings};
 pub use binance::{BinanceCredentials, BinanceSettings, BinanceSpot};
 pub use dispatch::{DispatchError, Dispatcher, Resolution, Sent};
 pub use outbox::{Outbox, OutboxError};

@@ -33,6 +33,12 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 /// How much of a body's start is scanned for a snippet: enough for any excerpt and a whole key.
 const SNIPPET_SCAN_CHARS: usize = 4096;
 
+/// The media type of a form body (Binance).
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// The media type of a JSON body (Alpaca).
+const JSON: &str = "application/json";
+
 /// Most characters of a transport error's text an error carries (it may quote a long URL).
 const MAX_DETAIL_CHARS: usize = 400;
 
@@ -112,6 +118,8 @@ pub struct Request {
     method: Method,
     url: Url,
     body: Option<String>,
+    /// The body's media type: form-encoded unless [`Request::json_body`] set JSON.
+    content_type: &'static str,
     headers: HeaderMap,
     retry: Retry,
 }
@@ -138,6 +146,7 @@ impl Request {
             method,
             url,
             body: None,
+            content_type: FORM,
             headers: HeaderMap::new(),
             retry,
         }
@@ -161,6 +170,15 @@ impl Request {
     /// the body needs.
     pub fn form_body(mut self, encoded: impl Into<String>) -> Self {
         self.body = Some(encoded.into());
+        self.content_type = FORM;
+        self
+    }
+
+    /// Sends `json` (already serialized) as an `application/json` body, byte for byte: what
+    /// Alpaca's order endpoint takes.
+    pub fn json_body(mut self, json: impl Into<String>) -> Self {
+        self.body = Some(json.into());
+        self.content_type = JSON;
         self
     }
 
@@ -506,10 +524,7 @@ impl HttpClient {
             .headers(request.headers.clone());
         if let Some(body) = &request.body {
             builder = builder
-                .header(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/x-www-form-urlencoded"),
-                )
+                .header(CONTENT_TYPE, HeaderValue::from_static(request.content_type))
                 .body(body.clone());
         }
         let mut response = builder.send().await.map_err(transport)?;

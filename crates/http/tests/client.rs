@@ -563,6 +563,20 @@ async fn a_signed_post_and_delete_carry_their_form_query_and_headers() {
     assert!(seen[1].body.is_empty());
 }
 
+#[tokio::test]
+async fn a_json_post_carries_its_body_as_application_json_once() {
+    let fake = Fake::answering(Answer::ok(r#"{"id":"1"}"#)).await;
+    let client = client(settings());
+    let json = r#"{"symbol":"BTC/USD","qty":"0.01"}"#;
+    let request = Request::post(fake.url.clone()).json_body(json);
+    assert_eq!(request.retry_policy(), Retry::Never);
+    client.send(request).await.expect("placed");
+    let seen = fake.requests();
+    assert_eq!(seen[0].body, json);
+    let types: Vec<_> = seen[0].headers.get_all("content-type").iter().collect();
+    assert_eq!(types, [&HeaderValue::from_static("application/json")]);
+}
+
 #[test]
 fn bad_settings_are_refused_with_the_setting_named() {
     let zero = HttpClient::new(
