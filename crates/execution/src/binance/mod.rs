@@ -129,7 +129,7 @@ pub struct BinanceCredentials {
 }
 
 impl BinanceCredentials {
-    /// A key pair, as read from `BARTER_BINANCE_API_KEY` / `BARTER_BINANCE_SECRET`.
+    /// A key pair, as read from `BARTER_BINANCE_API_KEY` / `BARTER_BINANCE_API_SECRET`.
     pub fn new(api_key: impl Into<String>, secret: impl Into<String>) -> Self {
         Self {
             api_key: api_key.into(),
@@ -312,7 +312,7 @@ impl BinanceSpot {
         if credentials.api_key.trim().is_empty() || credentials.secret.trim().is_empty() {
             return Err(bad(
                 "the API key and secret must both be set (BARTER_BINANCE_API_KEY and \
-                 BARTER_BINANCE_SECRET)"
+                 BARTER_BINANCE_API_SECRET)"
                     .to_owned(),
             ));
         }
@@ -601,7 +601,7 @@ impl BinanceSpot {
                  trading is enabled for it"
             }
             (_, Some(-1022)) => {
-                "; the signature was refused: check the secret (BARTER_BINANCE_SECRET) belongs \
+                "; the signature was refused: check the secret (BARTER_BINANCE_API_SECRET) belongs \
                  to the key"
             }
             (_, Some(-1021)) => {
@@ -1036,7 +1036,7 @@ mod tests {
         )
         .expect_err("no secret");
         assert!(
-            error.to_string().contains("BARTER_BINANCE_SECRET"),
+            error.to_string().contains("BARTER_BINANCE_API_SECRET"),
             "{error}"
         );
     }
