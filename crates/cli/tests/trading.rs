@@ -514,3 +514,86 @@ async fn a_halt_stops_new_entries_in_every_process_while_exits_continue() {
         outcomes(&resumed)
     );
 }
+
+#[tokio::test]
+async fn the_accounts_limits_refuse_entries_with_the_numbers_and_never_exits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with(dir.path(), &["BTC", "ETH", "SOL"]).await;
+    let now = at("2024-01-02");
+    sync_until(&store, now).await;
+    let known = ["BTC", "ETH", "SOL"].map(sym).to_vec();
+    // Each entry costs about 1000 (size 1000, fee included): the order limit lets them
+    // through, the daily limit takes two, and the open-positions limit is not reached.
+    let mut config = config(vec![strategy("always", "close > 0", Some("close > 0"))]);
+    config.account.max_order_notional = Some(dec!(1000));
+    config.account.max_daily_notional = Some(dec!(2000));
+    config.account.max_open_positions = Some(5);
+    let limited = Trading::from_config(&config, &known).expect("valid");
+    let run = sync_new_trades(&store, &limited, now).await.expect("trade");
+    assert_eq!(
+        outcomes(&run),
+        [
+            "always BTC opened",
+            "always ETH opened",
+            "always SOL refused"
+        ]
+    );
+    let sol = &items(&run)[2];
+    assert!(
+        sol.explanation.contains("max_daily_notional 2000")
+            && sol.explanation.contains("barter.toml"),
+        "{}",
+        sol.explanation
+    );
+    // A second strategy the same UTC day: the day's budget is spent by the first run.
+    config.strategies = vec![strategy("second", "close > 0", None)];
+    let second = Trading::from_config(&config, &known).expect("valid");
+    let again = sync_new_trades(&store, &second, now)
+        .await
+        .expect("trade again");
+    assert!(
+        outcomes(&again).iter().all(|o| o.ends_with("refused")),
+        "{:?}",
+        outcomes(&again)
+    );
+
+    // The open-positions limit counts every strategy; exits are never limited.
+    let mut tight = config.clone();
+    tight.account.max_daily_notional = None;
+    tight.account.max_open_positions = Some(2);
+    tight.strategies = vec![strategy("third", "close > 0", None)];
+    let third = Trading::from_config(&tight, &known).expect("valid");
+    let next_day = at("2024-01-03");
+    sync_until(&store, next_day).await;
+    let run = sync_new_trades(&store, &third, next_day)
+        .await
+        .expect("trade");
+    let refused = &items(&run)[0];
+    assert_eq!(refused.outcome, "refused");
+    assert!(
+        refused.explanation.contains("2 open positions"),
+        "{}",
+        refused.explanation
+    );
+    let mut closing = tight.clone();
+    closing.strategies = vec![strategy("always", "close > 0", Some("close > 0"))];
+    let closer = Trading::from_config(&closing, &known).expect("valid");
+    let closed = sync_close_positions(&store, &closer, next_day)
+        .await
+        .expect("close");
+    assert_eq!(
+        outcomes(&closed),
+        ["always BTC closed", "always ETH closed"]
+    );
+
+    // A limit of 0 or below is refused when the config is loaded, naming the key.
+    for text in [
+        "[account]\nmax_order_notional = 0\n",
+        "[account]\nmax_open_positions = 0\n",
+    ] {
+        let path = dir.path().join("barter.toml");
+        std::fs::write(&path, text).expect("write the config");
+        let error = barter_service::config::load(&path, true).expect_err("refused");
+        assert!(error.to_string().contains("account.max_"), "{error}");
+    }
+}

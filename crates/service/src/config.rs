@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
+use barter_core::Money;
 use barter_core::execution::{FillModel, FillTiming, QuantityRounding};
+use barter_core::order::AccountLimits;
 use barter_core::strategy::StrategyConfig;
 use barter_sources::{BinanceConfig, CoinGeckoConfig, SampleConfig};
 use figment::Figment;
@@ -100,18 +102,46 @@ impl Default for Config {
     }
 }
 
-/// `[account]`: the paper account.
+/// `[account]`: the paper account and its limits on new entries (absent: no limit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccountConfig {
     /// Cash the account starts with (fixed when the account is first created in the database).
     pub initial_cash: Decimal,
+    /// The largest value one entry may have (its cost, fee included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_order_notional: Option<Decimal>,
+    /// The largest total value of the entries opened in one UTC day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_daily_notional: Option<Decimal>,
+    /// The most positions open at once, over all strategies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_open_positions: Option<u32>,
+    /// The cash an entry must leave untouched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_free_balance: Option<Decimal>,
 }
 
 impl Default for AccountConfig {
     fn default() -> Self {
         Self {
             initial_cash: Decimal::from(10_000),
+            max_order_notional: None,
+            max_daily_notional: None,
+            max_open_positions: None,
+            min_free_balance: None,
+        }
+    }
+}
+
+impl AccountConfig {
+    /// The limits the trade job checks every entry against.
+    pub fn limits(&self) -> AccountLimits {
+        AccountLimits {
+            max_order_notional: self.max_order_notional.map(Money),
+            max_daily_notional: self.max_daily_notional.map(Money),
+            max_open_positions: self.max_open_positions,
+            min_free_balance: self.min_free_balance.map(Money),
         }
     }
 }
@@ -561,6 +591,40 @@ fn validate_ranges(config: &Config) -> Result<(), ConfigError> {
             "more than 0, at most 1000000000000000000",
         ));
     }
+    let account = &config.account;
+    let money_limits = [
+        (
+            "account.max_order_notional",
+            account.max_order_notional,
+            false,
+        ),
+        (
+            "account.max_daily_notional",
+            account.max_daily_notional,
+            false,
+        ),
+        ("account.min_free_balance", account.min_free_balance, true),
+    ];
+    for (key, value, zero_ok) in money_limits {
+        if let Some(value) = value {
+            let low_ok = if zero_ok {
+                value >= Decimal::ZERO
+            } else {
+                value > Decimal::ZERO
+            };
+            if !low_ok || value > Decimal::from(MAX_INITIAL_CASH) {
+                let range = if zero_ok { "0" } else { "more than 0" };
+                return Err(out_of_range(
+                    key,
+                    value,
+                    &format!("{range}, at most 1000000000000000000 (leave it out for no limit)"),
+                ));
+            }
+        }
+    }
+    if let Some(open) = account.max_open_positions {
+        int_in("account.max_open_positions", open.into(), 1, 1_000_000)?;
+    }
     Ok(())
 }
 
@@ -602,6 +666,11 @@ max_retries = 4
 
 [account]
 initial_cash = 10000            # the paper account's starting cash (quote currency)
+# Limits on new entries (exits are never limited); leave a key out for no limit.
+# max_order_notional = 1000     # the most one entry may cost, fee included
+# max_daily_notional = 5000     # the most all entries opened in one UTC day may cost
+# max_open_positions = 10       # over all strategies
+# min_free_balance = 500        # cash every entry must leave untouched
 
 [broker]
 fee_bps = 10                    # 0.10 % of each fill's value

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use anyhow::Context;
 use barter_core::engine::{self, EntryAction, EntryBook};
 use barter_core::execution::{Broker, PaperBroker};
+use barter_core::order::AccountLimits;
 use barter_core::strategy::{self, DataNeeds, Decision, Outcome, SizeSpec, Strategy};
 use barter_core::{
     Calendar, Day, Instrument, Money, Position, PositionId, Price, Run, RunKind, Symbol,
@@ -58,6 +59,8 @@ pub struct Trading {
     pub broker: Box<dyn Broker>,
     /// The paper account's starting cash.
     pub initial_cash: Money,
+    /// The account's limits on new entries (`[account]`).
+    pub limits: AccountLimits,
 }
 
 impl Trading {
@@ -92,6 +95,7 @@ impl Trading {
                 model: config.broker.fill_model()?,
             }),
             initial_cash: Money(config.account.initial_cash),
+            limits: config.account.limits(),
         })
     }
 
@@ -316,6 +320,20 @@ pub async fn sync_new_trades_with(
     let account = store.ensure_account(trading.initial_cash).await?;
     let mut cash = account.cash;
     let open = store.positions(Some(PositionStatus::Open)).await?;
+    let mut account_open = u32::try_from(open.len()).unwrap_or(u32::MAX);
+    // What the entries opened today (by earlier runs too) cost, for `max_daily_notional`.
+    let mut spent_today = match trading.limits.max_daily_notional {
+        Some(_) => {
+            let start = now
+                .date_naive()
+                .and_hms_opt(0, 0, 0)
+                .map_or(now, |midnight| midnight.and_utc());
+            store
+                .entry_cost_opened_between(start, start + Days::new(1))
+                .await?
+        }
+        None => Money(rust_decimal::Decimal::ZERO),
+    };
     // The newest day any instrument can decide on: yesterday.
     let newest = now.date_naive() - Days::new(1);
     // Read when the first entry passes, like the simulator's equity at the start of the day.
@@ -506,8 +524,24 @@ pub async fn sync_new_trades_with(
                     state.record(record, "refused").await?;
                 }
                 EntryAction::Filled(fill) => {
+                    let cost = Money(fill.gross.0.saturating_add(fill.fee.0));
+                    if let Err(refusal) =
+                        trading
+                            .limits
+                            .check_entry("paper", cost, spent_today, account_open, cash)
+                    {
+                        record.outcome = DecisionOutcome::Refused;
+                        record.detail["refusal"] = json!(refusal);
+                        record.detail["explanation"] = json!(format!(
+                            "entry passed; refused by the account's limits: {refusal}"
+                        ));
+                        state.record(record, "refused").await?;
+                        continue;
+                    }
                     // Assume it opens; the store checks the cash again when booking it.
                     cash = Money(cash.0 + fill.cash_delta().0);
+                    spent_today = Money(spent_today.0.saturating_add(cost.0));
+                    account_open = account_open.saturating_add(1);
                     *open_count.entry(name.to_owned()).or_default() += 1;
                     state.open(record, fill).await?;
                 }

@@ -1,4 +1,5 @@
-//! The account's own limits on new positions, set in `barter.toml` under `[accounts.NAME]`.
+//! The account's own limits on new positions, set in `barter.toml` (`[account]` for the paper
+//! account).
 //!
 //! Limits refuse entries only. Exits are never refused: an exit lowers exposure and frees cash,
 //! and refusing it would keep a position open against the strategy's exit rule or stop-loss,
@@ -31,8 +32,8 @@ pub enum LimitRefusal {
     /// The order is worth more than `max_order_notional`.
     #[error(
         "the order is worth {notional}, above account `{account}`'s max_order_notional \
-         {limit}: lower the strategy's size or raise `max_order_notional` under \
-         [accounts.{account}] in barter.toml"
+         {limit}: lower the strategy's size or raise `max_order_notional` in \
+         barter.toml"
     )]
     OrderNotional {
         /// The account.
@@ -46,7 +47,7 @@ pub enum LimitRefusal {
     #[error(
         "account `{account}` already sent {already} of entries today and this order adds \
          {notional}, above its max_daily_notional {limit}: wait for the next day or raise \
-         `max_daily_notional` under [accounts.{account}] in barter.toml"
+         `max_daily_notional` in barter.toml"
     )]
     DailyNotional {
         /// The account.
@@ -61,8 +62,8 @@ pub enum LimitRefusal {
     /// The account already holds `max_open_positions`.
     #[error(
         "account `{account}` already holds {open} open positions, its max_open_positions is \
-         {limit}: wait for an exit or raise `max_open_positions` under [accounts.{account}] \
-         in barter.toml"
+         {limit}: wait for an exit or raise `max_open_positions` in \
+         barter.toml"
     )]
     OpenPositions {
         /// The account.
@@ -76,7 +77,7 @@ pub enum LimitRefusal {
     #[error(
         "the order's {notional} would leave {left} of account `{account}`'s free {free}, \
          below its min_free_balance {min}: lower the strategy's size or lower \
-         `min_free_balance` under [accounts.{account}] in barter.toml"
+         `min_free_balance` in barter.toml"
     )]
     FreeBalance {
         /// The account.
@@ -214,19 +215,13 @@ mod tests {
             check(dec!(1000.01), dec!(0), 0, dec!(5000)),
             Err(
                 "the order is worth 1000.01, above account `main`'s max_order_notional 1000: \
-                 lower the strategy's size or raise `max_order_notional` under \
-                 [accounts.main] in barter.toml"
+                 lower the strategy's size or raise `max_order_notional` in \
+                 barter.toml"
                     .into()
             )
         );
         let daily = check(dec!(600), dec!(2000), 0, dec!(5000)).expect_err("daily");
-        for part in [
-            "2000",
-            "600",
-            "2500",
-            "max_daily_notional",
-            "[accounts.main]",
-        ] {
+        for part in ["2000", "600", "2500", "max_daily_notional", "barter.toml"] {
             assert!(daily.contains(part), "{part} missing from {daily}");
         }
         let open = check(dec!(10), dec!(0), 3, dec!(5000)).expect_err("open");

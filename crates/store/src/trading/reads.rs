@@ -49,6 +49,39 @@ impl Store {
         })
     }
 
+    /// The total cost (quantity × entry price + entry fee) of the positions opened at or after
+    /// `from` and before `to`, exactly: what the account's `max_daily_notional` counts.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
+    /// row.
+    pub async fn entry_cost_opened_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Money, StoreError> {
+        let sql = format!(
+            "SELECT {POSITION_COLUMNS} FROM positions WHERE opened_at >= $1 AND opened_at < $2"
+        );
+        let positions: Vec<Position> = on_db!(&self.db, |pool| {
+            let rows = sqlx::query(&sql)
+                .bind(codec::timestamp(from))
+                .bind(codec::timestamp(to))
+                .fetch_all(pool)
+                .await
+                .action("sum the entries opened today")?;
+            rows.iter()
+                .map(|row| position_from_row(row, codec::get_money, codec::get_money_opt))
+                .collect::<Result<_, _>>()?
+        });
+        // Saturating: a sum past the decimal range is past any limit anyway.
+        Ok(Money(positions.iter().fold(Decimal::ZERO, |total, p| {
+            total
+                .saturating_add(p.cost().0)
+                .saturating_add(p.entry_fee.0)
+        })))
+    }
+
     /// The position with this id, if any.
     ///
     /// # Errors
