@@ -391,6 +391,7 @@ fn every_command_has_help() {
         vec!["candles", "--help"],
         vec!["runs", "--help"],
         vec!["halt", "--help"],
+        vec!["orders", "--help"],
         vec!["resume", "--help"],
         vec!["db", "migrate", "--help"],
     ] {
@@ -529,6 +530,22 @@ fn halt_and_resume_are_kept_in_the_database_and_said_before_trading() {
         stdout(&resumed).contains("new entries allowed"),
         "{}",
         stdout(&resumed)
+    );
+    let orders = barter(dir.path(), &["orders"]);
+    assert!(
+        stdout(&orders).contains("no orders yet"),
+        "{}",
+        stdout(&orders)
+    );
+    assert_eq!(
+        json(&barter(dir.path(), &["--json", "orders", "--open"])),
+        serde_json::json!([])
+    );
+    let bad = barter(dir.path(), &["orders", "--limit", "0"]);
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("--limit"),
+        "{}",
+        stderr(&bad)
     );
     let too_long = "x".repeat(501);
     let refused = barter(dir.path(), &["halt", "--reason", &too_long]);

@@ -43,6 +43,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/halt"),
     ("POST", "/api/halt"),
     ("POST", "/api/resume"),
+    ("GET", "/api/orders"),
+    ("GET", "/api/orders/{id}"),
     ("POST", "/api/backtests"),
     ("GET", "/api/backtests/{id}"),
     ("DELETE", "/api/backtests/{id}"),

@@ -259,10 +259,103 @@ async fn halt_and_resume(server: &Server) {
     assert_eq!((status, &body["halted"]), (StatusCode::OK, &json!(false)));
 }
 
+/// Orders over HTTP: listed newest first with their fills and average price, filtered by
+/// account and openness, one by id; bad parameters refused by name.
+async fn orders_are_listed(server: &Server) {
+    use barter_core::order::{
+        DecisionRef, Order, OrderAmount, OrderEvent, OrderFill, OrderState, VenueReport,
+    };
+    use barter_core::{Money, Price, Quantity, Side, Symbol};
+    use rust_decimal_macros::dec;
+    let (status, body) = server.get("/api/orders").await;
+    assert_eq!(
+        (status, body.clone()),
+        (StatusCode::OK, json!([])),
+        "{body}"
+    );
+    let decision = DecisionRef {
+        strategy: "trend".into(),
+        symbol: Symbol::parse("BTC").expect("symbol"),
+        day: "2026-12-06".parse().expect("day"),
+        side: Side::Buy,
+    };
+    let order =
+        Order::planned("main", decision, OrderAmount::Quote(Money(dec!(500)))).expect("order");
+    let now = chrono::Utc::now();
+    let mut order = match server.store.plan_order(&order, now).await.expect("plan") {
+        barter_store::PlannedOrder::New(order) | barter_store::PlannedOrder::Existing(order) => {
+            order
+        }
+    };
+    order.apply(OrderEvent::Sent).expect("sent");
+    server
+        .store
+        .save_order(&order, now)
+        .await
+        .expect("save submitted");
+    let fill = |id: &str, price, quantity| OrderFill {
+        trade_id: id.into(),
+        price: Price(price),
+        quantity: Quantity(quantity),
+        fee: dec!(0.000005),
+        fee_asset: "BTC".into(),
+    };
+    order
+        .apply(OrderEvent::Report(VenueReport {
+            state: OrderState::Filled,
+            venue_order_id: Some("28".into()),
+            executed_quantity: Quantity(dec!(0.01)),
+            fills: vec![
+                fill("1", dec!(50000), dec!(0.005)),
+                fill("2", dec!(50100), dec!(0.005)),
+            ],
+            reason: None,
+        }))
+        .expect("filled");
+    server
+        .store
+        .save_order(&order, now)
+        .await
+        .expect("save filled");
+    let (status, body) = server.get("/api/orders").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed = &body[0];
+    assert_eq!(listed["state"], "filled");
+    assert_eq!(listed["filled_quantity"], "0.010");
+    assert_eq!(listed["average_price"], "50050");
+    assert_eq!(listed["fills"].as_array().map(Vec::len), Some(2));
+    let id = listed["id"].as_i64().expect("id");
+    let (status, one) = server.get(&format!("/api/orders/{id}")).await;
+    assert_eq!(
+        (status, &one["client_order_id"]),
+        (StatusCode::OK, &listed["client_order_id"])
+    );
+    for (path, count) in [
+        ("/api/orders?open=true", 0),
+        ("/api/orders?account=other", 0),
+        ("/api/orders?account=main&limit=1", 1),
+    ] {
+        let (status, body) = server.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert_eq!(body.as_array().map(Vec::len), Some(count), "{path}: {body}");
+    }
+    let (status, body) = server.get("/api/orders?limit=0").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
+    assert!(body.to_string().contains("limit"), "{body}");
+    let (status, _) = server.get("/api/orders/999999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = server.get("/api/orders/x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
 /// Registers instruments, runs the daily job, reads everything back, removes one instrument,
 /// and scrapes the metrics.
 async fn manage_and_run(server: Server) {
     halt_and_resume(&server).await;
+    orders_are_listed(&server).await;
     for symbol in ["BTC", "ETH"] {
         let (status, body) = server
             .post(

@@ -25,6 +25,7 @@ mod job_registry;
 mod job_routes;
 pub mod metrics;
 mod openapi;
+mod order_routes;
 pub mod scheduled;
 mod schema;
 mod sessions;
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", axum::routing::get(openapi::openapi_json))
         .merge(job_routes::routes())
         .merge(halt_routes::routes())
+        .merge(order_routes::routes())
         .merge(backtests::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     let scrape = Router::new()

@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::{api, backtests, halt_routes, job_routes, schema};
+use crate::{api, backtests, halt_routes, job_routes, order_routes, schema};
 
 /// The name of the bearer security scheme in the document.
 const BEARER: &str = "bearer";
@@ -47,6 +47,8 @@ const BEARER: &str = "bearer";
         halt_routes::state_of_halt,
         halt_routes::halt,
         halt_routes::resume,
+        order_routes::list,
+        order_routes::one,
         job_routes::sync_data,
         job_routes::sync_new_trades,
         job_routes::sync_close_positions,

@@ -339,3 +339,38 @@ pub struct TradingHalt {
     /// When it changed last (RFC 3339, UTC).
     pub changed_at: Option<String>,
 }
+
+/// An order sent (or to be sent) to a venue (`GET /api/orders`, `GET /api/orders/{id}`).
+#[derive(ToSchema)]
+pub struct Order {
+    /// The order id.
+    pub id: i64,
+    /// The account it is sent from.
+    pub account: String,
+    /// The decision it carries out: strategy, symbol, day, side.
+    #[schema(value_type = Object)]
+    pub decision: serde_json::Value,
+    /// `{"quantity": "0.01"}` (units) or `{"quote": "500"}` (an amount of the quote currency).
+    #[schema(value_type = Object)]
+    pub amount: serde_json::Value,
+    /// The id Barter sends with it, derived from the decision.
+    #[schema(example = "bt20261207b-abcdefghijklmnopqrst")]
+    pub client_order_id: String,
+    /// The venue's id, once known.
+    pub venue_order_id: Option<String>,
+    /// planned, submitted, accepted, partially_filled, filled, rejected, canceled, expired or
+    /// unknown.
+    #[schema(example = "filled")]
+    pub state: String,
+    /// The trades: trade_id, price, quantity, fee, fee_asset (decimal strings).
+    #[schema(value_type = Vec<Object>)]
+    pub fills: Vec<serde_json::Value>,
+    /// The most any venue answer said was executed (decimal string).
+    pub executed_quantity: String,
+    /// Why it was rejected, canceled or expired.
+    pub reason: Option<String>,
+    /// The sum of the fills' quantities (decimal string).
+    pub filled_quantity: String,
+    /// The fills' average price (decimal string), when there are fills.
+    pub average_price: Option<String>,
+}

@@ -296,3 +296,44 @@ async fn equity_curve(
     }
     Ok(curve)
 }
+
+/// An order as the CLI, the API and the dashboard show it: the stored record, with the
+/// quantity its fills add up to and their average price.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderView {
+    /// The order as stored.
+    #[serde(flatten)]
+    pub record: barter_core::order::OrderRecord,
+    /// The sum of the known fills' quantities.
+    pub filled_quantity: barter_core::Quantity,
+    /// The fills' average price, when there are fills.
+    pub average_price: Option<Price>,
+}
+
+impl OrderView {
+    /// The view of `order`.
+    pub fn of(order: &barter_core::order::Order) -> Self {
+        Self {
+            record: order.record().clone(),
+            filled_quantity: order.filled_quantity(),
+            // An average beyond the decimal range cannot be shown exactly: left out.
+            average_price: order.average_price().ok().flatten(),
+        }
+    }
+}
+
+/// The latest orders matching `filter`, newest first, as views.
+///
+/// # Errors
+/// When the store cannot be read.
+pub async fn orders(
+    store: &Store,
+    filter: &barter_store::OrderFilter,
+) -> Result<Vec<OrderView>, barter_store::StoreError> {
+    Ok(store
+        .orders(filter)
+        .await?
+        .iter()
+        .map(OrderView::of)
+        .collect())
+}

@@ -122,6 +122,22 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             output::candles(cli.json, &candles)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Orders {
+            open,
+            account,
+            limit,
+        } => {
+            let config = load_config(&cli)?;
+            let store = open_store(&config).await?;
+            let filter = barter_store::OrderFilter {
+                account: account.clone(),
+                open_only: *open,
+                limit: *limit,
+            };
+            let orders = barter_service::views::orders(&store, &filter).await?;
+            output::orders(cli.json, &orders)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Halt { reason } => {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;

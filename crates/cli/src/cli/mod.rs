@@ -145,6 +145,18 @@ pub enum Command {
         /// The position id (see `barter positions`).
         position: i64,
     },
+    /// Show the orders sent (or to be sent) to venues, newest first.
+    Orders {
+        /// Only orders not final yet (planned, submitted, accepted, partially filled, unknown).
+        #[arg(long)]
+        open: bool,
+        /// Only this account's orders.
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
+        /// How many (1 to 1000).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+    },
     /// Halt new entries at once, for every process sharing the database (exits continue).
     Halt {
         /// Why, kept with the halt and in the history (at most 500 characters).

@@ -282,3 +282,58 @@ pub fn halt(json: bool, state: &barter_store::TradingHalt) -> anyhow::Result<()>
     outln!("{}", barter_service::halt::describe(state))?;
     Ok(())
 }
+
+/// The orders of `barter orders`: one row each, fills summed.
+pub fn orders(json: bool, orders: &[barter_service::views::OrderView]) -> anyhow::Result<()> {
+    if json {
+        return print_json(orders);
+    }
+    if orders.is_empty() {
+        outln!("no orders yet: paper trades are booked as positions (`barter positions`)")?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = orders
+        .iter()
+        .map(|o| {
+            let r = &o.record;
+            let side = match r.decision.side {
+                barter_core::Side::Buy => "buy",
+                barter_core::Side::Sell => "sell",
+            };
+            vec![
+                r.id.map(|id| id.to_string()).unwrap_or_default(),
+                r.account.clone(),
+                r.decision.strategy.clone(),
+                r.decision.symbol.to_string(),
+                r.decision.day.to_string(),
+                side.to_owned(),
+                r.amount.to_string(),
+                r.state.as_str().to_owned(),
+                o.filled_quantity.to_string(),
+                o.average_price
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                r.client_order_id.to_string(),
+                r.reason.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ORDER",
+            "ACCOUNT",
+            "STRATEGY",
+            "SYMBOL",
+            "DAY",
+            "SIDE",
+            "AMOUNT",
+            "STATE",
+            "FILLED",
+            "AVG PRICE",
+            "CLIENT ORDER ID",
+            "REASON",
+        ],
+        &rows,
+    )?;
+    Ok(())
+}
