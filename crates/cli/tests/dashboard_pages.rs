@@ -872,3 +872,63 @@ async fn the_overview_halts_and_resumes_new_entries() {
     assert!(!server.store.trading_halt().await.expect("read").halted);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_orders_page_lists_orders_with_their_fills_and_fees() {
+    use barter_core::order::{
+        DecisionRef, Order, OrderAmount, OrderEvent, OrderFill, OrderState, VenueReport,
+    };
+    let server = Server::sqlite(Config::default(), Options::default()).await;
+    let browser = server.sign_in().await;
+    let (status, page) = browser.get("/orders").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"no-orders\""), "{page}");
+    assert!(
+        page.contains("href=\"/orders\""),
+        "the navigation links the page: {page}"
+    );
+
+    let decision = DecisionRef {
+        strategy: "trend".into(),
+        symbol: Symbol::parse("BTC").expect("symbol"),
+        day: "2026-12-06".parse().expect("day"),
+        side: Side::Buy,
+    };
+    let order =
+        Order::planned("main", decision, OrderAmount::Quote(Money(dec!(500)))).expect("order");
+    let now = Utc::now();
+    let mut order = match server.store.plan_order(&order, now).await.expect("plan") {
+        barter_store::PlannedOrder::New(order) | barter_store::PlannedOrder::Existing(order) => {
+            order
+        }
+    };
+    order.apply(OrderEvent::Sent).expect("sent");
+    server.store.save_order(&order, now).await.expect("save");
+    order
+        .apply(OrderEvent::Report(VenueReport {
+            state: OrderState::Filled,
+            venue_order_id: Some("28".into()),
+            executed_quantity: Quantity(dec!(0.01)),
+            fills: vec![OrderFill {
+                trade_id: "12".into(),
+                price: Price(dec!(50000)),
+                quantity: Quantity(dec!(0.01)),
+                fee: dec!(0.00001),
+                fee_asset: "BTC".into(),
+            }],
+            reason: None,
+        }))
+        .expect("filled");
+    server.store.save_order(&order, now).await.expect("save");
+
+    let (_, page) = browser.get("/orders").await;
+    assert!(page.contains(order.client_order_id().as_str()), "{page}");
+    assert!(page.contains("badge ok\">filled"), "{page}");
+    assert!(page.contains("0.00001 BTC"), "the fee in its asset: {page}");
+    let (_, open) = browser.get("/orders?open=1").await;
+    assert!(
+        open.contains("id=\"no-orders\""),
+        "a filled order is final: {open}"
+    );
+    server.shutdown().await;
+}

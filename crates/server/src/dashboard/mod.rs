@@ -12,6 +12,7 @@ mod format;
 mod history;
 mod instrument;
 mod instruments;
+mod orders;
 mod overview;
 mod page;
 mod position;
@@ -42,6 +43,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(positions::routes())
         .merge(position::routes())
         .merge(history::routes())
+        .merge(orders::routes())
         .merge(strategies::routes())
         .merge(simulator::routes())
         .route("/logout", post(session::logout))

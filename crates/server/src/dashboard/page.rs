@@ -14,6 +14,7 @@ pub(crate) const NAV: &[(&str, &str, &str)] = &[
     ("instruments", "Instruments", "/instruments"),
     ("positions", "Positions", "/positions"),
     ("history", "History", "/history"),
+    ("orders", "Orders", "/orders"),
     ("strategies", "Strategies", "/strategies"),
     ("simulator", "Simulator", "/simulator"),
 ];
