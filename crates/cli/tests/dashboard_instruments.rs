@@ -560,3 +560,23 @@ async fn the_instrument_page_has_candles_indicator_overlays_and_trade_markers() 
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_alpaca_instrument_is_added_without_a_source_id_on_weekdays() {
+    let server = start().await;
+    let browser = server.sign_in().await;
+    let (_, page) = browser.get("/instruments").await;
+    assert!(page.contains("<option value=\"alpaca\""), "{page}");
+    let spy = [("symbol", "SPY"), ("source", "alpaca"), ("quote", "USD")];
+    let added = browser.post_form("/instruments", &spy).await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let stored = server.store.instruments().await.expect("instruments");
+    let spy = stored
+        .iter()
+        .find(|i| i.symbol.as_str() == "SPY")
+        .expect("SPY");
+    assert_eq!(spy.source, SourceKind::Alpaca);
+    assert_eq!(spy.source_id, "SPY");
+    assert_eq!(spy.calendar, Calendar::Weekdays);
+    server.shutdown().await;
+}

@@ -31,17 +31,20 @@ pub enum CandleOrigin {
     CoinGeckoMarketChart,
     /// Binance spot daily klines.
     BinanceKlines,
+    /// Alpaca daily stock bars (`/v2/stocks/{symbol}/bars?timeframe=1Day`).
+    AlpacaBars,
     /// A CSV file.
     CsvFile,
 }
 
 impl CandleOrigin {
     /// Every origin.
-    pub const ALL: [CandleOrigin; 5] = [
+    pub const ALL: [CandleOrigin; 6] = [
         Self::Sample,
         Self::CoinGeckoOhlc,
         Self::CoinGeckoMarketChart,
         Self::BinanceKlines,
+        Self::AlpacaBars,
         Self::CsvFile,
     ];
 
@@ -52,6 +55,7 @@ impl CandleOrigin {
             Self::CoinGeckoOhlc => "coingecko_ohlc",
             Self::CoinGeckoMarketChart => "coingecko_market_chart",
             Self::BinanceKlines => "binance_klines",
+            Self::AlpacaBars => "alpaca_bars",
             Self::CsvFile => "csv_file",
         }
     }

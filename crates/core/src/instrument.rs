@@ -18,13 +18,21 @@ pub enum SourceKind {
     CoinGecko,
     /// Binance's public spot klines.
     Binance,
+    /// Alpaca's daily stock and ETF bars (market data API, key pair from the environment).
+    Alpaca,
     /// A CSV file on disk, one per instrument.
     Csv,
 }
 
 impl SourceKind {
     /// Every source kind, in the order they are documented.
-    pub const ALL: [SourceKind; 4] = [Self::Sample, Self::CoinGecko, Self::Binance, Self::Csv];
+    pub const ALL: [SourceKind; 5] = [
+        Self::Sample,
+        Self::CoinGecko,
+        Self::Binance,
+        Self::Alpaca,
+        Self::Csv,
+    ];
 
     /// The name used in config, CLI, database and JSON.
     pub fn as_str(self) -> &'static str {
@@ -32,6 +40,7 @@ impl SourceKind {
             Self::Sample => "sample",
             Self::CoinGecko => "coingecko",
             Self::Binance => "binance",
+            Self::Alpaca => "alpaca",
             Self::Csv => "csv",
         }
     }
@@ -57,14 +66,14 @@ impl FromStr for SourceKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InstrumentError {
     /// The source kind is not one Barter knows.
-    #[error("unknown data source `{0}`: expected one of sample, coingecko, binance, csv")]
+    #[error("unknown data source `{0}`: expected one of sample, coingecko, binance, alpaca, csv")]
     UnknownSource(String),
     /// The calendar name is not one Barter knows.
     #[error(transparent)]
     UnknownCalendar(#[from] crate::calendar::UnknownCalendar),
     /// The source id was empty.
     #[error(
-        "instrument {0}: the source id is empty (e.g. `bitcoin` for CoinGecko, `BTCUSDT` for Binance, a file path for csv)"
+        "instrument {0}: the source id is empty (e.g. `bitcoin` for CoinGecko, `BTCUSDT` for Binance, `SPY` for Alpaca, a file path for csv)"
     )]
     EmptySourceId(Symbol),
     /// The quote currency was not 2–10 letters/digits.
@@ -90,7 +99,8 @@ pub struct Instrument {
     pub quote_currency: String,
     /// Which source the candles come from.
     pub source: SourceKind,
-    /// The source's own id: CoinGecko `bitcoin`, Binance `BTCUSDT`, sample `BTC`, csv a file path.
+    /// The source's own id: CoinGecko `bitcoin`, Binance `BTCUSDT`, Alpaca `SPY`, sample `BTC`, csv a
+    /// file path.
     pub source_id: String,
     /// Which days the instrument trades on (used for gap detection).
     pub calendar: Calendar,
@@ -153,6 +163,12 @@ mod tests {
         for kind in SourceKind::ALL {
             assert_eq!(kind.as_str().parse::<SourceKind>(), Ok(kind));
         }
+        // The name is the database's and the API's too: serde must agree with `as_str`.
+        assert_eq!(" Alpaca ".parse::<SourceKind>(), Ok(SourceKind::Alpaca));
+        assert_eq!(
+            serde_json::to_string(&SourceKind::Alpaca).ok().as_deref(),
+            Some("\"alpaca\"")
+        );
         assert!(matches!(
             "yahoo".parse::<SourceKind>(),
             Err(InstrumentError::UnknownSource(_))

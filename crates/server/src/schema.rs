@@ -27,6 +27,8 @@ pub enum SourceKind {
     CoinGecko,
     /// Binance's public spot klines.
     Binance,
+    /// Alpaca's daily stock and ETF bars.
+    Alpaca,
     /// A CSV file on the server's disk.
     Csv,
 }
@@ -55,7 +57,8 @@ pub struct Instrument {
     pub quote_currency: String,
     /// Which source the candles come from.
     pub source: SourceKind,
-    /// The source's own id: CoinGecko `bitcoin`, Binance `BTCUSDT`, sample `BTC`, csv a path.
+    /// The source's own id: CoinGecko `bitcoin`, Binance `BTCUSDT`, Alpaca `SPY`, sample `BTC`,
+    /// csv a path.
     #[schema(example = "bitcoin")]
     pub source_id: String,
     /// Which days it trades on (for gap detection).
@@ -107,6 +110,8 @@ pub enum CandleOrigin {
     CoinGeckoMarketChart,
     /// Binance spot daily klines.
     BinanceKlines,
+    /// Alpaca daily stock bars.
+    AlpacaBars,
     /// A CSV file.
     Csv,
 }

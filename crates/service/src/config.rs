@@ -10,7 +10,7 @@ use barter_core::Money;
 use barter_core::execution::{FillModel, FillTiming, QuantityRounding};
 use barter_core::order::AccountLimits;
 use barter_core::strategy::StrategyConfig;
-use barter_sources::{BinanceConfig, CoinGeckoConfig, SampleConfig};
+use barter_sources::{AlpacaConfig, BinanceConfig, CoinGeckoConfig, SampleConfig};
 use figment::Figment;
 use figment::providers::{Env, Serialized};
 use rust_decimal::Decimal;
@@ -22,6 +22,12 @@ pub const DEFAULT_CONFIG_FILE: &str = "barter.toml";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://barter.db";
 /// The environment variable holding the CoinGecko API key.
 pub use barter_sources::coingecko::API_KEY_ENV as COINGECKO_API_KEY_VAR;
+
+/// The environment variable holding the Alpaca key id (market data and trading).
+pub use barter_sources::alpaca::KEY_ID_ENV as ALPACA_KEY_ID_VAR;
+
+/// The environment variable holding the Alpaca secret key (market data and trading).
+pub use barter_sources::alpaca::SECRET_KEY_ENV as ALPACA_SECRET_KEY_VAR;
 
 /// Everything Barter can be configured with.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -208,6 +214,8 @@ pub struct SourcesConfig {
     pub coingecko: CoinGeckoConfig,
     /// `[sources.binance]`.
     pub binance: BinanceConfig,
+    /// `[sources.alpaca]`.
+    pub alpaca: AlpacaConfig,
     /// `[sources.csv]`.
     pub csv: CsvConfig,
 }
@@ -329,6 +337,12 @@ pub fn load(path: &Path, explicit: bool) -> Result<LoadedConfig, ConfigError> {
     config.sources.coingecko.api_key = std::env::var(COINGECKO_API_KEY_VAR)
         .ok()
         .filter(|key| !key.trim().is_empty());
+    config.sources.alpaca.key_id = std::env::var(ALPACA_KEY_ID_VAR)
+        .ok()
+        .filter(|key| !key.trim().is_empty());
+    config.sources.alpaca.secret_key = std::env::var(ALPACA_SECRET_KEY_VAR)
+        .ok()
+        .filter(|key| !key.trim().is_empty());
     validate(&config)?;
     Ok(LoadedConfig { config, file })
 }
@@ -345,6 +359,10 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Config, ConfigError> {
         if message.contains("api_key") {
             message.push_str(&format!(
                 "; secrets are read only from the environment: set {COINGECKO_API_KEY_VAR}"
+            ));
+        } else if message.contains("key_id") || message.contains("secret_key") {
+            message.push_str(&format!(
+                "; secrets are read only from the environment: set {ALPACA_KEY_ID_VAR} and {ALPACA_SECRET_KEY_VAR}"
             ));
         }
         ConfigError::Invalid {
@@ -545,6 +563,28 @@ fn validate_ranges(config: &Config) -> Result<(), ConfigError> {
         0.0,
         3_600.0,
     )?;
+    let ap = &config.sources.alpaca;
+    // Alpaca's free data plan allows 200 requests a minute; paid plans allow 10,000.
+    int_in(
+        "sources.alpaca.requests_per_minute",
+        ap.requests_per_minute.into(),
+        1,
+        10_000,
+    )?;
+    secs_in("sources.alpaca.timeout_secs", ap.timeout_secs, 0.1, 600.0)?;
+    int_in("sources.alpaca.max_retries", ap.max_retries.into(), 0, 20)?;
+    secs_in(
+        "sources.alpaca.backoff_base_secs",
+        ap.backoff_base_secs,
+        0.0,
+        600.0,
+    )?;
+    secs_in(
+        "sources.alpaca.max_retry_wait_secs",
+        ap.max_retry_wait_secs,
+        0.0,
+        3_600.0,
+    )?;
     if let Some(days) = config.sync.backfill_days {
         int_in("sync.backfill_days", days.into(), 1, 36_500)?;
     }
@@ -632,7 +672,8 @@ fn validate_ranges(config: &Config) -> Result<(), ConfigError> {
 pub const STARTER_FILE: &str = r#"# Barter configuration. Every key is optional; the values shown are the defaults.
 # Any key can be overridden by an environment variable: BARTER_<KEY>, nested keys joined
 # by "__", e.g. BARTER_DATABASE_URL or BARTER_SOURCES__COINGECKO__PLAN=pro.
-# Secrets never go in this file: the CoinGecko key is read from BARTER_COINGECKO_API_KEY.
+# Secrets never go in this file: the CoinGecko key is read from BARTER_COINGECKO_API_KEY,
+# Alpaca's key pair from BARTER_ALPACA_KEY_ID and BARTER_ALPACA_SECRET_KEY.
 
 # SQLite file in the working directory, or a PostgreSQL URL such as
 # "postgres://barter@localhost/barter".
@@ -656,6 +697,15 @@ max_retries = 4
 [sources.binance]
 base_url = "https://api.binance.com"
 requests_per_minute = 600
+timeout_secs = 30.0
+max_retries = 4
+
+[sources.alpaca]
+# Daily bars of US stocks and ETFs; needs BARTER_ALPACA_KEY_ID and BARTER_ALPACA_SECRET_KEY.
+base_url = "https://data.alpaca.markets"
+feed = "iex"                    # the free plan's; "sip" (all exchanges) needs a paid data plan
+adjustment = "raw"              # "raw", "split", "dividend" or "all"
+requests_per_minute = 200       # the free data plan's limit
 timeout_secs = 30.0
 max_retries = 4
 
@@ -771,6 +821,24 @@ mod tests {
     fn an_api_key_in_the_file_points_to_the_environment() {
         let err = parse("[sources.coingecko]\napi_key = \"secret\"\n").expect_err("secret in file");
         assert!(err.to_string().contains(COINGECKO_API_KEY_VAR), "{err}");
+        let err =
+            parse("[sources.alpaca]\nsecret_key = \"s3cr3t-value\"\n").expect_err("secret in file");
+        let message = err.to_string();
+        assert!(message.contains(ALPACA_SECRET_KEY_VAR), "{message}");
+        assert!(!message.contains("s3cr3t-value"), "{message}");
+    }
+
+    #[test]
+    fn alpaca_settings_parse_and_refuse_an_unknown_feed() {
+        let config =
+            parse("[sources.alpaca]\nfeed = \"sip\"\nadjustment = \"all\"\n").expect("valid");
+        assert_eq!(config.sources.alpaca.feed, barter_sources::AlpacaFeed::Sip);
+        assert_eq!(
+            config.sources.alpaca.adjustment,
+            barter_sources::AlpacaAdjustment::All
+        );
+        let err = parse("[sources.alpaca]\nfeed = \"otc\"\n").expect_err("unknown feed");
+        assert!(err.to_string().contains("sources.alpaca.feed"), "{err}");
     }
 
     #[test]
@@ -813,6 +881,14 @@ mod tests {
             (
                 "[sources.binance]\nmax_retries = 4000000000\n",
                 "sources.binance.max_retries",
+            ),
+            (
+                "[sources.alpaca]\nrequests_per_minute = 0\n",
+                "sources.alpaca.requests_per_minute",
+            ),
+            (
+                "[sources.alpaca]\nmax_retry_wait_secs = nan\n",
+                "sources.alpaca.max_retry_wait_secs",
             ),
             (
                 "[sources.binance]\ntimeout_secs = -1.0\n",

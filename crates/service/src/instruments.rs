@@ -15,9 +15,10 @@ use crate::data_files::CsvAccess;
 pub struct NewInstrument {
     /// Unique symbol, e.g. BTC.
     pub symbol: Symbol,
-    /// Where its candles come from: sample, coingecko, binance or csv.
+    /// Where its candles come from: sample, coingecko, binance, alpaca or csv.
     pub source: SourceKind,
-    /// The source's id: CoinGecko `bitcoin`, Binance `BTCUSDT`, sample `BTC` (default: the symbol).
+    /// The source's id: CoinGecko `bitcoin`, Binance `BTCUSDT`, Alpaca `SPY`, sample `BTC`
+    /// (default for sample and alpaca: the symbol).
     pub source_id: Option<String>,
     /// The CSV file, for a `csv` source.
     pub path: Option<PathBuf>,
@@ -26,7 +27,8 @@ pub struct NewInstrument {
     /// Quote currency.
     #[serde(default = "usd")]
     pub quote: String,
-    /// Trading calendar: continuous (every day) or weekdays.
+    /// Trading calendar: continuous (every day) or weekdays (default: the sample's own, weekdays
+    /// for alpaca, otherwise continuous).
     pub calendar: Option<Calendar>,
 }
 
@@ -60,6 +62,8 @@ impl NewInstrument {
                 sample.map(|s| s.symbol.to_owned()).unwrap_or_default()
             }
             (_, None, Some(id)) => id.clone(),
+            // A stock's ticker is its Alpaca id, so `instruments add SPY --source alpaca` works.
+            (SourceKind::Alpaca, None, None) => symbol.to_string(),
             (kind, None, None) => anyhow::bail!(
                 "--source {kind} needs --source-id (e.g. {})",
                 if kind == SourceKind::CoinGecko {
@@ -79,10 +83,14 @@ impl NewInstrument {
             .clone()
             .or_else(|| sample.map(|s| s.name.to_owned()))
             .unwrap_or_default();
-        let calendar = self
-            .calendar
-            .or(sample.map(|s| s.calendar))
-            .unwrap_or(Calendar::Continuous);
+        let calendar = self.calendar.or(sample.map(|s| s.calendar)).unwrap_or(
+            if self.source == SourceKind::Alpaca {
+                // US stocks trade Monday to Friday; holidays show up as ordinary gaps.
+                Calendar::Weekdays
+            } else {
+                Calendar::Continuous
+            },
+        );
         Ok(Instrument::new(
             symbol,
             name,
@@ -91,5 +99,37 @@ impl NewInstrument {
             source_id,
             calendar,
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alpaca(symbol: &str, source_id: Option<&str>, calendar: Option<Calendar>) -> NewInstrument {
+        NewInstrument {
+            symbol: Symbol::parse(symbol).expect("valid symbol"),
+            source: SourceKind::Alpaca,
+            source_id: source_id.map(str::to_owned),
+            path: None,
+            name: None,
+            quote: usd(),
+            calendar,
+        }
+    }
+
+    #[test]
+    fn an_alpaca_instrument_defaults_to_its_ticker_and_weekdays() {
+        let spy = alpaca("SPY", None, None)
+            .build(CsvAccess::AnyRegularFile)
+            .expect("valid");
+        assert_eq!(spy.source, SourceKind::Alpaca);
+        assert_eq!(spy.source_id, "SPY");
+        assert_eq!(spy.calendar, Calendar::Weekdays);
+        let brk = alpaca("BRKB", Some("BRK.B"), Some(Calendar::Continuous))
+            .build(CsvAccess::AnyRegularFile)
+            .expect("valid");
+        assert_eq!(brk.source_id, "BRK.B");
+        assert_eq!(brk.calendar, Calendar::Continuous);
     }
 }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use barter_core::SourceKind;
-use barter_sources::{BinanceSource, CoinGeckoSource, CsvSource, DataSource, SampleSource};
+use barter_sources::{
+    AlpacaBarsSource, BinanceSource, CoinGeckoSource, CsvSource, DataSource, SampleSource,
+};
 
 use crate::config::SourcesConfig;
 
@@ -17,6 +19,7 @@ pub struct SourceSet {
     sample: Slot,
     coingecko: Slot,
     binance: Slot,
+    alpaca: Slot,
     csv: Slot,
 }
 
@@ -30,6 +33,9 @@ impl SourceSet {
                 .map(|s| Arc::new(s) as Arc<dyn DataSource>)
                 .map_err(|e| e.to_string()),
             binance: BinanceSource::new(config.binance.clone())
+                .map(|s| Arc::new(s) as Arc<dyn DataSource>)
+                .map_err(|e| e.to_string()),
+            alpaca: AlpacaBarsSource::new(config.alpaca.clone())
                 .map(|s| Arc::new(s) as Arc<dyn DataSource>)
                 .map_err(|e| e.to_string()),
             csv: Ok(Arc::new(CsvSource)),
@@ -47,6 +53,7 @@ impl SourceSet {
             SourceKind::Sample => &mut self.sample,
             SourceKind::CoinGecko => &mut self.coingecko,
             SourceKind::Binance => &mut self.binance,
+            SourceKind::Alpaca => &mut self.alpaca,
             SourceKind::Csv => &mut self.csv,
         }
     }
@@ -60,6 +67,7 @@ impl SourceSet {
             SourceKind::Sample => &self.sample,
             SourceKind::CoinGecko => &self.coingecko,
             SourceKind::Binance => &self.binance,
+            SourceKind::Alpaca => &self.alpaca,
             SourceKind::Csv => &self.csv,
         };
         slot.as_ref()

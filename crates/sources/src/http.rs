@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use barter_core::{Candle, CandleOrigin, Day, Instrument, Ohlcv, SourceKind, Symbol};
-use barter_http::{ApiKey, HttpError, MAX_RESPONSE_BYTES, Request, Url};
+use barter_http::{ApiKey, HeaderName, HeaderValue, HttpError, MAX_RESPONSE_BYTES, Request, Url};
 use chrono::{DateTime, Utc};
 
 use crate::{FetchRequest, SourceError};
@@ -57,6 +57,8 @@ pub(crate) fn parse_base_url(
 pub(crate) struct HttpClient {
     kind: SourceKind,
     inner: barter_http::HttpClient,
+    /// A second secret header (Alpaca's secret key), marked sensitive and scrubbed from errors.
+    secret_header: Option<(HeaderName, HeaderValue)>,
 }
 
 impl HttpClient {
@@ -70,7 +72,42 @@ impl HttpClient {
         let inner = barter_http::HttpClient::new(settings, key)
             .map_err(|e| ConfigError::new(kind, e.problem))?
             .named(kind.as_str());
-        Ok(Self { kind, inner })
+        Ok(Self {
+            kind,
+            inner,
+            secret_header: None,
+        })
+    }
+
+    /// Also sends `value` in `header` on every request (a key pair's second half); like the key,
+    /// it is marked sensitive and removed from every error text.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `variable` when the value cannot travel in an HTTP header.
+    pub(crate) fn with_secret_header(
+        mut self,
+        header: &'static str,
+        value: &str,
+        variable: &str,
+    ) -> Result<Self, ConfigError> {
+        let mut value = HeaderValue::from_str(value).map_err(|_| {
+            ConfigError::new(
+                self.kind,
+                format!(
+                    "the key holds characters an HTTP header cannot carry (check {variable} for stray quotes or newlines)"
+                ),
+            )
+        })?;
+        value.set_sensitive(true);
+        let name = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+            ConfigError::new(
+                self.kind,
+                format!("`{header}` is not a valid HTTP header name"),
+            )
+        })?;
+        self.inner = self.inner.scrub(value.to_str().unwrap_or_default());
+        self.secret_header = Some((name, value));
+        Ok(self)
     }
 
     /// Paces this client with `pacer`, shared with the other clients of the same venue (its
@@ -92,8 +129,12 @@ impl HttpClient {
     /// 5xx/408 retries, `Network` after timeouts and connection failures, `Malformed` for a body
     /// over [`MAX_RESPONSE_BYTES`].
     pub(crate) async fn get(&self, symbol: &Symbol, url: &Url) -> Result<Reply, SourceError> {
+        let mut request = Request::get(url.clone());
+        if let Some((name, value)) = &self.secret_header {
+            request = request.header(name.clone(), value.clone());
+        }
         self.inner
-            .send(Request::get(url.clone()))
+            .send(request)
             .await
             .map_err(|error| self.source_error(symbol, error))
     }

@@ -9,10 +9,12 @@
 //! - [`csv_file`]: a CSV file per instrument, also the parser behind `sample`.
 //! - [`coingecko`]: CoinGecko API v3, Demo/keyless and Pro plans.
 //! - [`binance`]: Binance public spot klines.
+//! - [`alpaca`]: Alpaca daily bars of US stocks and ETFs (the account's key pair).
 //! - `http`: the network sources' wrapper of the shared paced, retrying [`barter_http`] client.
 //! - [`excerpt`](mod@excerpt): the short, printable quotes of input that errors carry (re-exported from
 //!   `barter-http`, which quotes bodies the same way).
 
+pub mod alpaca;
 pub mod binance;
 pub mod coingecko;
 pub mod csv_file;
@@ -23,6 +25,7 @@ use async_trait::async_trait;
 use barter_core::{Candle, CandleError, Day, Instrument, SourceKind, Symbol};
 use chrono::{DateTime, Utc};
 
+pub use alpaca::{AlpacaAdjustment, AlpacaBarsSource, AlpacaConfig, AlpacaFeed};
 pub use barter_http::{MAX_RESPONSE_BYTES, excerpt};
 pub use binance::{BinanceConfig, BinanceSource};
 pub use coingecko::{CoinGeckoConfig, CoinGeckoPlan, CoinGeckoSource};

@@ -147,6 +147,8 @@ mod tests {
         assert_eq!(url_password("postgres://u@h/db"), None);
         assert_eq!(url_password("sqlite://barter.db"), None);
         assert!(is_secret_name("BARTER_COINGECKO_API_KEY"));
+        assert!(is_secret_name("BARTER_ALPACA_KEY_ID"));
+        assert!(is_secret_name("BARTER_ALPACA_SECRET_KEY"));
         assert!(is_secret_name("BARTER_API_TOKEN"));
         assert!(!is_secret_name("BARTER_DATABASE_URL"));
     }

@@ -66,7 +66,7 @@ pub fn flush_output() -> std::io::Result<()> {
 #[command(
     name = "barter",
     version,
-    about = "Barter: automated, scheduled trading on daily candles (offline sample, CoinGecko, Binance, CSV).",
+    about = "Barter: automated, scheduled trading on daily candles (offline sample, CoinGecko, Binance, Alpaca, CSV).",
     long_about = None
 )]
 pub struct Cli {
@@ -225,10 +225,11 @@ pub enum InstrumentsCommand {
 pub struct AddInstrument {
     /// Unique symbol, e.g. BTC.
     pub symbol: Symbol,
-    /// Where its candles come from: sample, coingecko, binance or csv.
+    /// Where its candles come from: sample, coingecko, binance, alpaca (US stocks and ETFs) or csv.
     #[arg(long)]
     pub source: SourceKind,
-    /// The source's id: CoinGecko `bitcoin`, Binance `BTCUSDT`, sample `BTC` (default: the symbol).
+    /// The source's id: CoinGecko `bitcoin`, Binance `BTCUSDT`, Alpaca `SPY`, sample `BTC`
+    /// (default for sample and alpaca: the symbol).
     #[arg(long)]
     pub source_id: Option<String>,
     /// The CSV file, for `--source csv`.
@@ -240,7 +241,8 @@ pub struct AddInstrument {
     /// Quote currency.
     #[arg(long, default_value = "USD")]
     pub quote: String,
-    /// Trading calendar: continuous (every day) or weekdays.
+    /// Trading calendar: continuous (every day) or weekdays (default: the sample's own, weekdays
+    /// for alpaca, otherwise continuous).
     #[arg(long)]
     pub calendar: Option<Calendar>,
 }

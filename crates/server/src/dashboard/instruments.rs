@@ -369,13 +369,17 @@ async fn list_page(
                 SourceKind::Sample => "sample (bundled offline history)",
                 SourceKind::CoinGecko => "coingecko",
                 SourceKind::Binance => "binance",
+                SourceKind::Alpaca => "alpaca (US stocks and ETFs)",
                 SourceKind::Csv => "csv (a file on the server)",
             },
             selected: view.form.source.eq_ignore_ascii_case(kind.as_str()),
         })
         .collect();
     let calendars = [
-        ("", "Default (the sample's own, otherwise every day)"),
+        (
+            "",
+            "Default (the sample's own, weekdays for Alpaca, otherwise every day)",
+        ),
         ("continuous", "continuous (every day)"),
         ("weekdays", "weekdays (Monday to Friday)"),
     ]
@@ -464,7 +468,8 @@ fn instrument_from_form(
     let source_id = Some(form.source_id.trim())
         .filter(|id| !id.is_empty())
         .map(str::to_owned);
-    if source_id.is_none() && source != SourceKind::Sample {
+    // Sample and Alpaca ids default to the symbol (a bundled series, a ticker).
+    if source_id.is_none() && !matches!(source, SourceKind::Sample | SourceKind::Alpaca) {
         let example = match source {
             SourceKind::CoinGecko => "CoinGecko's coin id, e.g. `bitcoin`",
             SourceKind::Binance => "the Binance pair, e.g. `BTCUSDT`",
