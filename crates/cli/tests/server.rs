@@ -238,10 +238,13 @@ async fn halt_and_resume(server: &Server) {
     let (status, body) = server.post("/api/resume", json!({})).await;
     assert_eq!((status, &body["halted"]), (StatusCode::OK, &json!(false)));
     let (status, body) = server
-        .post("/api/halt", json!({"reason": "venue incident"}))
+        .post("/api/halt", json!({"reason": "venue\u{1b}[2J incident\n"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["reason"], "venue incident");
+    assert_eq!(
+        body["reason"], "venue [2J incident",
+        "control characters become spaces, the ends trimmed"
+    );
     let (status, body) = server.post("/api/halt", json!({"why": "x"})).await;
     assert_eq!(
         (status, error_code(&body)),

@@ -29,7 +29,16 @@ pub async fn halt(
             reason.chars().count()
         );
     }
-    let state = store.set_trading_halt(true, reason, by, now).await?;
+    // Control characters (a terminal escape, a newline) would garble the CLI's one-line state
+    // and the logs: each becomes a space.
+    let reason = reason.map(|r| {
+        r.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+    });
+    let state = store
+        .set_trading_halt(true, reason.as_deref(), by, now)
+        .await?;
     tracing::warn!(
         "new entries halted by {by}{}",
         state

@@ -58,6 +58,7 @@ const BODY_ROUTES: &[&str] = &[
     "/api/strategies/check",
     "/api/backtests",
     "/api/backtests?wait=false",
+    "/api/halt",
 ];
 const JOB_ROUTES: &[&str] = &[
     "/api/sync_data",
@@ -75,6 +76,8 @@ const QUERY_ROUTES: &[&str] = &[
     "/api/positions/{}",
     "/api/runs/{}",
     "/api/backtests/{}",
+    "/api/orders?account={}&open={}&limit={}",
+    "/api/orders/{}",
 ];
 
 fn text() -> impl Strategy<Value = String> {
