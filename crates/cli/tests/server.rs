@@ -1013,3 +1013,53 @@ async fn healthy_after(server: &Server) -> Duration {
     assert_eq!(health.status(), StatusCode::OK);
     started.elapsed()
 }
+
+#[tokio::test]
+async fn an_answer_given_before_the_body_was_read_closes_the_connection_and_says_so() {
+    let server = start(64 * 1024, Duration::from_secs(120)).await;
+    let client = reqwest::Client::new();
+    // 415 is decided from the headers: the body is never read, so the connection ends, and
+    // the client is told not to send its next request on it.
+    let unread = client
+        .post(server.url("/api/instruments"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "text/plain")
+        .body("symbol=BTC")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unread.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        unread
+            .headers()
+            .get("connection")
+            .and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
+    // A body read to its end (even one refused afterwards) keeps the connection open.
+    let read = client
+        .post(server.url("/api/instruments"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"symbol": "BTC", "source": "nowhere"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(read.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        read.headers().get("connection").is_none(),
+        "{:?}",
+        read.headers()
+    );
+    let get = client
+        .get(server.url("/api/instruments"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("request");
+    assert!(
+        get.headers().get("connection").is_none(),
+        "{:?}",
+        get.headers()
+    );
+    server.shutdown().await;
+}

@@ -597,3 +597,58 @@ async fn the_accounts_limits_refuse_entries_with_the_numbers_and_never_exits() {
         assert!(error.to_string().contains("account.max_"), "{error}");
     }
 }
+
+#[tokio::test]
+async fn every_paper_trade_has_its_filled_order_in_the_outbox() {
+    use barter_core::order::OrderState;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with(dir.path(), &["BTC"]).await;
+    let now = at("2024-01-02");
+    sync_until(&store, now).await;
+    let trading = trading(
+        &["BTC"],
+        vec![strategy("always", "close > 0", Some("close > 0"))],
+    );
+    sync_new_trades(&store, &trading, now).await.expect("trade");
+    let again = sync_new_trades(&store, &trading, now)
+        .await
+        .expect("trade again");
+    assert_eq!(outcomes(&again), ["always BTC already_decided"]);
+    let orders = store
+        .orders(&barter_store::OrderFilter::default())
+        .await
+        .expect("orders");
+    assert_eq!(
+        orders.len(),
+        1,
+        "one order per decision, however often the job runs"
+    );
+    let buy = &orders[0];
+    let position = &store.positions(None).await.expect("positions")[0];
+    assert_eq!(buy.account(), "paper");
+    assert_eq!(buy.state(), OrderState::Filled);
+    assert_eq!(buy.filled_quantity(), position.quantity);
+    assert_eq!(buy.fills()[0].price, position.entry_price);
+    assert_eq!(buy.fills()[0].fee, position.entry_fee.0);
+    assert_eq!(buy.fills()[0].fee_asset, "USD");
+    assert_eq!(
+        buy.net_quantity("BTC").expect("net"),
+        position.quantity,
+        "fees in USD"
+    );
+
+    let next_day = at("2024-01-03");
+    sync_until(&store, next_day).await;
+    sync_close_positions(&store, &trading, next_day)
+        .await
+        .expect("close");
+    let orders = store
+        .orders(&barter_store::OrderFilter::default())
+        .await
+        .expect("orders");
+    assert_eq!(orders.len(), 2);
+    let sell = &orders[0];
+    assert_eq!(sell.side(), barter_core::Side::Sell);
+    assert_eq!(sell.state(), OrderState::Filled);
+    assert_eq!(sell.filled_quantity(), position.quantity);
+}

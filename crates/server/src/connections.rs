@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -113,9 +114,24 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     // The peer's address is what the sign-in throttle counts by (see `client`).
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        let mut request = request.map(|body| within(body, header_timeout));
+        let has_body = !hyper::body::Body::is_end_stream(request.body());
+        let read = Arc::new(AtomicBool::new(false));
+        let mut request = request.map(|body| within(body, header_timeout, Arc::clone(&read)));
         request.extensions_mut().insert(ConnectInfo(peer));
-        tower::ServiceExt::oneshot(app.clone(), request)
+        let answer = tower::ServiceExt::oneshot(app.clone(), request);
+        async move {
+            let mut response = answer.await?;
+            // An answer given before the body was read (413, 401, 415 …) ends the connection:
+            // hyper will not read the rest. Saying so keeps the client from sending its next
+            // request on a connection that is closing, which it would see fail mid-way.
+            if has_body && !read.load(Ordering::Acquire) {
+                response.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
+            Ok::<_, std::convert::Infallible>(response)
+        }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -145,20 +161,28 @@ async fn connection(
 /// not cover the body, and a client sending a byte now and then would otherwise hold its
 /// connection (and a slot under the cap) as long as it likes. Bodies are small (`[server]
 /// max_body_bytes`), so a healthy client sends one well within the limit.
-fn within(body: Incoming, limit: Duration) -> Body {
+///
+/// `read` is set once the body has been read to its end.
+fn within(body: Incoming, limit: Duration, read: Arc<AtomicBool>) -> Body {
     let deadline = Box::pin(tokio::time::sleep(limit));
     let frames = Body::new(body).into_data_stream();
-    let stream = futures_util::stream::unfold(Some((frames, deadline)), |state| async move {
-        let (mut frames, mut deadline) = state?;
-        tokio::select! {
-            frame = frames.next() => {
-                let frame = frame?;
-                Some((frame.map_err(axum::BoxError::from), Some((frames, deadline))))
+    let stream = futures_util::stream::unfold(Some((frames, deadline)), move |state| {
+        let read = Arc::clone(&read);
+        async move {
+            let (mut frames, mut deadline) = state?;
+            tokio::select! {
+                frame = frames.next() => {
+                    let Some(frame) = frame else {
+                        read.store(true, Ordering::Release);
+                        return None;
+                    };
+                    Some((frame.map_err(axum::BoxError::from), Some((frames, deadline))))
+                }
+                () = &mut deadline => Some((
+                    Err(axum::BoxError::from("the request body took too long to arrive")),
+                    None,
+                )),
             }
-            () = &mut deadline => Some((
-                Err(axum::BoxError::from("the request body took too long to arrive")),
-                None,
-            )),
         }
     });
     Body::from_stream(stream)

@@ -73,6 +73,83 @@ macro_rules! book_fill {
     }};
 }
 
+/// The account paper orders are recorded under (the only account until named accounts exist).
+pub const PAPER_ACCOUNT: &str = "paper";
+
+/// Inside an `on_db!` body, after `book_fill!`: records the paper venue's order for the
+/// decision `d` in transaction `tx`, already filled by `fill` (planned, submitted and filled in
+/// one commit: there is no network between them, so no crash can fall in between). Every paper
+/// trade thus has an order and a fill in the outbox like a venue's, for `barter orders`.
+macro_rules! record_paper_order {
+    ($tx:ident, $d:expr, $side:expr, $fill:expr, $at:expr, $action:expr) => {{
+        let decision = barter_core::order::DecisionRef {
+            strategy: $d.strategy.clone(),
+            symbol: $d.symbol.clone(),
+            day: $d.day,
+            side: $side,
+        };
+        let planned = barter_core::order::Order::planned(
+            PAPER_ACCOUNT,
+            decision,
+            barter_core::order::OrderAmount::Quantity($fill.quantity),
+        )
+        .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+        let quote: Option<String> =
+            sqlx::query_scalar("SELECT quote_currency FROM instruments WHERE symbol = $1")
+                .bind($d.symbol.as_str())
+                .fetch_optional(&mut *$tx)
+                .await
+                .with_action($action)?;
+        let planned = crate::orders::plan_order_in::<codec::Backend, _>(
+            &mut $tx,
+            &planned,
+            $at,
+            codec::money,
+            codec::get_money,
+        )
+        .await?;
+        // An order already there for this decision was recorded with it: nothing to add.
+        if let crate::orders::PlannedOrder::New(mut order) = planned {
+            let id = format!("paper-{}", order.client_order_id());
+            order
+                .apply(barter_core::order::OrderEvent::Sent)
+                .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+            crate::orders::save_order_in::<codec::Backend, _>(
+                &mut $tx,
+                &order,
+                $at,
+                codec::money,
+                codec::get_money,
+            )
+            .await?;
+            let report = barter_core::order::VenueReport {
+                state: barter_core::order::OrderState::Filled,
+                venue_order_id: Some(id.clone()),
+                executed_quantity: $fill.quantity,
+                fills: vec![barter_core::order::OrderFill {
+                    trade_id: id,
+                    price: $fill.price,
+                    quantity: $fill.quantity,
+                    fee: $fill.fee.0,
+                    fee_asset: quote.unwrap_or_default(),
+                }],
+                reason: None,
+            };
+            order
+                .apply(barter_core::order::OrderEvent::Report(report))
+                .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+            crate::orders::save_order_in::<codec::Backend, _>(
+                &mut $tx,
+                &order,
+                $at,
+                codec::money,
+                codec::get_money,
+            )
+            .await?;
+        }
+    }};
+}
+
 /// Also here, beside the ledger: trading entries of the history are found with it.
 pub use crate::runs::HistoryFilter;
 
@@ -576,6 +653,7 @@ impl Store {
                 }
                 Verdict::Open(id) => {
                     book_fill!(tx, run, d, id, fill, account.cash, at, action);
+                    record_paper_order!(tx, d, Side::Buy, fill, at, action);
                     OpenOutcome::Opened(id)
                 }
             };
@@ -674,6 +752,7 @@ impl Store {
                 .await
                 .with_action(action)?;
             book_fill!(tx, run, d, position, fill, account.cash, at, action);
+            record_paper_order!(tx, d, Side::Sell, fill, at, action);
             let detail = json!({
                 "decision_id": decision,
                 "reason": reason,

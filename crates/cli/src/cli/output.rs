@@ -289,7 +289,7 @@ pub fn orders(json: bool, orders: &[barter_service::views::OrderView]) -> anyhow
         return print_json(orders);
     }
     if orders.is_empty() {
-        outln!("no orders yet: paper trades are booked as positions (`barter positions`)")?;
+        outln!("no orders yet: every trade, paper or at a venue, is listed here once made")?;
         return Ok(());
     }
     let rows: Vec<Vec<String>> = orders
