@@ -651,4 +651,20 @@ async fn every_paper_trade_has_its_filled_order_in_the_outbox() {
     assert_eq!(sell.side(), barter_core::Side::Sell);
     assert_eq!(sell.state(), OrderState::Filled);
     assert_eq!(sell.filled_quantity(), position.quantity);
+
+    // The explanation of the position shows both orders, opening first.
+    let explained = barter_service::views::explanation(&store, position.id)
+        .await
+        .expect("explain")
+        .expect("the position exists");
+    let sides: Vec<_> = explained
+        .orders
+        .iter()
+        .map(|o| o.record.decision.side)
+        .collect();
+    assert_eq!(sides, [barter_core::Side::Buy, barter_core::Side::Sell]);
+    assert_eq!(
+        explained.orders[0].record.client_order_id,
+        *buy.client_order_id()
+    );
 }

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use barter_core::{Day, Fill, Money, Position, PositionId, Price, Symbol};
 use barter_store::Store;
-use barter_store::trading::{AccountState, DecisionFilter, DecisionRecord};
+use barter_store::trading::{
+    AccountState, DecisionFilter, DecisionKind, DecisionOutcome, DecisionRecord,
+};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -186,6 +188,8 @@ pub struct Explanation {
     pub decisions: Vec<DecisionRecord>,
     /// Its fills, opening first.
     pub fills: Vec<Fill>,
+    /// The orders that opened and closed it (each with its fills), when they were recorded.
+    pub orders: Vec<OrderView>,
 }
 
 /// The explanation of position `id`; `None` when there is no such position.
@@ -203,10 +207,34 @@ pub async fn explanation(store: &Store, id: PositionId) -> anyhow::Result<Option
     let mut decisions = store.decisions(&filter).await?;
     decisions.sort_by_key(|d| d.id);
     let fills = store.fills_of(id).await?;
+    let mut orders = Vec::new();
+    for decision in decisions
+        .iter()
+        .filter(|d| d.outcome == DecisionOutcome::Passed)
+    {
+        let side = match decision.kind {
+            DecisionKind::Entry => barter_core::Side::Buy,
+            DecisionKind::Exit => barter_core::Side::Sell,
+        };
+        let wanted = barter_core::order::Order::planned(
+            barter_store::trading::PAPER_ACCOUNT,
+            barter_core::order::DecisionRef {
+                strategy: decision.strategy.clone(),
+                symbol: decision.symbol.clone(),
+                day: decision.day,
+                side,
+            },
+            barter_core::order::OrderAmount::Quantity(position.quantity),
+        )?;
+        if let Some(order) = store.order_for_decision(&wanted).await? {
+            orders.push(OrderView::of(&order));
+        }
+    }
     Ok(Some(Explanation {
         position,
         decisions,
         fills,
+        orders,
     }))
 }
 

@@ -186,6 +186,20 @@ impl Store {
         self.load(Which::Filter(filter)).await
     }
 
+    /// The stored order for the same decision as `order` (same account, strategy, symbol, day
+    /// and side, hence the same client order id), with its fills, if any: how a position finds
+    /// the orders that opened and closed it.
+    ///
+    /// # Errors
+    /// When the database cannot be read, or a stored row is corrupt.
+    pub async fn order_for_decision(&self, order: &Order) -> Result<Option<Order>, StoreError> {
+        Ok(self
+            .load(Which::Key(order.record()))
+            .await?
+            .into_iter()
+            .find(|stored| stored.client_order_id() == order.client_order_id()))
+    }
+
     /// The order with this id and its fills, if any.
     ///
     /// # Errors

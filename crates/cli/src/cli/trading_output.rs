@@ -293,6 +293,7 @@ pub fn explain(json: bool, explanation: &Explanation) -> anyhow::Result<()> {
         position,
         decisions,
         fills,
+        orders,
     } = explanation;
     outln!(
         "position {}: {} {} by strategy {}, {}",
@@ -331,6 +332,21 @@ pub fn explain(json: bool, explanation: &Explanation) -> anyhow::Result<()> {
             f.basis,
             f.gross,
             f.fee
+        )?;
+    }
+    for o in orders {
+        let r = &o.record;
+        outln!(
+            "\norder {} ({}): {:?} {} for account {}, {} fill(s), average price {}, client order id {}",
+            r.id.map(|id| id.to_string()).unwrap_or_default(),
+            r.state.as_str(),
+            r.decision.side,
+            o.filled_quantity,
+            r.account,
+            r.fills.len(),
+            o.average_price
+                .map_or_else(|| "no price yet".to_owned(), |p| p.to_string()),
+            r.client_order_id
         )?;
     }
     if let Some(pnl) = position.realized_pnl() {
