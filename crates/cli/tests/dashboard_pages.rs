@@ -852,6 +852,13 @@ async fn the_overview_halts_and_resumes_new_entries() {
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert!(!server.store.trading_halt().await.expect("read").halted);
 
+    let long = "x".repeat(501);
+    let refused = browser
+        .post_form("/halt", &[("reason", long.as_str())])
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!server.store.trading_halt().await.expect("read").halted);
+
     let halted = browser
         .post_form("/halt", &[("reason", "<b>incident</b>")])
         .await;

@@ -92,16 +92,6 @@ pub enum Resolution {
     },
 }
 
-impl Resolution {
-    /// The order, whatever happened.
-    pub fn order(&self) -> &Order {
-        match self {
-            Self::Planned(order) | Self::Reported(order) | Self::NotPlaced(order) => order,
-            Self::Unanswered { order, .. } => order,
-        }
-    }
-}
-
 /// Sends and resolves orders of one venue through one outbox.
 pub struct Dispatcher<'a> {
     venue: &'a dyn Venue,

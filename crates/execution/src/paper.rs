@@ -10,14 +10,15 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use barter_core::execution::{Fill, FillModel, Refusal, Side, Sizing};
-use barter_core::order::{ClientOrderId, Order, OrderAmount, OrderFill, OrderState, VenueReport};
+use barter_core::order::{
+    ClientOrderId, Order, OrderAmount, OrderFill, OrderState, VenueReport, paper_venue_id,
+};
 use barter_core::{Money, Quantity};
 use rust_decimal::Decimal;
 
 use crate::venue::{LookupPolicy, MarketReference, Venue, VenueError};
 
-/// The venue name paper orders carry.
-pub const PAPER: &str = "paper";
+pub use barter_core::order::PAPER;
 
 /// Simulated fills from a [`FillModel`], no exchange involved.
 #[derive(Debug, Default)]
@@ -86,10 +87,10 @@ impl PaperVenue {
         };
         let report = VenueReport {
             state: OrderState::Filled,
-            venue_order_id: Some(format!("{PAPER}-{}", order.client_order_id())),
+            venue_order_id: Some(paper_venue_id(order.client_order_id())),
             executed_quantity: fill.quantity,
             fills: vec![OrderFill {
-                trade_id: format!("{PAPER}-{}", order.client_order_id()),
+                trade_id: paper_venue_id(order.client_order_id()),
                 price: fill.price,
                 quantity: fill.quantity,
                 fee: fill.fee.0,

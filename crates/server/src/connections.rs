@@ -166,23 +166,20 @@ async fn connection(
 fn within(body: Incoming, limit: Duration, read: Arc<AtomicBool>) -> Body {
     let deadline = Box::pin(tokio::time::sleep(limit));
     let frames = Body::new(body).into_data_stream();
-    let stream = futures_util::stream::unfold(Some((frames, deadline)), move |state| {
-        let read = Arc::clone(&read);
-        async move {
-            let (mut frames, mut deadline) = state?;
-            tokio::select! {
-                frame = frames.next() => {
-                    let Some(frame) = frame else {
-                        read.store(true, Ordering::Release);
-                        return None;
-                    };
-                    Some((frame.map_err(axum::BoxError::from), Some((frames, deadline))))
-                }
-                () = &mut deadline => Some((
-                    Err(axum::BoxError::from("the request body took too long to arrive")),
-                    None,
-                )),
+    let stream = futures_util::stream::unfold(Some((frames, deadline, read)), |state| async move {
+        let (mut frames, mut deadline, read) = state?;
+        tokio::select! {
+            frame = frames.next() => {
+                let Some(frame) = frame else {
+                    read.store(true, Ordering::Release);
+                    return None;
+                };
+                Some((frame.map_err(axum::BoxError::from), Some((frames, deadline, read))))
             }
+            () = &mut deadline => Some((
+                Err(axum::BoxError::from("the request body took too long to arrive")),
+                None,
+            )),
         }
     });
     Body::from_stream(stream)

@@ -85,15 +85,8 @@ async fn halt(
     } else {
         HaltBody::default()
     };
-    if let Some(reason) = &body.reason
-        && reason.chars().count() > barter_service::halt::MAX_REASON_CHARS
-    {
-        return Err(ApiError::invalid(format!(
-            "`reason` has {} characters; at most {} are kept",
-            reason.chars().count(),
-            barter_service::halt::MAX_REASON_CHARS
-        )));
-    }
+    barter_service::halt::check_reason(body.reason.as_deref())
+        .map_err(|e| ApiError::invalid(format!("`reason`: {e}")))?;
     let halt = barter_service::halt::halt(state.store(), body.reason.as_deref(), "api", Utc::now())
         .await
         .map_err(|e| ApiError::internal(&e, &request))?;

@@ -10,25 +10,38 @@ use chrono::{DateTime, Utc};
 /// The longest halt reason kept, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
 
+/// A halt reason longer than [`MAX_REASON_CHARS`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the halt reason has {chars} characters; at most {MAX_REASON_CHARS} are kept")]
+pub struct ReasonTooLong {
+    /// How many characters it has.
+    pub chars: usize,
+}
+
+/// Checks a halt reason before anything is written (the CLI, the API and the dashboard all
+/// refuse with this one message).
+///
+/// # Errors
+/// [`ReasonTooLong`].
+pub fn check_reason(reason: Option<&str>) -> Result<(), ReasonTooLong> {
+    match reason.map(|r| r.chars().count()) {
+        Some(chars) if chars > MAX_REASON_CHARS => Err(ReasonTooLong { chars }),
+        _ => Ok(()),
+    }
+}
+
 /// Halts new entries for every process sharing `store`, saying why; `by` names the caller
 /// (`cli`, `api`, `dashboard`). Halting twice keeps the first reason.
 ///
 /// # Errors
-/// A reason longer than [`MAX_REASON_CHARS`], or a database failure.
+/// [`ReasonTooLong`], or a database failure.
 pub async fn halt(
     store: &Store,
     reason: Option<&str>,
     by: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<TradingHalt> {
-    if let Some(reason) = reason
-        && reason.chars().count() > MAX_REASON_CHARS
-    {
-        anyhow::bail!(
-            "the halt reason has {} characters; at most {MAX_REASON_CHARS} are kept",
-            reason.chars().count()
-        );
-    }
+    check_reason(reason)?;
     // Control characters (a terminal escape, a newline) would garble the CLI's one-line state
     // and the logs: each becomes a space.
     let reason = reason.map(|r| {

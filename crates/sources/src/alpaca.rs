@@ -7,7 +7,7 @@
 //! | keys | `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY` on every request, read by the app from `BARTER_ALPACA_KEY_ID` / `BARTER_ALPACA_SECRET_KEY` (the trading adapter's names); never in a file, never in an error |
 //! | pagination | `page_token=<next_page_token>` until the answer has none; at most [`MAX_PAGES`] pages, and a token sent twice stops the fetch with an error (a server that loops would otherwise never end) |
 //! | bar | `{"t": RFC 3339, "o", "h", "l", "c": JSON numbers, "v": JSON integer, "n", "vw"}`; prices and volume are read from the number's text, exactly (never through `f64`); `n` and `vw` are ignored |
-//! | day | the **New York** calendar date of `t`: Alpaca stamps a daily bar at 00:00 New York time, i.e. 04:00 UTC in summer (EDT) and 05:00 UTC in winter (EST); the US daylight-saving rule is applied without a time-zone database (see [`new_york_date`]) |
+//! | day | the **New York** calendar date of `t`: Alpaca stamps a daily bar at 00:00 New York time, i.e. 04:00 UTC in summer (EDT) and 05:00 UTC in winter (EST); the time-zone database's daylight-saving rule decides (see [`new_york_date`]) |
 //! | unfinished day | a bar is complete once New York's date has moved past its day (extended-hours trades can change it until then); any bar for today (UTC) is incomplete too |
 //!
 //! The source id is the ticker (`SPY`, `BRK.B`), upper-cased. The `iex` feed is the free plan's;
@@ -20,7 +20,7 @@ use std::fmt;
 use async_trait::async_trait;
 use barter_core::{Candle, CandleOrigin, Day, Instrument, Ohlcv, SourceKind};
 use barter_http::{StatusCode, Url};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, SecondsFormat, Utc, Weekday};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -481,48 +481,12 @@ fn decimal(raw: &RawValue) -> Option<Decimal> {
     parse_decimal(text).ok()
 }
 
-/// The calendar date in New York (US Eastern time) at `instant`.
-///
-/// Eastern time is UTC−5, or UTC−4 while daylight-saving time is on. The US rule since 2007:
-/// from the second Sunday of March at 02:00 EST (07:00 UTC) to the first Sunday of November at
-/// 02:00 EDT (06:00 UTC). From 1987 to 2006: the first Sunday of April to the last Sunday of
-/// October, at the same hours. Alpaca's bars start well after 1987, so earlier years use the
-/// 1987 rule. Computed here rather than with a time-zone database, which only this needs.
+/// The calendar date in New York (US Eastern time, with its daylight-saving rules from the
+/// IANA time-zone database) at `instant`.
 pub fn new_york_date(instant: DateTime<Utc>) -> Day {
-    let year = instant.year();
-    let (starts, ends) = if year >= 2007 {
-        (
-            nth_sunday(year, 3, 2).map(|d| at_utc(d, 7)),
-            nth_sunday(year, 11, 1).map(|d| at_utc(d, 6)),
-        )
-    } else {
-        (
-            nth_sunday(year, 4, 1).map(|d| at_utc(d, 7)),
-            last_sunday(year, 10).map(|d| at_utc(d, 6)),
-        )
-    };
-    let summer = matches!((starts, ends), (Some(s), Some(e)) if instant >= s && instant < e);
-    let offset_hours = if summer { 4 } else { 5 };
-    (instant - Duration::hours(offset_hours)).date_naive()
-}
-
-/// The `n`th (1-based) Sunday of `month` in `year`.
-fn nth_sunday(year: i32, month: u32, n: u32) -> Option<NaiveDate> {
-    NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Sun, u8::try_from(n).ok()?)
-}
-
-/// The last Sunday of `month` in `year`.
-fn last_sunday(year: i32, month: u32) -> Option<NaiveDate> {
-    let first_of_next = NaiveDate::from_ymd_opt(year, month + 1, 1)?;
-    let last = first_of_next.pred_opt()?;
-    let back = last.weekday().num_days_from_sunday();
-    last.checked_sub_days(chrono::Days::new(back.into()))
-}
-
-/// `day` at `hour`:00 UTC.
-fn at_utc(day: NaiveDate, hour: u32) -> DateTime<Utc> {
-    let time = chrono::NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or(chrono::NaiveTime::MIN);
-    day.and_time(time).and_utc()
+    instant
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive()
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ macro_rules! book_fill {
 }
 
 /// The account paper orders are recorded under (the only account until named accounts exist).
-pub const PAPER_ACCOUNT: &str = "paper";
+pub const PAPER_ACCOUNT: &str = barter_core::order::PAPER;
 
 /// Inside an `on_db!` body, after `book_fill!`: records the paper venue's order for the
 /// decision `d` in transaction `tx`, already filled by `fill` (planned, submitted and filled in
@@ -110,7 +110,7 @@ macro_rules! record_paper_order {
         .await?;
         // An order already there for this decision was recorded with it: nothing to add.
         if let crate::orders::PlannedOrder::New(mut order) = planned {
-            let id = format!("paper-{}", order.client_order_id());
+            let id = barter_core::order::paper_venue_id(order.client_order_id());
             order
                 .apply(barter_core::order::OrderEvent::Sent)
                 .map_err(|e| StoreError::InvalidInput(e.to_string()))?;

@@ -41,6 +41,15 @@ use crate::execution::Side;
 use crate::money::{Money, Price, Quantity};
 use crate::symbol::Symbol;
 
+/// The account and venue name of paper trading.
+pub const PAPER: &str = "paper";
+
+/// The venue order id and trade id the paper venue gives the order with `client_order_id`:
+/// one order, one fill, named after the order.
+pub fn paper_venue_id(client_order_id: &ClientOrderId) -> String {
+    format!("{PAPER}-{client_order_id}")
+}
+
 /// The longest reason (rejection or expiry text) kept with an order, in characters.
 pub const MAX_REASON_LEN: usize = 500;
 

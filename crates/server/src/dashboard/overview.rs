@@ -49,9 +49,9 @@ async fn halt(
     Form(form): Form<HaltForm>,
 ) -> Result<Response, PageError> {
     let reason = Some(form.reason.trim()).filter(|r| !r.is_empty());
-    barter_service::halt::halt(state.store(), reason, "dashboard", Utc::now())
-        .await
-        .map_err(|e| PageError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")))?;
+    barter_service::halt::check_reason(reason)
+        .map_err(|e| PageError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    barter_service::halt::halt(state.store(), reason, "dashboard", Utc::now()).await?;
     Ok(Redirect::to("/").into_response())
 }
 
