@@ -2,10 +2,6 @@
 //! exactly-once [`Dispatcher`] with the store's outbox: one order at the fake per decision,
 //! whatever the fake does, and the ledger equal to the fake's record.
 
-mod support {
-    pub mod alpaca_fake;
-}
-
 use std::time::Duration;
 
 use barter_core::execution::Side;
@@ -17,12 +13,12 @@ use barter_execution::{
     Alpaca, AlpacaCredentials, AlpacaSettings, Dispatcher, LookupPolicy, MarketReference,
     StoreOutbox, Venue, VenueError,
 };
+use barter_fakes::alpaca::{AlpacaFake, KEY_ID, Post, SECRET_KEY};
 use barter_http::Settings;
 use barter_store::Store;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::Value;
-use support::alpaca_fake::{AlpacaFake, KEY_ID, Post, SECRET_KEY};
 
 fn http() -> Settings {
     Settings {

@@ -3,8 +3,6 @@
 //! for an order post is played, and in every case the fake holds exactly one order per
 //! decision and the ledger equals the fake's record (state, order id, executed quantity, fills).
 
-mod support;
-
 use std::time::Duration;
 
 use barter_core::execution::Side;
@@ -13,11 +11,11 @@ use barter_core::{Candle, CandleOrigin, Day, Money, Ohlcv, Quantity, Symbol};
 use barter_execution::binance::{BinanceCredentials, BinanceSettings, BinanceSpot};
 use barter_execution::dispatch::Resolution;
 use barter_execution::{Dispatcher, LookupPolicy, MarketReference, StoreOutbox, Venue, VenueError};
+use barter_fakes::binance::{FakeBinance, KEY, OnOrder, SECRET};
 use barter_http::{Pacer, Settings};
 use barter_store::Store;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use support::binance_fake::{FakeBinance, KEY, OnOrder, SECRET};
 
 fn btc() -> Symbol {
     Symbol::parse("BTC").expect("symbol")

@@ -447,14 +447,15 @@ mod tests {
 
     use super::*;
 
-    const FILLED: &str = include_str!("../../tests/fixtures/alpaca/order_filled.json");
+    const FILLED: &str = include_str!("../../../fakes/fixtures/alpaca/order_filled.json");
     const ACCEPTED: &str =
-        include_str!("../../tests/fixtures/alpaca/order_market_buy_accepted.json");
-    const PARTIAL: &str = include_str!("../../tests/fixtures/alpaca/order_partially_filled.json");
+        include_str!("../../../fakes/fixtures/alpaca/order_market_buy_accepted.json");
+    const PARTIAL: &str =
+        include_str!("../../../fakes/fixtures/alpaca/order_partially_filled.json");
     const CRYPTO: &str =
-        include_str!("../../tests/fixtures/alpaca/order_crypto_market_buy_filled.json");
-    const AAPL: &str = include_str!("../../tests/fixtures/alpaca/asset_AAPL.json");
-    const BTC: &str = include_str!("../../tests/fixtures/alpaca/asset_BTCUSD.json");
+        include_str!("../../../fakes/fixtures/alpaca/order_crypto_market_buy_filled.json");
+    const AAPL: &str = include_str!("../../../fakes/fixtures/alpaca/asset_AAPL.json");
+    const BTC: &str = include_str!("../../../fakes/fixtures/alpaca/asset_BTCUSD.json");
 
     fn order(symbol: &str, amount: OrderAmount, side: Side) -> Order {
         let mut order = Order::planned(
@@ -734,7 +735,7 @@ mod tests {
     #[test]
     fn error_bodies_give_their_code_and_message() {
         let error = WireError::parse(include_str!(
-            "../../tests/fixtures/alpaca/error_403_insufficient_buying_power.json"
+            "../../../fakes/fixtures/alpaca/error_403_insufficient_buying_power.json"
         ));
         assert_eq!(error.code().as_deref(), Some("40310000"));
         assert_eq!(error.message.as_deref(), Some("insufficient buying power"));

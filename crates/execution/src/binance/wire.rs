@@ -296,14 +296,14 @@ mod tests {
 
     use super::*;
 
-    const BTCUSDT: &str = include_str!("../../tests/fixtures/binance/exchangeInfo_BTCUSDT.json");
+    const BTCUSDT: &str = include_str!("../../../fakes/fixtures/binance/exchangeInfo_BTCUSDT.json");
     const ETHBTC: &str =
-        include_str!("../../tests/fixtures/binance/exchangeInfo_ETHBTC_legacy_filters.json");
-    const FULL: &str = include_str!("../../tests/fixtures/binance/order_market_buy_full.json");
+        include_str!("../../../fakes/fixtures/binance/exchangeInfo_ETHBTC_legacy_filters.json");
+    const FULL: &str = include_str!("../../../fakes/fixtures/binance/order_market_buy_full.json");
     const EXPIRED: &str =
-        include_str!("../../tests/fixtures/binance/order_market_expired_partial.json");
-    const QUERY: &str = include_str!("../../tests/fixtures/binance/order_query_filled.json");
-    const TRADES: &str = include_str!("../../tests/fixtures/binance/myTrades.json");
+        include_str!("../../../fakes/fixtures/binance/order_market_expired_partial.json");
+    const QUERY: &str = include_str!("../../../fakes/fixtures/binance/order_query_filled.json");
+    const TRADES: &str = include_str!("../../../fakes/fixtures/binance/myTrades.json");
 
     fn rules_of(json: &str, symbol: &str) -> SymbolRules {
         let info: ExchangeInfo = serde_json::from_str(json).expect("exchangeInfo parses");

@@ -1,3 +1,0 @@
-//! Test doubles shared by the integration tests.
-
-pub mod binance_fake;
