@@ -3,7 +3,8 @@
 //!
 //! # Layout (arrows point to what a module uses)
 //! - [`venue`]: the asynchronous port every venue implements (paper, and the real ones), and the
-//!   three ways a request can fail: refused, unavailable, or with an unknown outcome.
+//!   three ways a request can fail: refused, unavailable, or with an unknown outcome; and the
+//!   account port of the real venues (holdings, instrument assets, dry runs).
 //! - [`paper`]: the paper venue, filling orders with the core's fill model (→ venue).
 //! - [`outbox`]: where orders are stored before and after every request (→ nothing here).
 //! - [`dispatch`]: the send-and-resolve protocol over a venue and an outbox (→ venue, outbox).
@@ -29,4 +30,7 @@ pub use outbox::{Outbox, OutboxError};
 pub use paper::PaperVenue;
 pub use store_outbox::StoreOutbox;
 pub use venue::LookupPolicy;
-pub use venue::{MarketReference, Venue, VenueError};
+pub use venue::{
+    DryRunOrder, InstrumentAssets, MarketReference, Venue, VenueAccount, VenueAsset, VenueError,
+    VenueHoldings,
+};

@@ -10,12 +10,16 @@
 //! - [`VenueError::OutcomeUnknown`]: the request may have been executed (timeout, dropped
 //!   connection, 5xx, Binance -1006/-1007): the order must be found by its client order id
 //!   before anything else happens. A venue adapter never resends an order itself.
+//!
+//! The real venues also implement [`VenueAccount`]: what the account holds, how an instrument
+//! names its assets there, and a dry run that checks an order without placing it.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use barter_core::Candle;
 use barter_core::order::{Order, VenueReport};
+use barter_core::{Candle, Symbol};
+use rust_decimal::Decimal;
 
 /// The market an order is sent into, as the deciding job knew it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,4 +123,123 @@ pub trait Venue: Send + Sync {
     /// # Errors
     /// When the venue cannot answer; the order stays as it was.
     async fn lookup(&self, order: &Order) -> Result<Option<VenueReport>, VenueError>;
+}
+
+/// One asset an account holds at a venue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VenueAsset {
+    /// The asset as the venue names it in holdings (`BTC`, `USDT`, `USD`, `AAPL`, `BTCUSD`).
+    pub asset: String,
+    /// Available for new orders.
+    pub free: Decimal,
+    /// Held back by open orders (or otherwise not available).
+    pub locked: Decimal,
+}
+
+/// What an account holds at its venue: for sizing, exits and reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VenueHoldings {
+    /// Whether the account may place orders now.
+    pub can_trade: bool,
+    /// Every asset the venue listed for the account.
+    pub assets: Vec<VenueAsset>,
+}
+
+impl VenueHoldings {
+    /// The free amount of `asset` (zero when it is not listed).
+    pub fn free(&self, asset: &str) -> Decimal {
+        self.assets
+            .iter()
+            .filter(|a| a.asset == asset)
+            .map(|a| a.free)
+            .sum()
+    }
+
+    /// The whole amount of `asset`, free plus locked (zero when it is not listed).
+    pub fn total(&self, asset: &str) -> Decimal {
+        self.assets
+            .iter()
+            .filter(|a| a.asset == asset)
+            .map(|a| a.free + a.locked)
+            .sum()
+    }
+}
+
+/// The asset an instrument buys at a venue and the one it pays with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstrumentAssets {
+    /// The asset bought, named as [`VenueHoldings`] names it (`BTC`, `AAPL`, `BTCUSD`).
+    pub base: String,
+    /// The asset paid with, named as [`VenueHoldings`] names it (`USDT`, `USD`).
+    pub quote: String,
+}
+
+/// What a dry run would have sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DryRunOrder {
+    /// The order in one line (`MARKET BUY 0.00123 BTCUSDT (client id …)`).
+    pub description: String,
+}
+
+/// A real venue's account: what it holds, how instruments name their assets there, and a dry
+/// run of an order.
+///
+/// Every failure is a [`VenueError`]; since none of these places an order, none is
+/// [`VenueError::OutcomeUnknown`]. A symbol the venue cannot map (none configured, no such
+/// asset) is [`VenueError::Unavailable`] naming the symbol and what to configure.
+#[async_trait]
+pub trait VenueAccount: Venue {
+    /// Readies the venue for a job: Binance measures its server-time offset; Alpaca reads the
+    /// account and refuses (unavailable) one that is not `ACTIVE`, or is blocked or suspended.
+    ///
+    /// # Errors
+    /// When the venue cannot be reached, or the account cannot trade.
+    async fn prepare(&self) -> Result<(), VenueError>;
+
+    /// Every asset the account holds (see each venue for how cash and positions are named).
+    ///
+    /// # Errors
+    /// When the venue cannot answer, or answers something unreadable.
+    async fn holdings(&self) -> Result<VenueHoldings, VenueError>;
+
+    /// The base and quote asset of `symbol` at this venue, named as
+    /// [`VenueAccount::holdings`] names them.
+    ///
+    /// # Errors
+    /// [`VenueError::Unavailable`] naming the symbol when the venue cannot map it, or when it
+    /// cannot answer.
+    async fn instrument_assets(&self, symbol: &Symbol) -> Result<InstrumentAssets, VenueError>;
+
+    /// Checks `order` as the venue would, with the parameters [`Venue::submit`] would send,
+    /// without placing it; answers what would have been sent.
+    ///
+    /// # Errors
+    /// [`VenueError::Refused`] when the order would be refused (below a minimum, a filter),
+    /// [`VenueError::Unavailable`] when the venue cannot check it now.
+    async fn dry_run(
+        &self,
+        order: &Order,
+        market: &MarketReference,
+    ) -> Result<DryRunOrder, VenueError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holdings_sum_free_and_locked_and_absent_assets_are_zero() {
+        let holdings = VenueHoldings {
+            can_trade: true,
+            assets: vec![VenueAsset {
+                asset: "USDT".into(),
+                free: Decimal::new(40, 0),
+                locked: Decimal::new(125, 1),
+            }],
+        };
+        assert_eq!(holdings.free("USDT"), Decimal::new(40, 0));
+        assert_eq!(holdings.total("USDT"), Decimal::new(525, 1));
+        assert_eq!(holdings.free("BTC"), Decimal::ZERO);
+        assert_eq!(holdings.total("BTC"), Decimal::ZERO);
+    }
 }

@@ -10,8 +10,8 @@ use barter_core::{Candle, CandleOrigin, Day, Money, Ohlcv, Price, Quantity, Symb
 use barter_execution::alpaca::{ALPACA, AlpacaSetupError};
 use barter_execution::dispatch::Resolution;
 use barter_execution::{
-    Alpaca, AlpacaCredentials, AlpacaSettings, Dispatcher, LookupPolicy, MarketReference,
-    StoreOutbox, Venue, VenueError,
+    Alpaca, AlpacaCredentials, AlpacaSettings, Dispatcher, InstrumentAssets, LookupPolicy,
+    MarketReference, StoreOutbox, Venue, VenueAccount, VenueError,
 };
 use barter_fakes::alpaca::{AlpacaFake, KEY_ID, Post, SECRET_KEY};
 use barter_http::Settings;
@@ -506,4 +506,144 @@ async fn an_unknown_client_order_id_is_not_found() {
     let venue = venue(&fake);
     let (order, _) = aapl();
     assert_eq!(venue.lookup(&order).await.expect("lookup"), None);
+}
+
+fn symbol(text: &str) -> Symbol {
+    Symbol::parse(text).expect("symbol")
+}
+
+#[tokio::test]
+async fn holdings_are_cash_and_positions_and_follow_the_fills() {
+    let fake = AlpacaFake::start().await;
+    let venue = venue(&fake);
+    venue.prepare().await.expect("prepare");
+    let before = venue.holdings().await.expect("holdings");
+    assert!(before.can_trade);
+    // The fixtures: cash, 10 AAPL and the BTC bought net of its fee.
+    assert_eq!(before.total("USD"), dec!(96647.57));
+    assert_eq!(before.free("USD"), dec!(96647.57));
+    assert_eq!(before.total("AAPL"), dec!(10));
+    assert_eq!(before.free("BTCUSD"), dec!(0.01047375));
+    let (order, market) = btc();
+    run(&venue, &outbox().await, &order, &market).await;
+    let after = venue.holdings().await.expect("holdings");
+    // 0.0105 BTC at 98450.5, the 0.25 % fee taken in the coin received.
+    assert_eq!(
+        after.total("BTCUSD") - before.total("BTCUSD"),
+        dec!(0.0105) * (Decimal::ONE - dec!(0.0025))
+    );
+    assert_eq!(
+        before.total("USD") - after.total("USD"),
+        dec!(0.0105) * dec!(98450.5)
+    );
+    // A stock order queued while the market is closed holds back cash until it fills.
+    let (order, market) = aapl();
+    run(&venue, &outbox().await, &order, &market).await;
+    let queued = venue.holdings().await.expect("holdings");
+    assert_eq!(queued.total("USD"), after.total("USD"));
+    assert!(queued.free("USD") < queued.total("USD"));
+    assert_eq!(queued.total("AAPL"), dec!(10));
+    fake.open_market();
+    let filled = venue.holdings().await.expect("holdings");
+    assert_eq!(filled.total("AAPL"), dec!(20));
+    assert_eq!(filled.free("USD"), filled.total("USD"));
+    // Manual trades and deposits show at once.
+    fake.set_position("BTC/USD", Decimal::ZERO);
+    fake.set_position("MSFT", dec!(3));
+    fake.set_cash(dec!(1000));
+    let drifted = venue.holdings().await.expect("holdings");
+    assert_eq!(drifted.total("BTCUSD"), Decimal::ZERO);
+    assert!(drifted.assets.iter().all(|a| a.asset != "BTCUSD"));
+    assert_eq!(drifted.free("MSFT"), dec!(3));
+    assert_eq!(drifted.total("USD"), dec!(1000));
+}
+
+#[tokio::test]
+async fn instrument_assets_name_stocks_and_crypto_as_holdings_do() {
+    let fake = AlpacaFake::start().await;
+    let venue = venue(&fake);
+    let assets = |base: &str| InstrumentAssets {
+        base: base.into(),
+        quote: "USD".into(),
+    };
+    let aapl = venue.instrument_assets(&symbol("AAPL")).await;
+    assert_eq!(aapl.expect("AAPL"), assets("AAPL"));
+    let btc = venue.instrument_assets(&symbol("BTC")).await;
+    assert_eq!(btc.expect("BTC"), assets("BTCUSD"));
+    let btcusd = venue.instrument_assets(&symbol("BTCUSD")).await;
+    assert_eq!(btcusd.expect("BTCUSD"), assets("BTCUSD"));
+    let error = venue
+        .instrument_assets(&symbol("ZZZZ"))
+        .await
+        .expect_err("unknown");
+    assert!(matches!(error, VenueError::Unavailable { .. }), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("ZZZZ") && text.contains("Alpaca symbol"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn prepare_and_dry_runs_refuse_an_account_that_cannot_trade() {
+    let fake = AlpacaFake::start().await;
+    let venue = venue(&fake);
+    venue.prepare().await.expect("active");
+    fake.block(true, false);
+    let error = venue.prepare().await.expect_err("blocked");
+    assert!(matches!(error, VenueError::Unavailable { .. }), "{error}");
+    assert!(error.to_string().contains("trading_blocked"), "{error}");
+    let (order, market) = btc();
+    let error = venue.dry_run(&order, &market).await.expect_err("blocked");
+    assert!(error.to_string().contains("trading_blocked"), "{error}");
+    fake.block(false, true);
+    let error = venue.prepare().await.expect_err("blocked");
+    assert!(error.to_string().contains("account_blocked"), "{error}");
+    fake.block(false, false);
+    fake.set_status("INACTIVE");
+    let error = venue.prepare().await.expect_err("inactive");
+    assert!(error.to_string().contains("INACTIVE"), "{error}");
+    assert!(fake.posts().is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_builds_what_submit_sends_and_never_posts() {
+    let fake = AlpacaFake::start().await;
+    let venue = venue(&fake);
+    let (order, market) = btc();
+    let dry = venue.dry_run(&order, &market).await.expect("dry run");
+    assert_eq!(
+        dry.description,
+        format!(
+            "MARKET BUY 0.0105 BTC/USD gtc (client id {})",
+            order.client_order_id()
+        )
+    );
+    let notional = decision("AAPL", OrderAmount::Quote(Money(dec!(500))));
+    let dry = venue
+        .dry_run(&notional, &market_of_aapl())
+        .await
+        .expect("dry run");
+    assert!(
+        dry.description
+            .starts_with("MARKET BUY $500 notional of AAPL day"),
+        "{}",
+        dry.description
+    );
+    assert!(fake.posts().is_empty());
+    assert_eq!(fake.order_count(), 0);
+    // What submit then sends is what the dry run described.
+    venue.submit(&order, &market).await.expect("submit");
+    let posts = fake.posts();
+    assert_eq!(posts[0]["qty"], "0.0105");
+    assert_eq!(posts[0]["symbol"], "BTC/USD");
+    // Below the crypto minimum: refused as submit refuses it, nothing posted.
+    let tiny = decision("BTC", OrderAmount::Quantity(Quantity(dec!(0.00005))));
+    let error = venue.dry_run(&tiny, &market).await.expect_err("too small");
+    assert!(matches!(error, VenueError::Refused { .. }), "{error}");
+    assert_eq!(fake.posts().len(), 1);
+}
+
+fn market_of_aapl() -> MarketReference {
+    market("AAPL", dec!(230))
 }

@@ -10,7 +10,10 @@ use barter_core::order::{DecisionRef, Order, OrderAmount, OrderState};
 use barter_core::{Candle, CandleOrigin, Day, Money, Ohlcv, Quantity, Symbol};
 use barter_execution::binance::{BinanceCredentials, BinanceSettings, BinanceSpot};
 use barter_execution::dispatch::Resolution;
-use barter_execution::{Dispatcher, LookupPolicy, MarketReference, StoreOutbox, Venue, VenueError};
+use barter_execution::{
+    Dispatcher, InstrumentAssets, LookupPolicy, MarketReference, StoreOutbox, Venue, VenueAccount,
+    VenueError,
+};
 use barter_fakes::binance::{FakeBinance, KEY, OnOrder, SECRET};
 use barter_http::{Pacer, Settings};
 use barter_store::Store;
@@ -512,4 +515,156 @@ async fn the_venue_and_its_klines_source_can_share_one_pacer() {
     assert!(pacer.held_for().is_some());
     assert!(!venue.is_live());
     assert_eq!(venue.name(), "binance");
+}
+
+/// A signed body without its `recvWindow`, `timestamp` and `signature`: the order's own
+/// parameters.
+fn order_params(body: &str) -> Vec<(String, String)> {
+    form_urlencoded_pairs(body)
+        .into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "recvWindow" | "timestamp" | "signature"))
+        .collect()
+}
+
+fn form_urlencoded_pairs(body: &str) -> Vec<(String, String)> {
+    body.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn holdings_follow_the_fills_and_manual_changes() {
+    let fake = FakeBinance::start().await;
+    let venue = venue(&fake);
+    venue.prepare().await.expect("prepare");
+    assert!(fake.time_requests() >= 1);
+    let before = venue.holdings().await.expect("holdings");
+    assert!(before.can_trade);
+    assert_eq!(before.free("USDT"), dec!(4015.876464));
+    assert_eq!(before.total("USDT"), dec!(5228.376464));
+    assert_eq!(
+        before.free("ETH"),
+        Decimal::ZERO,
+        "zero balances are omitted"
+    );
+    assert!(before.assets.iter().all(|a| a.asset != "ETH"));
+    let outbox = outbox().await;
+    let order = buy_500();
+    assert!(run(&venue, &outbox, &order).await.is_empty());
+    let after = venue.holdings().await.expect("holdings");
+    // 0.01 BTC bought for 500 USDT, the 0.1 % commission taken in BTC.
+    assert_eq!(
+        after.total("BTC") - before.total("BTC"),
+        dec!(0.01) - dec!(0.00001)
+    );
+    assert_eq!(after.free("USDT"), before.free("USDT") - dec!(500));
+    let stored = stored(&outbox, &order).await;
+    let fee: Decimal = stored.fills().iter().map(|f| f.fee).sum();
+    assert_eq!(
+        after.total("BTC") - before.total("BTC"),
+        stored.executed_quantity().0 - fee
+    );
+    // A deposit made elsewhere shows at once.
+    fake.set_balance("BTC", dec!(1.5));
+    fake.set_balance("SOL", dec!(3));
+    let drifted = venue.holdings().await.expect("holdings");
+    assert_eq!(drifted.free("BTC"), dec!(1.5));
+    assert_eq!(drifted.total("SOL"), dec!(3));
+    assert!(fake.auth_failures().is_empty());
+}
+
+#[tokio::test]
+async fn instrument_assets_come_from_exchange_info_and_an_unmapped_symbol_says_what_to_add() {
+    let fake = FakeBinance::start().await;
+    let venue = venue(&fake);
+    let assets = venue.instrument_assets(&btc()).await.expect("BTC");
+    assert_eq!(
+        assets,
+        InstrumentAssets {
+            base: "BTC".into(),
+            quote: "USDT".into()
+        }
+    );
+    let xrp = Symbol::parse("XRP").expect("symbol");
+    let error = venue.instrument_assets(&xrp).await.expect_err("unmapped");
+    assert!(matches!(error, VenueError::Unavailable { .. }), "{error}");
+    let text = error.to_string();
+    assert!(text.contains("XRP") && text.contains("symbols"), "{text}");
+}
+
+#[tokio::test]
+async fn a_dry_run_posts_the_test_endpoint_with_what_submit_sends_and_places_nothing() {
+    let fake = FakeBinance::start().await;
+    let venue = venue(&fake);
+    venue.prepare().await.expect("prepare");
+    let before = venue.holdings().await.expect("holdings");
+    let orders = [
+        buy_500(),
+        decision(Side::Sell, OrderAmount::Quantity(Quantity(dec!(0.0002)))),
+    ];
+    for (placed, order) in orders.iter().enumerate() {
+        let dry = venue.dry_run(order, &market()).await.expect("dry run");
+        assert!(
+            dry.description.starts_with("MARKET ")
+                && dry.description.contains("BTCUSDT")
+                && dry.description.contains(order.client_order_id().as_str()),
+            "{}",
+            dry.description
+        );
+        assert_eq!(fake.order_posts().len(), placed, "nothing placed");
+        assert!(fake.placements(order.client_order_id().as_str()).is_empty());
+        venue.submit(order, &market()).await.expect("submit");
+    }
+    assert_eq!(fake.test_orders(), 2);
+    let tests = fake.test_order_posts();
+    let posts = fake.order_posts();
+    assert_eq!(posts.len(), 2);
+    for (test, post) in tests.iter().zip(&posts) {
+        assert_eq!(order_params(test), order_params(post));
+    }
+    assert!(tests[0].contains("quoteOrderQty=500&"), "{}", tests[0]);
+    assert!(tests[1].contains("quantity=0.0002&"), "{}", tests[1]);
+    // Only the two real orders moved the balances.
+    let after = venue.holdings().await.expect("holdings");
+    assert_eq!(
+        after.total("BTC") - before.total("BTC"),
+        dec!(0.00999) - dec!(0.0002)
+    );
+    assert!(fake.auth_failures().is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_below_a_minimum_is_refused_without_any_order_request() {
+    let fake = FakeBinance::start().await;
+    let venue = venue(&fake);
+    venue.prepare().await.expect("prepare");
+    let tiny = decision(Side::Buy, OrderAmount::Quantity(Quantity(dec!(0.000001))));
+    let small = decision(Side::Buy, OrderAmount::Quote(Money(dec!(2))));
+    for order in [tiny, small] {
+        // The rules are read by the dry run itself when this run has not read them yet.
+        let error = venue
+            .dry_run(&order, &market())
+            .await
+            .expect_err("below minimum");
+        assert!(matches!(error, VenueError::Refused { .. }), "{error}");
+    }
+    assert_eq!(fake.test_orders(), 0);
+    assert!(fake.order_posts().is_empty());
+}
+
+#[tokio::test]
+async fn the_fake_applies_the_filters_to_test_orders_and_orders_alike() {
+    let fake = FakeBinance::start().await;
+    // A venue that has not read the rules sends what it is given: the fake refuses it.
+    let venue = venue(&fake);
+    venue.sync_time().await.expect("time");
+    let small = decision(Side::Buy, OrderAmount::Quote(Money(dec!(2))));
+    let error = venue.submit(&small, &market()).await.expect_err("notional");
+    assert!(
+        matches!(&error, VenueError::Refused { code: Some(code), reason, .. }
+            if code == "-1013" && reason.contains("NOTIONAL")),
+        "{error}"
+    );
+    assert!(fake.placements(small.client_order_id().as_str()).is_empty());
 }

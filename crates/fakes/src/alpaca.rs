@@ -5,6 +5,11 @@
 //! unique for the account's life (a reuse is 422 "client_order_id must be unique", even after
 //! the first order ended); crypto market orders fill at once; a stock market order sent while
 //! the market is closed stays `accepted` until [`AlpacaFake::open_market`] fills it.
+//!
+//! The account's cash and positions (`GET /v2/positions`) start as the fixtures' and move with
+//! every fill: a stock fill moves shares against cash at its price; a crypto buy adds the coin
+//! net of the 0.25% taker fee (position `BTCUSD`), a crypto sell pays the cash net of it. Open
+//! buy orders hold back buying power, open sell orders the position's `qty_available`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -35,6 +40,10 @@ const DUPLICATE: &str = include_str!("../fixtures/alpaca/error_422_client_order_
 const STOCK_ACCEPTED: &str = include_str!("../fixtures/alpaca/order_market_buy_accepted.json");
 const STOCK_FILLED: &str = include_str!("../fixtures/alpaca/order_filled.json");
 const CRYPTO_FILLED: &str = include_str!("../fixtures/alpaca/order_crypto_market_buy_filled.json");
+const POSITIONS: &str = include_str!("../fixtures/alpaca/positions.json");
+
+/// The crypto taker fee the fake takes from what a fill delivers (Alpaca's lowest tier).
+pub const CRYPTO_FEE_RATE: Decimal = Decimal::from_parts(25, 0, 0, false, 4);
 
 /// The price stock orders fill at when the market opens (order_filled.json).
 pub const STOCK_PRICE: &str = "231.87";
@@ -88,6 +97,101 @@ struct Book {
     /// Content types of the order posts.
     content_types: Vec<String>,
     next_id: u32,
+    /// The account's cash and positions; seeded from the fixtures on first use.
+    holdings: Option<Holdings>,
+    /// `status` of the account (`ACTIVE` when `None`).
+    status: Option<String>,
+    /// `trading_blocked` and `account_blocked`.
+    blocked: (bool, bool),
+}
+
+/// The fake account's cash and positions.
+struct Holdings {
+    cash: Decimal,
+    /// By the symbol positions use (`AAPL`, `BTCUSD`): quantity and average entry price.
+    positions: Vec<(String, Decimal, Decimal)>,
+}
+
+impl Book {
+    /// The account's cash and positions, seeded from the fixtures the first time.
+    fn holdings(&mut self) -> &mut Holdings {
+        self.holdings.get_or_insert_with(|| {
+            let account: Value = serde_json::from_str(ACCOUNT).expect("fixture");
+            let positions: Vec<Value> = serde_json::from_str(POSITIONS).expect("fixture");
+            Holdings {
+                cash: decimal(&account["cash"]),
+                positions: positions
+                    .iter()
+                    .map(|p| {
+                        let symbol = p["symbol"].as_str().expect("fixture symbol").to_owned();
+                        (symbol, decimal(&p["qty"]), decimal(&p["avg_entry_price"]))
+                    })
+                    .collect(),
+            }
+        })
+    }
+
+    /// Moves cash and the position by a filled order.
+    fn settle(&mut self, order: &Value) {
+        let symbol = order["symbol"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('/', "");
+        let crypto = order["asset_class"] == "crypto";
+        let qty = decimal(&order["filled_qty"]);
+        let price = decimal(&order["filled_avg_price"]);
+        let fee = if crypto {
+            CRYPTO_FEE_RATE
+        } else {
+            Decimal::ZERO
+        };
+        let (units, cash) = if order["side"] == "sell" {
+            (-qty, qty * price * (Decimal::ONE - fee))
+        } else {
+            (qty * (Decimal::ONE - fee), -qty * price)
+        };
+        let holdings = self.holdings();
+        holdings.cash += cash;
+        match holdings.positions.iter_mut().find(|(s, _, _)| *s == symbol) {
+            Some((_, held, entry)) => {
+                if units > Decimal::ZERO && *held + units > Decimal::ZERO {
+                    *entry = (*entry * *held + price * units) / (*held + units);
+                }
+                *held += units;
+            }
+            None => holdings.positions.push((symbol, units, price)),
+        }
+        holdings.positions.retain(|(_, held, _)| !held.is_zero());
+    }
+
+    /// What open (accepted) orders hold back: buy cost in cash, sold units by position.
+    fn reserved(&self) -> (Decimal, Vec<(String, Decimal)>) {
+        let mut cash = Decimal::ZERO;
+        let mut units = Vec::new();
+        for order in self.orders.values().filter(|o| o["status"] == "accepted") {
+            let qty = decimal(&order["qty"]);
+            if order["side"] == "sell" {
+                let symbol = order["symbol"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace('/', "");
+                units.push((symbol, qty));
+            } else if order["notional"].is_string() {
+                cash += decimal(&order["notional"]);
+            } else {
+                cash += qty * STOCK_PRICE.parse::<Decimal>().unwrap_or_default();
+            }
+        }
+        (cash, units)
+    }
+}
+
+/// A decimal JSON string (zero when absent or unreadable).
+fn decimal(value: &Value) -> Decimal {
+    value
+        .as_str()
+        .and_then(|t| t.parse::<Decimal>().ok())
+        .unwrap_or_default()
 }
 
 /// A running fake.
@@ -134,12 +238,68 @@ impl AlpacaFake {
     pub fn open_market(&self) {
         let mut book = self.book();
         book.market_open = true;
+        let mut filled = Vec::new();
         for order in book.orders.values_mut() {
             if order["status"] == "accepted" {
                 fill(order, STOCK_PRICE);
                 order["filled_at"] = json!("2026-12-07T14:30:01.218443Z");
+                filled.push(order.clone());
             }
         }
+        for order in &filled {
+            book.settle(order);
+        }
+    }
+
+    /// Sets the position in `symbol` (`AAPL`, `BTCUSD` or `BTC/USD`) to `qty` (a trade made
+    /// elsewhere); zero closes it.
+    pub fn set_position(&self, symbol: &str, qty: Decimal) {
+        let symbol = symbol.replace('/', "");
+        let mut book = self.book();
+        let positions = &mut book.holdings().positions;
+        match positions.iter_mut().find(|(s, _, _)| *s == symbol) {
+            Some((_, held, _)) => *held = qty,
+            None => {
+                let price = if symbol.ends_with("USD") {
+                    CRYPTO_PRICE
+                } else {
+                    STOCK_PRICE
+                };
+                positions.push((symbol, qty, price.parse().unwrap_or_default()));
+            }
+        }
+        positions.retain(|(_, held, _)| !held.is_zero());
+    }
+
+    /// Sets the account's cash (a deposit or withdrawal).
+    pub fn set_cash(&self, cash: Decimal) {
+        self.book().holdings().cash = cash;
+    }
+
+    /// Sets the account's `status` (`ACTIVE`, `INACTIVE`, `ACCOUNT_CLOSED`, …).
+    pub fn set_status(&self, status: &str) {
+        self.book().status = Some(status.to_owned());
+    }
+
+    /// Sets `trading_blocked` and `account_blocked`.
+    pub fn block(&self, trading_blocked: bool, account_blocked: bool) {
+        self.book().blocked = (trading_blocked, account_blocked);
+    }
+
+    /// The account's cash now.
+    pub fn cash(&self) -> Decimal {
+        self.book().holdings().cash
+    }
+
+    /// The position in `symbol` (`AAPL`, `BTCUSD`) now; zero when there is none.
+    pub fn position(&self, symbol: &str) -> Decimal {
+        let symbol = symbol.replace('/', "");
+        self.book()
+            .holdings()
+            .positions
+            .iter()
+            .find(|(s, _, _)| *s == symbol)
+            .map_or(Decimal::ZERO, |(_, qty, _)| *qty)
     }
 
     /// How many orders the fake holds with this client order id (0 or 1: ids are unique).
@@ -217,7 +377,8 @@ async fn handle(State(book): State<Arc<Mutex<Book>>>, request: Request) -> Respo
     let path = parts.uri.path();
     let query = parts.uri.query().unwrap_or_default().to_owned();
     match (parts.method.as_str(), path) {
-        ("GET", "/v2/account") => answer(StatusCode::OK, ACCOUNT),
+        ("GET", "/v2/account") => answer(StatusCode::OK, &account(&mut lock())),
+        ("GET", "/v2/positions") => answer(StatusCode::OK, &positions(&mut lock())),
         ("GET", "/v2/assets/AAPL") => answer(StatusCode::OK, ASSET_AAPL),
         ("GET", "/v2/assets/BTCUSD" | "/v2/assets/BTC%2FUSD") => {
             answer(StatusCode::OK, ASSET_BTCUSD)
@@ -290,6 +451,9 @@ async fn handle(State(book): State<Arc<Mutex<Book>>>, request: Request) -> Respo
                 }
                 book.next_id += 1;
                 let order = place(&request, book.next_id, book.market_open);
+                if order["status"] == "filled" {
+                    book.settle(&order);
+                }
                 book.orders.insert(id.clone(), order.clone());
                 let invisible = book.invisible_after_placement;
                 book.invisible.insert(id, invisible);
@@ -318,6 +482,71 @@ async fn handle(State(book): State<Arc<Mutex<Book>>>, request: Request) -> Respo
         }
         _ => not_found(),
     }
+}
+
+/// The account fixture with the book's cash, status and blocks; buying power is the cash not
+/// held back by open buy orders (a cash account).
+fn account(book: &mut Book) -> String {
+    let cash = book.holdings().cash;
+    let (reserved, _) = book.reserved();
+    let power = (cash - reserved).max(Decimal::ZERO);
+    let mut view: Value = serde_json::from_str(ACCOUNT).expect("fixture");
+    view["cash"] = json!(cash.normalize().to_string());
+    for field in [
+        "buying_power",
+        "regt_buying_power",
+        "non_marginable_buying_power",
+        "options_buying_power",
+    ] {
+        view[field] = json!(power.normalize().to_string());
+    }
+    if let Some(status) = &book.status {
+        view["status"] = json!(status);
+    }
+    view["trading_blocked"] = json!(book.blocked.0);
+    view["account_blocked"] = json!(book.blocked.1);
+    view.to_string()
+}
+
+/// `GET /v2/positions` in the fixture's shape; open sell orders hold back `qty_available`.
+fn positions(book: &mut Book) -> String {
+    let (_, reserved) = book.reserved();
+    let template: Vec<Value> = serde_json::from_str(POSITIONS).expect("fixture");
+    let rows: Vec<Value> = book
+        .holdings()
+        .positions
+        .iter()
+        .map(|(symbol, qty, entry)| {
+            let crypto = symbol.ends_with("USD");
+            let mut row = template[usize::from(crypto)].clone();
+            let held: Decimal = reserved
+                .iter()
+                .filter(|(s, _)| s == symbol)
+                .map(|(_, q)| *q)
+                .sum();
+            let available = (qty.abs() - held).max(Decimal::ZERO);
+            row["symbol"] = json!(symbol);
+            row["qty"] = json!(qty.normalize().to_string());
+            row["qty_available"] = json!(
+                if qty.is_sign_negative() {
+                    -available
+                } else {
+                    available
+                }
+                .normalize()
+                .to_string()
+            );
+            row["side"] = json!(if qty.is_sign_negative() {
+                "short"
+            } else {
+                "long"
+            });
+            row["avg_entry_price"] = json!(entry.normalize().to_string());
+            row["cost_basis"] = json!((qty * entry).normalize().to_string());
+            row
+        })
+        .collect();
+    Value::Array(rows).to_string()
 }
 
 fn not_found() -> Response {

@@ -3,6 +3,11 @@
 //! its own clock and `recvWindow`, fills market orders at once (a client order id is refused as
 //! a duplicate only while its order is open), and can be scripted to fail each order post the
 //! way the notes say Binance does.
+//!
+//! Order posts and test orders (`POST /api/v3/order/test`, validated the same way, never
+//! placed) pass BTCUSDT's `LOT_SIZE` and `NOTIONAL` filters at [`PRICE`]. The account's balances
+//! start as the fixture's and move with every fill (balances are not checked: an order that
+//! must fail for its balance is scripted with [`OnOrder::InsufficientBalance`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -43,6 +48,9 @@ const E2010_BALANCE: &str =
 const E2010_DUPLICATE: &str = include_str!("../fixtures/binance/error_-2010_duplicate_order.json");
 const E2013: &str = include_str!("../fixtures/binance/error_-2013_no_such_order.json");
 const E2015: &str = include_str!("../fixtures/binance/error_-2015_rejected_api_key.json");
+const E1013_LOT_SIZE: &str = include_str!("../fixtures/binance/error_-1013_lot_size.json");
+const E1013_NOTIONAL: &str = include_str!("../fixtures/binance/error_-1013_notional.json");
+const TEST_ORDER: &str = include_str!("../fixtures/binance/order_test_empty.json");
 
 /// What the fake does with one order post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +124,42 @@ struct Book {
     hang: Duration,
     next_order_id: i64,
     next_trade_id: i64,
+    /// Bodies of the test orders received (`POST /api/v3/order/test`).
+    test_orders: Vec<String>,
+    /// The account's balances (asset, free, locked); seeded from the fixture on first use.
+    balances: Option<Vec<(String, Decimal, Decimal)>>,
+}
+
+impl Book {
+    /// The balance book, seeded from the account fixture the first time it is used.
+    fn balances(&mut self) -> &mut Vec<(String, Decimal, Decimal)> {
+        self.balances.get_or_insert_with(|| {
+            let account: Value = serde_json::from_str(ACCOUNT).expect("fixture");
+            let number = |v: &Value| {
+                v.as_str()
+                    .and_then(|t| t.parse::<Decimal>().ok())
+                    .expect("fixture decimal")
+            };
+            account["balances"]
+                .as_array()
+                .expect("fixture balances")
+                .iter()
+                .map(|b| {
+                    let asset = b["asset"].as_str().expect("fixture asset").to_owned();
+                    (asset, number(&b["free"]), number(&b["locked"]))
+                })
+                .collect()
+        })
+    }
+
+    /// Adds `delta` to the free balance of `asset` (listing it when new).
+    fn credit(&mut self, asset: &str, delta: Decimal) {
+        let balances = self.balances();
+        match balances.iter_mut().find(|(a, _, _)| a == asset) {
+            Some((_, free, _)) => *free += delta,
+            None => balances.push((asset.to_owned(), delta, Decimal::ZERO)),
+        }
+    }
 }
 
 /// A running fake.
@@ -193,6 +237,38 @@ impl FakeBinance {
     /// Order lookups received.
     pub fn lookups(&self) -> u32 {
         self.book().lookups
+    }
+
+    /// Test orders received (`POST /api/v3/order/test`), valid or not; none is ever placed.
+    pub fn test_orders(&self) -> u32 {
+        u32::try_from(self.book().test_orders.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Bodies of every test order received, in order.
+    pub fn test_order_posts(&self) -> Vec<String> {
+        self.book().test_orders.clone()
+    }
+
+    /// Sets the free balance of `asset` (a deposit, a withdrawal or a trade made elsewhere),
+    /// keeping what is locked.
+    pub fn set_balance(&self, asset: &str, free: Decimal) {
+        let mut book = self.book();
+        let balances = book.balances();
+        match balances.iter_mut().find(|(a, _, _)| a == asset) {
+            Some((_, held, _)) => *held = free,
+            None => balances.push((asset.to_owned(), free, Decimal::ZERO)),
+        }
+    }
+
+    /// The account's balance of `asset` as (free, locked); zeros when not listed.
+    pub fn balance(&self, asset: &str) -> (Decimal, Decimal) {
+        self.book()
+            .balances()
+            .iter()
+            .find(|(a, _, _)| a == asset)
+            .map_or((Decimal::ZERO, Decimal::ZERO), |(_, free, locked)| {
+                (*free, *locked)
+            })
     }
 
     /// Signed requests refused for their key, signature or timestamp.
@@ -331,9 +407,19 @@ fn route(
             })
         }
         ("GET", "/api/v3/account") => done(match authenticate(book, headers, query, body) {
-            Ok(_) => answer(200, ACCOUNT),
+            Ok(params) => account(book, &params),
             Err(refusal) => refusal.answer(),
         }),
+        ("POST", "/api/v3/order/test") => {
+            book.test_orders.push(body.to_owned());
+            done(match authenticate(book, headers, query, body) {
+                Ok(params) => match checked_quantity(&params) {
+                    Ok(_) => answer(200, TEST_ORDER),
+                    Err(refusal) => refusal.answer(),
+                },
+                Err(refusal) => refusal.answer(),
+            })
+        }
         ("POST", "/api/v3/order") => {
             book.order_posts.push(body.to_owned());
             match authenticate(book, headers, query, body) {
@@ -368,6 +454,10 @@ fn place(book: &mut Book, params: &[(String, String)]) -> (Response, Option<Dura
     {
         return (answer(400, E2010_DUPLICATE), None);
     }
+    let orig_qty = match checked_quantity(params) {
+        Ok(quantity) => quantity,
+        Err(refusal) => return (refusal.answer(), None),
+    };
     let behaviour = book.script.pop_front().unwrap_or(OnOrder::Fill);
     match behaviour {
         OnOrder::RateLimited => {
@@ -383,19 +473,6 @@ fn place(book: &mut Book, params: &[(String, String)]) -> (Response, Option<Dura
         _ => {}
     }
     let step = |d: Decimal| d.round_dp_with_strategy(5, RoundingStrategy::ToZero);
-    let orig_qty = match (param(params, "quantity"), param(params, "quoteOrderQty")) {
-        (Some(q), None) => q.parse::<Decimal>().expect("quantity is a plain decimal"),
-        (None, Some(quote)) => step(quote.parse::<Decimal>().expect("quote is a decimal") / PRICE),
-        _ => {
-            return (
-                answer(
-                    400,
-                    r#"{"code":-1102,"msg":"Mandatory parameter missing."}"#,
-                ),
-                None,
-            );
-        }
-    };
     let side = param(params, "side").unwrap_or_default().to_owned();
     let (status, executed) = if behaviour == OnOrder::ExpirePartly {
         ("EXPIRED", step(orig_qty * dec!(0.6)))
@@ -435,6 +512,7 @@ fn place(book: &mut Book, params: &[(String, String)]) -> (Response, Option<Dura
         invisible: book.invisible_lookups,
     };
     let full = full_answer(&order);
+    settle(book, param(params, "symbol").unwrap_or_default(), &order);
     book.orders.push(order);
     match behaviour {
         OnOrder::PlaceThenDrop => {
@@ -453,6 +531,79 @@ fn place(book: &mut Book, params: &[(String, String)]) -> (Response, Option<Dura
         OnOrder::PlaceThenHang => (answer(200, full), Some(book.hang)),
         _ => (answer(200, full), None),
     }
+}
+
+/// The quantity an order's parameters ask for (computed from `quoteOrderQty` at [`PRICE`],
+/// cut to BTCUSDT's step), after BTCUSDT's `LOT_SIZE` and `NOTIONAL` filters; or the refusal
+/// Binance answers (a missing amount, a filter failure).
+fn checked_quantity(params: &[(String, String)]) -> Result<Decimal, Refusal> {
+    const MISSING: &str = r#"{"code":-1102,"msg":"Mandatory parameter missing."}"#;
+    const BAD_NUMBER: &str = r#"{"code":-1100,"msg":"Illegal characters found in a parameter."}"#;
+    let number = |text: &str| {
+        text.parse::<Decimal>()
+            .map_err(|_| Refusal(400, BAD_NUMBER))
+    };
+    let step = dec!(0.00001);
+    let (quantity, notional) = match (param(params, "quantity"), param(params, "quoteOrderQty")) {
+        (Some(q), None) => {
+            let quantity = number(q)?;
+            (quantity, quantity * PRICE)
+        }
+        (None, Some(quote)) => {
+            let quote = number(quote)?;
+            let quantity = (quote / PRICE).round_dp_with_strategy(5, RoundingStrategy::ToZero);
+            (quantity, quote)
+        }
+        _ => return Err(Refusal(400, MISSING)),
+    };
+    if param(params, "symbol") == Some("BTCUSDT") {
+        if quantity < step || quantity % step != Decimal::ZERO {
+            return Err(Refusal(400, E1013_LOT_SIZE));
+        }
+        if notional < dec!(5) {
+            return Err(Refusal(400, E1013_NOTIONAL));
+        }
+    }
+    Ok(quantity)
+}
+
+/// Moves the balances by `order`'s fills on `symbol`: a buy adds the base bought and takes
+/// its cost in the quote, a sell the reverse; each commission is taken in its asset.
+fn settle(book: &mut Book, symbol: &str, order: &FakeOrder) {
+    let (base, quote) = match symbol {
+        "ETHBTC" => ("ETH", "BTC"),
+        _ => ("BTC", "USDT"),
+    };
+    let sign = if order.side == "SELL" {
+        -Decimal::ONE
+    } else {
+        Decimal::ONE
+    };
+    for fill in &order.fills {
+        book.credit(base, sign * fill.qty);
+        book.credit(quote, -sign * fill.qty * fill.price);
+        book.credit(&fill.commission_asset, -fill.commission);
+    }
+}
+
+/// The account fixture with the balance book's balances (without the zero ones when
+/// `omitZeroBalances=true` was asked).
+fn account(book: &mut Book, params: &[(String, String)]) -> Response {
+    let omit_zero = param(params, "omitZeroBalances") == Some("true");
+    let mut view: Value = serde_json::from_str(ACCOUNT).expect("fixture");
+    view["balances"] = book
+        .balances()
+        .iter()
+        .filter(|(_, free, locked)| !(omit_zero && free.is_zero() && locked.is_zero()))
+        .map(|(asset, free, locked)| {
+            json!({
+                "asset": asset,
+                "free": format!("{free:.8}"),
+                "locked": format!("{locked:.8}"),
+            })
+        })
+        .collect();
+    answer(200, view.to_string())
 }
 
 /// The FULL answer for `order`, in the fixture's shape.

@@ -10,6 +10,9 @@
 //!   (`GET /v2/orders:by_client_order_id`) before anything is sent again.
 //! - A stock order sent while the market is closed is `accepted` and queued for the next open:
 //!   it is reported as accepted, stays open in the ledger, and a later lookup books its fill.
+//! - [`VenueAccount`]: `prepare` gates on the account's status and blocks, `holdings` are the
+//!   cash (`USD`) and `GET /v2/positions` (crypto under `BTCUSD`), and `dry_run` builds the
+//!   order as `submit` does but never posts it (Alpaca has no test endpoint).
 //! - Fills and crypto fees are derived from the order (see [`wire`]); the Alpaca daily-bars data
 //!   source is not here (it belongs with the data sources).
 
@@ -29,10 +32,13 @@ use chrono::{DateTime, FixedOffset};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 
-use crate::venue::{LookupPolicy, MarketReference, Venue, VenueError};
+use crate::venue::{
+    DryRunOrder, InstrumentAssets, LookupPolicy, MarketReference, Venue, VenueAccount, VenueAsset,
+    VenueError, VenueHoldings,
+};
 use wire::{
     AssetClass, ReportProblem, WireAccount, WireAsset, WireClock, WireError, WireOrder,
-    order_report, order_request,
+    WirePosition, order_report, order_request,
 };
 
 pub use wire::{OrderRequest, order_symbol, pair_assets, position_symbol};
@@ -393,6 +399,41 @@ impl Alpaca {
         })
     }
 
+    /// The asset `order` trades and the market order [`Venue::submit`] posts for it, after
+    /// the checks it makes before sending: the asset is tradable and a stock or crypto pair, and
+    /// the amount fits its rules (step, minimums, whole shares when not fractionable).
+    async fn order_body(
+        &self,
+        order: &Order,
+        market: &MarketReference,
+    ) -> Result<(Asset, OrderRequest), VenueError> {
+        let asset = self.order_asset(order, market).await?;
+        if !asset.tradable {
+            return Err(self.refused(
+                None,
+                format!(
+                    "Alpaca does not trade {} now (not tradable or inactive)",
+                    asset.symbol
+                ),
+            ));
+        }
+        if asset.class == AssetClass::Other {
+            return Err(self.refused(
+                None,
+                format!("{} is neither a US stock nor a crypto pair", asset.symbol),
+            ));
+        }
+        let body = order_request(
+            order,
+            &asset.symbol,
+            asset.class,
+            &asset.rules,
+            market.decision.close(),
+        )
+        .map_err(|refusal| self.refused(None, refusal.to_string()))?;
+        Ok((asset, body))
+    }
+
     /// The asset an order's instrument trades as: the symbol itself (`AAPL`, `BTCUSD`), else
     /// the crypto pair of the symbol and the market's quote currency (`BTC` + `USD`).
     async fn order_asset(
@@ -401,21 +442,74 @@ impl Alpaca {
         market: &MarketReference,
     ) -> Result<Asset, VenueError> {
         let symbol = order.symbol();
-        if let Some(asset) = self.asset(symbol).await? {
-            return Ok(asset);
-        }
         // The quote comes from configuration: bounded before it is used or quoted.
         let quote = excerpt(market.quote_asset.trim()).to_ascii_uppercase();
-        if !quote.is_empty()
-            && !symbol.as_str().ends_with(&quote)
-            && let Ok(pair) = Symbol::parse(&format!("{symbol}{quote}"))
-            && let Some(asset) = self.asset(&pair).await?
-        {
-            return Ok(asset);
+        match self.asset_or_pair(symbol, &quote).await? {
+            Some(asset) => Ok(asset),
+            None => Err(self.refused(
+                None,
+                format!(
+                    "Alpaca has no asset {symbol} (nor the pair {symbol}/{quote}); check the \
+                     instrument's symbol"
+                ),
+            )),
         }
-        Err(self.refused(
+    }
+
+    /// The asset `symbol` (`AAPL`, `BTCUSD`), else the crypto pair of `symbol` quoted in
+    /// `quote` (`BTC` + `USD`); `None` when Alpaca has neither.
+    async fn asset_or_pair(
+        &self,
+        symbol: &Symbol,
+        quote: &str,
+    ) -> Result<Option<Asset>, VenueError> {
+        if let Some(asset) = self.asset(symbol).await? {
+            return Ok(Some(asset));
+        }
+        if !quote.is_empty()
+            && !symbol.as_str().ends_with(quote)
+            && let Ok(pair) = Symbol::parse(&format!("{symbol}{quote}"))
+        {
+            return self.asset(&pair).await;
+        }
+        Ok(None)
+    }
+
+    /// Refuses (unavailable, with the reason) an account that cannot place orders, and for
+    /// `crypto` one whose crypto trading is not active.
+    fn check_account(&self, account: &Account, crypto: bool) -> Result<(), VenueError> {
+        let mut problems = Vec::new();
+        if account.status != "ACTIVE" {
+            problems.push(format!(
+                "its status is {}, not ACTIVE",
+                excerpt(&account.status)
+            ));
+        }
+        if account.trading_blocked {
+            problems.push("trading_blocked is true".to_owned());
+        }
+        if account.account_blocked {
+            problems.push("account_blocked is true".to_owned());
+        }
+        if account.trade_suspended_by_user {
+            problems.push("trade_suspended_by_user is true".to_owned());
+        }
+        if crypto && account.crypto_status.as_deref() != Some("ACTIVE") {
+            problems.push(format!(
+                "its crypto_status is {}, not ACTIVE",
+                excerpt(account.crypto_status.as_deref().unwrap_or("absent"))
+            ));
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(self.unavailable(
+            format!(
+                "the account cannot trade: {}; resolve it in Alpaca's dashboard before running \
+                 a job",
+                problems.join(", ")
+            ),
             None,
-            format!("Alpaca has no asset {symbol} (nor the pair {symbol}/{quote}); check the instrument's symbol"),
         ))
     }
 
@@ -650,30 +744,7 @@ impl Venue for Alpaca {
         order: &Order,
         market: &MarketReference,
     ) -> Result<VenueReport, VenueError> {
-        let asset = self.order_asset(order, market).await?;
-        if !asset.tradable {
-            return Err(self.refused(
-                None,
-                format!(
-                    "Alpaca does not trade {} now (not tradable or inactive)",
-                    asset.symbol
-                ),
-            ));
-        }
-        if asset.class == AssetClass::Other {
-            return Err(self.refused(
-                None,
-                format!("{} is neither a US stock nor a crypto pair", asset.symbol),
-            ));
-        }
-        let body = order_request(
-            order,
-            &asset.symbol,
-            asset.class,
-            &asset.rules,
-            market.decision.close(),
-        )
-        .map_err(|refusal| self.refused(None, refusal.to_string()))?;
+        let (_, body) = self.order_body(order, market).await?;
         let json = serde_json::to_string(&body)
             .map_err(|error| self.refused(None, format!("cannot write the order: {error}")))?;
         // Sent once: a resent order could execute twice (see the module doc).
@@ -714,6 +785,135 @@ impl Venue for Alpaca {
                 .map_err(|detail| self.unavailable(detail, None)),
             _ => Err(self.answer_unavailable("GET /v2/orders:by_client_order_id", &reply)),
         }
+    }
+}
+
+#[async_trait]
+impl VenueAccount for Alpaca {
+    /// Reads `GET /v2/account` and refuses (unavailable) an account that is not `ACTIVE`, is
+    /// `trading_blocked` or `account_blocked`, or has trading suspended by its user.
+    async fn prepare(&self) -> Result<(), VenueError> {
+        let account = self.account().await?;
+        self.check_account(&account, false)
+    }
+
+    /// The account's cash as asset `USD`, and every position of `GET /v2/positions` under
+    /// the symbol positions use (`AAPL`, `BTCUSD`: what [`VenueAccount::instrument_assets`]
+    /// calls its base).
+    ///
+    /// - `USD`: `free` is the cash that new orders may spend without margin,
+    ///   `non_marginable_buying_power` kept within 0 to `cash` (open buy orders hold it back;
+    ///   `cash` itself when Alpaca omits it), and `locked` the rest of `cash`, so the total is
+    ///   `cash` (not `buying_power`, which counts margin that is not held). Negative cash (a
+    ///   margin debt) is all `free`.
+    /// - a position: `free` is `qty_available` (the quantity not reserved by open orders; all
+    ///   of it when absent), `locked` is `qty` minus that; a short position is negative.
+    async fn holdings(&self) -> Result<VenueHoldings, VenueError> {
+        let account = self.account().await?;
+        let positions: Vec<WirePosition> = self
+            .read("/v2/positions", &[])
+            .await?
+            .ok_or_else(|| self.unavailable("GET /v2/positions answered 404".to_owned(), None))?;
+        let cash = account.cash;
+        let free_cash = if cash <= Decimal::ZERO {
+            cash
+        } else {
+            account
+                .non_marginable_buying_power
+                .unwrap_or(cash)
+                .clamp(Decimal::ZERO, cash)
+        };
+        let mut assets = vec![VenueAsset {
+            asset: account.currency.clone().unwrap_or_else(|| "USD".to_owned()),
+            free: free_cash,
+            locked: cash - free_cash,
+        }];
+        for position in positions {
+            let sign = if position.side.as_deref() == Some("short") && position.qty > Decimal::ZERO
+            {
+                -Decimal::ONE
+            } else {
+                Decimal::ONE
+            };
+            let qty = position.qty * sign;
+            let free = position.qty_available.map_or(qty, |q| q * sign);
+            assets.push(VenueAsset {
+                asset: position_symbol(&position.symbol),
+                free,
+                locked: qty - free,
+            });
+        }
+        Ok(VenueHoldings {
+            can_trade: account.can_trade(),
+            assets,
+        })
+    }
+
+    /// Reads the asset `symbol` (else the USD pair of a bare coin: `BTC` → `BTC/USD`, as an
+    /// order quoted in USD does): a stock's base is its symbol (`AAPL`) and its quote `USD`;
+    /// a crypto pair's base is the pair in the form positions use (`BTCUSD`, since Alpaca
+    /// lists no coin balances) and its quote the pair's quote (`USD`). A symbol Alpaca has no
+    /// asset for is unavailable, naming it and what to configure.
+    async fn instrument_assets(&self, symbol: &Symbol) -> Result<InstrumentAssets, VenueError> {
+        let Some(asset) = self.asset_or_pair(symbol, "USD").await? else {
+            return Err(self.unavailable(
+                format!(
+                    "Alpaca has no asset {symbol} (nor the pair {symbol}/USD); configure the \
+                     instrument under its Alpaca symbol (a stock such as AAPL, or a crypto \
+                     pair such as BTCUSD)"
+                ),
+                None,
+            ));
+        };
+        match asset.class {
+            AssetClass::UsEquity => Ok(InstrumentAssets {
+                base: asset.symbol,
+                quote: "USD".to_owned(),
+            }),
+            AssetClass::Crypto => {
+                let quote = pair_assets(&asset.symbol).map_or_else(|| "USD".to_owned(), |p| p.1);
+                Ok(InstrumentAssets {
+                    base: position_symbol(&asset.symbol),
+                    quote,
+                })
+            }
+            AssetClass::Other => Err(self.unavailable(
+                format!(
+                    "{} is neither a US stock nor a crypto pair; Barter trades only those at \
+                     Alpaca",
+                    asset.symbol
+                ),
+                None,
+            )),
+        }
+    }
+
+    /// Alpaca has no test endpoint: reads the account (refused as by
+    /// [`VenueAccount::prepare`], and for crypto also when crypto trading is not active) and
+    /// builds the order exactly as [`Venue::submit`] does (the asset tradable, whole shares
+    /// unless fractionable, crypto minimums and increments), without posting it.
+    async fn dry_run(
+        &self,
+        order: &Order,
+        market: &MarketReference,
+    ) -> Result<DryRunOrder, VenueError> {
+        let account = self.account().await?;
+        let (asset, body) = self.order_body(order, market).await?;
+        self.check_account(&account, asset.class == AssetClass::Crypto)?;
+        let amount = match (&body.qty, &body.notional) {
+            (Some(qty), _) => format!("{qty} {}", body.symbol),
+            (None, Some(notional)) => format!("${notional} notional of {}", body.symbol),
+            (None, None) => body.symbol.clone(),
+        };
+        Ok(DryRunOrder {
+            description: format!(
+                "{} {} {amount} {} (client id {})",
+                body.order_type.to_ascii_uppercase(),
+                body.side.to_ascii_uppercase(),
+                body.time_in_force,
+                body.client_order_id
+            ),
+        })
     }
 }
 

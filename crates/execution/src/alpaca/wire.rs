@@ -70,6 +70,21 @@ pub(crate) struct WireAsset {
     pub price_increment: Option<Decimal>,
 }
 
+/// One position of `GET /v2/positions`, the fields Barter uses.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct WirePosition {
+    /// `AAPL`, or a crypto pair's legacy form (`BTCUSD`).
+    pub symbol: String,
+    /// The quantity held.
+    pub qty: Decimal,
+    /// The quantity not reserved by open orders; absent means all of it.
+    #[serde(default)]
+    pub qty_available: Option<Decimal>,
+    /// `long` or `short`.
+    #[serde(default)]
+    pub side: Option<String>,
+}
+
 /// `GET /v2/clock`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct WireClock {

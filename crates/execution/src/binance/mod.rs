@@ -19,6 +19,9 @@
 //!   order", which the [`LookupPolicy`] decides how far to believe.
 //! - **Rules and balances:** [`BinanceSpot::symbol_rules`] (exchangeInfo filters as core
 //!   [`SymbolRules`], remembered for the orders of the run) and [`BinanceSpot::balances`].
+//! - **Account port ([`VenueAccount`]):** `prepare` syncs the clock, `holdings` are the account
+//!   balances, `instrument_assets` come from exchangeInfo, and `dry_run` posts the very
+//!   parameters of an order to `POST /api/v3/order/test`, which places nothing.
 //!
 //! The venue and the klines data source of one deployment share one [`Pacer`], passed to
 //! [`BinanceSpot::new`] (or taken from [`BinanceSpot::pacer`]), so both stay under one request
@@ -41,7 +44,10 @@ use barter_http::{
 };
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::venue::{LookupPolicy, MarketReference, Venue, VenueError};
+use crate::venue::{
+    DryRunOrder, InstrumentAssets, LookupPolicy, MarketReference, Venue, VenueAccount, VenueAsset,
+    VenueError, VenueHoldings,
+};
 use wire::{ApiError, ExchangeInfo, ServerTime, WireAccount, WireOrder, WireTrade};
 
 /// The live REST root.
@@ -59,6 +65,8 @@ const VENUE: &str = "binance";
 const KEY_HEADER: &str = "x-mbx-apikey";
 /// The order endpoint (place and look up).
 const ORDER_PATH: &str = "/api/v3/order";
+/// The test-order endpoint: validated like an order, never sent to the matching engine.
+const TEST_ORDER_PATH: &str = "/api/v3/order/test";
 /// Hosts that trade real money (the notes' live REST roots).
 const LIVE_HOSTS: [&str; 6] = [
     "api.binance.com",
@@ -805,32 +813,11 @@ impl Venue for BinanceSpot {
     ) -> Result<VenueReport, VenueError> {
         let venue_symbol = self.venue_symbol(order.symbol())?;
         let params = self.order_params(order, &venue_symbol, market)?;
-        let mut resynced = false;
-        loop {
-            // A fresh timestamp and signature per attempt; sent once (Retry::Never).
-            let request = Request::post(self.url(ORDER_PATH))
-                .retry(Retry::Never)
-                .form_body(self.signed_payload(&params));
-            let reply = self
-                .send(request)
-                .await
-                .map_err(|e| self.order_failure(e))?;
-            if reply.status.is_success() {
-                return self.order_report(order, &reply);
-            }
-            // -1021 is refused before the matching engine: resync and resend, once.
-            if !resynced && api_error(&reply).is_some_and(|api| api.code == -1021) {
-                resynced = true;
-                tracing::warn!(
-                    venue = VENUE,
-                    client_order_id = %order.client_order_id(),
-                    "timestamp outside recvWindow (-1021): resyncing the clock and resending once"
-                );
-                self.sync_time().await?;
-                continue;
-            }
-            return Err(self.order_refusal(&reply));
+        let reply = self.post_order(ORDER_PATH, order, &params).await?;
+        if reply.status.is_success() {
+            return self.order_report(order, &reply);
         }
+        Err(self.order_refusal(&reply))
     }
 
     async fn lookup(&self, order: &Order) -> Result<Option<VenueReport>, VenueError> {
@@ -877,7 +864,147 @@ impl Venue for BinanceSpot {
     }
 }
 
+#[async_trait]
+impl VenueAccount for BinanceSpot {
+    /// Measures the server clock's offset ([`BinanceSpot::sync_time`]).
+    async fn prepare(&self) -> Result<(), VenueError> {
+        self.sync_time().await?;
+        Ok(())
+    }
+
+    /// The `GET /api/v3/account` balances (non-zero ones), `free` and `locked` as Binance
+    /// gives them, and `canTrade`.
+    async fn holdings(&self) -> Result<VenueHoldings, VenueError> {
+        let account = self.balances().await?;
+        Ok(VenueHoldings {
+            can_trade: account.can_trade,
+            assets: account
+                .balances
+                .into_iter()
+                .map(|b| VenueAsset {
+                    asset: b.asset,
+                    free: b.free,
+                    locked: b.locked,
+                })
+                .collect(),
+        })
+    }
+
+    /// The `baseAsset` and `quoteAsset` of the configured Binance symbol, from exchangeInfo
+    /// ([`BinanceSpot::symbol_rules`], which also remembers its rules for the run's orders).
+    /// A symbol without a Binance symbol in the settings is unavailable, saying what to add.
+    async fn instrument_assets(&self, symbol: &Symbol) -> Result<InstrumentAssets, VenueError> {
+        let facts = self.symbol_rules(symbol).await?;
+        Ok(InstrumentAssets {
+            base: facts.base_asset,
+            quote: facts.quote_asset,
+        })
+    }
+
+    /// `POST /api/v3/order/test` with exactly the parameters [`Venue::submit`] sends (the
+    /// symbol's rules are read first when this run has not read them, so the same filters and
+    /// rounding apply, and an order below a minimum is refused without any order request).
+    /// Binance validates it without sending it to the matching engine. A lost answer is
+    /// unavailable, not an unknown outcome: nothing can have been placed.
+    async fn dry_run(
+        &self,
+        order: &Order,
+        market: &MarketReference,
+    ) -> Result<DryRunOrder, VenueError> {
+        let venue_symbol = self.venue_symbol(order.symbol())?;
+        let known = self
+            .known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&venue_symbol)
+            .cloned();
+        let facts = match known {
+            Some(facts) => facts,
+            None => self.symbol_rules(order.symbol()).await?,
+        };
+        let params = self.order_params(order, &venue_symbol, market)?;
+        let reply = self
+            .post_order(TEST_ORDER_PATH, order, &params)
+            .await
+            .map_err(nothing_placed)?;
+        if !reply.status.is_success() {
+            return Err(nothing_placed(self.order_refusal(&reply)));
+        }
+        Ok(DryRunOrder {
+            description: describe_params(&params, &facts.quote_asset),
+        })
+    }
+}
+
+/// A failure of a request that cannot place anything: an unknown outcome is only unavailable.
+fn nothing_placed(error: VenueError) -> VenueError {
+    match error {
+        VenueError::OutcomeUnknown { venue, detail } => VenueError::Unavailable {
+            venue,
+            detail: format!("the test order got no clear answer ({detail}); nothing was placed"),
+            retry_after: None,
+        },
+        other => other,
+    }
+}
+
+/// An order's parameters in one line: `MARKET BUY 0.00123 BTCUSDT (client id …)`, or
+/// `MARKET BUY 500 USDT of BTCUSDT (…)` for a quote amount in `quote_asset`.
+fn describe_params(params: &[(&str, String)], quote_asset: &str) -> String {
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let symbol = get("symbol");
+    let amount = match params.iter().find(|(k, _)| *k == "quantity") {
+        Some((_, quantity)) => format!("{quantity} {symbol}"),
+        None => format!("{} {quote_asset} of {symbol}", get("quoteOrderQty")),
+    };
+    format!(
+        "{} {} {amount} (client id {})",
+        get("type"),
+        get("side"),
+        get("newClientOrderId")
+    )
+}
+
 impl BinanceSpot {
+    /// Posts an order's `params` to `path` (the order or the test-order endpoint), signed
+    /// afresh and sent once ([`Retry::Never`]); after a `-1021` answer, which Binance gives
+    /// before its matching engine, resyncs the clock and sends it once more. Returns every
+    /// answer with a status; a transport failure is mapped as for a real order.
+    async fn post_order(
+        &self,
+        path: &str,
+        order: &Order,
+        params: &[(&'static str, String)],
+    ) -> Result<Reply, VenueError> {
+        let mut resynced = false;
+        loop {
+            let request = Request::post(self.url(path))
+                .retry(Retry::Never)
+                .form_body(self.signed_payload(params));
+            let reply = self
+                .send(request)
+                .await
+                .map_err(|e| self.order_failure(e))?;
+            if !resynced && api_error(&reply).is_some_and(|api| api.code == -1021) {
+                resynced = true;
+                tracing::warn!(
+                    venue = VENUE,
+                    client_order_id = %order.client_order_id(),
+                    path,
+                    "timestamp outside recvWindow (-1021): resyncing the clock and resending once"
+                );
+                self.sync_time().await?;
+                continue;
+            }
+            return Ok(reply);
+        }
+    }
+
     /// The report of a 2xx order answer, checked to be about this order.
     fn order_report(&self, order: &Order, reply: &Reply) -> Result<VenueReport, VenueError> {
         let unknown = |detail: String| VenueError::OutcomeUnknown {
@@ -1176,6 +1303,35 @@ mod tests {
             venue.order_failure(timeout),
             VenueError::OutcomeUnknown { .. }
         ));
+    }
+
+    #[test]
+    fn a_dry_run_describes_its_parameters_and_never_reports_an_unknown_outcome() {
+        let params = [
+            ("symbol", "BTCUSDT".to_owned()),
+            ("side", "BUY".to_owned()),
+            ("type", "MARKET".to_owned()),
+            ("quoteOrderQty", "500".to_owned()),
+            ("newClientOrderId", "bt-1".to_owned()),
+        ];
+        assert_eq!(
+            describe_params(&params, "USDT"),
+            "MARKET BUY 500 USDT of BTCUSDT (client id bt-1)"
+        );
+        let unknown = VenueError::OutcomeUnknown {
+            venue: VENUE.to_owned(),
+            detail: "timed out".to_owned(),
+        };
+        assert!(matches!(
+            nothing_placed(unknown),
+            VenueError::Unavailable { detail, .. } if detail.contains("nothing was placed")
+        ));
+        let refused = VenueError::Refused {
+            venue: VENUE.to_owned(),
+            code: Some("-1013".to_owned()),
+            reason: "Filter failure: NOTIONAL".to_owned(),
+        };
+        assert_eq!(nothing_placed(refused.clone()), refused);
     }
 
     #[test]
