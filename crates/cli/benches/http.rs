@@ -41,6 +41,7 @@ fn strategies() -> Vec<StrategyConfig> {
             max_open_positions: None,
             enabled: true,
             params: Default::default(),
+            account: None,
         })
         .collect()
 }

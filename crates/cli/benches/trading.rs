@@ -41,6 +41,7 @@ fn strategy(name: &str, entry: &str, exit: &str) -> StrategyConfig {
         max_open_positions: None,
         enabled: true,
         params: Default::default(),
+        account: None,
     }
 }
 

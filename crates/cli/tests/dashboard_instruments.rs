@@ -36,6 +36,7 @@ fn config() -> Config {
         max_open_positions: None,
         enabled: true,
         params: [("fast".to_owned(), 3.0)].into_iter().collect(),
+        account: None,
     };
     let disabled = StrategyConfig {
         name: "off".into(),

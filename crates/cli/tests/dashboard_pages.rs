@@ -53,6 +53,7 @@ fn strategy(name: &str, entry: &str, exit: Option<&str>) -> StrategyConfig {
         max_open_positions: None,
         enabled: true,
         params: Default::default(),
+        account: None,
     }
 }
 

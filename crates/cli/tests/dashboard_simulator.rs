@@ -166,6 +166,7 @@ async fn a_run_from_the_query_shows_the_api_statistics_trades_and_markers() {
         max_open_positions: None,
         enabled: true,
         params: [("fast".to_owned(), 12.0), ("slow".to_owned(), 40.0)].into(),
+        account: None,
     };
     let server = start(vec![configured]).await;
     let browser = server.sign_in().await;
@@ -725,6 +726,7 @@ async fn the_config_snippet_parses_back_into_the_strategy_tested() {
         max_open_positions: None,
         enabled: true,
         params: [("fast".to_owned(), 10.0), ("slow".to_owned(), 30.0)].into(),
+        account: None,
     };
     assert_eq!(config.strategies, vec![expected.clone()]);
     // It is a strategy the configuration accepts: it builds against the instrument.

@@ -28,6 +28,7 @@ fn strategy(name: &str, entry: &str) -> StrategyConfig {
         max_open_positions: None,
         enabled: true,
         params: Default::default(),
+        account: None,
     }
 }
 

@@ -37,6 +37,7 @@ fn strategy(name: &str, entry: &str, exit: &str, size: &str) -> StrategyConfig {
         max_open_positions: Some(2),
         enabled: true,
         params: Default::default(),
+        account: None,
     }
 }
 

@@ -15,6 +15,8 @@ use barter_store::trading::PositionStatus;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal_macros::dec;
 
+mod venue;
+
 fn at(day: &str) -> DateTime<Utc> {
     let day: NaiveDate = day.parse().expect("date");
     day.and_hms_opt(0, 10, 0).expect("time").and_utc()
@@ -38,6 +40,7 @@ fn strategy(name: &str, entry: &str, exit: Option<&str>) -> StrategyConfig {
         max_open_positions: None,
         enabled: true,
         params: Default::default(),
+        account: None,
     }
 }
 

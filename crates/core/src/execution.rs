@@ -53,6 +53,8 @@ pub enum PriceBasis {
     LatestClose,
     /// The decision day's close, by configuration ([`FillTiming::Close`]).
     DecisionClose,
+    /// The average price a venue filled the order at.
+    Venue,
 }
 
 impl PriceBasis {
@@ -62,6 +64,7 @@ impl PriceBasis {
             Self::NextOpen => "next_open",
             Self::LatestClose => "latest_close",
             Self::DecisionClose => "decision_close",
+            Self::Venue => "venue",
         }
     }
 }

@@ -78,6 +78,7 @@ fn cross_strategy() -> barter_core::strategy::RuleStrategy {
         max_open_positions: None,
         enabled: true,
         params: Params::from([("fast".into(), 10.0), ("slow".into(), 30.0)]),
+        account: None,
     }
     .build(&[sym("BTC")])
     .expect("valid strategy")

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use barter_core::order::{Order, VenueReport};
-use barter_core::{Candle, Symbol};
+use barter_core::{Candle, Price, Quantity, Side, Symbol};
 use rust_decimal::Decimal;
 
 /// The market an order is sent into, as the deciding job knew it.
@@ -209,6 +209,21 @@ pub trait VenueAccount: Venue {
     /// [`VenueError::Unavailable`] naming the symbol when the venue cannot map it, or when it
     /// cannot answer.
     async fn instrument_assets(&self, symbol: &Symbol) -> Result<InstrumentAssets, VenueError>;
+
+    /// `quantity` of `symbol` fitted to the venue's rules for a market order on `side`, valued
+    /// at `reference`: rounded down to the venue's step, refused below a minimum. An order is
+    /// planned with the fitted quantity, so the venue is asked for exactly what is stored.
+    ///
+    /// # Errors
+    /// [`VenueError::Refused`] naming the rule and the numbers when nothing fits,
+    /// [`VenueError::Unavailable`] when the venue cannot say its rules now.
+    async fn fit_quantity(
+        &self,
+        symbol: &Symbol,
+        side: Side,
+        quantity: Quantity,
+        reference: Price,
+    ) -> Result<Quantity, VenueError>;
 
     /// Checks `order` as the venue would, with the parameters [`Venue::submit`] would send,
     /// without placing it; answers what would have been sent.

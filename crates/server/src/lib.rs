@@ -12,6 +12,7 @@
 //! running jobs to stop after their current instrument (their runs are recorded as
 //! `interrupted`), cancels backtests, and waits for all of it at most [`SHUTDOWN_GRACE`].
 
+mod account_routes;
 mod api;
 mod backtest_registry;
 mod backtests;
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(job_routes::routes())
         .merge(halt_routes::routes())
         .merge(order_routes::routes())
+        .merge(account_routes::routes())
         .merge(backtests::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     let scrape = Router::new()

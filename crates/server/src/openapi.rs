@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::{api, backtests, halt_routes, job_routes, order_routes, schema};
+use crate::{account_routes, api, backtests, halt_routes, job_routes, order_routes, schema};
 
 /// The name of the bearer security scheme in the document.
 const BEARER: &str = "bearer";
@@ -49,6 +49,7 @@ const BEARER: &str = "bearer";
         halt_routes::resume,
         order_routes::list,
         order_routes::one,
+        account_routes::list,
         job_routes::sync_data,
         job_routes::sync_new_trades,
         job_routes::sync_close_positions,

@@ -379,3 +379,30 @@ pub struct Order {
     /// The fills' average price (decimal string), when there are fills.
     pub average_price: Option<String>,
 }
+
+/// One account and its drift (`GET /api/accounts`, the report of `barter reconcile`).
+#[derive(ToSchema)]
+pub struct Account {
+    /// `paper`, or the name of an `[accounts.NAME]` table.
+    #[schema(example = "testnet")]
+    pub name: String,
+    /// `paper`, `binance` or `alpaca`.
+    pub venue: String,
+    /// Whether it trades real money.
+    pub live: bool,
+    /// Whether the venue lets it trade now.
+    pub can_trade: bool,
+    /// Cash balances: asset, free, locked (decimal strings).
+    #[schema(value_type = Vec<Object>)]
+    pub cash: Vec<serde_json::Value>,
+    /// Every asset the venue holds: asset, free, locked (decimal strings).
+    #[schema(value_type = Vec<Object>)]
+    pub holdings: Vec<serde_json::Value>,
+    /// The account's open positions in the ledger.
+    pub open_positions: u64,
+    /// Where ledger and venue disagree: asset, symbols, ledger, venue, difference, note.
+    #[schema(value_type = Vec<Object>)]
+    pub drift: Vec<serde_json::Value>,
+    /// Why the venue could not be read, if it could not.
+    pub error: Option<String>,
+}

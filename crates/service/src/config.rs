@@ -41,6 +41,9 @@ pub struct Config {
     pub sources: SourcesConfig,
     /// The paper account.
     pub account: AccountConfig,
+    /// `[accounts.NAME]`: accounts at venues that strategies trade through (`account = NAME`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub accounts: std::collections::BTreeMap<String, crate::accounts::AccountSettings>,
     /// The paper broker's costs and fill timing.
     pub broker: BrokerConfig,
     /// The strategies (`[[strategies]]`).
@@ -100,6 +103,7 @@ impl Default for Config {
             sync: SyncConfig::default(),
             sources: SourcesConfig::default(),
             account: AccountConfig::default(),
+            accounts: std::collections::BTreeMap::new(),
             broker: BrokerConfig::default(),
             strategies: Vec::new(),
             server: ServerConfig::default(),
@@ -266,6 +270,9 @@ pub enum ConfigError {
     /// A `BARTER_*` variable has a wrong value.
     #[error("invalid environment override: {0}")]
     Environment(String),
+    /// A named account cannot work.
+    #[error("invalid config: {0}")]
+    Account(#[from] crate::accounts::AccountError),
     /// A value is out of its allowed range.
     #[error("invalid config value `{key}`: {message}")]
     Value {
@@ -446,6 +453,25 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         });
     }
     config.broker.fill_model()?;
+    for (name, account) in &config.accounts {
+        account.validate(name)?;
+    }
+    for strategy in &config.strategies {
+        if let Some(account) = &strategy.account
+            && account != barter_core::order::PAPER
+            && !config.accounts.contains_key(account)
+        {
+            return Err(ConfigError::Account(crate::accounts::AccountError {
+                account: barter_http::excerpt(account),
+                message: format!(
+                    "strategy `{}` trades through it, but there is no [accounts.{}] table (or \
+                     leave `account` out to trade on paper)",
+                    barter_http::excerpt(&strategy.name),
+                    barter_http::excerpt(account)
+                ),
+            }));
+        }
+    }
     if config.account.initial_cash <= Decimal::ZERO {
         return Err(ConfigError::Value {
             key: "account.initial_cash",

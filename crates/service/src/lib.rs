@@ -17,6 +17,7 @@
 //! - [`backtest`]: backtests, sweeps and walk-forward runs as the CLI and the API ask for them.
 //! - [`views`]: positions, the account and explanations, as the CLI, API and dashboard show them.
 
+pub mod accounts;
 pub mod backtest;
 pub mod config;
 pub mod control;
@@ -24,6 +25,7 @@ pub mod data_files;
 pub mod halt;
 pub mod instruments;
 pub mod jobs;
+pub mod reconcile;
 pub mod schedule;
 pub mod source_set;
 pub mod sync;

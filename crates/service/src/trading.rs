@@ -19,10 +19,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use anyhow::Context;
 use barter_core::engine::{self, EntryAction, EntryBook};
 use barter_core::execution::{Broker, PaperBroker};
-use barter_core::order::AccountLimits;
+use barter_core::order::{AccountLimits, PAPER};
 use barter_core::strategy::{self, DataNeeds, Decision, Outcome, SizeSpec, Strategy};
 use barter_core::{
-    Calendar, Day, Instrument, Money, Position, PositionId, Price, Run, RunKind, Symbol,
+    Calendar, Day, Fill, Instrument, Money, Position, PositionId, Price, Run, RunKind, Symbol,
 };
 use barter_store::Store;
 use barter_store::trading::{DecisionKind, DecisionOutcome, NewDecision, PositionStatus};
@@ -34,10 +34,13 @@ use crate::control::{JobSignals, Unobserved};
 
 mod journal;
 mod market_cache;
+mod venue_trades;
 
 use journal::Journal;
 pub use market_cache::MarketCache;
 use market_cache::needs_of;
+use venue_trades::Session;
+pub use venue_trades::{TradingAccount, fill_of};
 
 /// One configured strategy with its sizing and limits.
 pub struct TradingStrategy {
@@ -49,6 +52,8 @@ pub struct TradingStrategy {
     pub max_open_positions: Option<u32>,
     /// Disabled strategies decide nothing.
     pub enabled: bool,
+    /// The venue account its orders go to (`[accounts.NAME]`); paper when `None`.
+    pub account: Option<String>,
 }
 
 /// Everything the trading jobs need besides the store.
@@ -61,6 +66,15 @@ pub struct Trading {
     pub initial_cash: Money,
     /// The account's limits on new entries (`[account]`).
     pub limits: AccountLimits,
+    /// The venue accounts the strategies trade through, by name; an account that cannot be
+    /// built (a missing key) holds why, and its strategies' entries and exits report it.
+    pub accounts: BTreeMap<String, Result<TradingAccount, String>>,
+    /// Send nothing: show, for each venue order, what would have been sent (Binance checks it
+    /// with `order/test`), and record no decision of a venue account.
+    pub dry_run: bool,
+    /// How far a job's `now` may be from the wall clock for venue accounts to trade (36 hours):
+    /// a replay over history is further, and never sends an order.
+    pub venue_clock_tolerance: chrono::TimeDelta,
 }
 
 impl Trading {
@@ -77,7 +91,7 @@ impl Trading {
                 lines.join("\n")
             )
         })?;
-        let strategies = built
+        let strategies: Vec<TradingStrategy> = built
             .into_iter()
             .zip(&config.strategies)
             .map(|(strategy, cfg)| {
@@ -86,9 +100,30 @@ impl Trading {
                     max_open_positions: cfg.max_open_positions,
                     enabled: cfg.enabled,
                     strategy: Box::new(strategy),
+                    account: cfg.account.clone().filter(|name| name != PAPER),
                 })
             })
             .collect::<anyhow::Result<_>>()?;
+        let used: std::collections::BTreeSet<&String> = strategies
+            .iter()
+            .filter_map(|s: &TradingStrategy| s.account.as_ref())
+            .collect();
+        let accounts = config
+            .accounts
+            .iter()
+            .filter(|(name, _)| used.contains(name))
+            .map(|(name, settings)| {
+                let built = settings
+                    .build(name, |var| std::env::var(var).ok())
+                    .map(|venue| TradingAccount {
+                        name: name.clone(),
+                        venue,
+                        limits: settings.limits(),
+                    })
+                    .map_err(|error| error.to_string());
+                (name.clone(), built)
+            })
+            .collect();
         Ok(Self {
             strategies,
             broker: Box::new(PaperBroker {
@@ -96,6 +131,9 @@ impl Trading {
             }),
             initial_cash: Money(config.account.initial_cash),
             limits: config.account.limits(),
+            accounts,
+            dry_run: false,
+            venue_clock_tolerance: chrono::TimeDelta::hours(36),
         })
     }
 
@@ -129,6 +167,7 @@ impl Trading {
             size,
             max_open_positions,
             enabled: true,
+            account: None,
         });
         Ok(())
     }
@@ -154,6 +193,67 @@ impl Trading {
 
     fn find(&self, name: &str) -> Option<&TradingStrategy> {
         self.strategies.iter().find(|s| s.strategy.name() == name)
+    }
+
+    /// The names of the live (real money) venue accounts the strategies trade through, for
+    /// the banner the CLI, the log and the dashboard show.
+    pub fn live_accounts(&self) -> Vec<&str> {
+        self.accounts
+            .values()
+            .filter_map(|account| account.as_ref().ok())
+            .filter(|account| account.venue.is_live())
+            .map(|account| account.name.as_str())
+            .collect()
+    }
+
+    /// Starts every venue account the strategies trade through for one job (see
+    /// [`Session::start`]); an account that could not be built is blocked with its reason.
+    async fn sessions<'a>(
+        &'a self,
+        store: &Store,
+        state: &mut Journal,
+        now: DateTime<Utc>,
+    ) -> HashMap<&'a str, Result<Session<'a>, String>> {
+        let mut sessions = HashMap::new();
+        // A replay decides on history: an order sent now would trade at today's prices for a
+        // decision of another day. Venue accounts only ever trade for the current day.
+        let replaying = (Utc::now() - now).abs() > self.venue_clock_tolerance;
+        for (name, account) in &self.accounts {
+            let session = match account {
+                Ok(_) if replaying => Err(format!(
+                    "the job runs for {}, not today: a replay over history never sends orders \
+                     to venue account {name}",
+                    now.date_naive()
+                )),
+                Ok(account) => {
+                    if account.venue.is_live() {
+                        tracing::warn!(
+                            "LIVE TRADING: account {name} sends real orders to {}",
+                            account.venue.name()
+                        );
+                    }
+                    Ok(Session::start(store, account, state, now, self.dry_run).await)
+                }
+                Err(error) => Err(error.clone()),
+            };
+            sessions.insert(name.as_str(), session);
+        }
+        sessions
+    }
+}
+
+/// The session of venue account `name`, or why it cannot trade in this job.
+fn usable<'s, 'a>(
+    sessions: &'s mut HashMap<&'a str, Result<Session<'a>, String>>,
+    name: &str,
+) -> Result<&'s mut Session<'a>, String> {
+    match sessions.get_mut(name) {
+        Some(Ok(session)) => match session.blocked() {
+            Some(why) => Err(why.to_owned()),
+            None => Ok(session),
+        },
+        Some(Err(error)) => Err(error.clone()),
+        None => Err(format!("account {name} is not configured")),
     }
 }
 
@@ -289,6 +389,56 @@ async fn equity(store: &Store, cash: Money, open: &[Position], day: Day) -> anyh
     Ok(Money(cash.0 + holdings))
 }
 
+/// The name of strategy `s`.
+fn name_of(s: &TradingStrategy) -> &str {
+    s.strategy.name()
+}
+
+/// What a passed entry leads to: a decision that opens nothing when the strategy already holds
+/// the instrument, is at its maximum, or the fill model refused the order (the store would
+/// refuse an open of a held instrument too; deciding it here stores it with the other
+/// non-trading decisions, in a batch); else the fill to open with.
+fn entry_step(
+    mut record: NewDecision,
+    action: EntryAction,
+    name: &str,
+    symbol: &Symbol,
+) -> EntryStep {
+    let label = match action {
+        EntryAction::AlreadyOpen(id) => {
+            record.outcome = DecisionOutcome::Skipped;
+            record.detail["skipped"] = json!({"reason": "already_open", "open_position": id.0});
+            record.detail["explanation"] = json!(format!(
+                "entry passed but {name} already holds {symbol} (position {id})"
+            ));
+            "skipped"
+        }
+        EntryAction::AtMaximum(max) => {
+            record.outcome = DecisionOutcome::Skipped;
+            record.detail["explanation"] = json!(format!(
+                "entry passed but {name} already has its maximum of {max} open position(s)"
+            ));
+            "skipped"
+        }
+        EntryAction::Refused(refusal) => {
+            record.outcome = DecisionOutcome::Refused;
+            record.detail["refusal"] = json!(refusal.to_string());
+            record.detail["explanation"] = json!(format!("entry passed; order refused: {refusal}"));
+            "refused"
+        }
+        EntryAction::Filled(fill) => return EntryStep::Open(record, fill),
+    };
+    EntryStep::Record(record, label)
+}
+
+/// What a passed entry leads to.
+enum EntryStep {
+    /// Record the decision (it opens nothing), reported as the label.
+    Record(NewDecision, &'static str),
+    /// Open a position with the fill (paper) or send an order of its quantity (venue).
+    Open(NewDecision, Fill),
+}
+
 /// The entry job: for every active instrument × enabled strategy, decide on the latest complete
 /// candle and open a position through the paper broker when the entry passes.
 ///
@@ -320,7 +470,17 @@ pub async fn sync_new_trades_with(
     let account = store.ensure_account(trading.initial_cash).await?;
     let mut cash = account.cash;
     let open = store.positions(Some(PositionStatus::Open)).await?;
-    let mut account_open = u32::try_from(open.len()).unwrap_or(u32::MAX);
+    let accounts = store.open_position_accounts().await?;
+    let account_of = |p: &Position| accounts.get(&p.id).map_or(PAPER, String::as_str);
+    // The paper account's own positions: its equity, cash and limits know only these.
+    let paper_open: Vec<Position> = open
+        .iter()
+        .filter(|p| account_of(p) == PAPER)
+        .cloned()
+        .collect();
+    let mut account_open = u32::try_from(paper_open.len()).unwrap_or(u32::MAX);
+    let mut sessions = trading.sessions(store, &mut state, now).await;
+    let mut venue_marks: Option<HashMap<Symbol, Price>> = None;
     // What the entries opened today (by earlier runs too) cost, for `max_daily_notional`.
     let mut spent_today = match trading.limits.max_daily_notional {
         Some(_) => {
@@ -329,7 +489,7 @@ pub async fn sync_new_trades_with(
                 .and_hms_opt(0, 0, 0)
                 .map_or(now, |midnight| midnight.and_utc());
             store
-                .entry_cost_opened_between(start, start + Days::new(1))
+                .entry_cost_opened_between(PAPER, start, start + Days::new(1))
                 .await?
         }
         None => Money(rust_decimal::Decimal::ZERO),
@@ -471,13 +631,73 @@ pub async fn sync_new_trades_with(
             let decided_on = view
                 .latest(symbol)
                 .context("the decision candle is visible")?;
+            if let Some(name) = &s.account {
+                let session = match usable(&mut sessions, name) {
+                    Ok(session) => session,
+                    Err(why) => {
+                        // Not recorded: a later run the same day decides it again.
+                        let why = format!("entry passed but nothing was sent: {why}");
+                        state.push(name_of(s), symbol, Some(day), "error", None, why);
+                        continue;
+                    }
+                };
+                let marks = match &venue_marks {
+                    Some(marks) => marks,
+                    None => venue_marks.insert(store.closes_on_or_before(newest).await?),
+                };
+                let account_positions: Vec<Position> = open
+                    .iter()
+                    .filter(|p| account_of(p) == name.as_str())
+                    .cloned()
+                    .collect();
+                let (venue_cash, venue_equity) = session
+                    .book_values(symbol, &account_positions, marks)
+                    .await?;
+                let book = EntryBook {
+                    cash: venue_cash,
+                    equity: venue_equity,
+                    held: held.get(&(name_of(s), symbol)).copied(),
+                    open_positions: open_count.get(name_of(s)).copied().unwrap_or(0),
+                };
+                let action = engine::act_on_entry(
+                    trading.broker.as_ref(),
+                    s.size.sizing(),
+                    s.max_open_positions,
+                    book,
+                    decided_on,
+                    None,
+                );
+                match entry_step(record, action, name_of(s), symbol) {
+                    EntryStep::Record(record, label) => state.record(record, label).await?,
+                    EntryStep::Open(record, shadow) => {
+                        let outcome = session
+                            .enter(store, &mut state, record, shadow, decided_on, now)
+                            .await;
+                        match outcome {
+                            Ok(true) => {
+                                *open_count.entry(name_of(s).to_owned()).or_default() += 1;
+                            }
+                            Ok(false) => {}
+                            Err(error) => state.push(
+                                name_of(s),
+                                symbol,
+                                Some(day),
+                                "error",
+                                None,
+                                format!("{error:#}"),
+                            ),
+                        }
+                    }
+                }
+                continue;
+            }
             let equity = match sizing_equity {
                 Some(equity) => equity,
                 None => {
                     // The day's one sizing equity: the first job to need it stores it before
                     // opening anything, so a resumed or concurrent job sizes from the same
                     // value instead of an account its twin's opens have already changed.
-                    let marked = equity(store, account.cash, &open, newest).await?;
+                    let marked = equity(store, account.cash, &paper_open, newest).await?;
                     let stored = store.sizing_equity(newest, marked).await?;
                     *sizing_equity.insert(stored)
                 }
@@ -497,33 +717,9 @@ pub async fn sync_new_trades_with(
                 decided_on,
                 next,
             );
-            match action {
-                // The store would refuse it too (one open position per strategy × instrument);
-                // deciding it here stores it with the other non-trading decisions, in a batch.
-                EntryAction::AlreadyOpen(id) => {
-                    record.outcome = DecisionOutcome::Skipped;
-                    record.detail["skipped"] =
-                        json!({"reason": "already_open", "open_position": id.0});
-                    record.detail["explanation"] = json!(format!(
-                        "entry passed but {name} already holds {symbol} (position {id})"
-                    ));
-                    state.record(record, "skipped").await?;
-                }
-                EntryAction::AtMaximum(max) => {
-                    record.outcome = DecisionOutcome::Skipped;
-                    record.detail["explanation"] = json!(format!(
-                        "entry passed but {name} already has its maximum of {max} open position(s)"
-                    ));
-                    state.record(record, "skipped").await?;
-                }
-                EntryAction::Refused(refusal) => {
-                    record.outcome = DecisionOutcome::Refused;
-                    record.detail["refusal"] = json!(refusal.to_string());
-                    record.detail["explanation"] =
-                        json!(format!("entry passed; order refused: {refusal}"));
-                    state.record(record, "refused").await?;
-                }
-                EntryAction::Filled(fill) => {
+            match entry_step(record, action, name, symbol) {
+                EntryStep::Record(record, label) => state.record(record, label).await?,
+                EntryStep::Open(mut record, fill) => {
                     let cost = Money(fill.gross.0.saturating_add(fill.fee.0));
                     if let Err(refusal) =
                         trading
@@ -578,7 +774,10 @@ pub async fn sync_close_positions_with(
 ) -> anyhow::Result<Run> {
     let mut state = Journal::start(store, RunKind::SyncClosePositions, now, signals).await?;
     store.ensure_account(trading.initial_cash).await?;
+    let mut sessions = trading.sessions(store, &mut state, now).await;
+    // Read after the sessions booked what earlier runs left, so those positions are here.
     let mut open = store.positions(Some(PositionStatus::Open)).await?;
+    let accounts = store.open_position_accounts().await?;
     open.sort_by(|a, b| a.symbol.cmp(&b.symbol).then(a.id.cmp(&b.id)));
     let calendars: HashMap<Symbol, Calendar> = store
         .instruments()
@@ -719,6 +918,25 @@ pub async fn sync_close_positions_with(
         let decided_on = view
             .latest(symbol)
             .context("the decision candle is visible")?;
+        if let Some(account) = accounts.get(&position.id).filter(|a| *a != PAPER) {
+            let session = match usable(&mut sessions, account) {
+                Ok(session) => session,
+                Err(why) => {
+                    let why = format!("exit passed but nothing was sent: {why}");
+                    state.push(name, symbol, Some(day), "error", Some(position.id.0), why);
+                    continue;
+                }
+            };
+            record.detail["explanation"] = json!(decision.explanation);
+            let outcome = session
+                .exit(store, &mut state, record, position, decided_on, now)
+                .await;
+            if let Err(error) = outcome {
+                let why = format!("{error:#}");
+                state.push(name, symbol, Some(day), "error", Some(position.id.0), why);
+            }
+            continue;
+        }
         let fill = trading.broker.sell(
             position.quantity,
             decided_on,

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use barter_core::order::PAPER;
 use barter_core::{Day, Fill, Money, Position, PositionId, Price, Symbol};
 use barter_store::Store;
 use barter_store::trading::{
@@ -109,7 +110,7 @@ pub async fn account(store: &Store, initial_cash: Money) -> anyhow::Result<Accou
 pub struct Ledger {
     /// Cash now and at the start (as it will be created, before the first trade).
     pub state: AccountState,
-    /// Every position, oldest first.
+    /// Every position of the paper account, oldest first.
     pub positions: Vec<Position>,
     /// The latest complete close of each open position's instrument.
     pub marks: HashMap<Symbol, Price>,
@@ -125,7 +126,8 @@ impl Ledger {
             initial_cash,
             cash: initial_cash,
         });
-        let positions = store.positions(None).await?;
+        // The paper account's own positions: a venue account's cash is at its venue.
+        let positions = store.account_positions(PAPER, None).await?;
         let marks = marks(store, &positions).await?;
         Ok(Self {
             state,

@@ -66,6 +66,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0008_trading_halt.sql"),
         postgres: include_str!("../migrations/postgres/0008_trading_halt.sql"),
     },
+    Step {
+        version: 9,
+        description: "venue positions",
+        sqlite: include_str!("../migrations/sqlite/0009_venue_positions.sql"),
+        postgres: include_str!("../migrations/postgres/0009_venue_positions.sql"),
+    },
 ];
 
 /// Which dialect of the migrations to build.

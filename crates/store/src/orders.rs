@@ -177,6 +177,17 @@ impl Store {
         self.load(Which::Unresolved(account)).await
     }
 
+    /// The final orders of `account` that executed something (filled, or canceled or expired
+    /// with fills) and that no position was booked from yet, oldest first: what a crash between
+    /// saving a venue's answer and booking it leaves, booked by the next job.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
+    /// order.
+    pub async fn unbooked_orders(&self, account: &str) -> Result<Vec<Order>, StoreError> {
+        self.load(Which::Unbooked(account)).await
+    }
+
     /// The latest orders matching `filter`, newest first (largest id first), with their fills.
     ///
     /// # Errors
@@ -487,6 +498,8 @@ enum Which<'a> {
     Filter(&'a OrderFilter),
     /// The orders not final yet, of one account or all.
     Unresolved(Option<&'a str>),
+    /// The final orders of one account with fills that no position was booked from yet.
+    Unbooked(&'a str),
 }
 
 impl Which<'_> {
@@ -497,6 +510,7 @@ impl Which<'_> {
             Self::Key(record) => format!("the order planned as {}", record.client_order_id),
             Self::Filter(_) => "orders".to_owned(),
             Self::Unresolved(_) => "the unresolved orders".to_owned(),
+            Self::Unbooked(account) => format!("the unbooked orders of account {account}"),
         }
     }
 }
@@ -568,6 +582,17 @@ fn select_orders<'a>(which: &Which<'a>) -> (String, Vec<Arg<'a>>) {
                 sql.push_str(" AND account = ");
                 bind(&mut sql, Arg::Text(account));
             }
+            newest_first = false;
+        }
+        Which::Unbooked(account) => {
+            sql.push_str(
+                "state IN ('filled', 'canceled', 'expired') \
+                 AND EXISTS (SELECT 1 FROM order_fills x WHERE x.order_id = orders.id) \
+                 AND NOT EXISTS (SELECT 1 FROM positions p \
+                 WHERE p.entry_order_id = orders.id OR p.exit_order_id = orders.id) \
+                 AND account = ",
+            );
+            bind(&mut sql, Arg::Text(account));
             newest_first = false;
         }
     }

@@ -32,6 +32,9 @@ use crate::error::{DbResultExt, StoreError};
 
 mod reads;
 mod statements;
+mod venue;
+
+pub use venue::{Booked, DecidedOrder};
 
 /// Inside an `on_db!` body: starts the write transaction of a trade, locks the account row
 /// (so concurrent trades move cash one after the other) and returns `already` from the enclosing

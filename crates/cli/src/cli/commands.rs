@@ -92,8 +92,8 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_store(&config).await?;
             explained(&store, sync(&cli, &config, &store, args).await).await
         }
-        Command::Trade
-        | Command::Close
+        Command::Trade(_)
+        | Command::Close(_)
         | Command::Run(_)
         | Command::Strategies(_)
         | Command::Positions { .. }
@@ -137,6 +137,26 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let orders = barter_service::views::orders(&store, &filter).await?;
             output::orders(cli.json, &orders)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Accounts | Command::Reconcile => {
+            let config = load_config(&cli)?;
+            let store = open_store(&config).await?;
+            let trading = barter_service::trading::Trading::for_store(&config, &store).await?;
+            let reports = barter_service::reconcile::reconcile(&store, &trading).await?;
+            let reconciled = reports
+                .iter()
+                .all(|r| r.drift.is_empty() && r.error.is_none());
+            if matches!(cli.command, Command::Accounts) {
+                output::accounts(cli.json, &reports)?;
+                Ok(ExitCode::SUCCESS)
+            } else {
+                output::reconcile(cli.json, &reports)?;
+                Ok(if reconciled {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
         }
         Command::Halt { reason } => {
             let config = load_config(&cli)?;

@@ -104,9 +104,9 @@ pub enum Command {
     /// Sync daily candles for every active instrument (or the ones named).
     Sync(SyncArgs),
     /// Entry logic (the seed's sync_new_trades): open positions where entry rules pass.
-    Trade,
+    Trade(DryRun),
     /// Exit logic (the seed's sync_close_positions): close positions whose exits hold.
-    Close,
+    Close(DryRun),
     /// The daily job: sync, trade, close (or replay it day by day over history).
     Run(RunArgs),
     /// Backtest strategies over history: one run, a parameter sweep, or walk-forward.
@@ -157,6 +157,11 @@ pub enum Command {
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
         limit: u32,
     },
+    /// Show each account (paper and `[accounts.NAME]`): venue, mode, cash, holdings and drift.
+    Accounts,
+    /// Compare each venue account's open positions with what the venue holds; report drift
+    /// (exit status 1 when there is drift or a venue cannot be read). Nothing is traded.
+    Reconcile,
     /// Halt new entries at once, for every process sharing the database (exits continue).
     Halt {
         /// Why, kept with the halt and in the history (at most 500 characters).
@@ -276,12 +281,25 @@ pub struct SyncArgs {
 /// `barter run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// Send no order to a venue account: show what would be sent (see `barter trade --dry-run`).
+    #[arg(long, conflicts_with = "replay_from")]
+    pub dry_run: bool,
     /// Replay the daily job for each day from this one, as if the cron had run then.
     #[arg(long, value_name = "DAY", value_parser = barter_core::calendar::parse_day)]
     pub replay_from: Option<Day>,
     /// Last day of the replay (default: yesterday).
     #[arg(long, value_name = "DAY", requires = "replay_from", value_parser = barter_core::calendar::parse_day)]
     pub to: Option<Day>,
+}
+
+/// `--dry-run` of the trading jobs.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct DryRun {
+    /// Send no order to a venue account: check each with the venue where it can (Binance
+    /// `order/test`), show what would be sent, and record none of those decisions. Paper
+    /// strategies trade as usual.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `barter strategies ...`.

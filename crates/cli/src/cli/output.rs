@@ -337,3 +337,94 @@ pub fn orders(json: bool, orders: &[barter_service::views::OrderView]) -> anyhow
     )?;
     Ok(())
 }
+
+/// `barter accounts`: one line per account.
+pub fn accounts(
+    json: bool,
+    reports: &[barter_service::reconcile::AccountReport],
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(reports);
+    }
+    let rows: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                r.venue.clone(),
+                if r.live { "LIVE" } else { "test" }.to_owned(),
+                if r.can_trade { "yes" } else { "no" }.to_owned(),
+                barter_service::reconcile::cash_line(r),
+                r.open_positions.to_string(),
+                match (&r.error, r.drift.len()) {
+                    (Some(error), _) => format!("cannot read: {error}"),
+                    (None, 0) => "reconciled".to_owned(),
+                    (None, n) => format!("{n} asset(s) drift: `barter reconcile`"),
+                },
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ACCOUNT",
+            "VENUE",
+            "MODE",
+            "CAN TRADE",
+            "CASH",
+            "OPEN",
+            "DRIFT",
+        ],
+        &rows,
+    )?;
+    Ok(())
+}
+
+/// `barter reconcile`: every drift of every account, or that all is reconciled.
+pub fn reconcile(
+    json: bool,
+    reports: &[barter_service::reconcile::AccountReport],
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(reports);
+    }
+    for r in reports {
+        match (&r.error, r.drift.is_empty()) {
+            (Some(error), _) => outln!("{}: the venue could not be read: {error}", r.name)?,
+            (None, true) if r.venue == barter_core::order::PAPER => {
+                outln!(
+                    "{}: the ledger is the paper venue's book; nothing to compare",
+                    r.name
+                )?;
+            }
+            (None, true) => outln!(
+                "{}: reconciled ({} open position(s) match the venue)",
+                r.name,
+                r.open_positions
+            )?,
+            (None, false) => {
+                outln!(
+                    "{}: {} asset(s) drift (nothing is traded to fix it):",
+                    r.name,
+                    r.drift.len()
+                )?;
+                for d in &r.drift {
+                    let symbols: Vec<String> = d.symbols.iter().map(ToString::to_string).collect();
+                    outln!(
+                        "  {} ledger {} venue {} difference {}{}: {}",
+                        d.asset,
+                        d.ledger,
+                        d.venue,
+                        d.difference,
+                        if symbols.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", symbols.join(", "))
+                        },
+                        d.note
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -82,6 +82,24 @@ async fn trading(config: &Config, store: &Store) -> anyhow::Result<Trading> {
     Trading::for_store(config, store).await
 }
 
+/// The trading setup of a job that may send orders: `dry_run` as asked, and a banner on stderr
+/// for every live (real money) account it trades through.
+async fn trading_job(config: &Config, store: &Store, dry_run: bool) -> anyhow::Result<Trading> {
+    let mut trading = trading(config, store).await?;
+    trading.dry_run = dry_run;
+    for name in trading.live_accounts() {
+        eprintln!(
+            "*** LIVE TRADING: account `{name}` sends real orders with real money{} ***",
+            if dry_run {
+                " (dry run: nothing is sent)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(trading)
+}
+
 fn status(runs: &[&Run]) -> ExitCode {
     if runs.iter().all(|r| r.status == RunStatus::Succeeded) {
         ExitCode::SUCCESS
@@ -96,15 +114,16 @@ pub(super) async fn dispatch(
     store: &Store,
 ) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::Trade => {
+        Command::Trade(args) => {
             warn_if_halted(store).await?;
-            let run = sync_new_trades(store, &trading(config, store).await?, Utc::now()).await?;
+            let trading = trading_job(config, store, args.dry_run).await?;
+            let run = sync_new_trades(store, &trading, Utc::now()).await?;
             output::decision_run(cli.json, &run)?;
             Ok(status(&[&run]))
         }
-        Command::Close => {
-            let run =
-                sync_close_positions(store, &trading(config, store).await?, Utc::now()).await?;
+        Command::Close(args) => {
+            let trading = trading_job(config, store, args.dry_run).await?;
+            let run = sync_close_positions(store, &trading, Utc::now()).await?;
             output::decision_run(cli.json, &run)?;
             Ok(status(&[&run]))
         }
@@ -187,7 +206,7 @@ async fn run(
     store: &Store,
     args: &RunArgs,
 ) -> anyhow::Result<ExitCode> {
-    let trading = trading(config, store).await?;
+    let trading = trading_job(config, store, args.dry_run).await?;
     let Some(from) = args.replay_from else {
         let now = Utc::now();
         let sources = SourceSet::from_config(&config.sources);

@@ -240,6 +240,9 @@ pub struct StrategyConfig {
     /// Defaults of the rule parameters (`$fast`).
     #[serde(default, skip_serializing_if = "Params::is_empty")]
     pub params: Params,
+    /// The named account (`[accounts.NAME]`) its orders go to; paper when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 fn enabled_by_default() -> bool {
@@ -396,6 +399,7 @@ mod tests {
             max_open_positions: Some(3),
             enabled: true,
             params: Params::from([("fast".into(), 10.0), ("slow".into(), 30.0)]),
+            account: None,
         }
     }
 

@@ -22,8 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use barter_core::Symbol;
+use barter_core::execution::Side;
 use barter_core::order::{Order, SymbolRules, VenueReport};
+use barter_core::{Price, Quantity, Symbol};
 use barter_http::{
     ApiKey, HeaderName, HeaderValue, HttpClient, HttpError, Pacer, Reply, Request, Settings,
     SettingsError, StatusCode, Url, excerpt,
@@ -790,6 +791,30 @@ impl Venue for Alpaca {
 
 #[async_trait]
 impl VenueAccount for Alpaca {
+    /// The asset's rules (`GET /v2/assets/{symbol}`): whole shares for a stock that is not
+    /// fractionable, a crypto pair's minimum and increment.
+    async fn fit_quantity(
+        &self,
+        symbol: &Symbol,
+        side: Side,
+        quantity: Quantity,
+        reference: Price,
+    ) -> Result<Quantity, VenueError> {
+        let asset = self.asset_or_pair(symbol, "USD").await?.ok_or_else(|| {
+            self.unavailable(
+                format!(
+                    "Alpaca has no asset {symbol} (nor the pair {symbol}/USD); configure the \
+                     instrument under its Alpaca symbol (AAPL, BTCUSD)"
+                ),
+                None,
+            )
+        })?;
+        asset
+            .rules
+            .prepare_market(side, quantity, reference)
+            .map_err(|refusal| self.refused(None, refusal.to_string()))
+    }
+
     /// Reads `GET /v2/account` and refuses (unavailable) an account that is not `ACTIVE`, is
     /// `trading_blocked` or `account_blocked`, or has trading suspended by its user.
     async fn prepare(&self) -> Result<(), VenueError> {

@@ -36,9 +36,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use barter_core::Symbol;
 use barter_core::execution::Side;
 use barter_core::order::{Order, OrderAmount, SymbolRules, VenueReport, format_quantity};
+use barter_core::{Price, Quantity, Symbol};
 use barter_http::{
     ApiKey, HttpClient, HttpError, Pacer, Reply, Request, Retry, Settings, Url, sign_query,
 };
@@ -866,6 +866,26 @@ impl Venue for BinanceSpot {
 
 #[async_trait]
 impl VenueAccount for BinanceSpot {
+    /// The symbol's LOT_SIZE / MARKET_LOT_SIZE step and minimums and its NOTIONAL or
+    /// MIN_NOTIONAL filter ([`SymbolRules::prepare_market`]), read from exchangeInfo.
+    async fn fit_quantity(
+        &self,
+        symbol: &Symbol,
+        side: Side,
+        quantity: Quantity,
+        reference: Price,
+    ) -> Result<Quantity, VenueError> {
+        let facts = self.symbol_rules(symbol).await?;
+        facts
+            .rules
+            .prepare_market(side, quantity, reference)
+            .map_err(|refusal| VenueError::Refused {
+                venue: VENUE.to_owned(),
+                code: None,
+                reason: refusal.to_string(),
+            })
+    }
+
     /// Measures the server clock's offset ([`BinanceSpot::sync_time`]).
     async fn prepare(&self) -> Result<(), VenueError> {
         self.sync_time().await?;

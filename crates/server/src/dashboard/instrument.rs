@@ -364,6 +364,7 @@ mod tests {
             max_open_positions: None,
             enabled: true,
             params,
+            account: None,
         }
     }
 

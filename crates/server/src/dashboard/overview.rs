@@ -97,9 +97,86 @@ pub(super) struct Figures {
     pub closed: usize,
 }
 
+/// One account on the overview (paper and the venue accounts).
+pub(super) struct AccountRow {
+    pub name: String,
+    pub venue: String,
+    pub mode: &'static str,
+    pub cash: String,
+    pub open: usize,
+    pub drift: String,
+    pub drift_class: &'static str,
+}
+
+/// How long the overview waits for the venues' balances.
+const VENUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The accounts card: empty (no card) when only paper trades; else every account with its
+/// cash and drift, as `barter accounts` shows them, waiting at most [`VENUE_WAIT`].
+async fn account_rows(state: &AppState) -> Vec<AccountRow> {
+    if state.config().accounts.is_empty() {
+        return Vec::new();
+    }
+    let read = async {
+        let trading =
+            barter_service::trading::Trading::for_store(state.config(), state.store()).await?;
+        barter_service::reconcile::reconcile(state.store(), &trading).await
+    };
+    let reports = match tokio::time::timeout(VENUE_WAIT, read).await {
+        Ok(Ok(reports)) => reports,
+        Ok(Err(error)) => return vec![error_row(format!("{error:#}"))],
+        Err(_) => {
+            return vec![error_row(format!(
+                "the venues did not answer within {} s; see `barter accounts`",
+                VENUE_WAIT.as_secs()
+            ))];
+        }
+    };
+    reports
+        .iter()
+        .map(|r| {
+            let (drift, drift_class) = match (&r.error, r.drift.len()) {
+                (Some(error), _) => (format!("cannot read: {error}"), "loss"),
+                (None, 0) => ("reconciled".to_owned(), "gain"),
+                (None, n) => (
+                    r.drift
+                        .iter()
+                        .map(|d| format!("{} {:+}", d.asset, d.difference))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                        + &format!(" ({n} asset(s))"),
+                    "loss",
+                ),
+            };
+            AccountRow {
+                name: r.name.clone(),
+                venue: r.venue.clone(),
+                mode: if r.live { "LIVE" } else { "test" },
+                cash: barter_service::reconcile::cash_line(r),
+                open: r.open_positions,
+                drift,
+                drift_class,
+            }
+        })
+        .collect()
+}
+
+fn error_row(message: String) -> AccountRow {
+    AccountRow {
+        name: "-".to_owned(),
+        venue: "-".to_owned(),
+        mode: "-",
+        cash: "-".to_owned(),
+        open: 0,
+        drift: message,
+        drift_class: "loss",
+    }
+}
+
 #[derive(Template)]
 #[template(path = "overview.html")]
 struct OverviewPage {
+    accounts: Vec<AccountRow>,
     chrome: Chrome,
     currency: String,
     has_instruments: bool,
@@ -186,6 +263,7 @@ async fn overview(
     })
     .to_string();
     let page = OverviewPage {
+        accounts: account_rows(&state).await,
         chrome: Chrome::new(&state, &session, "overview", "Overview"),
         currency,
         has_instruments,

@@ -31,6 +31,9 @@ pub(crate) struct Chrome {
     pub csrf: String,
     /// Whether to show the sign-out button (not with `--no-auth`, nor without a session).
     pub can_sign_out: bool,
+    /// The live (real money) accounts that enabled strategies trade through: a banner on
+    /// every page names them.
+    pub live_accounts: Vec<String>,
 }
 
 impl Chrome {
@@ -46,6 +49,7 @@ impl Chrome {
             current,
             csrf: session.csrf.clone(),
             can_sign_out: state.token().is_some(),
+            live_accounts: live_accounts(state.config()),
         }
     }
 
@@ -56,6 +60,7 @@ impl Chrome {
             current: "",
             csrf: String::new(),
             can_sign_out: false,
+            live_accounts: Vec::new(),
         }
     }
 
@@ -166,4 +171,20 @@ impl IntoResponse for PageError {
             Err(_) => (self.status, page.message).into_response(),
         }
     }
+}
+
+/// The live accounts enabled strategies of `config` trade through, from the configuration
+/// alone (a page never waits for a venue to draw its banner).
+fn live_accounts(config: &barter_service::config::Config) -> Vec<String> {
+    let mut names: Vec<String> = config
+        .strategies
+        .iter()
+        .filter(|s| s.enabled)
+        .filter_map(|s| s.account.as_ref())
+        .filter(|name| config.accounts.get(*name).is_some_and(|a| a.is_live()))
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }

@@ -455,6 +455,7 @@ fn build_strategies(
             max_open_positions: None,
             enabled: true,
             params: request.params.clone(),
+            account: None,
         };
         if !problems.is_empty() {
             return Err(BacktestFailure::Invalid(problems));

@@ -49,24 +49,58 @@ impl Store {
         })
     }
 
+    /// Every position of `account` (`paper`, or a venue account's name) with `status` (all
+    /// when `None`), oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
+    /// row.
+    pub async fn account_positions(
+        &self,
+        account: &str,
+        status: Option<PositionStatus>,
+    ) -> Result<Vec<Position>, StoreError> {
+        let filter = status.map_or("", |s| match s {
+            PositionStatus::Open => " AND status = 'open'",
+            PositionStatus::Closed => " AND status = 'closed'",
+        });
+        let sql = format!(
+            "SELECT {POSITION_COLUMNS} FROM positions WHERE account = $1{filter} ORDER BY id"
+        );
+        on_db!(&self.db, |pool| {
+            let rows = sqlx::query(&sql)
+                .bind(account)
+                .fetch_all(pool)
+                .await
+                .with_action(|| format!("list the positions of account {account}"))?;
+            rows.iter()
+                .map(|row| position_from_row(row, codec::get_money, codec::get_money_opt))
+                .collect()
+        })
+    }
+
     /// The total cost (quantity × entry price + entry fee) of the positions opened at or after
-    /// `from` and before `to`, exactly: what the account's `max_daily_notional` counts.
+    /// `from` and before `to` in `account`, exactly: what the account's `max_daily_notional`
+    /// counts.
     ///
     /// # Errors
     /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
     /// row.
     pub async fn entry_cost_opened_between(
         &self,
+        account: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Money, StoreError> {
         let sql = format!(
-            "SELECT {POSITION_COLUMNS} FROM positions WHERE opened_at >= $1 AND opened_at < $2"
+            "SELECT {POSITION_COLUMNS} FROM positions WHERE account = $3 AND opened_at >= $1 \
+             AND opened_at < $2"
         );
         let positions: Vec<Position> = on_db!(&self.db, |pool| {
             let rows = sqlx::query(&sql)
                 .bind(codec::timestamp(from))
                 .bind(codec::timestamp(to))
+                .bind(account)
                 .fetch_all(pool)
                 .await
                 .action("sum the entries opened today")?;
@@ -157,6 +191,29 @@ impl Store {
                     let symbol = Symbol::parse(&symbol).map_err(|e| corrupt(e.to_string()))?;
                     let day: Day = column(row, "day").map_err(corrupt)?;
                     Ok((strategy, symbol, day))
+                })
+                .collect()
+        })
+    }
+
+    /// The account of every open position: `paper` for paper trades, the account's name for
+    /// positions booked from a venue's fills.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
+    /// row.
+    pub async fn open_position_accounts(&self) -> Result<HashMap<PositionId, String>, StoreError> {
+        on_db!(&self.db, |pool| {
+            let rows = sqlx::query("SELECT id, account FROM positions WHERE status = 'open'")
+                .fetch_all(pool)
+                .await
+                .action("list the accounts of the open positions")?;
+            rows.iter()
+                .map(|row| {
+                    let corrupt = |e| StoreError::corrupt("positions row", e);
+                    let id: i64 = column(row, "id").map_err(corrupt)?;
+                    let account: String = column(row, "account").map_err(corrupt)?;
+                    Ok((PositionId(id), account))
                 })
                 .collect()
         })

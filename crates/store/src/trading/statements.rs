@@ -27,6 +27,28 @@ pub(super) struct Event<'a> {
 }
 
 impl<'a> Event<'a> {
+    /// An entry about `strategy`'s `symbol` that no decision of this call carries (a venue
+    /// order booked by a later run).
+    pub(super) fn about(
+        run: Option<RunId>,
+        at: DateTime<Utc>,
+        kind: &'static str,
+        strategy: &'a str,
+        symbol: &'a Symbol,
+        position: Option<PositionId>,
+        detail: Value,
+    ) -> Self {
+        Self {
+            run,
+            at,
+            kind,
+            symbol,
+            strategy,
+            position,
+            detail: crate::bounds::bound_json_owned(detail),
+        }
+    }
+
     pub(super) fn new(
         run: Option<RunId>,
         at: DateTime<Utc>,

@@ -478,6 +478,7 @@ pub(crate) fn strategy_config(form: &SimForm, request: &BacktestRequest) -> Stra
         max_open_positions: None,
         enabled: true,
         params: request.params.clone(),
+        account: None,
     }
 }
 

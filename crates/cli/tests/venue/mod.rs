@@ -1,0 +1,294 @@
+//! The trade and close jobs through a venue account (`[accounts.NAME]`) against the in-process
+//! Binance fake, on SQLite and PostgreSQL: the decision and its planned order are committed
+//! before the order leaves, the order is sent once however the venue answers, the position is
+//! booked from the venue's fills, and a later job resolves and books what an earlier one left.
+//! In every case: exactly one order at the fake per decision, and the ledger equals the fake's
+//! record.
+
+use std::collections::BTreeMap;
+
+use barter_core::execution::Side;
+use barter_core::order::{ClientOrderId, OrderState};
+use barter_core::{Day, Position};
+use barter_fakes::binance::{FakeBinance, KEY, OnOrder, SECRET};
+use barter_service::accounts::{
+    AccountSettings, BINANCE_API_KEY_VAR, BINANCE_API_SECRET_VAR, Environment, VenueKind,
+};
+use barter_service::trading::{Trading, TradingAccount};
+use barter_store::orders::OrderFilter;
+
+use super::*;
+
+const ACCOUNT: &str = "testnet";
+
+fn settings(fake: &FakeBinance) -> AccountSettings {
+    AccountSettings {
+        venue: VenueKind::Binance,
+        environment: Environment::Testnet,
+        live: false,
+        base_url: Some(fake.url.clone()),
+        recv_window_ms: None,
+        symbols: BTreeMap::from([("BTC".to_owned(), "BTCUSDT".to_owned())]),
+        max_order_notional: None,
+        max_daily_notional: None,
+        max_open_positions: None,
+        min_free_balance: None,
+        timeout_secs: Some(2),
+    }
+}
+
+/// A strategy trading BTC through the fake's account.
+fn venue_trading(fake: &FakeBinance, entry: &str, exit: Option<&str>) -> Trading {
+    let mut s = strategy("live", entry, exit);
+    s.instruments = InstrumentSelection::Only(vec![sym("BTC")]);
+    s.account = Some(ACCOUNT.to_owned());
+    let mut cfg = config(vec![s]);
+    cfg.accounts.insert(ACCOUNT.to_owned(), settings(fake));
+    let mut trading = Trading::from_config(&cfg, &[sym("BTC")]).expect("valid strategies");
+    // The jobs run for days of the sample's history: let the venue trade on them.
+    trading.venue_clock_tolerance = chrono::TimeDelta::MAX;
+    // The keys come from a map, not the process environment (tests run in parallel).
+    let vars = |name: &str| match name {
+        BINANCE_API_KEY_VAR => Some(KEY.to_owned()),
+        BINANCE_API_SECRET_VAR => Some(SECRET.to_owned()),
+        _ => None,
+    };
+    let venue = settings(fake).build(ACCOUNT, vars).expect("venue");
+    trading.accounts.insert(
+        ACCOUNT.to_owned(),
+        Ok(TradingAccount {
+            name: ACCOUNT.to_owned(),
+            venue,
+            limits: settings(fake).limits(),
+        }),
+    );
+    trading
+}
+
+fn client_id(day: &str, side: Side) -> String {
+    let day: Day = day.parse().expect("day");
+    ClientOrderId::derive(ACCOUNT, "live", &sym("BTC"), day, side).to_string()
+}
+
+async fn account_positions(store: &Store) -> Vec<Position> {
+    store.positions(None).await.expect("positions")
+}
+
+/// The ledger equals the fake: one order per client id, the stored order filled with the
+/// fake's executed quantity.
+async fn assert_ledger_matches(store: &Store, fake: &FakeBinance, ids: &[String]) {
+    let filter = OrderFilter {
+        account: Some(ACCOUNT.to_owned()),
+        ..OrderFilter::default()
+    };
+    let orders = store.orders(&filter).await.expect("orders");
+    assert_eq!(orders.len(), ids.len(), "{orders:?}");
+    for id in ids {
+        let placed = fake.placements(id);
+        assert_eq!(placed.len(), 1, "exactly one order at the venue for {id}");
+        let stored = orders
+            .iter()
+            .find(|o| o.client_order_id().as_str() == id)
+            .expect("stored order");
+        assert_eq!(stored.state(), OrderState::Filled, "{stored:?}");
+        assert_eq!(stored.executed_quantity().0, placed[0].executed_qty);
+    }
+}
+
+/// Opens through the venue, reruns (nothing more is sent), then closes the next day.
+async fn open_rerun_close(store: &Store) {
+    let fake = FakeBinance::start().await;
+    let now = at("2024-01-02");
+    sync_until(store, now).await;
+    let trading = venue_trading(&fake, "close > 0", Some("close > 0"));
+    let run = sync_new_trades(store, &trading, now).await.expect("trade");
+    assert_eq!(outcomes(&run), ["live BTC opened"], "{run:?}");
+    let buy = client_id("2024-01-01", Side::Buy);
+    assert_ledger_matches(store, &fake, std::slice::from_ref(&buy)).await;
+    let positions = account_positions(store).await;
+    assert_eq!(positions.len(), 1);
+    let placed = &fake.placements(&buy)[0];
+    // A fee taken in BTC is not held: the position is the executed quantity net of it.
+    let btc_fee: rust_decimal::Decimal = placed
+        .fills
+        .iter()
+        .filter(|f| f.commission_asset == "BTC")
+        .map(|f| f.commission)
+        .sum();
+    assert!(btc_fee > rust_decimal::Decimal::ZERO, "{placed:?}");
+    assert_eq!(positions[0].quantity.0, placed.executed_qty - btc_fee);
+    assert_eq!(positions[0].entry_price.0, barter_fakes::binance::PRICE);
+    // The decision keeps the paper model's shadow fill to compare with the venue's.
+    let decisions = store
+        .decisions(&barter_store::trading::DecisionFilter::default())
+        .await
+        .expect("decisions");
+    let entry = decisions
+        .iter()
+        .find(|d| d.symbol == sym("BTC"))
+        .expect("entry");
+    assert!(entry.detail.get("shadow").is_some(), "{:?}", entry.detail);
+    assert_eq!(entry.detail["order"], buy.as_str());
+
+    let again = sync_new_trades(store, &trading, now).await.expect("rerun");
+    assert_eq!(outcomes(&again), ["live BTC already_decided"]);
+    assert_eq!(fake.order_posts().len(), 1, "a rerun sends nothing");
+
+    let next = at("2024-01-03");
+    sync_until(store, next).await;
+    let close = sync_close_positions(store, &trading, next)
+        .await
+        .expect("close");
+    assert_eq!(outcomes(&close), ["live BTC closed"], "{close:?}");
+    let sell = client_id("2024-01-02", Side::Sell);
+    assert_ledger_matches(store, &fake, &[buy, sell]).await;
+    let positions = account_positions(store).await;
+    assert!(!positions[0].is_open(), "{positions:?}");
+}
+
+/// The order post is placed but its answer is lost: the job leaves the order unknown and
+/// books nothing; the next job looks it up, books the fill, and the venue holds one order.
+async fn lost_answer_is_resolved_by_the_next_job(store: &Store, failure: OnOrder) {
+    let fake = FakeBinance::start().await;
+    let now = at("2024-01-02");
+    sync_until(store, now).await;
+    let trading = venue_trading(&fake, "close > 0", None);
+    fake.script(&[failure]);
+    let run = sync_new_trades(store, &trading, now).await.expect("trade");
+    assert_eq!(
+        outcomes(&run),
+        ["live BTC order_unknown"],
+        "{failure:?}: {run:?}"
+    );
+    assert!(account_positions(store).await.is_empty());
+    let buy = client_id("2024-01-01", Side::Buy);
+    assert_eq!(fake.placements(&buy).len(), 1);
+
+    let later = sync_new_trades(store, &trading, now).await.expect("resume");
+    let report = outcomes(&later);
+    assert!(
+        report.contains(&"live BTC opened".to_owned()),
+        "{failure:?}: {later:?}"
+    );
+    assert_ledger_matches(store, &fake, std::slice::from_ref(&buy)).await;
+    assert_eq!(account_positions(store).await.len(), 1);
+    // A third run finds nothing left to do.
+    let third = sync_new_trades(store, &trading, now).await.expect("third");
+    assert_eq!(outcomes(&third), ["live BTC already_decided"]);
+    assert_eq!(fake.placements(&buy).len(), 1);
+}
+
+/// A venue that refuses the order (not enough balance): the order is rejected, nothing is
+/// booked, and a rerun does not send it again.
+async fn refused_order_is_final(store: &Store) {
+    let fake = FakeBinance::start().await;
+    let now = at("2024-01-02");
+    sync_until(store, now).await;
+    let trading = venue_trading(&fake, "close > 0", None);
+    fake.script(&[OnOrder::InsufficientBalance]);
+    let run = sync_new_trades(store, &trading, now).await.expect("trade");
+    assert_eq!(outcomes(&run), ["live BTC refused"], "{run:?}");
+    let again = sync_new_trades(store, &trading, now).await.expect("rerun");
+    assert_eq!(outcomes(&again), ["live BTC already_decided"]);
+    assert_eq!(fake.order_posts().len(), 1);
+    assert!(account_positions(store).await.is_empty());
+}
+
+/// A venue that cannot be reached: the entry is an error and is not recorded, so the next
+/// run decides (and sends) it.
+async fn unreachable_venue_records_nothing(store: &Store) {
+    let fake = FakeBinance::start().await;
+    let now = at("2024-01-02");
+    sync_until(store, now).await;
+    let mut settings = settings(&fake);
+    settings.base_url = Some("http://127.0.0.1:9".to_owned());
+    let mut trading = venue_trading(&fake, "close > 0", None);
+    let vars = |name: &str| match name {
+        BINANCE_API_KEY_VAR => Some(KEY.to_owned()),
+        BINANCE_API_SECRET_VAR => Some(SECRET.to_owned()),
+        _ => None,
+    };
+    let dead = settings.build(ACCOUNT, vars).expect("venue");
+    let working = std::mem::replace(
+        trading.accounts.get_mut(ACCOUNT).expect("account"),
+        Ok(TradingAccount {
+            name: ACCOUNT.to_owned(),
+            venue: dead,
+            limits: settings.limits(),
+        }),
+    );
+    let run = sync_new_trades(store, &trading, now).await.expect("trade");
+    assert_eq!(outcomes(&run), ["live BTC error"], "{run:?}");
+    trading.accounts.insert(ACCOUNT.to_owned(), working);
+    let run = sync_new_trades(store, &trading, now).await.expect("trade");
+    assert_eq!(outcomes(&run), ["live BTC opened"], "{run:?}");
+    assert_eq!(fake.order_posts().len(), 1);
+}
+
+async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
+    store_with(dir.path(), &["BTC"]).await
+}
+
+async fn postgres_store(name: &str) -> Option<Store> {
+    let Ok(url) = std::env::var("BARTER_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED postgres ({name}): BARTER_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    // PostgreSQL names are at most 63 bytes: the test's name is not part of it.
+    let schema = format!(
+        "barter_venue_{}_{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    );
+    let store = Store::connect_postgres_in_schema(&url, &schema)
+        .await
+        .expect("postgres");
+    for instrument in barter_sources::sample::instruments() {
+        if instrument.symbol.as_str() == "BTC" {
+            store.add_instrument(&instrument).await.expect("add");
+        }
+    }
+    Some(store)
+}
+
+/// Runs `scenario` on a fresh SQLite store and, when configured, a fresh PostgreSQL schema.
+macro_rules! on_both_backends {
+    ($name:ident, $scenario:expr) => {
+        #[tokio::test]
+        async fn $name() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = sqlite_store(&dir).await;
+            $scenario(&store).await;
+            if let Some(store) = postgres_store(stringify!($name)).await {
+                $scenario(&store).await;
+            }
+        }
+    };
+}
+
+on_both_backends!(venue_entry_opens_once_and_exit_closes, open_rerun_close);
+on_both_backends!(venue_refusal_is_final, refused_order_is_final);
+on_both_backends!(
+    venue_unreachable_records_nothing,
+    unreachable_venue_records_nothing
+);
+async fn dropped(store: &Store) {
+    lost_answer_is_resolved_by_the_next_job(store, OnOrder::PlaceThenDrop).await;
+}
+
+async fn answered_503(store: &Store) {
+    lost_answer_is_resolved_by_the_next_job(store, OnOrder::PlaceThen503).await;
+}
+
+async fn answered_1007(store: &Store) {
+    lost_answer_is_resolved_by_the_next_job(store, OnOrder::PlaceThen1007).await;
+}
+
+async fn timed_out(store: &Store) {
+    lost_answer_is_resolved_by_the_next_job(store, OnOrder::PlaceThenHang).await;
+}
+
+on_both_backends!(venue_dropped_connection_is_resolved, dropped);
+on_both_backends!(venue_503_is_resolved, answered_503);
+on_both_backends!(venue_1007_is_resolved, answered_1007);
+on_both_backends!(venue_timeout_is_resolved, timed_out);
