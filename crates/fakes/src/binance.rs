@@ -2,7 +2,10 @@
 //! their fixture bodies: it verifies every signature with the secret, checks timestamps against
 //! its own clock and `recvWindow`, fills market orders at once (a client order id is refused as
 //! a duplicate only while its order is open), and can be scripted to fail each order post the
-//! way the notes say Binance does.
+//! way the notes say Binance does. Every answer can be delayed by a set latency, carries the
+//! request weight used in the last minute (`X-MBX-USED-WEIGHT-1M`, per the notes' weights) and,
+//! for an order post, the orders counted in the last 10 s and day (`X-MBX-ORDER-COUNT-10S` /
+//! `-1D`); the arrival time of every request is kept so callers can check the documented limits.
 //!
 //! Order posts and test orders (`POST /api/v3/order/test`, validated the same way, never
 //! placed) pass BTCUSDT's `LOT_SIZE` and `NOTIONAL` filters at [`PRICE`]. The account's balances
@@ -11,7 +14,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -128,6 +131,11 @@ struct Book {
     test_orders: Vec<String>,
     /// The account's balances (asset, free, locked); seeded from the fixture on first use.
     balances: Option<Vec<(String, Decimal, Decimal)>>,
+    latency: Duration,
+    /// Arrival time and weight of every request.
+    weights: Vec<(Instant, u32)>,
+    /// Arrival time of every order post.
+    order_times: Vec<Instant>,
 }
 
 impl Book {
@@ -193,6 +201,21 @@ impl FakeBinance {
             url: format!("http://{addr}"),
             book,
         }
+    }
+
+    /// Delays every answer by `latency` (the time the venue takes, as seen from the client).
+    pub fn set_latency(&self, latency: Duration) {
+        self.book().latency = latency;
+    }
+
+    /// Arrival time of every order post (placed or not), in order.
+    pub fn order_post_times(&self) -> Vec<Instant> {
+        self.book().order_times.clone()
+    }
+
+    /// Arrival time and request weight (the notes' table) of every request, in order.
+    pub fn request_weights(&self) -> Vec<(Instant, u32)> {
+        self.book().weights.clone()
     }
 
     fn book(&self) -> std::sync::MutexGuard<'_, Book> {
@@ -285,7 +308,6 @@ fn answer(status: u16, body: impl Into<String>) -> Response {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .header("x-mbx-used-weight-1m", "7")
         .body(Body::from(body.into()))
         .expect("valid response")
 }
@@ -361,15 +383,74 @@ async fn handle(
     headers: HeaderMap,
     body: String,
 ) -> Response {
+    let arrived = Instant::now();
     let query = uri.query().unwrap_or_default().to_owned();
-    let (response, hang) = {
+    let (response, hang, latency) = {
         let mut book = book.lock().unwrap_or_else(PoisonError::into_inner);
-        route(&mut book, &method, uri.path(), &headers, &query, &body)
+        let (mut response, hang) = route(&mut book, &method, uri.path(), &headers, &query, &body);
+        count(
+            &mut book,
+            arrived,
+            &method,
+            uri.path(),
+            &query,
+            &mut response,
+        );
+        (response, hang, book.latency)
     };
-    if let Some(wait) = hang {
-        tokio::time::sleep(wait).await;
-    }
+    tokio::time::sleep(latency + hang.unwrap_or_default()).await;
     response
+}
+
+/// Books the request's weight (and, for an order post, its order count) and reports the
+/// totals in Binance's headers, over sliding windows ending now.
+fn count(
+    book: &mut Book,
+    arrived: Instant,
+    method: &Method,
+    path: &str,
+    query: &str,
+    response: &mut Response,
+) {
+    let weight = match (method.as_str(), path) {
+        ("GET", "/api/v3/exchangeInfo" | "/api/v3/account") => 20,
+        ("GET", "/api/v3/order") => 4,
+        ("GET", "/api/v3/myTrades") if query.contains("orderId=") => 5,
+        ("GET", "/api/v3/myTrades") => 20,
+        _ => 1,
+    };
+    book.weights.push((arrived, weight));
+    // Within `window` before this request (everything, when the clock began less than that ago).
+    let within =
+        |at: Instant, window: Duration| arrived.checked_sub(window).is_none_or(|from| at > from);
+    let used: u32 = book
+        .weights
+        .iter()
+        .filter(|(at, _)| within(*at, Duration::from_secs(60)))
+        .map(|(_, w)| w)
+        .sum();
+    let placed = response.status().is_success();
+    let headers = response.headers_mut();
+    headers.insert("x-mbx-used-weight-1m", used.into());
+    if (method.as_str(), path) == ("POST", "/api/v3/order") {
+        book.order_times.push(arrived);
+        let in_window = |window: Duration| {
+            book.order_times
+                .iter()
+                .filter(|at| within(**at, window))
+                .count()
+        };
+        if placed {
+            headers.insert(
+                "x-mbx-order-count-10s",
+                in_window(Duration::from_secs(10)).into(),
+            );
+            headers.insert(
+                "x-mbx-order-count-1d",
+                in_window(Duration::from_secs(86_400)).into(),
+            );
+        }
+    }
 }
 
 /// Answers one request; the second value asks the caller to wait before answering.
