@@ -28,6 +28,8 @@ pub const BINANCE_API_KEY_VAR: &str = "BARTER_BINANCE_API_KEY";
 pub const BINANCE_API_SECRET_VAR: &str = "BARTER_BINANCE_API_SECRET";
 /// The longest account name.
 const MAX_NAME_LEN: usize = 32;
+/// The largest money limit accepted (10^18, as for the paper account).
+const MAX_LIMIT: i64 = 1_000_000_000_000_000_000;
 
 /// The venue a named account trades at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,19 +218,35 @@ impl AccountSettings {
                 ));
             }
         }
-        for (key, value) in [
-            ("max_order_notional", self.max_order_notional),
-            ("max_daily_notional", self.max_daily_notional),
-            ("min_free_balance", self.min_free_balance),
+        // The same ranges as the paper account's `[account]` limits (SECURITY.md).
+        let max = Decimal::from(MAX_LIMIT);
+        for (key, value, zero_ok) in [
+            ("max_order_notional", self.max_order_notional, false),
+            ("max_daily_notional", self.max_daily_notional, false),
+            ("min_free_balance", self.min_free_balance, true),
         ] {
-            if let Some(value) =
-                value.filter(|v| *v < Decimal::ZERO || *v > Decimal::from(1_000_000_000_000_i64))
-            {
-                return fail(format!("{key} = {value} must be 0 to 1e12"));
+            if let Some(value) = value {
+                let low_ok = if zero_ok {
+                    value >= Decimal::ZERO
+                } else {
+                    value > Decimal::ZERO
+                };
+                if !low_ok || value > max {
+                    let range = if zero_ok { "0" } else { "more than 0" };
+                    return fail(format!(
+                        "{key} = {value} must be {range} to {MAX_LIMIT} (leave it out for no limit)"
+                    ));
+                }
             }
         }
-        if self.max_open_positions == Some(0) {
-            return fail("max_open_positions must be at least 1".to_owned());
+        if let Some(open) = self
+            .max_open_positions
+            .filter(|n| !(1..=1_000_000).contains(n))
+        {
+            return fail(format!("max_open_positions = {open} must be 1 to 1000000"));
+        }
+        if let Some(window) = self.recv_window_ms.filter(|w| !(1..=60_000).contains(w)) {
+            return fail(format!("recv_window_ms = {window} must be 1 to 60000"));
         }
         if let Some(t) = self.timeout_secs.filter(|t| !(1..=120).contains(t)) {
             return fail(format!("timeout_secs = {t} must be 1 to 120"));

@@ -748,6 +748,16 @@ initial_cash = 10000            # the paper account's starting cash (quote curre
 # max_open_positions = 10       # over all strategies
 # min_free_balance = 500        # cash every entry must leave untouched
 
+# Accounts at venues: a strategy with `account = "NAME"` sends real orders through
+# [accounts.NAME]; without `account` it trades on paper. Keys only from the environment:
+# BARTER_BINANCE_API_KEY / BARTER_BINANCE_API_SECRET, BARTER_ALPACA_KEY_ID / _SECRET_KEY.
+# Start on a test network; real money needs environment = "live" AND live = true.
+# [accounts.testnet]
+# venue = "binance"             # or "alpaca"
+# environment = "testnet"       # binance: testnet | live; alpaca: paper | live
+# symbols = { BTC = "BTCUSDT" } # binance: each instrument's Binance symbol
+# max_order_notional = 200      # the same limits as [account], per account
+
 [broker]
 fee_bps = 10                    # 0.10 % of each fill's value
 slippage_bps = 5                # the fill price moves 0.05 % against you

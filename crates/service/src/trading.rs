@@ -928,6 +928,9 @@ pub async fn sync_close_positions_with(
                 }
             };
             record.detail["explanation"] = json!(decision.explanation);
+            // The paper model's fill for the same exit: the venue's is compared with it.
+            let shadow = trading.broker.sell(position.quantity, decided_on, None);
+            record.detail["shadow"] = json!(shadow);
             let outcome = session
                 .exit(store, &mut state, record, position, decided_on, now)
                 .await;

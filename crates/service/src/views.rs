@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use barter_core::order::PAPER;
+use barter_core::order::{PAPER, ShadowSummary};
 use barter_core::{Day, Fill, Money, Position, PositionId, Price, Symbol};
 use barter_store::Store;
 use barter_store::trading::{
@@ -338,16 +338,47 @@ pub struct OrderView {
     pub filled_quantity: barter_core::Quantity,
     /// The fills' average price, when there are fills.
     pub average_price: Option<Price>,
+    /// For a booked venue order: the paper model's fill for the same decision, and how far
+    /// the venue's was from it.
+    pub shadow: Option<ShadowView>,
+}
+
+/// A venue fill next to its shadow (the paper model's fill), with the differences (positive:
+/// reality was dearer).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShadowView {
+    /// Both fills.
+    #[serde(flatten)]
+    pub fill: barter_core::order::ShadowFill,
+    /// The price difference in basis points of the model's price.
+    pub slippage_bps: Option<Decimal>,
+    /// The venue's fee minus the model's for the same quantity.
+    pub fee_difference: Option<Money>,
+    /// The price difference times the quantity, plus the fee difference.
+    pub cost_difference: Option<Money>,
+}
+
+impl ShadowView {
+    /// The view of `fill`.
+    pub fn of(fill: barter_core::order::ShadowFill) -> Self {
+        Self {
+            slippage_bps: fill.slippage_bps(),
+            fee_difference: fill.fee_difference(),
+            cost_difference: fill.cost_difference(),
+            fill,
+        }
+    }
 }
 
 impl OrderView {
-    /// The view of `order`.
+    /// The view of `order` (without its shadow: see [`orders`]).
     pub fn of(order: &barter_core::order::Order) -> Self {
         Self {
             record: order.record().clone(),
             filled_quantity: order.filled_quantity(),
             // An average beyond the decimal range cannot be shown exactly: left out.
             average_price: order.average_price().ok().flatten(),
+            shadow: None,
         }
     }
 }
@@ -360,10 +391,47 @@ pub async fn orders(
     store: &Store,
     filter: &barter_store::OrderFilter,
 ) -> Result<Vec<OrderView>, barter_store::StoreError> {
+    let mut shadows: HashMap<i64, barter_core::order::ShadowFill> = store
+        .shadow_fills(filter.account.as_deref())
+        .await?
+        .into_iter()
+        .map(|fill| (fill.order_id, fill))
+        .collect();
     Ok(store
         .orders(filter)
         .await?
         .iter()
-        .map(OrderView::of)
+        .map(|order| {
+            let mut view = OrderView::of(order);
+            view.shadow = order
+                .id()
+                .and_then(|id| shadows.remove(&id.0))
+                .map(ShadowView::of);
+            view
+        })
         .collect())
+}
+
+/// The shadow fills of every booked venue order (of `account` when given), summed per
+/// strategy and in total: how far the venues' fills were from the paper model's.
+///
+/// # Errors
+/// When the store cannot be read.
+pub async fn shadow_summary(
+    store: &Store,
+    account: Option<&str>,
+) -> Result<(BTreeMap<String, ShadowSummary>, ShadowSummary), barter_store::StoreError> {
+    let fills = store.shadow_fills(account).await?;
+    let mut by_strategy: BTreeMap<String, Vec<&barter_core::order::ShadowFill>> = BTreeMap::new();
+    for fill in &fills {
+        by_strategy
+            .entry(fill.strategy.clone())
+            .or_default()
+            .push(fill);
+    }
+    let per = by_strategy
+        .into_iter()
+        .map(|(name, fills)| (name, ShadowSummary::of(fills)))
+        .collect();
+    Ok((per, ShadowSummary::of(&fills)))
 }

@@ -136,6 +136,11 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let orders = barter_service::views::orders(&store, &filter).await?;
             output::orders(cli.json, &orders)?;
+            if !cli.json {
+                let shadow =
+                    barter_service::views::shadow_summary(&store, account.as_deref()).await?;
+                output::shadow_summary(&shadow)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Accounts | Command::Reconcile => {

@@ -428,3 +428,31 @@ pub fn reconcile(
     }
     Ok(())
 }
+
+/// The shadow-fill lines under `barter orders`: how far the venues' fills were from the paper
+/// model's, per strategy and in total (nothing when no venue order was booked).
+pub fn shadow_summary(
+    (per_strategy, total): &(
+        std::collections::BTreeMap<String, barter_core::order::ShadowSummary>,
+        barter_core::order::ShadowSummary,
+    ),
+) -> anyhow::Result<()> {
+    if total.orders == 0 {
+        return Ok(());
+    }
+    let line = |s: &barter_core::order::ShadowSummary| {
+        format!(
+            "{} order(s), mean slippage {} bps, cost beyond the paper model {}",
+            s.orders,
+            s.mean_slippage_bps
+                .map_or_else(|| "-".to_owned(), |b| b.to_string()),
+            s.cost_difference
+        )
+    };
+    outln!("\nshadow fills (venue vs the paper fill model; positive: reality was dearer):")?;
+    for (strategy, summary) in per_strategy {
+        outln!("  {strategy}: {}", line(summary))?;
+    }
+    outln!("  total: {}", line(total))?;
+    Ok(())
+}

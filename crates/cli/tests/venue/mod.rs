@@ -144,6 +144,20 @@ async fn open_rerun_close(store: &Store) {
     assert_ledger_matches(store, &fake, &[buy, sell]).await;
     let positions = account_positions(store).await;
     assert!(!positions[0].is_open(), "{positions:?}");
+    // Each booked order sits next to the paper model's fill for the same decision.
+    let shadows = store.shadow_fills(Some(ACCOUNT)).await.expect("shadows");
+    assert_eq!(shadows.len(), 2, "{shadows:?}");
+    assert_eq!(shadows[0].venue_price.0, barter_fakes::binance::PRICE);
+    assert!(shadows.iter().all(|s| s.slippage_bps().is_some()));
+    let views = barter_service::views::orders(store, &OrderFilter::default())
+        .await
+        .expect("views");
+    assert!(views.iter().all(|v| v.shadow.is_some()), "{views:?}");
+    let (per_strategy, total) = barter_service::views::shadow_summary(store, None)
+        .await
+        .expect("summary");
+    assert_eq!(total.orders, 2);
+    assert_eq!(per_strategy["live"].orders, 2);
 }
 
 /// The order post is placed but its answer is lost: the job leaves the order unknown and

@@ -21,10 +21,12 @@
 //! - [`id`]: the client order id derived from the decision.
 //! - [`filters`]: a venue's quantity and value rules, and formatting quantities for it.
 //! - [`limits`]: the account's own limits on new positions.
+//! - [`shadow`]: a venue's fill next to the paper model's for the same decision.
 
 pub mod filters;
 pub mod id;
 pub mod limits;
+pub mod shadow;
 
 use std::fmt;
 use std::str::FromStr;
@@ -35,6 +37,7 @@ use serde::{Deserialize, Serialize};
 pub use filters::{OrderRefusal, SymbolRules, format_quantity};
 pub use id::{ClientOrderId, ClientOrderIdError, DERIVED_ID_LEN, MAX_CLIENT_ORDER_ID_LEN};
 pub use limits::{AccountLimits, LimitRefusal};
+pub use shadow::{ShadowFill, ShadowSummary};
 
 use crate::Day;
 use crate::execution::Side;

@@ -12,3 +12,21 @@ CREATE UNIQUE INDEX positions_entry_order ON positions (entry_order_id)
 CREATE UNIQUE INDEX positions_exit_order ON positions (exit_order_id)
     WHERE exit_order_id IS NOT NULL;
 CREATE INDEX positions_account ON positions (account, status);
+
+-- Shadow fills: for every booked venue order, what the paper fill model gave for the same
+-- decision (kept with the decision when it was taken) next to what the venue filled, so the
+-- slippage and fee difference between backtests and reality can be reported.
+CREATE TABLE shadow_fills (
+    order_id        BIGINT      PRIMARY KEY REFERENCES orders (id),
+    account         TEXT        NOT NULL,
+    strategy        TEXT        NOT NULL,
+    symbol          TEXT        NOT NULL,
+    side            TEXT        NOT NULL CHECK (side IN ('buy', 'sell')),
+    shadow_price    NUMERIC     NOT NULL,
+    shadow_quantity NUMERIC     NOT NULL,
+    shadow_fee      NUMERIC     NOT NULL,
+    venue_price     NUMERIC     NOT NULL,
+    venue_quantity  NUMERIC     NOT NULL,
+    venue_fee       NUMERIC     NOT NULL,
+    recorded_at     TIMESTAMPTZ NOT NULL
+);

@@ -10,8 +10,8 @@
 //! next job books it; the order's unique links on `positions` make a second booking a no-op.
 //! The venue holds the cash, so no booking moves the paper account's cash.
 
-use barter_core::order::{Order, OrderId};
-use barter_core::{Exit, ExitReason, Fill, Money, PositionId, Quantity, RunId, Side};
+use barter_core::order::{Order, OrderId, ShadowFill};
+use barter_core::{Exit, ExitReason, Fill, Money, PositionId, Price, Quantity, RunId, Side};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -19,10 +19,38 @@ use serde_json::{Value, json};
 use super::reads::{POSITION_COLUMNS, id_of, position_from_row};
 use super::statements::{Event, append, decision_event, insert_decision, insert_fill};
 use super::{DecisionKind, EVENT_CLOSE, EVENT_FILL, NewDecision, parse_name};
-use crate::codec::timestamp;
+use crate::codec::{column, parsed, timestamp};
 use crate::connect::Store;
 use crate::error::{DbResultExt, StoreError};
 use crate::orders::{PlannedOrder, plan_order_in};
+
+/// Inside an `on_db!` body: stores the shadow fill of venue order `order` (its paper model
+/// fill `shadow` next to the venue's `fill`), once per order.
+macro_rules! insert_shadow {
+    ($tx:ident, $order_id:expr, $order:expr, $shadow:expr, $fill:expr, $at:expr, $action:expr) => {{
+        sqlx::query(
+            "INSERT INTO shadow_fills (order_id, account, strategy, symbol, side, shadow_price, \
+             shadow_quantity, shadow_fee, venue_price, venue_quantity, venue_fee, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (order_id) DO NOTHING",
+        )
+        .bind($order_id.0)
+        .bind($order.account())
+        .bind($order.strategy())
+        .bind($order.symbol().as_str())
+        .bind(super::name_of(&$order.side()))
+        .bind(codec::money($shadow.price.0))
+        .bind(codec::money($shadow.quantity.0))
+        .bind(codec::money($shadow.fee.0))
+        .bind(codec::money($fill.price.0))
+        .bind(codec::money($fill.quantity.0))
+        .bind(codec::money($fill.fee.0))
+        .bind(timestamp($at))
+        .execute(&mut *$tx)
+        .await
+        .with_action($action)?;
+    }};
+}
 
 /// What [`Store::decide_with_order`] stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +87,60 @@ pub enum Booked {
 }
 
 impl Store {
+    /// The shadow fills of `account`'s booked venue orders (every venue account's when
+    /// `None`), oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
+    /// row.
+    pub async fn shadow_fills(&self, account: Option<&str>) -> Result<Vec<ShadowFill>, StoreError> {
+        let sql = format!(
+            "SELECT order_id, account, strategy, symbol, side, shadow_price, shadow_quantity, \
+             shadow_fee, venue_price, venue_quantity, venue_fee FROM shadow_fills{} \
+             ORDER BY order_id",
+            if account.is_some() {
+                " WHERE account = $1"
+            } else {
+                ""
+            }
+        );
+        on_db!(&self.db, |pool| {
+            let mut query = sqlx::query(&sql);
+            if let Some(account) = account {
+                query = query.bind(account);
+            }
+            let rows = query
+                .fetch_all(pool)
+                .await
+                .action("list the shadow fills")?;
+            rows.iter()
+                .map(|row| {
+                    let corrupt = |col: &'static str| {
+                        move |e: String| StoreError::corrupt(format!("shadow_fills.{col}"), e)
+                    };
+                    let money =
+                        |col: &'static str| codec::get_money(row, col).map_err(corrupt(col));
+                    Ok(ShadowFill {
+                        order_id: column(row, "order_id").map_err(corrupt("order_id"))?,
+                        account: column(row, "account").map_err(corrupt("account"))?,
+                        strategy: column(row, "strategy").map_err(corrupt("strategy"))?,
+                        symbol: parsed(row, "symbol").map_err(corrupt("symbol"))?,
+                        side: {
+                            let side: String = column(row, "side").map_err(corrupt("side"))?;
+                            parse_name(&side).map_err(corrupt("side"))?
+                        },
+                        shadow_price: Price(money("shadow_price")?),
+                        shadow_quantity: Quantity(money("shadow_quantity")?),
+                        shadow_fee: Money(money("shadow_fee")?),
+                        venue_price: Price(money("venue_price")?),
+                        venue_quantity: Quantity(money("venue_quantity")?),
+                        venue_fee: Money(money("venue_fee")?),
+                    })
+                })
+                .collect()
+        })
+    }
+
     /// Records decision `d` (a passed entry or exit of a venue account) and plans `order` for
     /// it in one transaction, before anything is sent: a crash after this commit leaves a
     /// planned order the next job sends (or finds), never an order without its decision. When
@@ -250,6 +332,19 @@ impl Store {
             insert_fill::<codec::Backend, _>(&mut tx, position, fill, at, codec::money)
                 .await
                 .with_action(action)?;
+            let detail: Option<String> = sqlx::query_scalar(
+                "SELECT detail FROM decisions WHERE strategy = $1 AND symbol = $2 AND day = $3 \
+                 AND kind = 'entry'",
+            )
+            .bind(strategy)
+            .bind(symbol.as_str())
+            .bind(order.decision().day)
+            .fetch_optional(&mut *tx)
+            .await
+            .with_action(action)?;
+            if let Some(shadow) = shadow_of(detail.as_deref()) {
+                insert_shadow!(tx, order_id, order, &shadow, fill, at, action);
+            }
             let detail = order_detail(order, fill);
             let event = Event::about(
                 run,
@@ -366,6 +461,9 @@ impl Store {
                 quantity: Quantity(sold),
                 ..fill.clone()
             };
+            if let Some(shadow) = shadow_of(detail.as_deref()) {
+                insert_shadow!(tx, order_id, order, &shadow, fill, at, action);
+            }
             insert_fill::<codec::Backend, _>(&mut tx, held.id, &sold_fill, at, codec::money)
                 .await
                 .with_action(action)?;
@@ -416,6 +514,12 @@ fn order_detail(order: &Order, fill: &Fill) -> Value {
         "state": order.state(),
         "fill": fill,
     })
+}
+
+/// The paper model's fill a decision's detail keeps as its `shadow`, if it has a readable one.
+fn shadow_of(detail: Option<&str>) -> Option<Fill> {
+    let value: Value = serde_json::from_str(detail?).ok()?;
+    serde_json::from_value(value.get("shadow")?.clone()).ok()
 }
 
 /// The exit reason an exit decision's detail names.
