@@ -306,3 +306,224 @@ on_both_backends!(venue_dropped_connection_is_resolved, dropped);
 on_both_backends!(venue_503_is_resolved, answered_503);
 on_both_backends!(venue_1007_is_resolved, answered_1007);
 on_both_backends!(venue_timeout_is_resolved, timed_out);
+
+/// A dry run sends nothing and records nothing: Binance checks the order with `order/test`,
+/// and the next real run decides and sends it.
+async fn dry_run_sends_nothing(store: &Store) {
+    let fake = FakeBinance::start().await;
+    let now = at("2024-01-02");
+    sync_until(store, now).await;
+    let mut trading = venue_trading(&fake, "close > 0", None);
+    trading.dry_run = true;
+    let run = sync_new_trades(store, &trading, now)
+        .await
+        .expect("dry run");
+    assert_eq!(outcomes(&run), ["live BTC dry_run"], "{run:?}");
+    assert!(items(&run)[0].explanation.contains("would send"), "{run:?}");
+    assert_eq!(fake.test_orders(), 1);
+    assert!(fake.order_posts().is_empty(), "a dry run places nothing");
+    let filter = OrderFilter {
+        account: Some(ACCOUNT.to_owned()),
+        ..OrderFilter::default()
+    };
+    assert!(store.orders(&filter).await.expect("orders").is_empty());
+    trading.dry_run = false;
+    let run = sync_new_trades(store, &trading, now).await.expect("trade");
+    assert_eq!(outcomes(&run), ["live BTC opened"], "{run:?}");
+    assert_eq!(fake.order_posts().len(), 1);
+}
+
+/// Reconciliation reports drift and never trades it away: a position the venue no longer
+/// holds is flagged and stays open.
+async fn drift_is_reported_not_traded(store: &Store) {
+    let fake = FakeBinance::start().await;
+    // Nothing held before Barter trades (the fixture's BTC and BNB would be drift).
+    fake.set_balance("BTC", rust_decimal::Decimal::ZERO);
+    fake.set_balance("BNB", rust_decimal::Decimal::ZERO);
+    let now = at("2024-01-02");
+    sync_until(store, now).await;
+    let trading = venue_trading(&fake, "close > 0", None);
+    let run = sync_new_trades(store, &trading, now).await.expect("trade");
+    assert_eq!(outcomes(&run), ["live BTC opened"], "{run:?}");
+    let reports = barter_service::reconcile::reconcile(store, &trading)
+        .await
+        .expect("reconcile");
+    let venue = reports.iter().find(|r| r.name == ACCOUNT).expect("account");
+    assert!(venue.error.is_none(), "{venue:?}");
+    assert!(venue.drift.is_empty(), "{venue:?}");
+    assert_eq!(venue.open_positions, 1);
+    // Sold by hand at the venue.
+    fake.set_balance("BTC", rust_decimal::Decimal::ZERO);
+    let reports = barter_service::reconcile::reconcile(store, &trading)
+        .await
+        .expect("reconcile");
+    let venue = reports.iter().find(|r| r.name == ACCOUNT).expect("account");
+    assert_eq!(venue.drift.len(), 1, "{venue:?}");
+    assert_eq!(venue.drift[0].asset, "BTC");
+    assert!(
+        venue.drift[0].note.contains("flagged, not closed"),
+        "{venue:?}"
+    );
+    let orders_before = fake.order_posts().len();
+    let next = at("2024-01-03");
+    sync_until(store, next).await;
+    // An exit passes, but there is nothing to sell: reported, nothing sent, position open.
+    let exits = venue_trading(&fake, "close > 0", Some("close > 0"));
+    let close = sync_close_positions(store, &exits, next)
+        .await
+        .expect("close");
+    assert_eq!(outcomes(&close), ["live BTC error"], "{close:?}");
+    assert_eq!(fake.order_posts().len(), orders_before);
+    assert!(account_positions(store).await[0].is_open());
+}
+
+on_both_backends!(venue_dry_run_sends_nothing, dry_run_sends_nothing);
+on_both_backends!(
+    venue_drift_is_reported_not_traded,
+    drift_is_reported_not_traded
+);
+
+mod alpaca {
+    //! A stock strategy through an Alpaca paper account: an order sent while the market is
+    //! closed stays accepted and is booked by a later run once it fills, never sent twice.
+
+    use barter_core::candle::{CandleOrigin, Ohlcv};
+    use barter_core::{Calendar, Candle, Instrument};
+    use barter_fakes::alpaca::{AlpacaFake, KEY_ID, SECRET_KEY, STOCK_PRICE};
+    use barter_service::config::{
+        ALPACA_KEY_ID_VAR as KEY_ID_VAR, ALPACA_SECRET_KEY_VAR as SECRET_KEY_VAR,
+    };
+    use rust_decimal::Decimal;
+
+    use super::*;
+
+    const PAPER_ACCOUNT: &str = "alpaca-paper";
+
+    fn settings(fake: &AlpacaFake) -> AccountSettings {
+        AccountSettings {
+            venue: VenueKind::Alpaca,
+            environment: Environment::Paper,
+            live: false,
+            base_url: Some(fake.url.clone()),
+            recv_window_ms: None,
+            symbols: BTreeMap::new(),
+            max_order_notional: None,
+            max_daily_notional: None,
+            max_open_positions: None,
+            min_free_balance: None,
+            timeout_secs: Some(2),
+        }
+    }
+
+    /// AAPL with weekday candles up to 2024-01-02.
+    async fn with_aapl(store: &Store) {
+        let aapl = Instrument::new(
+            sym("AAPL"),
+            "Apple",
+            "USD",
+            SourceKind::Csv,
+            "aapl.csv",
+            Calendar::Weekdays,
+        )
+        .expect("instrument");
+        store.add_instrument(&aapl).await.expect("add");
+        let today: Day = "2024-01-03".parse().expect("day");
+        let mut day: Day = "2023-11-01".parse().expect("day");
+        let mut candles = Vec::new();
+        while day < today {
+            if Calendar::Weekdays.trades_on(day) {
+                let close = Decimal::from(190);
+                let values = Ohlcv {
+                    open: close,
+                    high: close + Decimal::ONE,
+                    low: close - Decimal::ONE,
+                    close,
+                    volume: Decimal::from(1000),
+                };
+                candles.push(
+                    Candle::new(sym("AAPL"), day, values, true, CandleOrigin::CsvFile, today)
+                        .expect("candle"),
+                );
+            }
+            day = day.succ_opt().expect("next day");
+        }
+        store
+            .write_candles(&sym("AAPL"), &candles)
+            .await
+            .expect("candles");
+    }
+
+    fn trading(fake: &AlpacaFake) -> Trading {
+        let mut s = strategy("stocks", "close > 0", None);
+        s.instruments = InstrumentSelection::Only(vec![sym("AAPL")]);
+        s.account = Some(PAPER_ACCOUNT.to_owned());
+        let mut cfg = config(vec![s]);
+        cfg.accounts
+            .insert(PAPER_ACCOUNT.to_owned(), settings(fake));
+        let mut trading = Trading::from_config(&cfg, &[sym("AAPL")]).expect("strategies");
+        trading.venue_clock_tolerance = chrono::TimeDelta::MAX;
+        let vars = |name: &str| match name {
+            KEY_ID_VAR => Some(KEY_ID.to_owned()),
+            SECRET_KEY_VAR => Some(SECRET_KEY.to_owned()),
+            _ => None,
+        };
+        let venue = settings(fake).build(PAPER_ACCOUNT, vars).expect("venue");
+        trading.accounts.insert(
+            PAPER_ACCOUNT.to_owned(),
+            Ok(TradingAccount {
+                name: PAPER_ACCOUNT.to_owned(),
+                venue,
+                limits: settings(fake).limits(),
+            }),
+        );
+        trading
+    }
+
+    async fn pending_stock_order_is_booked_by_a_later_run(store: &Store) {
+        let fake = AlpacaFake::start().await;
+        with_aapl(store).await;
+        let trading = trading(&fake);
+        let now = at("2024-01-03");
+        let run = sync_new_trades(store, &trading, now).await.expect("trade");
+        assert_eq!(outcomes(&run), ["stocks AAPL order_pending"], "{run:?}");
+        assert!(account_positions(store).await.is_empty());
+        let id = ClientOrderId::derive(
+            PAPER_ACCOUNT,
+            "stocks",
+            &sym("AAPL"),
+            "2024-01-02".parse().expect("day"),
+            Side::Buy,
+        )
+        .to_string();
+        assert_eq!(fake.placements(&id), 1);
+
+        // Still closed: the next run looks it up and leaves it pending, sending nothing.
+        let again = sync_new_trades(store, &trading, now).await.expect("again");
+        assert!(
+            outcomes(&again).contains(&"stocks AAPL order_pending".to_owned()),
+            "{again:?}"
+        );
+        assert_eq!(fake.order_count(), 1);
+
+        fake.open_market();
+        let later = sync_new_trades(store, &trading, now).await.expect("later");
+        assert!(
+            outcomes(&later).contains(&"stocks AAPL opened".to_owned()),
+            "{later:?}"
+        );
+        assert_eq!(fake.placements(&id), 1);
+        let positions = account_positions(store).await;
+        assert_eq!(positions.len(), 1);
+        assert_eq!(positions[0].entry_price.0.to_string(), STOCK_PRICE);
+        assert_eq!(
+            positions[0].quantity.0,
+            fake.position("AAPL") - Decimal::from(10),
+            "the fixture's 10 AAPL are not Barter's"
+        );
+    }
+
+    on_both_backends!(
+        alpaca_pending_stock_order_is_booked_later,
+        pending_stock_order_is_booked_by_a_later_run
+    );
+}
