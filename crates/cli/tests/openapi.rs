@@ -44,6 +44,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/halt"),
     ("POST", "/api/resume"),
     ("GET", "/api/orders"),
+    ("GET", "/api/accounts"),
     ("GET", "/api/orders/{id}"),
     ("POST", "/api/backtests"),
     ("GET", "/api/backtests/{id}"),

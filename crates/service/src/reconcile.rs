@@ -67,7 +67,11 @@ pub async fn reconcile(store: &Store, trading: &Trading) -> anyhow::Result<Vec<A
     let open = store.positions(Some(PositionStatus::Open)).await?;
     let accounts = store.open_position_accounts().await?;
     let account_of = |id| accounts.get(&id).map_or(PAPER, String::as_str);
-    let paper = store.ensure_account(trading.initial_cash).await?;
+    // Read, never created here: a report must not write.
+    let paper_cash = store
+        .account()
+        .await?
+        .map_or(trading.initial_cash, |account| account.cash);
     let mut reports = vec![AccountReport {
         name: PAPER.to_owned(),
         venue: PAPER.to_owned(),
@@ -75,7 +79,7 @@ pub async fn reconcile(store: &Store, trading: &Trading) -> anyhow::Result<Vec<A
         can_trade: true,
         cash: vec![VenueAsset {
             asset: "cash".to_owned(),
-            free: paper.cash.0,
+            free: paper_cash.0,
             locked: Decimal::ZERO,
         }],
         holdings: Vec::new(),

@@ -207,9 +207,47 @@ pub async fn explanation(store: &Store, id: PositionId) -> anyhow::Result<Option
         ..DecisionFilter::default()
     };
     let mut decisions = store.decisions(&filter).await?;
-    decisions.sort_by_key(|d| d.id);
     let fills = store.fills_of(id).await?;
     let mut orders = Vec::new();
+    if let Some((account, entry, exit)) = store.position_orders(id).await?
+        && account != PAPER
+    {
+        // A venue position: booked from its orders after they were sent, so its decisions
+        // are found through the orders, not by position id.
+        let mut shadows: HashMap<i64, barter_core::order::ShadowFill> = store
+            .shadow_fills(Some(&account))
+            .await?
+            .into_iter()
+            .map(|fill| (fill.order_id, fill))
+            .collect();
+        for (order_id, kind) in [(entry, DecisionKind::Entry), (exit, DecisionKind::Exit)] {
+            let Some(order) = (match order_id {
+                Some(order_id) => store.order(order_id).await?,
+                None => None,
+            }) else {
+                continue;
+            };
+            let day = order.decision().day;
+            decisions.extend(
+                store
+                    .decision_on(order.strategy(), order.symbol(), day, kind)
+                    .await?,
+            );
+            let mut view = OrderView::of(&order);
+            view.shadow = shadows
+                .remove(&order.id().map_or(0, |id| id.0))
+                .map(ShadowView::of);
+            orders.push(view);
+        }
+        decisions.sort_by_key(|d| d.id);
+        return Ok(Some(Explanation {
+            position,
+            decisions,
+            fills,
+            orders,
+        }));
+    }
+    decisions.sort_by_key(|d| d.id);
     for decision in decisions
         .iter()
         .filter(|d| d.outcome == DecisionOutcome::Passed)

@@ -1,5 +1,6 @@
 //! Reading the ledger back: positions, decisions and fills, and rebuilding them from rows.
 
+use barter_core::order::OrderId;
 use barter_core::{Day, Exit, Fill, Money, Position, PositionId, Price, Quantity, RunId, Symbol};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -196,6 +197,35 @@ impl Store {
         })
     }
 
+    /// The account of position `id` and the venue orders that opened and closed it (none for
+    /// a paper position), or `None` when there is no such position.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
+    /// row.
+    pub async fn position_orders(
+        &self,
+        id: PositionId,
+    ) -> Result<Option<(String, Option<OrderId>, Option<OrderId>)>, StoreError> {
+        on_db!(&self.db, |pool| {
+            let row = sqlx::query(
+                "SELECT account, entry_order_id, exit_order_id FROM positions WHERE id = $1",
+            )
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await
+            .with_action(|| format!("load the orders of position {id}"))?;
+            row.map(|row| {
+                let corrupt = |e| StoreError::corrupt(format!("positions row {id}"), e);
+                let account: String = column(&row, "account").map_err(corrupt)?;
+                let entry: Option<i64> = column(&row, "entry_order_id").map_err(corrupt)?;
+                let exit: Option<i64> = column(&row, "exit_order_id").map_err(corrupt)?;
+                Ok((account, entry.map(OrderId), exit.map(OrderId)))
+            })
+            .transpose()
+        })
+    }
+
     /// The account of every open position: `paper` for paper trades, the account's name for
     /// positions booked from a venue's fills.
     ///
@@ -263,6 +293,36 @@ impl Store {
                 .await
                 .action("list decisions")?;
             rows.iter().map(decision_from_row).collect()
+        })
+    }
+
+    /// The decision of `kind` that `strategy` took for `symbol` on `day`, if any (at most one:
+    /// decisions are unique per that key).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
+    /// row.
+    pub async fn decision_on(
+        &self,
+        strategy: &str,
+        symbol: &Symbol,
+        day: Day,
+        kind: DecisionKind,
+    ) -> Result<Option<DecisionRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {DECISION_COLUMNS} FROM decisions WHERE strategy = $1 AND symbol = $2 \
+             AND day = $3 AND kind = $4"
+        );
+        on_db!(&self.db, |pool| {
+            let row = sqlx::query(&sql)
+                .bind(strategy)
+                .bind(symbol.as_str())
+                .bind(day)
+                .bind(kind.as_str())
+                .fetch_optional(pool)
+                .await
+                .with_action(|| format!("load the {kind} of {strategy} in {symbol} on {day}"))?;
+            row.as_ref().map(decision_from_row).transpose()
         })
     }
 
