@@ -125,6 +125,8 @@ struct Book {
     invisible_lookups: u32,
     skew_ms: i64,
     hang: Duration,
+    /// Order lookups wait [`Book::hang`] before answering.
+    hang_lookups: bool,
     next_order_id: i64,
     next_trade_id: i64,
     /// Bodies of the test orders received (`POST /api/v3/order/test`).
@@ -230,6 +232,16 @@ impl FakeBinance {
     /// Every new order stays invisible to this many lookups (-2013 right after placement).
     pub fn invisible_for(&self, lookups: u32) {
         self.book().invisible_lookups = lookups;
+    }
+
+    /// How long a hanging answer ([`OnOrder::PlaceThenHang`], a hung lookup) waits (3 s unless set).
+    pub fn set_hang(&self, wait: Duration) {
+        self.book().hang = wait;
+    }
+
+    /// While `true`, every order lookup waits the hang before answering (a venue that stalls).
+    pub fn hang_lookups(&self, on: bool) {
+        self.book().hang_lookups = on;
     }
 
     /// The fake's clock runs `ms` ahead of the local one.
@@ -510,10 +522,11 @@ fn route(
         }
         ("GET", "/api/v3/order") => {
             book.lookups += 1;
-            done(match authenticate(book, headers, query, body) {
+            let response = match authenticate(book, headers, query, body) {
                 Ok(params) => lookup(book, &params),
                 Err(refusal) => refusal.answer(),
-            })
+            };
+            (response, book.hang_lookups.then_some(book.hang))
         }
         ("GET", "/api/v3/myTrades") => done(match authenticate(book, headers, query, body) {
             Ok(params) => trades(book, &params),

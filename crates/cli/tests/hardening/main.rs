@@ -7,3 +7,4 @@ mod support;
 mod crash;
 mod fuzz_api;
 mod hostile;
+mod venue_crash;
