@@ -668,3 +668,21 @@ async fn the_fake_applies_the_filters_to_test_orders_and_orders_alike() {
     );
     assert!(fake.placements(small.client_order_id().as_str()).is_empty());
 }
+
+#[tokio::test]
+async fn the_klines_source_and_the_venue_of_one_host_share_one_budget() {
+    let fake = FakeBinance::start().await;
+    let venue = venue(&fake);
+    let source = barter_sources::BinanceSource::new(barter_sources::BinanceConfig {
+        base_url: fake.url.clone(),
+        ..barter_sources::BinanceConfig::default()
+    })
+    .expect("source");
+    assert!(
+        std::sync::Arc::ptr_eq(&venue.pacer(), &source.pacer()),
+        "klines and orders of one Binance host take their slots from one pacer"
+    );
+    // A 429 seen by one pauses the other.
+    source.pacer().hold_for(Duration::from_secs(30));
+    assert!(venue.pacer().held_for().is_some());
+}

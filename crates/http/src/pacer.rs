@@ -1,7 +1,8 @@
 //! The request budget one venue or data provider allows: a steady rate of request starts, plus a
 //! "not before" instant set when the server says to stop for a while.
 
-use std::sync::{Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -17,13 +18,18 @@ use crate::error::SettingsError;
 /// so the other callers must stop too, not only the one that was refused.
 #[derive(Debug)]
 pub struct Pacer {
-    min_interval: Duration,
     slots: Mutex<Slots>,
 }
+
+/// The pacers shared by host (see [`Pacer::shared`]); an entry lives as long as a client holds
+/// its pacer.
+static SHARED: OnceLock<Mutex<HashMap<String, Weak<Pacer>>>> = OnceLock::new();
 
 /// The lock-protected part of a [`Pacer`].
 #[derive(Debug, Default)]
 struct Slots {
+    /// The gap between two request starts.
+    min_interval: Duration,
     /// The earliest start the next request may take under the steady rate.
     next_start: Option<Instant>,
     /// No request starts before this (the server asked us to wait).
@@ -40,14 +46,51 @@ impl Pacer {
             return Err(SettingsError::new("requests_per_minute must be at least 1"));
         }
         Ok(Self {
-            min_interval: Duration::from_secs_f64(60.0 / f64::from(requests_per_minute)),
-            slots: Mutex::new(Slots::default()),
+            slots: Mutex::new(Slots {
+                min_interval: interval(requests_per_minute),
+                ..Slots::default()
+            }),
         })
+    }
+
+    /// The pacer of every client in this process that talks to the host (and port) of `url`:
+    /// one budget and one 429/418 pause per host, so a venue's data source and its broker
+    /// (Binance klines and orders on `api.binance.com`) never add up past the venue's limit.
+    /// When the host already has a pacer, it is returned, slowed to `requests_per_minute` if
+    /// that is the stricter rate.
+    ///
+    /// # Errors
+    /// [`SettingsError`] when `requests_per_minute` is 0.
+    pub fn shared(
+        url: &reqwest::Url,
+        requests_per_minute: u32,
+    ) -> Result<Arc<Self>, SettingsError> {
+        let fresh = Self::new(requests_per_minute)?;
+        let key = format!(
+            "{}://{}:{}",
+            url.scheme(),
+            url.host_str().unwrap_or_default().to_ascii_lowercase(),
+            url.port_or_known_default().unwrap_or_default()
+        );
+        let mut shared = SHARED
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        shared.retain(|_, pacer| pacer.strong_count() > 0);
+        if let Some(pacer) = shared.get(&key).and_then(Weak::upgrade) {
+            let mut slots = pacer.lock();
+            slots.min_interval = slots.min_interval.max(interval(requests_per_minute));
+            drop(slots);
+            return Ok(pacer);
+        }
+        let pacer = Arc::new(fresh);
+        shared.insert(key, Arc::downgrade(&pacer));
+        Ok(pacer)
     }
 
     /// The gap between two request starts.
     pub fn min_interval(&self) -> Duration {
-        self.min_interval
+        self.lock().min_interval
     }
 
     /// Waits for this request's start slot; refuses at once, with the remaining wait, when the
@@ -68,7 +111,7 @@ impl Pacer {
                 .into_iter()
                 .flatten()
                 .fold(now, Instant::max);
-            slots.next_start = Some(start + self.min_interval);
+            slots.next_start = Some(start + slots.min_interval);
             start
         };
         tokio::time::sleep_until(start).await;
@@ -104,9 +147,31 @@ impl Pacer {
     }
 }
 
+/// The gap between two starts at `requests_per_minute` (at least 1).
+fn interval(requests_per_minute: u32) -> Duration {
+    Duration::from_secs_f64(60.0 / f64::from(requests_per_minute.max(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_host_shares_one_pacer_at_the_stricter_rate() {
+        let url = |text: &str| reqwest::Url::parse(text).expect("url");
+        let klines = Pacer::shared(&url("https://api.binance.com"), 600).expect("rate");
+        let orders =
+            Pacer::shared(&url("https://API.binance.com/api/v3/order"), 540).expect("rate");
+        assert!(Arc::ptr_eq(&klines, &orders));
+        assert_eq!(klines.min_interval(), interval(540));
+        let other = Pacer::shared(&url("https://api.binance.com:8443"), 600).expect("rate");
+        assert!(
+            !Arc::ptr_eq(&klines, &other),
+            "another port is another budget"
+        );
+        let data = Pacer::shared(&url("https://data-api.binance.vision"), 600).expect("rate");
+        assert!(!Arc::ptr_eq(&klines, &data));
+    }
 
     #[tokio::test]
     async fn starts_are_spaced_by_the_minimum_interval() {

@@ -93,12 +93,20 @@ impl BinanceSource {
             max_retry_wait_secs: config.max_retry_wait_secs,
         };
         let http = HttpClient::new(SourceKind::Binance, settings, None)?;
-        Ok(Self { base, http })
+        // One budget per Binance host in this process: the Binance venue of the same host
+        // (barter-execution) takes its slots from the same pacer, so klines and orders never
+        // add up past Binance's limit, and a 429 pauses both.
+        let pacer = barter_http::Pacer::shared(&base, config.requests_per_minute)
+            .map_err(|e| ConfigError::new(SourceKind::Binance, e.to_string()))?;
+        Ok(Self {
+            base,
+            http: http.with_pacer(pacer),
+        })
     }
 
-    /// Paces this source with `pacer`, the one the Binance venue of the same deployment uses
-    /// (`BinanceSpot::pacer` in barter-execution), so klines and orders share Binance's request
-    /// budget and a 429 pauses both. Point both at the same `base_url`.
+    /// Paces this source with `pacer` instead of its host's shared one (see
+    /// [`barter_http::Pacer::shared`], which already pairs it with the Binance venue of the
+    /// same host).
     pub fn with_pacer(mut self, pacer: std::sync::Arc<barter_http::Pacer>) -> Self {
         self.http = self.http.with_pacer(pacer);
         self

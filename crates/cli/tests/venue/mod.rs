@@ -158,6 +158,20 @@ async fn open_rerun_close(store: &Store) {
         .expect("summary");
     assert_eq!(total.orders, 2);
     assert_eq!(per_strategy["live"].orders, 2);
+    // `barter explain` finds the decisions and orders behind the position.
+    let explained = barter_service::views::explanation(store, positions[0].id)
+        .await
+        .expect("explain")
+        .expect("position");
+    let kinds: Vec<String> = explained
+        .decisions
+        .iter()
+        .map(|d| d.kind.to_string())
+        .collect();
+    assert_eq!(kinds, ["entry", "exit"]);
+    assert_eq!(explained.orders.len(), 2);
+    assert!(explained.orders.iter().all(|o| o.shadow.is_some()));
+    assert_eq!(explained.fills.len(), 2);
 }
 
 /// The order post is placed but its answer is lost: the job leaves the order unknown and

@@ -331,13 +331,18 @@ impl BinanceSpot {
             header: KEY_HEADER,
             value: &credentials.api_key,
         };
+        let requests_per_minute = settings.http.requests_per_minute;
         let mut http = HttpClient::new(settings.http, Some(key))
             .map_err(|e| bad(e.to_string()))?
             .named(VENUE)
             .scrub(&credentials.secret);
-        if let Some(pacer) = pacer {
-            http = http.with_pacer(pacer);
-        }
+        // The given pacer, else the one every client of this host shares (the Binance klines
+        // source among them): one budget and one 429 pause for the venue.
+        let pacer = match pacer {
+            Some(pacer) => pacer,
+            None => Pacer::shared(&base, requests_per_minute).map_err(|e| bad(e.to_string()))?,
+        };
+        http = http.with_pacer(pacer);
         let live = base
             .host_str()
             .is_some_and(|host| LIVE_HOSTS.contains(&host));
