@@ -161,6 +161,34 @@ size = "1000"
             .collect()
     }
 
+    /// `barter accounts`, `barter reconcile` and `barter orders` on the recovered account: the
+    /// fixture's BTC held before Barter traded is drift (reported, exit status 1), the order
+    /// is listed with its shadow fill.
+    async fn assert_accounts_commands(&self) {
+        let out = self.barter(&["accounts", "--json"]).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let accounts: Value = serde_json::from_str(&text(&out.stdout)).expect("accounts JSON");
+        let venue = accounts
+            .as_array()
+            .expect("a list")
+            .iter()
+            .find(|a| a["name"] == ACCOUNT)
+            .expect("the venue account");
+        assert_eq!(venue["venue"], "binance");
+        assert_eq!(venue["live"], false);
+        assert_eq!(venue["open_positions"], 1);
+        let out = self.barter(&["reconcile"]).await;
+        let report = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "drift exits 1: {report}");
+        assert!(report.contains("BTC ledger"), "{report}");
+        assert!(report.contains("nothing is traded to fix it"), "{report}");
+        let out = self.barter(&["orders", "--account", ACCOUNT]).await;
+        let listing = text(&out.stdout);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(listing.contains(&self.client_id()), "{listing}");
+        assert!(listing.contains("shadow fills"), "{listing}");
+    }
+
     /// The client order id of the job's entry on `self.day`.
     fn client_id(&self) -> String {
         let btc = Symbol::parse("BTC").expect("symbol");
@@ -291,6 +319,7 @@ async fn killed_between_send_and_answer(setup: Setup) {
     assert!(outcomes.iter().any(|o| o == "opened"), "{outcomes:?}");
     setup.assert_ledger_matches().await;
     setup.assert_rerun_is_quiet().await;
+    setup.assert_accounts_commands().await;
 }
 
 /// As [`killed_between_send_and_answer`], with the placed order invisible to the first two
