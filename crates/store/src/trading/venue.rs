@@ -52,6 +52,26 @@ macro_rules! insert_shadow {
     }};
 }
 
+/// Inside an `on_db!` body: the stored detail (JSON text) of the `kind` decision that venue
+/// order `order` carries out, if it is stored.
+macro_rules! decision_detail {
+    ($tx:ident, $order:expr, $kind:literal, $action:expr) => {{
+        let detail: Option<String> = sqlx::query_scalar(concat!(
+            "SELECT detail FROM decisions WHERE strategy = $1 AND symbol = $2 AND day = $3 \
+             AND kind = '",
+            $kind,
+            "'"
+        ))
+        .bind($order.strategy())
+        .bind($order.symbol().as_str())
+        .bind($order.decision().day)
+        .fetch_optional(&mut *$tx)
+        .await
+        .with_action($action)?;
+        detail
+    }};
+}
+
 /// What [`Store::decide_with_order`] stored.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DecidedOrder {
@@ -332,16 +352,7 @@ impl Store {
             insert_fill::<codec::Backend, _>(&mut tx, position, fill, at, codec::money)
                 .await
                 .with_action(action)?;
-            let detail: Option<String> = sqlx::query_scalar(
-                "SELECT detail FROM decisions WHERE strategy = $1 AND symbol = $2 AND day = $3 \
-                 AND kind = 'entry'",
-            )
-            .bind(strategy)
-            .bind(symbol.as_str())
-            .bind(order.decision().day)
-            .fetch_optional(&mut *tx)
-            .await
-            .with_action(action)?;
+            let detail = decision_detail!(tx, order, "entry", action);
             if let Some(shadow) = shadow_of(detail.as_deref()) {
                 insert_shadow!(tx, order_id, order, &shadow, fill, at, action);
             }
@@ -401,16 +412,7 @@ impl Store {
             };
             let mut held = position_from_row(&row, codec::get_money, codec::get_money_opt)?;
             // The exit decision says why: the order itself only knows its side.
-            let detail: Option<String> = sqlx::query_scalar(
-                "SELECT detail FROM decisions WHERE strategy = $1 AND symbol = $2 AND day = $3 \
-                 AND kind = 'exit'",
-            )
-            .bind(strategy)
-            .bind(symbol.as_str())
-            .bind(day)
-            .fetch_optional(&mut *tx)
-            .await
-            .with_action(action)?;
+            let detail = decision_detail!(tx, order, "exit", action);
             let reason = exit_reason(detail.as_deref()).map_err(|problem| {
                 StoreError::corrupt(
                     format!("the exit decision of {strategy} in {symbol} on {day}"),
