@@ -429,7 +429,7 @@ mod alpaca {
         }
     }
 
-    /// AAPL with weekday candles up to 2024-01-02.
+    /// AAPL with weekday candles up to 2024-01-03.
     async fn with_aapl(store: &Store) {
         let aapl = Instrument::new(
             sym("AAPL"),
@@ -441,7 +441,7 @@ mod alpaca {
         )
         .expect("instrument");
         store.add_instrument(&aapl).await.expect("add");
-        let today: Day = "2024-01-03".parse().expect("day");
+        let today: Day = "2024-01-04".parse().expect("day");
         let mut day: Day = "2023-11-01".parse().expect("day");
         let mut candles = Vec::new();
         while day < today {
@@ -516,6 +516,22 @@ mod alpaca {
         assert!(
             outcomes(&again).contains(&"stocks AAPL order_pending".to_owned()),
             "{again:?}"
+        );
+        assert_eq!(fake.order_count(), 1);
+
+        // The next trading day, still closed: the new entry passes but no second buy goes
+        // out beside the open one.
+        let next_day = at("2024-01-04");
+        let next = sync_new_trades(store, &trading, next_day)
+            .await
+            .expect("next day");
+        assert_eq!(
+            outcomes(&next),
+            ["stocks AAPL order_pending", "stocks AAPL skipped"]
+        );
+        assert!(
+            items(&next)[1].explanation.contains("still open"),
+            "{next:?}"
         );
         assert_eq!(fake.order_count(), 1);
 

@@ -59,6 +59,9 @@ pub(super) struct Session<'a> {
     pub(super) open_positions: u32,
     /// The equity entries are sized from, read at the first passing entry.
     equity: Option<Money>,
+    /// The orders still open at the venue after resolution (a stock order waiting for the
+    /// open), by strategy, instrument and side: no second order goes out beside one.
+    open_orders: HashMap<(String, Symbol, Side), String>,
     dry_run: bool,
 }
 
@@ -85,6 +88,7 @@ impl<'a> Session<'a> {
             spent_today: Money(Decimal::ZERO),
             open_positions: 0,
             equity: None,
+            open_orders: HashMap::new(),
             dry_run,
         };
         if let Err(error) = session.ready(store, state, now).await {
@@ -126,6 +130,17 @@ impl<'a> Session<'a> {
             }
             for order in store.unbooked_orders(&self.account.name).await? {
                 self.book(store, state, &order, now).await?;
+            }
+            for order in store.unresolved_orders(Some(&self.account.name)).await? {
+                let key = (
+                    order.strategy().to_owned(),
+                    order.symbol().clone(),
+                    order.side(),
+                );
+                self.open_orders.insert(
+                    key,
+                    format!("{} ({})", order.client_order_id(), order.state()),
+                );
             }
         }
         self.holdings = venue.holdings().await?;
@@ -236,6 +251,19 @@ impl<'a> Session<'a> {
         now: DateTime<Utc>,
     ) -> anyhow::Result<bool> {
         let (name, symbol, day) = (record.strategy.clone(), record.symbol.clone(), record.day);
+        if let Some(open) = self
+            .open_orders
+            .get(&(name.clone(), symbol.clone(), Side::Buy))
+        {
+            // Not recorded: once the open order is final, a later run decides again.
+            let why = format!(
+                "entry passed but the earlier buy order {open} of {name} in {symbol} is still \
+                 open at {}; nothing more is sent until it is final",
+                self.account.venue.name()
+            );
+            state.push(&name, &symbol, Some(day), "skipped", None, why);
+            return Ok(false);
+        }
         let (quote, free) = self.free_quote(&symbol).await?;
         let cost = Money(shadow.gross.0.saturating_add(shadow.fee.0));
         if let Err(refusal) = self.account.limits.check_entry(
@@ -314,6 +342,23 @@ impl<'a> Session<'a> {
         decided_on: &Candle,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
+        let key = (record.strategy.clone(), record.symbol.clone(), Side::Sell);
+        if let Some(open) = self.open_orders.get(&key) {
+            let why = format!(
+                "exit passed but the earlier sell order {open} is still open at {}; nothing \
+                 more is sent until it is final",
+                self.account.venue.name()
+            );
+            state.push(
+                &record.strategy,
+                &record.symbol,
+                Some(record.day),
+                "skipped",
+                Some(position.id.0),
+                why,
+            );
+            return Ok(());
+        }
         let assets = self.assets(&position.symbol).await?;
         let held = self.holdings.free(&assets.base);
         let wanted = Quantity(position.quantity.0.min(held));
