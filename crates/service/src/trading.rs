@@ -32,6 +32,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::control::{JobSignals, Unobserved};
 
+pub mod drift;
 mod journal;
 mod market_cache;
 mod venue_trades;

@@ -21,6 +21,15 @@ use super::*;
 
 const ACCOUNT: &str = "testnet";
 
+/// A Binance fake whose account holds none of what the tests trade (the fixture's BTC and
+/// BNB would be reported as drift by every job).
+async fn fake_binance() -> FakeBinance {
+    let fake = FakeBinance::start().await;
+    fake.set_balance("BTC", rust_decimal::Decimal::ZERO);
+    fake.set_balance("BNB", rust_decimal::Decimal::ZERO);
+    fake
+}
+
 fn settings(fake: &FakeBinance) -> AccountSettings {
     AccountSettings {
         venue: VenueKind::Binance,
@@ -97,7 +106,7 @@ async fn assert_ledger_matches(store: &Store, fake: &FakeBinance, ids: &[String]
 
 /// Opens through the venue, reruns (nothing more is sent), then closes the next day.
 async fn open_rerun_close(store: &Store) {
-    let fake = FakeBinance::start().await;
+    let fake = fake_binance().await;
     let now = at("2024-01-02");
     sync_until(store, now).await;
     let trading = venue_trading(&fake, "close > 0", Some("close > 0"));
@@ -177,7 +186,7 @@ async fn open_rerun_close(store: &Store) {
 /// The order post is placed but its answer is lost: the job leaves the order unknown and
 /// books nothing; the next job looks it up, books the fill, and the venue holds one order.
 async fn lost_answer_is_resolved_by_the_next_job(store: &Store, failure: OnOrder) {
-    let fake = FakeBinance::start().await;
+    let fake = fake_binance().await;
     let now = at("2024-01-02");
     sync_until(store, now).await;
     let trading = venue_trading(&fake, "close > 0", None);
@@ -209,7 +218,7 @@ async fn lost_answer_is_resolved_by_the_next_job(store: &Store, failure: OnOrder
 /// A venue that refuses the order (not enough balance): the order is rejected, nothing is
 /// booked, and a rerun does not send it again.
 async fn refused_order_is_final(store: &Store) {
-    let fake = FakeBinance::start().await;
+    let fake = fake_binance().await;
     let now = at("2024-01-02");
     sync_until(store, now).await;
     let trading = venue_trading(&fake, "close > 0", None);
@@ -225,7 +234,7 @@ async fn refused_order_is_final(store: &Store) {
 /// A venue that cannot be reached: the entry is an error and is not recorded, so the next
 /// run decides (and sends) it.
 async fn unreachable_venue_records_nothing(store: &Store) {
-    let fake = FakeBinance::start().await;
+    let fake = fake_binance().await;
     let now = at("2024-01-02");
     sync_until(store, now).await;
     let mut settings = settings(&fake);
@@ -324,7 +333,7 @@ on_both_backends!(venue_timeout_is_resolved, timed_out);
 /// A dry run sends nothing and records nothing: Binance checks the order with `order/test`,
 /// and the next real run decides and sends it.
 async fn dry_run_sends_nothing(store: &Store) {
-    let fake = FakeBinance::start().await;
+    let fake = fake_binance().await;
     let now = at("2024-01-02");
     sync_until(store, now).await;
     let mut trading = venue_trading(&fake, "close > 0", None);
@@ -350,10 +359,7 @@ async fn dry_run_sends_nothing(store: &Store) {
 /// Reconciliation reports drift and never trades it away: a position the venue no longer
 /// holds is flagged and stays open.
 async fn drift_is_reported_not_traded(store: &Store) {
-    let fake = FakeBinance::start().await;
-    // Nothing held before Barter trades (the fixture's BTC and BNB would be drift).
-    fake.set_balance("BTC", rust_decimal::Decimal::ZERO);
-    fake.set_balance("BNB", rust_decimal::Decimal::ZERO);
+    let fake = fake_binance().await;
     let now = at("2024-01-02");
     sync_until(store, now).await;
     let trading = venue_trading(&fake, "close > 0", None);
@@ -386,12 +392,50 @@ async fn drift_is_reported_not_traded(store: &Store) {
     let close = sync_close_positions(store, &exits, next)
         .await
         .expect("close");
-    assert_eq!(outcomes(&close), ["live BTC error"], "{close:?}");
+    // Every job reports the drift in its run, too.
+    assert_eq!(
+        outcomes(&close),
+        ["live BTC error", "reconcile:testnet BTC drift"],
+        "{close:?}"
+    );
     assert_eq!(fake.order_posts().len(), orders_before);
     assert!(account_positions(store).await[0].is_open());
 }
 
+/// A market buy that ran out of liquidity (Binance `EXPIRED`, part filled) opens a position of
+/// what was filled; the order keeps its state and reason.
+async fn expired_part_fill_opens_what_was_filled(store: &Store) {
+    let fake = fake_binance().await;
+    let now = at("2024-01-02");
+    sync_until(store, now).await;
+    let trading = venue_trading(&fake, "close > 0", None);
+    fake.script(&[OnOrder::ExpirePartly]);
+    let run = sync_new_trades(store, &trading, now).await.expect("trade");
+    assert_eq!(outcomes(&run), ["live BTC opened"], "{run:?}");
+    let buy = client_id("2024-01-01", Side::Buy);
+    let placed = &fake.placements(&buy)[0];
+    assert!(placed.executed_qty < placed.orig_qty, "{placed:?}");
+    let filter = OrderFilter {
+        account: Some(ACCOUNT.to_owned()),
+        ..OrderFilter::default()
+    };
+    let orders = store.orders(&filter).await.expect("orders");
+    assert_eq!(orders[0].state(), OrderState::Expired);
+    let btc_fee: rust_decimal::Decimal = placed
+        .fills
+        .iter()
+        .filter(|f| f.commission_asset == "BTC")
+        .map(|f| f.commission)
+        .sum();
+    let positions = account_positions(store).await;
+    assert_eq!(positions[0].quantity.0, placed.executed_qty - btc_fee);
+}
+
 on_both_backends!(venue_dry_run_sends_nothing, dry_run_sends_nothing);
+on_both_backends!(
+    venue_expired_part_fill_opens_what_was_filled,
+    expired_part_fill_opens_what_was_filled
+);
 on_both_backends!(
     venue_drift_is_reported_not_traded,
     drift_is_reported_not_traded
@@ -495,6 +539,9 @@ mod alpaca {
 
     async fn pending_stock_order_is_booked_by_a_later_run(store: &Store) {
         let fake = AlpacaFake::start().await;
+        // The fixture's positions are not Barter's: without them, no job reports drift.
+        fake.set_position("AAPL", Decimal::ZERO);
+        fake.set_position("BTCUSD", Decimal::ZERO);
         with_aapl(store).await;
         let trading = trading(&fake);
         let now = at("2024-01-03");
@@ -545,11 +592,7 @@ mod alpaca {
         let positions = account_positions(store).await;
         assert_eq!(positions.len(), 1);
         assert_eq!(positions[0].entry_price.0.to_string(), STOCK_PRICE);
-        assert_eq!(
-            positions[0].quantity.0,
-            fake.position("AAPL") - Decimal::from(10),
-            "the fixture's 10 AAPL are not Barter's"
-        );
+        assert_eq!(positions[0].quantity.0, fake.position("AAPL"));
     }
 
     on_both_backends!(

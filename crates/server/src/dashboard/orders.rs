@@ -54,6 +54,8 @@ pub(super) struct OrderRow {
     pub client_order_id: String,
     pub venue_order_id: String,
     pub reason: String,
+    /// The venue fill against the paper model's for the same decision (`–` for paper orders).
+    pub shadow: String,
 }
 
 #[derive(Template)]
@@ -134,6 +136,21 @@ fn row(view: &OrderView) -> OrderRow {
         client_order_id: r.client_order_id.to_string(),
         venue_order_id: r.venue_order_id.clone().unwrap_or_else(|| "–".to_owned()),
         reason: r.reason.clone().unwrap_or_default(),
+        shadow: view.shadow.as_ref().map_or_else(
+            || "–".to_owned(),
+            |shadow| {
+                format!(
+                    "{} bps vs {} (cost {:+})",
+                    shadow
+                        .slippage_bps
+                        .map_or_else(|| "–".to_owned(), |b| format!("{b:+}")),
+                    format::price(shadow.fill.shadow_price.0),
+                    shadow
+                        .cost_difference
+                        .map_or(rust_decimal::Decimal::ZERO, |c| c.0)
+                )
+            },
+        ),
     }
 }
 

@@ -27,7 +27,7 @@ use barter_execution::{
     VenueHoldings,
 };
 use barter_store::Store;
-use barter_store::trading::{Booked, DecidedOrder, NewDecision};
+use barter_store::trading::{Booked, DecidedOrder, NewDecision, PositionStatus};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -144,6 +144,7 @@ impl<'a> Session<'a> {
             }
         }
         self.holdings = venue.holdings().await?;
+        self.report_drift(store, state).await?;
         if !self.holdings.can_trade {
             anyhow::bail!(
                 "{} says the account cannot trade now (check it at the venue)",
@@ -165,6 +166,43 @@ impl<'a> Session<'a> {
             self.spent_today = store
                 .entry_cost_opened_between(&self.account.name, start, start + chrono::Days::new(1))
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// Reports, as `drift` items of the run, where the venue's holdings and the account's
+    /// open positions disagree (nothing is traded about it).
+    async fn report_drift(&self, store: &Store, state: &mut Journal) -> anyhow::Result<()> {
+        let positions: Vec<(Symbol, Decimal)> = store
+            .account_positions(&self.account.name, Some(PositionStatus::Open))
+            .await?
+            .into_iter()
+            .map(|p| (p.symbol, p.quantity.0))
+            .collect();
+        let report = super::drift::compare(self.account, self.holdings.clone(), &positions).await;
+        for drift in &report.drift {
+            let symbol = drift
+                .symbols
+                .first()
+                .cloned()
+                .or_else(|| Symbol::parse(&drift.asset).ok());
+            let Some(symbol) = symbol else { continue };
+            state.push(
+                &format!("reconcile:{}", self.account.name),
+                &symbol,
+                None,
+                "drift",
+                None,
+                format!(
+                    "{} {}: ledger {}, venue {}, difference {}: {}",
+                    self.account.name,
+                    drift.asset,
+                    drift.ledger,
+                    drift.venue,
+                    drift.difference,
+                    drift.note
+                ),
+            );
         }
         Ok(())
     }
