@@ -466,6 +466,26 @@ impl BinanceSpot {
         Ok(facts)
     }
 
+    /// `symbol`'s facts as [`BinanceSpot::symbol_rules`] read them earlier in this venue's
+    /// life (one job: a `BinanceSpot` is built per job), else read now: a job sending many
+    /// orders in one symbol asks for its exchangeInfo once, not once per order.
+    ///
+    /// # Errors
+    /// As [`BinanceSpot::symbol_rules`].
+    pub async fn rules_this_run(&self, symbol: &Symbol) -> Result<BinanceSymbol, BinanceError> {
+        let venue_symbol = self.venue_symbol(symbol)?;
+        let known = self
+            .known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&venue_symbol)
+            .cloned();
+        match known {
+            Some(facts) => Ok(facts),
+            None => self.symbol_rules(symbol).await,
+        }
+    }
+
     /// The account's balances and `canTrade` from `GET /api/v3/account` (signed).
     ///
     /// # Errors
@@ -883,7 +903,7 @@ impl VenueAccount for BinanceSpot {
         quantity: Quantity,
         reference: Price,
     ) -> Result<Quantity, VenueError> {
-        let facts = self.symbol_rules(symbol).await?;
+        let facts = self.rules_this_run(symbol).await?;
         facts
             .rules
             .prepare_market(side, quantity, reference)
@@ -922,7 +942,7 @@ impl VenueAccount for BinanceSpot {
     /// ([`BinanceSpot::symbol_rules`], which also remembers its rules for the run's orders).
     /// A symbol without a Binance symbol in the settings is unavailable, saying what to add.
     async fn instrument_assets(&self, symbol: &Symbol) -> Result<InstrumentAssets, VenueError> {
-        let facts = self.symbol_rules(symbol).await?;
+        let facts = self.rules_this_run(symbol).await?;
         Ok(InstrumentAssets {
             base: facts.base_asset,
             quote: facts.quote_asset,
@@ -940,16 +960,7 @@ impl VenueAccount for BinanceSpot {
         market: &MarketReference,
     ) -> Result<DryRunOrder, VenueError> {
         let venue_symbol = self.venue_symbol(order.symbol())?;
-        let known = self
-            .known
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&venue_symbol)
-            .cloned();
-        let facts = match known {
-            Some(facts) => facts,
-            None => self.symbol_rules(order.symbol()).await?,
-        };
+        let facts = self.rules_this_run(order.symbol()).await?;
         let params = self.order_params(order, &venue_symbol, market)?;
         let reply = self
             .post_order(TEST_ORDER_PATH, order, &params)
