@@ -102,6 +102,45 @@ impl PaperVenue {
     }
 }
 
+impl PaperVenue {
+    /// Executes `order` in `market` through the venue port ([`Venue::submit`], as any venue)
+    /// and returns the fill to book: the report's price, quantity and fee, dated and based as
+    /// the fill model dates them. The paper jobs book that fill in the same transaction as its
+    /// decision (no network lies between them), so nothing will look the order up: the report
+    /// is not kept, and a replay over years holds no memory per trade.
+    ///
+    /// # Errors
+    /// [`VenueError::Refused`] with the fill model's refusal.
+    pub async fn execute(
+        &self,
+        order: &Order,
+        market: &MarketReference,
+    ) -> Result<Fill, VenueError> {
+        let report = self.submit(order, market).await?;
+        self.filled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(order.client_order_id());
+        let trade = report.fills.first().ok_or_else(|| VenueError::Refused {
+            venue: PAPER.to_owned(),
+            code: None,
+            reason: "the paper venue reported no fill".to_owned(),
+        })?;
+        let (day, _, basis) = self.model.reference(&market.decision, market.next.as_ref());
+        Ok(Fill {
+            symbol: order.symbol().clone(),
+            side: order.side(),
+            day,
+            price: trade.price,
+            basis,
+            quantity: trade.quantity,
+            // As the fill model computes it (saturating, like its sells).
+            gross: Money(trade.quantity.0.saturating_mul(trade.price.0)),
+            fee: Money(trade.fee),
+        })
+    }
+}
+
 #[async_trait]
 impl Venue for PaperVenue {
     fn name(&self) -> &str {

@@ -24,6 +24,7 @@ use barter_core::strategy::{self, DataNeeds, Decision, Outcome, SizeSpec, Strate
 use barter_core::{
     Calendar, Day, Fill, Instrument, Money, Position, PositionId, Price, Run, RunKind, Symbol,
 };
+use barter_execution::PaperVenue;
 use barter_store::Store;
 use barter_store::trading::{DecisionKind, DecisionOutcome, NewDecision, PositionStatus};
 use chrono::{DateTime, Days, Utc};
@@ -61,8 +62,11 @@ pub struct TradingStrategy {
 pub struct Trading {
     /// The strategies, in config order.
     pub strategies: Vec<TradingStrategy>,
-    /// Executes the orders (the paper broker by default).
+    /// Sizes every entry and prices the shadow fills (the paper fill model).
     pub broker: Box<dyn Broker>,
+    /// Executes the paper account's orders behind the same `Venue` port as the real venues,
+    /// with the same fill model as `broker`.
+    pub paper: PaperVenue,
     /// The paper account's starting cash.
     pub initial_cash: Money,
     /// The account's limits on new entries (`[account]`).
@@ -130,6 +134,7 @@ impl Trading {
             broker: Box::new(PaperBroker {
                 model: config.broker.fill_model()?,
             }),
+            paper: PaperVenue::new(config.broker.fill_model()?),
             initial_cash: Money(config.account.initial_cash),
             limits: config.account.limits(),
             accounts,
@@ -390,6 +395,38 @@ async fn equity(store: &Store, cash: Money, open: &[Position], day: Day) -> anyh
     Ok(Money(cash.0 + holdings))
 }
 
+/// Executes paper decision `record` (an entry buys, an exit sells `quantity`) through the
+/// paper venue's port, in the market of `decided_on` and `next`; the fill to book.
+async fn execute_paper(
+    trading: &Trading,
+    record: &NewDecision,
+    quantity: barter_core::Quantity,
+    decided_on: &barter_core::Candle,
+    next: Option<&barter_core::Candle>,
+    quote: &str,
+) -> anyhow::Result<Fill> {
+    let side = match record.kind {
+        DecisionKind::Entry => barter_core::Side::Buy,
+        DecisionKind::Exit => barter_core::Side::Sell,
+    };
+    let order = barter_core::order::Order::planned(
+        PAPER,
+        barter_core::order::DecisionRef {
+            strategy: record.strategy.clone(),
+            symbol: record.symbol.clone(),
+            day: record.day,
+            side,
+        },
+        barter_core::order::OrderAmount::Quantity(quantity),
+    )?;
+    let market = barter_execution::MarketReference {
+        decision: decided_on.clone(),
+        next: next.cloned(),
+        quote_asset: quote.to_owned(),
+    };
+    Ok(trading.paper.execute(&order, &market).await?)
+}
+
 /// The name of strategy `s`.
 fn name_of(s: &TradingStrategy) -> &str {
     s.strategy.name()
@@ -520,6 +557,10 @@ pub async fn sync_new_trades_with(
         .await?
         .into_iter()
         .filter(|i| i.active)
+        .collect();
+    let quotes: HashMap<&Symbol, String> = instruments
+        .iter()
+        .map(|i| (&i.symbol, i.quote_currency.clone()))
         .collect();
     let work: Vec<EntryWork<'_>> = instruments
         .iter()
@@ -739,6 +780,20 @@ pub async fn sync_new_trades_with(
                     cash = Money(cash.0 + fill.cash_delta().0);
                     spent_today = Money(spent_today.0.saturating_add(cost.0));
                     account_open = account_open.saturating_add(1);
+                    // Executed through the venue port like any venue's order; booked with its
+                    // decision in one transaction (no network lies between them).
+                    let quote = quotes.get(symbol).map_or("", String::as_str);
+                    let executed =
+                        execute_paper(trading, &record, fill.quantity, decided_on, next, quote)
+                            .await;
+                    let fill = match executed {
+                        Ok(fill) => fill,
+                        Err(error) => {
+                            let why = format!("the paper venue did not fill it: {error}");
+                            state.push(name, symbol, Some(day), "error", None, why);
+                            continue;
+                        }
+                    };
                     *open_count.entry(name.to_owned()).or_default() += 1;
                     state.open(record, fill).await?;
                 }
@@ -780,9 +835,12 @@ pub async fn sync_close_positions_with(
     let mut open = store.positions(Some(PositionStatus::Open)).await?;
     let accounts = store.open_position_accounts().await?;
     open.sort_by(|a, b| a.symbol.cmp(&b.symbol).then(a.id.cmp(&b.id)));
-    let calendars: HashMap<Symbol, Calendar> = store
-        .instruments()
-        .await?
+    let registered = store.instruments().await?;
+    let quotes: HashMap<Symbol, String> = registered
+        .iter()
+        .map(|i| (i.symbol.clone(), i.quote_currency.clone()))
+        .collect();
+    let calendars: HashMap<Symbol, Calendar> = registered
         .into_iter()
         .map(|i| (i.symbol, i.calendar))
         .collect();
@@ -941,11 +999,18 @@ pub async fn sync_close_positions_with(
             }
             continue;
         }
-        let fill = trading.broker.sell(
-            position.quantity,
-            decided_on,
-            market.data.next_candle(symbol, day),
-        );
+        let quote = quotes.get(symbol).map_or("", String::as_str);
+        let next = market.data.next_candle(symbol, day);
+        let fill = match execute_paper(trading, &record, position.quantity, decided_on, next, quote)
+            .await
+        {
+            Ok(fill) => fill,
+            Err(error) => {
+                let why = format!("the paper venue did not fill it: {error}");
+                state.push(name, symbol, Some(day), "error", Some(position.id.0), why);
+                continue;
+            }
+        };
         state
             .close(record, position.id, fill, reason, decision.explanation)
             .await?;
