@@ -398,6 +398,36 @@ mod tests {
     }
 
     #[test]
+    fn hostile_values_are_refused_with_bounded_messages() {
+        let long = "x".repeat(10_000);
+        let error = binance(Environment::Testnet, false)
+            .validate(&long)
+            .expect_err("too long");
+        assert!(error.to_string().len() < 400, "{error}");
+        let mut settings = binance(Environment::Testnet, false);
+        settings.max_order_notional = Some(Decimal::NEGATIVE_ONE);
+        assert!(settings.validate("t").is_err());
+        let mut settings = binance(Environment::Testnet, false);
+        settings.min_free_balance = Some(Decimal::MAX);
+        assert!(settings.validate("t").is_err());
+        let mut settings = binance(Environment::Testnet, false);
+        settings.max_open_positions = Some(0);
+        assert!(settings.validate("t").is_err());
+        let mut settings = binance(Environment::Testnet, false);
+        settings.recv_window_ms = Some(0);
+        assert!(settings.validate("t").is_err());
+        let mut settings = binance(Environment::Testnet, false);
+        settings.timeout_secs = Some(100_000);
+        assert!(settings.validate("t").is_err());
+        let mut settings = binance(Environment::Testnet, false);
+        settings
+            .symbols
+            .insert(format!("{long}!"), "BTCUSDT".to_owned());
+        let error = settings.validate("t").expect_err("bad symbol");
+        assert!(error.to_string().len() < 400, "{error}");
+    }
+
+    #[test]
     fn names_and_keys_are_checked_without_echoing_secrets() {
         let settings = binance(Environment::Testnet, false);
         assert!(settings.validate("paper").is_err());

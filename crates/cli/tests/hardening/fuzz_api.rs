@@ -78,6 +78,7 @@ const QUERY_ROUTES: &[&str] = &[
     "/api/backtests/{}",
     "/api/orders?account={}&open={}&limit={}",
     "/api/orders/{}",
+    "/api/accounts?{}",
 ];
 
 fn text() -> impl Strategy<Value = String> {

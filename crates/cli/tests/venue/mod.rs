@@ -309,6 +309,35 @@ on_both_backends!(
     venue_unreachable_records_nothing,
     unreachable_venue_records_nothing
 );
+/// The sell's answer is lost: the close job leaves the order unknown and the position open;
+/// the next close job looks it up, closes the position once, and the venue holds one sell.
+async fn lost_sell_answer_is_resolved_by_the_next_job(store: &Store) {
+    let fake = fake_binance().await;
+    let now = at("2024-01-02");
+    sync_until(store, now).await;
+    let trading = venue_trading(&fake, "close > 0", Some("close > 0"));
+    let run = sync_new_trades(store, &trading, now).await.expect("trade");
+    assert_eq!(outcomes(&run), ["live BTC opened"], "{run:?}");
+    let next = at("2024-01-03");
+    sync_until(store, next).await;
+    fake.script(&[OnOrder::PlaceThenDrop]);
+    let close = sync_close_positions(store, &trading, next)
+        .await
+        .expect("close");
+    assert_eq!(outcomes(&close), ["live BTC order_unknown"], "{close:?}");
+    assert!(account_positions(store).await[0].is_open());
+    let again = sync_close_positions(store, &trading, next)
+        .await
+        .expect("resume");
+    assert!(
+        outcomes(&again).contains(&"live BTC closed".to_owned()),
+        "{again:?}"
+    );
+    let sell = client_id("2024-01-02", Side::Sell);
+    assert_ledger_matches(store, &fake, &[client_id("2024-01-01", Side::Buy), sell]).await;
+    assert!(!account_positions(store).await[0].is_open());
+}
+
 async fn dropped(store: &Store) {
     lost_answer_is_resolved_by_the_next_job(store, OnOrder::PlaceThenDrop).await;
 }
@@ -326,6 +355,10 @@ async fn timed_out(store: &Store) {
 }
 
 on_both_backends!(venue_dropped_connection_is_resolved, dropped);
+on_both_backends!(
+    venue_lost_sell_answer_is_resolved,
+    lost_sell_answer_is_resolved_by_the_next_job
+);
 on_both_backends!(venue_503_is_resolved, answered_503);
 on_both_backends!(venue_1007_is_resolved, answered_1007);
 on_both_backends!(venue_timeout_is_resolved, timed_out);
