@@ -385,14 +385,21 @@ pub async fn marks(
 /// in a replay over history whose later candles are already stored.
 async fn equity(store: &Store, cash: Money, open: &[Position], day: Day) -> anyhow::Result<Money> {
     let marks = store.closes_on_or_before(day).await?;
-    let holdings: rust_decimal::Decimal = open
-        .iter()
+    Ok(Money(cash.0 + marked_value(open, &marks)))
+}
+
+/// The value of `positions` at `marks` (the entry price of an instrument without a mark).
+pub(crate) fn marked_value<'p>(
+    positions: impl IntoIterator<Item = &'p Position>,
+    marks: &HashMap<Symbol, Price>,
+) -> rust_decimal::Decimal {
+    positions
+        .into_iter()
         .map(|p| {
             p.market_value(marks.get(&p.symbol).copied().unwrap_or(p.entry_price))
                 .0
         })
-        .sum();
-    Ok(Money(cash.0 + holdings))
+        .sum()
 }
 
 /// Executes paper decision `record` (an entry buys, an exit sells `quantity`) through the
@@ -687,13 +694,9 @@ pub async fn sync_new_trades_with(
                     Some(marks) => marks,
                     None => venue_marks.insert(store.closes_on_or_before(newest).await?),
                 };
-                let account_positions: Vec<Position> = open
-                    .iter()
-                    .filter(|p| account_of(p) == name.as_str())
-                    .cloned()
-                    .collect();
+                let account_positions = open.iter().filter(|p| account_of(p) == name.as_str());
                 let (venue_cash, venue_equity) = session
-                    .book_values(symbol, &account_positions, marks)
+                    .book_values(symbol, account_positions, marks)
                     .await?;
                 let book = EntryBook {
                     cash: venue_cash,

@@ -141,7 +141,7 @@ impl Ledger {
         let (state, all) = (&self.state, &self.positions);
         let open: Vec<&Position> = all.iter().filter(|p| p.is_open()).collect();
         let mark = |p: &Position| self.marks.get(&p.symbol).copied().unwrap_or(p.entry_price);
-        let holdings: Decimal = open.iter().map(|p| p.market_value(mark(p)).0).sum();
+        let holdings = crate::trading::marked_value(open.iter().copied(), &self.marks);
         AccountView {
             initial_cash: state.initial_cash,
             cash: state.cash,
@@ -214,8 +214,9 @@ pub async fn explanation(store: &Store, id: PositionId) -> anyhow::Result<Option
     {
         // A venue position: booked from its orders after they were sent, so its decisions
         // are found through the orders, not by position id.
+        let ids: Vec<barter_core::order::OrderId> = entry.into_iter().chain(exit).collect();
         let mut shadows: HashMap<i64, barter_core::order::ShadowFill> = store
-            .shadow_fills(Some(&account))
+            .shadow_fills_of(&ids)
             .await?
             .into_iter()
             .map(|fill| (fill.order_id, fill))
@@ -429,15 +430,15 @@ pub async fn orders(
     store: &Store,
     filter: &barter_store::OrderFilter,
 ) -> Result<Vec<OrderView>, barter_store::StoreError> {
+    let orders = store.orders(filter).await?;
+    let ids: Vec<barter_core::order::OrderId> = orders.iter().filter_map(|o| o.id()).collect();
     let mut shadows: HashMap<i64, barter_core::order::ShadowFill> = store
-        .shadow_fills(filter.account.as_deref())
+        .shadow_fills_of(&ids)
         .await?
         .into_iter()
         .map(|fill| (fill.order_id, fill))
         .collect();
-    Ok(store
-        .orders(filter)
-        .await?
+    Ok(orders
         .iter()
         .map(|order| {
             let mut view = OrderView::of(order);

@@ -48,27 +48,43 @@ fn settings(fake: &FakeBinance) -> AccountSettings {
 
 /// A strategy trading BTC through the fake's account.
 fn venue_trading(fake: &FakeBinance, entry: &str, exit: Option<&str>) -> Trading {
-    let mut s = strategy("live", entry, exit);
-    s.instruments = InstrumentSelection::Only(vec![sym("BTC")]);
-    s.account = Some(ACCOUNT.to_owned());
-    let mut cfg = config(vec![s]);
-    cfg.accounts.insert(ACCOUNT.to_owned(), settings(fake));
-    let mut trading = Trading::from_config(&cfg, &[sym("BTC")]).expect("valid strategies");
-    // The jobs run for days of the sample's history: let the venue trade on them.
-    trading.venue_clock_tolerance = chrono::TimeDelta::MAX;
-    // The keys come from a map, not the process environment (tests run in parallel).
     let vars = |name: &str| match name {
         BINANCE_API_KEY_VAR => Some(KEY.to_owned()),
         BINANCE_API_SECRET_VAR => Some(SECRET.to_owned()),
         _ => None,
     };
-    let venue = settings(fake).build(ACCOUNT, vars).expect("venue");
+    account_trading(
+        strategy("live", entry, exit),
+        "BTC",
+        ACCOUNT,
+        &settings(fake),
+        vars,
+    )
+}
+
+/// `s` trading `symbol` through account `name` with `settings`, its keys read from `vars`.
+fn account_trading(
+    mut s: StrategyConfig,
+    symbol: &str,
+    name: &str,
+    settings: &AccountSettings,
+    vars: impl Fn(&str) -> Option<String>,
+) -> Trading {
+    s.instruments = InstrumentSelection::Only(vec![sym(symbol)]);
+    s.account = Some(name.to_owned());
+    let mut cfg = config(vec![s]);
+    cfg.accounts.insert(name.to_owned(), settings.clone());
+    let mut trading = Trading::from_config(&cfg, &[sym(symbol)]).expect("valid strategies");
+    // The jobs run for days of the sample's history: let the venue trade on them.
+    trading.venue_clock_tolerance = chrono::TimeDelta::MAX;
+    // The keys come from a map, not the process environment (tests run in parallel).
+    let venue = settings.build(name, vars).expect("venue");
     trading.accounts.insert(
-        ACCOUNT.to_owned(),
+        name.to_owned(),
         Ok(TradingAccount {
-            name: ACCOUNT.to_owned(),
+            name: name.to_owned(),
             venue,
-            limits: settings(fake).limits(),
+            limits: settings.limits(),
         }),
     );
     trading
@@ -545,29 +561,13 @@ mod alpaca {
     }
 
     fn trading(fake: &AlpacaFake) -> Trading {
-        let mut s = strategy("stocks", "close > 0", None);
-        s.instruments = InstrumentSelection::Only(vec![sym("AAPL")]);
-        s.account = Some(PAPER_ACCOUNT.to_owned());
-        let mut cfg = config(vec![s]);
-        cfg.accounts
-            .insert(PAPER_ACCOUNT.to_owned(), settings(fake));
-        let mut trading = Trading::from_config(&cfg, &[sym("AAPL")]).expect("strategies");
-        trading.venue_clock_tolerance = chrono::TimeDelta::MAX;
         let vars = |name: &str| match name {
             KEY_ID_VAR => Some(KEY_ID.to_owned()),
             SECRET_KEY_VAR => Some(SECRET_KEY.to_owned()),
             _ => None,
         };
-        let venue = settings(fake).build(PAPER_ACCOUNT, vars).expect("venue");
-        trading.accounts.insert(
-            PAPER_ACCOUNT.to_owned(),
-            Ok(TradingAccount {
-                name: PAPER_ACCOUNT.to_owned(),
-                venue,
-                limits: settings(fake).limits(),
-            }),
-        );
-        trading
+        let s = strategy("stocks", "close > 0", None);
+        account_trading(s, "AAPL", PAPER_ACCOUNT, &settings(fake), vars)
     }
 
     async fn pending_stock_order_is_booked_by_a_later_run(store: &Store) {

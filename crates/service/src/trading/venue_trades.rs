@@ -253,27 +253,18 @@ impl<'a> Session<'a> {
     }
 
     /// The cash and equity an entry in `symbol` is sized from: the free quote balance, and it
-    /// plus this account's open positions marked at `marks` (read once per job).
-    pub(super) async fn book_values(
+    /// plus `open` (this account's open positions, read only the first time) marked at
+    /// `marks`; the equity is fixed at the first entry of the job.
+    pub(super) async fn book_values<'p>(
         &mut self,
         symbol: &Symbol,
-        open: &[Position],
+        open: impl IntoIterator<Item = &'p Position>,
         marks: &HashMap<Symbol, barter_core::Price>,
     ) -> anyhow::Result<(Money, Money)> {
         let (_, cash) = self.free_quote(symbol).await?;
-        let equity = match self.equity {
-            Some(equity) => equity,
-            None => {
-                let held: Decimal = open
-                    .iter()
-                    .map(|p| {
-                        p.market_value(marks.get(&p.symbol).copied().unwrap_or(p.entry_price))
-                            .0
-                    })
-                    .sum();
-                *self.equity.insert(Money(cash.0 + held))
-            }
-        };
+        let equity = *self
+            .equity
+            .get_or_insert_with(|| Money(cash.0 + super::marked_value(open, marks)));
         Ok((cash, equity))
     }
 

@@ -72,6 +72,12 @@ macro_rules! decision_detail {
     }};
 }
 
+/// A value bound to a shadow-fill query.
+enum ShadowArg<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
 /// What [`Store::decide_with_order`] stored.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DecidedOrder {
@@ -114,20 +120,54 @@ impl Store {
     /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
     /// row.
     pub async fn shadow_fills(&self, account: Option<&str>) -> Result<Vec<ShadowFill>, StoreError> {
+        match account {
+            Some(account) => {
+                self.load_shadow_fills(" WHERE account = $1", &[ShadowArg::Text(account)])
+                    .await
+            }
+            None => self.load_shadow_fills("", &[]).await,
+        }
+    }
+
+    /// The shadow fills of the orders `order_ids` (those that have one), oldest first: what a
+    /// page of orders shows, read for that page only.
+    ///
+    /// # Errors
+    /// As [`Store::shadow_fills`].
+    pub async fn shadow_fills_of(
+        &self,
+        order_ids: &[OrderId],
+    ) -> Result<Vec<ShadowFill>, StoreError> {
+        let mut fills = Vec::new();
+        // A few hundred binds per statement stay under every backend's limit.
+        for chunk in order_ids.chunks(500) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let filter = format!(" WHERE order_id IN ({})", list.join(", "));
+            let args: Vec<ShadowArg<'_>> = chunk.iter().map(|id| ShadowArg::Int(id.0)).collect();
+            fills.extend(self.load_shadow_fills(&filter, &args).await?);
+        }
+        fills.sort_by_key(|fill| fill.order_id);
+        Ok(fills)
+    }
+
+    /// The shadow fills `filter` (a `WHERE` clause over `args`) selects, oldest first.
+    async fn load_shadow_fills(
+        &self,
+        filter: &str,
+        args: &[ShadowArg<'_>],
+    ) -> Result<Vec<ShadowFill>, StoreError> {
         let sql = format!(
             "SELECT order_id, account, strategy, symbol, side, shadow_price, shadow_quantity, \
-             shadow_fee, venue_price, venue_quantity, venue_fee FROM shadow_fills{} \
-             ORDER BY order_id",
-            if account.is_some() {
-                " WHERE account = $1"
-            } else {
-                ""
-            }
+             shadow_fee, venue_price, venue_quantity, venue_fee FROM shadow_fills{filter} \
+             ORDER BY order_id"
         );
         on_db!(&self.db, |pool| {
             let mut query = sqlx::query(&sql);
-            if let Some(account) = account {
-                query = query.bind(account);
+            for arg in args {
+                query = match arg {
+                    ShadowArg::Text(text) => query.bind(*text),
+                    ShadowArg::Int(int) => query.bind(*int),
+                };
             }
             let rows = query
                 .fetch_all(pool)
