@@ -144,20 +144,20 @@ impl<'a> Session<'a> {
             }
         }
         self.holdings = venue.holdings().await?;
-        self.report_drift(store, state).await?;
+        let positions: Vec<(Symbol, Decimal)> = store
+            .account_positions(&self.account.name, Some(PositionStatus::Open))
+            .await?
+            .into_iter()
+            .map(|p| (p.symbol, p.quantity.0))
+            .collect();
+        self.open_positions = u32::try_from(positions.len()).unwrap_or(u32::MAX);
+        self.report_drift(state, &positions).await;
         if !self.holdings.can_trade {
             anyhow::bail!(
                 "{} says the account cannot trade now (check it at the venue)",
                 venue.name()
             );
         }
-        let open = store.open_position_accounts().await?;
-        self.open_positions = u32::try_from(
-            open.values()
-                .filter(|name| **name == self.account.name)
-                .count(),
-        )
-        .unwrap_or(u32::MAX);
         if self.account.limits.max_daily_notional.is_some() {
             let start = now
                 .date_naive()
@@ -172,14 +172,9 @@ impl<'a> Session<'a> {
 
     /// Reports, as `drift` items of the run, where the venue's holdings and the account's
     /// open positions disagree (nothing is traded about it).
-    async fn report_drift(&self, store: &Store, state: &mut Journal) -> anyhow::Result<()> {
-        let positions: Vec<(Symbol, Decimal)> = store
-            .account_positions(&self.account.name, Some(PositionStatus::Open))
-            .await?
-            .into_iter()
-            .map(|p| (p.symbol, p.quantity.0))
-            .collect();
-        let report = super::drift::compare(self.account, self.holdings.clone(), &positions).await;
+    /// `positions` are the account's open positions (instrument and quantity).
+    async fn report_drift(&self, state: &mut Journal, positions: &[(Symbol, Decimal)]) {
+        let report = super::drift::compare(self.account, self.holdings.clone(), positions).await;
         for drift in &report.drift {
             let symbol = drift
                 .symbols
@@ -204,7 +199,6 @@ impl<'a> Session<'a> {
                 ),
             );
         }
-        Ok(())
     }
 
     /// Why the account cannot trade in this job, if it cannot.
