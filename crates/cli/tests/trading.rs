@@ -15,6 +15,7 @@ use barter_store::trading::PositionStatus;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal_macros::dec;
 
+mod notify;
 mod venue;
 
 fn at(day: &str) -> DateTime<Utc> {

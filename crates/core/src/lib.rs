@@ -12,6 +12,7 @@
 //! - [`engine`]: the decision-day steps shared by the live jobs and the simulator.
 //! - [`simulator`]: backtests over history through the same strategies, fills and account.
 //! - [`execution`]: the paper fill model (timing, slippage, fees, sizing, refusals).
+//! - [`notify`]: notifications of events (trades, refusals, failures, the digest) and their words.
 //! - [`order`]: orders sent to a real venue: client ids, lifecycle, fills, venue rules, limits.
 //! - [`account`]: the paper account: cash, positions, realized P&L.
 //! - [`calendar`]: which days an instrument trades on, and gap detection.
@@ -30,6 +31,7 @@ pub mod indicators;
 pub mod instrument;
 pub mod market;
 pub mod money;
+pub mod notify;
 pub mod order;
 pub mod rule;
 pub mod run;

@@ -4,6 +4,8 @@
 //!
 //! - [`binance`]: Binance Spot's REST API (signatures, clock, filters, scripted order failures).
 //! - [`alpaca`]: Alpaca's Trading API (key headers, assets, clock, scripted order failures).
+//! - [`notify`]: the notification services (webhook, Telegram, Slack, Discord, ntfy, SMTP).
 
 pub mod alpaca;
 pub mod binance;
+pub mod notify;

@@ -52,6 +52,9 @@ pub struct Config {
     pub server: ServerConfig,
     /// The built-in scheduler of `barter serve` (cron expressions in UTC).
     pub schedule: crate::schedule::ScheduleConfig,
+    /// `[[notify]]`: where notifications go (webhook, Telegram, Slack, Discord, e-mail, ntfy).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<crate::notify::ChannelConfig>,
 }
 
 /// `[server]`: `barter serve`.
@@ -78,6 +81,10 @@ pub struct ServerConfig {
     pub backtests_running: usize,
     /// How many more wait for their turn; beyond that the API answers 429.
     pub backtests_queued: usize,
+    /// The address people reach the dashboard at (`https://barter.example.com`), for the links
+    /// in notifications; none: notifications carry no links.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +99,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             backtests_running: 1,
             backtests_queued: 4,
+            public_url: None,
         }
     }
 }
@@ -108,6 +116,7 @@ impl Default for Config {
             strategies: Vec::new(),
             server: ServerConfig::default(),
             schedule: crate::schedule::ScheduleConfig::default(),
+            notify: Vec::new(),
         }
     }
 }
@@ -428,6 +437,20 @@ fn validate_server(server: &ServerConfig) -> Result<(), ConfigError> {
             message,
         })?;
     }
+    if let Some(url) = &server.public_url {
+        let parsed = barter_http::Url::parse(url).ok().filter(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && url.len() <= 200
+        });
+        if parsed.is_none() {
+            return Err(ConfigError::Value {
+                key: "server.public_url",
+                message: format!(
+                    "`{}` is not an http(s) URL of at most 200 characters (e.g. https://barter.example.com)",
+                    barter_http::excerpt(url)
+                ),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -453,6 +476,15 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         });
     }
     config.broker.fill_model()?;
+    if let Some(problem) = crate::notify::config::check(&config.notify)
+        .into_iter()
+        .next()
+    {
+        return Err(ConfigError::Value {
+            key: "notify",
+            message: problem,
+        });
+    }
     for (name, account) in &config.accounts {
         account.validate(name)?;
     }

@@ -25,6 +25,7 @@ pub mod data_files;
 pub mod halt;
 pub mod instruments;
 pub mod jobs;
+pub mod notify;
 pub mod reconcile;
 pub mod schedule;
 pub mod source_set;

@@ -298,6 +298,8 @@ fn stale(
     extra["explanation"] = json!(format!(
         "stale data: the latest complete candle of {symbol} is {day}, expected {expected}; run `barter sync`"
     ));
+    // Read by the store to tell the staleness once per instrument and expected day.
+    extra["skipped"] = json!({"reason": "stale", "expected": expected});
     NewDecision {
         strategy: strategy.to_owned(),
         symbol: symbol.clone(),

@@ -213,6 +213,16 @@ impl Store {
                 .await
                 .with_action(|| format!("record the sync of {symbol} in the history"))?;
             }
+            // A source contradicting stored complete candles is told, committed with the write
+            // that found it (the same conflicts found again by later syncs are told once).
+            if !write.conflicts.is_empty() {
+                let days: Vec<Day> = write.conflicts.iter().map(|c| c.day).collect();
+                let n =
+                    barter_core::notify::Notification::conflict(symbol.as_str(), &days, updated_at);
+                crate::notifications::enqueue_in::<codec::Backend>(&mut tx, &n)
+                    .await
+                    .with_action(action)?;
+            }
             tx.commit().await.with_action(action)?;
             Ok(plan.write)
         })

@@ -63,6 +63,7 @@ pub mod halt;
 pub mod instruments;
 pub mod lease;
 pub mod migrate;
+pub mod notifications;
 pub mod orders;
 pub mod runs;
 pub mod saved;

@@ -72,6 +72,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0009_venue_positions.sql"),
         postgres: include_str!("../migrations/postgres/0009_venue_positions.sql"),
     },
+    Step {
+        version: 11,
+        description: "notifications",
+        sqlite: include_str!("../migrations/sqlite/0011_notifications.sql"),
+        postgres: include_str!("../migrations/postgres/0011_notifications.sql"),
+    },
 ];
 
 /// Which dialect of the migrations to build.

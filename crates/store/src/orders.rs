@@ -447,6 +447,12 @@ where
             });
         }
     }
+    // A rejection or a lost answer is told, committed with the state that reports it.
+    if let Some(n) = barter_core::notify::Notification::order(&stored, at) {
+        crate::notifications::enqueue_in::<DB>(conn, &n)
+            .await
+            .with_action(action)?;
+    }
     Ok(SavedOrder::Saved(stored))
 }
 

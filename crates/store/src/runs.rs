@@ -160,8 +160,10 @@ impl Store {
             .map(bounded_report)
             .transpose()
             .map_err(encode("report"))?;
+        let action = || format!("finish run {}", run.id);
         let changed = on_db!(&self.db, |pool| {
-            sqlx::query(
+            let mut tx = codec::begin_write(pool).await.with_action(action)?;
+            let changed = sqlx::query(
                 "UPDATE runs SET status = $2, finished_at = $3, counts = $4, errors = $5, \
                  report = $6 WHERE id = $1",
             )
@@ -171,10 +173,20 @@ impl Store {
             .bind(counts)
             .bind(errors)
             .bind(report)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .with_action(|| format!("finish run {}", run.id))?
-            .rows_affected()
+            .with_action(action)?
+            .rows_affected();
+            // A failed or partial run and the drift it found are told, committed with it.
+            if changed > 0 {
+                for n in barter_core::notify::Notification::of_run(run) {
+                    crate::notifications::enqueue_in::<codec::Backend>(&mut tx, &n)
+                        .await
+                        .with_action(action)?;
+                }
+            }
+            tx.commit().await.with_action(action)?;
+            changed
         });
         if changed == 0 {
             return Err(StoreError::UnknownRun(run.id));

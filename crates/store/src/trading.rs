@@ -30,6 +30,17 @@ use crate::codec::timestamp;
 use crate::connect::Store;
 use crate::error::{DbResultExt, StoreError};
 
+/// Inside an `on_db!` body: stores notification `$n` in transaction `tx` (see
+/// [`crate::notifications`]), so it is committed with the event it reports.
+macro_rules! notify {
+    ($tx:ident, $n:expr, $action:expr) => {{
+        crate::notifications::enqueue_in::<codec::Backend>(&mut $tx, &$n)
+            .await
+            .with_action($action)?;
+    }};
+}
+
+mod notices;
 mod reads;
 mod statements;
 mod venue;
@@ -522,6 +533,9 @@ impl Store {
                 for (d, id) in chunk.iter().zip(&ids) {
                     let Some(id) = *id else { continue };
                     events.push(decision_event(run, d, id, d.outcome, &d.detail, None, at));
+                    if let Some(n) = notices::of_decision(d, id, at) {
+                        notify!(tx, n, action);
+                    }
                     if d.outcome == DecisionOutcome::Refused {
                         let detail = json!({"decision_id": id, "detail": d.detail});
                         events.push(Event::new(run, at, EVENT_REFUSAL, d, None, detail));
@@ -649,6 +663,19 @@ impl Store {
                     append::<codec::Backend>(&mut tx, event)
                         .await
                         .with_action(action)?;
+                    let why = format!(
+                        "entry passed; refused: the cash ({}) cannot pay {needed}",
+                        account.cash.0.normalize()
+                    );
+                    let n = barter_core::notify::Notification::refusal(
+                        decision,
+                        &d.strategy,
+                        d.symbol.as_str(),
+                        d.day,
+                        &why,
+                        at,
+                    );
+                    notify!(tx, n, action);
                     OpenOutcome::Refused {
                         needed,
                         available: account.cash,
@@ -657,6 +684,20 @@ impl Store {
                 Verdict::Open(id) => {
                     book_fill!(tx, run, d, id, fill, account.cash, at, action);
                     record_paper_order!(tx, d, Side::Buy, fill, at, action);
+                    let facts = notices::trade_facts(
+                        id,
+                        &d.strategy,
+                        &d.symbol,
+                        d.day,
+                        fill,
+                        PAPER_ACCOUNT,
+                        Some(&d.detail),
+                    );
+                    notify!(
+                        tx,
+                        barter_core::notify::Notification::position_opened(&facts, at),
+                        action
+                    );
                     OpenOutcome::Opened(id)
                 }
             };
@@ -770,6 +811,22 @@ impl Store {
             append::<codec::Backend>(&mut tx, event)
                 .await
                 .with_action(action)?;
+            let facts = notices::trade_facts(
+                position,
+                &d.strategy,
+                &d.symbol,
+                d.day,
+                fill,
+                PAPER_ACCOUNT,
+                Some(&d.detail),
+            );
+            let n = barter_core::notify::Notification::position_closed(
+                &facts,
+                &realized_pnl.0.normalize().to_string(),
+                &name_of(&reason),
+                at,
+            );
+            notify!(tx, n, action);
             tx.commit().await.with_action(action)?;
             Ok(CloseOutcome::Closed { realized_pnl })
         })

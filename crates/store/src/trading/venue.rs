@@ -392,7 +392,8 @@ impl Store {
             insert_fill::<codec::Backend, _>(&mut tx, position, fill, at, codec::money)
                 .await
                 .with_action(action)?;
-            let detail = decision_detail!(tx, order, "entry", action);
+            let stored_detail = decision_detail!(tx, order, "entry", action);
+            let detail = &stored_detail;
             if let Some(shadow) = shadow_of(detail.as_deref()) {
                 insert_shadow!(tx, order_id, order, &shadow, fill, at, action);
             }
@@ -409,6 +410,23 @@ impl Store {
             append::<codec::Backend>(&mut tx, event)
                 .await
                 .with_action(action)?;
+            let decided: Option<Value> = stored_detail
+                .as_deref()
+                .and_then(|d| serde_json::from_str(d).ok());
+            let facts = super::notices::trade_facts(
+                position,
+                strategy,
+                symbol,
+                order.decision().day,
+                fill,
+                order.account(),
+                decided.as_ref(),
+            );
+            notify!(
+                tx,
+                barter_core::notify::Notification::position_opened(&facts, at),
+                action
+            );
             tx.commit().await.with_action(action)?;
             Ok(Booked::Opened(position))
         })
@@ -452,7 +470,8 @@ impl Store {
             };
             let mut held = position_from_row(&row, codec::get_money, codec::get_money_opt)?;
             // The exit decision says why: the order itself only knows its side.
-            let detail = decision_detail!(tx, order, "exit", action);
+            let exit_detail = decision_detail!(tx, order, "exit", action);
+            let detail = &exit_detail;
             let reason = exit_reason(detail.as_deref()).map_err(|problem| {
                 StoreError::corrupt(
                     format!("the exit decision of {strategy} in {symbol} on {day}"),
@@ -537,6 +556,25 @@ impl Store {
             append::<codec::Backend>(&mut tx, event)
                 .await
                 .with_action(action)?;
+            let decided: Option<Value> = exit_detail
+                .as_deref()
+                .and_then(|d| serde_json::from_str(d).ok());
+            let facts = super::notices::trade_facts(
+                held.id,
+                strategy,
+                symbol,
+                day,
+                &sold_fill,
+                order.account(),
+                decided.as_ref(),
+            );
+            let n = barter_core::notify::Notification::position_closed(
+                &facts,
+                &realized_pnl.0.normalize().to_string(),
+                &super::name_of(&reason),
+                at,
+            );
+            notify!(tx, n, action);
             tx.commit().await.with_action(action)?;
             Ok(Booked::Closed {
                 position: held.id,
