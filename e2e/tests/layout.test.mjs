@@ -5,7 +5,7 @@ import { browserTest, env, tradedInstrument } from "../helpers/harness.mjs";
 
 const PHONE = { width: 390, height: 844 };
 
-const PAGES = ["/", "/instruments", "/instruments/{traded}", "/positions", "/history", "/orders", "/strategies", "/simulator"];
+const PAGES = ["/", "/instruments", "/instruments/{traded}", "/positions", "/history", "/orders", "/notifications", "/strategies", "/simulator"];
 
 /** Up to three elements (outside the scrolling table wrappers) that reach past `limit` px. */
 function widest(limit) {

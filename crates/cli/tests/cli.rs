@@ -744,3 +744,67 @@ fn an_error_names_its_cause_once() {
     assert!(!out.status.success());
     assert!(text.matches("No such file").count() <= 1, "{text}");
 }
+
+/// `barter notify test` and `list` against the fake webhook receiver: what each channel
+/// answered, an unusable channel named with the variable to set, and hostile settings refused.
+#[test]
+fn notify_test_and_list_report_what_each_channel_answered() {
+    use barter_fakes::notify::{Receiver, Service, WEBHOOK_PATH};
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let receiver = runtime.block_on(Receiver::start());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "[[notify]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}{WEBHOOK_PATH}\"\n\n\
+         [[notify]]\nname = \"tg\"\nkind = \"telegram\"\nchat_id = \"1\"\n",
+        receiver.url()
+    );
+    std::fs::write(dir.path().join("barter.toml"), config).expect("config");
+    let one = barter(dir.path(), &["notify", "test", "--channel", "hook"]);
+    assert!(one.status.success(), "{}", stderr(&one));
+    assert!(
+        stdout(&one).contains("hook") && stdout(&one).contains("accepted"),
+        "{}",
+        stdout(&one)
+    );
+    assert_eq!(receiver.received_by(Service::Webhook).len(), 1);
+    // Every channel: the Telegram one has no token, so the command fails and says which variable.
+    let all = barter(dir.path(), &["notify", "test"]);
+    assert!(!all.status.success());
+    assert!(
+        stderr(&all).contains("BARTER_NOTIFY_TG_SECRET"),
+        "{}",
+        stderr(&all)
+    );
+    let missing = barter(dir.path(), &["notify", "test", "--channel", "nope"]);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("usable: hook"),
+        "{}",
+        stderr(&missing)
+    );
+    let list = barter(dir.path(), &["notify", "list"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(
+        stdout(&list).contains("sent") && stdout(&list).contains("test"),
+        "{}",
+        stdout(&list)
+    );
+    let listed = json(&barter(dir.path(), &["--json", "notify", "list"]));
+    assert_eq!(listed["channels"][0]["channel"], "hook");
+    assert_eq!(listed["deliveries"].as_array().map(Vec::len), Some(2));
+
+    // Hostile settings are refused at load, in bounded words naming the problem.
+    for (entry, expected) in [
+        (format!("name = \"{}\"\nkind = \"ntfy\"\nurl = \"https://ntfy.sh/x\"", "n".repeat(5000)), "name"),
+        ("name = \"s\"\nkind = \"slack\"\nurl = \"https://hooks.slack.com/services/T/B/X\"".to_owned(), "BARTER_NOTIFY_S_SECRET"),
+        ("name = \"w\"\nkind = \"webhook\"\nurl = \"http://example.com/hook\"".to_owned(), "https"),
+        ("name = \"m\"\nkind = \"email\"\nsmtp_host = \"smtp.example.com\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\nsecurity = \"none\"".to_owned(), "clear text"),
+    ] {
+        std::fs::write(dir.path().join("barter.toml"), format!("[[notify]]\n{entry}\n"))
+            .expect("config");
+        let refused = barter(dir.path(), &["notify", "list"]);
+        assert!(!refused.status.success());
+        let error = stderr(&refused);
+        assert!(error.contains(expected) && error.len() < 1_000, "{error}");
+    }
+}

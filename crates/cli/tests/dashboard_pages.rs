@@ -805,6 +805,7 @@ async fn the_pages_need_a_session() {
         "/positions/1",
         "/history?kind=fill",
         "/strategies",
+        "/notifications",
     ] {
         let response = client.get(server.url(path)).send().await.expect("request");
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
@@ -938,5 +939,47 @@ async fn the_orders_page_lists_orders_with_their_fills_and_fees() {
         open.contains("id=\"no-orders\""),
         "a filled order is final: {open}"
     );
+    server.shutdown().await;
+}
+
+/// The notifications page: each channel's state (a channel whose receiver is down shows as
+/// failing with its error), the unusable ones, and the deliveries.
+#[tokio::test]
+async fn the_notifications_page_shows_failing_channels_and_deliveries() {
+    let empty = Server::sqlite(Config::default(), Options::default()).await;
+    let (status, html) = empty.sign_in().await.get("/notifications").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"no-channels\""), "{html}");
+    empty.shutdown().await;
+
+    // A port nothing listens on: every attempt fails to connect.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = dead.local_addr().expect("addr").port();
+    drop(dead);
+    let mut config = Config::default();
+    config.notify = vec![
+        toml::from_str(&format!(
+            "name = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/webhook\""
+        ))
+        .expect("channel"),
+        toml::from_str("name = \"tg\"\nkind = \"telegram\"\nchat_id = \"1\"").expect("channel"),
+    ];
+    let server = Server::sqlite(config, Options::default()).await;
+    let (status, body) = server
+        .post("/api/notifications/test", serde_json::json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[0]["accepted"], false, "{body}");
+    let (status, html) = server.sign_in().await.get("/notifications").await;
+    assert_eq!(status, StatusCode::OK);
+    let html = unescape(&html);
+    assert!(
+        html.contains("data-channel=\"hook\" data-failing=\"true\""),
+        "{html}"
+    );
+    assert!(html.contains("could not connect"), "{html}");
+    assert!(html.contains("data-unusable=\"true\""), "{html}");
+    assert!(html.contains("BARTER_NOTIFY_TG_SECRET"), "{html}");
+    assert!(html.contains("Test message from Barter"), "{html}");
     server.shutdown().await;
 }

@@ -45,6 +45,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/resume"),
     ("GET", "/api/orders"),
     ("GET", "/api/accounts"),
+    ("GET", "/api/notifications"),
+    ("POST", "/api/notifications/test"),
     ("GET", "/api/orders/{id}"),
     ("POST", "/api/backtests"),
     ("GET", "/api/backtests/{id}"),

@@ -1064,3 +1064,79 @@ async fn an_answer_given_before_the_body_was_read_closes_the_connection_and_says
     );
     server.shutdown().await;
 }
+
+/// `GET /api/notifications` and `POST /api/notifications/test` against the fake receiver; a
+/// job's notifications go out as soon as the job is done (not at the next periodic pass).
+#[tokio::test]
+async fn notifications_are_tested_listed_and_sent_after_a_job() {
+    use barter_fakes::notify::{Receiver, Service, WEBHOOK_PATH};
+    let receiver = Receiver::start().await;
+    let url = format!("{}{WEBHOOK_PATH}", receiver.url());
+    let server = start_with(|config| {
+        let channel: barter_service::notify::ChannelConfig = toml::from_str(&format!(
+            "name = \"hook\"\nkind = \"webhook\"\nurl = \"{url}\""
+        ))
+        .expect("channel");
+        config.notify = vec![channel];
+    })
+    .await;
+    let unauthorized = reqwest::Client::new()
+        .get(server.url("/api/notifications"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
+    let (status, body) = server.post("/api/notifications/test", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[0]["channel"], "hook");
+    assert_eq!(body[0]["accepted"], true, "{body}");
+    assert_eq!(
+        receiver.received_by(Service::Webhook)[0].json()["event"],
+        "test"
+    );
+    let (status, body) = server
+        .post("/api/notifications/test", json!({"channel": "nope"}))
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found"),
+        "{body}"
+    );
+    let (status, body) = server
+        .post("/api/notifications/test", json!({"bogus": 1}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = server.get("/api/notifications?limit=0").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = server.get("/api/notifications").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["channels"][0]["channel"], "hook");
+    assert_eq!(body["deliveries"][0]["state"], "sent");
+
+    // A failed run's notification leaves right after the job, well before the next pass.
+    let failed = barter_core::notify::Notification::new(
+        barter_core::notify::EventKind::RunFailed,
+        "run_failed:test".into(),
+        "a run failed".into(),
+        chrono::Utc::now(),
+    );
+    server
+        .store
+        .enqueue_notification(&failed)
+        .await
+        .expect("enqueue");
+    let (status, _) = server.post("/api/sync_data", json!({})).await;
+    assert!(status.is_success(), "{status}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while receiver.received_by(Service::Webhook).len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not sent after the job"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        receiver.received_by(Service::Webhook)[1].json()["event"],
+        "run_failed"
+    );
+}

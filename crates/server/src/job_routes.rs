@@ -137,6 +137,7 @@ async fn start(
             let result = run_job(config, store, job, Utc::now(), control.as_ref()).await;
             state.inner.jobs.release(job);
             state.inner.cache.clear();
+            state.job_finished();
             if let Ok(runs) = &result {
                 crate::metrics::record_runs(runs);
             }

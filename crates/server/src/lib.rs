@@ -25,6 +25,7 @@ mod halt_routes;
 mod job_registry;
 mod job_routes;
 pub mod metrics;
+mod notify_routes;
 mod openapi;
 mod order_routes;
 pub mod scheduled;
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(halt_routes::routes())
         .merge(order_routes::routes())
         .merge(account_routes::routes())
+        .merge(notify_routes::routes())
         .merge(backtests::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     let scrape = Router::new()
@@ -175,6 +177,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = router(state.clone());
+    let delivery = notify_routes::spawn(&state);
     let limits = connections::Limits {
         header_timeout: Duration::from_secs(state.config().server.header_timeout_secs.max(1)),
         max_connections: state.config().server.max_connections.max(1),
@@ -201,6 +204,10 @@ pub async fn run(
             "shutdown: gave up waiting for open requests, jobs or backtests after {} s",
             SHUTDOWN_GRACE.as_secs()
         );
+    }
+    // What is due is sent by the next start (or the CLI): the outbox keeps it.
+    if let Some(delivery) = delivery {
+        delivery.abort();
     }
     Ok(())
 }

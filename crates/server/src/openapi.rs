@@ -14,7 +14,9 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::{account_routes, api, backtests, halt_routes, job_routes, order_routes, schema};
+use crate::{
+    account_routes, api, backtests, halt_routes, job_routes, notify_routes, order_routes, schema,
+};
 
 /// The name of the bearer security scheme in the document.
 const BEARER: &str = "bearer";
@@ -50,6 +52,8 @@ const BEARER: &str = "bearer";
         order_routes::list,
         order_routes::one,
         account_routes::list,
+        notify_routes::list,
+        notify_routes::test,
         job_routes::sync_data,
         job_routes::sync_new_trades,
         job_routes::sync_close_positions,
@@ -71,6 +75,7 @@ const BEARER: &str = "bearer";
         (name = "trading", description = "Positions and the paper account."),
         (name = "strategies", description = "Configured strategies and checking new ones."),
         (name = "jobs", description = "The cron endpoints: the same jobs as the CLI."),
+        (name = "notifications", description = "Notification channels, deliveries and test messages."),
         (name = "backtests", description = "Backtests and parameter sweeps over the database's candles."),
     )
 )]

@@ -77,6 +77,7 @@ impl JobRunner for Scheduled {
         let result = run_job(config, store, job, at, control.as_ref()).await;
         jobs.release(job);
         self.state.inner.cache.clear();
+        self.state.job_finished();
         let runs = result?;
         crate::metrics::record_runs(&runs);
         for run in &runs {

@@ -406,3 +406,80 @@ pub struct Account {
     /// Why the venue could not be read, if it could not.
     pub error: Option<String>,
 }
+
+/// One notification channel's state (`GET /api/notifications`).
+#[derive(ToSchema)]
+pub struct NotificationChannel {
+    /// The channel's name (`[[notify]] name`).
+    #[schema(example = "ops")]
+    pub channel: String,
+    /// When it last accepted a notification.
+    pub last_sent_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Deliveries attempted since then that it has not accepted (waiting or given up).
+    pub failing_deliveries: u32,
+    /// Deliveries given up on since its last success.
+    pub given_up: u32,
+    /// The first failed attempt since its last success.
+    pub failing_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// The last failure's words.
+    pub last_error: Option<String>,
+    /// Deliveries waiting to be sent.
+    pub waiting: u32,
+}
+
+/// One delivery of a notification to a channel.
+#[derive(ToSchema)]
+pub struct NotificationDelivery {
+    /// The delivery's id.
+    pub id: i64,
+    /// The channel.
+    pub channel: String,
+    /// The event's idempotency key (every delivery of one event carries it).
+    #[schema(example = "position_opened:12")]
+    pub key: String,
+    /// `position_opened`, `position_closed`, `order_rejected`, `order_unknown`, `refusal`,
+    /// `run_failed`, `run_partial`, `instrument_stale`, `data_conflict`, `drift`, `digest`, `test`.
+    pub kind: String,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// The notification's title.
+    pub title: String,
+    /// When the event happened.
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    /// `pending`, `sending`, `sent` or `failed` (given up).
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// When the last attempt was made.
+    pub last_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the next attempt is due.
+    pub next_attempt_at: chrono::DateTime<chrono::Utc>,
+    /// When the channel accepted it.
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// The start of the channel's last answer.
+    pub answer: Option<String>,
+}
+
+/// `GET /api/notifications`: the channels and the recent deliveries.
+#[derive(ToSchema)]
+pub struct Notifications {
+    /// Each usable channel's state.
+    pub channels: Vec<NotificationChannel>,
+    /// Channels configured but unusable (a missing secret), in words.
+    pub unusable: Vec<String>,
+    /// The recent deliveries, newest first.
+    pub deliveries: Vec<NotificationDelivery>,
+}
+
+/// What a test message got from one channel (`POST /api/notifications/test`).
+#[derive(ToSchema)]
+pub struct NotificationTest {
+    /// The channel.
+    pub channel: String,
+    /// Whether it accepted the message.
+    pub accepted: bool,
+    /// Its answer, or why it failed.
+    pub answer: String,
+}

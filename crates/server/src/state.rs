@@ -56,6 +56,10 @@ pub(crate) struct Inner {
     pub(crate) sessions: crate::sessions::Sessions,
     pub(crate) proxies: crate::client::TrustedProxies,
     pub(crate) requests: AtomicU64,
+    /// The `[[notify]]` channels (secrets from the environment).
+    pub(crate) notifier: Arc<barter_service::notify::Notifier>,
+    /// Woken when a job finished, so its notifications go out at once.
+    pub(crate) job_done: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -71,8 +75,11 @@ impl AppState {
             config.server.backtests_running,
             config.server.backtests_queued,
         );
+        let notifier = Arc::new(barter_service::notify::Notifier::from_env(&config));
         Self {
             inner: Arc::new(Inner {
+                notifier,
+                job_done: tokio::sync::Notify::new(),
                 config,
                 store,
                 jobs: crate::job_registry::JobRegistry::default(),
@@ -98,6 +105,11 @@ impl AppState {
     /// one for each run too, so pages cannot run more at once than the API allows.
     pub(crate) fn backtest_slots(&self) -> std::sync::Arc<tokio::sync::Semaphore> {
         self.inner.backtests.slots()
+    }
+
+    /// Tells the notification task that a job finished.
+    pub(crate) fn job_finished(&self) {
+        self.inner.job_done.notify_one();
     }
 
     /// The dashboard's signed-in sessions.

@@ -64,7 +64,10 @@ async fn run_parts(
             }
             Job::SyncClosePositions => {
                 let trading = Trading::for_store(config, store).await?;
-                sync_close_positions_with(store, &trading, now, &mut market, signals).await?
+                let run =
+                    sync_close_positions_with(store, &trading, now, &mut market, signals).await?;
+                crate::notify::after_close(store, config, now).await;
+                run
             }
             Job::Run => unreachable!("`parts` lists single jobs"),
         };

@@ -90,7 +90,17 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;
-            explained(&store, sync(&cli, &config, &store, args).await).await
+            let result = sync(&cli, &config, &store, args).await;
+            if result.is_ok() {
+                super::notify_command::after_job(&config, &store, false).await;
+            }
+            explained(&store, result).await
+        }
+        Command::Notify(command) => {
+            let config = load_config(&cli)?;
+            let store = open_store(&config).await?;
+            let result = super::notify_command::run(cli.json, &config, &store, command).await;
+            explained(&store, result).await
         }
         Command::Trade(_)
         | Command::Close(_)
@@ -103,6 +113,17 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;
             let result = super::trading_commands::dispatch(&cli, &config, &store).await;
+            // After the jobs (not a replay of past days): the digest once the close job ran,
+            // then the notifications, within a time budget.
+            let job = match &cli.command {
+                Command::Trade(_) => Some(false),
+                Command::Close(_) => Some(true),
+                Command::Run(args) => args.replay_from.is_none().then_some(true),
+                _ => None,
+            };
+            if let (Some(close_ran), Ok(_)) = (job, &result) {
+                super::notify_command::after_job(&config, &store, close_ran).await;
+            }
             explained(&store, result).await
         }
         Command::Candles { symbol, from, to } => {

@@ -17,6 +17,7 @@ macro_rules! outln {
 
 mod backtest_command;
 mod commands;
+mod notify_command;
 mod output;
 mod serve;
 mod trading_commands;
@@ -187,6 +188,9 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// Notification channels: send a test message, list recent deliveries and failures.
+    #[command(subcommand)]
+    Notify(notify_command::NotifyCommand),
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),

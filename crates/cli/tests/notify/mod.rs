@@ -84,7 +84,6 @@ fn notifier(config: &Config, secrets: &[(String, String)]) -> Notifier {
             .find(|(name, _)| name == var)
             .map(|(_, value)| value.clone())
     })
-    .expect("notifier")
 }
 
 async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
@@ -635,19 +634,15 @@ on_both_backends!(
 );
 
 async fn the_daily_digest_is_told_once_a_day(store: &Store) {
-    let config = config(vec![strategy("always", "close > 0", None)]);
+    let receiver = Receiver::start().await;
+    let mut webhook = channel("hook", ChannelKind::Webhook);
+    webhook.url = Some(format!("{}{WEBHOOK_PATH}", receiver.url()));
+    let mut config = config(vec![strategy("always", "close > 0", None)]);
+    config.notify = vec![webhook];
     let now = open_two(store, &config).await;
-    let failing = vec!["notification channel `x` is failing".to_owned()];
-    assert!(
-        barter_service::notify::digest::enqueue(store, &config, now, &failing)
-            .await
-            .expect("digest")
-    );
-    assert!(
-        !barter_service::notify::digest::enqueue(store, &config, now, &failing)
-            .await
-            .expect("digest")
-    );
+    let digest = barter_service::notify::digest::enqueue;
+    assert!(digest(store, &config, now).await.expect("digest"));
+    assert!(!digest(store, &config, now).await.expect("digest"));
     let n = barter_service::notify::digest::build(store, &config, now, &[])
         .await
         .expect("digest");
@@ -656,6 +651,20 @@ async fn the_daily_digest_is_told_once_a_day(store: &Store) {
     assert!(text.contains("open positions: 2"), "{text}");
     assert!(text.contains("today: 2 opened, 0 closed"), "{text}");
     assert!(text.contains("needs attention: nothing"), "{text}");
+    // A failing channel is something that needs attention.
+    let failing = vec!["notification channel `x` is failing".to_owned()];
+    let n = barter_service::notify::digest::build(store, &config, now, &failing)
+        .await
+        .expect("digest");
+    assert_eq!(n.severity, barter_core::notify::Severity::Warning);
+    assert!(n.text(None).contains("channel `x` is failing"));
+    // Without a channel there is no digest.
+    let quiet = super::config(vec![]);
+    assert!(
+        !digest(store, &quiet, now + Duration::days(1))
+            .await
+            .expect("digest")
+    );
 }
 
 on_both_backends!(

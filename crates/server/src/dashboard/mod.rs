@@ -12,6 +12,7 @@ mod format;
 mod history;
 mod instrument;
 mod instruments;
+mod notifications;
 mod orders;
 mod overview;
 mod page;
@@ -44,6 +45,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(position::routes())
         .merge(history::routes())
         .merge(orders::routes())
+        .merge(notifications::routes())
         .merge(strategies::routes())
         .merge(simulator::routes())
         .route("/logout", post(session::logout))

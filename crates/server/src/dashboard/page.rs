@@ -15,6 +15,7 @@ pub(crate) const NAV: &[(&str, &str, &str)] = &[
     ("positions", "Positions", "/positions"),
     ("history", "History", "/history"),
     ("orders", "Orders", "/orders"),
+    ("notifications", "Notifications", "/notifications"),
     ("strategies", "Strategies", "/strategies"),
     ("simulator", "Simulator", "/simulator"),
 ];

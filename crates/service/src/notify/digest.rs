@@ -14,17 +14,23 @@ use crate::views::Ledger;
 const LISTED_POSITIONS: usize = 10;
 
 /// Builds the digest of the day of `now` (UTC) and stores it in the outbox; returns whether it
-/// was new. `failing` names the notification channels that keep failing.
+/// was new. Nothing is built when no channel is configured.
 ///
 /// # Errors
 /// A database failure.
-pub async fn enqueue(
-    store: &Store,
-    config: &Config,
-    now: DateTime<Utc>,
-    failing: &[String],
-) -> anyhow::Result<bool> {
-    let n = build(store, config, now, failing).await?;
+pub async fn enqueue(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Result<bool> {
+    if config.notify.is_empty() {
+        return Ok(false);
+    }
+    let names: Vec<&str> = config.notify.iter().map(|c| c.name.as_str()).collect();
+    let failing: Vec<String> = store
+        .channel_health(&names)
+        .await?
+        .iter()
+        .filter(|h| h.failing())
+        .map(super::describe)
+        .collect();
+    let n = build(store, config, now, &failing).await?;
     Ok(store.enqueue_notification(&n).await?.is_some())
 }
 

@@ -88,10 +88,7 @@ impl Notifier {
     /// The channels of `config`; each channel's secret is read with `secret` (the environment
     /// in the binary: `BARTER_NOTIFY_<NAME>_SECRET`). A channel whose required secret is
     /// missing is left out and reported by [`Notifier::unusable`].
-    ///
-    /// # Errors
-    /// When the HTTP client cannot be built.
-    pub fn new(config: &Config, secret: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+    pub fn new(config: &Config, secret: impl Fn(&str) -> Option<String>) -> Self {
         let mut channels = Vec::new();
         let mut unusable = Vec::new();
         for channel in &config.notify {
@@ -105,20 +102,22 @@ impl Notifier {
             .connect_timeout(StdDuration::from_secs(10))
             // Redirects could carry a message (and a signed body) to another host.
             .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self {
+            .build()
+            .unwrap_or_else(|error| {
+                // Only a TLS set-up failure gets here, which the default client shares.
+                tracing::warn!("notification HTTP client: {error}; using the default client");
+                reqwest::Client::new()
+            });
+        Self {
             channels,
             unusable,
             public_url: config.server.public_url.clone(),
             client,
-        })
+        }
     }
 
     /// The channels of the environment's secrets (`BARTER_NOTIFY_<NAME>_SECRET`).
-    ///
-    /// # Errors
-    /// When the HTTP client cannot be built.
-    pub fn from_env(config: &Config) -> anyhow::Result<Self> {
+    pub fn from_env(config: &Config) -> Self {
         Self::new(config, |var| std::env::var(var).ok())
     }
 
@@ -388,6 +387,14 @@ impl Notifier {
             }
         }
         (pass, failing)
+    }
+}
+
+/// After the day's close job: the daily digest into the outbox (once per UTC day). A failure
+/// is logged, never the job's.
+pub async fn after_close(store: &Store, config: &Config, now: DateTime<Utc>) {
+    if let Err(error) = digest::enqueue(store, config, now).await {
+        tracing::warn!("the daily digest could not be stored: {error:#}");
     }
 }
 
