@@ -807,6 +807,16 @@ max_connections = 512           # more connections wait to be accepted
 trusted_proxies = []            # e.g. ["10.0.0.0/8"]: believe X-Forwarded-For/-Proto from these only
 backtests_running = 1           # POST /api/backtests run at once ...
 backtests_queued = 4            # ... and wait; more answer 429
+# public_url = "https://barter.example.com"  # notifications link to the page explaining a trade
+
+# Notifications (docs/NOTIFICATIONS.md): one [[notify]] per channel, kinds webhook, telegram,
+# slack, discord, email, ntfy. A channel's secret comes only from BARTER_NOTIFY_<NAME>_SECRET.
+# [[notify]]
+# name = "phone"
+# kind = "telegram"             # the bot token in BARTER_NOTIFY_PHONE_SECRET
+# chat_id = "-1001234567890"
+# events = ["position_opened", "position_closed", "run_failed", "digest"]  # default: all
+# min_severity = "info"         # info | warning | critical
 
 [schedule]
 # Cron expressions in UTC, run inside `barter serve`; runs missed while it was down are caught
