@@ -29,6 +29,7 @@ on_every_backend!(
     orders_are_listed_newest_first_by_account_and_openness,
     reasons_are_redacted_and_bounded,
     a_row_edited_into_an_impossible_state_loads_as_an_error_naming_the_order,
+    a_rejected_or_unknown_order_is_notified_with_its_state_once,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -613,4 +614,37 @@ async fn a_row_edited_into_an_impossible_state_loads_as_an_error_naming_the_orde
         .expect("legal");
     let saved = store.save_order(&repaired, moment(3)).await.expect("save");
     assert_eq!(saved.order().state(), OrderState::Canceled);
+}
+
+/// A rejection and a lost answer are each stored as a notification with the state that reports
+/// them (same transaction); other states notify nothing, and saving again adds nothing.
+async fn a_rejected_or_unknown_order_is_notified_with_its_state_once(store: &Store) {
+    let quiet = [
+        OrderState::Filled,
+        OrderState::Canceled,
+        OrderState::PartiallyFilled,
+    ];
+    for (day, state) in (40..).zip(quiet) {
+        in_state(store, MAIN, day, state).await;
+    }
+    assert_eq!(count(store, "notifications").await, 0);
+    let rejected = in_state(store, MAIN, 1, OrderState::Rejected).await;
+    let unknown = in_state(store, MAIN, 2, OrderState::Unknown).await;
+    let stored = store.unrouted_notifications(10).await.expect("read");
+    let keys: Vec<&str> = stored.iter().map(|(_, n)| n.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            format!("order_rejected:{}", id_of(&rejected).0),
+            format!("order_unknown:{}", id_of(&unknown).0)
+        ]
+    );
+    assert_eq!(
+        stored[1].1.severity,
+        barter_core::notify::Severity::Critical
+    );
+    // Saving the final state again is a no-op: no second notification.
+    let again = store.save_order(&rejected, moment(9)).await.expect("save");
+    assert!(matches!(again, SavedOrder::AlreadyFinal(_)));
+    assert_eq!(count(store, "notifications").await, 2);
 }
