@@ -45,6 +45,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/resume"),
     ("GET", "/api/orders"),
     ("GET", "/api/accounts"),
+    ("GET", "/api/status"),
     ("GET", "/api/orders/{id}"),
     ("POST", "/api/backtests"),
     ("GET", "/api/backtests/{id}"),

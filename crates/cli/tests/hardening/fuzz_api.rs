@@ -79,6 +79,7 @@ const QUERY_ROUTES: &[&str] = &[
     "/api/orders?account={}&open={}&limit={}",
     "/api/orders/{}",
     "/api/accounts?{}",
+    "/api/status?{}",
 ];
 
 fn text() -> impl Strategy<Value = String> {
