@@ -959,7 +959,11 @@ fn status_exits_non_zero_on_a_stale_instrument_and_zero_when_all_is_current() {
 
     // A failed run needs attention, most severe first: a CSV instrument whose file is gone.
     let csv = dir.path().join("gone.csv");
-    std::fs::write(&csv, "date,open,high,low,close,volume\n").expect("write");
+    std::fs::write(
+        &csv,
+        "date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,100\n",
+    )
+    .expect("write");
     let add = barter(
         dir.path(),
         &[

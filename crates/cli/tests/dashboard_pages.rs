@@ -843,7 +843,7 @@ async fn the_overview_starts_with_the_status_block() {
         &server.store,
         "BTC",
         today - Days::new(10),
-        &[dec!(1), dec!(2)],
+        &[dec!(10), dec!(11)],
     )
     .await;
     add_instrument(&server.store, "ETH", "USD").await;
@@ -851,7 +851,7 @@ async fn the_overview_starts_with_the_status_block() {
         &server.store,
         "ETH",
         today - Days::new(1),
-        &[dec!(1), dec!(2)],
+        &[dec!(10), dec!(11)],
     )
     .await;
     add_instrument(&server.store, "NEW", "USD").await;
