@@ -352,7 +352,7 @@ pub async fn status_with(
     };
 
     // Most severe first; within a severity, in the order the checks found them.
-    attention.sort_by(|a, b| b.severity.cmp(&a.severity));
+    attention.sort_by_key(|item| std::cmp::Reverse(item.severity));
     Ok(StatusReport {
         checked_at: now,
         healthy: attention.is_empty(),
