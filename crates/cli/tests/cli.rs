@@ -128,6 +128,35 @@ fn quickstart_in_an_empty_directory_syncs_the_sample_offline() {
     assert_eq!(traded, 0, "every decision of those days was already taken");
     let again = json(&barter(dir.path(), &["positions", "--json"]));
     assert_eq!(again.as_array().map(Vec::len), Some(positions.len()));
+
+    // The morning after the sample's last day every crypto instrument is current; SPY's
+    // sample ends in 2020, so it is stale, and `barter status` says so with exit status 1.
+    let now = "2026-01-06T06:00:00Z";
+    let status = barter(dir.path(), &["status", "--now", now, "--json"]);
+    assert_eq!(status.status.code(), Some(1), "{}", stderr(&status));
+    let report = json(&status);
+    assert_eq!(report["instruments"]["active"], 9);
+    assert_eq!(report["instruments"]["current"], 8);
+    let items = report["attention"].as_array().expect("attention");
+    assert_eq!(items.len(), 1, "{report}");
+    assert_eq!(items[0]["kind"], "instrument_stale");
+    assert_eq!(items[0]["subject"], "SPY");
+    let open = json(&barter(dir.path(), &["positions", "--open", "--json"]));
+    assert_eq!(
+        report["positions"]["open"].as_u64(),
+        open.as_array().map(|p| p.len() as u64)
+    );
+    // Without SPY, the quickstart's installation is healthy.
+    let deactivate = barter(dir.path(), &["instruments", "deactivate", "SPY"]);
+    assert!(deactivate.status.success(), "{}", stderr(&deactivate));
+    let status = barter(dir.path(), &["status", "--now", now]);
+    assert!(
+        status.status.success(),
+        "{}{}",
+        stdout(&status),
+        stderr(&status)
+    );
+    assert!(stdout(&status).contains(": healthy"), "{}", stdout(&status));
 }
 
 #[test]
@@ -390,6 +419,7 @@ fn every_command_has_help() {
         vec!["sync", "--help"],
         vec!["candles", "--help"],
         vec!["runs", "--help"],
+        vec!["status", "--help"],
         vec!["halt", "--help"],
         vec!["orders", "--help"],
         vec!["resume", "--help"],
@@ -807,4 +837,246 @@ fn notify_test_and_list_report_what_each_channel_answered() {
         let error = stderr(&refused);
         assert!(error.contains(expected) && error.len() < 1_000, "{error}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `barter status`: health at a glance and an exit status for cron lines and monitoring checks
+// ---------------------------------------------------------------------------------------------
+
+/// The exit code of a finished command.
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited, not killed")
+}
+
+/// The kinds of the attention items of a `barter status --json` report.
+fn attention_kinds(report: &serde_json::Value) -> Vec<String> {
+    report["attention"]
+        .as_array()
+        .expect("attention list")
+        .iter()
+        .map(|i| i["kind"].as_str().expect("kind").to_owned())
+        .collect()
+}
+
+/// The sorted keys of a JSON object.
+fn keys(value: &serde_json::Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+#[test]
+fn status_exits_non_zero_on_a_stale_instrument_and_zero_when_all_is_current() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let add = barter(
+        dir.path(),
+        &["instruments", "add", "BTC", "--source", "sample"],
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
+    // The daily job as the cron ran it on 2026-01-02..06 at 00:10: BTC's sample ends 2026-01-05.
+    let replay = barter(
+        dir.path(),
+        &["run", "--replay-from", "2026-01-01", "--to", "2026-01-05"],
+    );
+    assert!(replay.status.success(), "{}", stderr(&replay));
+
+    let healthy = barter(
+        dir.path(),
+        &["status", "--now", "2026-01-06T12:00:00Z", "--json"],
+    );
+    assert_eq!(
+        code(&healthy),
+        0,
+        "{}{}",
+        stdout(&healthy),
+        stderr(&healthy)
+    );
+    let report = json(&healthy);
+    assert_eq!(
+        keys(&report),
+        [
+            "accounts",
+            "attention",
+            "checked_at",
+            "halt",
+            "healthy",
+            "instruments",
+            "jobs",
+            "positions",
+            "schedule"
+        ]
+    );
+    assert_eq!(report["healthy"], true);
+    assert_eq!(report["checked_at"], "2026-01-06T12:00:00Z");
+    let jobs: Vec<&str> = report["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|j| j["job"].as_str().expect("job"))
+        .collect();
+    assert_eq!(
+        jobs,
+        ["sync_data", "sync_new_trades", "sync_close_positions"]
+    );
+    let last = &report["jobs"][0]["last_run"];
+    assert_eq!(
+        keys(last),
+        [
+            "ago_secs",
+            "duration_ms",
+            "error_count",
+            "errors",
+            "finished_at",
+            "id",
+            "started_at",
+            "status"
+        ]
+    );
+    assert_eq!(last["status"], "succeeded");
+    assert_eq!(last["started_at"], "2026-01-06T00:10:00Z");
+    assert_eq!(last["ago_secs"], 11 * 3600 + 50 * 60);
+    assert_eq!(
+        report["instruments"],
+        serde_json::json!({"active": 1, "current": 1, "attention": []})
+    );
+    assert_eq!(
+        report["positions"],
+        serde_json::json!({"open": 0, "by_strategy": {}})
+    );
+    assert_eq!(report["accounts"][0]["name"], "paper");
+    assert_eq!(report["halt"]["halted"], false);
+    assert_eq!(
+        report["schedule"],
+        serde_json::json!({"configured": false, "next": null})
+    );
+    assert_eq!(report["attention"], serde_json::json!([]));
+    let text = barter(dir.path(), &["status", "--now", "2026-01-06T12:00:00Z"]);
+    assert_eq!(code(&text), 0);
+    assert!(stdout(&text).contains("healthy"), "{}", stdout(&text));
+    assert!(
+        stdout(&text).contains("no [schedule] configured"),
+        "{}",
+        stdout(&text)
+    );
+
+    // Three days later no new candle came: BTC is stale, and the exit status says so.
+    let stale = barter(
+        dir.path(),
+        &["status", "--now", "2026-01-09T12:00:00Z", "--json"],
+    );
+    assert_eq!(code(&stale), 1, "{}", stderr(&stale));
+    let report = json(&stale);
+    assert_eq!(report["healthy"], false);
+    assert_eq!(attention_kinds(&report), ["instrument_stale"]);
+    let item = &report["attention"][0];
+    assert_eq!(keys(item), ["kind", "message", "severity", "subject"]);
+    assert_eq!(item["subject"], "BTC");
+    assert_eq!(item["severity"], "warning");
+    assert_eq!(
+        report["instruments"]["attention"][0],
+        serde_json::json!({
+            "symbol": "BTC",
+            "last_complete": "2026-01-05",
+            "expected": "2026-01-08",
+            "freshness": "stale",
+            "conflicts": 0
+        })
+    );
+    let text = barter(dir.path(), &["status", "--now", "2026-01-09T12:00:00Z"]);
+    assert_eq!(code(&text), 1);
+    let out = stdout(&text);
+    assert!(
+        out.contains("needs attention:")
+            && out.contains("BTC is stale")
+            && out.contains("barter sync"),
+        "{out}"
+    );
+    // On the wall clock (after the sample's end) BTC is stale too.
+    assert_eq!(code(&barter(dir.path(), &["status"])), 1);
+
+    // A halt needs attention.
+    assert!(
+        barter(dir.path(), &["halt", "--reason", "incident"])
+            .status
+            .success()
+    );
+    let halted = barter(
+        dir.path(),
+        &["status", "--now", "2026-01-06T12:00:00Z", "--json"],
+    );
+    assert_eq!(code(&halted), 1);
+    let report = json(&halted);
+    assert_eq!(attention_kinds(&report), ["trading_halted"]);
+    assert!(
+        report["attention"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("incident") && m.contains("barter resume")),
+        "{report}"
+    );
+    assert_eq!(report["halt"]["halted"], true);
+    assert!(barter(dir.path(), &["resume"]).status.success());
+
+    // A failed run needs attention, most severe first: a CSV instrument whose file is gone.
+    let csv = dir.path().join("gone.csv");
+    std::fs::write(
+        &csv,
+        "date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,100\n",
+    )
+    .expect("write");
+    let add = barter(
+        dir.path(),
+        &[
+            "instruments",
+            "add",
+            "GONE",
+            "--source",
+            "csv",
+            "--path",
+            "gone.csv",
+        ],
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
+    std::fs::remove_file(&csv).expect("remove");
+    let sync = barter(dir.path(), &["sync", "--instrument", "GONE"]);
+    assert!(!sync.status.success());
+    let failed = barter(
+        dir.path(),
+        &["status", "--now", "2026-01-06T12:00:00Z", "--json"],
+    );
+    assert_eq!(code(&failed), 1);
+    let report = json(&failed);
+    assert_eq!(
+        attention_kinds(&report),
+        ["job_failed", "instrument_no_data"],
+        "{report}"
+    );
+    assert_eq!(report["attention"][0]["severity"], "critical");
+    assert_eq!(report["attention"][0]["subject"], "sync_data");
+    assert!(
+        report["attention"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("GONE") && m.contains("barter runs")),
+        "{report}"
+    );
+    assert_eq!(report["jobs"][0]["last_run"]["status"], "failed");
+    assert_eq!(report["attention"][1]["subject"], "GONE");
+}
+
+#[test]
+fn status_exits_2_when_the_status_cannot_be_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = format!(
+        "sqlite://{}",
+        dir.path().join("no-such-dir").join("barter.db").display()
+    );
+    let out = barter(dir.path(), &["status", "--database", &missing]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
+    let bad = barter(dir.path(), &["status", "--now", "yesterday"]);
+    assert_eq!(code(&bad), 2, "a usage error is clap's exit status 2 too");
 }

@@ -835,6 +835,60 @@ fn form_urlencoded_encode(text: &str) -> String {
 }
 
 #[tokio::test]
+async fn the_overview_starts_with_the_status_block() {
+    let server = Server::sqlite(Config::default(), Options::default()).await;
+    let today = Utc::now().date_naive();
+    // BTC's newest complete candle is ten days old: stale; ETH is current; NEW has no candle.
+    add_instrument(&server.store, "BTC", "USD").await;
+    write_closes(
+        &server.store,
+        "BTC",
+        today - Days::new(10),
+        &[dec!(10), dec!(11)],
+    )
+    .await;
+    add_instrument(&server.store, "ETH", "USD").await;
+    write_closes(
+        &server.store,
+        "ETH",
+        today - Days::new(1),
+        &[dec!(10), dec!(11)],
+    )
+    .await;
+    add_instrument(&server.store, "NEW", "USD").await;
+    let browser = server.sign_in().await;
+    let (status, page) = browser.get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    let block = page.find("id=\"status\"").expect("the status block");
+    let halt = page.find("id=\"trading-halt\"").expect("the kill switch");
+    assert!(block < halt, "the status block comes first");
+    let page = unescape(&page);
+    assert!(page.contains("data-healthy=\"false\""), "{page}");
+    assert!(page.contains("2 item(s) need attention"), "{page}");
+    assert!(
+        page.contains("3 active, 1 current, 2 need attention"),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-kind=\"instrument_stale\"") && page.contains("BTC is stale"),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-kind=\"instrument_no_data\"")
+            && page.contains("NEW has no complete candle"),
+        "{page}"
+    );
+    for job in ["sync_data", "sync_new_trades", "sync_close_positions"] {
+        assert!(
+            page.contains(&format!("<li data-job=\"{job}\">")),
+            "{job}: {page}"
+        );
+    }
+    assert!(page.contains("never ran"), "{page}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_overview_halts_and_resumes_new_entries() {
     let server = Server::sqlite(Config::default(), Options::default()).await;
     let browser = server.sign_in().await;
@@ -842,6 +896,10 @@ async fn the_overview_halts_and_resumes_new_entries() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Halt new entries"), "{page}");
     assert!(page.contains("new entries allowed"), "{page}");
+    assert!(
+        page.contains("id=\"status\" data-healthy=\"true\""),
+        "the status block says all is well: {page}"
+    );
 
     // Without the session's CSRF token nothing changes.
     let forged = Browser::client()
@@ -874,6 +932,11 @@ async fn the_overview_halts_and_resumes_new_entries() {
     assert!(
         page.contains("incident") && !page.contains("<b>incident</b>"),
         "the reason is escaped: {page}"
+    );
+    assert!(
+        page.contains("data-healthy=\"false\"")
+            && page.contains("data-kind=\"trading_halted\" data-severity=\"warning\""),
+        "the status block lists the halt: {page}"
     );
 
     let resumed = browser.post_form("/resume", &[]).await;

@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/accounts"),
     ("GET", "/api/notifications"),
     ("POST", "/api/notifications/test"),
+    ("GET", "/api/status"),
     ("GET", "/api/orders/{id}"),
     ("POST", "/api/backtests"),
     ("GET", "/api/backtests/{id}"),

@@ -213,6 +213,31 @@ async fn the_api_behaves_the_same_on_postgres() {
     store.drop_schema().await.expect("drop the test schema");
 }
 
+/// `GET /api/status` behind the token: on an empty database nothing needs attention; a halt
+/// does (the rest of the report is checked after the daily job in [`manage_and_run`]).
+async fn status_over_http(server: &Server) {
+    let refused = server
+        .client
+        .get(server.url("/api/status"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let (status, report) = server.get("/api/status").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["healthy"], true, "{report}");
+    assert_eq!(report["attention"], json!([]));
+    assert_eq!(report["accounts"][0]["name"], "paper");
+    assert!(report["jobs"][0]["last_run"].is_null(), "{report}");
+    let (status, _) = server.post("/api/halt", json!({"reason": "check"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, report) = server.get("/api/status").await;
+    assert_eq!(report["healthy"], false);
+    assert_eq!(report["attention"][0]["kind"], "trading_halted", "{report}");
+    let (status, _) = server.post("/api/resume", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 /// The kill switch over HTTP: halting with or without a reason, the first reason kept, bad
 /// bodies refused by field, and the state shared with every other process through the store.
 async fn halt_and_resume(server: &Server) {
@@ -358,6 +383,7 @@ async fn orders_are_listed(server: &Server) {
 /// Registers instruments, runs the daily job, reads everything back, removes one instrument,
 /// and scrapes the metrics.
 async fn manage_and_run(server: Server) {
+    status_over_http(&server).await;
     halt_and_resume(&server).await;
     orders_are_listed(&server).await;
     for symbol in ["BTC", "ETH"] {
@@ -396,6 +422,24 @@ async fn manage_and_run(server: Server) {
     let (status, run) = server.get(&format!("/api/runs/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(run["kind"], "sync_data");
+
+    // The status reports this run as each job's last; on the wall clock (after the sample's
+    // last day) both instruments are stale.
+    let (status, report) = server.get("/api/status").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        report["jobs"][0]["last_run"]["id"], runs[0]["id"],
+        "{report}"
+    );
+    assert_eq!(report["healthy"], false);
+    let stale: Vec<&str> = report["attention"]
+        .as_array()
+        .expect("attention")
+        .iter()
+        .filter(|i| i["kind"] == "instrument_stale")
+        .filter_map(|i| i["subject"].as_str())
+        .collect();
+    assert_eq!(stale, ["BTC", "ETH"], "{report}");
 
     let (status, candles) = server
         .get("/api/instruments/BTC/candles?from=2020-01-01&to=2020-01-31")

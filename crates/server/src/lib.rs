@@ -32,6 +32,7 @@ pub mod scheduled;
 mod schema;
 mod sessions;
 mod state;
+mod status_routes;
 
 use state::RequestId;
 pub use state::{AppState, ServeOptions};
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(order_routes::routes())
         .merge(account_routes::routes())
         .merge(notify_routes::routes())
+        .merge(status_routes::routes())
         .merge(backtests::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     let scrape = Router::new()

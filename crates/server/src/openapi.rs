@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::{
     account_routes, api, backtests, halt_routes, job_routes, notify_routes, order_routes, schema,
+    status_routes,
 };
 
 /// The name of the bearer security scheme in the document.
@@ -54,6 +55,7 @@ const BEARER: &str = "bearer";
         account_routes::list,
         notify_routes::list,
         notify_routes::test,
+        status_routes::report,
         job_routes::sync_data,
         job_routes::sync_new_trades,
         job_routes::sync_close_positions,
@@ -68,7 +70,7 @@ const BEARER: &str = "bearer";
         barter_service::backtest::SweepRow)),
     modifiers(&BearerOnApi),
     tags(
-        (name = "health", description = "Liveness of the server and its database."),
+        (name = "health", description = "Liveness of the server and its database, and the status of everything."),
         (name = "meta", description = "This description."),
         (name = "instruments", description = "Registered instruments and their candles."),
         (name = "runs", description = "Job runs and the append-only history."),

@@ -483,3 +483,134 @@ pub struct NotificationTest {
     /// Its answer, or why it failed.
     pub answer: String,
 }
+
+/// Health at a glance (`GET /api/status`, `barter status --json`).
+#[derive(ToSchema)]
+pub struct StatusReport {
+    /// The moment the report describes (RFC 3339, UTC).
+    pub checked_at: String,
+    /// Whether nothing needs attention (`attention` is empty; `barter status` exits 0).
+    pub healthy: bool,
+    /// The last run of each job: `sync_data`, `sync_new_trades`, `sync_close_positions`.
+    pub jobs: Vec<JobStatus>,
+    /// The active instruments and those whose data needs attention.
+    pub instruments: InstrumentsStatus,
+    /// Open positions, in total and per strategy.
+    pub positions: PositionsStatus,
+    /// The paper account, then each venue account (each venue waited for at most 5 s).
+    pub accounts: Vec<Account>,
+    /// The kill switch.
+    pub halt: TradingHalt,
+    /// The `[schedule]` and its next run.
+    pub schedule: ScheduleStatus,
+    /// What needs attention, most severe first.
+    pub attention: Vec<AttentionItem>,
+}
+
+/// A job's last run.
+#[derive(ToSchema)]
+pub struct JobStatus {
+    /// `sync_data`, `sync_new_trades` or `sync_close_positions`.
+    #[schema(example = "sync_data")]
+    pub job: String,
+    /// Its latest run; absent (null) when it never ran.
+    pub last_run: Option<LastRun>,
+}
+
+/// A job's latest run.
+#[derive(ToSchema)]
+pub struct LastRun {
+    /// The run id (`GET /api/runs/{id}`).
+    pub id: i64,
+    /// `running`, `succeeded`, `partial`, `failed` or `interrupted`.
+    #[schema(example = "succeeded")]
+    pub status: String,
+    /// When it started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When it finished (RFC 3339, UTC), if it did.
+    pub finished_at: Option<String>,
+    /// How long it took, in milliseconds, once finished.
+    pub duration_ms: Option<i64>,
+    /// How many seconds before `checked_at` it started.
+    pub ago_secs: i64,
+    /// Its first errors (at most 3).
+    pub errors: Vec<String>,
+    /// How many errors it has in all.
+    pub error_count: u64,
+}
+
+/// The active instruments.
+#[derive(ToSchema)]
+pub struct InstrumentsStatus {
+    /// How many instruments are active.
+    pub active: u64,
+    /// How many of them have the complete candle their calendar expects.
+    pub current: u64,
+    /// The active instruments that are stale, have no data, or had a conflict in the last sync.
+    pub attention: Vec<InstrumentStatus>,
+}
+
+/// An instrument whose data needs attention.
+#[derive(ToSchema)]
+pub struct InstrumentStatus {
+    /// The symbol.
+    #[schema(example = "BTC")]
+    pub symbol: String,
+    /// Its newest complete candle's day (YYYY-MM-DD), if any.
+    pub last_complete: Option<String>,
+    /// The newest complete candle its calendar expects.
+    pub expected: String,
+    /// `current`, `stale` or `no_data`.
+    #[schema(example = "stale")]
+    pub freshness: String,
+    /// Complete stored candles the last sync found different at the source.
+    pub conflicts: u64,
+}
+
+/// Open positions.
+#[derive(ToSchema)]
+pub struct PositionsStatus {
+    /// How many positions are open.
+    pub open: u64,
+    /// How many are open per strategy name.
+    #[schema(value_type = Object)]
+    pub by_strategy: std::collections::BTreeMap<String, u64>,
+}
+
+/// The `[schedule]` of `barter serve`.
+#[derive(ToSchema)]
+pub struct ScheduleStatus {
+    /// Whether `[schedule]` names any job.
+    pub configured: bool,
+    /// The next scheduled run, if any.
+    pub next: Option<NextRun>,
+}
+
+/// A scheduled run.
+#[derive(ToSchema)]
+pub struct NextRun {
+    /// `sync_data`, `sync_new_trades`, `sync_close_positions` or `run`.
+    #[schema(example = "run")]
+    pub job: String,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+}
+
+/// Something that needs attention.
+#[derive(ToSchema)]
+pub struct AttentionItem {
+    /// What kind: `job_failed`, `job_partial`, `job_interrupted`, `instrument_stale`,
+    /// `instrument_no_data`, `data_conflict`, `account_unreachable`, `account_drift`,
+    /// `strategies_invalid`, `schedule_invalid`, `trading_halted`; more may be added.
+    #[schema(example = "instrument_stale")]
+    pub kind: String,
+    /// `warning` or `critical`.
+    #[schema(example = "warning")]
+    pub severity: String,
+    /// What it is about: a job, an instrument, an account, `trading`, `strategies` or
+    /// `schedule`.
+    #[schema(example = "BTC")]
+    pub subject: String,
+    /// One line naming the subject, what is wrong and what to do.
+    pub message: String,
+}

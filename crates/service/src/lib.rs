@@ -15,6 +15,9 @@
 //! - [`jobs`]: [`jobs::run_job`], every job behind one entry point (→ sync, trading).
 //! - [`schedule`]: the `[schedule]` cron expressions and the scheduler loop with catch-up (→ control).
 //! - [`backtest`]: backtests, sweeps and walk-forward runs as the CLI and the API ask for them.
+//! - [`instrument_health`]: coverage, gaps and staleness of an instrument's candles (→ sync, trading).
+//! - [`reconcile`]: each account against its venue, with drift (→ trading).
+//! - [`status`]: health at a glance for `barter status`, the API and the overview (→ all of the above).
 //! - [`views`]: positions, the account and explanations, as the CLI, API and dashboard show them.
 
 pub mod accounts;
@@ -23,12 +26,14 @@ pub mod config;
 pub mod control;
 pub mod data_files;
 pub mod halt;
+pub mod instrument_health;
 pub mod instruments;
 pub mod jobs;
 pub mod notify;
 pub mod reconcile;
 pub mod schedule;
 pub mod source_set;
+pub mod status;
 pub mod sync;
 pub mod trading;
 pub mod views;

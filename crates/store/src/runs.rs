@@ -228,6 +228,25 @@ impl Store {
         })
     }
 
+    /// The latest run of `kind` (the highest id, running or not), if the job ever ran: what
+    /// `barter status` reports per job without reading the other jobs' reports.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the query fails,
+    /// [`StoreError::Corrupt`] for an unreadable row.
+    pub async fn latest_run(&self, kind: RunKind) -> Result<Option<Run>, StoreError> {
+        on_db!(&self.db, |pool| {
+            let sql =
+                format!("SELECT {RUN_COLUMNS} FROM runs WHERE kind = $1 ORDER BY id DESC LIMIT 1");
+            let row = sqlx::query(&sql)
+                .bind(kind.as_str())
+                .fetch_optional(pool)
+                .await
+                .with_action(|| format!("load the latest {} run", kind.as_str()))?;
+            row.as_ref().map(run_from_row).transpose()
+        })
+    }
+
     /// Appends an entry to the history and returns its id; entries are never changed afterwards.
     /// The stored detail is bounded ([`bound_json`]).
     ///

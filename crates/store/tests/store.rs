@@ -743,6 +743,30 @@ async fn runs_round_trip_with_their_report(store: &Store) {
         "newest first"
     );
     assert_eq!(store.runs(1).await.expect("list").len(), 1);
+    // The latest run of each kind: the running second sync, none of the jobs never run.
+    let latest = store.latest_run(RunKind::SyncData).await.expect("latest");
+    assert_eq!(
+        latest.map(|r| (r.id, r.status)),
+        Some((second, RunStatus::Running))
+    );
+    let trade = store
+        .start_run(RunKind::SyncNewTrades, at("2024-03-02T00:11:00Z"))
+        .await
+        .expect("start");
+    let latest = store.latest_run(RunKind::SyncData).await.expect("latest");
+    assert_eq!(latest.map(|r| r.id), Some(second), "another kind is not it");
+    let latest = store
+        .latest_run(RunKind::SyncNewTrades)
+        .await
+        .expect("latest");
+    assert_eq!(latest.map(|r| r.id), Some(trade));
+    assert_eq!(
+        store
+            .latest_run(RunKind::SyncClosePositions)
+            .await
+            .expect("latest"),
+        None
+    );
     assert_eq!(store.run(RunId(9_999)).await.expect("load"), None);
     let ghost = Run {
         id: RunId(9_999),

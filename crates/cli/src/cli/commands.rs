@@ -199,6 +199,24 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             output::halt(cli.json, &state)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Status { now } => {
+            // Anything that stops the status from being read (the config, the database) is
+            // exit status 2, so a monitoring check tells "unhealthy" from "unknown".
+            let read = async {
+                let config = load_config(&cli)?;
+                let store = open_store(&config).await?;
+                let now = now.unwrap_or_else(Utc::now);
+                let result = super::status_command::run(cli.json, &config, &store, now).await;
+                explained(&store, result).await
+            };
+            Ok(match read.await {
+                Ok(code) => code,
+                Err(error) => super::exit_on_error_with(
+                    &error,
+                    ExitCode::from(super::status_command::UNKNOWN),
+                ),
+            })
+        }
         Command::Runs { limit } => {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;

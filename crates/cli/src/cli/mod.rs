@@ -20,6 +20,7 @@ mod commands;
 mod notify_command;
 mod output;
 mod serve;
+mod status_command;
 mod trading_commands;
 mod trading_output;
 
@@ -35,6 +36,11 @@ use tracing_subscriber::EnvFilter;
 /// `barter history | head -1`) ends quietly and successfully like other Unix tools; anything
 /// else is printed as `error: …` with a failing status.
 pub fn exit_on_error(error: &anyhow::Error) -> ExitCode {
+    exit_on_error_with(error, ExitCode::FAILURE)
+}
+
+/// [`exit_on_error`] with `failure` as the failing status (`barter status` fails with 2).
+pub fn exit_on_error_with(error: &anyhow::Error, failure: ExitCode) -> ExitCode {
     let io = error
         .chain()
         .find_map(|cause| cause.downcast_ref::<std::io::Error>());
@@ -42,12 +48,12 @@ pub fn exit_on_error(error: &anyhow::Error) -> ExitCode {
         Some(std::io::ErrorKind::BrokenPipe) => ExitCode::SUCCESS,
         Some(std::io::ErrorKind::StorageFull) => {
             eprintln!("error: cannot write the output: the disk is full ({error})");
-            ExitCode::FAILURE
+            failure
         }
         _ => {
             let message = format!("{error:#}");
             eprintln!("error: {}", barter_store::secrets::redact(&message));
-            ExitCode::FAILURE
+            failure
         }
     }
 }
@@ -181,6 +187,15 @@ pub enum Command {
         /// Last day (YYYY-MM-DD).
         #[arg(long, value_parser = barter_core::calendar::parse_day)]
         to: Option<Day>,
+    },
+    /// Health at a glance: each job's last run, stale or conflicting instruments, open
+    /// positions, accounts and drift, the kill switch, the next scheduled run, and what needs
+    /// attention. Exit status: 0 healthy, 1 something needs attention, 2 the status could not
+    /// be read (config or database), so `barter status || <alert>` works in a cron line.
+    Status {
+        /// Judge as of this moment (RFC 3339, e.g. 2026-01-06T12:00:00Z) instead of now.
+        #[arg(long, value_name = "TIME")]
+        now: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Show recent job runs.
     Runs {

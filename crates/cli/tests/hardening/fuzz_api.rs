@@ -80,6 +80,7 @@ const QUERY_ROUTES: &[&str] = &[
     "/api/orders/{}",
     "/api/accounts?{}",
     "/api/notifications?channel={}&limit={}",
+    "/api/status?{}",
 ];
 
 fn text() -> impl Strategy<Value = String> {

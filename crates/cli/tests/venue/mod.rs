@@ -451,6 +451,83 @@ async fn drift_is_reported_not_traded(store: &Store) {
     assert!(account_positions(store).await[0].is_open());
 }
 
+/// `barter status` over a venue account: drift is a critical attention item naming the
+/// account, and a venue slower than the status's bound is reported as unreachable within the
+/// bound instead of holding the report up.
+async fn status_reports_drift_and_a_slow_venue_within_its_bound(store: &Store) {
+    use barter_service::status::{AttentionKind, StatusOptions, status_with};
+    let fake = fake_binance().await;
+    let now = at("2024-01-02");
+    sync_until(store, now).await;
+    let trading = venue_trading(&fake, "close > 0", None);
+    let run = sync_new_trades(store, &trading, now).await.expect("trade");
+    assert_eq!(outcomes(&run), ["live BTC opened"], "{run:?}");
+    let options = StatusOptions {
+        venue_wait: std::time::Duration::from_secs(1),
+    };
+    let cfg = Config::default();
+    let report = status_with(&cfg, store, Ok(&trading), now, options)
+        .await
+        .expect("status");
+    let names: Vec<&str> = report.accounts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["paper", ACCOUNT],
+        "the paper account always comes first"
+    );
+    assert_eq!(report.positions.open, 1);
+    assert_eq!(report.positions.by_strategy.get("live"), Some(&1));
+    assert!(
+        report.attention.iter().all(|i| i.subject != ACCOUNT),
+        "reconciled: {:?}",
+        report.attention
+    );
+
+    // Sold by hand at the venue.
+    fake.set_balance("BTC", rust_decimal::Decimal::ZERO);
+    let report = status_with(&cfg, store, Ok(&trading), now, options)
+        .await
+        .expect("status");
+    let drift = report
+        .attention
+        .iter()
+        .find(|i| i.kind == AttentionKind::AccountDrift)
+        .expect("drift needs attention");
+    assert_eq!(drift.subject, ACCOUNT);
+    assert!(
+        drift.message.contains("BTC -") && drift.message.contains("barter reconcile"),
+        "{drift:?}"
+    );
+    assert!(!report.healthy);
+
+    // A venue answering after 3 s: the report is back within about the 1 s bound.
+    fake.set_latency(std::time::Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    let report = status_with(&cfg, store, Ok(&trading), now, options)
+        .await
+        .expect("status");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2_500),
+        "took {:?}",
+        started.elapsed()
+    );
+    let slow = report
+        .attention
+        .iter()
+        .find(|i| i.kind == AttentionKind::AccountUnreachable)
+        .expect("an unreachable venue needs attention");
+    assert_eq!(slow.subject, ACCOUNT);
+    assert!(
+        slow.message.contains("did not answer within 1 s"),
+        "{slow:?}"
+    );
+}
+
+on_both_backends!(
+    status_reports_drift_and_a_slow_venue,
+    status_reports_drift_and_a_slow_venue_within_its_bound
+);
+
 /// A market buy that ran out of liquidity (Binance `EXPIRED`, part filled) opens a position of
 /// what was filled; the order keeps its state and reason.
 async fn expired_part_fill_opens_what_was_filled(store: &Store) {

@@ -19,7 +19,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::format;
-use super::instruments::{Flag, Health, dash};
+use super::instruments::{Flag, Health, HealthView, dash};
 use super::page::{Chrome, PageError, render};
 use super::session::Session;
 use crate::state::AppState;
@@ -150,9 +150,9 @@ async fn detail(
         source: format!("{} · {}", instrument.source, instrument.source_id),
         calendar: instrument.calendar.as_str().to_owned(),
         active: instrument.active,
-        first: health.first(),
-        last: health.last(),
-        last_complete: health.last_complete(),
+        first: health.first_day(),
+        last: health.last_day(),
+        last_complete: health.last_complete_day(),
         count: health.count,
         flags: health.flags(),
         strategies: strategies.iter().map(|s| s.name.clone()).collect(),

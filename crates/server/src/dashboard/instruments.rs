@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
-use barter_core::{Calendar, Candle, Day, Gaps, Instrument, InstrumentError, SourceKind, Symbol};
-use barter_store::{Store, StoreError};
+use barter_core::{Calendar, Instrument, InstrumentError, SourceKind, Symbol};
+use barter_store::StoreError;
 use chrono::Utc;
 use serde::Deserialize;
 
@@ -20,8 +20,8 @@ use super::page::{Chrome, PageError, render};
 use super::session::Session;
 use super::urlencode;
 use crate::state::AppState;
+use barter_service::instrument_health::Freshness;
 use barter_service::instruments::NewInstrument;
-use barter_service::trading::expected_day;
 
 /// The instruments routes.
 pub(super) fn routes() -> Router<AppState> {
@@ -37,64 +37,24 @@ const GAP_DAYS_SHOWN: usize = 5;
 // Coverage, gaps and staleness
 // ---------------------------------------------------------------------------------------------
 
-/// What is stored of an instrument's candles, and whether that is enough.
-pub(super) struct Health {
-    /// The first and last stored day, if any candle is stored.
-    range: Option<(Day, Day)>,
-    /// How many days are stored.
-    pub count: u64,
-    /// The last day with a complete candle.
-    last_complete: Option<Day>,
-    /// Trading days missing between the first and the last stored day.
-    gaps: Gaps,
-    /// The newest complete candle its calendar expects by now.
-    expected: Day,
+/// What is stored of an instrument's candles, and whether that is enough: the service's one
+/// judgement of coverage, gaps and staleness (also behind `barter status`).
+pub(super) use barter_service::instrument_health::InstrumentHealth as Health;
+
+/// How the instruments pages show an instrument's [`Health`].
+pub(super) trait HealthView {
+    /// The warnings to show: gaps, staleness, or no data at all.
+    fn flags(&self) -> Vec<Flag>;
+    /// The first stored day, or a dash.
+    fn first_day(&self) -> String;
+    /// The last stored day, or a dash.
+    fn last_day(&self) -> String;
+    /// The last complete day, or a dash.
+    fn last_complete_day(&self) -> String;
 }
 
-impl Health {
-    /// The health of `instrument` as of `today` (UTC) from all its stored `candles`
-    /// (ascending by day), for a page that has read them anyway.
-    pub(super) fn from_candles(instrument: &Instrument, candles: &[Candle], today: Day) -> Self {
-        let days: Vec<Day> = candles.iter().map(Candle::day).collect();
-        Self {
-            range: days.first().copied().zip(days.last().copied()),
-            count: days.len() as u64,
-            last_complete: candles
-                .iter()
-                .rev()
-                .find(|c| c.is_complete())
-                .map(Candle::day),
-            gaps: instrument.calendar.gaps(&days),
-            expected: expected_day(instrument.calendar, today),
-        }
-    }
-
-    /// Reads the health of `instrument` as of `today` (UTC) from the store's candle summary,
-    /// and its stored days only when some may be missing.
-    async fn of(store: &Store, instrument: &Instrument, today: Day) -> Result<Self, StoreError> {
-        let symbol = &instrument.symbol;
-        let (coverage, last_complete) = store.coverage_and_last_complete(symbol).await?;
-        let calendar = instrument.calendar;
-        let gaps = match coverage {
-            Some(c) => barter_service::sync::gaps(store, symbol, calendar, c).await?,
-            None => Gaps::default(),
-        };
-        Ok(Self {
-            range: coverage.map(|c| (c.first, c.last)),
-            count: coverage.map_or(0, |c| c.count),
-            last_complete,
-            gaps,
-            expected: expected_day(calendar, today),
-        })
-    }
-
-    /// Whether the last complete candle is older than the calendar expects.
-    fn stale(&self) -> bool {
-        self.last_complete.is_some_and(|day| day < self.expected)
-    }
-
-    /// The warnings to show: gaps, staleness, or no data at all.
-    pub(super) fn flags(&self) -> Vec<Flag> {
+impl HealthView for Health {
+    fn flags(&self) -> Vec<Flag> {
         let mut flags = Vec::new();
         if !self.gaps.is_empty() {
             let shown: Vec<String> = self
@@ -120,7 +80,7 @@ impl Health {
             });
         }
         match self.last_complete {
-            Some(day) if self.stale() => flags.push(Flag {
+            Some(day) if self.freshness() == Freshness::Stale => flags.push(Flag {
                 kind: "stale",
                 badge: "stale".to_owned(),
                 detail: format!(
@@ -143,19 +103,16 @@ impl Health {
         flags
     }
 
-    /// The first stored day, or a dash.
-    pub(super) fn first(&self) -> String {
+    fn first_day(&self) -> String {
         self.range
             .map_or_else(dash, |(first, _)| format::day(first))
     }
 
-    /// The last stored day, or a dash.
-    pub(super) fn last(&self) -> String {
+    fn last_day(&self) -> String {
         self.range.map_or_else(dash, |(_, last)| format::day(last))
     }
 
-    /// The last complete day, or a dash.
-    pub(super) fn last_complete(&self) -> String {
+    fn last_complete_day(&self) -> String {
         self.last_complete.map_or_else(dash, format::day)
     }
 }
@@ -343,7 +300,7 @@ async fn list_page(
     let today = Utc::now().date_naive();
     let mut rows = Vec::new();
     for instrument in store.instruments().await? {
-        let health = Health::of(store, &instrument, today).await?;
+        let health = Health::read(store, &instrument, today).await?;
         let symbol = instrument.symbol.to_string();
         rows.push(InstrumentRow {
             confirm: format!("Remove {symbol} and its stored candles? This cannot be undone."),
@@ -353,9 +310,9 @@ async fn list_page(
             quote: instrument.quote_currency,
             calendar: instrument.calendar.as_str().to_owned(),
             active: instrument.active,
-            first: health.first(),
-            last: health.last(),
-            last_complete: health.last_complete(),
+            first: health.first_day(),
+            last: health.last_day(),
+            last_complete: health.last_complete_day(),
             count: health.count,
             flags: health.flags(),
             symbol,

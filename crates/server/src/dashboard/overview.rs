@@ -1,5 +1,6 @@
-//! The overview page (`/`): the account's equity over time, cash and P&L, the open positions,
-//! the last runs and the next scheduled one, and buttons that start the jobs.
+//! The overview page (`/`): the status block (the report of `barter status`), the account's
+//! equity over time, cash and P&L, the open positions, the last runs and the next scheduled
+//! one, and buttons that start the jobs.
 
 use askama::Template;
 use axum::extract::State;
@@ -17,7 +18,9 @@ use super::format;
 use super::page::{Chrome, PageError, render};
 use super::session::Session;
 use crate::state::AppState;
-use barter_service::schedule::Schedule;
+use barter_service::status::{
+    self, AttentionKind, Severity, StatusOptions, StatusReport, VENUE_WAIT,
+};
 use barter_service::views::Ledger;
 
 /// The overview route, and the kill switch's buttons on it.
@@ -108,31 +111,22 @@ pub(super) struct AccountRow {
     pub drift_class: &'static str,
 }
 
-/// How long the overview waits for the venues' balances.
-const VENUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// The accounts card: empty (no card) when only paper trades; else every account with its
-/// cash and drift, as `barter accounts` shows them, waiting at most [`VENUE_WAIT`].
-async fn account_rows(state: &AppState) -> Vec<AccountRow> {
+/// The accounts card: empty (no card) when only paper trades; else every account of the
+/// status report with its cash and drift, as `barter accounts` shows them (the report waited
+/// at most [`VENUE_WAIT`] for each venue).
+fn account_rows(state: &AppState, report: &StatusReport) -> Vec<AccountRow> {
     if state.config().accounts.is_empty() {
         return Vec::new();
     }
-    let read = async {
-        let trading =
-            barter_service::trading::Trading::for_store(state.config(), state.store()).await?;
-        barter_service::reconcile::reconcile(state.store(), &trading).await
-    };
-    let reports = match tokio::time::timeout(VENUE_WAIT, read).await {
-        Ok(Ok(reports)) => reports,
-        Ok(Err(error)) => return vec![error_row(format!("{error:#}"))],
-        Err(_) => {
-            return vec![error_row(format!(
-                "the venues did not answer within {} s; see `barter accounts`",
-                VENUE_WAIT.as_secs()
-            ))];
-        }
-    };
-    reports
+    if let Some(item) = report
+        .attention
+        .iter()
+        .find(|i| i.kind == AttentionKind::StrategiesInvalid)
+    {
+        return vec![error_row(item.message.clone())];
+    }
+    report
+        .accounts
         .iter()
         .map(|r| {
             let (drift, drift_class) = match (&r.error, r.drift.len()) {
@@ -161,6 +155,106 @@ async fn account_rows(state: &AppState) -> Vec<AccountRow> {
         .collect()
 }
 
+/// One job's last run in the status block.
+pub(super) struct JobLine {
+    pub job: &'static str,
+    pub outcome: String,
+    pub class: &'static str,
+    pub when: String,
+}
+
+/// One attention item in the status block.
+pub(super) struct AttentionLine {
+    pub kind: String,
+    pub severity: &'static str,
+    pub class: &'static str,
+    pub message: String,
+}
+
+/// The status block at the top of the overview: the same report as `barter status`.
+pub(super) struct StatusView {
+    pub healthy: bool,
+    pub headline: String,
+    pub class: &'static str,
+    pub jobs: Vec<JobLine>,
+    pub instruments: String,
+    pub positions: String,
+    pub items: Vec<AttentionLine>,
+}
+
+impl StatusView {
+    fn of(report: &StatusReport) -> Self {
+        let jobs = report
+            .jobs
+            .iter()
+            .map(|j| match &j.last_run {
+                None => JobLine {
+                    job: j.job.as_str(),
+                    outcome: "never ran".to_owned(),
+                    class: "warn",
+                    when: String::new(),
+                },
+                Some(run) => JobLine {
+                    job: j.job.as_str(),
+                    outcome: run.status.as_str().to_owned(),
+                    class: status_class(run.status.as_str()),
+                    when: format!(
+                        "#{} {} ({})",
+                        run.id,
+                        format::time(run.started_at),
+                        status::ago(run.ago_secs)
+                    ),
+                },
+            })
+            .collect();
+        let i = &report.instruments;
+        let p = &report.positions;
+        let per_strategy: Vec<String> = p
+            .by_strategy
+            .iter()
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        let items = report
+            .attention
+            .iter()
+            .map(|item| AttentionLine {
+                kind: serde_json::to_value(item.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                severity: item.severity.as_str(),
+                class: match item.severity {
+                    Severity::Critical => "bad",
+                    Severity::Warning => "warn",
+                },
+                message: item.message.clone(),
+            })
+            .collect();
+        Self {
+            healthy: report.healthy,
+            headline: if report.healthy {
+                "healthy".to_owned()
+            } else {
+                format!("{} item(s) need attention", report.attention.len())
+            },
+            class: if report.healthy { "ok" } else { "bad" },
+            jobs,
+            instruments: format!(
+                "{} active, {} current, {} need attention",
+                i.active,
+                i.current,
+                i.attention.len()
+            ),
+            positions: if per_strategy.is_empty() {
+                p.open.to_string()
+            } else {
+                format!("{} ({})", p.open, per_strategy.join(", "))
+            },
+            items,
+        }
+    }
+}
+
 fn error_row(message: String) -> AccountRow {
     AccountRow {
         name: "-".to_owned(),
@@ -176,6 +270,7 @@ fn error_row(message: String) -> AccountRow {
 #[derive(Template)]
 #[template(path = "overview.html")]
 struct OverviewPage {
+    status: StatusView,
     accounts: Vec<AccountRow>,
     chrome: Chrome,
     currency: String,
@@ -203,15 +298,25 @@ async fn overview(
     let open = ledger.open_positions();
     let curve = ledger.equity_curve(store).await?;
     let runs = store.runs(10).await?;
-    let halt_state = store.trading_halt().await?;
+    // Waits at most `VENUE_WAIT` for each venue account (the Accounts card reuses it).
+    let report = status::status(
+        state.config(),
+        store,
+        Utc::now(),
+        StatusOptions {
+            venue_wait: VENUE_WAIT,
+        },
+    )
+    .await?;
     let halt = HaltView {
-        halted: halt_state.halted,
-        line: barter_service::halt::describe(&halt_state),
+        halted: report.halt.halted,
+        line: barter_service::halt::describe(&report.halt),
     };
-    let next_run = Schedule::from_config(&state.config().schedule)
-        .ok()
-        .and_then(|schedule| schedule.next_after(Utc::now()))
-        .map(|(job, at)| format!("{job} at {}", format::time(at)));
+    let next_run = report
+        .schedule
+        .next
+        .as_ref()
+        .map(|next| format!("{} at {}", next.job, format::time(next.at)));
 
     let figures = Figures {
         cash: format::money(account.cash.0, &currency),
@@ -263,7 +368,8 @@ async fn overview(
     })
     .to_string();
     let page = OverviewPage {
-        accounts: account_rows(&state).await,
+        status: StatusView::of(&report),
+        accounts: account_rows(&state, &report),
         chrome: Chrome::new(&state, &session, "overview", "Overview"),
         currency,
         has_instruments,
