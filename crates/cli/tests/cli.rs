@@ -805,6 +805,22 @@ fn notify_test_and_list_report_what_each_channel_answered() {
         "{}",
         stderr(&all)
     );
+    // `barter status` counts the unusable channel as needing attention.
+    let status = barter(dir.path(), &["--json", "status"]);
+    assert_eq!(status.status.code(), Some(1), "{}", stderr(&status));
+    let report = json(&status);
+    assert!(
+        report["attention"]
+            .as_array()
+            .is_some_and(|items| items
+                .iter()
+                .any(|i| i["kind"] == "notification_channel_failing"
+                    && i["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("BARTER_NOTIFY_TG_SECRET"))),
+        "{report}"
+    );
     let missing = barter(dir.path(), &["notify", "test", "--channel", "nope"]);
     assert!(!missing.status.success());
     assert!(

@@ -601,7 +601,8 @@ pub struct NextRun {
 pub struct AttentionItem {
     /// What kind: `job_failed`, `job_partial`, `job_interrupted`, `instrument_stale`,
     /// `instrument_no_data`, `data_conflict`, `account_unreachable`, `account_drift`,
-    /// `strategies_invalid`, `schedule_invalid`, `trading_halted`; more may be added.
+    /// `strategies_invalid`, `schedule_invalid`, `trading_halted`,
+    /// `notification_channel_failing`; more may be added.
     #[schema(example = "instrument_stale")]
     pub kind: String,
     /// `warning` or `critical`.

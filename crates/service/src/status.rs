@@ -200,6 +200,8 @@ pub enum AttentionKind {
     ScheduleInvalid,
     /// New entries are halted.
     TradingHalted,
+    /// A notification channel keeps failing, or cannot work (its secret is missing).
+    NotificationChannelFailing,
 }
 
 /// How bad an [`AttentionItem`] is; both make `barter status` exit 1.
@@ -328,6 +330,8 @@ pub async fn status_with(
         ));
     }
 
+    attention.extend(notification_items(config, store).await?);
+
     let schedule = match Schedule::from_config(&config.schedule) {
         Ok(schedule) => ScheduleStatus {
             configured: !schedule.is_empty(),
@@ -364,6 +368,41 @@ pub async fn status_with(
         schedule,
         attention,
     })
+}
+
+/// The notification channels that cannot work (a missing secret) or keep failing (something
+/// sent since their last success was not accepted).
+async fn notification_items(config: &Config, store: &Store) -> anyhow::Result<Vec<AttentionItem>> {
+    if config.notify.is_empty() {
+        return Ok(Vec::new());
+    }
+    let notifier = crate::notify::Notifier::from_env(config);
+    let mut items: Vec<AttentionItem> = notifier
+        .unusable()
+        .iter()
+        .map(|problem| {
+            AttentionItem::new(
+                AttentionKind::NotificationChannelFailing,
+                Severity::Warning,
+                "notifications",
+                problem.clone(),
+            )
+        })
+        .collect();
+    for health in notifier.health(store).await? {
+        if health.failing() {
+            items.push(AttentionItem::new(
+                AttentionKind::NotificationChannelFailing,
+                Severity::Warning,
+                &health.channel,
+                format!(
+                    "{}; see `barter notify list`",
+                    crate::notify::describe(&health)
+                ),
+            ));
+        }
+    }
+    Ok(items)
 }
 
 /// An age in words, coarsened for people (`just now`, `5 min ago`, `3 h 5 min ago`,
