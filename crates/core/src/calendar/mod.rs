@@ -218,7 +218,13 @@ mod tests {
     /// Long spans across year ends, holidays and special closures count as a walk does.
     #[test]
     fn xnys_counts_match_a_walk_across_years() {
-        let starts = ["1989-12-29", "1994-04-25", "2001-09-10", "2011-12-30", "2034-12-20"];
+        let starts = [
+            "1989-12-29",
+            "1994-04-25",
+            "2001-09-10",
+            "2011-12-30",
+            "2034-12-20",
+        ];
         for start in starts {
             let first = d(start);
             for len in [0, 1, 3, 6, 7, 13, 40, 365, 366, 800, 3000] {
@@ -235,7 +241,10 @@ mod tests {
                 );
             }
         }
-        assert_eq!(Calendar::Xnys.trading_days_between(d("2025-01-02"), d("2025-01-01")), 0);
+        assert_eq!(
+            Calendar::Xnys.trading_days_between(d("2025-01-02"), d("2025-01-01")),
+            0
+        );
     }
 
     proptest::proptest! {
