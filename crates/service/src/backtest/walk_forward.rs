@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use barter_core::Day;
-use barter_core::simulator::{self, BacktestResult, BacktestSettings, Statistics};
+use barter_core::simulator::{self, BacktestResult, Statistics};
 use serde::{Deserialize, Serialize};
 
 use super::{BacktestFailure, Prepared, SweepPlan, invalid};
