@@ -43,11 +43,19 @@ fn quickstart_in_an_empty_directory_syncs_the_sample_offline() {
 
     let list = json(&barter(dir.path(), &["instruments", "list", "--json"]));
     assert_eq!(list.as_array().map(Vec::len), Some(9));
+    let spy = list
+        .as_array()
+        .and_then(|l| l.iter().find(|i| i["symbol"] == "SPY"))
+        .expect("SPY is registered");
+    assert_eq!(spy["calendar"], "xnys", "{spy}");
+    // SPY's history misses no NYSE trading day: its 194 weekday holidays are not gaps.
+    assert!(!stdout(&out).contains("gaps:"), "{}", stdout(&out));
 
     let again = barter(dir.path(), &["sync", "--json"]);
     assert!(again.status.success(), "{}", stderr(&again));
     let run = json(&again);
     assert_eq!(run["counts"]["candles_added"], 0);
+    assert_eq!(run["counts"]["missing_days"], 0);
     assert_eq!(run["status"], "succeeded");
 
     let candles = json(&barter(
@@ -178,10 +186,12 @@ fn instruments_can_be_added_from_csv_listed_and_removed() {
             "--path",
             "a.csv",
             "--calendar",
-            "weekdays",
+            "xnys",
         ],
     );
     assert!(add.status.success(), "{}", stderr(&add));
+    let list = json(&barter(dir.path(), &["instruments", "list", "--json"]));
+    assert_eq!(list[0]["calendar"], "xnys", "{list}");
     let sync = barter(dir.path(), &["sync", "--instrument", "AAPL"]);
     assert!(sync.status.success(), "{}{}", stdout(&sync), stderr(&sync));
     assert!(stdout(&sync).contains("AAPL"), "{}", stdout(&sync));

@@ -193,6 +193,14 @@ async fn the_list_flags_gaps_and_stale_instruments_by_their_calendar() {
         .filter(|d| Calendar::Weekdays.trades_on(*d))
         .collect();
     register(store, "WEEK", Calendar::Weekdays, &weekdays).await;
+    // NYSE sessions up to the last one before today: on `xnys` the holidays are neither gaps
+    // nor make it stale; the same days on `weekdays` miss every holiday.
+    let sessions: Vec<Day> = days_until(expected_day(Calendar::Xnys, today()), 400)
+        .into_iter()
+        .filter(|d| Calendar::Xnys.trades_on(*d))
+        .collect();
+    register(store, "XN", Calendar::Xnys, &sessions).await;
+    register(store, "XNWEEK", Calendar::Weekdays, &sessions).await;
     register(store, "NONE", Calendar::Continuous, &[]).await;
 
     let browser = server.sign_in().await;
@@ -217,11 +225,13 @@ async fn the_list_flags_gaps_and_stale_instruments_by_their_calendar() {
     );
     assert!(!old.contains("data-flag=\"gaps\""), "{old}");
 
-    for fine in ["FRESH", "WEEK"] {
+    for fine in ["FRESH", "WEEK", "XN"] {
         let r = row(&page, fine);
         assert!(!r.contains("data-flag="), "{fine} has no flag: {r}");
-        assert!(r.contains(&yesterday.to_string()) || fine == "WEEK", "{r}");
+        assert!(r.contains(&yesterday.to_string()) || fine != "FRESH", "{r}");
     }
+    let holidays = row(&page, "XNWEEK");
+    assert!(holidays.contains("data-flag=\"gaps\""), "{holidays}");
     let none = row(&page, "NONE");
     assert!(none.contains("data-flag=\"no-data\""), "{none}");
     let fresh = row(&page, "FRESH");
@@ -563,7 +573,7 @@ async fn the_instrument_page_has_candles_indicator_overlays_and_trade_markers() 
 }
 
 #[tokio::test]
-async fn an_alpaca_instrument_is_added_without_a_source_id_on_weekdays() {
+async fn an_alpaca_instrument_is_added_without_a_source_id_on_xnys() {
     let server = start().await;
     let browser = server.sign_in().await;
     let (_, page) = browser.get("/instruments").await;
@@ -578,6 +588,23 @@ async fn an_alpaca_instrument_is_added_without_a_source_id_on_weekdays() {
         .expect("SPY");
     assert_eq!(spy.source, SourceKind::Alpaca);
     assert_eq!(spy.source_id, "SPY");
-    assert_eq!(spy.calendar, Calendar::Weekdays);
+    assert_eq!(spy.calendar, Calendar::Xnys);
+    // The calendar can also be chosen on the form.
+    assert!(page.contains("<option value=\"xnys\">"), "{page}");
+    let qqq = [
+        ("symbol", "QQQ"),
+        ("source", "alpaca"),
+        ("quote", "USD"),
+        ("calendar", "xnys"),
+    ];
+    let added = browser.post_form("/instruments", &qqq).await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let qqq = server
+        .store
+        .instrument(&symbol("QQQ"))
+        .await
+        .expect("read")
+        .expect("QQQ");
+    assert_eq!(qqq.calendar, Calendar::Xnys);
     server.shutdown().await;
 }

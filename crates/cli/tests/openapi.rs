@@ -325,6 +325,13 @@ async fn the_error_schema_and_the_decimal_strings_are_described() {
             "Candle.{field}"
         );
     }
+    // Every calendar the core knows is in the schema, by its config name.
+    assert_eq!(
+        schemas["Calendar"]["enum"],
+        json!(["continuous", "weekdays", "xnys"]),
+        "{}",
+        schemas["Calendar"]
+    );
     // An error answer has the documented shape.
     let (status, body) = send(&server, "GET", "/api/runs/12345", true).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -158,6 +158,114 @@ async fn stale_data_is_not_traded_and_the_reason_is_recorded() {
     assert!(store.positions(None).await.expect("positions").is_empty());
 }
 
+/// SPY follows the NYSE calendar (`xnys`): a run on Tuesday 2020-01-21, after Martin Luther King
+/// Jr. Day, expects Friday's candle, as does a run on the Monday after Good Friday 2020 the
+/// Thursday's; a run on the Wednesday still holding Friday's candle is stale.
+#[tokio::test]
+async fn a_run_after_an_exchange_holiday_is_not_stale() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with(dir.path(), &["SPY"]).await;
+    let spy = store.instrument(&sym("SPY")).await.expect("read");
+    assert_eq!(spy.map(|i| i.calendar), Some(barter_core::Calendar::Xnys));
+    let trading = trading(&["SPY"], vec![strategy("always", "close > 0", None)]);
+    sync_until(&store, at("2020-01-21")).await;
+    let run = sync_new_trades(&store, &trading, at("2020-01-21"))
+        .await
+        .expect("trade");
+    let item = &items(&run)[0];
+    assert_eq!(item.outcome, "opened", "{}", item.explanation);
+    assert_eq!(
+        item.day.map(|d| d.to_string()).as_deref(),
+        Some("2020-01-17")
+    );
+
+    // A strategy that has not decided on Friday's candle yet, so the stale decision is new.
+    let later = self::trading(&["SPY"], vec![strategy("later", "close > 0", None)]);
+    let run = sync_new_trades(&store, &later, at("2020-01-22"))
+        .await
+        .expect("trade");
+    let item = &items(&run)[0];
+    assert_eq!(item.outcome, "skipped", "{item:?}");
+    assert!(
+        item.explanation.contains(
+            "stale data: the latest complete candle of SPY is 2020-01-17, expected 2020-01-21"
+        ),
+        "{}",
+        item.explanation
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with(dir.path(), &["SPY"]).await;
+    sync_until(&store, at("2020-04-13")).await;
+    let run = sync_new_trades(&store, &trading, at("2020-04-13"))
+        .await
+        .expect("trade");
+    let item = &items(&run)[0];
+    assert_eq!(item.outcome, "opened", "{}", item.explanation);
+    assert_eq!(
+        item.day.map(|d| d.to_string()).as_deref(),
+        Some("2020-04-09")
+    );
+}
+
+/// Holding days count the instrument's trading days: SPY entered on Thursday 2020-04-09 has held
+/// 2 days on Tuesday 04-14 (Monday and Tuesday; Good Friday and the weekend do not count), so
+/// both the exit rule and the maximum holding close it on the run of Wednesday 04-15.
+#[tokio::test]
+async fn holding_days_skip_an_exchange_holiday() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with(dir.path(), &["SPY"]).await;
+    let mut max_holding = strategy("max-2", "close > 0", None);
+    max_holding.max_holding_days = Some(2);
+    let trading = trading(
+        &["SPY"],
+        vec![
+            strategy("days-held-2", "close > 0", Some("days_held >= 2")),
+            max_holding,
+        ],
+    );
+    sync_until(&store, at("2020-04-10")).await;
+    let opened = sync_new_trades(&store, &trading, at("2020-04-10"))
+        .await
+        .expect("trade");
+    assert_eq!(
+        outcomes(&opened),
+        ["days-held-2 SPY opened", "max-2 SPY opened"]
+    );
+    let mut closed = Vec::new();
+    for day in [
+        "2020-04-11",
+        "2020-04-12",
+        "2020-04-13",
+        "2020-04-14",
+        "2020-04-15",
+        "2020-04-16",
+    ] {
+        sync_until(&store, at(day)).await;
+        let close = sync_close_positions(&store, &trading, at(day))
+            .await
+            .expect("close");
+        for item in items(&close).iter().filter(|i| i.outcome == "closed") {
+            closed.push(format!("{} {day} {:?}", item.strategy, item.day));
+        }
+    }
+    let decided = Some(barter_core::Day::from_ymd_opt(2020, 4, 14).expect("day"));
+    assert_eq!(
+        closed,
+        [
+            format!("days-held-2 2020-04-15 {decided:?}"),
+            format!("max-2 2020-04-15 {decided:?}"),
+        ]
+    );
+    let positions = store.positions(None).await.expect("positions");
+    assert!(
+        positions
+            .iter()
+            .all(|p| p.entry_day.to_string() == "2020-04-09"),
+        "{positions:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_position_is_closed_by_its_exit_rule_on_a_later_day_with_exact_pnl() {
     let dir = tempfile::tempdir().expect("tempdir");

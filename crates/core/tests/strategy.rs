@@ -227,3 +227,82 @@ fn a_risk_exit_takes_priority_over_the_exit_signal() {
     );
     assert_eq!(reason, None, "nothing to decide before the entry day");
 }
+
+/// SPY's candles from 2020-04-01 to 2020-04-20 (the NYSE was closed on Good Friday, 04-10).
+fn spy_april_2020() -> MarketData {
+    let candles = include_str!("../../../data/sample/spy-usd-daily.csv")
+        .lines()
+        .skip(1)
+        .filter(|line| line.starts_with("2020-04"))
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            let n = |i: usize| f[i].parse::<Decimal>().expect("number");
+            let values = Ohlcv {
+                open: n(1),
+                high: n(2),
+                low: n(3),
+                close: n(4),
+                volume: n(5),
+            };
+            Candle::new(
+                sym("SPY"),
+                day(f[0]),
+                values,
+                true,
+                CandleOrigin::Sample,
+                day("2026-11-23"),
+            )
+            .expect("valid sample candle")
+        })
+        .collect();
+    let mut data = MarketData::new();
+    data.insert(sym("SPY"), candles).expect("ascending history");
+    data
+}
+
+/// `days_held` and `max_holding_days` count the instrument's trading days (its candles since
+/// the entry day): entered on Thursday 2020-04-09, SPY has held 1 day on Monday 04-13 (Good
+/// Friday and the weekend are no trading days) and 2 on Tuesday 04-14.
+#[test]
+fn holding_days_count_trading_days_not_holidays() {
+    let data = spy_april_2020();
+    let strategy = StrategyConfig {
+        name: "hold".into(),
+        instruments: InstrumentSelection::default(),
+        entry: "close > 0".into(),
+        exit: Some("days_held >= 1".into()),
+        stop_loss: None,
+        take_profit: None,
+        trailing_stop: None,
+        max_holding_days: Some(2),
+        size: None,
+        max_open_positions: None,
+        enabled: true,
+        params: Params::new(),
+        account: None,
+    }
+    .build(&[sym("SPY")])
+    .expect("valid strategy");
+    let mut position = open_position("2020-04-09", dec!(270));
+    position.symbol = sym("SPY");
+    let decide = |d: &str| {
+        decide_exit(
+            &strategy,
+            &data.view(day(d)),
+            &position,
+            &mut IndicatorCache::new(),
+        )
+    };
+    let (thursday, reason) = decide("2020-04-09");
+    assert_eq!((thursday.outcome, reason), (Outcome::Failed, None));
+    let (monday, reason) = decide("2020-04-13");
+    assert_eq!(reason, Some(ExitReason::Signal), "{}", monday.explanation);
+    assert!(
+        monday.values.contains(&("days_held".to_owned(), 1.0)),
+        "{:?}",
+        monday.values
+    );
+    let (tuesday, reason) = decide("2020-04-14");
+    assert_eq!(reason, Some(ExitReason::MaxHolding));
+    assert_eq!(tuesday.explanation, "held 2 day(s), the maximum is 2");
+}

@@ -41,6 +41,8 @@ pub enum Calendar {
     Continuous,
     /// Monday to Friday.
     Weekdays,
+    /// The New York Stock Exchange's trading days (holidays and special closures excluded).
+    Xnys,
 }
 
 /// A registered instrument.

@@ -27,8 +27,9 @@ pub struct NewInstrument {
     /// Quote currency.
     #[serde(default = "usd")]
     pub quote: String,
-    /// Trading calendar: continuous (every day) or weekdays (default: the sample's own, weekdays
-    /// for alpaca, otherwise continuous).
+    /// Trading calendar: continuous (every day), weekdays (Monday to Friday) or xnys (New York
+    /// Stock Exchange trading days) (default: the sample's own, xnys for alpaca, otherwise
+    /// continuous).
     pub calendar: Option<Calendar>,
 }
 
@@ -85,8 +86,8 @@ impl NewInstrument {
             .unwrap_or_default();
         let calendar = self.calendar.or(sample.map(|s| s.calendar)).unwrap_or(
             if self.source == SourceKind::Alpaca {
-                // US stocks trade Monday to Friday; holidays show up as ordinary gaps.
-                Calendar::Weekdays
+                // Alpaca serves US stocks and ETFs, which trade on the NYSE's days.
+                Calendar::Xnys
             } else {
                 Calendar::Continuous
             },
@@ -119,13 +120,13 @@ mod tests {
     }
 
     #[test]
-    fn an_alpaca_instrument_defaults_to_its_ticker_and_weekdays() {
+    fn an_alpaca_instrument_defaults_to_its_ticker_and_xnys() {
         let spy = alpaca("SPY", None, None)
             .build(CsvAccess::AnyRegularFile)
             .expect("valid");
         assert_eq!(spy.source, SourceKind::Alpaca);
         assert_eq!(spy.source_id, "SPY");
-        assert_eq!(spy.calendar, Calendar::Weekdays);
+        assert_eq!(spy.calendar, Calendar::Xnys);
         let brk = alpaca("BRKB", Some("BRK.B"), Some(Calendar::Continuous))
             .build(CsvAccess::AnyRegularFile)
             .expect("valid");

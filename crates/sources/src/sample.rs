@@ -97,7 +97,7 @@ pub const SERIES: [SampleSeries; 9] = [
     series!(
         "SPY",
         "SPDR S&P 500 ETF",
-        Calendar::Weekdays,
+        Calendar::Xnys,
         "spy-usd-daily.csv"
     ),
 ];

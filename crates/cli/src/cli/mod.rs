@@ -265,8 +265,9 @@ pub struct AddInstrument {
     /// Quote currency.
     #[arg(long, default_value = "USD")]
     pub quote: String,
-    /// Trading calendar: continuous (every day) or weekdays (default: the sample's own, weekdays
-    /// for alpaca, otherwise continuous).
+    /// Trading calendar: continuous (every day), weekdays (Monday to Friday) or xnys (New York
+    /// Stock Exchange trading days) (default: the sample's own, xnys for alpaca, otherwise
+    /// continuous).
     #[arg(long)]
     pub calendar: Option<Calendar>,
 }

@@ -104,7 +104,8 @@ impl OwnedColumns {
 pub struct PositionView {
     /// The price paid per unit (`entry_price`).
     pub entry_price: f64,
-    /// Candles since the entry day, 0 on the entry day itself (`days_held`).
+    /// Candles since the entry day, 0 on the entry day itself (`days_held`): the instrument's
+    /// trading days, so a weekend or exchange holiday without a candle does not count.
     pub days_held: u32,
     /// The highest close from the entry day to the decision day, both included
     /// (`highest_close_since_entry`).

@@ -75,6 +75,19 @@ pub struct BacktestSettings {
     pub annual_periods: Option<f64>,
 }
 
+/// The default bars per year of a backtest of `instruments`: 365 when every one trades every day
+/// (`continuous`), 252 when some follow a trading calendar (`weekdays`, `xnys`).
+pub fn annual_periods<'i>(instruments: impl IntoIterator<Item = &'i BacktestInstrument>) -> f64 {
+    if instruments
+        .into_iter()
+        .all(|i| i.calendar == Calendar::Continuous)
+    {
+        365.0
+    } else {
+        252.0
+    }
+}
+
 impl Default for BacktestSettings {
     fn default() -> Self {
         Self {
@@ -364,16 +377,9 @@ pub fn backtest_with(
         .sum();
     let benchmark = benchmark(&lanes, &period);
     let benchmark_start = walk.first_ready.map_or(0, |bar| bar.saturating_sub(1));
-    let annual_periods = settings.annual_periods.unwrap_or_else(|| {
-        if instruments
-            .iter()
-            .all(|i| i.calendar == Calendar::Continuous)
-        {
-            365.0
-        } else {
-            252.0
-        }
-    });
+    let annual_periods = settings
+        .annual_periods
+        .unwrap_or_else(|| annual_periods(instruments.iter().copied()));
     let stats = stats::compute(&StatsInput {
         equity: &equity,
         trades: &walk.trades,

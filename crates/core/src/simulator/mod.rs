@@ -9,7 +9,8 @@ pub mod sweep;
 
 pub use breakdown::{Breakdown, by_exit_reason, by_instrument, by_strategy};
 pub use engine::{
-    BacktestError, BacktestInstrument, BacktestSettings, BacktestStrategy, backtest, backtest_with,
+    BacktestError, BacktestInstrument, BacktestSettings, BacktestStrategy, annual_periods,
+    backtest, backtest_with,
 };
 pub use result::{BacktestResult, EquityPoint, OpenTrade, Trade, Unfilled};
 pub use stats::{Statistics, StatsInput};

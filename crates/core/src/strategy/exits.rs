@@ -23,7 +23,8 @@ pub struct ExitLimits {
     pub take_profit: Option<Decimal>,
     /// Close when the close falls this far below the highest close since entry.
     pub trailing_stop: Option<Decimal>,
-    /// Close after this many days held (candles since the entry day).
+    /// Close after this many days held: the instrument's trading days (candles) since the entry
+    /// day, so an exchange holiday is not a day held.
     pub max_holding_days: Option<u32>,
 }
 

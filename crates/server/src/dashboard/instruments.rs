@@ -335,10 +335,11 @@ async fn list_page(
     let calendars = [
         (
             "",
-            "Default (the sample's own, weekdays for Alpaca, otherwise every day)",
+            "Default (the sample's own, xnys for Alpaca, otherwise every day)",
         ),
         ("continuous", "continuous (every day)"),
         ("weekdays", "weekdays (Monday to Friday)"),
+        ("xnys", "xnys (New York Stock Exchange trading days)"),
     ]
     .into_iter()
     .map(|(value, label)| Choice {

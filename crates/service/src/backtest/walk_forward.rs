@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use barter_core::Day;
-use barter_core::simulator::{self, BacktestResult, BacktestSettings, Statistics};
+use barter_core::simulator::{self, BacktestResult, Statistics};
 use serde::{Deserialize, Serialize};
 
 use super::{BacktestFailure, Prepared, SweepPlan, invalid};
@@ -125,6 +125,11 @@ impl Prepared {
             }
         }
         let days = |n: u32| chrono::Days::new(u64::from(n));
+        // The stitched result is annualised as each window was.
+        let annual = self
+            .settings
+            .annual_periods
+            .unwrap_or_else(|| simulator::annual_periods(&self.instruments));
         let mut windows = Vec::new();
         let mut chained: Option<BacktestResult> = None;
         let mut start = first;
@@ -167,7 +172,7 @@ impl Prepared {
             });
             chained = Some(match chained {
                 None => result,
-                Some(previous) => chain(previous, result, &self.settings),
+                Some(previous) => chain(previous, result, annual),
             });
             start = start + days(spec.step);
         }
@@ -190,12 +195,8 @@ impl Prepared {
 }
 
 /// `later` appended to `earlier` (overlapping days, when steps are shorter than tests, keep
-/// the earlier window's), statistics recomputed over the whole.
-fn chain(
-    mut earlier: BacktestResult,
-    later: BacktestResult,
-    settings: &BacktestSettings,
-) -> BacktestResult {
+/// the earlier window's), statistics recomputed over the whole with `annual` bars per year.
+fn chain(mut earlier: BacktestResult, later: BacktestResult, annual: f64) -> BacktestResult {
     let last_day = earlier.equity.last().map(|p| p.day);
     let offset = earlier.equity.len();
     let skip = later
@@ -231,7 +232,6 @@ fn chain(
     earlier.final_cash = later.final_cash;
     earlier.final_equity = later.final_equity;
     let benchmark: Vec<f64> = earlier.equity.iter().map(|p| p.equity).collect();
-    let annual = settings.annual_periods.unwrap_or(365.0);
     earlier.stats = simulator::stats::compute(&simulator::StatsInput {
         equity: &earlier.equity,
         trades: &earlier.trades,

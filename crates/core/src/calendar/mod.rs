@@ -1,4 +1,11 @@
 //! Trading calendars: which days an instrument is expected to have a candle for.
+//!
+//! `continuous` (every day: crypto), `weekdays` (Monday to Friday, no holidays) and `xnys` (the
+//! New York Stock Exchange's trading days, holidays and special closures included: see [`xnys`]
+//! for its rules and covered years). Gap reports, staleness, holding days and the simulator's
+//! annualisation all read an instrument's calendar.
+
+pub mod xnys;
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,8 +25,10 @@ pub enum Calendar {
     /// Every day of the year (crypto).
     #[default]
     Continuous,
-    /// Monday to Friday (exchange-traded instruments; holidays still show up as gaps).
+    /// Monday to Friday (holidays still show up as gaps).
     Weekdays,
+    /// The New York Stock Exchange's trading days (NYSE and Nasdaq stocks and ETFs), see [`xnys`].
+    Xnys,
 }
 
 impl Calendar {
@@ -28,6 +37,7 @@ impl Calendar {
         match self {
             Self::Continuous => "continuous",
             Self::Weekdays => "weekdays",
+            Self::Xnys => "xnys",
         }
     }
 
@@ -36,6 +46,7 @@ impl Calendar {
         match self {
             Self::Continuous => true,
             Self::Weekdays => !matches!(day.weekday(), Weekday::Sat | Weekday::Sun),
+            Self::Xnys => xnys::trades_on(day),
         }
     }
 
@@ -55,6 +66,11 @@ impl Calendar {
                     .filter(|d| self.trades_on(*d))
                     .count() as u64;
                 full_weeks * 5 + rest
+            }
+            // Every closure is a weekday, so it is one weekday fewer.
+            Self::Xnys => {
+                Self::Weekdays.trading_days_between(first, last)
+                    - xnys::closures_between(first, last)
             }
         }
     }
@@ -83,7 +99,10 @@ impl fmt::Display for Calendar {
 
 /// A calendar name Barter does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown calendar `{0}`: expected `continuous` (trades every day) or `weekdays`")]
+#[error(
+    "unknown calendar `{0}`: expected `continuous` (trades every day), `weekdays` (Monday to \
+     Friday) or `xnys` (New York Stock Exchange trading days)"
+)]
 pub struct UnknownCalendar(pub String);
 
 impl FromStr for Calendar {
@@ -92,7 +111,9 @@ impl FromStr for Calendar {
         match s.trim().to_ascii_lowercase().as_str() {
             "continuous" => Ok(Self::Continuous),
             "weekdays" => Ok(Self::Weekdays),
-            _ => Err(UnknownCalendar(s.to_owned())),
+            "xnys" => Ok(Self::Xnys),
+            // Quoted back in the error, so bounded.
+            _ => Err(UnknownCalendar(s.chars().take(40).collect())),
         }
     }
 }
@@ -179,7 +200,7 @@ mod tests {
         let first = d("2024-01-01");
         for len in 0..40 {
             let last = first + chrono::Days::new(len);
-            for cal in [Calendar::Continuous, Calendar::Weekdays] {
+            for cal in [Calendar::Continuous, Calendar::Weekdays, Calendar::Xnys] {
                 let walked = first
                     .iter_days()
                     .take_while(|x| *x <= last)
@@ -192,6 +213,103 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Long spans across year ends, holidays and special closures count as a walk does.
+    #[test]
+    fn xnys_counts_match_a_walk_across_years() {
+        let starts = [
+            "1989-12-29",
+            "1994-04-25",
+            "2001-09-10",
+            "2011-12-30",
+            "2034-12-20",
+        ];
+        for start in starts {
+            let first = d(start);
+            for len in [0, 1, 3, 6, 7, 13, 40, 365, 366, 800, 3000] {
+                let last = first + chrono::Days::new(len);
+                let walked = first
+                    .iter_days()
+                    .take_while(|x| *x <= last)
+                    .filter(|x| Calendar::Xnys.trades_on(*x))
+                    .count() as u64;
+                assert_eq!(
+                    Calendar::Xnys.trading_days_between(first, last),
+                    walked,
+                    "{start} + {len}"
+                );
+            }
+        }
+        assert_eq!(
+            Calendar::Xnys.trading_days_between(d("2025-01-02"), d("2025-01-01")),
+            0
+        );
+    }
+
+    proptest::proptest! {
+        /// On every calendar, the count is the walk's and the gaps of a history are exactly
+        /// the trading days taken out of it.
+        #[test]
+        fn counts_and_gaps_agree_with_trades_on(
+            start in 0u64..(60 * 366),
+            len in 0u64..1500,
+            dropped in proptest::collection::vec(0usize..1500, 0..20),
+        ) {
+            let first = d("1980-01-01") + chrono::Days::new(start);
+            let last = first + chrono::Days::new(len);
+            for cal in [Calendar::Continuous, Calendar::Weekdays, Calendar::Xnys] {
+                let days: Vec<Day> = first
+                    .iter_days()
+                    .take_while(|x| *x <= last)
+                    .filter(|x| cal.trades_on(*x))
+                    .collect();
+                proptest::prop_assert_eq!(
+                    cal.trading_days_between(first, last),
+                    days.len() as u64
+                );
+                // Never the first or last day: gaps lie inside the stored range.
+                let mut missing: Vec<Day> = dropped
+                    .iter()
+                    .filter(|i| **i > 0 && **i + 1 < days.len())
+                    .map(|i| days[*i])
+                    .collect();
+                missing.sort();
+                missing.dedup();
+                let stored: Vec<Day> =
+                    days.iter().copied().filter(|x| !missing.contains(x)).collect();
+                let gaps = cal.gaps(&stored);
+                proptest::prop_assert_eq!(gaps.missing, missing.len() as u64);
+                let shown = missing.len().min(GAP_EXAMPLES);
+                proptest::prop_assert_eq!(&gaps.examples[..], &missing[..shown]);
+            }
+        }
+    }
+
+    #[test]
+    fn calendar_names_round_trip() {
+        for cal in [Calendar::Continuous, Calendar::Weekdays, Calendar::Xnys] {
+            assert_eq!(cal.as_str().parse::<Calendar>(), Ok(cal));
+            assert_eq!(
+                serde_json::to_value(cal).expect("json"),
+                serde_json::json!(cal.as_str())
+            );
+        }
+        assert_eq!(" XNYS ".parse::<Calendar>(), Ok(Calendar::Xnys));
+        let error = "x".repeat(10_000).parse::<Calendar>().expect_err("unknown");
+        assert!(error.to_string().len() < 250, "{error}");
+        assert!(error.to_string().contains("`xnys`"), "{error}");
+    }
+
+    /// A holiday is not a gap on `xnys`: Good Friday 2024 (29 March) between Thursday and
+    /// Monday, and the 2001 closures after 10 September.
+    #[test]
+    fn holidays_are_not_gaps_for_xnys() {
+        let stored = [d("2024-03-28"), d("2024-04-01")];
+        assert!(Calendar::Xnys.gaps(&stored).is_empty());
+        assert_eq!(Calendar::Weekdays.gaps(&stored).examples, [d("2024-03-29")]);
+        let stored = [d("2001-09-10"), d("2001-09-17"), d("2001-09-19")];
+        assert_eq!(Calendar::Xnys.gaps(&stored).examples, [d("2001-09-18")]);
     }
 
     #[test]
