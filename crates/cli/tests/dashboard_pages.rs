@@ -1019,14 +1019,16 @@ async fn the_notifications_page_shows_failing_channels_and_deliveries() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = dead.local_addr().expect("addr").port();
     drop(dead);
-    let mut config = Config::default();
-    config.notify = vec![
-        toml::from_str(&format!(
-            "name = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/webhook\""
-        ))
-        .expect("channel"),
-        toml::from_str("name = \"tg\"\nkind = \"telegram\"\nchat_id = \"1\"").expect("channel"),
-    ];
+    let config = Config {
+        notify: vec![
+            toml::from_str(&format!(
+                "name = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/webhook\""
+            ))
+            .expect("channel"),
+            toml::from_str("name = \"tg\"\nkind = \"telegram\"\nchat_id = \"1\"").expect("channel"),
+        ],
+        ..Config::default()
+    };
     let server = Server::sqlite(config, Options::default()).await;
     let (status, body) = server
         .post("/api/notifications/test", serde_json::json!({}))

@@ -54,7 +54,7 @@ pub struct Config {
     pub schedule: crate::schedule::ScheduleConfig,
     /// `[[notify]]`: where notifications go (webhook, Telegram, Slack, Discord, e-mail, ntfy).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notify: Vec<crate::notify::ChannelConfig>,
+    pub notify: Vec<crate::notify_config::ChannelConfig>,
 }
 
 /// `[server]`: `barter serve`.
@@ -476,7 +476,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         });
     }
     config.broker.fill_model()?;
-    if let Some(problem) = crate::notify::config::check(&config.notify)
+    if let Some(problem) = crate::notify_config::check(&config.notify)
         .into_iter()
         .next()
     {

@@ -30,6 +30,7 @@ pub mod instrument_health;
 pub mod instruments;
 pub mod jobs;
 pub mod notify;
+pub mod notify_config;
 pub mod reconcile;
 pub mod schedule;
 pub mod source_set;

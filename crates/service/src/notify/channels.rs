@@ -7,7 +7,7 @@ use std::time::Duration;
 use barter_core::notify::{EventKind, Notification, Severity, WebhookBody};
 use serde_json::{Value, json};
 
-use super::config::{ChannelConfig, ChannelKind, SmtpSecurity};
+use crate::notify_config::{ChannelConfig, ChannelKind, SmtpSecurity};
 
 /// The most bytes of an answer read (the rest is not needed to understand it).
 const MAX_ANSWER_BYTES: usize = 16 * 1024;

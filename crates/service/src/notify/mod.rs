@@ -8,7 +8,6 @@
 //! budget; the server in a background task) and a channel's failure stays in its deliveries.
 
 pub mod channels;
-pub mod config;
 pub mod digest;
 
 use std::time::Duration as StdDuration;
@@ -21,8 +20,8 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::future::join_all;
 use serde::Serialize;
 
+pub use crate::notify_config::{ChannelConfig, ChannelKind, SmtpSecurity};
 pub use channels::{Attempt, Channel};
-pub use config::{ChannelConfig, ChannelKind, SmtpSecurity};
 
 use crate::config::Config;
 

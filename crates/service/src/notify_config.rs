@@ -1,5 +1,6 @@
 //! `[[notify]]`: the notification channels of `barter.toml`, checked at load; their secrets come
-//! from the environment (`BARTER_NOTIFY_<NAME>_SECRET`), never from the file.
+//! from the environment (`BARTER_NOTIFY_<NAME>_SECRET`), never from the file. Sending them is
+//! [`crate::notify`]'s; this module is only the settings, so the config depends on nothing else.
 
 use std::collections::BTreeSet;
 
@@ -181,10 +182,8 @@ impl ChannelConfig {
             ));
         }
         let url_ok = |field: &str, url: &Option<String>, problems: &mut Vec<String>| {
-            if let Some(url) = url {
-                if let Err(why) = check_url(url) {
-                    problems.push(format!("[[notify]] `{name}`: `{field}` {why}"));
-                }
+            if let Some(Err(why)) = url.as_deref().map(check_url) {
+                problems.push(format!("[[notify]] `{name}`: `{field}` {why}"));
             }
         };
         match self.kind {
