@@ -15,6 +15,46 @@ use barter_store::trading::PositionStatus;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal_macros::dec;
 
+/// A fresh PostgreSQL schema with the sample's `symbols` registered, or `None` (said on
+/// stderr) when `BARTER_TEST_POSTGRES_URL` is not set.
+async fn postgres_store(name: &str, symbols: &[&str]) -> Option<Store> {
+    let Ok(url) = std::env::var("BARTER_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED postgres ({name}): BARTER_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    // PostgreSQL names are at most 63 bytes: the test's name is not part of it.
+    let schema = format!(
+        "barter_trading_{}_{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    );
+    let store = Store::connect_postgres_in_schema(&url, &schema)
+        .await
+        .expect("postgres");
+    for instrument in barter_sources::sample::instruments() {
+        if symbols.contains(&instrument.symbol.as_str()) {
+            store.add_instrument(&instrument).await.expect("add");
+        }
+    }
+    Some(store)
+}
+
+/// Runs `scenario` on a fresh SQLite store and, when configured, a fresh PostgreSQL schema,
+/// each with the sample instruments the invoking module's `SYMBOLS` names.
+macro_rules! on_both_backends {
+    ($name:ident, $scenario:expr) => {
+        #[tokio::test]
+        async fn $name() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = store_with(dir.path(), SYMBOLS).await;
+            $scenario(&store).await;
+            if let Some(store) = postgres_store(stringify!($name), SYMBOLS).await {
+                $scenario(&store).await;
+            }
+        }
+    };
+}
+
 mod notify;
 mod venue;
 

@@ -684,15 +684,7 @@ impl Store {
                 Verdict::Open(id) => {
                     book_fill!(tx, run, d, id, fill, account.cash, at, action);
                     record_paper_order!(tx, d, Side::Buy, fill, at, action);
-                    let facts = notices::trade_facts(
-                        id,
-                        &d.strategy,
-                        &d.symbol,
-                        d.day,
-                        fill,
-                        PAPER_ACCOUNT,
-                        Some(&d.detail),
-                    );
+                    let facts = notices::paper_facts(id, d, fill);
                     notify!(
                         tx,
                         barter_core::notify::Notification::position_opened(&facts, at),
@@ -811,15 +803,7 @@ impl Store {
             append::<codec::Backend>(&mut tx, event)
                 .await
                 .with_action(action)?;
-            let facts = notices::trade_facts(
-                position,
-                &d.strategy,
-                &d.symbol,
-                d.day,
-                fill,
-                PAPER_ACCOUNT,
-                Some(&d.detail),
-            );
+            let facts = notices::paper_facts(position, d, fill);
             let n = barter_core::notify::Notification::position_closed(
                 &facts,
                 &realized_pnl.0.normalize().to_string(),

@@ -86,45 +86,8 @@ fn notifier(config: &Config, secrets: &[(String, String)]) -> Notifier {
     })
 }
 
-async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
-    store_with(dir.path(), &["BTC", "ETH"]).await
-}
-
-async fn postgres_store(name: &str) -> Option<Store> {
-    let Ok(url) = std::env::var("BARTER_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPED postgres ({name}): BARTER_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    let schema = format!(
-        "barter_notify_{}_{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or(0)
-    );
-    let store = Store::connect_postgres_in_schema(&url, &schema)
-        .await
-        .expect("postgres");
-    for instrument in barter_sources::sample::instruments() {
-        if ["BTC", "ETH"].contains(&instrument.symbol.as_str()) {
-            store.add_instrument(&instrument).await.expect("add");
-        }
-    }
-    Some(store)
-}
-
-/// Runs `scenario` on a fresh SQLite store and, when configured, a fresh PostgreSQL schema.
-macro_rules! on_both_backends {
-    ($name:ident, $scenario:expr) => {
-        #[tokio::test]
-        async fn $name() {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let store = sqlite_store(&dir).await;
-            $scenario(&store).await;
-            if let Some(store) = postgres_store(stringify!($name)).await {
-                $scenario(&store).await;
-            }
-        }
-    };
-}
+/// The instruments the scenarios of this module trade (see `on_both_backends!`).
+const SYMBOLS: &[&str] = &["BTC", "ETH"];
 
 /// Opens positions in BTC and ETH on the sample's 2024-01-01: two `position_opened` events.
 async fn open_two(store: &Store, config: &Config) -> DateTime<Utc> {

@@ -278,46 +278,8 @@ async fn unreachable_venue_records_nothing(store: &Store) {
     assert_eq!(fake.order_posts().len(), 1);
 }
 
-async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
-    store_with(dir.path(), &["BTC"]).await
-}
-
-async fn postgres_store(name: &str) -> Option<Store> {
-    let Ok(url) = std::env::var("BARTER_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPED postgres ({name}): BARTER_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    // PostgreSQL names are at most 63 bytes: the test's name is not part of it.
-    let schema = format!(
-        "barter_venue_{}_{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or(0)
-    );
-    let store = Store::connect_postgres_in_schema(&url, &schema)
-        .await
-        .expect("postgres");
-    for instrument in barter_sources::sample::instruments() {
-        if instrument.symbol.as_str() == "BTC" {
-            store.add_instrument(&instrument).await.expect("add");
-        }
-    }
-    Some(store)
-}
-
-/// Runs `scenario` on a fresh SQLite store and, when configured, a fresh PostgreSQL schema.
-macro_rules! on_both_backends {
-    ($name:ident, $scenario:expr) => {
-        #[tokio::test]
-        async fn $name() {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let store = sqlite_store(&dir).await;
-            $scenario(&store).await;
-            if let Some(store) = postgres_store(stringify!($name)).await {
-                $scenario(&store).await;
-            }
-        }
-    };
-}
+/// The instruments the scenarios of this module trade (see `on_both_backends!`).
+const SYMBOLS: &[&str] = &["BTC"];
 
 on_both_backends!(venue_entry_opens_once_and_exit_closes, open_rerun_close);
 on_both_backends!(venue_refusal_is_final, refused_order_is_final);

@@ -48,6 +48,19 @@ pub(super) fn trade_facts(
     }
 }
 
+/// The facts of a paper trade of `position` for decision `d` with `fill`.
+pub(super) fn paper_facts(position: PositionId, d: &NewDecision, fill: &Fill) -> TradeFacts {
+    trade_facts(
+        position,
+        &d.strategy,
+        &d.symbol,
+        d.day,
+        fill,
+        super::PAPER_ACCOUNT,
+        Some(&d.detail),
+    )
+}
+
 /// The notification a stored decision that trades nothing gives, if any: a refused entry
 /// (limits, cash), an entry skipped by the kill switch, or a decision skipped on stale data.
 pub(super) fn of_decision(d: &NewDecision, id: i64, at: DateTime<Utc>) -> Option<Notification> {
