@@ -313,6 +313,11 @@ async fn a_complete_candle_with_different_values_is_a_conflict_and_stays_stored(
             "stored row unchanged"
         );
     }
+    // Told once, committed with the write that found it (the same conflict found again is not).
+    let told = store.unrouted_notifications(10).await.expect("read");
+    let keys: Vec<&str> = told.iter().map(|(_, n)| n.key.as_str()).collect();
+    assert_eq!(keys, [format!("data_conflict:BTC:{}:1", nth(3))]);
+    assert_eq!(told[0].1.kind, barter_core::notify::EventKind::DataConflict);
 }
 
 async fn adds_updates_and_conflicts_mix_in_one_batch(store: &Store) {

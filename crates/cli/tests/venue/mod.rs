@@ -409,6 +409,17 @@ async fn drift_is_reported_not_traded(store: &Store) {
         ["live BTC error", "reconcile:testnet BTC drift"],
         "{close:?}"
     );
+    // And the drift is told, once per run, committed with the run.
+    let told = store.unrouted_notifications(100).await.expect("read");
+    let drift: Vec<&str> = told
+        .iter()
+        .filter(|(_, n)| n.kind == barter_core::notify::EventKind::Drift)
+        .map(|(_, n)| n.key.as_str())
+        .collect();
+    assert!(
+        drift.contains(&format!("drift:{}", close.id.0).as_str()),
+        "{drift:?}"
+    );
     assert_eq!(fake.order_posts().len(), orders_before);
     assert!(account_positions(store).await[0].is_open());
 }
