@@ -72,6 +72,12 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("../migrations/sqlite/0009_venue_positions.sql"),
         postgres: include_str!("../migrations/postgres/0009_venue_positions.sql"),
     },
+    Step {
+        version: 10,
+        description: "dashboard sessions",
+        sqlite: include_str!("../migrations/sqlite/0010_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0010_sessions.sql"),
+    },
 ];
 
 /// Which dialect of the migrations to build.
