@@ -45,6 +45,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/resume"),
     ("GET", "/api/orders"),
     ("GET", "/api/accounts"),
+    ("POST", "/api/sessions/sign_out_everywhere"),
     ("GET", "/api/orders/{id}"),
     ("POST", "/api/backtests"),
     ("GET", "/api/backtests/{id}"),

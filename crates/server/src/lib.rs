@@ -29,6 +29,7 @@ mod openapi;
 mod order_routes;
 pub mod scheduled;
 mod schema;
+mod session_routes;
 mod sessions;
 mod state;
 
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(halt_routes::routes())
         .merge(order_routes::routes())
         .merge(account_routes::routes())
+        .merge(session_routes::routes())
         .merge(backtests::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     let scrape = Router::new()
@@ -265,7 +267,21 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
     }
     // The dashboard's scripts call the API with the session cookie instead of the token; a
     // state-changing call must also carry the session's CSRF token.
-    if let Some(session) = state.sessions().of_request(request.headers()) {
+    let session = match state.sessions().of_request(request.headers()).await {
+        Ok(session) => session,
+        Err(error) => {
+            let id = request
+                .extensions()
+                .get::<RequestId>()
+                .map_or("-", |RequestId(id)| id.as_str());
+            return ApiError::internal(
+                &anyhow::Error::new(error).context("read the dashboard session"),
+                id,
+            )
+            .into_response();
+        }
+    };
+    if let Some(session) = session {
         let presented = request
             .headers()
             .get(CSRF_HEADER)

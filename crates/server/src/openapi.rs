@@ -14,7 +14,9 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::{account_routes, api, backtests, halt_routes, job_routes, order_routes, schema};
+use crate::{
+    account_routes, api, backtests, halt_routes, job_routes, order_routes, schema, session_routes,
+};
 
 /// The name of the bearer security scheme in the document.
 const BEARER: &str = "bearer";
@@ -50,6 +52,7 @@ const BEARER: &str = "bearer";
         order_routes::list,
         order_routes::one,
         account_routes::list,
+        session_routes::sign_out_everywhere,
         job_routes::sync_data,
         job_routes::sync_new_trades,
         job_routes::sync_close_positions,
@@ -72,6 +75,7 @@ const BEARER: &str = "bearer";
         (name = "strategies", description = "Configured strategies and checking new ones."),
         (name = "jobs", description = "The cron endpoints: the same jobs as the CLI."),
         (name = "backtests", description = "Backtests and parameter sweeps over the database's candles."),
+        (name = "sessions", description = "The dashboard's signed-in browser sessions."),
     )
 )]
 pub(super) struct ApiDoc;

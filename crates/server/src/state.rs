@@ -71,6 +71,7 @@ impl AppState {
             config.server.backtests_running,
             config.server.backtests_queued,
         );
+        let sessions = crate::sessions::Sessions::new(store.clone());
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -78,7 +79,7 @@ impl AppState {
                 jobs: crate::job_registry::JobRegistry::default(),
                 backtests,
                 cache: crate::cache::ReadCache::new(options.read_cache),
-                sessions: crate::sessions::Sessions::default(),
+                sessions,
                 proxies,
                 requests: AtomicU64::new(0),
                 options,
@@ -100,7 +101,7 @@ impl AppState {
         self.inner.backtests.slots()
     }
 
-    /// The dashboard's signed-in sessions.
+    /// The dashboard's signed-in sessions (in the database) and the sign-in throttle.
     pub(crate) fn sessions(&self) -> &crate::sessions::Sessions {
         &self.inner.sessions
     }

@@ -187,6 +187,9 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// The dashboard's signed-in browser sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
@@ -309,6 +312,14 @@ pub enum StrategiesCommand {
     List,
     /// Check every strategy and report every problem (non-zero exit status if any).
     Check,
+}
+
+/// `barter sessions ...`.
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// End every dashboard session on every server sharing the database: every signed-in
+    /// browser lands on the sign-in page at its next request.
+    SignOutEverywhere,
 }
 
 /// `barter db ...`.
