@@ -73,7 +73,7 @@ browserTest("sign-out ends the session", async ({ page, context }) => {
   assert.ok(before, "not signed in");
   await Promise.all([
     page.waitForURL(/\/login/),
-    page.getByRole("button", { name: "Sign out" }).click(),
+    page.getByRole("button", { name: "Sign out", exact: true }).click(),
   ]);
   assert.equal(pathOf(page), "/login");
   assert.equal(await sessionCookie(context), undefined, "the session cookie is still there");

@@ -1,7 +1,9 @@
 //! The dashboard's security over real HTTP: nothing is shown without signing in with the API
 //! token; the session cookie is HttpOnly and SameSite=Strict; state-changing requests need the
 //! session's CSRF token and this site's origin; sign-out ends the session; the API accepts the
-//! session in place of the token under the same rules.
+//! session in place of the token under the same rules. Sessions live in the database: they
+//! outlive a restart, every server on the database knows them, only their ids' hashes are
+//! stored, and signing out everywhere (page, API or CLI) ends them all.
 
 mod support;
 
@@ -457,4 +459,238 @@ async fn the_cookie_is_secure_when_a_trusted_proxy_says_https() {
     assert_eq!(forged.status(), StatusCode::SEE_OTHER);
     assert!(!cookie(&forged).contains("Secure"), "{}", cookie(&forged));
     direct.shutdown().await;
+}
+
+/// A SQLite file for servers to share: its URL and the directory that holds it.
+fn shared_database() -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("shared.db").display());
+    (url, dir)
+}
+
+/// A server over the SQLite database at `url` (another process's view of the same file).
+async fn server_on(url: &str, dir: tempfile::TempDir) -> Server {
+    let store = barter_store::Store::connect(url).await.expect("store");
+    Server::on(store, dir, Config::default(), Options::default()).await
+}
+
+/// `browser`'s session sent to `server` instead (the cookie is host-wide, so a browser sends it
+/// to every server on the host).
+fn at(browser: &Browser, server: &Server) -> Browser {
+    Browser {
+        base: server.base.clone(),
+        client: Browser::client(),
+        cookie: browser.cookie.clone(),
+        csrf: browser.csrf.clone(),
+    }
+}
+
+/// The CSRF token a page carries.
+fn page_csrf(html: &str) -> String {
+    html.split("<meta name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page carries the CSRF token")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_session_outlives_a_restart_and_is_known_to_every_server_on_the_database() {
+    let (url, _dir) = shared_database();
+    let first = server_on(&url, tempfile::tempdir().expect("tempdir")).await;
+    let browser = first.sign_in().await;
+    // A second server on the same database opens pages for it, with the same CSRF token.
+    let second = server_on(&url, tempfile::tempdir().expect("tempdir")).await;
+    let (status, html) = at(&browser, &second).get("/").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the second server knows the session"
+    );
+    assert_eq!(page_csrf(&html), browser.csrf);
+    // The first server stops and a new one starts on the database: still signed in, and a
+    // change with the CSRF token is accepted.
+    first.shutdown().await;
+    let restarted = server_on(&url, tempfile::tempdir().expect("tempdir")).await;
+    let again = at(&browser, &restarted);
+    assert_eq!(again.get("/positions").await.0, StatusCode::OK);
+    let check = again
+        .client
+        .post(restarted.url("/api/strategies/check"))
+        .header("cookie", &again.cookie)
+        .header("x-csrf-token", &again.csrf)
+        .json(&json!({"rule": "close > 0", "kind": "entry"}))
+        .send()
+        .await
+        .expect("check");
+    assert_eq!(check.status(), StatusCode::OK);
+    // Signing out at the restarted server ends the session at the second one too.
+    let out = again.post_form("/logout", &[]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        at(&browser, &second).get("/").await.0,
+        StatusCode::SEE_OTHER,
+        "signed out on every server"
+    );
+    second.shutdown().await;
+    restarted.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_database_keeps_only_a_hash_of_each_session_id() {
+    let server = start().await;
+    let browsers = [server.sign_in().await, server.sign_in().await];
+    let barter_store::Db::Sqlite(pool) = server.store.db() else {
+        panic!("a SQLite test server");
+    };
+    let stored: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM dashboard_sessions")
+        .fetch_all(pool)
+        .await
+        .expect("read the sessions");
+    assert_eq!(stored.len(), 2);
+    for browser in &browsers {
+        let id = browser
+            .cookie
+            .strip_prefix("barter_session=")
+            .expect("the cookie's value");
+        assert!(
+            !stored.iter().any(|s| s.contains(id)),
+            "the raw id is stored"
+        );
+        assert!(
+            !stored.iter().any(|s| s.contains(&browser.csrf)),
+            "the CSRF token is stored"
+        );
+        assert!(stored.contains(&barter_store::sessions::session_id_hash(id)));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn sign_out_everywhere_from_the_dashboard_ends_every_session() {
+    let (url, dir) = shared_database();
+    let first = server_on(&url, dir).await;
+    let second = server_on(&url, tempfile::tempdir().expect("tempdir")).await;
+    let here = first.sign_in().await;
+    let elsewhere = second.sign_in().await;
+    let (_, html) = here.get("/").await;
+    assert!(
+        html.contains(r#"action="/logout/everywhere""#),
+        "the button is on every page"
+    );
+
+    // Without the CSRF token, or from another site, nothing ends.
+    let forged = here
+        .client
+        .post(first.url("/logout/everywhere"))
+        .header("cookie", &here.cookie)
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let cross = here
+        .client
+        .post(first.url("/logout/everywhere"))
+        .header("cookie", &here.cookie)
+        .header("origin", "http://evil.example")
+        .form(&[("csrf", here.csrf.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    let anonymous = Browser::client()
+        .post(first.url("/logout/everywhere"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(elsewhere.get("/").await.0, StatusCode::OK, "nothing ended");
+
+    let out = here.post_form("/logout/everywhere", &[]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&out), "/login?signed_out=everywhere");
+    let cleared = out
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("the cookie is cleared")
+        .to_owned();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert_eq!(here.get("/").await.0, StatusCode::SEE_OTHER);
+    assert_eq!(
+        elsewhere.get("/").await.0,
+        StatusCode::SEE_OTHER,
+        "the browser at the other server is signed out too"
+    );
+    let login = Browser::client()
+        .get(first.url("/login?signed_out=everywhere"))
+        .send()
+        .await
+        .expect("login page")
+        .text()
+        .await
+        .expect("html");
+    assert!(login.contains("every other browser"), "{login}");
+    first.shutdown().await;
+    second.shutdown().await;
+}
+
+#[tokio::test]
+async fn sign_out_everywhere_through_the_api_and_the_cli_ends_every_session() {
+    let (url, dir) = shared_database();
+    let config = dir.path().join("barter.toml");
+    std::fs::write(&config, format!("database_url = \"{url}\"\n")).expect("config");
+    let server = server_on(&url, dir).await;
+    let browsers = [server.sign_in().await, server.sign_in().await];
+
+    // The API needs the token; a session without its CSRF token cannot call it either.
+    let anonymous = server
+        .client
+        .post(server.url("/api/sessions/sign_out_everywhere"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let without_csrf = server
+        .client
+        .post(server.url("/api/sessions/sign_out_everywhere"))
+        .header("cookie", &browsers[0].cookie)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(without_csrf.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        browsers[1].get("/").await.0,
+        StatusCode::OK,
+        "nothing ended"
+    );
+
+    let (status, body) = server
+        .post("/api/sessions/sign_out_everywhere", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"ended": 2}));
+    for browser in &browsers {
+        assert_eq!(browser.get("/").await.0, StatusCode::SEE_OTHER);
+    }
+
+    // `barter sessions sign-out-everywhere` on the same database.
+    let again = server.sign_in().await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_barter"))
+        .args(["--json", "sessions", "sign-out-everywhere"])
+        .env("BARTER_CONFIG", &config)
+        .env_remove("BARTER_DATABASE_URL")
+        .env("BARTER_LOG", "error")
+        .output()
+        .expect("barter runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(answer, json!({"ended": 1}));
+    assert_eq!(again.get("/").await.0, StatusCode::SEE_OTHER);
+    server.shutdown().await;
 }

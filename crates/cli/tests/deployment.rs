@@ -1,8 +1,8 @@
 //! The deployment files agree with the server they deploy: the workflow calls the seed's three
 //! endpoints in order with the token and fails on a failed call; `fly.toml` and the
-//! `Dockerfile` use the environment `barter serve` reads, which is exercised here for real.
-//! (There is no Docker engine on the build machine; the Dockerfile is otherwise checked by
-//! reading.)
+//! `Dockerfile` use the environment `barter serve` reads, which is exercised here for real, and
+//! the image ships the release binary stripped of its debug info. (The Dockerfile is otherwise
+//! checked by reading: the tests need no Docker engine.)
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -101,6 +101,45 @@ fn fly_toml_and_the_dockerfile_use_the_servers_interface() {
             .filter(|l| !l.trim_start().starts_with('#'))
             .all(|l| !l.contains("BARTER_API_TOKEN")),
         "no token baked into the image (only comments mention it)"
+    );
+}
+
+#[test]
+fn the_image_ships_the_release_binary_without_its_debug_info() {
+    let docker = read("Dockerfile");
+    let code: Vec<&str> = docker
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    let code = code.join("\n");
+    let runtime = code.rfind("\nFROM ").expect("a runtime stage");
+    let (build, runtime) = code.split_at(runtime);
+    let built = build
+        .find("cargo build --release --locked -p barter-cli")
+        .expect("the build stage builds the release binary");
+    let stripped = build
+        .find("strip --strip-debug target/release/barter")
+        .expect("the build stage strips the binary's debug info");
+    assert!(built < stripped, "stripped after it is built");
+    assert!(
+        runtime.contains("COPY --from=build /src/target/release/barter /usr/local/bin/barter"),
+        "the runtime stage copies the stripped binary"
+    );
+    // The profile keeps line tables for perf and local backtraces; only the image drops them.
+    let cargo: toml::Table = read("Cargo.toml").parse().expect("Cargo.toml is TOML");
+    let release = cargo["profile"]["release"]
+        .as_table()
+        .expect("[profile.release]");
+    assert_eq!(
+        release.get("strip"),
+        None,
+        "the release profile keeps its debug info"
+    );
+    // The README says how big it is and how to reproduce the figure.
+    let readme = read("README.md");
+    assert!(
+        readme.contains("strip --strip-debug"),
+        "the README's Docker section has the size command"
     );
 }
 

@@ -48,6 +48,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/notifications"),
     ("POST", "/api/notifications/test"),
     ("GET", "/api/status"),
+    ("POST", "/api/sessions/sign_out_everywhere"),
     ("GET", "/api/orders/{id}"),
     ("POST", "/api/backtests"),
     ("GET", "/api/backtests/{id}"),

@@ -30,6 +30,7 @@ mod openapi;
 mod order_routes;
 pub mod scheduled;
 mod schema;
+mod session_routes;
 mod sessions;
 mod state;
 mod status_routes;
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account_routes::routes())
         .merge(notify_routes::routes())
         .merge(status_routes::routes())
+        .merge(session_routes::routes())
         .merge(backtests::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     let scrape = Router::new()
@@ -274,7 +276,21 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
     }
     // The dashboard's scripts call the API with the session cookie instead of the token; a
     // state-changing call must also carry the session's CSRF token.
-    if let Some(session) = state.sessions().of_request(request.headers()) {
+    let session = match state.sessions().of_request(request.headers()).await {
+        Ok(session) => session,
+        Err(error) => {
+            let id = request
+                .extensions()
+                .get::<RequestId>()
+                .map_or("-", |RequestId(id)| id.as_str());
+            return ApiError::internal(
+                &anyhow::Error::new(error).context("read the dashboard session"),
+                id,
+            )
+            .into_response();
+        }
+    };
+    if let Some(session) = session {
         let presented = request
             .headers()
             .get(CSRF_HEADER)

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::{
     account_routes, api, backtests, halt_routes, job_routes, notify_routes, order_routes, schema,
-    status_routes,
+    session_routes, status_routes,
 };
 
 /// The name of the bearer security scheme in the document.
@@ -56,6 +56,7 @@ const BEARER: &str = "bearer";
         notify_routes::list,
         notify_routes::test,
         status_routes::report,
+        session_routes::sign_out_everywhere,
         job_routes::sync_data,
         job_routes::sync_new_trades,
         job_routes::sync_close_positions,
@@ -79,6 +80,7 @@ const BEARER: &str = "bearer";
         (name = "jobs", description = "The cron endpoints: the same jobs as the CLI."),
         (name = "notifications", description = "Notification channels, deliveries and test messages."),
         (name = "backtests", description = "Backtests and parameter sweeps over the database's candles."),
+        (name = "sessions", description = "The dashboard's signed-in browser sessions."),
     )
 )]
 pub(super) struct ApiDoc;

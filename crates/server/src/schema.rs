@@ -333,6 +333,14 @@ pub struct Backtest {
     pub error: Option<crate::error::ErrorDetail>,
 }
 
+/// The answer of `POST /api/sessions/sign_out_everywhere`.
+#[derive(ToSchema)]
+pub struct SignedOutEverywhere {
+    /// How many dashboard sessions were stored and are now ended (expired ones included).
+    #[schema(example = 2)]
+    pub ended: u64,
+}
+
 /// The kill switch (`GET /api/halt`, and the answer of `POST /api/halt` and `/api/resume`).
 #[derive(ToSchema)]
 pub struct TradingHalt {

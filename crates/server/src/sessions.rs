@@ -1,11 +1,23 @@
-//! Dashboard sessions kept in the server's memory: the HttpOnly SameSite=Strict cookie that names
-//! one, the CSRF token each carries, the same-origin check for state-changing requests, and the
-//! throttle on wrong tokens (shared by the sign-in page and the API). The sign-in and sign-out
-//! pages are in `dashboard::session`.
+//! Dashboard sessions: the HttpOnly SameSite=Strict cookie that names one, the CSRF token each
+//! carries, the same-origin check for state-changing requests, and the throttle on wrong tokens
+//! (shared by the sign-in page and the API). The sign-in and sign-out pages are in
+//! `dashboard::session`.
 //!
 //! A session is created only by presenting the API token (or, with `--no-auth`, on the first
-//! visit). Its id and CSRF token are 256-bit random values from the operating system. Sessions
-//! are lost when the server restarts; people sign in again.
+//! visit). Its id is 256 random bits from the operating system, carried by the cookie. Sessions
+//! live in the database (`barter_store::sessions`), which keeps only the SHA-256 of the id, so a
+//! signed-in browser stays signed in when the server restarts, every server on the database
+//! knows it, and signing out (or signing out everywhere) ends it on all of them at once. Each
+//! request looks its session up by that hash (a primary-key read; nothing is cached, so an ended
+//! session is refused by the next request on every server).
+//!
+//! The CSRF token is not stored: it is `HMAC-SHA256(key = session id, "barter dashboard CSRF
+//! token")`, recomputed from the cookie on every request. Only the holder of the id can compute
+//! it, and the stored hash does not reveal it, so reading the database gives neither.
+//!
+//! The sign-in throttle stays in this server's memory: it only slows guessing at this server
+//! for a minute, so forgetting it on restart (or not sharing it between servers) costs nothing
+//! a guesser could use against a 32-character token.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,7 +25,11 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, Method, header};
+use barter_store::{Store, StoreError};
+use chrono::{DateTime, TimeDelta, Utc};
 use cookie::{Cookie, SameSite};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 /// The name of the session cookie.
@@ -28,8 +44,8 @@ pub(crate) const CSRF_FIELD: &str = "csrf";
 /// How long a session lasts after sign-in.
 pub(crate) const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
-/// The most sessions kept at once.
-pub(crate) const MAX_SESSIONS: usize = 10_000;
+/// The most sessions kept at once (in the database, for all servers sharing it).
+pub(crate) const MAX_SESSIONS: u32 = 10_000;
 
 /// How many wrong tokens one address may send per [`SIGN_IN_WINDOW`] before its sign-ins are
 /// refused until the window has passed: guessing a token becomes hopelessly slow.
@@ -42,6 +58,9 @@ pub(crate) const SIGN_IN_WINDOW: Duration = Duration::from_secs(60);
 /// grow the server's memory without bound (the oldest are forgotten first).
 pub(crate) const MAX_GUESSERS: usize = 10_000;
 
+/// The message the CSRF token is the HMAC of, keyed with the session id.
+const CSRF_LABEL: &[u8] = b"barter dashboard CSRF token";
+
 /// A signed-in browser session.
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
@@ -52,69 +71,110 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// The session with id `id`, its CSRF token derived from it.
+    fn with_id(id: String) -> Self {
+        let csrf = csrf_of(&id);
+        Self { id, csrf }
+    }
+
     /// Whether `presented` is this session's CSRF token (compared in constant time).
     pub(crate) fn csrf_matches(&self, presented: &str) -> bool {
         bool::from(presented.as_bytes().ct_eq(self.csrf.as_bytes()))
     }
 }
 
-/// The live sessions, and the recent wrong tokens by address.
-#[derive(Default)]
+/// The CSRF token of session `id`: HMAC-SHA256 keyed with the id, in hex.
+fn csrf_of(id: &str) -> String {
+    // HMAC takes keys of any length, so this cannot fail.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(id.as_bytes()) else {
+        return random_token();
+    };
+    mac.update(CSRF_LABEL);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `id` looks like a session id the server makes (64 lowercase hex characters):
+/// anything else is refused without asking the database.
+fn is_session_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The sessions in the database, and the recent wrong tokens by address (in memory).
 pub(crate) struct Sessions {
-    inner: Mutex<HashMap<String, Live>>,
+    store: Store,
     failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
 }
 
-struct Live {
-    csrf: String,
-    expires: Instant,
-}
-
 impl Sessions {
-    /// Starts a new session (and forgets expired ones).
-    pub(crate) fn create(&self) -> Session {
-        let session = Session {
-            id: random_token(),
-            csrf: random_token(),
-        };
-        let now = Instant::now();
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner.retain(|_, live| live.expires > now);
-        // With `--no-auth` every cookie-less visit starts a session: keep memory bounded by
-        // ending the oldest one.
-        if inner.len() >= MAX_SESSIONS
-            && let Some(oldest) = inner
-                .iter()
-                .min_by_key(|(_, live)| live.expires)
-                .map(|(id, _)| id.clone())
-        {
-            inner.remove(&oldest);
+    /// The sessions stored in `store`.
+    pub(crate) fn new(store: Store) -> Self {
+        Self {
+            store,
+            failures: Mutex::default(),
         }
-        inner.insert(
-            session.id.clone(),
-            Live {
-                csrf: session.csrf.clone(),
-                expires: now + LIFETIME,
-            },
-        );
-        session
+    }
+
+    /// Starts a new session (deleting expired ones, and the oldest beyond [`MAX_SESSIONS`]).
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub(crate) async fn create(&self) -> Result<Session, StoreError> {
+        self.create_at(Utc::now()).await
+    }
+
+    /// Starts a new session at `now`.
+    async fn create_at(&self, now: DateTime<Utc>) -> Result<Session, StoreError> {
+        let session = Session::with_id(random_token());
+        let lifetime = TimeDelta::from_std(LIFETIME).unwrap_or(TimeDelta::hours(12));
+        // With `--no-auth` every cookie-less visit starts a session: the store keeps their
+        // number bounded by ending the oldest.
+        self.store
+            .create_dashboard_session(&session.id, now, now + lifetime, MAX_SESSIONS)
+            .await?;
+        Ok(session)
     }
 
     /// The live session the request's cookie names, if any.
-    pub(crate) fn of_request(&self, headers: &HeaderMap) -> Option<Session> {
-        let id = cookie_value(headers)?;
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let live = inner.get(&id)?;
-        (live.expires > Instant::now()).then(|| Session {
-            id,
-            csrf: live.csrf.clone(),
-        })
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub(crate) async fn of_request(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Session>, StoreError> {
+        match cookie_value(headers) {
+            Some(id) => self.find_at(id, Utc::now()).await,
+            None => Ok(None),
+        }
     }
 
-    /// Ends session `id`.
-    pub(crate) fn remove(&self, id: &str) {
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner.remove(id);
+    /// Session `id` if it is live at `now`.
+    async fn find_at(&self, id: String, now: DateTime<Utc>) -> Result<Option<Session>, StoreError> {
+        if !is_session_id(&id) {
+            return Ok(None);
+        }
+        let stored = self.store.dashboard_session(&id, now).await?;
+        Ok(stored.map(|_| Session::with_id(id)))
+    }
+
+    /// Ends session `id` on every server.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub(crate) async fn remove(&self, id: &str) -> Result<(), StoreError> {
+        self.store.delete_dashboard_session(id).await.map(|_| ())
+    }
+
+    /// Ends every session on every server ("sign out everywhere"); returns how many there were.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub(crate) async fn remove_all(&self) -> Result<u64, StoreError> {
+        self.store.delete_all_dashboard_sessions().await
     }
 
     /// How long `client` must wait before it may try a token again at `now`, if it must.
@@ -252,53 +312,187 @@ mod tests {
         map
     }
 
-    #[test]
-    fn a_session_is_found_by_its_cookie_and_forgotten_on_sign_out() {
-        let sessions = Sessions::default();
-        let session = sessions.create();
+    async fn sessions() -> Sessions {
+        Sessions::new(Store::connect("sqlite::memory:").await.expect("store"))
+    }
+
+    fn cookie(session: &Session) -> HeaderMap {
+        headers(&[("cookie", &format!("other=1; {COOKIE}={}", session.id))])
+    }
+
+    #[tokio::test]
+    async fn a_session_is_found_by_its_cookie_and_forgotten_on_sign_out() {
+        let sessions = sessions().await;
+        let session = sessions.create().await.expect("create");
         assert_eq!(session.id.len(), 64);
+        assert_eq!(session.csrf.len(), 64);
         assert_ne!(session.id, session.csrf);
-        let cookie = format!("other=1; {COOKIE}={}", session.id);
         let found = sessions
-            .of_request(&headers(&[("cookie", &cookie)]))
+            .of_request(&cookie(&session))
+            .await
+            .expect("read")
             .expect("session");
         assert!(found.csrf_matches(&session.csrf));
         assert!(!found.csrf_matches("nope"));
-        sessions.remove(&session.id);
+        sessions.remove(&session.id).await.expect("remove");
         assert!(
             sessions
-                .of_request(&headers(&[("cookie", &cookie)]))
+                .of_request(&cookie(&session))
+                .await
+                .expect("read")
+                .is_none()
+        );
+        for forged in [
+            "barter_session=forged".to_owned(),
+            format!("barter_session={}", "A".repeat(64)),
+            format!("barter_session={}", "a".repeat(65)),
+        ] {
+            assert!(
+                sessions
+                    .of_request(&headers(&[("cookie", &forged)]))
+                    .await
+                    .expect("read")
+                    .is_none(),
+                "{forged}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_csrf_token_is_derived_from_the_id_and_stored_nowhere() {
+        let sessions = sessions().await;
+        let session = sessions.create().await.expect("create");
+        // A second server over the same database derives the same token from the cookie.
+        let again = Session::with_id(session.id.clone());
+        assert_eq!(again.csrf, session.csrf);
+        assert_ne!(Session::with_id(random_token()).csrf, session.csrf);
+        assert_ne!(
+            session.csrf,
+            barter_store::sessions::session_id_hash(&session.id),
+            "the stored hash is not the token"
+        );
+        // RFC 4231 test case 2, so the construction is HMAC-SHA256 exactly.
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").expect("key");
+        mac.update(b"what do ya want for nothing?");
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, expected);
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_after_its_lifetime() {
+        let sessions = sessions().await;
+        let start = Utc::now();
+        let session = sessions.create_at(start).await.expect("create");
+        let lifetime = TimeDelta::from_std(LIFETIME).expect("lifetime");
+        let live = sessions
+            .find_at(session.id.clone(), start + lifetime - TimeDelta::seconds(1))
+            .await
+            .expect("read");
+        assert!(live.is_some(), "live just before its end");
+        let ended = sessions
+            .find_at(session.id.clone(), start + lifetime)
+            .await
+            .expect("read");
+        assert!(ended.is_none(), "ended after {LIFETIME:?}");
+    }
+
+    #[tokio::test]
+    async fn sessions_are_shared_by_servers_on_one_database_and_survive_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("barter.db").display());
+        let first = Sessions::new(Store::connect(&url).await.expect("first"));
+        let second = Sessions::new(Store::connect(&url).await.expect("second"));
+        let a = first.create().await.expect("a");
+        let b = second.create().await.expect("b");
+        let found = second.of_request(&cookie(&a)).await.expect("read");
+        assert!(
+            found.is_some_and(|s| s.csrf == a.csrf),
+            "the second finds a"
+        );
+        // Sign-out at one server ends the session at the other.
+        second.remove(&a.id).await.expect("remove");
+        assert!(first.of_request(&cookie(&a)).await.expect("read").is_none());
+        // A restart: the first server's store is closed and a new one opened on the file.
+        first.store.close().await;
+        drop(first);
+        let restarted = Sessions::new(Store::connect(&url).await.expect("restarted"));
+        assert!(
+            restarted
+                .of_request(&cookie(&b))
+                .await
+                .expect("read")
+                .is_some()
+        );
+        // Sign out everywhere ends b for both.
+        assert_eq!(restarted.remove_all().await.expect("all"), 1);
+        assert!(
+            second
+                .of_request(&cookie(&b))
+                .await
+                .expect("read")
                 .is_none()
         );
         assert!(
-            sessions
-                .of_request(&headers(&[("cookie", "barter_session=forged")]))
+            restarted
+                .of_request(&cookie(&b))
+                .await
+                .expect("read")
                 .is_none()
         );
     }
 
-    #[test]
-    fn the_oldest_session_ends_when_there_are_too_many() {
-        let sessions = Sessions::default();
-        let first = sessions.create();
-        for _ in 1..MAX_SESSIONS {
-            sessions.create();
+    #[tokio::test]
+    async fn the_oldest_session_ends_when_there_are_too_many() {
+        let sessions = sessions().await;
+        let start = Utc::now();
+        let first = sessions.create_at(start).await.expect("first");
+        for n in 1..MAX_SESSIONS {
+            sessions
+                .create_at(start + TimeDelta::microseconds(i64::from(n)))
+                .await
+                .expect("create");
         }
-        let cookie = |s: &Session| headers(&[("cookie", &format!("{COOKIE}={}", s.id))]);
-        assert!(sessions.of_request(&cookie(&first)).is_some());
-        let newest = sessions.create();
+        let now = start + TimeDelta::seconds(1);
         assert!(
-            sessions.of_request(&cookie(&first)).is_none(),
+            sessions
+                .find_at(first.id.clone(), now)
+                .await
+                .expect("read")
+                .is_some()
+        );
+        let newest = sessions.create_at(now).await.expect("newest");
+        assert!(
+            sessions
+                .find_at(first.id.clone(), now)
+                .await
+                .expect("read")
+                .is_none(),
             "the oldest ended"
         );
-        assert!(sessions.of_request(&cookie(&newest)).is_some());
-        let count = sessions.inner.lock().expect("lock").len();
-        assert_eq!(count, MAX_SESSIONS);
+        assert!(
+            sessions
+                .find_at(newest.id, now)
+                .await
+                .expect("read")
+                .is_some()
+        );
+        let count = sessions
+            .store
+            .dashboard_session_count(now)
+            .await
+            .expect("count");
+        assert_eq!(count, u64::from(MAX_SESSIONS));
     }
 
     #[test]
     fn the_cookie_is_http_only_and_same_site_strict() {
-        let session = Sessions::default().create();
+        let session = Session::with_id(random_token());
         let value = set_cookie(&session, false);
         let text = value.to_str().expect("ascii");
         assert!(text.contains("HttpOnly"), "{text}");
@@ -325,9 +519,9 @@ mod tests {
         ])));
     }
 
-    #[test]
-    fn an_address_that_keeps_guessing_waits_out_the_window() {
-        let sessions = Sessions::default();
+    #[tokio::test]
+    async fn an_address_that_keeps_guessing_waits_out_the_window() {
+        let sessions = sessions().await;
         let (guesser, other) = (
             IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
             IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
@@ -363,9 +557,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_addresses_remembered_are_bounded() {
-        let sessions = Sessions::default();
+    #[tokio::test]
+    async fn the_addresses_remembered_are_bounded() {
+        let sessions = sessions().await;
         let now = Instant::now();
         for i in 0..=MAX_GUESSERS as u32 {
             sessions.sign_in_failed(IpAddr::V4(Ipv4Addr::from(i)), now);
@@ -375,7 +569,7 @@ mod tests {
 
     #[test]
     fn the_cookie_is_secure_only_over_https() {
-        let session = Sessions::default().create();
+        let session = Session::with_id(random_token());
         let plain = set_cookie(&session, false);
         assert!(!plain.to_str().expect("ascii").contains("Secure"));
         let secure = set_cookie(&session, true);

@@ -76,6 +76,7 @@ impl AppState {
             config.server.backtests_queued,
         );
         let notifier = Arc::new(barter_service::notify::Notifier::from_env(&config));
+        let sessions = crate::sessions::Sessions::new(store.clone());
         Self {
             inner: Arc::new(Inner {
                 notifier,
@@ -85,7 +86,7 @@ impl AppState {
                 jobs: crate::job_registry::JobRegistry::default(),
                 backtests,
                 cache: crate::cache::ReadCache::new(options.read_cache),
-                sessions: crate::sessions::Sessions::default(),
+                sessions,
                 proxies,
                 requests: AtomicU64::new(0),
                 options,
@@ -112,7 +113,7 @@ impl AppState {
         self.inner.job_done.notify_one();
     }
 
-    /// The dashboard's signed-in sessions.
+    /// The dashboard's signed-in sessions (in the database) and the sign-in throttle.
     pub(crate) fn sessions(&self) -> &crate::sessions::Sessions {
         &self.inner.sessions
     }

@@ -28,6 +28,9 @@
 //!   trade id, listed with [`OrderFilter`].
 //! - [`saved`]: backtests saved from the dashboard ([`SavedBacktest`]), their request and
 //!   summary kept as JSON.
+//! - [`sessions`]: the dashboard's signed-in sessions ([`DashboardSession`]), stored by the
+//!   SHA-256 of their id so they survive restarts and every server sharing the database knows
+//!   them; bounded in number, expired ones deleted.
 //! - [`trading`]: the trading ledger — the paper account ([`AccountState`]), decisions keyed by
 //!   (strategy, instrument, decision day) so a rerun changes nothing ([`NewDecision`],
 //!   [`DecisionRecord`]), positions opened and closed in one transaction with their fills, cash
@@ -68,6 +71,7 @@ pub mod orders;
 pub mod runs;
 pub mod saved;
 pub mod secrets;
+pub mod sessions;
 pub mod trading;
 
 pub use candles::{CandleConflict, CandleWrite, Coverage, HistoryEvent};
@@ -78,6 +82,7 @@ pub use lease::{AbandonedRun, HEARTBEAT_EVERY, RUN_LEASE, RunLease, process_owne
 pub use orders::{OrderFilter, PlannedOrder, SavedOrder};
 pub use runs::{HistoryEntry, HistoryFilter};
 pub use saved::SavedBacktest;
+pub use sessions::DashboardSession;
 pub use trading::{
     AccountState, CloseOutcome, DecisionFilter, DecisionKind, DecisionOutcome, DecisionRecord,
     NewDecision, OpenOutcome, PositionStatus,

@@ -73,6 +73,12 @@ const STEPS: &[Step] = &[
         postgres: include_str!("../migrations/postgres/0009_venue_positions.sql"),
     },
     Step {
+        version: 10,
+        description: "dashboard sessions",
+        sqlite: include_str!("../migrations/sqlite/0010_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0010_sessions.sql"),
+    },
+    Step {
         version: 11,
         description: "notifications",
         sqlite: include_str!("../migrations/sqlite/0011_notifications.sql"),

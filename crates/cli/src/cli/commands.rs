@@ -10,7 +10,7 @@ use barter_store::{ConnectOptions, Store};
 use chrono::Utc;
 
 use super::output::{self, ProgressReporter};
-use super::{Cli, Command, DbCommand, InstrumentsCommand, SyncArgs};
+use super::{Cli, Command, DbCommand, InstrumentsCommand, SessionsCommand, SyncArgs};
 use barter_service::config::{self, Config, DEFAULT_CONFIG_FILE, STARTER_FILE};
 use barter_service::data_files::CsvAccess;
 use barter_service::source_set::SourceSet;
@@ -228,6 +228,20 @@ pub(super) async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&cli)?;
             let store = open_store(&config).await?;
             super::serve::serve(config, store, *bind, *no_auth).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sessions(SessionsCommand::SignOutEverywhere) => {
+            let config = load_config(&cli)?;
+            let store = open_store(&config).await?;
+            let ended = store.delete_all_dashboard_sessions().await?;
+            if cli.json {
+                outln!("{}", serde_json::json!({ "ended": ended }))?;
+            } else {
+                outln!(
+                    "signed out everywhere: {ended} dashboard session(s) ended; browsers sign in \
+                     again with the API token"
+                )?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Db(DbCommand::Migrate) => {

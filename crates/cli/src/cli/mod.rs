@@ -206,6 +206,9 @@ pub enum Command {
     /// Notification channels: send a test message, list recent deliveries and failures.
     #[command(subcommand)]
     Notify(notify_command::NotifyCommand),
+    /// The dashboard's signed-in browser sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
@@ -329,6 +332,14 @@ pub enum StrategiesCommand {
     List,
     /// Check every strategy and report every problem (non-zero exit status if any).
     Check,
+}
+
+/// `barter sessions ...`.
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// End every dashboard session on every server sharing the database: every signed-in
+    /// browser lands on the sign-in page at its next request.
+    SignOutEverywhere,
 }
 
 /// `barter db ...`.

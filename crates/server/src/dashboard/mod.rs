@@ -49,6 +49,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .merge(strategies::routes())
         .merge(simulator::routes())
         .route("/logout", post(session::logout))
+        .route("/logout/everywhere", post(session::logout_everywhere))
         .route_layer(middleware::from_fn_with_state(state, guard));
     Router::new()
         .route("/login", get(session::login_page).post(session::login))
@@ -65,11 +66,27 @@ pub(crate) fn not_found() -> Response {
 /// started on the first visit), and a state-changing one only with the session's CSRF token
 /// from this site. The session is handed to the page as an extension.
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let existing = state.sessions().of_request(request.headers());
+    let existing = match state.sessions().of_request(request.headers()).await {
+        Ok(existing) => existing,
+        Err(error) => {
+            return PageError::internal(
+                &anyhow::Error::new(error).context("read the dashboard session"),
+            )
+            .into_response();
+        }
+    };
     let https = state.is_https(request.extensions(), request.headers());
     let (session, new) = match existing {
         Some(session) => (session, false),
-        None if state.token().is_none() => (state.sessions().create(), true),
+        None if state.token().is_none() => match state.sessions().create().await {
+            Ok(session) => (session, true),
+            Err(error) => {
+                return PageError::internal(
+                    &anyhow::Error::new(error).context("start a dashboard session"),
+                )
+                .into_response();
+            }
+        },
         None if changes_state(request.method()) => {
             return PageError::new(
                 StatusCode::UNAUTHORIZED,

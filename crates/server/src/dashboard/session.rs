@@ -1,12 +1,13 @@
-//! Dashboard sign-in and sign-out pages, over the sessions of [`crate::sessions`].
+//! Dashboard sign-in and sign-out pages (sign out of this browser, or everywhere), over the
+//! sessions of [`crate::sessions`].
 
 use std::time::Instant;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 
 use super::page::{PageError, render};
@@ -74,13 +75,22 @@ pub(crate) async fn login_page(
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
     let next = local_target(query.next.as_deref());
-    if state.sessions().of_request(&headers).is_some() || state.token().is_none() {
+    let signed_in = state
+        .sessions()
+        .of_request(&headers)
+        .await
+        .map_err(|e| PageError::internal(&anyhow::Error::new(e).context("read the session")))?
+        .is_some();
+    if signed_in || state.token().is_none() {
         return Ok(see_other(&next));
     }
-    let message = query
-        .signed_out
-        .is_some()
-        .then(|| "You are signed out.".to_owned());
+    let message = query.signed_out.as_deref().map(|how| {
+        if how == EVERYWHERE {
+            "You are signed out, and so is every other browser.".to_owned()
+        } else {
+            "You are signed out.".to_owned()
+        }
+    });
     render(
         StatusCode::OK,
         &LoginPage {
@@ -118,7 +128,9 @@ pub(crate) async fn login(
         ));
     }
     if state.accepts_token(form.token.trim()) {
-        let session = state.sessions().create();
+        let session = state.sessions().create().await.map_err(|e| {
+            PageError::internal(&anyhow::Error::new(e).context("start a dashboard session"))
+        })?;
         let mut response = see_other(&next);
         response.headers_mut().insert(
             header::SET_COOKIE,
@@ -160,12 +172,39 @@ pub(crate) async fn login(
     )
 }
 
-/// `POST /logout`: ends the session (the CSRF check ran before this handler).
-pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(session) = state.sessions().of_request(&headers) {
-        state.sessions().remove(&session.id);
-    }
-    let mut response = Redirect::to("/login?signed_out=1").into_response();
+/// The `signed_out` value of the sign-in page after signing out everywhere.
+const EVERYWHERE: &str = "everywhere";
+
+/// `POST /logout`: ends the session on every server (the CSRF check ran before this handler,
+/// which found the session and handed it over).
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Result<Response, PageError> {
+    state
+        .sessions()
+        .remove(&session.id)
+        .await
+        .map_err(|e| PageError::internal(&anyhow::Error::new(e).context("sign out")))?;
+    Ok(signed_out("/login?signed_out=1"))
+}
+
+/// `POST /logout/everywhere`: ends every session, this browser's and all others, on every server
+/// sharing the database (the CSRF check ran before this handler).
+pub(crate) async fn logout_everywhere(
+    State(state): State<AppState>,
+) -> Result<Response, PageError> {
+    let ended =
+        state.sessions().remove_all().await.map_err(|e| {
+            PageError::internal(&anyhow::Error::new(e).context("sign out everywhere"))
+        })?;
+    tracing::warn!("signed out everywhere from the dashboard: {ended} session(s) ended");
+    Ok(signed_out(&format!("/login?signed_out={EVERYWHERE}")))
+}
+
+/// A redirect to `location` (the sign-in page) that deletes the session cookie.
+fn signed_out(location: &str) -> Response {
+    let mut response = Redirect::to(location).into_response();
     response
         .headers_mut()
         .insert(header::SET_COOKIE, clear_cookie());
