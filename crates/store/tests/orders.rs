@@ -30,6 +30,7 @@ on_every_backend!(
     reasons_are_redacted_and_bounded,
     a_row_edited_into_an_impossible_state_loads_as_an_error_naming_the_order,
     a_rejected_or_unknown_order_is_notified_with_its_state_once,
+    a_notification_is_stored_redacted_and_bounded,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -647,4 +648,31 @@ async fn a_rejected_or_unknown_order_is_notified_with_its_state_once(store: &Sto
     let again = store.save_order(&rejected, moment(9)).await.expect("save");
     assert!(matches!(again, SavedOrder::AlreadyFinal(_)));
     assert_eq!(count(store, "notifications").await, 2);
+}
+
+/// A notification quoting a registered secret (say, a venue's error echoing a key) is stored
+/// with the secret redacted, so no channel can ever send it; its lines stay bounded.
+async fn a_notification_is_stored_redacted_and_bounded(store: &Store) {
+    let secret = "notify-secret-value-0451";
+    barter_store::secrets::register("BARTER_TEST_NOTIFY_SECRET", secret);
+    let mut n = barter_core::notify::Notification::new(
+        barter_core::notify::EventKind::OrderRejected,
+        "order_rejected:secret".into(),
+        format!("venue said {secret}"),
+        moment(1),
+    );
+    for _ in 0..100 {
+        n = n.line(format!("{secret} {}", "x".repeat(1_000)));
+    }
+    let id = store.enqueue_notification(&n).await.expect("enqueue");
+    assert!(id.is_some());
+    assert_eq!(store.enqueue_notification(&n).await.expect("again"), None);
+    let stored = store.unrouted_notifications(10).await.expect("read");
+    let text = serde_json::to_string(&stored[0].1).expect("json");
+    assert!(!text.contains(secret), "{text}");
+    assert!(
+        text.contains("[redacted BARTER_TEST_NOTIFY_SECRET]"),
+        "{text}"
+    );
+    assert_eq!(stored[0].1.lines.len(), barter_core::notify::MAX_LINES);
 }
