@@ -7,4 +7,5 @@ mod support;
 mod crash;
 mod fuzz_api;
 mod hostile;
+mod notify_crash;
 mod venue_crash;
