@@ -128,12 +128,14 @@ async fn snapshot(store: &Store) -> Value {
     })
 }
 
-/// Drops ids and times from a history detail and names positions by their key.
+/// Drops ids and times from a history detail (a fill's row id too: a transaction killed after
+/// inserting a fill has taken a PostgreSQL sequence number for good) and names positions by their key.
 fn normalise(value: &mut Value, key_of: &dyn Fn(i64) -> String) {
     match value {
         Value::Object(map) => {
             for drop in [
                 "decision_id",
+                "fill_id",
                 "run_id",
                 "recorded_at",
                 "opened_at",
