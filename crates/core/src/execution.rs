@@ -242,6 +242,21 @@ impl FillModel {
         self.timing
     }
 
+    /// The fee in basis points of the gross.
+    pub fn fee_bps(&self) -> Decimal {
+        self.fee_bps
+    }
+
+    /// The slippage in basis points of the reference price, against the trader.
+    pub fn slippage_bps(&self) -> Decimal {
+        self.slippage_bps
+    }
+
+    /// How buy quantities are rounded.
+    pub fn rounding(&self) -> QuantityRounding {
+        self.rounding
+    }
+
     /// The day and raw price a decision on `decision` fills at, and why that price.
     pub fn reference(&self, decision: &Candle, next: Option<&Candle>) -> (Day, Price, PriceBasis) {
         match (self.timing, next) {

@@ -4,6 +4,7 @@
 pub mod breakdown;
 pub mod engine;
 pub mod result;
+pub mod screen;
 pub mod stats;
 pub mod sweep;
 
@@ -13,5 +14,6 @@ pub use engine::{
     backtest, backtest_with,
 };
 pub use result::{BacktestResult, EquityPoint, OpenTrade, Trade, Unfilled};
-pub use stats::{Statistics, StatsInput};
+pub use screen::{Screen, ScreenStats, Unsettled};
+pub use stats::{CurveStatistics, Statistics, StatsInput};
 pub use sweep::{Constraint, Grid, ParamRange, run_grid};

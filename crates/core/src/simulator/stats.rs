@@ -131,32 +131,10 @@ pub fn compute(input: &StatsInput<'_>) -> Statistics {
     let (Some(first), Some(last)) = (equity.first(), equity.last()) else {
         return trades.statistics();
     };
-    let (start_equity, final_equity) = (first.equity, last.equity);
-    let duration_days = (last.day - first.day).num_days();
     let curve = CurveSummary::of(equity, input.benchmark);
-    let periods = input.annual_periods;
-
-    let return_pct = (final_equity - start_equity) / start_equity * 100.0;
+    let ratios = CurveStatistics::of(first, last, &curve, input.annual_periods);
+    let return_pct = ratios.return_pct;
     let buy_and_hold_return_pct = buy_and_hold_pct(input.benchmark, input.benchmark_start);
-    let growth = 1.0 + curve.geometric_mean.unwrap_or(f64::NAN);
-    // NaN (backtesting.py's) until it becomes `None` in the statistics.
-    let annualized = growth.powf(periods) - 1.0;
-    let volatility_ann_pct = curve
-        .variance
-        .map(|variance| {
-            ((variance + growth * growth).powf(periods) - growth.powf(2.0 * periods)).sqrt() * 100.0
-        })
-        .filter(|v| !v.is_nan());
-    let cagr_pct = (duration_days != 0).then(|| {
-        let years = duration_days as f64 / 365.25;
-        ((final_equity / start_equity).powf(1.0 / years) - 1.0) * 100.0
-    });
-    let sortino_ratio = curve
-        .downside_mean_square
-        .map(|mean_square| annualized / (mean_square.sqrt() * periods.sqrt()))
-        .filter(|v| !v.is_nan());
-    let return_ann_pct = finite(annualized * 100.0);
-    let max_dd = curve.max_drawdown;
     let beta = curve.beta;
     let alpha_pct = match (beta, buy_and_hold_return_pct) {
         (Some(beta), Some(bh)) => finite(return_pct - beta * bh),
@@ -166,27 +144,22 @@ pub fn compute(input: &StatsInput<'_>) -> Statistics {
     Statistics {
         start: first.day,
         end: last.day,
-        duration_days: duration_days as f64,
+        duration_days: (last.day - first.day).num_days() as f64,
         exposure_time_pct: exposure_pct(input.trades, equity.len()),
-        equity_final: final_equity,
+        equity_final: last.equity,
         equity_peak: curve.equity_peak,
         commissions: decimal_to_f64(trades.fees),
         return_pct,
         buy_and_hold_return_pct,
-        return_ann_pct,
-        volatility_ann_pct,
-        cagr_pct,
-        sharpe_ratio: match (return_ann_pct, volatility_ann_pct) {
-            (Some(r), Some(v)) if v != 0.0 => finite(r / v),
-            _ => None,
-        },
-        sortino_ratio,
-        calmar_ratio: return_ann_pct
-            .filter(|_| max_dd != 0.0)
-            .map(|_| annualized / max_dd),
+        return_ann_pct: ratios.return_ann_pct,
+        volatility_ann_pct: ratios.volatility_ann_pct,
+        cagr_pct: ratios.cagr_pct,
+        sharpe_ratio: ratios.sharpe_ratio,
+        sortino_ratio: ratios.sortino_ratio,
+        calmar_ratio: ratios.calmar_ratio,
         alpha_pct,
         beta,
-        max_drawdown_pct: -max_dd * 100.0,
+        max_drawdown_pct: -curve.max_drawdown * 100.0,
         avg_drawdown_pct: curve.mean_drawdown.map(|peak| -peak * 100.0),
         max_drawdown_duration_days: curve.longest_drawdown_days.map(|d| d as f64),
         avg_drawdown_duration_days: curve.mean_drawdown_days.map(|d| d as f64),
@@ -197,6 +170,82 @@ pub fn compute(input: &StatsInput<'_>) -> Statistics {
 /// A finite value, or `None` for NaN and infinities.
 fn finite(value: f64) -> Option<f64> {
     value.is_finite().then_some(value)
+}
+
+/// The statistics the equity curve alone decides, with backtesting.py's definitions: what a
+/// sweep's screening pass can rank by without trades or a benchmark (see
+/// [`super::screen`]). [`compute`] takes the same numbers from here, so the two cannot drift.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurveStatistics {
+    /// Total return in percent.
+    pub return_pct: f64,
+    /// Annualised geometric mean return in percent.
+    pub return_ann_pct: Option<f64>,
+    /// Annualised volatility in percent.
+    pub volatility_ann_pct: Option<f64>,
+    /// Compound annual growth rate in percent.
+    pub cagr_pct: Option<f64>,
+    /// Return (Ann.) / Volatility (Ann.).
+    pub sharpe_ratio: Option<f64>,
+    /// Annualised return / annualised downside deviation.
+    pub sortino_ratio: Option<f64>,
+    /// Annualised return / max drawdown.
+    pub calmar_ratio: Option<f64>,
+    /// Highest equity.
+    pub equity_peak: f64,
+    /// Deepest drawdown in percent (negative or 0).
+    pub max_drawdown_pct: f64,
+}
+
+impl CurveStatistics {
+    /// The curve statistics of a non-empty `equity` curve (`None` for an empty one).
+    pub fn of_curve(equity: &[EquityPoint], annual_periods: f64) -> Option<Self> {
+        let (first, last) = (equity.first()?, equity.last()?);
+        let curve = CurveSummary::of(equity, &[]);
+        Some(Self::of(first, last, &curve, annual_periods))
+    }
+
+    fn of(first: &EquityPoint, last: &EquityPoint, curve: &CurveSummary, periods: f64) -> Self {
+        let (start_equity, final_equity) = (first.equity, last.equity);
+        let duration_days = (last.day - first.day).num_days();
+        let return_pct = (final_equity - start_equity) / start_equity * 100.0;
+        let growth = 1.0 + curve.geometric_mean.unwrap_or(f64::NAN);
+        // NaN (backtesting.py's) until it becomes `None` in the statistics.
+        let annualized = growth.powf(periods) - 1.0;
+        let volatility_ann_pct = curve
+            .variance
+            .map(|variance| {
+                ((variance + growth * growth).powf(periods) - growth.powf(2.0 * periods)).sqrt()
+                    * 100.0
+            })
+            .filter(|v| !v.is_nan());
+        let cagr_pct = (duration_days != 0).then(|| {
+            let years = duration_days as f64 / 365.25;
+            ((final_equity / start_equity).powf(1.0 / years) - 1.0) * 100.0
+        });
+        let sortino_ratio = curve
+            .downside_mean_square
+            .map(|mean_square| annualized / (mean_square.sqrt() * periods.sqrt()))
+            .filter(|v| !v.is_nan());
+        let return_ann_pct = finite(annualized * 100.0);
+        let max_dd = curve.max_drawdown;
+        Self {
+            return_pct,
+            return_ann_pct,
+            volatility_ann_pct,
+            cagr_pct,
+            sharpe_ratio: match (return_ann_pct, volatility_ann_pct) {
+                (Some(r), Some(v)) if v != 0.0 => finite(r / v),
+                _ => None,
+            },
+            sortino_ratio,
+            calmar_ratio: return_ann_pct
+                .filter(|_| max_dd != 0.0)
+                .map(|_| annualized / max_dd),
+            equity_peak: curve.equity_peak,
+            max_drawdown_pct: -max_dd * 100.0,
+        }
+    }
 }
 
 /// `⌈sum / count⌉` for non-negative day counts: pandas' mean of whole-day timedeltas, rounded up

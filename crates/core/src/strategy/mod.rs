@@ -121,6 +121,12 @@ pub trait Strategy: Send + Sync {
         cache: &mut IndicatorCache,
     ) -> Option<Decision>;
 
+    /// Whether the strategy has an exit signal at all (a strategy without one is closed only by
+    /// its [`ExitLimits`]); `true` unless it says otherwise.
+    fn has_exit_signal(&self) -> bool {
+        true
+    }
+
     /// Stop-loss, take-profit, trailing stop and max holding time.
     fn exit_limits(&self) -> ExitLimits {
         ExitLimits::default()
@@ -416,6 +422,10 @@ impl Strategy for RuleStrategy {
             )));
         };
         Some(self.evaluate(rule, view, &position.symbol, Some(held), cache))
+    }
+
+    fn has_exit_signal(&self) -> bool {
+        self.exit.is_some()
     }
 
     fn exit_limits(&self) -> ExitLimits {
