@@ -3,12 +3,14 @@
 //!
 //! ```sh
 //! cargo bench -p barter-core --bench anchors -- --workload w1|w2|w3 --data FILE --runs N \
-//!     --fee-bps B [--fast 10 --slow 20]
+//!     --fee-bps B [--fast 10 --slow 20] [--exact]
 //! ```
 //! Prints one JSON line: `{"engine":"barter","workload":..,"runs_s":[..],"median_s":..,
 //! "final_equity":..,"trades":..,"best":{"fast":..,"slow":..}|null}`. Timed: building the
 //! strategy, the indicators, the backtest and all statistics (W1, W2), or the whole 1,590-point
-//! sweep on all cores ranked by final equity (W3); never reading the CSV.
+//! sweep on all cores ranked by final equity (W3: the screening pass over every point, then the
+//! best re-run exactly; `--exact` runs every point exactly, as sweeps did before); never reading
+//! the CSV.
 
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -17,7 +19,7 @@ use std::time::Instant;
 use barter_core::rule::{IndicatorCache, Params, Rule, RuleKind};
 use barter_core::simulator::{
     BacktestInstrument, BacktestResult, BacktestSettings, BacktestStrategy, Constraint, Grid,
-    ParamRange, backtest_with, run_grid,
+    ParamRange, Screen, backtest_with, run_grid, screened_ranking,
 };
 use barter_core::strategy::{ExitLimits, InstrumentSelection, RuleStrategy};
 use barter_core::{
@@ -33,6 +35,8 @@ struct Args {
     fee_bps: Decimal,
     fast: f64,
     slow: f64,
+    /// W3 through the exact engine for every point (the design before the screening pass).
+    exact: bool,
 }
 
 fn args() -> Args {
@@ -43,6 +47,7 @@ fn args() -> Args {
         fee_bps: Decimal::ZERO,
         fast: 10.0,
         slow: 20.0,
+        exact: false,
     };
     let list: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -55,6 +60,11 @@ fn args() -> Args {
             "--fee-bps" => a.fee_bps = Decimal::from_str(&value).expect("--fee-bps B"),
             "--fast" => a.fast = value.parse().expect("--fast N"),
             "--slow" => a.slow = value.parse().expect("--slow N"),
+            "--exact" => {
+                a.exact = true;
+                i += 1;
+                continue;
+            }
             // cargo bench passes `--bench`; nothing else is expected.
             _ => {
                 i += 1;
@@ -175,20 +185,54 @@ fn main() {
                 .collect();
             let constraint: Constraint = "fast<slow".parse().expect("constraint");
             let grid = Grid::new(&ranges, &[constraint]).expect("grid");
+            let point_strategy = |p: &[f64]| {
+                let mut params = Params::new();
+                params.insert("fast".into(), p[0]);
+                params.insert("slow".into(), p[1]);
+                base.clone().with_params(params)
+            };
             let best: Mutex<Best> = Mutex::new((f64::MIN, 0, (0.0, 0.0)));
-            run_grid(
-                &grid,
-                |p, cache| {
-                    let r = run_one(&base, &data, &instruments, &settings, (p[0], p[1]), cache);
-                    ((p[0], p[1]), r.stats.equity_final, r.trades.len())
-                },
-                |_, (params, equity, trades)| {
-                    let mut b = best.lock().expect("lock");
-                    if equity > b.0 || (equity == b.0 && params < b.2) {
-                        *b = (equity, trades, params);
-                    }
-                },
-            );
+            if a.exact {
+                run_grid(
+                    &grid,
+                    |p, cache| {
+                        let r = run_one(&base, &data, &instruments, &settings, (p[0], p[1]), cache);
+                        ((p[0], p[1]), r.stats.equity_final, r.trades.len())
+                    },
+                    |_, (params, equity, trades)| {
+                        let mut b = best.lock().expect("lock");
+                        if equity > b.0 || (equity == b.0 && params < b.2) {
+                            *b = (equity, trades, params);
+                        }
+                    },
+                );
+            } else {
+                // What `barter backtest --param` does: screen every point, the best exactly.
+                let screen = Screen::new(&data, &instruments[0], Sizing::AllCash, None, &settings)
+                    .expect("screenable");
+                let ranked = screened_ranking(
+                    &grid,
+                    "equity_final",
+                    1,
+                    |p, cache, curve| screen.screen(&point_strategy(p), cache, curve),
+                    |p, cache| {
+                        Some(run_one(
+                            &base,
+                            &data,
+                            &instruments,
+                            &settings,
+                            (p[0], p[1]),
+                            cache,
+                        ))
+                    },
+                    |_, _| {},
+                );
+                let (index, result) = ranked.into_iter().next().expect("a best point");
+                let result = result.expect("the best point ran");
+                let p = &grid.points[index];
+                *best.lock().expect("lock") =
+                    (result.stats.equity_final, result.trades.len(), (p[0], p[1]));
+            }
             let (equity, trades, params) = best.into_inner().expect("lock");
             outcome = (equity, trades, Some(params));
         } else {

@@ -18,8 +18,8 @@ use barter_core::rule::{
     EvalContext, Evaluation, IndicatorCache, OwnedColumns, Params, Rule, RuleKind, render_errors,
 };
 use barter_core::simulator::{
-    BacktestError, BacktestInstrument, BacktestResult, BacktestSettings, BacktestStrategy, Trade,
-    backtest,
+    BacktestError, BacktestInstrument, BacktestResult, BacktestSettings, BacktestStrategy, Grid,
+    Trade, backtest, score, screened_ranking,
 };
 use barter_core::strategy::config::AllMarker;
 use barter_core::strategy::{
@@ -1858,24 +1858,31 @@ fn check_screening(case: &SweepCase) -> Result<usize, String> {
     let mut exact_cache = IndicatorCache::new();
     let mut curve = Vec::new();
     let mut screened = 0;
+    let point_strategy = |p: &[f64]| {
+        base.clone().with_params(Params::from([
+            ("fast".to_owned(), p[0]),
+            ("slow".to_owned(), p[1]),
+        ]))
+    };
+    let run_exact = |point: &RuleStrategy, cache: &mut IndicatorCache| {
+        barter_core::simulator::backtest_with(
+            &data,
+            std::slice::from_ref(&instrument),
+            &[BacktestStrategy {
+                strategy: point,
+                sizing,
+                max_open_positions: None,
+            }],
+            &settings,
+            cache,
+        )
+    };
+    let mut exact_results = Vec::new();
     for fast in [2.0, 3.0, 5.0] {
         for slow in [6.0, 9.0, 14.0] {
-            let point = base.clone().with_params(Params::from([
-                ("fast".to_owned(), fast),
-                ("slow".to_owned(), slow),
-            ]));
-            let exact = barter_core::simulator::backtest_with(
-                &data,
-                std::slice::from_ref(&instrument),
-                &[BacktestStrategy {
-                    strategy: &point,
-                    sizing,
-                    max_open_positions: None,
-                }],
-                &settings,
-                &mut exact_cache,
-            )
-            .map_err(|e| e.to_string())?;
+            let point = point_strategy(&[fast, slow]);
+            let exact = run_exact(&point, &mut exact_cache).map_err(|e| e.to_string())?;
+            exact_results.push(exact.clone());
             let Ok(fast_path) = screen.screen(&point, &mut cache, None) else {
                 continue;
             };
@@ -1910,8 +1917,68 @@ fn check_screening(case: &SweepCase) -> Result<usize, String> {
             }
         }
     }
+    // The sweep's ranking (screen everything, re-run the best exactly) is the exact engine's.
+    let grid = Grid::new(
+        &[
+            "fast=2,3,5".parse().expect("range"),
+            "slow=6,9,14".parse().expect("range"),
+        ],
+        &[],
+    )
+    .expect("grid");
+    let rank_by = RANKED_BY[case.seed as usize % RANKED_BY.len()];
+    let top = 1 + case.skip % 5;
+    let ranked = screened_ranking(
+        &grid,
+        rank_by,
+        top,
+        |p, cache, curve| screen.screen(&point_strategy(p), cache, curve),
+        |p, cache| run_exact(&point_strategy(p), cache).ok(),
+        |_, _| {},
+    );
+    let mut expected: Vec<(f64, usize)> = exact_results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (score(rank_by, r.stats.value(rank_by)), i))
+        .collect();
+    expected.sort_by(|a, b| {
+        b.0.total_cmp(&a.0).then_with(|| {
+            grid.points[a.1]
+                .partial_cmp(&grid.points[b.1])
+                .expect("numbers")
+        })
+    });
+    let expected: Vec<usize> = expected.iter().take(top).map(|(_, i)| *i).collect();
+    let got: Vec<usize> = ranked.iter().map(|(i, _)| *i).collect();
+    if got != expected {
+        return Err(format!(
+            "ranked by {rank_by}, top {top}: {got:?}, exact {expected:?}"
+        ));
+    }
+    for (index, result) in &ranked {
+        let result = result
+            .as_ref()
+            .ok_or("a ranked point without its exact result")?;
+        if result.stats != exact_results[*index].stats {
+            return Err(format!(
+                "point {index}: the ranked result is not the exact engine's"
+            ));
+        }
+    }
     Ok(screened)
 }
+
+/// The statistics the ranking check ranks by, one per case.
+const RANKED_BY: [&str; 8] = [
+    "equity_final",
+    "return_pct",
+    "sharpe_ratio",
+    "max_drawdown_pct",
+    "trades",
+    "win_rate_pct",
+    "calmar_ratio",
+    "profit_factor",
+];
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
@@ -1976,4 +2043,79 @@ fn screening_settles_nearly_every_point_of_a_real_sweep() {
     }
     assert!(settled >= 98, "only {settled} of 100 points screened");
     assert!(trades > 2_000, "the grid should trade: {trades} trades");
+}
+
+/// A ranking crowded with ties (no point of the grid ever trades, so every return is 0): the
+/// sweep finds every tied point, runs it exactly and ranks by the values, as the exact engine
+/// alone would.
+#[test]
+fn a_ranking_crowded_with_ties_is_settled_by_the_exact_engine() {
+    use barter_core::simulator::Screen;
+    let data = market(&[("BTC", btc_rows())]);
+    let settings = BacktestSettings::default();
+    let btc = instrument("BTC");
+    let screen = Screen::new(&data, &btc, Sizing::AllCash, None, &settings).expect("screenable");
+    let declared = Params::from([("times".to_owned(), 2.0), ("days".to_owned(), 10.0)]);
+    let base = RuleStrategy::new(
+        "never".to_owned(),
+        all(),
+        parse(
+            "close > highest(close, $days)[1] * $times",
+            RuleKind::Entry,
+            &declared,
+        ),
+        None,
+        ExitLimits::default(),
+    );
+    let grid = Grid::new(
+        &[
+            "times=2..11".parse().expect("range"),
+            "days=20..29".parse().expect("range"),
+        ],
+        &[],
+    )
+    .expect("grid");
+    let strategy_of = |p: &[f64]| {
+        base.clone().with_params(Params::from([
+            ("times".to_owned(), p[0]),
+            ("days".to_owned(), p[1]),
+        ]))
+    };
+    let exact_runs = std::sync::atomic::AtomicUsize::new(0);
+    let ranked = screened_ranking(
+        &grid,
+        "return_pct",
+        3,
+        |p, cache, curve| screen.screen(&strategy_of(p), cache, curve),
+        |p, cache| {
+            exact_runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let point = strategy_of(p);
+            let strategies = [BacktestStrategy {
+                strategy: &point,
+                sizing: Sizing::AllCash,
+                max_open_positions: None,
+            }];
+            barter_core::simulator::backtest_with(
+                &data,
+                std::slice::from_ref(&btc),
+                &strategies,
+                &settings,
+                cache,
+            )
+            .ok()
+        },
+        |_, _| {},
+    );
+    let got: Vec<&[f64]> = ranked
+        .iter()
+        .map(|(i, _)| grid.points[*i].as_slice())
+        .collect();
+    assert_eq!(got, [[2.0, 20.0], [2.0, 21.0], [2.0, 22.0]]);
+    assert!(
+        ranked
+            .iter()
+            .all(|(_, r)| r.as_ref().is_some_and(|r| r.trades.is_empty()))
+    );
+    // Every one of the 100 tied points was run exactly (more than the 22 the first pass keeps).
+    assert_eq!(exact_runs.into_inner(), 100);
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use anyhow::Context;
-use barter_core::simulator::{BacktestResult, Statistics, breakdown};
+use barter_core::simulator::{BacktestResult, PointStats, Statistics, breakdown};
 use barter_core::{Day, FillTiming, Symbol};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 
 use barter_report::{self as report, ReportInput, ReportTable};
 use barter_service::backtest::{
-    self, BacktestFailure, BacktestRequest, CandleSource, Plan, Prepared, SweepRow, TopRows,
+    self, BacktestFailure, BacktestRequest, CandleSource, Plan, Prepared,
 };
 use barter_service::config::Config;
 
@@ -90,6 +90,11 @@ pub struct BacktestArgs {
     /// How many of the best combinations to print.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Run every point of a sweep through the exact engine and write every statistic of each
+    /// to sweep.csv (slower; by default a screening pass decides the ranking statistics of
+    /// every point and only the best are run exactly).
+    #[arg(long, requires = "params")]
+    pub all_statistics: bool,
     /// Walk-forward analysis, e.g. train=730d,test=180d[,step=180d] (needs --param).
     #[arg(long, value_name = "SPEC", requires = "params")]
     pub walk_forward: Option<String>,
@@ -357,9 +362,15 @@ fn sweep(
     let csv_path = dir.join("sweep.csv");
     let mut writer = csv::Writer::from_path(&csv_path)
         .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    // Every point through the screening pass unless asked otherwise (or it does not apply);
+    // the best are run exactly either way.
+    let screen = prepared.screen(&prepared.settings, &plan.rank_by, args.all_statistics);
+    let keys = Prepared::point_statistics(screen.is_some(), &plan.rank_by);
     let mut header: Vec<String> = grid.names.clone();
-    header.extend(Statistics::KEYS.iter().map(|k| (*k).to_owned()));
-    header.push("final_equity_exact".to_owned());
+    header.extend(keys.iter().map(|k| (*k).to_owned()));
+    if screen.is_none() {
+        header.push("final_equity_exact".to_owned());
+    }
     writer.write_record(&header)?;
     let progress = if json {
         ProgressBar::hidden()
@@ -371,37 +382,40 @@ fn sweep(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let writer = Mutex::new(writer);
-    let top = Mutex::new(TopRows::new(&plan.rank_by, args.top.max(1)));
     let heat = Mutex::new(Vec::<(Vec<f64>, Option<f64>)>::new());
     let failed = Mutex::new(None::<String>);
-    prepared.sweep(grid, &prepared.settings, |row: SweepRow| {
-        let mut record: Vec<String> = row.values.iter().map(|v| v.to_string()).collect();
-        for key in Statistics::KEYS {
-            record.push(
-                row.stats
-                    .as_ref()
-                    .and_then(|s| s.value(key))
-                    .map_or(String::new(), |v| v.to_string()),
-            );
-        }
-        record.push(row.final_equity.map_or(String::new(), |m| m.0.to_string()));
-        if let Ok(mut w) = writer.lock()
-            && let Err(e) = w.write_record(&record)
-            && let Ok(mut f) = failed.lock()
-        {
-            *f = Some(e.to_string());
-        }
-        if grid.names.len() == 2
-            && let Ok(mut h) = heat.lock()
-        {
-            let value = row.stats.as_ref().and_then(|s| s.value(&plan.rank_by));
-            h.push((row.values.clone(), value));
-        }
-        if let Ok(mut t) = top.lock() {
-            t.offer(row);
-        }
-        progress.inc(1);
-    });
+    let rank = (plan.rank_by.as_str(), args.top.max(1));
+    let rows = prepared.sweep(
+        grid,
+        &prepared.settings,
+        screen.as_ref(),
+        rank,
+        |values, stats: PointStats<'_>| {
+            let mut record: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+            for key in &keys {
+                record.push(stats.value(key).map_or(String::new(), |v| v.to_string()));
+            }
+            if screen.is_none() {
+                let exact = match &stats {
+                    PointStats::Exact(Some(result)) => result.final_equity.0.to_string(),
+                    _ => String::new(),
+                };
+                record.push(exact);
+            }
+            if let Ok(mut w) = writer.lock()
+                && let Err(e) = w.write_record(&record)
+                && let Ok(mut f) = failed.lock()
+            {
+                *f = Some(e.to_string());
+            }
+            if grid.names.len() == 2
+                && let Ok(mut h) = heat.lock()
+            {
+                h.push((values.to_vec(), stats.value(&plan.rank_by)));
+            }
+            progress.inc(1);
+        },
+    );
     progress.finish_and_clear();
     if let Some(error) = failed.into_inner().ok().flatten() {
         anyhow::bail!("cannot write {}: {error}", csv_path.display());
@@ -410,10 +424,6 @@ fn sweep(
         .into_inner()
         .map_err(|_| anyhow::anyhow!("a sweep thread panicked"))?
         .flush()?;
-    let rows = top
-        .into_inner()
-        .map_err(|_| anyhow::anyhow!("a sweep thread panicked"))?
-        .into_rows();
     let mut files = vec![csv_path];
     if grid.names.len() == 2 {
         let cells = heat.into_inner().unwrap_or_default();

@@ -266,18 +266,29 @@ impl SeriesEvaluator<'_, '_> {
     ) -> Conditions {
         // Yesterday's values, read in place: a constant is its own yesterday.
         let (lag_a, lag_b) = (lag(a, 1), lag(b, 1));
-        (0..self.days)
-            .map(|i| {
-                let a1 = x[i.checked_sub(lag_a)?]?;
-                let b1 = y[i.checked_sub(lag_b)?]?;
-                let (a0, b0) = (x[i]?, y[i]?);
-                Some(if above {
-                    a0 > b0 && a1 <= b1
-                } else {
-                    a0 < b0 && a1 >= b1
-                })
+        let days = self.days.min(x.len()).min(y.len());
+        let skip = lag_a.max(lag_b);
+        if days <= skip {
+            return self.none();
+        }
+        let mut out: Conditions = Vec::with_capacity(self.days);
+        out.resize(skip, None);
+        // Zipped slices instead of indexing: no bounds checks in the loop that sweeps run once
+        // per point and rule.
+        let today = x[skip..days].iter().zip(&y[skip..days]);
+        let yesterday = x[skip - lag_a..days - lag_a]
+            .iter()
+            .zip(&y[skip - lag_b..days - lag_b]);
+        out.extend(today.zip(yesterday).map(|((&a0, &b0), (&a1, &b1))| {
+            let (a0, b0, a1, b1) = (a0?, b0?, a1?, b1?);
+            Some(if above {
+                a0 > b0 && a1 <= b1
+            } else {
+                a0 < b0 && a1 >= b1
             })
-            .collect()
+        }));
+        out.resize(self.days, None);
+        out
     }
 
     /// The indicator on every day, through the same cache key as the day-by-day evaluator.

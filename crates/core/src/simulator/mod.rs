@@ -16,4 +16,6 @@ pub use engine::{
 pub use result::{BacktestResult, EquityPoint, OpenTrade, Trade, Unfilled};
 pub use screen::{Screen, ScreenStats, Unsettled};
 pub use stats::{CurveStatistics, Statistics, StatsInput};
-pub use sweep::{Constraint, Grid, ParamRange, run_grid};
+pub use sweep::{
+    Constraint, Grid, ParamRange, PointStats, Ranked, run_grid, score, screened_ranking,
+};

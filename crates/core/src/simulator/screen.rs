@@ -390,7 +390,8 @@ impl<'a> Screen<'a> {
         };
         let gross = quantity * price;
         let cost = gross + gross * self.fee;
-        if !(cost < LARGEST) {
+        // NaN counts as too large.
+        if cost.is_nan() || cost >= LARGEST {
             return Err(Unsettled);
         }
         // An order sized from at most the cash (rounded down) is always paid for; only fixed
@@ -464,7 +465,35 @@ impl<'a> Screen<'a> {
         let mut peaks = Peaks::new();
         let (mut trades, mut wins) = (0_usize, 0_usize);
         let last = self.end - 1;
-        for i in self.start..self.end {
+        let mut i = self.start;
+        while i < self.end {
+            // Flat days before the next passing entry change nothing but the curve: one look at
+            // the (unchanged) equity stands for all of them.
+            if open.is_none() && curve.is_none() {
+                let next = if self.no_entries {
+                    self.end
+                } else {
+                    entries[i..self.end]
+                        .iter()
+                        .position(|o| *o == Outcome::Passed)
+                        .map_or(self.end, |k| i + k)
+                };
+                if next > i {
+                    peaks.observe(cash);
+                    i = next;
+                    continue;
+                }
+            }
+            // Held days before the exit decision (and before the last day, which may close at
+            // the end): only the equity moves. The exit day itself goes through the steps below.
+            if curve.is_none()
+                && let Some(o) = open.as_mut().filter(|o| o.entry <= i)
+            {
+                while i < last && !self.exits(o, i, limits, exits)? {
+                    peaks.observe(cash + o.quantity * self.closes[i]);
+                    i += 1;
+                }
+            }
             let close = self.closes[i];
             // Fills dated after today are not in today's equity (see `engine.rs`).
             let mut pending = 0.0;
@@ -514,6 +543,7 @@ impl<'a> Screen<'a> {
                     drawdown: 0.0,
                 });
             }
+            i += 1;
         }
         let first = peaks.first.ok_or(Unsettled)?;
         let equity_final = peaks.last;

@@ -5,9 +5,15 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::sync::{Mutex, PoisonError};
+
 use rayon::prelude::*;
 
 use crate::rule::IndicatorCache;
+
+use super::result::{BacktestResult, EquityPoint};
+use super::screen::{ScreenStats, Unsettled};
+use super::stats::Statistics;
 
 /// One swept parameter and its values, from `name=FIRST..LAST[:STEP]` (inclusive) or
 /// `name=A,B,C`.
@@ -248,6 +254,181 @@ pub fn run_grid<T: Send>(
         .for_each_init(IndicatorCache::new, |cache, (i, point)| {
             on_result(i, run(point, cache));
         });
+}
+
+/// What a sweep knows of one point: the screening pass's statistics, or the exact engine's
+/// result when the point was run exactly (the screen could not settle it, or could not run).
+#[derive(Debug)]
+pub enum PointStats<'r> {
+    /// From the screening pass, equal to the exact engine's to 1e-9.
+    Screened(&'r ScreenStats),
+    /// From the exact engine (`None`: the backtest could not run, e.g. an empty period).
+    Exact(Option<&'r BacktestResult>),
+}
+
+impl PointStats<'_> {
+    /// The value of statistic `key`, as [`Statistics::value`] gives it.
+    pub fn value(&self, key: &str) -> Option<f64> {
+        match self {
+            Self::Screened(stats) => stats.value(key),
+            Self::Exact(result) => result.and_then(|r| r.stats.value(key)),
+        }
+    }
+}
+
+/// The ranking score of `value` for statistic `key`: higher is better, a missing value last.
+pub fn score(key: &str, value: Option<f64>) -> f64 {
+    match value {
+        Some(v) if v.is_nan() => f64::NEG_INFINITY,
+        Some(v) if Statistics::higher_is_better(key) => v,
+        Some(v) => -v,
+        None => f64::NEG_INFINITY,
+    }
+}
+
+/// Whether point `a` (score, values) ranks before point `b`: the higher score, then the smaller
+/// values (so ties rank the same on every run).
+fn before(a: (f64, &[f64]), b: (f64, &[f64])) -> bool {
+    a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
+}
+
+/// Scores within this of each other may rank the other way in the exact engine.
+fn tolerance(score: f64) -> f64 {
+    if score.is_finite() {
+        score.abs() * 1e-9 + 1e-10
+    } else {
+        0.0
+    }
+}
+
+/// The best points of a grid by one statistic, best first, each with its exact result.
+pub type Ranked = Vec<(usize, Option<BacktestResult>)>;
+
+/// A sweep that screens every point and runs only its best exactly (see [`super::screen`]).
+/// Ranked by a statistic the screen does not compute ([`ScreenStats::can_rank_by`]), every
+/// point runs exactly.
+///
+/// Every point goes through `screen_point` (on all cores, with a per-thread cache and curve
+/// buffer); a point it cannot settle goes through `exact_point` instead. Each point's statistics
+/// are handed to `on_point` as they finish. Then the points that can be among the best `top`
+/// (every point whose screened score is within 1e-9 of the `top`-th best's or above) are run
+/// exactly and ranked by their exact scores, ties by their values: the ranking is the exact
+/// engine's.
+pub fn screened_ranking(
+    grid: &Grid,
+    rank_by: &str,
+    top: usize,
+    screen_point: impl Fn(
+        &[f64],
+        &mut IndicatorCache,
+        Option<&mut Vec<EquityPoint>>,
+    ) -> Result<ScreenStats, Unsettled>
+    + Sync,
+    exact_point: impl Fn(&[f64], &mut IndicatorCache) -> Option<BacktestResult> + Sync,
+    on_point: impl Fn(usize, PointStats<'_>) + Sync,
+) -> Ranked {
+    let top = top.max(1);
+    let needs_curve = ScreenStats::needs_curve(rank_by);
+    // A statistic the screen does not compute: every point runs exactly.
+    let screenable = ScreenStats::can_rank_by(rank_by);
+    let screen_point = |point: &[f64], cache: &mut IndicatorCache, curve: &mut Vec<EquityPoint>| {
+        if screenable {
+            screen_point(point, cache, needs_curve.then_some(curve))
+        } else {
+            Err(Unsettled)
+        }
+    };
+    // The leaders by screened score, with room beyond `top` for near ties.
+    let room = top.saturating_mul(2).saturating_add(16);
+    let leaders: Mutex<Vec<(f64, usize, Option<BacktestResult>)>> = Mutex::new(Vec::new());
+    let offer = |score: f64, index: usize, exact: Option<BacktestResult>| {
+        let mut leaders = leaders.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = leaders
+            .iter()
+            .position(|(s, i, _)| before((score, &grid.points[index]), (*s, &grid.points[*i])))
+            .unwrap_or(leaders.len());
+        if at < room {
+            leaders.insert(at, (score, index, exact));
+            leaders.truncate(room);
+        }
+    };
+    grid.points.par_iter().enumerate().for_each_init(
+        || (IndicatorCache::new(), Vec::new()),
+        |(cache, curve), (index, point)| match screen_point(point, cache, curve) {
+            Ok(stats) => {
+                on_point(index, PointStats::Screened(&stats));
+                offer(score(rank_by, stats.value(rank_by)), index, None);
+            }
+            Err(Unsettled) => {
+                let result = exact_point(point, cache);
+                on_point(index, PointStats::Exact(result.as_ref()));
+                let value = result.as_ref().and_then(|r| r.stats.value(rank_by));
+                offer(score(rank_by, value), index, result);
+            }
+        },
+    );
+    let leaders = leaders.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let Some(&(cutoff, ..)) = leaders.get(top - 1).or(leaders.last()) else {
+        return Vec::new();
+    };
+    let floor = cutoff - tolerance(cutoff);
+    let mut candidates: Vec<(usize, Option<BacktestResult>)> = Vec::new();
+    let crowded = leaders.len() == room && leaders.last().is_some_and(|(s, ..)| *s >= floor);
+    if crowded && cutoff.is_finite() {
+        // More near ties than the room kept: screen again to find them all (cheap), then run
+        // each exactly.
+        let near: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+        grid.points.par_iter().enumerate().for_each_init(
+            || (IndicatorCache::new(), Vec::new()),
+            |(cache, curve), (index, point)| {
+                let value = match screen_point(point, cache, curve) {
+                    Ok(stats) => stats.value(rank_by),
+                    Err(Unsettled) => {
+                        exact_point(point, cache).and_then(|r| r.stats.value(rank_by))
+                    }
+                };
+                if score(rank_by, value) >= floor {
+                    near.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(index);
+                }
+            },
+        );
+        candidates.extend(
+            near.into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .into_iter()
+                .map(|i| (i, None)),
+        );
+    } else {
+        candidates.extend(
+            leaders
+                .into_iter()
+                .enumerate()
+                .filter(|(rank, (s, ..))| *rank < top || (*s >= floor && cutoff.is_finite()))
+                .map(|(_, (_, index, exact))| (index, exact)),
+        );
+    }
+    // The exact engine's word on every candidate, then its ranking.
+    let mut ranked: Vec<(f64, usize, Option<BacktestResult>)> = candidates
+        .into_par_iter()
+        .map_init(IndicatorCache::new, |cache, (index, exact)| {
+            let result = exact.or_else(|| exact_point(&grid.points[index], cache));
+            let value = result.as_ref().and_then(|r| r.stats.value(rank_by));
+            (score(rank_by, value), index, result)
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        if before((a.0, &grid.points[a.1]), (b.0, &grid.points[b.1])) {
+            std::cmp::Ordering::Less
+        } else if before((b.0, &grid.points[b.1]), (a.0, &grid.points[a.1])) {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Equal
+        }
+    });
+    ranked.truncate(top);
+    ranked.into_iter().map(|(_, i, r)| (i, r)).collect()
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use barter_report::PriceSeries;
 pub mod sweep;
 pub mod walk_forward;
 
-pub use sweep::{SweepPlan, SweepRow, TopRows, describe_point, sweep_plan};
+pub use sweep::{SweepPlan, SweepRow, describe_point, sweep_plan};
 pub use walk_forward::{WalkForward, WalkForwardSpec, WalkForwardWindow};
 
 /// What to backtest; the CLI flags and the body of `POST /api/backtests`.

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use barter_core::Money;
 use barter_core::simulator::{
     self, BacktestResult, BacktestSettings, BacktestStrategy, Constraint, Grid, ParamRange,
-    Statistics,
+    PointStats, Screen, ScreenStats, Statistics, Unsettled,
 };
 use barter_core::strategy::RuleStrategy;
 use rust_decimal::Decimal;
@@ -241,97 +241,99 @@ impl Prepared {
         simulator::backtest_with(&self.data, &self.instruments, &strategies, settings, cache).ok()
     }
 
-    /// Runs every combination of `grid` in parallel, handing each row to `on_row` as it
-    /// finishes (equity curves are dropped at once, so memory does not grow with the grid).
+    /// The screening pass of this backtest's sweeps ranked by `rank_by`, when it applies: one
+    /// strategy on one instrument, a statistic the screen computes, and `exact` not asked for.
+    pub fn screen(
+        &self,
+        settings: &BacktestSettings,
+        rank_by: &str,
+        exact: bool,
+    ) -> Option<Screen<'_>> {
+        let ([strategy], [instrument]) = (self.strategies.as_slice(), self.instruments.as_slice())
+        else {
+            return None;
+        };
+        if exact || !ScreenStats::can_rank_by(rank_by) {
+            return None;
+        }
+        Screen::new(
+            &self.data,
+            instrument,
+            strategy.sizing,
+            strategy.max_open_positions,
+            settings,
+        )
+    }
+
+    /// The statistics every point of a sweep ranked by `rank_by` reports (what `on_point` of
+    /// [`Prepared::sweep`] can give for each): all of them when every point runs exactly,
+    /// the screened ones otherwise (see `docs/SIMULATOR.md`).
+    pub fn point_statistics(screened: bool, rank_by: &str) -> Vec<&'static str> {
+        if !screened {
+            return Statistics::KEYS.to_vec();
+        }
+        let mut keys = ScreenStats::KEYS.to_vec();
+        if let Some(curve) = ScreenStats::CURVE_KEYS.iter().find(|k| **k == rank_by) {
+            keys.push(curve);
+        }
+        keys
+    }
+
+    /// Runs every combination of `grid` (on all cores) and returns the best `top` by `rank_by`,
+    /// best first, each from the exact engine. With `screen`, every point goes through the
+    /// screening pass and only the points that can rank among the best run exactly; without,
+    /// every point runs exactly. Each point's statistics go to `on_point` as it finishes, so
+    /// memory does not grow with the grid.
     pub fn sweep(
         &self,
         grid: &Grid,
         settings: &BacktestSettings,
-        on_row: impl Fn(SweepRow) + Sync,
-    ) {
-        simulator::run_grid(
+        screen: Option<&Screen<'_>>,
+        (rank_by, top): (&str, usize),
+        on_point: impl Fn(&[f64], PointStats<'_>) + Sync,
+    ) -> Vec<SweepRow> {
+        let cancelled = || self.cancel.load(std::sync::atomic::Ordering::Relaxed);
+        let ranked = simulator::screened_ranking(
             grid,
-            |point, cache| {
+            rank_by,
+            top,
+            |point, cache, curve| match screen {
                 // Checked between points: a cancelled sweep skips the rest at once.
-                if self.cancel.load(std::sync::atomic::Ordering::Relaxed) {
-                    return SweepRow {
-                        values: point.to_vec(),
-                        final_equity: None,
-                        stats: None,
+                Some(screen) if !cancelled() => {
+                    let [p] = self.strategies.as_slice() else {
+                        return Err(Unsettled);
                     };
+                    screen.screen(&apply_point(&p.strategy, &grid.names, point), cache, curve)
                 }
-                let result = self.run_point(&grid.names, point, settings, cache);
-                SweepRow {
-                    values: point.to_vec(),
-                    final_equity: result.as_ref().map(|r| r.final_equity),
-                    stats: result.map(|r| r.stats),
-                }
+                _ => Err(Unsettled),
             },
-            |_, row| on_row(row),
+            |point, cache| {
+                if cancelled() {
+                    return None;
+                }
+                self.run_point(&grid.names, point, settings, cache)
+            },
+            |index, stats| on_point(&grid.points[index], stats),
         );
-    }
-}
-
-impl Prepared {
-    /// The best `n` points of `plan`'s grid run with `settings`, best first (rows streamed into
-    /// the ranking as they finish).
-    pub fn best(&self, plan: &SweepPlan, settings: &BacktestSettings, n: usize) -> Vec<SweepRow> {
-        let top = std::sync::Mutex::new(TopRows::new(&plan.rank_by, n));
-        self.sweep(&plan.grid, settings, |row| {
-            top.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .offer(row);
-        });
-        top.into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .into_rows()
-    }
-}
-
-/// Keeps the best `n` rows by a statistic (ties: first come stays first).
-pub struct TopRows {
-    rank_by: String,
-    n: usize,
-    rows: Vec<SweepRow>,
-}
-
-impl TopRows {
-    /// An empty ranking of `n` rows by `rank_by`.
-    pub fn new(rank_by: &str, n: usize) -> Self {
-        Self {
-            rank_by: rank_by.to_owned(),
-            n,
-            rows: Vec::new(),
-        }
-    }
-
-    fn score(&self, row: &SweepRow) -> f64 {
-        let value = row.stats.as_ref().and_then(|s| s.value(&self.rank_by));
-        match value {
-            Some(v) if Statistics::higher_is_better(&self.rank_by) => v,
-            Some(v) => -v,
-            None => f64::NEG_INFINITY,
-        }
-    }
-
-    /// Offers a row.
-    pub fn offer(&mut self, row: SweepRow) {
-        let score = self.score(&row);
-        let at = self
-            .rows
-            .iter()
-            .position(|r| {
-                self.score(r) < score || (self.score(r) == score && r.values > row.values)
+        ranked
+            .into_iter()
+            .map(|(index, result)| SweepRow {
+                values: grid.points[index].clone(),
+                final_equity: result.as_ref().map(|r| r.final_equity),
+                stats: result.map(|r| r.stats),
             })
-            .unwrap_or(self.rows.len());
-        if at < self.n {
-            self.rows.insert(at, row);
-            self.rows.truncate(self.n);
-        }
+            .collect()
     }
 
-    /// The rows, best first.
-    pub fn into_rows(self) -> Vec<SweepRow> {
-        self.rows
+    /// The best `n` points of `plan`'s grid run with `settings`, best first, exact.
+    pub fn best(&self, plan: &SweepPlan, settings: &BacktestSettings, n: usize) -> Vec<SweepRow> {
+        let screen = self.screen(settings, &plan.rank_by, false);
+        self.sweep(
+            &plan.grid,
+            settings,
+            screen.as_ref(),
+            (&plan.rank_by, n),
+            |_, _| {},
+        )
     }
 }

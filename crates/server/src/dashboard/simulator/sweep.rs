@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::form::SimForm;
 use super::results::{infinity_text, stat_text};
 use barter_service::backtest::sweep::SHOWN_STATISTICS;
-use barter_service::backtest::{Prepared, SweepPlan, SweepRow, TopRows, describe_point};
+use barter_service::backtest::{Prepared, SweepPlan, describe_point};
 
 /// How many of the best combinations the ranking lists.
 pub(crate) const TOP: usize = 20;
@@ -79,24 +79,22 @@ pub(crate) struct RankedRow {
 pub(crate) fn run(form: &SimForm, prepared: &Prepared, plan: &SweepPlan) -> SweepView {
     let grid = &plan.grid;
     let two = grid.names.len() == 2;
-    let top = Mutex::new(TopRows::new(&plan.rank_by, TOP));
     let cells = Mutex::new(Vec::<(Vec<f64>, Option<f64>)>::new());
-    prepared.sweep(grid, &prepared.settings, |row: SweepRow| {
-        if two {
-            let value = row.stats.as_ref().and_then(|s| s.value(&plan.rank_by));
-            cells
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((row.values.clone(), value));
-        }
-        top.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .offer(row);
-    });
-    let rows = top
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner)
-        .into_rows();
+    let screen = prepared.screen(&prepared.settings, &plan.rank_by, false);
+    let rows = prepared.sweep(
+        grid,
+        &prepared.settings,
+        screen.as_ref(),
+        (&plan.rank_by, TOP),
+        |values, stats| {
+            if two {
+                cells
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((values.to_vec(), stats.value(&plan.rank_by)));
+            }
+        },
+    );
     let cells = cells.into_inner().unwrap_or_else(PoisonError::into_inner);
     let link = |point: &[f64]| {
         format!(
