@@ -94,6 +94,21 @@ async fn a_sweep_returns_its_best_combinations() {
     assert!(result["rank_by"].is_string());
     let top = result["top"].as_array().expect("top");
     assert!(!top.is_empty() && top.len() <= 3, "{result}");
+
+    // The sweep declares `$fast` and `$slow`: no `params` needed, and the same ranking.
+    let (status, undeclared) = server
+        .post(
+            "/api/backtests?top=3",
+            json!({
+                "entry": "crosses_above(sma(close, $fast), sma(close, $slow))",
+                "exit": "crosses_below(sma(close, $fast), sma(close, $slow))",
+                "instruments": ["BTC"],
+                "sweep": ["fast=5..15:5", "slow=20..40:10"],
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{undeclared}");
+    assert_eq!(undeclared["result"], body["result"], "{undeclared}");
     server.shutdown().await;
 }
 
@@ -118,6 +133,27 @@ async fn errors_bad_rules_unknown_ids_and_missing_tokens() {
     assert!(rule["line"].as_u64().is_some(), "{rule}");
     assert!(rule["column"].as_u64().is_some(), "{rule}");
     assert!(rule["message"].is_string(), "{rule}");
+
+    // A parameter neither given nor swept: the hint names the request's fields.
+    let (status, body) = server
+        .post(
+            "/api/backtests",
+            json!({"entry": "close > sma(close, $n)", "instruments": ["BTC"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"]["problems"][0]["message"]
+        .as_str()
+        .expect("message");
+    assert!(message.contains("unknown parameter `$n`"), "{message}");
+    assert!(
+        message.contains("in `params`") && message.contains("in `sweep`"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("--set"),
+        "API terms, not flags: {message}"
+    );
 
     // An unknown field: 422 too.
     let (status, body) = server

@@ -130,6 +130,161 @@ fn a_sweep_runs_every_valid_combination_and_writes_all_results_and_a_heatmap() {
     assert!(svg.starts_with("<svg"));
 }
 
+/// The rows of the ranking a sweep prints, split into columns (the header first).
+fn ranking(output: &str) -> Vec<Vec<String>> {
+    output
+        .lines()
+        .skip_while(|line| !line.contains("combination(s) run"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .map(|line| line.split('|').map(|c| c.trim().to_owned()).collect())
+        .collect()
+}
+
+#[test]
+fn a_swept_parameter_needs_no_set_and_trades_print_as_integers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = sample("eth-usd-daily.csv");
+    let sweep = |set: &[&str]| {
+        let mut args = vec![
+            "backtest", "--data", &data, "--entry", ENTRY, "--exit", EXIT,
+        ];
+        args.extend_from_slice(set);
+        args.extend_from_slice(&[
+            "--param",
+            "fast=5..20:5",
+            "--param",
+            "slow=10..40:10",
+            "--constraint",
+            "fast<slow",
+            "--top",
+            "5",
+            "--out",
+            "sweep",
+        ]);
+        let out = barter(dir.path(), &args);
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let alone = sweep(&[]);
+    assert!(alone.contains("12 combination(s) run"), "{alone}");
+    let rows = ranking(&alone);
+    assert_eq!(
+        rows[0],
+        [
+            "fast",
+            "slow",
+            "return_pct",
+            "sharpe_ratio",
+            "max_drawdown_pct",
+            "trades",
+            "win_rate_pct"
+        ],
+        "{alone}"
+    );
+    assert_eq!(rows.len(), 1 + 5, "{alone}");
+    let returns: Vec<f64> = rows[1..]
+        .iter()
+        .map(|r| r[2].parse().expect("return"))
+        .collect();
+    assert!(
+        returns.windows(2).all(|w| w[0] >= w[1]),
+        "ranked by return: {alone}"
+    );
+    for row in &rows[1..] {
+        assert!(
+            row[5].parse::<u64>().is_ok(),
+            "trades `{}` is a whole number: {alone}",
+            row[5]
+        );
+        assert!(row[2].contains('.'), "returns keep their decimals: {alone}");
+    }
+    // The values --set gives are overridden by the sweep: the same ranking either way.
+    let set = sweep(&["--set", "fast=7", "--set", "slow=33"]);
+    assert_eq!(ranking(&set), rows);
+
+    // The walk-forward table counts trades in whole numbers too.
+    let args = [
+        "backtest",
+        "--data",
+        &data,
+        "--entry",
+        ENTRY,
+        "--exit",
+        EXIT,
+        "--param",
+        "fast=5..15:5",
+        "--param",
+        "slow=20..40:10",
+        "--walk-forward",
+        "train=730d,test=365d",
+    ];
+    let out = barter(dir.path(), &args);
+    assert!(out.status.success(), "{}", text(&out));
+    let walk = String::from_utf8_lossy(&out.stdout);
+    let stitched = walk
+        .lines()
+        .find(|l| l.trim_start().starts_with("# Trades") && l.split_whitespace().count() == 5)
+        .and_then(|l| l.split_whitespace().last())
+        .expect("the # Trades row");
+    assert!(stitched.parse::<u64>().is_ok(), "{walk}");
+}
+
+#[test]
+fn an_unknown_parameter_says_which_flag_declares_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = sample("btc-usd-daily.csv");
+    let out = barter(dir.path(), &["backtest", "--data", &data, "--entry", ENTRY]);
+    assert!(!out.status.success());
+    let message = text(&out);
+    assert!(message.contains("unknown parameter `$fast`"), "{message}");
+    assert!(
+        message.contains("--set fast=VALUE") && message.contains("--param fast=FIRST..LAST"),
+        "{message}"
+    );
+    // One swept, the other missing: the hint names the missing one's flags.
+    let out = barter(
+        dir.path(),
+        &[
+            "backtest",
+            "--data",
+            &data,
+            "--entry",
+            ENTRY,
+            "--param",
+            "fast=5..10",
+        ],
+    );
+    assert!(!out.status.success());
+    let message = text(&out);
+    assert!(message.contains("unknown parameter `$slow`"), "{message}");
+    assert!(!message.contains("unknown parameter `$fast`"), "{message}");
+    assert!(message.contains("--set slow=VALUE"), "{message}");
+    // A swept name no rule uses is still refused, under the flag that gave it.
+    let out = barter(
+        dir.path(),
+        &[
+            "backtest",
+            "--data",
+            &data,
+            "--entry",
+            ENTRY,
+            "--param",
+            "fast=5..10",
+            "--param",
+            "slow=20..30",
+            "--param",
+            "slwo=1,2",
+        ],
+    );
+    assert!(!out.status.success());
+    let message = text(&out);
+    assert!(
+        message.contains("--param: no rule uses `$slwo`"),
+        "{message}"
+    );
+}
+
 #[test]
 fn walk_forward_reports_each_window_and_the_stitched_out_of_sample_result() {
     let dir = tempfile::tempdir().expect("tempdir");

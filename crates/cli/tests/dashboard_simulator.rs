@@ -393,6 +393,22 @@ async fn an_invalid_rule_gives_422_with_the_caret_under_the_api_column() {
     );
     assert!(!page.contains("id=\"statistics\""), "no result");
 
+    // A parameter neither given nor swept: the hint names the form's fields.
+    let (status, page) = browser
+        .get(&simulator_url(&[
+            ("instruments", "BTC"),
+            ("entry", "close > sma(close, $n)"),
+            ("run", "1"),
+        ]))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let block = element_text(&page, "pre", "entry-error").expect("entry block");
+    assert!(block.contains("unknown parameter `$n`"), "{block}");
+    assert!(
+        block.contains("under Rule parameters") && block.contains("under Parameter ranges"),
+        "{block}"
+    );
+
     // A problem of another field is shown under that field.
     let (status, page) = browser
         .get(&simulator_url(&[

@@ -88,6 +88,18 @@ pub const BACKTEST_FILES: [&str; 5] = [
     "report.html",
 ];
 
+/// A statistic's value in a table (see `Statistics::KEYS`): a count (`trades`) or a whole
+/// number of days as an integer (`50`, not `50.00`), any other value, and a mean of counts
+/// that is not whole, with two decimals; infinities as `inf` and `-inf`.
+pub fn statistic_text(key: &str, value: f64) -> String {
+    let counted = key == "trades" || key.ends_with("_days");
+    if counted && value.is_finite() && value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
 /// Writes `trades.csv`, `equity.csv`, `stats.json`, `chart.svg` and `report.html` into `dir`
 /// (created if missing, existing files replaced) and returns their paths in that order.
 ///
@@ -117,6 +129,17 @@ pub fn write_backtest(dir: &Path, input: &ReportInput<'_>) -> anyhow::Result<Vec
 mod tests {
     use super::fixtures::{sample_prices, sample_result};
     use super::*;
+
+    #[test]
+    fn counts_and_whole_days_print_as_integers() {
+        assert_eq!(statistic_text("trades", 50.0), "50");
+        assert_eq!(statistic_text("trades", 12.5), "12.50", "a mean of counts");
+        assert_eq!(statistic_text("max_trade_duration_days", 7.0), "7");
+        assert_eq!(statistic_text("avg_trade_duration_days", 7.25), "7.25");
+        assert_eq!(statistic_text("return_pct", 50.0), "50.00");
+        assert_eq!(statistic_text("sharpe_ratio", -0.123), "-0.12");
+        assert_eq!(statistic_text("profit_factor", f64::INFINITY), "inf");
+    }
 
     #[test]
     fn write_backtest_creates_the_directory_and_writes_the_five_files() {

@@ -102,6 +102,14 @@ fn run(prepared: &Prepared, plan: Plan, top: usize) -> Result<Value, BacktestFai
     value.map_err(|e| BacktestFailure::Failed(e.into()))
 }
 
+/// How to declare an inline rule's parameter `name` in a request: the API's field names.
+fn parameter_help(name: &str) -> String {
+    format!(
+        "give `${name}` a value in `params` (e.g. {{\"{name}\": 10}}) or sweep it in `sweep` \
+         (e.g. \"{name}=5..50\")"
+    )
+}
+
 /// The problem of a backtest larger than the API runs (422 `over_limit`).
 fn over_limit(field: &str, message: String) -> ApiError {
     let problem = RequestProblem {
@@ -112,6 +120,7 @@ fn over_limit(field: &str, message: String) -> ApiError {
         span: None,
         rule_message: None,
         rule_help: None,
+        unknown_parameter: None,
     };
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "over_limit", message)
         .with(json!({ "problems": [problem] }))
@@ -212,7 +221,7 @@ async fn execute(
         CandleSource::Store(state.store()),
     )
     .await
-    .map_err(|e| failure(e, request))?;
+    .map_err(|e| failure(e.with_parameter_help(&backtest, parameter_help), request))?;
     prepared.cancel = cancel;
     let task = tokio::task::spawn_blocking(move || {
         let plan = backtest::plan(&backtest, &prepared).map_err(Refused::Failure)?;

@@ -4,12 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use barter_core::simulator::{BacktestResult, PointStats, Statistics, breakdown};
 use barter_core::{Day, FillTiming, Symbol};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rust_decimal::Decimal;
 
 use barter_report::{self as report, ReportInput, ReportTable};
@@ -42,7 +44,7 @@ pub struct BacktestArgs {
     /// Close after this many days held.
     #[arg(long, value_name = "DAYS", requires = "entry")]
     pub max_holding_days: Option<u32>,
-    /// A value of an inline rule's parameter, NAME=VALUE (repeatable).
+    /// A value of an inline rule's parameter, NAME=VALUE (repeatable; a swept one needs none).
     #[arg(long = "set", value_name = "NAME=VALUE", requires = "entry")]
     pub set: Vec<String>,
     /// An instrument to test (repeatable; default: what the strategies trade).
@@ -78,7 +80,8 @@ pub struct BacktestArgs {
     /// Read candles from a CSV file, `PATH` or `SYMBOL=PATH` (repeatable; no database needed).
     #[arg(long = "data", value_name = "FILE")]
     pub data: Vec<String>,
-    /// Sweep a parameter: NAME=FIRST..LAST[:STEP] or NAME=A,B,C (repeatable).
+    /// Sweep a parameter: NAME=FIRST..LAST[:STEP] or NAME=A,B,C (repeatable). Declares an inline
+    /// rule's `$NAME`: no --set needed.
     #[arg(long = "param", value_name = "RANGE")]
     pub params: Vec<String>,
     /// A constraint between swept parameters, e.g. fast<slow (repeatable).
@@ -186,7 +189,8 @@ pub async fn run(json: bool, config: &Config, args: &BacktestArgs) -> anyhow::Re
     } else {
         backtest::prepare(&request, config, CandleSource::Files(&args.data)).await
     };
-    let prepared = prepared.map_err(failure)?;
+    let prepared =
+        prepared.map_err(|e| failure(e.with_parameter_help(&request, parameter_help)))?;
     match backtest::plan(&request, &prepared).map_err(failure)? {
         Plan::Single => single(json, &prepared, args.out.as_deref()),
         Plan::Sweep(plan) => sweep(json, &prepared, &plan, args),
@@ -215,12 +219,31 @@ fn writable_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How to declare an inline rule's parameter `name` on the command line.
+fn parameter_help(name: &str) -> String {
+    format!(
+        "give `${name}` a value with `--set {name}=VALUE` or sweep it with `--param {name}=FIRST..LAST[:STEP]`"
+    )
+}
+
+/// The flag a request field comes from.
+fn flag(field: &str) -> String {
+    match field {
+        "strategies" => "strategy".to_owned(),
+        "instruments" => "instrument".to_owned(),
+        "params" => "set".to_owned(),
+        "sweep" => "param".to_owned(),
+        "constraints" => "constraint".to_owned(),
+        other => other.replace('_', "-"),
+    }
+}
+
 fn failure(error: BacktestFailure) -> anyhow::Error {
     match error {
         BacktestFailure::Invalid(problems) => {
             let lines: Vec<String> = problems
                 .iter()
-                .map(|p| format!("--{}: {}", p.field.replace('_', "-"), p.message))
+                .map(|p| format!("--{}: {}", flag(&p.field), p.message))
                 .collect();
             anyhow::anyhow!("the backtest cannot run:\n{}", lines.join("\n"))
         }
@@ -347,6 +370,9 @@ pub fn print_result(input: &ReportInput<'_>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// How long a sweep runs before its progress bar shows.
+const PROGRESS_AFTER: Duration = Duration::from_secs(1);
+
 fn sweep(
     json: bool,
     prepared: &Prepared,
@@ -372,11 +398,12 @@ fn sweep(
         header.push("final_equity_exact".to_owned());
     }
     writer.write_record(&header)?;
-    let progress = if json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(grid.points.len() as u64)
-    };
+    // Hidden at first: a sweep done within a second gets no bar flashing by, a longer one
+    // shows it from its first row after that second (never with --json).
+    let progress =
+        ProgressBar::with_draw_target(Some(grid.points.len() as u64), ProgressDrawTarget::hidden());
+    let started = Instant::now();
+    let revealed = AtomicBool::new(json);
     progress.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} combinations {elapsed} (eta {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -414,6 +441,12 @@ fn sweep(
                 h.push((values.to_vec(), stats.value(&plan.rank_by)));
             }
             progress.inc(1);
+            if !revealed.load(Ordering::Relaxed)
+                && started.elapsed() >= PROGRESS_AFTER
+                && !revealed.swap(true, Ordering::Relaxed)
+            {
+                progress.set_draw_target(ProgressDrawTarget::stderr());
+            }
         },
     );
     progress.finish_and_clear();
@@ -484,7 +517,7 @@ fn sweep(
                 row.stats
                     .as_ref()
                     .and_then(|s| s.value(k))
-                    .map_or("n/a".to_owned(), |v| format!("{v:.2}"))
+                    .map_or("n/a".to_owned(), |v| report::statistic_text(k, v))
             })
             .collect();
         outln!("  {} | {}", values.join(" | "), stats.join(" | "))?;
@@ -541,7 +574,7 @@ fn walk_forward(
             if values.is_empty() {
                 "n/a".to_owned()
             } else {
-                format!("{mean:.2}")
+                report::statistic_text(key, mean)
             }
         };
         outln!(
@@ -556,7 +589,7 @@ fn walk_forward(
                 .out_of_sample
                 .stats
                 .value(key)
-                .map_or("n/a".to_owned(), |v| format!("{v:.2}"));
+                .map_or("n/a".to_owned(), |v| report::statistic_text(key, v));
             outln!(
                 "  {label:<20} {:>18} {:>18} {stitched:>18}",
                 mean(key, &|w| &w.in_sample),

@@ -33,6 +33,9 @@ pub struct RuleError {
     pub message: String,
     /// How to fix it, shown after the caret, e.g. "did you mean `ema`?".
     pub help: Option<String>,
+    /// The name (without `$`) when the problem is a parameter nothing declares, so a caller can
+    /// say how to declare it in its own terms (a flag, a request field, a form field).
+    pub unknown_parameter: Option<String>,
 }
 
 impl RuleError {
@@ -42,6 +45,7 @@ impl RuleError {
             span,
             message: message.into(),
             help: None,
+            unknown_parameter: None,
         }
     }
 

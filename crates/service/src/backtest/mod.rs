@@ -48,7 +48,7 @@ pub struct BacktestRequest {
     pub trailing_stop: Option<String>,
     /// The inline strategy's maximum holding time in days.
     pub max_holding_days: Option<u32>,
-    /// Values of the inline rules' `$parameters`.
+    /// Values of the inline rules' `$parameters`; a swept one needs none (`sweep` declares it).
     #[schema(value_type = std::collections::BTreeMap<String, f64>)]
     pub params: Params,
     /// The instruments (default: what the strategies trade, or every data file).
@@ -79,7 +79,8 @@ pub struct BacktestRequest {
     pub whole_units: bool,
     /// Close positions still open at the end at the last close.
     pub close_at_end: bool,
-    /// Swept parameters, e.g. `fast=5..50`, `slow=20..200:5`, `stop_loss=2,5,8`.
+    /// Swept parameters, e.g. `fast=5..50`, `slow=20..200:5`, `stop_loss=2,5,8`; a swept
+    /// `$parameter` of an inline rule is declared by its range (no value in `params` needed).
     pub sweep: Vec<String>,
     /// Constraints between swept parameters, e.g. `fast<slow`.
     pub constraints: Vec<String>,
@@ -108,6 +109,11 @@ pub struct RequestProblem {
     /// A rule error's hint, e.g. "did you mean `sma`?" (not in the API).
     #[serde(skip)]
     pub rule_help: Option<String>,
+    /// For an inline rule's `$parameter` that is neither given nor swept: its name, so the
+    /// caller can say how to declare it in its own terms (see
+    /// [`BacktestFailure::with_parameter_help`]; not in the API).
+    #[serde(skip)]
+    pub unknown_parameter: Option<String>,
 }
 
 impl RequestProblem {
@@ -120,6 +126,7 @@ impl RequestProblem {
             span: None,
             rule_message: None,
             rule_help: None,
+            unknown_parameter: None,
         }
     }
 }
@@ -133,6 +140,52 @@ pub enum BacktestFailure {
     /// Reading candles or running failed.
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
+}
+
+impl BacktestFailure {
+    /// The same failure with `help(name)` in the hint of each unknown `$parameter` of
+    /// `request`'s inline rules: it says how the caller declares one (`--set NAME=VALUE` on the
+    /// command line, the `params` field in the API), which the rule checker cannot know. It
+    /// replaces the checker's hint when nothing is declared, and follows it (a close name, the
+    /// declared ones) otherwise.
+    #[must_use]
+    pub fn with_parameter_help(
+        self,
+        request: &BacktestRequest,
+        help: impl Fn(&str) -> String,
+    ) -> Self {
+        let Self::Invalid(mut problems) = self else {
+            return self;
+        };
+        let declared = !inline_params(request).is_empty();
+        for problem in &mut problems {
+            let source = match problem.field.as_str() {
+                "entry" => request.entry.as_deref(),
+                "exit" => request.exit.as_deref(),
+                _ => None,
+            };
+            let (Some(name), Some(source), Some(message), Some((start, end))) = (
+                &problem.unknown_parameter,
+                source,
+                &problem.rule_message,
+                problem.span,
+            ) else {
+                continue;
+            };
+            let hint = match &problem.rule_help {
+                Some(checker) if declared => format!("{checker} (or {})", help(name)),
+                _ => help(name),
+            };
+            let error = barter_core::rule::RuleError::new(
+                barter_core::rule::Span::new(start, end),
+                message.clone(),
+            )
+            .with_help(hint.clone());
+            problem.message = error.render(source, &problem.field);
+            problem.rule_help = Some(hint);
+        }
+        Self::Invalid(problems)
+    }
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> BacktestFailure {
@@ -396,6 +449,25 @@ fn settings(
 /// The name of the strategy built from inline rules.
 pub const INLINE_STRATEGY: &str = "inline";
 
+/// The parameters an inline rule may use: the given values, and every swept rule parameter
+/// with the first value of its range (the sweep sets each point's value anyway), so sweeping
+/// `$fast` declares it. Sweeps that do not parse are left to [`sweep_plan`] to report.
+fn inline_params(request: &BacktestRequest) -> Params {
+    let mut params = request.params.clone();
+    for range in request
+        .sweep
+        .iter()
+        .filter_map(|s| s.parse::<simulator::ParamRange>().ok())
+    {
+        if !sweep::LIMIT_PARAMS.contains(&range.name.as_str())
+            && let Some(first) = range.values.first()
+        {
+            params.entry(range.name).or_insert(*first);
+        }
+    }
+    params
+}
+
 fn build_strategies(
     request: &BacktestRequest,
     config: &Config,
@@ -414,29 +486,28 @@ fn build_strategies(
                 "give either named strategies or inline rules, not both",
             ));
         }
+        let params = inline_params(request);
         let mut problems = Vec::new();
-        let mut rule = |field: &str, source: &str, kind: RuleKind| match Rule::parse(
-            source,
-            kind,
-            &request.params,
-        ) {
-            Ok(rule) => Some(rule),
-            Err(errors) => {
-                for e in errors {
-                    let (line, column) = e.line_column(source);
-                    problems.push(RequestProblem {
-                        field: field.to_owned(),
-                        message: e.render(source, field),
-                        line: Some(line),
-                        column: Some(column),
-                        span: Some((e.span.start, e.span.end)),
-                        rule_message: Some(e.message),
-                        rule_help: e.help,
-                    });
+        let mut rule =
+            |field: &str, source: &str, kind: RuleKind| match Rule::parse(source, kind, &params) {
+                Ok(rule) => Some(rule),
+                Err(errors) => {
+                    for e in errors {
+                        let (line, column) = e.line_column(source);
+                        problems.push(RequestProblem {
+                            field: field.to_owned(),
+                            message: e.render(source, field),
+                            line: Some(line),
+                            column: Some(column),
+                            span: Some((e.span.start, e.span.end)),
+                            rule_message: Some(e.message),
+                            rule_help: e.help,
+                            unknown_parameter: e.unknown_parameter,
+                        });
+                    }
+                    None
                 }
-                None
-            }
-        };
+            };
         let entry_rule = rule("entry", entry, RuleKind::Entry);
         let exit_rule = request
             .exit
@@ -454,7 +525,7 @@ fn build_strategies(
             size: None,
             max_open_positions: None,
             enabled: true,
-            params: request.params.clone(),
+            params,
             account: None,
         };
         if !problems.is_empty() {

@@ -373,7 +373,10 @@ impl Checker<'_> {
                 format!("use a declared parameter: {}", OneOf(&names))
             }
         };
-        self.error(span, format!("unknown parameter `${name}`"), Some(help));
+        let mut error = RuleError::new(span, format!("unknown parameter `${name}`"));
+        error.help = Some(help);
+        error.unknown_parameter = Some(name.to_owned());
+        self.errors.push(error);
         None
     }
 
@@ -520,6 +523,23 @@ mod tests {
 
     fn params() -> Params {
         Params::from([("fast".to_owned(), 10.0), ("slow".to_owned(), 50.0)])
+    }
+
+    #[test]
+    fn an_unknown_parameter_is_named_for_callers_to_explain() {
+        let source = "sma(close, $fsat) > $n and clsoe > 1";
+        let expr = parse(source).expect(source);
+        let errors = check(&expr, source, RuleKind::Entry, &params()).expect_err("unknown");
+        let named: Vec<Option<&str>> = errors
+            .iter()
+            .map(|e| e.unknown_parameter.as_deref())
+            .collect();
+        assert_eq!(named, [Some("fsat"), Some("n"), None]);
+        let none = check(&expr, source, RuleKind::Entry, &Params::new()).expect_err("unknown");
+        assert_eq!(
+            none[0].help.as_deref(),
+            Some("the strategy declares no parameters: add `fsat` with a default")
+        );
     }
 
     fn errors(source: &str, kind: RuleKind) -> Vec<(String, Option<String>, String)> {

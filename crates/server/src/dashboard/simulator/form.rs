@@ -238,7 +238,8 @@ impl SimForm {
     }
 
     /// The backtest this form asks for, or every problem of its text (each against its field).
-    /// Swept rule parameters without a value get their range's first value, so the rules parse;
+    /// Swept rule parameters without a value get their range's first value, so the saved
+    /// configuration snippet declares them (the backtest itself declares them the same way);
     /// the sweep sets them anyway.
     pub(crate) fn request(&self) -> Result<BacktestRequest, Vec<RequestProblem>> {
         let mut problems = Vec::new();
@@ -342,6 +343,7 @@ pub(crate) fn problem(field: &str, message: impl Into<String>) -> RequestProblem
         span: None,
         rule_message: None,
         rule_help: None,
+        unknown_parameter: None,
     }
 }
 

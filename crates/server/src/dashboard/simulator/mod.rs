@@ -108,8 +108,10 @@ async fn evaluate(state: &AppState, form: &SimForm) -> Result<Evaluation, PageEr
     let prepared =
         match backtest::prepare(&request, state.config(), CandleSource::Store(store)).await {
             Ok(prepared) => prepared,
-            Err(BacktestFailure::Invalid(problems)) => return Ok(invalid(problems)),
-            Err(BacktestFailure::Failed(error)) => return Err(PageError::internal(&error)),
+            Err(failure) => match failure.with_parameter_help(&request, parameter_help) {
+                BacktestFailure::Invalid(problems) => return Ok(invalid(problems)),
+                BacktestFailure::Failed(error) => return Err(PageError::internal(&error)),
+            },
         };
     let span = candle_span(&prepared);
     // A page's backtest takes one of the server's backtest slots, as an API backtest does.
@@ -286,6 +288,14 @@ const FIELD_LABELS: [(&str, &str); 19] = [
     ("constraints", "Constraints"),
     ("rank_by", "Rank by"),
 ];
+
+/// How to declare an inline rule's parameter `name` on the page: its form fields.
+fn parameter_help(name: &str) -> String {
+    format!(
+        "give `${name}` a value under Rule parameters (e.g. {name}=10) or sweep it under \
+         Parameter ranges (e.g. {name}=5..50)"
+    )
+}
 
 /// The form field a problem of `field` is shown under (`period` and `data` under the last
 /// day), and the label the problem list gives it (the field itself when it has none).
@@ -620,6 +630,7 @@ mod tests {
             span: Some((16, 20)),
             rule_message: Some("unknown function `smaa`".to_owned()),
             rule_help: Some("did you mean `sma`?".to_owned()),
+            unknown_parameter: None,
         };
         assert_eq!(
             caret_block(source, &p),

@@ -209,7 +209,7 @@ fn heatmap(
                         },
                         Some(value) => HeatCell {
                             link: Some(link(&point)),
-                            text: value.map_or_else(|| "n/a".to_owned(), cell_text),
+                            text: value.map_or_else(|| "n/a".to_owned(), |v| cell_text(rank_by, v)),
                             raw: raw(value),
                             style: colour(value, &sorted, better_high),
                             title: format!(
@@ -231,9 +231,10 @@ fn heatmap(
     }
 }
 
-/// A cell's short text: two decimals, infinities as ∞.
-fn cell_text(value: f64) -> String {
-    infinity_text(value).map_or_else(|| format!("{value:.2}"), str::to_owned)
+/// A cell's short text for statistic `key`: counts as integers, else two decimals;
+/// infinities as ∞.
+fn cell_text(key: &str, value: f64) -> String {
+    infinity_text(value).map_or_else(|| barter_report::statistic_text(key, value), str::to_owned)
 }
 
 /// The cell's background by the value's rank among all `sorted` values (so a few outliers do
