@@ -214,7 +214,9 @@ fn main() {
                     &grid,
                     "equity_final",
                     1,
-                    |p, cache, curve| screen.screen(&point_strategy(p), cache, curve),
+                    |p, cache, drawdown, curve| {
+                        screen.screen(&point_strategy(p), cache, drawdown, curve)
+                    },
                     |p, cache| {
                         Some(run_one(
                             &base,

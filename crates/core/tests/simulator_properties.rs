@@ -1109,8 +1109,9 @@ fn fast_exit_decisions_agree_with_explained_ones() {
         );
         for entry_index in (5..btc.len()).step_by(step).chain([btc.len() - 2]) {
             let position = position_at(btc, "BTC", s.name(), entry_index);
-            for i in entry_index..btc.len().min(entry_index + 365) {
-                let view = data.view(btc[i].day);
+            let end = btc.len().min(entry_index + 365);
+            for (i, row) in btc.iter().enumerate().take(end).skip(entry_index) {
+                let view = data.view(row.day);
                 let slow = strategy::exit_reason(s, &view, &position, &mut cache, None);
                 let (decision, explained) = strategy::decide_exit(s, &view, &position, &mut cache);
                 assert_eq!(
@@ -1119,21 +1120,26 @@ fn fast_exit_decisions_agree_with_explained_ones() {
                     "{}: entry {}, day {}: exit_reason vs decide_exit ({})",
                     s.name(),
                     position.entry_day,
-                    btc[i].day,
+                    row.day,
                     decision.explanation
                 );
                 assert_eq!(decision.passed(), explained.is_some());
                 if let Some(outcomes) = &precomputed {
-                    let fast =
-                        strategy::exit_reason(s, &view, &position, &mut cache, Some(outcomes[i]));
+                    let fast = strategy::exit_reason(
+                        s,
+                        &view,
+                        &position,
+                        &mut cache,
+                        Some(outcomes.outcome(i)),
+                    );
                     assert_eq!(
                         fast,
                         slow,
                         "{}: entry {}, day {}: precomputed signal {:?}",
                         s.name(),
                         position.entry_day,
-                        btc[i].day,
-                        outcomes[i]
+                        row.day,
+                        outcomes.outcome(i)
                     );
                 }
                 *reasons.entry((s.name().to_owned(), slow)).or_default() += 1;
@@ -1516,8 +1522,8 @@ fn lone_entry_day(data: &MarketData, strategy: &RuleStrategy, quiet: usize) -> u
         .expect("precomputed entries");
     (rows.len() / 2..rows.len())
         .find(|&i| {
-            outcomes[i] == Outcome::Passed
-                && outcomes[i - quiet..i].iter().all(|o| *o == Outcome::Failed)
+            outcomes.outcome(i) == Outcome::Passed
+                && (i - quiet..i).all(|day| outcomes.outcome(day) == Outcome::Failed)
         })
         .expect("a lone entry in the second half")
 }
@@ -1883,13 +1889,32 @@ fn check_screening(case: &SweepCase) -> Result<usize, String> {
             let point = point_strategy(&[fast, slow]);
             let exact = run_exact(&point, &mut exact_cache).map_err(|e| e.to_string())?;
             exact_results.push(exact.clone());
-            let Ok(fast_path) = screen.screen(&point, &mut cache, None) else {
+            let Ok(fast_path) = screen.screen(&point, &mut cache, true, None) else {
                 continue;
             };
             screened += 1;
             // With the whole curve's statistics: a nearly flat curve is left to the exact engine.
-            let with_curve = screen.screen(&point, &mut cache, Some(&mut curve)).ok();
-            let keys = ScreenStats::KEYS.iter().map(|k| (*k, &fast_path));
+            let with_curve = screen
+                .screen(&point, &mut cache, false, Some(&mut curve))
+                .ok();
+            // Without the drawdown, the rest is the same.
+            let lean = screen
+                .screen(&point, &mut cache, false, None)
+                .map_err(|_| {
+                    format!("fast={fast} slow={slow}: settled with the drawdown, not without")
+                })?;
+            if lean.equity_final != fast_path.equity_final
+                || lean.trades != fast_path.trades
+                || lean.max_drawdown_pct.is_some()
+            {
+                return Err(format!(
+                    "fast={fast} slow={slow}: {lean:?} vs {fast_path:?}"
+                ));
+            }
+            let keys = ScreenStats::KEYS
+                .iter()
+                .chain(&ScreenStats::DRAWDOWN_KEYS)
+                .map(|k| (*k, &fast_path));
             let curve_keys = with_curve
                 .iter()
                 .flat_map(|c| ScreenStats::CURVE_KEYS.iter().map(move |k| (*k, c)));
@@ -1932,7 +1957,7 @@ fn check_screening(case: &SweepCase) -> Result<usize, String> {
         &grid,
         rank_by,
         top,
-        |p, cache, curve| screen.screen(&point_strategy(p), cache, curve),
+        |p, cache, drawdown, curve| screen.screen(&point_strategy(p), cache, drawdown, curve),
         |p, cache| run_exact(&point_strategy(p), cache).ok(),
         |_, _| {},
     );
@@ -2035,7 +2060,7 @@ fn screening_settles_nearly_every_point_of_a_real_sweep() {
                 ("fast".to_owned(), f64::from(fast)),
                 ("slow".to_owned(), f64::from(slow * 3)),
             ]));
-            if let Ok(stats) = screen.screen(&point, &mut cache, None) {
+            if let Ok(stats) = screen.screen(&point, &mut cache, true, None) {
                 settled += 1;
                 trades += stats.trades;
             }
@@ -2086,7 +2111,7 @@ fn a_ranking_crowded_with_ties_is_settled_by_the_exact_engine() {
         &grid,
         "return_pct",
         3,
-        |p, cache, curve| screen.screen(&strategy_of(p), cache, curve),
+        |p, cache, drawdown, curve| screen.screen(&strategy_of(p), cache, drawdown, curve),
         |p, cache| {
             exact_runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let point = strategy_of(p);

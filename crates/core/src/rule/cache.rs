@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::indicators::{IndicatorError, Values};
 
@@ -24,10 +24,37 @@ use crate::indicators::{IndicatorError, Values};
 /// underlying candles change (a re-sync, a corrected candle, a different data set under the same
 /// symbol), call [`IndicatorCache::clear`] or use a new cache. The input check above is a guard
 /// against mistakes, not a substitute for that.
+///
+/// **Sharing across threads**: a cache made with [`IndicatorCache::sharing`] also looks in, and
+/// adds to, a [`SharedIndicators`] store, so the threads of a sweep compute each series once
+/// between them; each keeps its own map of what it has looked up, so most lookups take no lock.
 #[derive(Debug, Default)]
 pub struct IndicatorCache {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<String, Arc<Entry>>,
     computations: usize,
+    shared: Option<SharedIndicators>,
+}
+
+/// Indicator series shared by the caches of several threads (e.g. the points of a sweep): each
+/// computed once for all of them.
+#[derive(Debug, Clone, Default)]
+pub struct SharedIndicators(Arc<RwLock<HashMap<String, Arc<Entry>>>>);
+
+impl SharedIndicators {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many series it holds.
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[derive(Debug)]
@@ -60,6 +87,15 @@ impl IndicatorCache {
         Self::default()
     }
 
+    /// An empty cache backed by `shared`: what another cache of the same store has computed is
+    /// not computed again.
+    pub fn sharing(shared: &SharedIndicators) -> Self {
+        Self {
+            shared: Some(shared.clone()),
+            ..Self::default()
+        }
+    }
+
     /// How many times an indicator has been computed (cache misses) since creation or `clear`.
     pub fn computations(&self) -> usize {
         self.computations
@@ -88,12 +124,12 @@ impl IndicatorCache {
         input: &[f64],
         compute: impl FnOnce() -> Result<Vec<Values>, IndicatorError>,
     ) -> Result<&[Arc<Values>], IndicatorError> {
-        let fresh = || -> Result<Entry, IndicatorError> {
+        let fresh = || -> Result<Arc<Entry>, IndicatorError> {
             let outputs = compute()?;
-            Ok(Entry {
+            Ok(Arc::new(Entry {
                 input: input.to_vec(),
                 outputs: outputs.into_iter().map(Arc::new).collect(),
-            })
+            }))
         };
         let entry = match self.entries.entry(key) {
             MapEntry::Occupied(mut slot) => {
@@ -104,8 +140,26 @@ impl IndicatorCache {
                 slot.into_mut()
             }
             MapEntry::Vacant(slot) => {
-                let entry = fresh()?;
-                self.computations += 1;
+                let known = self.shared.as_ref().and_then(|shared| {
+                    let store = shared.0.read().unwrap_or_else(PoisonError::into_inner);
+                    store.get(slot.key()).filter(|e| e.covers(input)).cloned()
+                });
+                let entry = match known {
+                    Some(entry) => entry,
+                    None => {
+                        let entry = fresh()?;
+                        self.computations += 1;
+                        if let Some(shared) = &self.shared {
+                            // Two threads may compute the same series at once; the first stays.
+                            let mut store =
+                                shared.0.write().unwrap_or_else(PoisonError::into_inner);
+                            store
+                                .entry(slot.key().clone())
+                                .or_insert_with(|| Arc::clone(&entry));
+                        }
+                        entry
+                    }
+                };
                 slot.insert(entry)
             }
         };
@@ -132,6 +186,30 @@ mod tests {
             .get_or_compute("k".into(), &data[..2], || ones(&data[..2]))
             .expect("reuses");
         assert_eq!(cache.computations(), 1);
+    }
+
+    #[test]
+    fn caches_sharing_a_store_compute_each_series_once() {
+        let data = [1.0, 2.0, 3.0];
+        let shared = SharedIndicators::new();
+        let mut first = IndicatorCache::sharing(&shared);
+        let mut second = IndicatorCache::sharing(&shared);
+        first
+            .get_or_compute("k".into(), &data, || ones(&data))
+            .expect("computes");
+        let outputs = second
+            .get_or_compute("k".into(), &data, || panic!("computed twice"))
+            .expect("shared");
+        assert_eq!(outputs[0].as_slice(), &[Some(1.0), Some(2.0), Some(3.0)]);
+        assert_eq!((first.computations(), second.computations()), (1, 0));
+        assert_eq!(shared.len(), 1);
+        // Other data under the same key is computed, never served from the store.
+        let other = [9.0, 2.0, 3.0];
+        let mut third = IndicatorCache::sharing(&shared);
+        third
+            .get_or_compute("k".into(), &other, || ones(&other))
+            .expect("computes");
+        assert_eq!(third.computations(), 1);
     }
 
     #[test]

@@ -373,8 +373,14 @@ pub(super) fn cache_key(
         Func::Atr => format!("{}({symbol}", spec.name),
         _ => format!("{}({symbol}.{}", spec.name, field.as_str()),
     };
-    for value in args {
-        let _ = write!(key, ", {value}");
+    for &value in args {
+        // Whole numbers (periods, most arguments) as integers: the same text as f64's Display,
+        // without its float formatting, which a sweep would pay on every lookup.
+        if value.fract() == 0.0 && value.abs() < 1e15 && value != 0.0 {
+            let _ = write!(key, ", {}", value as i64);
+        } else {
+            let _ = write!(key, ", {value}");
+        }
     }
     key.push(')');
     key

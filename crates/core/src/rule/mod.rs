@@ -107,7 +107,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::symbol::Symbol;
 
-pub use cache::IndicatorCache;
+pub use cache::{IndicatorCache, SharedIndicators};
 pub use context::{Columns, EvalContext, OwnedColumns, PositionView};
 pub use error::{RuleError, Span, render_errors};
 pub use eval::Evaluation;
@@ -115,7 +115,7 @@ pub use functions::{SeriesField, SeriesSet};
 pub use lexer::MAX_NUMBER_LEN;
 pub use node::{MAX_LOOKBACK, MAX_PERIOD};
 pub use parser::{MAX_DEPTH, MAX_RULE_CHARS};
-pub use series_eval::IndicatorSeries;
+pub use series_eval::{IndicatorSeries, Signal};
 
 use node::{Bindings, Node};
 
@@ -295,6 +295,13 @@ impl Rule {
         cache: &mut IndicatorCache,
     ) -> Option<Vec<Outcome>> {
         series_eval::outcomes(&self.root, ctx, self.bindings(ctx.overrides()), cache)
+    }
+
+    /// The rule over the whole of `ctx`'s columns, decided on any day asked (day i as
+    /// [`Rule::outcomes`] gives it), or `None` for a rule that reads another instrument or the
+    /// open position.
+    pub fn signal(&self, ctx: &EvalContext<'_>, cache: &mut IndicatorCache) -> Option<Signal> {
+        series_eval::signal(&self.root, ctx, self.bindings(ctx.overrides()), cache)
     }
 
     /// Every indicator of the decision instrument the rule reads (another instrument's are left

@@ -16,9 +16,6 @@ use super::node::{Arg, Bindings, Indicator, Node, NodeKind};
 /// series is read from the cache without a copy.
 type Numbers = Arc<Vec<Option<f64>>>;
 
-/// A condition on every day; `None` where it is not ready.
-type Conditions = Vec<Option<bool>>;
-
 /// The outcome of `root` on every day of `ctx`'s columns, or `None` when the rule reads another
 /// instrument or a position (decide those day by day).
 pub(crate) fn outcomes(
@@ -27,6 +24,18 @@ pub(crate) fn outcomes(
     bindings: Bindings<'_>,
     cache: &mut IndicatorCache,
 ) -> Option<Vec<Outcome>> {
+    let signal = signal(root, ctx, bindings, cache)?;
+    Some((0..signal.days).map(|day| signal.outcome(day)).collect())
+}
+
+/// `root` ready to be decided on any day of `ctx`'s columns (see [`Signal`]), or `None` when
+/// the rule reads another instrument or a position.
+pub(crate) fn signal(
+    root: &Node,
+    ctx: &EvalContext<'_>,
+    bindings: Bindings<'_>,
+    cache: &mut IndicatorCache,
+) -> Option<Signal> {
     if !supported(root) {
         return None;
     }
@@ -37,17 +46,155 @@ pub(crate) fn outcomes(
         cache,
         days,
     };
-    let conditions = evaluator.conditions(root);
-    Some(
-        conditions
-            .into_iter()
-            .map(|c| match c {
-                Some(true) => Outcome::Passed,
-                Some(false) => Outcome::Failed,
-                None => Outcome::NotReady,
-            })
-            .collect(),
-    )
+    let condition = evaluator.condition(root);
+    Some(Signal { condition, days })
+}
+
+/// A rule over a whole history, decided on whichever day is asked: its numbers (indicators,
+/// prices, arithmetic) computed over every day, its conditions evaluated only on the days asked
+/// for. A sweep's screening pass asks for the entry on the days it holds nothing and for the
+/// exit on the days it holds a position, so each day costs one evaluation, and nothing is
+/// allocated per day.
+#[derive(Debug, Clone)]
+pub struct Signal {
+    condition: Condition,
+    days: usize,
+}
+
+impl Signal {
+    /// The outcome on day `day` (an index into the history's days), as [`super::Rule::outcomes`]
+    /// gives it; not ready past the history.
+    #[inline]
+    pub fn outcome(&self, day: usize) -> Outcome {
+        if day >= self.days {
+            return Outcome::NotReady;
+        }
+        match self.condition.at(day) {
+            Some(true) => Outcome::Passed,
+            Some(false) => Outcome::Failed,
+            None => Outcome::NotReady,
+        }
+    }
+
+    /// Whether it passes on `day`.
+    #[inline]
+    pub fn passes(&self, day: usize) -> bool {
+        day < self.days && self.condition.at(day) == Some(true)
+    }
+
+    /// The first day in `from..to` on which it passes, if any: what a sweep's walk asks while
+    /// it waits for an entry or an exit. A crossing or a comparison (most rules' top) is
+    /// scanned in one loop over its two series; anything else day by day.
+    pub fn next_pass(&self, from: usize, to: usize) -> Option<usize> {
+        let to = to.min(self.days);
+        if from >= to {
+            return None;
+        }
+        match &self.condition {
+            Condition::Cross {
+                above,
+                x,
+                y,
+                lag_x,
+                lag_y,
+            } => {
+                let start = from.max(*lag_x).max(*lag_y);
+                if start >= to || x.len() < to || y.len() < to {
+                    return None;
+                }
+                let (x, y) = (&x[..to], &y[..to]);
+                let today = x[start..].iter().zip(&y[start..]);
+                let yesterday = x[start - lag_x..].iter().zip(&y[start - lag_y..]);
+                let crossed =
+                    |((a0, b0), (a1, b1)): (Pair<'_>, Pair<'_>)| match (*a0, *b0, *a1, *b1) {
+                        (Some(a0), Some(b0), Some(a1), Some(b1)) if *above => a0 > b0 && a1 <= b1,
+                        (Some(a0), Some(b0), Some(a1), Some(b1)) => a0 < b0 && a1 >= b1,
+                        _ => false,
+                    };
+                today.zip(yesterday).position(crossed).map(|k| start + k)
+            }
+            Condition::Compare(..)
+            | Condition::Not(_)
+            | Condition::Logical { .. }
+            | Condition::Earlier(..)
+            | Condition::Never => (from..to).find(|&day| self.condition.at(day) == Some(true)),
+        }
+    }
+
+    /// How many days it covers.
+    pub fn days(&self) -> usize {
+        self.days
+    }
+}
+
+/// Two sides' values on one day.
+type Pair<'a> = (&'a Option<f64>, &'a Option<f64>);
+
+/// A condition over number series, evaluated day by day; `None` where not ready.
+#[derive(Debug, Clone)]
+enum Condition {
+    /// Not ready on any day (a malformed part the checker refuses).
+    Never,
+    Compare(BinaryOp, Numbers, Numbers),
+    /// `above` or below, with how many days back each side's yesterday is (0 for a constant).
+    Cross {
+        above: bool,
+        x: Numbers,
+        y: Numbers,
+        lag_x: usize,
+        lag_y: usize,
+    },
+    Not(Box<Condition>),
+    Logical {
+        and: bool,
+        x: Box<Condition>,
+        y: Box<Condition>,
+    },
+    /// The condition `days` days earlier (none before its first day).
+    Earlier(Box<Condition>, usize),
+}
+
+impl Condition {
+    fn at(&self, i: usize) -> Option<bool> {
+        match self {
+            Self::Never => None,
+            Self::Compare(op, x, y) => {
+                let (x, y) = ((*x.get(i)?)?, (*y.get(i)?)?);
+                Some(match op {
+                    BinaryOp::Lt => x < y,
+                    BinaryOp::Le => x <= y,
+                    BinaryOp::Gt => x > y,
+                    BinaryOp::Ge => x >= y,
+                    BinaryOp::Eq => x == y,
+                    _ => x != y,
+                })
+            }
+            Self::Cross {
+                above,
+                x,
+                y,
+                lag_x,
+                lag_y,
+            } => {
+                let a1 = (*x.get(i.checked_sub(*lag_x)?)?)?;
+                let b1 = (*y.get(i.checked_sub(*lag_y)?)?)?;
+                let (a0, b0) = ((*x.get(i)?)?, (*y.get(i)?)?);
+                Some(if *above {
+                    a0 > b0 && a1 <= b1
+                } else {
+                    a0 < b0 && a1 >= b1
+                })
+            }
+            Self::Not(x) => x.at(i).map(|c| !c),
+            Self::Logical { and, x, y } => {
+                // Both sides must be ready, as day by day (no short-circuit).
+                let (x, y) = (x.at(i), y.at(i));
+                let (x, y) = (x?, y?);
+                Some(if *and { x && y } else { x || y })
+            }
+            Self::Earlier(x, days) => x.at(i.checked_sub(*days)?),
+        }
+    }
 }
 
 /// One indicator a rule reads, with its value on every day: what a chart draws next to the
@@ -222,73 +369,33 @@ impl SeriesEvaluator<'_, '_> {
         }
     }
 
-    fn conditions(&mut self, node: &Node) -> Conditions {
+    fn condition(&mut self, node: &Node) -> Condition {
         match &node.kind {
-            NodeKind::Not(x) => {
-                let x = self.conditions(x);
-                x.into_iter().map(|c| c.map(|c| !c)).collect()
-            }
-            NodeKind::Binary(op, a, b) if is_logical(*op) => {
-                let x = self.conditions(a);
-                let y = self.conditions(b);
-                logical(*op, x, y)
-            }
+            NodeKind::Not(x) => Condition::Not(Box::new(self.condition(x))),
+            NodeKind::Binary(op, a, b) if is_logical(*op) => Condition::Logical {
+                and: *op == BinaryOp::And,
+                x: Box::new(self.condition(a)),
+                y: Box::new(self.condition(b)),
+            },
             NodeKind::Binary(op, a, b) if op.is_comparison() => {
-                let x = self.numbers(a);
-                let y = self.numbers(b);
-                compared(*op, &x, &y)
+                Condition::Compare(*op, self.numbers(a), self.numbers(b))
             }
-            NodeKind::Cross { above, a, b } => {
-                let x = self.numbers(a);
-                let y = self.numbers(b);
-                self.crossed(*above, (a, &x), (b, &y))
-            }
-            NodeKind::Lookback(base, arg) => self.conditions_back(base, arg),
-            _ => self.none(),
+            // Yesterday's values, read in place: a constant is its own yesterday.
+            NodeKind::Cross { above, a, b } => Condition::Cross {
+                above: *above,
+                x: self.numbers(a),
+                y: self.numbers(b),
+                lag_x: lag(a, 1),
+                lag_y: lag(b, 1),
+            },
+            NodeKind::Lookback(base, arg) => match self.bindings.lookback(arg) {
+                // A constant condition has its value at every offset.
+                Ok(_) if is_constant(base) => self.condition(base),
+                Ok(days) => Condition::Earlier(Box::new(self.condition(base)), days),
+                Err(_) => Condition::Never,
+            },
+            _ => Condition::Never,
         }
-    }
-
-    fn conditions_back(&mut self, base: &Node, arg: &Arg) -> Conditions {
-        match self.bindings.lookback(arg) {
-            Ok(days) => {
-                let values = self.conditions(base);
-                self.earlier(base, &values, days)
-            }
-            Err(_) => self.none(),
-        }
-    }
-
-    fn crossed(
-        &self,
-        above: bool,
-        (a, x): (&Node, &Numbers),
-        (b, y): (&Node, &Numbers),
-    ) -> Conditions {
-        // Yesterday's values, read in place: a constant is its own yesterday.
-        let (lag_a, lag_b) = (lag(a, 1), lag(b, 1));
-        let days = self.days.min(x.len()).min(y.len());
-        let skip = lag_a.max(lag_b);
-        if days <= skip {
-            return self.none();
-        }
-        let mut out: Conditions = Vec::with_capacity(self.days);
-        out.resize(skip, None);
-        // Zipped slices instead of indexing: no bounds checks in the loop that sweeps run once
-        // per point and rule.
-        let today = x[skip..days].iter().zip(&y[skip..days]);
-        let yesterday = x[skip - lag_a..days - lag_a]
-            .iter()
-            .zip(&y[skip - lag_b..days - lag_b]);
-        out.extend(today.zip(yesterday).map(|((&a0, &b0), (&a1, &b1))| {
-            let (a0, b0, a1, b1) = (a0?, b0?, a1?, b1?);
-            Some(if above {
-                a0 > b0 && a1 <= b1
-            } else {
-                a0 < b0 && a1 >= b1
-            })
-        }));
-        out.resize(self.days, None);
-        out
     }
 
     /// The indicator on every day, through the same cache key as the day-by-day evaluator.
@@ -357,35 +464,6 @@ fn arithmetic(op: BinaryOp, x: &[Option<f64>], y: &[Option<f64>]) -> Numbers {
         })
         .collect();
     Arc::new(values)
-}
-
-fn logical(op: BinaryOp, x: Conditions, y: Conditions) -> Conditions {
-    let and = op == BinaryOp::And;
-    x.into_iter()
-        .zip(y)
-        .map(|(x, y)| {
-            // Both sides must be ready, as day by day (no short-circuit).
-            let (x, y) = (x?, y?);
-            Some(if and { x && y } else { x || y })
-        })
-        .collect()
-}
-
-fn compared(op: BinaryOp, x: &[Option<f64>], y: &[Option<f64>]) -> Conditions {
-    x.iter()
-        .zip(y.iter())
-        .map(|(&x, &y)| {
-            let (x, y) = (x?, y?);
-            Some(match op {
-                BinaryOp::Lt => x < y,
-                BinaryOp::Le => x <= y,
-                BinaryOp::Gt => x > y,
-                BinaryOp::Ge => x >= y,
-                BinaryOp::Eq => x == y,
-                _ => x != y,
-            })
-        })
-        .collect()
 }
 
 fn is_logical(op: BinaryOp) -> bool {

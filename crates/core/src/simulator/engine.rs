@@ -29,7 +29,7 @@ use crate::engine::{self, EntryAction, EntryBook};
 use crate::execution::{Broker, Fill, FillModel, FillTiming, PaperBroker, PriceBasis, Sizing};
 use crate::market::MarketData;
 use crate::money::Money;
-use crate::rule::IndicatorCache;
+use crate::rule::{IndicatorCache, Signal};
 use crate::strategy::{self, ExitLimits, Outcome, Strategy};
 use crate::symbol::Symbol;
 
@@ -136,10 +136,10 @@ struct Lane<'a> {
     candles: &'a [Candle],
     /// Index of the first day after the current one.
     cursor: usize,
-    /// Entry outcomes per strategy (index into the strategies), when precomputed.
-    entries: Vec<Option<Vec<Outcome>>>,
-    /// Exit signal outcomes per strategy, when precomputed.
-    exits: Vec<Option<Vec<Outcome>>>,
+    /// Entry outcomes per strategy (index into the strategies), when known over the history.
+    entries: Vec<Option<Signal>>,
+    /// Exit signal outcomes per strategy, when known over the history.
+    exits: Vec<Option<Signal>>,
     /// Whether each strategy trades this instrument.
     traded: Vec<bool>,
     /// Whether it has a candle on the walk's current day.
@@ -251,7 +251,7 @@ pub fn backtest_with(
             .iter()
             .map(|s| s.strategy.trades(symbol))
             .collect();
-        let precomputed = |exit: bool, cache: &mut IndicatorCache| -> Vec<Option<Vec<Outcome>>> {
+        let precomputed = |exit: bool, cache: &mut IndicatorCache| -> Vec<Option<Signal>> {
             strategies
                 .iter()
                 .zip(&traded)
@@ -539,7 +539,7 @@ impl<'d> Walk<'d, '_> {
                 let Some(outcomes) = outcomes else {
                     return false;
                 };
-                match outcomes[index] {
+                match outcomes.outcome(index) {
                     Outcome::Passed => return false,
                     Outcome::Failed if self.first_ready.is_none() => self.first_ready = Some(bar),
                     _ => {}
@@ -557,7 +557,7 @@ impl<'d> Walk<'d, '_> {
             !self.has_limits[held.strategy]
                 && lane.exits[held.strategy]
                     .as_ref()
-                    .is_some_and(|o| o[lane.cursor - 1] != Outcome::Passed)
+                    .is_some_and(|o| o.outcome(lane.cursor - 1) != Outcome::Passed)
         })
     }
 
@@ -596,7 +596,7 @@ impl<'d> Walk<'d, '_> {
                     continue;
                 }
                 let outcome = match &lane.entries[k] {
-                    Some(outcomes) => outcomes[index],
+                    Some(outcomes) => outcomes.outcome(index),
                     None => s.strategy.entry(&view, lane.symbol, cache).outcome,
                 };
                 if outcome != Outcome::NotReady && self.first_ready.is_none() {
@@ -715,7 +715,7 @@ impl<'d> Walk<'d, '_> {
             let s = &self.strategies[held.strategy];
             let signal = lane.exits[held.strategy]
                 .as_ref()
-                .map(|o| o[lane.cursor - 1]);
+                .map(|o| o.outcome(lane.cursor - 1));
             let Some(reason) = strategy::exit_reason(s.strategy, &view, position, cache, signal)
             else {
                 continue;

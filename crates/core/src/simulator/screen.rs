@@ -13,14 +13,15 @@
 //! caller runs that point exactly instead. A property test (`tests/screening.rs`) holds the two
 //! paths together on random grids, data and settings.
 //!
-//! What it computes is what a ranking needs ([`ScreenStats`]): final equity, return, peak,
-//! maximum drawdown, trades, win rate, and on request the statistics of the whole curve
-//! ([`CurveStatistics`]); never the trade list or the other statistics.
+//! What it computes is what a ranking needs ([`ScreenStats`]): final equity, return, trades and
+//! win rate; on request the peak and maximum drawdown (an equity on every day held instead of
+//! one per trade) and the statistics of the whole curve ([`CurveStatistics`]); never the trade
+//! list or the other statistics.
 
 use crate::Day;
 use crate::execution::{FillTiming, QuantityRounding, Sizing};
 use crate::market::MarketData;
-use crate::rule::{IndicatorCache, Outcome};
+use crate::rule::{IndicatorCache, Signal};
 use crate::strategy::{ExitLimits, Strategy};
 use crate::symbol::Symbol;
 
@@ -38,12 +39,12 @@ pub struct Unsettled;
 pub struct ScreenStats {
     /// Equity at the last bar.
     pub equity_final: f64,
-    /// Highest equity.
-    pub equity_peak: f64,
+    /// Highest equity (when the drawdown was asked for).
+    pub equity_peak: Option<f64>,
     /// Total return in percent (from the first bar's equity, as [`super::Statistics`]).
     pub return_pct: f64,
-    /// Deepest drawdown in percent (negative or 0).
-    pub max_drawdown_pct: f64,
+    /// Deepest drawdown in percent, negative or 0 (when asked for).
+    pub max_drawdown_pct: Option<f64>,
     /// Closed trades.
     pub trades: usize,
     /// Share of closed trades with positive P&L, in percent (`None` without trades).
@@ -54,14 +55,10 @@ pub struct ScreenStats {
 
 impl ScreenStats {
     /// The statistics the screening pass computes for every point.
-    pub const KEYS: [&'static str; 6] = [
-        "equity_final",
-        "equity_peak",
-        "return_pct",
-        "max_drawdown_pct",
-        "trades",
-        "win_rate_pct",
-    ];
+    pub const KEYS: [&'static str; 4] = ["equity_final", "return_pct", "trades", "win_rate_pct"];
+
+    /// The statistics it computes when asked for the drawdown (an equity on every day held).
+    pub const DRAWDOWN_KEYS: [&'static str; 2] = ["equity_peak", "max_drawdown_pct"];
 
     /// The statistics it computes from the whole curve when asked (see [`CurveStatistics`]).
     pub const CURVE_KEYS: [&'static str; 6] = [
@@ -75,7 +72,14 @@ impl ScreenStats {
 
     /// Whether a sweep ranked by `key` can be screened.
     pub fn can_rank_by(key: &str) -> bool {
-        Self::KEYS.contains(&key) || Self::CURVE_KEYS.contains(&key)
+        Self::KEYS.contains(&key)
+            || Self::DRAWDOWN_KEYS.contains(&key)
+            || Self::CURVE_KEYS.contains(&key)
+    }
+
+    /// Whether ranking by `key` needs the drawdown.
+    pub fn needs_drawdown(key: &str) -> bool {
+        Self::DRAWDOWN_KEYS.contains(&key)
     }
 
     /// Whether ranking by `key` needs the whole curve.
@@ -89,9 +93,9 @@ impl ScreenStats {
         let curve = self.curve.as_ref();
         match key {
             "equity_final" => Some(self.equity_final),
-            "equity_peak" => Some(self.equity_peak),
+            "equity_peak" => self.equity_peak,
             "return_pct" => Some(self.return_pct),
-            "max_drawdown_pct" => Some(self.max_drawdown_pct),
+            "max_drawdown_pct" => self.max_drawdown_pct,
             "trades" => Some(self.trades as f64),
             "win_rate_pct" => self.win_rate_pct,
             "return_ann_pct" => curve?.return_ann_pct,
@@ -124,6 +128,14 @@ struct Limits {
 }
 
 impl Limits {
+    /// Whether no risk exit is set.
+    fn is_empty(&self) -> bool {
+        self.stop_loss.is_none()
+            && self.take_profit.is_none()
+            && self.trailing_stop.is_none()
+            && self.max_holding_days.is_none()
+    }
+
     fn of(limits: &ExitLimits) -> Self {
         let f = |d: Option<rust_decimal::Decimal>| d.map(crate::candle::decimal_to_f64);
         Self {
@@ -176,9 +188,11 @@ struct Open {
     target: Option<f64>,
 }
 
-/// The drawdown bookkeeping of [`super::stats`]' `Drawdowns`, reduced to what the screen needs.
+/// The drawdown bookkeeping of [`super::stats`]' `Drawdowns`, reduced to what the screen needs;
+/// without `tracked`, only the first and last equity (what a return needs).
 #[derive(Debug, Clone, Copy)]
 struct Peaks {
+    tracked: bool,
     first: Option<f64>,
     peak: f64,
     trough: f64,
@@ -187,8 +201,9 @@ struct Peaks {
 }
 
 impl Peaks {
-    fn new() -> Self {
+    fn new(tracked: bool) -> Self {
         Self {
+            tracked,
             first: None,
             peak: f64::NAN,
             trough: f64::INFINITY,
@@ -204,6 +219,9 @@ impl Peaks {
             self.peak = equity;
             return;
         }
+        if !self.tracked {
+            return;
+        }
         if equity >= self.peak {
             if self.trough.is_finite() {
                 self.max = self.max.max(1.0 - self.trough / self.peak);
@@ -215,12 +233,49 @@ impl Peaks {
         }
     }
 
-    fn max_drawdown(&self) -> f64 {
-        if self.trough.is_finite() {
+    /// [`Peaks::observe`] of `cash + quantity × close` for each of `closes`, with the state in
+    /// registers: the loop a sweep spends most of its walk in.
+    fn observe_held(&mut self, cash: f64, quantity: f64, closes: &[f64]) {
+        let Some((&first, rest)) = closes.split_first() else {
+            return;
+        };
+        self.observe(cash + quantity * first);
+        if !self.tracked {
+            if let Some(&close) = rest.last() {
+                self.last = cash + quantity * close;
+            }
+            return;
+        }
+        let (mut peak, mut trough, mut max) = (self.peak, self.trough, self.max);
+        for &close in rest {
+            let equity = cash + quantity * close;
+            if equity >= peak {
+                if trough.is_finite() {
+                    max = max.max(1.0 - trough / peak);
+                }
+                peak = equity;
+                trough = f64::INFINITY;
+            } else {
+                trough = trough.min(equity);
+            }
+        }
+        (self.peak, self.trough, self.max) = (peak, trough, max);
+        if let Some(&close) = rest.last() {
+            self.last = cash + quantity * close;
+        }
+    }
+
+    /// The highest equity and the deepest drawdown (a fraction), when tracked.
+    fn drawdown(&self) -> Option<(f64, f64)> {
+        if !self.tracked {
+            return None;
+        }
+        let max = if self.trough.is_finite() {
             self.max.max(1.0 - self.trough / self.peak)
         } else {
             self.max
-        }
+        };
+        Some((self.peak, max))
     }
 }
 
@@ -317,7 +372,8 @@ impl<'a> Screen<'a> {
     }
 
     /// Screens `strategy` (one point of the sweep): its outcomes through `cache`, then the walk.
-    /// `curve` (a reused buffer) asks for the [`CurveStatistics`] too.
+    /// `drawdown` asks for the peak and the deepest drawdown (an equity on every day a
+    /// position is held), `curve` (a reused buffer) for the [`CurveStatistics`] too.
     ///
     /// # Errors
     /// [`Unsettled`] when the strategy's rules cannot be evaluated over the whole history at
@@ -326,6 +382,7 @@ impl<'a> Screen<'a> {
         &self,
         strategy: &dyn Strategy,
         cache: &mut IndicatorCache,
+        drawdown: bool,
         curve: Option<&mut Vec<EquityPoint>>,
     ) -> Result<ScreenStats, Unsettled> {
         if !strategy.trades(self.symbol) || !strategy.references().is_empty() {
@@ -340,11 +397,11 @@ impl<'a> Screen<'a> {
             None if strategy.has_exit_signal() => return Err(Unsettled),
             None => None,
         };
-        if entries.len() != self.end || exits.as_ref().is_some_and(|e| e.len() != self.end) {
+        if entries.days() != self.end || exits.as_ref().is_some_and(|e| e.days() != self.end) {
             return Err(Unsettled);
         }
         let limits = Limits::of(&strategy.exit_limits());
-        self.walk(&entries, exits.as_deref(), &limits, curve)
+        self.walk(&entries, exits.as_ref(), &limits, drawdown, curve)
     }
 
     /// The units `amount` buys at `per_unit`, rounded down to the quantity step; `None` for
@@ -416,12 +473,13 @@ impl<'a> Screen<'a> {
 
     /// Whether the position exits on the close of lane index `i` (risk exits first, in their
     /// priority order, then the signal).
+    #[inline]
     fn exits(
         &self,
         open: &mut Open,
         i: usize,
         limits: &Limits,
-        signal: Option<&[Outcome]>,
+        signal: Option<&Signal>,
     ) -> Result<bool, Unsettled> {
         let close = self.closes[i];
         open.high = open.high.max(close);
@@ -446,15 +504,16 @@ impl<'a> Screen<'a> {
         {
             return Ok(true);
         }
-        Ok(signal.is_some_and(|s| s[i] == Outcome::Passed))
+        Ok(signal.is_some_and(|s| s.passes(i)))
     }
 
     /// The walk over the period (see the module docs and `engine.rs`' for the order of steps).
     fn walk(
         &self,
-        entries: &[Outcome],
-        exits: Option<&[Outcome]>,
+        entries: &Signal,
+        exits: Option<&Signal>,
         limits: &Limits,
+        drawdown: bool,
         mut curve: Option<&mut Vec<EquityPoint>>,
     ) -> Result<ScreenStats, Unsettled> {
         if let Some(curve) = curve.as_deref_mut() {
@@ -462,7 +521,7 @@ impl<'a> Screen<'a> {
         }
         let mut cash = self.initial_cash;
         let mut open: Option<Open> = None;
-        let mut peaks = Peaks::new();
+        let mut peaks = Peaks::new(drawdown || curve.is_some());
         let (mut trades, mut wins) = (0_usize, 0_usize);
         let last = self.end - 1;
         let mut i = self.start;
@@ -473,10 +532,7 @@ impl<'a> Screen<'a> {
                 let next = if self.no_entries {
                     self.end
                 } else {
-                    entries[i..self.end]
-                        .iter()
-                        .position(|o| *o == Outcome::Passed)
-                        .map_or(self.end, |k| i + k)
+                    entries.next_pass(i, self.end).unwrap_or(self.end)
                 };
                 if next > i {
                     peaks.observe(cash);
@@ -489,15 +545,23 @@ impl<'a> Screen<'a> {
             if curve.is_none()
                 && let Some(o) = open.as_mut().filter(|o| o.entry <= i)
             {
-                while i < last && !self.exits(o, i, limits, exits)? {
-                    peaks.observe(cash + o.quantity * self.closes[i]);
-                    i += 1;
+                if limits.is_empty() {
+                    // Only the signal closes: straight to its next pass.
+                    let exit =
+                        exits.map_or(last, |signal| signal.next_pass(i, last).unwrap_or(last));
+                    peaks.observe_held(cash, o.quantity, &self.closes[i..exit]);
+                    i = exit;
+                } else {
+                    while i < last && !self.exits(o, i, limits, exits)? {
+                        peaks.observe(cash + o.quantity * self.closes[i]);
+                        i += 1;
+                    }
                 }
             }
             let close = self.closes[i];
             // Fills dated after today are not in today's equity (see `engine.rs`).
             let mut pending = 0.0;
-            if open.is_none() && !self.no_entries && entries[i] == Outcome::Passed {
+            if open.is_none() && !self.no_entries && entries.passes(i) {
                 open = self.buy(i, cash, limits)?;
                 if let Some(o) = &open {
                     cash -= o.cost;
@@ -564,9 +628,9 @@ impl<'a> Screen<'a> {
         };
         Ok(ScreenStats {
             equity_final,
-            equity_peak: peaks.peak,
+            equity_peak: peaks.drawdown().map(|(peak, _)| peak),
             return_pct: (equity_final - first) / first * 100.0,
-            max_drawdown_pct: -peaks.max_drawdown() * 100.0,
+            max_drawdown_pct: peaks.drawdown().map(|(_, max)| -max * 100.0),
             trades,
             win_rate_pct: (trades > 0).then(|| wins as f64 / trades as f64 * 100.0),
             curve,

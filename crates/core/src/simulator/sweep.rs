@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 
-use crate::rule::IndicatorCache;
+use crate::rule::{IndicatorCache, SharedIndicators};
 
 use super::result::{BacktestResult, EquityPoint};
 use super::screen::{ScreenStats, Unsettled};
@@ -242,18 +242,20 @@ impl Grid {
 }
 
 /// Runs `run` on every point of `grid` in parallel on all cores, each thread with its own
-/// [`IndicatorCache`], and hands each result to `on_result` (point index, result) as it finishes.
+/// [`IndicatorCache`] (all sharing one store, so each indicator series is computed once), and
+/// hands each result to `on_result` (point index, result) as it finishes.
 pub fn run_grid<T: Send>(
     grid: &Grid,
     run: impl Fn(&[f64], &mut IndicatorCache) -> T + Sync,
     on_result: impl Fn(usize, T) + Sync,
 ) {
-    grid.points
-        .par_iter()
-        .enumerate()
-        .for_each_init(IndicatorCache::new, |cache, (i, point)| {
+    let shared = SharedIndicators::new();
+    grid.points.par_iter().enumerate().for_each_init(
+        || IndicatorCache::sharing(&shared),
+        |cache, (i, point)| {
             on_result(i, run(point, cache));
-        });
+        },
+    );
 }
 
 /// What a sweep knows of one point: the screening pass's statistics, or the exact engine's
@@ -309,7 +311,8 @@ pub type Ranked = Vec<(usize, Option<BacktestResult>)>;
 /// point runs exactly.
 ///
 /// Every point goes through `screen_point` (on all cores, with a per-thread cache and curve
-/// buffer); a point it cannot settle goes through `exact_point` instead. Each point's statistics
+/// buffer, asked for the drawdown and the curve only when `rank_by` needs them); a point it
+/// cannot settle goes through `exact_point` instead. Each point's statistics
 /// are handed to `on_point` as they finish. Then the points that can be among the best `top`
 /// (every point whose screened score is within 1e-9 of the `top`-th best's or above) are run
 /// exactly and ranked by their exact scores, ties by their values: the ranking is the exact
@@ -321,6 +324,7 @@ pub fn screened_ranking(
     screen_point: impl Fn(
         &[f64],
         &mut IndicatorCache,
+        bool,
         Option<&mut Vec<EquityPoint>>,
     ) -> Result<ScreenStats, Unsettled>
     + Sync,
@@ -329,11 +333,15 @@ pub fn screened_ranking(
 ) -> Ranked {
     let top = top.max(1);
     let needs_curve = ScreenStats::needs_curve(rank_by);
+    let needs_drawdown = ScreenStats::needs_drawdown(rank_by);
     // A statistic the screen does not compute: every point runs exactly.
     let screenable = ScreenStats::can_rank_by(rank_by);
+    // Every thread's cache shares one store: each indicator series is computed once.
+    let shared = SharedIndicators::new();
+    let cache = || IndicatorCache::sharing(&shared);
     let screen_point = |point: &[f64], cache: &mut IndicatorCache, curve: &mut Vec<EquityPoint>| {
         if screenable {
-            screen_point(point, cache, needs_curve.then_some(curve))
+            screen_point(point, cache, needs_drawdown, needs_curve.then_some(curve))
         } else {
             Err(Unsettled)
         }
@@ -353,7 +361,7 @@ pub fn screened_ranking(
         }
     };
     grid.points.par_iter().enumerate().for_each_init(
-        || (IndicatorCache::new(), Vec::new()),
+        || (cache(), Vec::new()),
         |(cache, curve), (index, point)| match screen_point(point, cache, curve) {
             Ok(stats) => {
                 on_point(index, PointStats::Screened(&stats));
@@ -379,7 +387,7 @@ pub fn screened_ranking(
         // each exactly.
         let near: Mutex<Vec<usize>> = Mutex::new(Vec::new());
         grid.points.par_iter().enumerate().for_each_init(
-            || (IndicatorCache::new(), Vec::new()),
+            || (cache(), Vec::new()),
             |(cache, curve), (index, point)| {
                 let value = match screen_point(point, cache, curve) {
                     Ok(stats) => stats.value(rank_by),
@@ -412,7 +420,7 @@ pub fn screened_ranking(
     // The exact engine's word on every candidate, then its ranking.
     let mut ranked: Vec<(f64, usize, Option<BacktestResult>)> = candidates
         .into_par_iter()
-        .map_init(IndicatorCache::new, |cache, (index, exact)| {
+        .map_init(cache, |cache, (index, exact)| {
             let result = exact.or_else(|| exact_point(&grid.points[index], cache));
             let value = result.as_ref().and_then(|r| r.stats.value(rank_by));
             (score(rank_by, value), index, result)

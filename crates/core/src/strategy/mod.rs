@@ -17,7 +17,11 @@ use serde::{Deserialize, Serialize};
 use crate::account::{ExitReason, Position};
 use crate::candle::Candle;
 use crate::market::MarketView;
-use crate::rule::{EvalContext, Evaluation, IndicatorCache, Params, PositionView, Rule, SeriesSet};
+use std::sync::Arc;
+
+use crate::rule::{
+    EvalContext, Evaluation, IndicatorCache, Params, PositionView, Rule, SeriesSet, Signal,
+};
 use crate::symbol::Symbol;
 
 pub use crate::rule::Outcome;
@@ -142,15 +146,16 @@ pub trait Strategy: Send + Sync {
         DataNeeds::ALL
     }
 
-    /// The outcome of [`Strategy::entry`] on every complete day of `symbol` up to `view.day()`
-    /// at once (element i for `view.days(symbol)[i]`), when the strategy can compute that faster
-    /// than day by day; `None` (the default): the simulator asks day by day.
+    /// The outcome of [`Strategy::entry`] on any complete day of `symbol` up to `view.day()`
+    /// (day i of `view.days(symbol)` as [`Signal::outcome`]`(i)`), with the indicators computed
+    /// once over the whole history, when the strategy can do that; `None` (the default): the
+    /// simulator asks day by day.
     fn entry_outcomes(
         &self,
         _view: &MarketView<'_>,
         _symbol: &Symbol,
         _cache: &mut IndicatorCache,
-    ) -> Option<Vec<Outcome>> {
+    ) -> Option<Signal> {
         None
     }
 
@@ -159,15 +164,15 @@ pub trait Strategy: Send + Sync {
     /// (see [`IndicatorCache`]). The default does nothing.
     fn precompute(&self, _view: &MarketView<'_>, _symbol: &Symbol, _cache: &mut IndicatorCache) {}
 
-    /// Likewise for the exit signal, when it does not depend on the position: element i is what
-    /// [`Strategy::exit_signal`] decides on `view.days(symbol)[i]` for any position entered on
-    /// or before that day.
+    /// Likewise for the exit signal, when it does not depend on the position: the outcome on
+    /// day i is what [`Strategy::exit_signal`] decides on `view.days(symbol)[i]` for any position
+    /// entered on or before that day.
     fn exit_signal_outcomes(
         &self,
         _view: &MarketView<'_>,
         _symbol: &Symbol,
         _cache: &mut IndicatorCache,
-    ) -> Option<Vec<Outcome>> {
+    ) -> Option<Signal> {
         None
     }
 }
@@ -278,12 +283,16 @@ fn decimal_f64(d: rust_decimal::Decimal) -> f64 {
 }
 
 /// A strategy made of rules from the config.
+///
+/// The parts that never change between the points of a sweep are shared (`Arc`), so the
+/// strategy of one point ([`RuleStrategy::with_params`] on a clone) costs a few pointers, not a
+/// copy of every rule's syntax tree.
 #[derive(Debug, Clone)]
 pub struct RuleStrategy {
-    name: String,
-    instruments: InstrumentSelection,
-    entry: Rule,
-    exit: Option<Rule>,
+    name: Arc<str>,
+    instruments: Arc<InstrumentSelection>,
+    entry: Arc<Rule>,
+    exit: Option<Arc<Rule>>,
     limits: ExitLimits,
     overrides: Params,
 }
@@ -298,10 +307,10 @@ impl RuleStrategy {
         limits: ExitLimits,
     ) -> Self {
         Self {
-            name,
-            instruments,
-            entry,
-            exit,
+            name: name.into(),
+            instruments: Arc::new(instruments),
+            entry: Arc::new(entry),
+            exit: exit.map(Arc::new),
             limits,
             overrides: Params::new(),
         }
@@ -331,20 +340,20 @@ impl RuleStrategy {
 
     /// The exit rule, if any.
     pub fn exit_rule(&self) -> Option<&Rule> {
-        self.exit.as_ref()
+        self.exit.as_deref()
     }
 
-    /// `rule`'s outcome on every day of `symbol` up to the view's day (see [`Rule::outcomes`]).
+    /// `rule` over every day of `symbol` up to the view's day (see [`Rule::signal`]).
     fn outcomes(
         &self,
         rule: &Rule,
         view: &MarketView<'_>,
         symbol: &Symbol,
         cache: &mut IndicatorCache,
-    ) -> Option<Vec<Outcome>> {
+    ) -> Option<Signal> {
         let ctx =
             EvalContext::new(symbol.clone(), view.columns(symbol)?).with_params(&self.overrides);
-        rule.outcomes(&ctx, cache)
+        rule.signal(&ctx, cache)
     }
 
     fn evaluate(
@@ -447,7 +456,7 @@ impl Strategy for RuleStrategy {
         view: &MarketView<'_>,
         symbol: &Symbol,
         cache: &mut IndicatorCache,
-    ) -> Option<Vec<Outcome>> {
+    ) -> Option<Signal> {
         self.outcomes(&self.entry, view, symbol, cache)
     }
 
@@ -472,15 +481,15 @@ impl Strategy for RuleStrategy {
         view: &MarketView<'_>,
         symbol: &Symbol,
         cache: &mut IndicatorCache,
-    ) -> Option<Vec<Outcome>> {
-        self.outcomes(self.exit.as_ref()?, view, symbol, cache)
+    ) -> Option<Signal> {
+        self.outcomes(self.exit.as_deref()?, view, symbol, cache)
     }
 
     fn data_needs(&self) -> DataNeeds {
         let exit = self
             .exit
             .as_ref()
-            .map_or(SeriesSet::NONE, Rule::series_used);
+            .map_or(SeriesSet::NONE, |rule| rule.series_used());
         DataNeeds {
             series: self.entry.series_used().union(exit),
             all_candles: false,

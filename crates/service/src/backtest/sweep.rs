@@ -273,9 +273,11 @@ impl Prepared {
             return Statistics::KEYS.to_vec();
         }
         let mut keys = ScreenStats::KEYS.to_vec();
-        if let Some(curve) = ScreenStats::CURVE_KEYS.iter().find(|k| **k == rank_by) {
-            keys.push(curve);
-        }
+        let extra = ScreenStats::DRAWDOWN_KEYS
+            .iter()
+            .chain(&ScreenStats::CURVE_KEYS)
+            .find(|k| **k == rank_by);
+        keys.extend(extra);
         keys
     }
 
@@ -297,13 +299,14 @@ impl Prepared {
             grid,
             rank_by,
             top,
-            |point, cache, curve| match screen {
+            |point, cache, drawdown, curve| match screen {
                 // Checked between points: a cancelled sweep skips the rest at once.
                 Some(screen) if !cancelled() => {
                     let [p] = self.strategies.as_slice() else {
                         return Err(Unsettled);
                     };
-                    screen.screen(&apply_point(&p.strategy, &grid.names, point), cache, curve)
+                    let swept = apply_point(&p.strategy, &grid.names, point);
+                    screen.screen(&swept, cache, drawdown, curve)
                 }
                 _ => Err(Unsettled),
             },
