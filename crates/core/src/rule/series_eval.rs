@@ -24,8 +24,7 @@ pub(crate) fn outcomes(
     bindings: Bindings<'_>,
     cache: &mut IndicatorCache,
 ) -> Option<Vec<Outcome>> {
-    let signal = signal(root, ctx, bindings, cache)?;
-    Some((0..signal.days).map(|day| signal.outcome(day)).collect())
+    Some(signal(root, ctx, bindings, cache)?.outcomes())
 }
 
 /// `root` ready to be decided on any day of `ctx`'s columns (see [`Signal`]), or `None` when
@@ -118,6 +117,44 @@ impl Signal {
             | Condition::Logical { .. }
             | Condition::Earlier(..)
             | Condition::Never => (from..to).find(|&day| self.condition.at(day) == Some(true)),
+        }
+    }
+
+    /// The outcome on every day at once (what a single long backtest reads day after day): a
+    /// crossing or a comparison at the top in one loop over its two series, anything else day
+    /// by day.
+    pub fn outcomes(&self) -> Vec<Outcome> {
+        let of = |c: Option<bool>| match c {
+            Some(true) => Outcome::Passed,
+            Some(false) => Outcome::Failed,
+            None => Outcome::NotReady,
+        };
+        let days = self.days;
+        match &self.condition {
+            Condition::Cross {
+                above,
+                x,
+                y,
+                lag_x,
+                lag_y,
+            } if x.len() >= days && y.len() >= days => {
+                let skip = (*lag_x).max(*lag_y).min(days);
+                let mut out = vec![Outcome::NotReady; skip];
+                let (x, y) = (&x[..days], &y[..days]);
+                let today = x[skip..].iter().zip(&y[skip..]);
+                let yesterday = x[skip - lag_x..].iter().zip(&y[skip - lag_y..]);
+                out.extend(today.zip(yesterday).map(|((a0, b0), (a1, b1))| {
+                    of(match (*a0, *b0, *a1, *b1) {
+                        (Some(a0), Some(b0), Some(a1), Some(b1)) if *above => {
+                            Some(a0 > b0 && a1 <= b1)
+                        }
+                        (Some(a0), Some(b0), Some(a1), Some(b1)) => Some(a0 < b0 && a1 >= b1),
+                        _ => None,
+                    })
+                }));
+                out
+            }
+            _ => (0..days).map(|day| of(self.condition.at(day))).collect(),
         }
     }
 

@@ -29,7 +29,7 @@ use crate::engine::{self, EntryAction, EntryBook};
 use crate::execution::{Broker, Fill, FillModel, FillTiming, PaperBroker, PriceBasis, Sizing};
 use crate::market::MarketData;
 use crate::money::Money;
-use crate::rule::{IndicatorCache, Signal};
+use crate::rule::IndicatorCache;
 use crate::strategy::{self, ExitLimits, Outcome, Strategy};
 use crate::symbol::Symbol;
 
@@ -137,9 +137,9 @@ struct Lane<'a> {
     /// Index of the first day after the current one.
     cursor: usize,
     /// Entry outcomes per strategy (index into the strategies), when known over the history.
-    entries: Vec<Option<Signal>>,
+    entries: Vec<Option<Vec<Outcome>>>,
     /// Exit signal outcomes per strategy, when known over the history.
-    exits: Vec<Option<Signal>>,
+    exits: Vec<Option<Vec<Outcome>>>,
     /// Whether each strategy trades this instrument.
     traded: Vec<bool>,
     /// Whether it has a candle on the walk's current day.
@@ -251,7 +251,8 @@ pub fn backtest_with(
             .iter()
             .map(|s| s.strategy.trades(symbol))
             .collect();
-        let precomputed = |exit: bool, cache: &mut IndicatorCache| -> Vec<Option<Signal>> {
+        // Read on every day of the walk: materialised once (see `Signal::outcomes`).
+        let precomputed = |exit: bool, cache: &mut IndicatorCache| -> Vec<Option<Vec<Outcome>>> {
             strategies
                 .iter()
                 .zip(&traded)
@@ -259,9 +260,13 @@ pub fn backtest_with(
                     if !traded {
                         None
                     } else if exit {
-                        s.strategy.exit_signal_outcomes(&end_view, symbol, cache)
+                        s.strategy
+                            .exit_signal_outcomes(&end_view, symbol, cache)
+                            .map(|signal| signal.outcomes())
                     } else {
-                        s.strategy.entry_outcomes(&end_view, symbol, cache)
+                        s.strategy
+                            .entry_outcomes(&end_view, symbol, cache)
+                            .map(|signal| signal.outcomes())
                     }
                 })
                 .collect()
@@ -539,7 +544,7 @@ impl<'d> Walk<'d, '_> {
                 let Some(outcomes) = outcomes else {
                     return false;
                 };
-                match outcomes.outcome(index) {
+                match outcomes[index] {
                     Outcome::Passed => return false,
                     Outcome::Failed if self.first_ready.is_none() => self.first_ready = Some(bar),
                     _ => {}
@@ -557,7 +562,7 @@ impl<'d> Walk<'d, '_> {
             !self.has_limits[held.strategy]
                 && lane.exits[held.strategy]
                     .as_ref()
-                    .is_some_and(|o| o.outcome(lane.cursor - 1) != Outcome::Passed)
+                    .is_some_and(|o| o[lane.cursor - 1] != Outcome::Passed)
         })
     }
 
@@ -596,7 +601,7 @@ impl<'d> Walk<'d, '_> {
                     continue;
                 }
                 let outcome = match &lane.entries[k] {
-                    Some(outcomes) => outcomes.outcome(index),
+                    Some(outcomes) => outcomes[index],
                     None => s.strategy.entry(&view, lane.symbol, cache).outcome,
                 };
                 if outcome != Outcome::NotReady && self.first_ready.is_none() {
@@ -715,7 +720,7 @@ impl<'d> Walk<'d, '_> {
             let s = &self.strategies[held.strategy];
             let signal = lane.exits[held.strategy]
                 .as_ref()
-                .map(|o| o.outcome(lane.cursor - 1));
+                .map(|o| o[lane.cursor - 1]);
             let Some(reason) = strategy::exit_reason(s.strategy, &view, position, cache, signal)
             else {
                 continue;
