@@ -98,6 +98,17 @@ fn run(prepared: &Prepared, plan: Plan, top: usize) -> Result<Value, BacktestFai
             "rank_by": plan.rank_by,
             "top": prepared.best(&plan, &prepared.settings, top),
         })),
+        Plan::Across(plan) => Ok(json!({
+            "names": plan.sweep.grid.names,
+            "combinations": plan.sweep.grid.points.len(),
+            "skipped": plan.sweep.grid.skipped,
+            "per_instrument": true,
+            "instruments": prepared.instruments.iter().map(|i| i.symbol.to_string()).collect::<Vec<_>>(),
+            "backtests": plan.sweep.grid.points.len() * prepared.instruments.len(),
+            "rank_by": plan.sweep.rank_by,
+            "rank_across": plan.rank_across.name(),
+            "top": prepared.sweep_across(&plan, top, false, |_, _, _| {}, |_| {}),
+        })),
     };
     value.map_err(|e| BacktestFailure::Failed(e.into()))
 }
@@ -127,9 +138,11 @@ fn over_limit(field: &str, message: String) -> ApiError {
 }
 
 /// How many combinations the request's sweep has (1 without one), refused when more than
-/// [`MAX_COMBINATIONS`] (see [`server_combinations`]).
+/// [`MAX_COMBINATIONS`] (see [`server_combinations`]). A sweep across instruments
+/// (`per_instrument`) runs each combination once per instrument, so its combinations ×
+/// instruments are held to the same limit.
 fn combinations(request: &BacktestRequest) -> Result<usize, ApiError> {
-    server_combinations(&request.sweep, &request.constraints).map_err(|n| {
+    let combinations = server_combinations(&request.sweep, &request.constraints).map_err(|n| {
         over_limit(
             "sweep",
             format!(
@@ -138,7 +151,28 @@ fn combinations(request: &BacktestRequest) -> Result<usize, ApiError> {
                  --param`"
             ),
         )
-    })
+    })?;
+    if request.per_instrument {
+        across_limit(combinations, request.instruments.len())?;
+    }
+    Ok(combinations)
+}
+
+/// Refuses a sweep across instruments of more than [`MAX_COMBINATIONS`] backtests
+/// (combinations × instruments).
+fn across_limit(combinations: usize, instruments: usize) -> Result<(), ApiError> {
+    let backtests = combinations.saturating_mul(instruments);
+    if backtests > MAX_COMBINATIONS {
+        return Err(over_limit(
+            "per_instrument",
+            format!(
+                "{combinations} combinations × {instruments} instruments are {backtests} \
+                 backtests, more than the API runs ({MAX_COMBINATIONS}): sweep fewer values or \
+                 fewer instruments, or run it with `barter backtest --per-instrument`"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The instrument-days a backtest simulates: `combinations` × the candle days of each
@@ -229,6 +263,13 @@ async fn execute(
             Plan::Single => (1, None),
             Plan::Sweep(plan) => (plan.grid.points.len(), None),
             Plan::WalkForward(plan, spec) => (plan.grid.points.len(), Some(*spec)),
+            Plan::Across(plan) => {
+                across_limit(plan.sweep.grid.points.len(), prepared.instruments.len())
+                    .map_err(Refused::Limit)?;
+                // Each instrument alone over each combination: as many instrument-days as the
+                // same sweep over all of them together.
+                (plan.sweep.grid.points.len(), None)
+            }
         };
         if combinations > MAX_COMBINATIONS {
             return Err(Refused::Limit(over_limit(
@@ -294,7 +335,11 @@ async fn task(
     summary = "Run a backtest (or a parameter sweep) over the database's candles",
     description = "The same inputs as `barter backtest` (unknown fields are refused). With \
         `sweep` the best combinations are returned instead of one result; with `sweep` and \
-        `walk_forward`, the walk-forward. A sweep has at most 10,000 combinations and a \
+        `walk_forward`, the walk-forward. With `sweep` and `per_instrument`, each combination \
+        is backtested on each instrument alone and the best are ranked by the `median` (or, \
+        with `rank_across`, the `worst`) of `rank_by` across the instruments, each with its \
+        aggregate and every instrument's exact statistics (see `AcrossRow`); its combinations \
+        × instruments count against the combination limit. A sweep has at most 10,000 combinations and a \
         backtest simulates at most 50,000,000 instrument-days (combinations × candle days per \
         instrument), else 422 `over_limit`. At most `[server] backtests_running` backtests run \
         at once and `backtests_queued` wait; more are refused with 429 `busy` and \
