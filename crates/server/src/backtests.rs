@@ -561,6 +561,23 @@ mod tests {
         // Unparseable sweeps are left to the backtest's own checks.
         assert_eq!(combinations(&request(&["nonsense"], &[])).ok(), Some(1));
 
+        // Across instruments, combinations × instruments count: 10,000 on one instrument
+        // pass, on two they are refused under `per_instrument`.
+        let symbol = |s: &str| barter_core::Symbol::parse(s).expect("symbol");
+        let mut across = request(&["a=1..100", "b=1..100"], &[]);
+        across.per_instrument = true;
+        across.instruments = vec![symbol("BTC")];
+        assert_eq!(combinations(&across).ok(), Some(10_000));
+        across.instruments.push(symbol("ETH"));
+        let error = combinations(&across).expect_err("20,000 backtests");
+        assert_eq!(error.code, "over_limit");
+        assert!(
+            error.message.contains("20000 backtests"),
+            "{}",
+            error.message
+        );
+        assert!(across_limit(5_000, 2).is_ok());
+
         assert_eq!(check_work(1000, &[3650], None).ok(), Some(3_650_000));
         let error = check_work(10_000, &[3650, 3650], None).expect_err("too much");
         assert_eq!(error.code, "over_limit");
