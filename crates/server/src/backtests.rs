@@ -103,7 +103,7 @@ fn run(prepared: &Prepared, plan: Plan, top: usize) -> Result<Value, BacktestFai
             "combinations": plan.sweep.grid.points.len(),
             "skipped": plan.sweep.grid.skipped,
             "per_instrument": true,
-            "instruments": prepared.instruments.iter().map(|i| i.symbol.to_string()).collect::<Vec<_>>(),
+            "instruments": symbols(prepared),
             "backtests": plan.sweep.grid.points.len() * prepared.instruments.len(),
             "rank_by": plan.sweep.rank_by,
             "rank_across": plan.rank_across.name(),
@@ -111,6 +111,15 @@ fn run(prepared: &Prepared, plan: Plan, top: usize) -> Result<Value, BacktestFai
         })),
     };
     value.map_err(|e| BacktestFailure::Failed(e.into()))
+}
+
+/// The symbols of `prepared`'s instruments, in the request's order.
+fn symbols(prepared: &Prepared) -> Vec<String> {
+    prepared
+        .instruments
+        .iter()
+        .map(|i| i.symbol.to_string())
+        .collect()
 }
 
 /// How to declare an inline rule's parameter `name` in a request: the API's field names.
@@ -333,20 +342,19 @@ async fn task(
     operation_id = "start_backtest",
     tag = "backtests",
     summary = "Run a backtest (or a parameter sweep) over the database's candles",
-    description = "The same inputs as `barter backtest` (unknown fields are refused). With \
-        `sweep` the best combinations are returned instead of one result; with `sweep` and \
-        `walk_forward`, the walk-forward. With `sweep` and `per_instrument`, each combination \
-        is backtested on each instrument alone and the best are ranked by the `median` (or, \
-        with `rank_across`, the `worst`) of `rank_by` across the instruments, each with its \
-        aggregate and every instrument's exact statistics (see `AcrossRow`); its combinations \
-        × instruments count against the combination limit. A sweep has at most 10,000 combinations and a \
-        backtest simulates at most 50,000,000 instrument-days (combinations × candle days per \
-        instrument), else 422 `over_limit`. At most `[server] backtests_running` backtests run \
-        at once and `backtests_queued` wait; more are refused with 429 `busy` and \
-        `Retry-After`. The call answers 200 with the result when it finishes within the \
-        server's job wait, the request's problems with 422 (`invalid`, rule errors with line \
-        and column), else 202 with the id to follow at `/api/backtests/{id}`; with \
-        `?wait=false` it answers 202 at once.",
+    description = "The same inputs as `barter backtest` (unknown fields are refused). With `sweep` \
+        the best combinations are returned instead of one result; with `sweep` and `walk_forward`, \
+        the walk-forward. With `sweep` and `per_instrument`, each combination is backtested on \
+        each instrument alone and the best are ranked by the `median` (or, with `rank_across`, the \
+        `worst`) of `rank_by` across the instruments, each with its aggregate and every \
+        instrument's exact statistics (see `AcrossRow`); its combinations × instruments count \
+        against the combination limit. A sweep has at most 10,000 combinations and a backtest \
+        simulates at most 50,000,000 instrument-days (combinations × candle days per instrument), \
+        else 422 `over_limit`. At most `[server] backtests_running` backtests run at once and \
+        `backtests_queued` wait; more are refused with 429 `busy` and `Retry-After`. The call \
+        answers 200 with the result when it finishes within the server's job wait, the request's \
+        problems with 422 (`invalid`, rule errors with line and column), else 202 with the id to \
+        follow at `/api/backtests/{id}`; with `?wait=false` it answers 202 at once.",
     params(StartQuery),
     request_body(content = BacktestRequest, content_type = "application/json"),
     responses(

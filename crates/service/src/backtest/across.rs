@@ -209,7 +209,8 @@ pub struct AcrossRow {
     pub instruments: Vec<InstrumentRow>,
 }
 
-/// A point's aggregate as the screening pass (or the exact engine) gave it, for `sweep_aggregate.csv`.
+/// A point's aggregate as the screening pass (or the exact engine) gave it, for
+/// `sweep_aggregate.csv`.
 pub struct PointAggregate<'a> {
     /// The parameter values.
     pub values: &'a [f64],
@@ -218,9 +219,6 @@ pub struct PointAggregate<'a> {
     /// Their aggregate.
     pub aggregate: &'a Aggregate,
 }
-
-/// Bits of an `f64` slot that has not been filled (a NaN no statistic produces).
-const EMPTY: u64 = 0x7ff8_dead_beef_0001;
 
 impl Prepared {
     /// This backtest on instrument `index` alone: the same strategies, settings and cancel
@@ -271,10 +269,10 @@ impl Prepared {
             .filter_map(|i| self.on_instrument(i))
             .collect();
         // The ranking statistic of every point on every instrument (instrument-major), as f64
-        // bits so the sweep's threads fill them without a lock, and whether its return is
-        // positive.
+        // bits so the sweep's threads fill them without a lock (NaN: missing, or not run when
+        // cancelled), and whether its return is positive.
         let values: Vec<AtomicU64> = (0..n * singles.len())
-            .map(|_| AtomicU64::new(EMPTY))
+            .map(|_| AtomicU64::new(f64::NAN.to_bits()))
             .collect();
         let positive: Vec<AtomicBool> = (0..n * singles.len())
             .map(|_| AtomicBool::new(false))
@@ -289,7 +287,7 @@ impl Prepared {
                 (rank_by, 1),
                 |index, stats| {
                     let slot = i * n + index;
-                    let value = stats.value(rank_by).map_or(f64::NAN, |v| v);
+                    let value = stats.value(rank_by).unwrap_or(f64::NAN);
                     values[slot].store(value.to_bits(), Ordering::Relaxed);
                     let up = stats.value("return_pct").is_some_and(|r| r > 0.0);
                     positive[slot].store(up, Ordering::Relaxed);
@@ -306,9 +304,8 @@ impl Prepared {
         for (index, point) in grid.points.iter().enumerate() {
             let mut up = 0;
             for (i, value) in per_instrument.iter_mut().enumerate() {
-                let bits = values[i * n + index].load(Ordering::Relaxed);
-                let v = f64::from_bits(bits);
-                *value = (bits != EMPTY && !v.is_nan()).then_some(v);
+                let v = f64::from_bits(values[i * n + index].load(Ordering::Relaxed));
+                *value = (!v.is_nan()).then_some(v);
                 up += usize::from(positive[i * n + index].load(Ordering::Relaxed));
             }
             let aggregate = Aggregate::of(rank_by, &per_instrument, up);
