@@ -356,3 +356,103 @@ async fn backtests_queue_up_to_a_limit_and_can_be_cancelled() {
         stopping.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_sweep_per_instrument_ranks_by_the_aggregate_within_the_limits() {
+    let server = start().await;
+    let (status, body) = server
+        .post(
+            "/api/instruments",
+            json!({"symbol": "ETH", "source": "sample"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = server.post("/api/sync_data", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entry = "crosses_above(sma(close, $fast), sma(close, $slow))";
+    let exit = "crosses_below(sma(close, $fast), sma(close, $slow))";
+    let request = json!({
+        "entry": entry,
+        "exit": exit,
+        "instruments": ["BTC", "ETH"],
+        "sweep": ["fast=5..15:5", "slow=20..40:10"],
+        "per_instrument": true,
+        "rank_by": "sharpe_ratio",
+    });
+    let (status, body) = server.post("/api/backtests?top=2", request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let result = &body["result"];
+    assert_eq!(result["per_instrument"], true, "{result}");
+    assert_eq!(result["instruments"], json!(["BTC", "ETH"]));
+    assert_eq!(result["combinations"], 9);
+    assert_eq!(result["backtests"], 18);
+    assert_eq!(result["rank_across"], "median");
+    let top = result["top"].as_array().expect("top");
+    assert_eq!(top.len(), 2, "{result}");
+    let median = |row: &Value| row["aggregate"]["median"].as_f64().expect("median");
+    assert!(median(&top[0]) >= median(&top[1]), "{result}");
+    // The best point's instruments are the plain single-instrument backtests at its values,
+    // and its median of two is their mean.
+    let best = &top[0];
+    let mut sharpes = Vec::new();
+    for (i, symbol) in ["BTC", "ETH"].iter().enumerate() {
+        let (status, single) = server
+            .post(
+                "/api/backtests",
+                json!({
+                    "entry": entry,
+                    "exit": exit,
+                    "instruments": [symbol],
+                    "params": {"fast": best["values"][0], "slow": best["values"][1]},
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{single}");
+        let instrument = &best["instruments"][i];
+        assert_eq!(instrument["symbol"], *symbol);
+        assert_eq!(instrument["stats"], single["result"]["stats"], "{symbol}");
+        assert_eq!(instrument["final_equity"], single["result"]["final_equity"]);
+        sharpes.push(
+            single["result"]["stats"]["sharpe_ratio"]
+                .as_f64()
+                .expect("sharpe"),
+        );
+    }
+    assert_eq!(median(best), (sharpes[0] + sharpes[1]) / 2.0);
+
+    // One instrument: refused, naming the field.
+    let (status, body) = server
+        .post(
+            "/api/backtests",
+            json!({
+                "entry": entry, "exit": exit, "instruments": ["BTC"],
+                "sweep": ["fast=5..15:5", "slow=20..40:10"], "per_instrument": true,
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["error"]["problems"][0]["field"], "per_instrument",
+        "{body}"
+    );
+    // 10,000 combinations are within the limit alone, 20,000 backtests over two instruments
+    // are not: refused before anything runs.
+    let (status, body) = server
+        .post(
+            "/api/backtests?wait=false",
+            json!({
+                "entry": entry, "exit": exit, "instruments": ["BTC", "ETH"],
+                "sweep": ["fast=1..100", "slow=101..200"], "per_instrument": true,
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "over_limit", "{body}");
+    assert_eq!(
+        body["error"]["problems"][0]["field"], "per_instrument",
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("20000 backtests"), "{message}");
+    server.shutdown().await;
+}

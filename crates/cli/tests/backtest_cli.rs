@@ -411,3 +411,229 @@ fn a_named_strategy_backtests_on_the_database_after_quickstart() {
         text(&out)
     );
 }
+
+#[test]
+fn a_sweep_per_instrument_ranks_by_the_aggregate_and_each_instrument_is_exact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = [
+        format!("BTC={}", sample("btc-usd-daily.csv")),
+        format!("ETH={}", sample("eth-usd-daily.csv")),
+        format!("SOL={}", sample("sol-usd-daily.csv")),
+    ];
+    let sweep = |extra: &[&str]| {
+        let mut args = vec!["backtest"];
+        for file in &files {
+            args.extend(["--data", file.as_str()]);
+        }
+        args.extend([
+            "--instrument",
+            "BTC",
+            "--instrument",
+            "ETH",
+            "--instrument",
+            "SOL",
+            "--entry",
+            ENTRY,
+            "--exit",
+            EXIT,
+            "--param",
+            "fast=5..20:5",
+            "--param",
+            "slow=20..60:20",
+            "--constraint",
+            "fast<slow",
+            "--fee-bps",
+            "10",
+            "--per-instrument",
+            "--top",
+            "3",
+            "--out",
+            "across",
+        ]);
+        args.extend_from_slice(extra);
+        let out = barter(dir.path(), &args);
+        assert!(out.status.success(), "{}", text(&out));
+        out
+    };
+    // fast 5,10,15,20 × slow 20,40,60, fast < slow: 11 combinations.
+    let out = sweep(&[]);
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        printed.contains("11 combination(s) run on each of 3 instruments (BTC, ETH, SOL)"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("best 3 by the median of return_pct across instruments"),
+        "{printed}"
+    );
+    let rows = ranking(&printed);
+    assert_eq!(
+        rows[0],
+        [
+            "fast",
+            "slow",
+            "return_pct median",
+            "return_pct worst",
+            "consistency_pct"
+        ],
+        "{printed}"
+    );
+    // Each best combination, then its three instruments.
+    assert_eq!(rows.len(), 1 + 3 * 4, "{printed}");
+    for (i, symbol) in ["BTC", "ETH", "SOL"].iter().enumerate() {
+        assert!(
+            rows[2 + i][0].starts_with(&format!("{symbol}: return_pct ")),
+            "{printed}"
+        );
+    }
+    let medians: Vec<f64> = [1, 5, 9]
+        .iter()
+        .map(|r| rows[*r][2].parse().expect("median"))
+        .collect();
+    assert!(medians.windows(2).all(|w| w[0] >= w[1]), "{printed}");
+
+    let csv = std::fs::read_to_string(dir.path().join("across/sweep.csv")).expect("csv");
+    assert_eq!(
+        csv.lines().count(),
+        1 + 11 * 3,
+        "a row per combination and instrument"
+    );
+    assert!(csv.starts_with("instrument,fast,slow,"), "{csv}");
+    let aggregate =
+        std::fs::read_to_string(dir.path().join("across/sweep_aggregate.csv")).expect("csv");
+    assert_eq!(aggregate.lines().count(), 1 + 11);
+    assert_eq!(
+        aggregate.lines().next(),
+        Some(
+            "fast,slow,return_pct_median,return_pct_worst,consistency_pct,return_pct_BTC,\
+             return_pct_ETH,return_pct_SOL"
+        )
+    );
+    assert!(dir.path().join("across/heatmap.svg").is_file());
+
+    // By the worst instrument, as JSON: every instrument's numbers are those of a plain
+    // backtest of that instrument alone at the same values.
+    let out = sweep(&["--rank-across", "worst", "--json"]);
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(body["rank_across"], "worst");
+    assert_eq!(body["backtests"], 33);
+    let top = body["top"].as_array().expect("top");
+    assert_eq!(top.len(), 3);
+    let worst = |row: &serde_json::Value| row["aggregate"]["worst"].as_f64().expect("worst");
+    assert!(
+        top.windows(2).all(|w| worst(&w[0]) >= worst(&w[1])),
+        "{body}"
+    );
+    let best = &top[0];
+    let (fast, slow) = (
+        best["values"][0].as_f64().expect("fast").to_string(),
+        best["values"][1].as_f64().expect("slow").to_string(),
+    );
+    let mut returns = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let single = barter(
+            dir.path(),
+            &[
+                "backtest",
+                "--data",
+                file,
+                "--entry",
+                ENTRY,
+                "--exit",
+                EXIT,
+                "--set",
+                &format!("fast={fast}"),
+                "--set",
+                &format!("slow={slow}"),
+                "--fee-bps",
+                "10",
+                "--json",
+            ],
+        );
+        assert!(single.status.success(), "{}", text(&single));
+        let single: serde_json::Value = serde_json::from_slice(&single.stdout).expect("json");
+        let across = &best["instruments"][i];
+        assert_eq!(across["stats"], single["stats"], "{file}");
+        assert_eq!(across["final_equity"], single["final_equity"], "{file}");
+        returns.push(single["stats"]["return_pct"].as_f64().expect("return"));
+    }
+    let lowest = returns.iter().copied().fold(f64::INFINITY, f64::min);
+    assert_eq!(worst(best), lowest);
+    let positive = returns.iter().filter(|r| **r > 0.0).count() as f64;
+    assert_eq!(
+        best["aggregate"]["consistency_pct"].as_f64(),
+        Some(positive * 100.0 / 3.0)
+    );
+}
+
+#[test]
+fn per_instrument_is_refused_without_a_sweep_or_with_one_instrument() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let btc = format!("BTC={}", sample("btc-usd-daily.csv"));
+    let eth = format!("ETH={}", sample("eth-usd-daily.csv"));
+    let run = |args: &[&str]| {
+        let mut all = vec!["backtest", "--entry", ENTRY, "--exit", EXIT];
+        all.extend_from_slice(args);
+        let out = barter(dir.path(), &all);
+        assert!(!out.status.success(), "refused: {args:?}");
+        text(&out)
+    };
+    let message = run(&[
+        "--data",
+        &btc,
+        "--data",
+        &eth,
+        "--set",
+        "fast=5",
+        "--set",
+        "slow=20",
+        "--per-instrument",
+    ]);
+    assert!(
+        message.contains("--per-instrument: ranks a sweep's points across instruments"),
+        "{message}"
+    );
+    let message = run(&[
+        "--data",
+        &btc,
+        "--param",
+        "fast=5..10:5",
+        "--param",
+        "slow=20..30:10",
+        "--per-instrument",
+    ]);
+    assert!(
+        message.contains("--per-instrument: compares") && message.contains("got 1"),
+        "{message}"
+    );
+    let message = run(&[
+        "--data",
+        &btc,
+        "--data",
+        &eth,
+        "--param",
+        "fast=5..10:5",
+        "--param",
+        "slow=20..30:10",
+        "--per-instrument",
+        "--rank-across",
+        "best",
+    ]);
+    assert!(message.contains("--rank-across: `best`"), "{message}");
+    let message = run(&[
+        "--data",
+        &btc,
+        "--data",
+        &eth,
+        "--param",
+        "fast=5..10:5",
+        "--param",
+        "slow=20..30:10",
+        "--rank-across",
+        "worst",
+    ]);
+    assert!(
+        message.contains("--rank-across: ") && message.contains("per_instrument"),
+        "{message}"
+    );
+}

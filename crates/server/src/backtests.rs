@@ -98,8 +98,28 @@ fn run(prepared: &Prepared, plan: Plan, top: usize) -> Result<Value, BacktestFai
             "rank_by": plan.rank_by,
             "top": prepared.best(&plan, &prepared.settings, top),
         })),
+        Plan::Across(plan) => Ok(json!({
+            "names": plan.sweep.grid.names,
+            "combinations": plan.sweep.grid.points.len(),
+            "skipped": plan.sweep.grid.skipped,
+            "per_instrument": true,
+            "instruments": symbols(prepared),
+            "backtests": plan.sweep.grid.points.len() * prepared.instruments.len(),
+            "rank_by": plan.sweep.rank_by,
+            "rank_across": plan.rank_across.name(),
+            "top": prepared.sweep_across(&plan, top, false, |_, _, _| {}, |_| {}),
+        })),
     };
     value.map_err(|e| BacktestFailure::Failed(e.into()))
+}
+
+/// The symbols of `prepared`'s instruments, in the request's order.
+fn symbols(prepared: &Prepared) -> Vec<String> {
+    prepared
+        .instruments
+        .iter()
+        .map(|i| i.symbol.to_string())
+        .collect()
 }
 
 /// How to declare an inline rule's parameter `name` in a request: the API's field names.
@@ -127,9 +147,11 @@ fn over_limit(field: &str, message: String) -> ApiError {
 }
 
 /// How many combinations the request's sweep has (1 without one), refused when more than
-/// [`MAX_COMBINATIONS`] (see [`server_combinations`]).
+/// [`MAX_COMBINATIONS`] (see [`server_combinations`]). A sweep across instruments
+/// (`per_instrument`) runs each combination once per instrument, so its combinations ×
+/// instruments are held to the same limit.
 fn combinations(request: &BacktestRequest) -> Result<usize, ApiError> {
-    server_combinations(&request.sweep, &request.constraints).map_err(|n| {
+    let combinations = server_combinations(&request.sweep, &request.constraints).map_err(|n| {
         over_limit(
             "sweep",
             format!(
@@ -138,7 +160,28 @@ fn combinations(request: &BacktestRequest) -> Result<usize, ApiError> {
                  --param`"
             ),
         )
-    })
+    })?;
+    if request.per_instrument {
+        across_limit(combinations, request.instruments.len())?;
+    }
+    Ok(combinations)
+}
+
+/// Refuses a sweep across instruments of more than [`MAX_COMBINATIONS`] backtests
+/// (combinations × instruments).
+fn across_limit(combinations: usize, instruments: usize) -> Result<(), ApiError> {
+    let backtests = combinations.saturating_mul(instruments);
+    if backtests > MAX_COMBINATIONS {
+        return Err(over_limit(
+            "per_instrument",
+            format!(
+                "{combinations} combinations × {instruments} instruments are {backtests} \
+                 backtests, more than the API runs ({MAX_COMBINATIONS}): sweep fewer values or \
+                 fewer instruments, or run it with `barter backtest --per-instrument`"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The instrument-days a backtest simulates: `combinations` × the candle days of each
@@ -229,6 +272,13 @@ async fn execute(
             Plan::Single => (1, None),
             Plan::Sweep(plan) => (plan.grid.points.len(), None),
             Plan::WalkForward(plan, spec) => (plan.grid.points.len(), Some(*spec)),
+            Plan::Across(plan) => {
+                across_limit(plan.sweep.grid.points.len(), prepared.instruments.len())
+                    .map_err(Refused::Limit)?;
+                // Each instrument alone over each combination: as many instrument-days as the
+                // same sweep over all of them together.
+                (plan.sweep.grid.points.len(), None)
+            }
         };
         if combinations > MAX_COMBINATIONS {
             return Err(Refused::Limit(over_limit(
@@ -292,16 +342,19 @@ async fn task(
     operation_id = "start_backtest",
     tag = "backtests",
     summary = "Run a backtest (or a parameter sweep) over the database's candles",
-    description = "The same inputs as `barter backtest` (unknown fields are refused). With \
-        `sweep` the best combinations are returned instead of one result; with `sweep` and \
-        `walk_forward`, the walk-forward. A sweep has at most 10,000 combinations and a \
-        backtest simulates at most 50,000,000 instrument-days (combinations × candle days per \
-        instrument), else 422 `over_limit`. At most `[server] backtests_running` backtests run \
-        at once and `backtests_queued` wait; more are refused with 429 `busy` and \
-        `Retry-After`. The call answers 200 with the result when it finishes within the \
-        server's job wait, the request's problems with 422 (`invalid`, rule errors with line \
-        and column), else 202 with the id to follow at `/api/backtests/{id}`; with \
-        `?wait=false` it answers 202 at once.",
+    description = "The same inputs as `barter backtest` (unknown fields are refused). With `sweep` \
+        the best combinations are returned instead of one result; with `sweep` and `walk_forward`, \
+        the walk-forward. With `sweep` and `per_instrument`, each combination is backtested on \
+        each instrument alone and the best are ranked by the `median` (or, with `rank_across`, the \
+        `worst`) of `rank_by` across the instruments, each with its aggregate and every \
+        instrument's exact statistics (see `AcrossRow`); its combinations × instruments count \
+        against the combination limit. A sweep has at most 10,000 combinations and a backtest \
+        simulates at most 50,000,000 instrument-days (combinations × candle days per instrument), \
+        else 422 `over_limit`. At most `[server] backtests_running` backtests run at once and \
+        `backtests_queued` wait; more are refused with 429 `busy` and `Retry-After`. The call \
+        answers 200 with the result when it finishes within the server's job wait, the request's \
+        problems with 422 (`invalid`, rule errors with line and column), else 202 with the id to \
+        follow at `/api/backtests/{id}`; with `?wait=false` it answers 202 at once.",
     params(StartQuery),
     request_body(content = BacktestRequest, content_type = "application/json"),
     responses(
@@ -515,6 +568,23 @@ mod tests {
         assert!(combinations(&request(&["a=1..200", "b=1..100"], &[])).is_err());
         // Unparseable sweeps are left to the backtest's own checks.
         assert_eq!(combinations(&request(&["nonsense"], &[])).ok(), Some(1));
+
+        // Across instruments, combinations × instruments count: 10,000 on one instrument
+        // pass, on two they are refused under `per_instrument`.
+        let symbol = |s: &str| barter_core::Symbol::parse(s).expect("symbol");
+        let mut across = request(&["a=1..100", "b=1..100"], &[]);
+        across.per_instrument = true;
+        across.instruments = vec![symbol("BTC")];
+        assert_eq!(combinations(&across).ok(), Some(10_000));
+        across.instruments.push(symbol("ETH"));
+        let error = combinations(&across).expect_err("20,000 backtests");
+        assert_eq!(error.code, "over_limit");
+        assert!(
+            error.message.contains("20000 backtests"),
+            "{}",
+            error.message
+        );
+        assert!(across_limit(5_000, 2).is_ok());
 
         assert_eq!(check_work(1000, &[3650], None).ok(), Some(3_650_000));
         let error = check_work(10_000, &[3650, 3650], None).expect_err("too much");

@@ -68,7 +68,7 @@ const BEARER: &str = "bearer";
     // Schemas used by a response or request body are collected by themselves; these are not:
     // `ErrorBody` is referenced by the 401 the modifier adds, `PositionFilter` by a parameter.
     components(schemas(ErrorBody, ErrorDetail, schema::PositionFilter,
-        barter_service::backtest::SweepRow)),
+        barter_service::backtest::SweepRow, barter_service::backtest::AcrossRow)),
     modifiers(&BearerOnApi),
     tags(
         (name = "health", description = "Liveness of the server and its database, and the status of everything."),

@@ -325,7 +325,9 @@ pub struct Backtest {
     pub status: BacktestStatus,
     /// Only when `done`. A single backtest: `stats`, `trades`, `open_trades`, `equity`,
     /// `initial_cash`, `final_cash`, `final_equity`, `unfilled`. A sweep: `names`,
-    /// `combinations`, `skipped`, `rank_by` and `top` (the best rows, see `SweepRow`). A
+    /// `combinations`, `skipped`, `rank_by` and `top` (the best rows, see `SweepRow`). A sweep
+    /// across instruments (`per_instrument`): the same with `per_instrument`, `instruments`,
+    /// `backtests` (combinations × instruments), `rank_across`, and `top` as `AcrossRow`s. A
     /// walk-forward: `names`, `rank_by`, `windows`, `out_of_sample`.
     #[schema(value_type = Option<Object>)]
     pub result: Option<serde_json::Value>,

@@ -98,6 +98,17 @@ pub struct BacktestArgs {
     /// every point and only the best are run exactly).
     #[arg(long, requires = "params")]
     pub all_statistics: bool,
+    /// Sweep each --instrument on its own (one backtest per combination and instrument, each
+    /// with its own account and the whole --cash) instead of all of them sharing one account,
+    /// and rank the combinations by an aggregate across the instruments (--rank-across). Needs
+    /// --param and two or more --instrument. Writes sweep.csv (a row per combination and
+    /// instrument) and sweep_aggregate.csv (a row per combination).
+    #[arg(long)]
+    pub per_instrument: bool,
+    /// With --per-instrument: rank by the median (default) or the worst value of --rank-by
+    /// across the instruments.
+    #[arg(long, value_name = "median|worst")]
+    pub rank_across: Option<String>,
     /// Walk-forward analysis, e.g. train=730d,test=180d[,step=180d] (needs --param).
     #[arg(long, value_name = "SPEC", requires = "params")]
     pub walk_forward: Option<String>,
@@ -155,6 +166,8 @@ impl BacktestArgs {
             constraints: self.constraints.clone(),
             rank_by: self.rank_by.clone(),
             walk_forward: self.walk_forward.clone(),
+            per_instrument: self.per_instrument,
+            rank_across: self.rank_across.clone(),
         })
     }
 }
@@ -198,6 +211,7 @@ pub async fn run(json: bool, config: &Config, args: &BacktestArgs) -> anyhow::Re
             let walk = prepared.walk_forward(&plan, spec).map_err(failure)?;
             walk_forward(json, &prepared, &walk, args.out.as_deref())
         }
+        Plan::Across(plan) => sweep_across(json, &prepared, &plan, args),
     }
 }
 
@@ -373,6 +387,67 @@ pub fn print_result(input: &ReportInput<'_>) -> std::io::Result<()> {
 /// How long a sweep runs before its progress bar shows.
 const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 
+/// A sweep's progress bar, hidden at first: a sweep done within a second gets no bar flashing
+/// by, a longer one shows it from its first row after that second (never with --json).
+struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    revealed: AtomicBool,
+}
+
+impl Progress {
+    fn new(len: usize, json: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} combinations {elapsed} (eta {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Self {
+            bar,
+            started: Instant::now(),
+            revealed: AtomicBool::new(json),
+        }
+    }
+
+    /// One more row done.
+    fn tick(&self) {
+        self.bar.inc(1);
+        if !self.revealed.load(Ordering::Relaxed)
+            && self.started.elapsed() >= PROGRESS_AFTER
+            && !self.revealed.swap(true, Ordering::Relaxed)
+        {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+}
+
+/// Writes `heatmap.svg` into `dir`: `cells` (two parameter values and the value shown) on a
+/// grid of the first parameter by the second.
+fn heatmap(
+    dir: &Path,
+    title: &str,
+    names: &[String],
+    cells: Vec<(Vec<f64>, Option<f64>)>,
+    statistic: &str,
+) -> anyhow::Result<PathBuf> {
+    let mut xs: Vec<f64> = cells.iter().map(|(p, _)| p[0]).collect();
+    let mut ys: Vec<f64> = cells.iter().map(|(p, _)| p[1]).collect();
+    for axis in [&mut xs, &mut ys] {
+        axis.sort_by(f64::total_cmp);
+        axis.dedup();
+    }
+    let mut values = vec![None; xs.len() * ys.len()];
+    for (point, value) in cells {
+        let x = xs.partition_point(|v| *v < point[0]);
+        let y = ys.partition_point(|v| *v < point[1]);
+        values[y * xs.len() + x] = value;
+    }
+    let svg = report::heatmap_svg(title, &names[0], &xs, &names[1], &ys, &values, statistic)?;
+    let path = dir.join("heatmap.svg");
+    std::fs::write(&path, svg).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
 fn sweep(
     json: bool,
     prepared: &Prepared,
@@ -398,16 +473,7 @@ fn sweep(
         header.push("final_equity_exact".to_owned());
     }
     writer.write_record(&header)?;
-    // Hidden at first: a sweep done within a second gets no bar flashing by, a longer one
-    // shows it from its first row after that second (never with --json).
-    let progress =
-        ProgressBar::with_draw_target(Some(grid.points.len() as u64), ProgressDrawTarget::hidden());
-    let started = Instant::now();
-    let revealed = AtomicBool::new(json);
-    progress.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} combinations {elapsed} (eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let progress = Progress::new(grid.points.len(), json);
     let writer = Mutex::new(writer);
     let heat = Mutex::new(Vec::<(Vec<f64>, Option<f64>)>::new());
     let failed = Mutex::new(None::<String>);
@@ -440,16 +506,10 @@ fn sweep(
             {
                 h.push((values.to_vec(), stats.value(&plan.rank_by)));
             }
-            progress.inc(1);
-            if !revealed.load(Ordering::Relaxed)
-                && started.elapsed() >= PROGRESS_AFTER
-                && !revealed.swap(true, Ordering::Relaxed)
-            {
-                progress.set_draw_target(ProgressDrawTarget::stderr());
-            }
+            progress.tick();
         },
     );
-    progress.finish_and_clear();
+    progress.bar.finish_and_clear();
     if let Some(error) = failed.into_inner().ok().flatten() {
         anyhow::bail!("cannot write {}: {error}", csv_path.display());
     }
@@ -460,33 +520,11 @@ fn sweep(
     let mut files = vec![csv_path];
     if grid.names.len() == 2 {
         let cells = heat.into_inner().unwrap_or_default();
-        let mut xs: Vec<f64> = cells.iter().map(|(p, _)| p[0]).collect();
-        let mut ys: Vec<f64> = cells.iter().map(|(p, _)| p[1]).collect();
-        for axis in [&mut xs, &mut ys] {
-            axis.sort_by(f64::total_cmp);
-            axis.dedup();
-        }
-        let mut values = vec![None; xs.len() * ys.len()];
-        for (point, value) in cells {
-            let x = xs.partition_point(|v| *v < point[0]);
-            let y = ys.partition_point(|v| *v < point[1]);
-            values[y * xs.len() + x] = value;
-        }
-        let svg = report::heatmap_svg(
-            &format!(
-                "{} by {} and {}",
-                plan.rank_by, grid.names[0], grid.names[1]
-            ),
-            &grid.names[0],
-            &xs,
-            &grid.names[1],
-            &ys,
-            &values,
-            &plan.rank_by,
-        )?;
-        let path = dir.join("heatmap.svg");
-        std::fs::write(&path, svg).with_context(|| format!("cannot write {}", path.display()))?;
-        files.push(path);
+        let title = format!(
+            "{} by {} and {}",
+            plan.rank_by, grid.names[0], grid.names[1]
+        );
+        files.push(heatmap(&dir, &title, &grid.names, cells, &plan.rank_by)?);
     }
     if json {
         let body = serde_json::json!({
@@ -521,6 +559,192 @@ fn sweep(
             })
             .collect();
         outln!("  {} | {}", values.join(" | "), stats.join(" | "))?;
+    }
+    outln!("\nwrote {}", list(&files))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--per-instrument`: every combination on each instrument alone, ranked by the aggregate
+/// across them; `sweep.csv` (a row per combination and instrument), `sweep_aggregate.csv` (a
+/// row per combination), the heatmap of the aggregate, and the best combinations with each
+/// instrument's exact statistics.
+fn sweep_across(
+    json: bool,
+    prepared: &Prepared,
+    plan: &backtest::AcrossPlan,
+    args: &BacktestArgs,
+) -> anyhow::Result<ExitCode> {
+    let grid = &plan.sweep.grid;
+    let rank_by = plan.sweep.rank_by.as_str();
+    let across = plan.rank_across.name();
+    let symbols: Vec<String> = prepared
+        .instruments
+        .iter()
+        .map(|i| i.symbol.to_string())
+        .collect();
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("barter-sweep"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let csv_path = dir.join("sweep.csv");
+    let mut writer = csv::Writer::from_path(&csv_path)
+        .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    // The statistics of the screening pass when it applies to any instrument (it depends on
+    // each instrument's candles), every statistic when every point runs exactly.
+    let screened = (0..symbols.len()).any(|i| {
+        prepared.on_instrument(i).is_some_and(|single| {
+            single
+                .screen(&single.settings, rank_by, args.all_statistics)
+                .is_some()
+        })
+    });
+    let keys = Prepared::point_statistics(screened, rank_by);
+    let mut header = vec!["instrument".to_owned()];
+    header.extend(grid.names.iter().cloned());
+    header.extend(keys.iter().map(|k| (*k).to_owned()));
+    if !screened {
+        header.push("final_equity_exact".to_owned());
+    }
+    writer.write_record(&header)?;
+    let aggregate_path = dir.join("sweep_aggregate.csv");
+    let mut aggregate_writer = csv::Writer::from_path(&aggregate_path)
+        .with_context(|| format!("cannot write {}", aggregate_path.display()))?;
+    let mut header: Vec<String> = grid.names.clone();
+    header.extend([
+        format!("{rank_by}_median"),
+        format!("{rank_by}_worst"),
+        "consistency_pct".to_owned(),
+    ]);
+    header.extend(symbols.iter().map(|s| format!("{rank_by}_{s}")));
+    aggregate_writer.write_record(&header)?;
+    let progress = Progress::new(grid.points.len() * symbols.len(), json);
+    let writer = Mutex::new(writer);
+    let failed = Mutex::new(None::<String>);
+    let mut heat = Vec::<(Vec<f64>, Option<f64>)>::new();
+    let mut aggregate_failed = None::<csv::Error>;
+    let number = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    let rows = prepared.sweep_across(
+        plan,
+        args.top.max(1),
+        args.all_statistics,
+        |instrument, values, stats: PointStats<'_>| {
+            let mut record = vec![symbols[instrument].clone()];
+            record.extend(values.iter().map(|v| v.to_string()));
+            for key in &keys {
+                record.push(number(stats.value(key)));
+            }
+            if !screened {
+                record.push(match &stats {
+                    PointStats::Exact(Some(result)) => result.final_equity.0.to_string(),
+                    _ => String::new(),
+                });
+            }
+            if let Ok(mut w) = writer.lock()
+                && let Err(e) = w.write_record(&record)
+                && let Ok(mut f) = failed.lock()
+            {
+                *f = Some(e.to_string());
+            }
+            progress.tick();
+        },
+        |point| {
+            let aggregate = point.aggregate;
+            let mut record: Vec<String> = point.values.iter().map(|v| v.to_string()).collect();
+            record.extend([
+                number(aggregate.median),
+                number(aggregate.worst),
+                aggregate.consistency_pct.to_string(),
+            ]);
+            record.extend(point.per_instrument.iter().map(|v| number(*v)));
+            if aggregate_failed.is_none()
+                && let Err(e) = aggregate_writer.write_record(&record)
+            {
+                aggregate_failed = Some(e);
+            }
+            if grid.names.len() == 2 {
+                let ranked = match plan.rank_across {
+                    backtest::RankAcross::Median => aggregate.median,
+                    backtest::RankAcross::Worst => aggregate.worst,
+                };
+                heat.push((point.values.to_vec(), ranked));
+            }
+        },
+    );
+    progress.bar.finish_and_clear();
+    if let Some(error) = failed.into_inner().ok().flatten() {
+        anyhow::bail!("cannot write {}: {error}", csv_path.display());
+    }
+    if let Some(error) = aggregate_failed {
+        anyhow::bail!("cannot write {}: {error}", aggregate_path.display());
+    }
+    writer
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a sweep thread panicked"))?
+        .flush()?;
+    aggregate_writer.flush()?;
+    let mut files = vec![csv_path, aggregate_path];
+    if grid.names.len() == 2 {
+        let title = format!(
+            "{rank_by} ({across} across {}) by {} and {}",
+            symbols.join(", "),
+            grid.names[0],
+            grid.names[1]
+        );
+        files.push(heatmap(&dir, &title, &grid.names, heat, rank_by)?);
+    }
+    if json {
+        let body = serde_json::json!({
+            "names": grid.names,
+            "combinations": grid.points.len(),
+            "skipped": grid.skipped,
+            "per_instrument": true,
+            "instruments": symbols,
+            "backtests": grid.points.len() * symbols.len(),
+            "rank_by": rank_by,
+            "rank_across": across,
+            "top": rows,
+            "files": files,
+        });
+        outln!("{}", serde_json::to_string_pretty(&body)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!(
+        "{} combination(s) run on each of {} instruments ({}), {} skipped by constraints; \
+         best {} by the {across} of {rank_by} across instruments:",
+        grid.points.len(),
+        symbols.len(),
+        symbols.join(", "),
+        grid.skipped,
+        rows.len(),
+    )?;
+    outln!(
+        "  {} | {rank_by} median | {rank_by} worst | consistency_pct",
+        grid.names.join(" | ")
+    )?;
+    let shown = barter_service::backtest::sweep::SHOWN_STATISTICS;
+    let text = |key: &str, value: Option<f64>| {
+        value.map_or("n/a".to_owned(), |v| report::statistic_text(key, v))
+    };
+    for row in &rows {
+        let values: Vec<String> = row.values.iter().map(|v| v.to_string()).collect();
+        outln!(
+            "  {} | {} | {} | {}",
+            values.join(" | "),
+            text(rank_by, row.aggregate.median),
+            text(rank_by, row.aggregate.worst),
+            report::statistic_text("consistency_pct", row.aggregate.consistency_pct)
+        )?;
+        for instrument in &row.instruments {
+            let stats: Vec<String> = shown
+                .iter()
+                .map(|k| {
+                    let value = instrument.stats.as_ref().and_then(|s| s.value(k));
+                    format!("{k} {}", text(k, value))
+                })
+                .collect();
+            outln!("      {}: {}", instrument.symbol, stats.join(", "))?;
+        }
     }
     outln!("\nwrote {}", list(&files))?;
     Ok(ExitCode::SUCCESS)

@@ -49,6 +49,8 @@ const FIELDS: &[&str] = &[
     "constraints",
     "rank_by",
     "walk_forward",
+    "per_instrument",
+    "rank_across",
 ];
 
 /// POST routes taking a JSON body. The job routes run a job on each call, so they are drawn

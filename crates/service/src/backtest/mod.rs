@@ -1,8 +1,8 @@
 //! Backtests as the CLI and the API run them: a request (strategies from `barter.toml` or inline
 //! rules, instruments, period, money and fill settings), the candles it needs (from the database
 //! or CSV files), and the run, the parameter sweep or the walk-forward analysis on top of
-//! [`barter_core::simulator`]. Sweeps are in [`sweep`], walk-forward analysis in
-//! [`walk_forward`].
+//! [`barter_core::simulator`]. Sweeps are in [`sweep`], sweeps across instruments in [`across`],
+//! walk-forward analysis in [`walk_forward`].
 
 use barter_core::rule::{Params, Rule, RuleKind};
 use barter_core::simulator::{
@@ -24,9 +24,11 @@ use std::path::PathBuf;
 use crate::config::Config;
 use barter_report::PriceSeries;
 
+pub mod across;
 pub mod sweep;
 pub mod walk_forward;
 
+pub use across::{AcrossPlan, AcrossRow, Aggregate, InstrumentRow, RankAcross};
 pub use sweep::{SweepPlan, SweepRow, describe_point, sweep_plan};
 pub use walk_forward::{WalkForward, WalkForwardSpec, WalkForwardWindow};
 
@@ -88,6 +90,14 @@ pub struct BacktestRequest {
     pub rank_by: Option<String>,
     /// Walk-forward windows, e.g. `train=730d,test=180d,step=180d`.
     pub walk_forward: Option<String>,
+    /// Sweep each instrument on its own (one single-instrument backtest per point and
+    /// instrument, each with the whole starting cash) instead of all together in one account,
+    /// and rank the points by an aggregate across the instruments (`rank_across`). Needs
+    /// `sweep` and at least two instruments.
+    pub per_instrument: bool,
+    /// With `per_instrument`: rank by the `median` (default) or the `worst` value of `rank_by`
+    /// across the instruments.
+    pub rank_across: Option<String>,
 }
 
 /// One problem with a request, with the rule position when it is in a rule.
@@ -318,15 +328,32 @@ pub enum Plan {
     Sweep(SweepPlan),
     /// A walk-forward analysis over a sweep's grid.
     WalkForward(SweepPlan, WalkForwardSpec),
+    /// A sweep of each instrument on its own, ranked across them (`per_instrument`).
+    Across(AcrossPlan),
 }
 
 /// Reads what `request` asks to run against its `prepared` strategies.
 ///
 /// # Errors
-/// A bad sweep (see [`sweep_plan`]), a bad walk-forward spec, or a walk-forward with nothing
-/// swept.
+/// A bad sweep (see [`sweep_plan`]), a bad walk-forward spec, a walk-forward with nothing
+/// swept, or a bad sweep across instruments (see [`across::across_plan`]).
 pub fn plan(request: &BacktestRequest, prepared: &Prepared) -> Result<Plan, BacktestFailure> {
     let sweep = sweep_plan(request, prepared)?;
+    if request.per_instrument {
+        return across::across_plan(
+            sweep,
+            prepared.instruments.len(),
+            request.walk_forward.is_some(),
+            request.rank_across.as_deref(),
+        )
+        .map(Plan::Across);
+    }
+    if request.rank_across.is_some() {
+        return Err(invalid(
+            "rank_across",
+            "ranks a sweep across instruments: it needs per_instrument (--per-instrument)",
+        ));
+    }
     match (sweep, &request.walk_forward) {
         (None, None) => Ok(Plan::Single),
         (None, Some(_)) => Err(invalid(

@@ -291,8 +291,23 @@ impl Prepared {
         grid: &Grid,
         settings: &BacktestSettings,
         screen: Option<&Screen<'_>>,
-        (rank_by, top): (&str, usize),
+        rank: (&str, usize),
         on_point: impl Fn(&[f64], PointStats<'_>) + Sync,
+    ) -> Vec<SweepRow> {
+        self.sweep_indexed(grid, settings, screen, rank, |index, stats| {
+            on_point(&grid.points[index], stats);
+        })
+    }
+
+    /// [`Prepared::sweep`] with each point's index in `grid` (not its values) given to
+    /// `on_point`, for callers that keep a value per point.
+    pub fn sweep_indexed(
+        &self,
+        grid: &Grid,
+        settings: &BacktestSettings,
+        screen: Option<&Screen<'_>>,
+        (rank_by, top): (&str, usize),
+        on_point: impl Fn(usize, PointStats<'_>) + Sync,
     ) -> Vec<SweepRow> {
         let cancelled = || self.cancel.load(std::sync::atomic::Ordering::Relaxed);
         let ranked = simulator::screened_ranking(
@@ -316,7 +331,7 @@ impl Prepared {
                 }
                 self.run_point(&grid.names, point, settings, cache)
             },
-            |index, stats| on_point(&grid.points[index], stats),
+            on_point,
         );
         ranked
             .into_iter()

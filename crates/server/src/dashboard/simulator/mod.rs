@@ -152,6 +152,12 @@ async fn evaluate(state: &AppState, form: &SimForm) -> Result<Evaluation, PageEr
                     "the simulator page does not run walk-forward analyses: use \
                      `barter backtest --walk-forward`",
                 )])),
+                // Never reached either: the page leaves `per_instrument` unset.
+                Plan::Across(..) => Err(BacktestFailure::Invalid(vec![problem(
+                    "per_instrument",
+                    "the simulator page does not run sweeps across instruments: use \
+                     `barter backtest --per-instrument` or the API",
+                )])),
             }
         })
     };
