@@ -821,6 +821,27 @@ proptest! {
                 .outcomes(&whole, &mut IndicatorCache::new())
                 .expect("a rule on the decision instrument alone has whole-history outcomes");
             prop_assert_eq!(outcomes.len(), days, "one outcome per day for {}", source);
+            // The per-day signal a sweep's walk reads gives the same outcomes, and its scans
+            // find the first passing day of any stretch.
+            let signal = rule
+                .signal(&whole, &mut IndicatorCache::new())
+                .expect("a signal where there are outcomes");
+            for (i, outcome) in outcomes.iter().enumerate() {
+                prop_assert_eq!(signal.outcome(i), *outcome, "signal of `{}` on day {}", source, i);
+            }
+            for from in (0..days).step_by(7) {
+                for to in [from + 1, from + 13, days, days + 5] {
+                    let expected = (from..to.min(days)).find(|&d| outcomes[d] == Outcome::Passed);
+                    prop_assert_eq!(
+                        signal.next_pass(from, to),
+                        expected,
+                        "next pass of `{}` in {}..{}",
+                        source,
+                        from,
+                        to
+                    );
+                }
+            }
             for (i, outcome) in outcomes.iter().enumerate() {
                 let ctx = EvalContext::new(eth.clone(), columns.view().until(i + 1))
                     .with_params(&overrides);

@@ -64,6 +64,28 @@ struct Entry {
     /// Every output, aligned with `input`; shared, so whole-history evaluation reads them
     /// without copying.
     outputs: Vec<Arc<Values>>,
+    /// Every output as plain numbers from the day after its last missing value (see [`Dense`]).
+    dense: Vec<Arc<Dense>>,
+}
+
+/// An indicator's values as plain f64 from `ready` on, where every value is present: what a
+/// sweep's tight loops read instead of `Option<f64>` (a missing value before `ready` is NaN).
+#[derive(Debug)]
+pub(crate) struct Dense {
+    /// The first day from which every value is present.
+    pub(crate) ready: usize,
+    /// The values, aligned with the output.
+    pub(crate) values: Vec<f64>,
+}
+
+impl Dense {
+    fn of(values: &Values) -> Self {
+        let ready = values.iter().rposition(Option::is_none).map_or(0, |i| i + 1);
+        Self {
+            ready,
+            values: values.iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
+        }
+    }
 }
 
 impl Entry {
@@ -128,6 +150,7 @@ impl IndicatorCache {
             let outputs = compute()?;
             Ok(Arc::new(Entry {
                 input: input.to_vec(),
+                dense: outputs.iter().map(|o| Arc::new(Dense::of(o))).collect(),
                 outputs: outputs.into_iter().map(Arc::new).collect(),
             }))
         };
@@ -164,6 +187,12 @@ impl IndicatorCache {
             }
         };
         Ok(&entry.outputs)
+    }
+
+    /// Output `output` of the entry stored under `key` as [`Dense`] numbers, once
+    /// [`IndicatorCache::get_or_compute`] has stored it.
+    pub(crate) fn dense(&self, key: &str, output: usize) -> Option<Arc<Dense>> {
+        self.entries.get(key)?.dense.get(output).cloned()
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::Outcome;
 use super::ast::BinaryOp;
-use super::cache::IndicatorCache;
+use super::cache::{Dense, IndicatorCache};
 use super::context::EvalContext;
 use super::functions::{ArgKind, Func, Input, SeriesField};
 use super::node::{Arg, Bindings, Indicator, Node, NodeKind};
@@ -92,10 +92,31 @@ impl Signal {
         match &self.condition {
             Condition::Cross {
                 above,
+                lag_x,
+                lag_y,
+                dense: Some((dx, dy)),
+                ..
+            } => {
+                // Days before both sides are ready on today and yesterday: the general path.
+                let ready = (dx.ready + lag_x).max(dy.ready + lag_y).max(*lag_x).max(*lag_y);
+                if from < ready.min(to)
+                    && let Some(day) = self.scan(from, ready.min(to))
+                {
+                    return Some(day);
+                }
+                let start = from.max(ready);
+                if start >= to {
+                    return None;
+                }
+                cross_in_dense(*above, (dx, dy), (*lag_x, *lag_y), start, to)
+            }
+            Condition::Cross {
+                above,
                 x,
                 y,
                 lag_x,
                 lag_y,
+                dense: None,
             } => {
                 let start = from.max(*lag_x).max(*lag_y);
                 if start >= to || x.len() < to || y.len() < to {
@@ -116,8 +137,13 @@ impl Signal {
             | Condition::Not(_)
             | Condition::Logical { .. }
             | Condition::Earlier(..)
-            | Condition::Never => (from..to).find(|&day| self.condition.at(day) == Some(true)),
+            | Condition::Never => self.scan(from, to),
         }
+    }
+
+    /// The first day in `from..to` on which it passes, asked day by day.
+    fn scan(&self, from: usize, to: usize) -> Option<usize> {
+        (from..to).find(|&day| self.condition.at(day) == Some(true))
     }
 
     /// The outcome on every day at once (what a single long backtest reads day after day): a
@@ -137,6 +163,7 @@ impl Signal {
                 y,
                 lag_x,
                 lag_y,
+                ..
             } if x.len() >= days && y.len() >= days => {
                 let skip = (*lag_x).max(*lag_y).min(days);
                 let mut out = vec![Outcome::NotReady; skip];
@@ -164,6 +191,41 @@ impl Signal {
     }
 }
 
+/// The first day in `start..to` on which `x` crosses `y` (above or below), every value on those
+/// days and the days before them (`lags`) present. Chunks of days are tested without a branch,
+/// so the compiler can test several at once; only a chunk with a crossing is looked into.
+fn cross_in_dense(
+    above: bool,
+    (x, y): (&Dense, &Dense),
+    (lag_x, lag_y): (usize, usize),
+    start: usize,
+    to: usize,
+) -> Option<usize> {
+    const CHUNK: usize = 16;
+    let n = to - start;
+    let (x0, y0) = (&x.values[start..to], &y.values[start..to]);
+    let (x1, y1) = (
+        &x.values[start - lag_x..to - lag_x],
+        &y.values[start - lag_y..to - lag_y],
+    );
+    let crossed = |k: usize| {
+        if above {
+            x0[k] > y0[k] && x1[k] <= y1[k]
+        } else {
+            x0[k] < y0[k] && x1[k] >= y1[k]
+        }
+    };
+    let mut k = 0;
+    while k + CHUNK <= n {
+        let any = (k..k + CHUNK).fold(false, |any, j| any | crossed(j));
+        if any {
+            return (k..k + CHUNK).find(|&j| crossed(j)).map(|j| start + j);
+        }
+        k += CHUNK;
+    }
+    (k..n).find(|&j| crossed(j)).map(|j| start + j)
+}
+
 /// Two sides' values on one day.
 type Pair<'a> = (&'a Option<f64>, &'a Option<f64>);
 
@@ -180,6 +242,8 @@ enum Condition {
         y: Numbers,
         lag_x: usize,
         lag_y: usize,
+        /// Both sides as plain numbers, when both are indicators (a sweep's scans read these).
+        dense: Option<(Arc<Dense>, Arc<Dense>)>,
     },
     Not(Box<Condition>),
     Logical {
@@ -212,6 +276,7 @@ impl Condition {
                 y,
                 lag_x,
                 lag_y,
+                ..
             } => {
                 let a1 = (*x.get(i.checked_sub(*lag_x)?)?)?;
                 let b1 = (*y.get(i.checked_sub(*lag_y)?)?)?;
@@ -418,13 +483,17 @@ impl SeriesEvaluator<'_, '_> {
                 Condition::Compare(*op, self.numbers(a), self.numbers(b))
             }
             // Yesterday's values, read in place: a constant is its own yesterday.
-            NodeKind::Cross { above, a, b } => Condition::Cross {
-                above: *above,
-                x: self.numbers(a),
-                y: self.numbers(b),
-                lag_x: lag(a, 1),
-                lag_y: lag(b, 1),
-            },
+            NodeKind::Cross { above, a, b } => {
+                let ((x, dense_x), (y, dense_y)) = (self.side(a), self.side(b));
+                Condition::Cross {
+                    above: *above,
+                    x,
+                    y,
+                    lag_x: lag(a, 1),
+                    lag_y: lag(b, 1),
+                    dense: dense_x.zip(dense_y),
+                }
+            }
             NodeKind::Lookback(base, arg) => match self.bindings.lookback(arg) {
                 // A constant condition has its value at every offset.
                 Ok(_) if is_constant(base) => self.condition(base),
@@ -437,30 +506,47 @@ impl SeriesEvaluator<'_, '_> {
 
     /// The indicator on every day, through the same cache key as the day-by-day evaluator.
     fn indicator(&mut self, indicator: &Indicator) -> Numbers {
+        self.indicator_dense(indicator).0
+    }
+
+    /// [`Self::indicator`] and the same values as plain numbers (see [`Dense`]), when cached.
+    fn indicator_dense(&mut self, indicator: &Indicator) -> (Numbers, Option<Arc<Dense>>) {
         let Some((symbol, columns)) = self.ctx.columns(None) else {
-            return Arc::new(self.none());
+            return (Arc::new(self.none()), None);
         };
         let spec = indicator.spec;
         let mut args = Vec::new();
         for (arg, (_, kind)) in indicator.args.iter().zip(spec.args) {
             if *kind == ArgKind::Period && self.bindings.period(arg).is_err() {
-                return Arc::new(self.none());
+                return (Arc::new(self.none()), None);
             }
             args.push(self.bindings.arg(arg));
         }
         let inputs = super::eval::indicator_inputs(indicator, columns);
         let key = super::eval::cache_key(spec, indicator.field, symbol, &args);
-        match self
-            .cache
-            .get_or_compute(key, inputs.series, || spec.compute(&inputs, &args))
-        {
+        let numbers = match self.cache.get_or_compute(key.clone(), inputs.series, || {
+            spec.compute(&inputs, &args)
+        }) {
             // The cache may hold a longer history than this evaluation's; cut it to length.
             Ok(outputs) => match outputs.get(indicator.output) {
                 Some(values) if values.len() == self.days => Arc::clone(values),
                 Some(values) => Arc::new(values[..self.days.min(values.len())].to_vec()),
                 None => Arc::new(self.none()),
             },
-            Err(_) => Arc::new(self.none()),
+            Err(_) => return (Arc::new(self.none()), None),
+        };
+        let dense = self
+            .cache
+            .dense(&key, indicator.output)
+            .filter(|d| d.values.len() >= self.days);
+        (numbers, dense)
+    }
+
+    /// A crossing's side: its numbers, and its plain numbers when it is an indicator.
+    fn side(&mut self, node: &Node) -> (Numbers, Option<Arc<Dense>>) {
+        match &node.kind {
+            NodeKind::Indicator(indicator) => self.indicator_dense(indicator),
+            _ => (self.numbers(node), None),
         }
     }
 }
