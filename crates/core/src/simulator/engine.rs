@@ -419,15 +419,16 @@ fn bounds(
     range.ok_or(BacktestError::NothingToTest)
 }
 
-/// Every day in `from..=to` on which some instrument has a complete candle, ascending.
-fn period_days(lanes: &[Lane<'_>], from: Day, to: Day) -> Vec<Day> {
+/// Every day in `from..=to` on which some instrument has a complete candle, ascending: for one
+/// instrument a slice of its own days (no copy), for several their merged days.
+fn period_days<'a>(lanes: &[Lane<'a>], from: Day, to: Day) -> Cow<'a, [Day]> {
     fn inside<'a>(l: &Lane<'a>, from: Day, to: Day) -> &'a [Day] {
         let start = l.days.partition_point(|d| *d < from);
         let end = l.days.partition_point(|d| *d <= to);
         &l.days[start..end.max(start)]
     }
     if let [lane] = lanes {
-        return inside(lane, from, to).to_vec();
+        return Cow::Borrowed(inside(lane, from, to));
     }
     let mut days: Vec<Day> = lanes
         .iter()
@@ -435,7 +436,7 @@ fn period_days(lanes: &[Lane<'_>], from: Day, to: Day) -> Vec<Day> {
         .collect();
     days.sort_unstable();
     days.dedup();
-    days
+    Cow::Owned(days)
 }
 
 /// The buy-and-hold benchmark on every bar of the period: for one instrument its closes, which
