@@ -1282,6 +1282,19 @@ pub(super) mod tests {
             ),
             // Equity beyond 1e100, where returns take the plain division.
             ("huge", wave(300, 1e120, 0.05, 5), wave(300, 1e-5, 0.05, 6)),
+            // Several blocks of returns and a partial one (`BLOCK`), moves on both sides of the
+            // log series' range, so that the exact logarithms are needed across blocks.
+            (
+                "long wild",
+                wave(3 * BLOCK + 4, 10_000.0, 0.15, 7),
+                wave(3 * BLOCK + 4, 100.0, 0.15, 8),
+            ),
+            // So large that the moderate way overflows: the blocks are summed again.
+            (
+                "long huge",
+                wave(3 * BLOCK + 3, 1e200, 0.05, 9),
+                wave(3 * BLOCK + 3, 100.0, 0.05, 10),
+            ),
         ];
         for (label, equity, benchmark) in cases {
             let ours = stats(&curve(&equity), &[], &benchmark);
