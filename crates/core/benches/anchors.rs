@@ -6,7 +6,10 @@
 //!     --fee-bps B [--fast 10 --slow 20] [--exact]
 //! ```
 //! Prints one JSON line: `{"engine":"barter","workload":..,"runs_s":[..],"median_s":..,
-//! "final_equity":..,"trades":..,"best":{"fast":..,"slow":..}|null}`. Timed: building the
+//! "final_equity":..,"trades":..,"best":{"fast":..,"slow":..}|null,"rss_loaded_kb":..,
+//! "peak_rss_kb":..}` (Linux, else `null`: the resident memory once the data is loaded, and the
+//! peak after that, the loading's own peak forgotten through `/proc/self/clear_refs`; their
+//! difference is what the runs added). Timed: building the
 //! strategy, the indicators, the backtest and all statistics (W1, W2), or the whole 1,590-point
 //! sweep on all cores ranked by final equity (W3: the screening pass over every point, then the
 //! best re-run exactly; `--exact` runs every point exactly, as sweeps did before); never reading
@@ -149,6 +152,13 @@ fn run_one(
     backtest_with(data, instruments, &strategies, settings, cache).expect("backtest")
 }
 
+/// The process's peak resident memory so far in KiB (`VmHWM`), where Linux reports it.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// The best point of the W3 sweep by final equity: (equity, closed trades, (fast, slow)).
 type Best = (f64, usize, (f64, f64));
 
@@ -158,6 +168,10 @@ fn main() {
     let mut data = MarketData::new();
     data.insert(symbol.clone(), candles(&symbol, &a.data))
         .expect("data");
+    // Forget the loading's peak (its text and parsed copies are freed by now), so that the peak
+    // at the end is the runs'. Best effort: without it the peak is the loading's.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_loaded_kb = peak_rss_kb();
     let instruments = [BacktestInstrument {
         symbol,
         calendar: Calendar::Continuous,
@@ -261,8 +275,14 @@ fn main() {
     let best = outcome.2.map_or("null".to_owned(), |(f, s)| {
         format!("{{\"fast\":{f},\"slow\":{s}}}")
     });
+    let kb = |v: Option<u64>| v.map_or("null".to_owned(), |v| v.to_string());
     println!(
-        "{{\"engine\":\"barter\",\"workload\":\"{}\",\"runs_s\":{:?},\"median_s\":{median},\"final_equity\":{},\"trades\":{},\"best\":{best}}}",
-        a.workload, times, outcome.0, outcome.1
+        "{{\"engine\":\"barter\",\"workload\":\"{}\",\"runs_s\":{:?},\"median_s\":{median},\"final_equity\":{},\"trades\":{},\"best\":{best},\"rss_loaded_kb\":{},\"peak_rss_kb\":{}}}",
+        a.workload,
+        times,
+        outcome.0,
+        outcome.1,
+        kb(rss_loaded_kb),
+        kb(peak_rss_kb())
     );
 }

@@ -1446,8 +1446,9 @@ fn portfolio_books_every_cent_and_respects_sizes_and_limits() {
 }
 
 /// **Close at the end.** With `close_at_end`, nothing is left open, final equity equals final
-/// cash (and the last equity point), the positions still open are sold at the last close
-/// (minus slippage) for `EndOfBacktest`, and everything before is the same as without it.
+/// cash (and the last equity point, whose drawdown is taken after the sales), the positions
+/// still open are sold at the last close (minus slippage) for `EndOfBacktest`, and everything
+/// before is the same as without it.
 #[test]
 fn close_at_end_leaves_nothing_open() {
     let data = market(&[("BTC", btc_rows()), ("ETH", eth_rows())]);
@@ -1465,6 +1466,19 @@ fn close_at_end_leaves_nothing_open() {
         decimal_to_f64(closed.final_cash.0)
     ));
     assert!(relatively_equal(last.cash, last.equity));
+    // Every drawdown against the running peak, the last one's with the closing sales.
+    for result in [&kept, &closed] {
+        let mut peak = f64::MIN;
+        for p in &result.equity {
+            peak = peak.max(p.equity);
+            assert_eq!(p.drawdown, p.equity / peak - 1.0, "drawdown on {}", p.day);
+        }
+    }
+    assert_ne!(
+        kept.equity.last().map(|p| p.equity),
+        Some(last.equity),
+        "the closing sales change the last equity"
+    );
     assert_eq!(
         &closed.trades[..kept.trades.len()],
         &kept.trades[..],

@@ -322,6 +322,9 @@ pub fn backtest_with(
     let mut equity = Vec::with_capacity(period.len());
     let mut today: Vec<usize> = Vec::with_capacity(lanes.len());
     let mut pending: Vec<Pending> = Vec::new();
+    // The running peak of the curve, and what it was before the last bar (`close_at_end`
+    // changes that bar's equity after the loop).
+    let (mut peak, mut peak_before_last) = (f64::MIN, f64::MIN);
     for (bar, &day) in period.iter().enumerate() {
         today.clear();
         for (i, lane) in lanes.iter_mut().enumerate() {
@@ -350,11 +353,15 @@ pub fn backtest_with(
         let value = walk.equity(&lanes, &pending);
         // Like the equity, the cash at D's close does not include fills dated after D.
         let cash = walk.cash - pending.iter().map(|p| p.cash_delta).sum::<f64>();
+        // The drawdown while the point is being written: a pass of its own over a long curve
+        // costs more in memory traffic than the division does here.
+        peak_before_last = peak;
+        peak = peak.max(value);
         equity.push(EquityPoint {
             day,
             equity: value,
             cash,
-            drawdown: 0.0,
+            drawdown: drawdown(value, peak),
         });
     }
     if settings.close_at_end {
@@ -362,17 +369,8 @@ pub fn backtest_with(
         if let Some(last) = equity.last_mut() {
             last.equity = walk.cash;
             last.cash = walk.cash;
+            last.drawdown = drawdown(last.equity, peak_before_last.max(last.equity));
         }
-    }
-    // Drawdowns in their own pass: the division stays out of the day loop.
-    let mut peak = f64::MIN;
-    for point in &mut equity {
-        peak = peak.max(point.equity);
-        point.drawdown = if peak > 0.0 {
-            point.equity / peak - 1.0
-        } else {
-            0.0
-        };
     }
     let open_trades = walk.open_trades(&lanes);
     let final_cash = walk.account.cash();
@@ -404,6 +402,11 @@ pub fn backtest_with(
     })
 }
 
+/// `equity / running peak − 1` (0 or negative; 0 while the peak is not positive).
+fn drawdown(equity: f64, peak: f64) -> f64 {
+    if peak > 0.0 { equity / peak - 1.0 } else { 0.0 }
+}
+
 /// The first and last complete day over the instruments.
 fn bounds(
     data: &MarketData,
@@ -424,15 +427,16 @@ fn bounds(
     range.ok_or(BacktestError::NothingToTest)
 }
 
-/// Every day in `from..=to` on which some instrument has a complete candle, ascending.
-fn period_days(lanes: &[Lane<'_>], from: Day, to: Day) -> Vec<Day> {
+/// Every day in `from..=to` on which some instrument has a complete candle, ascending: for one
+/// instrument a slice of its own days (no copy), for several their merged days.
+fn period_days<'a>(lanes: &[Lane<'a>], from: Day, to: Day) -> Cow<'a, [Day]> {
     fn inside<'a>(l: &Lane<'a>, from: Day, to: Day) -> &'a [Day] {
         let start = l.days.partition_point(|d| *d < from);
         let end = l.days.partition_point(|d| *d <= to);
         &l.days[start..end.max(start)]
     }
     if let [lane] = lanes {
-        return inside(lane, from, to).to_vec();
+        return Cow::Borrowed(inside(lane, from, to));
     }
     let mut days: Vec<Day> = lanes
         .iter()
@@ -440,7 +444,7 @@ fn period_days(lanes: &[Lane<'_>], from: Day, to: Day) -> Vec<Day> {
         .collect();
     days.sort_unstable();
     days.dedup();
-    days
+    Cow::Owned(days)
 }
 
 /// The buy-and-hold benchmark on every bar of the period: for one instrument its closes, which

@@ -2,8 +2,10 @@
 //!
 //! [`compute`] reproduces backtesting.py 0.6.6's `compute_stats` with a risk-free rate of 0; its
 //! output on backtesting.py's own trades and curves is checked in `tests/stats_reference.rs`.
-//! Parameter sweeps call it once per combination, so it makes a few passes over the curve and
-//! one over the trades, allocating one scratch vector of returns and one of trade intervals.
+//! Parameter sweeps call it once per combination, and a million-bar backtest once over a curve
+//! of 32 MB, so it makes one pass over the curve (two for equities beyond 1e±100) and one over
+//! the trades, and allocates nothing per bar (the bar returns are computed and summed in small
+//! blocks on the stack), only one vector of trade intervals.
 //!
 //! Definitions worth knowing (backtesting.py's, kept on purpose):
 //! - Bar returns are bar to bar. backtesting.py takes them between the last points of
@@ -314,9 +316,10 @@ impl CurveSummary {
     /// Over a non-empty curve and, when it is aligned with it, the benchmark.
     ///
     /// Divisions and logarithms dominate the cost, so:
-    /// - the bar returns and log returns are computed by element-wise loops into one scratch
-    ///   vector, which the compiler vectorizes (two divisions per instruction), the logarithms
-    ///   as a short series (see [`ln_ratio_series`]);
+    /// - the bar returns and log returns are computed by element-wise loops into small blocks
+    ///   on the stack, which the compiler vectorizes (two divisions per instruction), the
+    ///   logarithms as a short series (see [`ln_ratio_series`]); each block is summed before
+    ///   the next is computed, so nothing the size of the curve is allocated;
     /// - a bar is at its running peak (a drawdown of exactly 0, as backtesting.py tests it)
     ///   exactly when its equity equals the peak (for e < peak, e / peak rounds below 1), and a
     ///   drawdown's deepest point is its lowest equity: one division per drawdown;
@@ -327,32 +330,146 @@ impl CurveSummary {
         let bars = last.max(1) as f64;
         let growth_log = (equity[last].equity / equity[0].equity).ln();
 
-        // [returns | equity log returns | benchmark log returns], one slot per bar after the
-        // first, filled by element-wise loops; a log return is NaN where its series does not
-        // apply, and computed exactly in `beta`.
-        let drawdowns = Drawdowns::of(equity);
-        let moderate = drawdowns.lowest >= 1e-100 && drawdowns.peak <= 1e100;
         let aligned = benchmark.len() == n && n >= 3;
-        let mut scratch = vec![0.0; if aligned { 3 * last } else { last }];
-        let (returns, logs) = scratch.split_at_mut(last);
-        let (xs, ys) = logs.split_at_mut(if aligned { last } else { 0 });
-        if aligned {
-            bar_returns(equity, moderate, returns, xs);
-            for (y, w) in ys.iter_mut().zip(benchmark.windows(2)) {
-                *y = ln_ratio_series(w[1], w[0]);
-            }
-        } else {
-            for (r, w) in returns.iter_mut().zip(equity.windows(2)) {
-                *r = w[1].equity / w[0].equity - 1.0;
-            }
-        }
-
         // Shifting the one-pass sums by (estimates of) the means keeps them accurate.
         let shift = (growth_log / bars).exp_m1();
         let shift = if shift.is_finite() { shift } else { 0.0 };
+
+        // One pass reads the drawdowns and sums the returns block by block, the returns taken
+        // as if every equity were moderate (see `bar_returns`); the rare curve that turns out
+        // not to be is summed again the exact way.
+        let mut scan = DrawdownScan::new(equity[0].equity);
+        let (mut sums, mut beta) = sum_returns(equity, benchmark, aligned, true, shift, &mut scan);
+        let drawdowns = scan.finish(equity);
+        let moderate = drawdowns.lowest >= 1e-100 && drawdowns.peak <= 1e100;
+        if aligned && !moderate {
+            let mut again = DrawdownScan::new(equity[0].equity);
+            (sums, beta) = sum_returns(equity, benchmark, aligned, false, shift, &mut again);
+        }
+
+        let (sum_r, sum_rr, downside) = (
+            lanes_sum(sums.sum_r),
+            lanes_sum(sums.sum_rr),
+            lanes_sum(sums.downside),
+        );
+        // backtesting.py's `1 + r <= 0` test, on the lowest return.
+        let nonpositive = sums.lowest.iter().any(|r| r + 1.0 <= 0.0);
+        let count = last as f64;
+        let geometric_mean = match last {
+            0 => None,
+            _ if nonpositive => Some(0.0),
+            _ => Some((growth_log / count).exp() - 1.0),
+        };
+
+        Self {
+            equity_peak: drawdowns.peak,
+            max_drawdown: drawdowns.max,
+            mean_drawdown: drawdowns.mean,
+            longest_drawdown_days: drawdowns.longest_days,
+            mean_drawdown_days: drawdowns.mean_days,
+            geometric_mean,
+            variance: (last >= 2).then(|| (sum_rr - sum_r * sum_r / count) / (count - 1.0)),
+            downside_mean_square: (last >= 1).then(|| downside / count),
+            beta: beta.and_then(BetaSums::beta),
+        }
+    }
+}
+
+/// One pass over a non-empty curve: reads every bar after the first into `scan` and sums the
+/// bar returns and, when the benchmark is `aligned`, its and the equity's log returns for the
+/// beta, computing them in blocks on the stack ([`bar_returns`] with `moderate`).
+fn sum_returns<'a>(
+    equity: &'a [EquityPoint],
+    benchmark: &'a [f64],
+    aligned: bool,
+    moderate: bool,
+    shift: f64,
+    scan: &mut DrawdownScan,
+) -> (ReturnSums, Option<BetaSums<'a>>) {
+    let last = equity.len() - 1;
+    let mut sums = ReturnSums::new(shift);
+    let mut beta = if aligned {
+        BetaSums::new(equity, benchmark)
+    } else {
+        None
+    };
+    // [returns | equity log returns | benchmark log returns] of one block of bars after the
+    // first; a log return is NaN where its series does not apply, and computed exactly in
+    // `BetaSums::add`.
+    let (mut returns, mut xs, mut ys) = ([0.0; BLOCK], [0.0; BLOCK], [0.0; BLOCK]);
+    let mut start = 0;
+    while start < last {
+        let len = BLOCK.min(last - start);
+        let (returns, xs, ys) = (&mut returns[..len], &mut xs[..len], &mut ys[..len]);
+        for i in start + 1..=start + len {
+            scan.step(equity, i);
+        }
+        let window = &equity[start..=start + len];
+        if aligned {
+            bar_returns(window, moderate, returns, xs);
+            for (y, w) in ys.iter_mut().zip(benchmark[start..=start + len].windows(2)) {
+                *y = ln_ratio_series(w[1], w[0]);
+            }
+            if let Some(beta) = &mut beta {
+                beta.add(start, xs, ys);
+            }
+        } else {
+            for (r, w) in returns.iter_mut().zip(window.windows(2)) {
+                *r = w[1].equity / w[0].equity - 1.0;
+            }
+        }
+        sums.add(returns);
+        start += len;
+    }
+    (sums, beta)
+}
+
+/// Independent accumulators per sum in the hot loops.
+const LANES: usize = 4;
+
+/// Bar returns computed and summed at a time: three blocks of 4 KiB stay in the L1 cache.
+const BLOCK: usize = 512;
+
+// Every block but the last is whole chunks of lanes, so each return lands in the lane it would
+// in one pass over the whole curve, and the sums are the same to the bit.
+const _: () = assert!(BLOCK.is_multiple_of(LANES));
+
+/// The total of per-lane sums.
+fn lanes_sum(lanes: [f64; LANES]) -> f64 {
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+}
+
+/// The sums of the bar returns, return `i` in lane `i % LANES`.
+struct ReturnSums {
+    /// Subtracted from every return before it is summed (an estimate of their mean).
+    shift: f64,
+    /// Σ (r − shift).
+    sum_r: [f64; LANES],
+    /// Σ (r − shift)².
+    sum_rr: [f64; LANES],
+    /// Σ min(r, 0)².
+    downside: [f64; LANES],
+    /// Lowest return.
+    lowest: [f64; LANES],
+}
+
+impl ReturnSums {
+    fn new(shift: f64) -> Self {
+        Self {
+            shift,
+            sum_r: [0.0; LANES],
+            sum_rr: [0.0; LANES],
+            downside: [0.0; LANES],
+            lowest: [f64::INFINITY; LANES],
+        }
+    }
+
+    /// Adds the next returns; every call but the last must add a multiple of [`LANES`].
+    fn add(&mut self, returns: &[f64]) {
+        let shift = self.shift;
         // Four independent lanes: the additions overlap instead of waiting for each other.
-        let (mut sum_r, mut sum_rr, mut downside) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
-        let mut lowest = [f64::INFINITY; LANES];
+        let (sum_r, sum_rr) = (&mut self.sum_r, &mut self.sum_rr);
+        let (downside, lowest) = (&mut self.downside, &mut self.lowest);
         let mut chunks = returns.chunks_exact(LANES);
         for chunk in &mut chunks {
             for k in 0..LANES {
@@ -373,92 +490,103 @@ impl CurveSummary {
             downside[k] += down * down;
             lowest[k] = lowest[k].min(r);
         }
-        let (sum_r, sum_rr, downside) = (lanes_sum(sum_r), lanes_sum(sum_rr), lanes_sum(downside));
-        // backtesting.py's `1 + r <= 0` test, on the lowest return.
-        let nonpositive = lowest.iter().any(|r| r + 1.0 <= 0.0);
-        let count = last as f64;
-        let geometric_mean = match last {
-            0 => None,
-            _ if nonpositive => Some(0.0),
-            _ => Some((growth_log / count).exp() - 1.0),
+    }
+}
+
+/// backtesting.py's beta, summed block by block from the provisional log returns of the
+/// equity and of the benchmark of every bar after the first: the covariance over the
+/// benchmark's variance (ddof cancels).
+struct BetaSums<'a> {
+    equity: &'a [EquityPoint],
+    benchmark: &'a [f64],
+    /// Log returns summed (one per bar after the first).
+    bars: f64,
+    mean_x: f64,
+    mean_y: f64,
+    sx: [f64; LANES],
+    sy: [f64; LANES],
+    sxy: [f64; LANES],
+    syy: [f64; LANES],
+}
+
+impl<'a> BetaSums<'a> {
+    /// For a curve and a benchmark of the same length (at least 2); `None` when their log
+    /// returns have no finite mean (no beta then).
+    fn new(equity: &'a [EquityPoint], benchmark: &'a [f64]) -> Option<Self> {
+        let bars = (equity.len() - 1) as f64;
+        // The log returns telescope: their means are exact, and shifting by them keeps the
+        // one-pass sums accurate.
+        let mean_x = (equity[equity.len() - 1].equity / equity[0].equity).ln() / bars;
+        let mean_y = (benchmark[benchmark.len() - 1] / benchmark[0]).ln() / bars;
+        if !(mean_x.is_finite() && mean_y.is_finite()) {
+            return None;
+        }
+        Some(Self {
+            equity,
+            benchmark,
+            bars,
+            mean_x,
+            mean_y,
+            sx: [0.0; LANES],
+            sy: [0.0; LANES],
+            sxy: [0.0; LANES],
+            syy: [0.0; LANES],
+        })
+    }
+
+    /// Adds the log returns `xs` (equity) and `ys` (benchmark) of the bars after bar `start`;
+    /// `start` is a multiple of [`LANES`], and every call but the last adds a multiple of it.
+    fn add(&mut self, start: usize, xs: &mut [f64], ys: &mut [f64]) {
+        let (equity, benchmark) = (self.equity, self.benchmark);
+        let (mean_x, mean_y) = (self.mean_x, self.mean_y);
+        let (sx, sy, sxy, syy) = (&mut self.sx, &mut self.sy, &mut self.sxy, &mut self.syy);
+        // Four independent lanes: the additions overlap instead of waiting for each other.
+        let mut accumulate = |k: usize, x: f64, y: f64| {
+            let (dx, dy) = (x - mean_x, y - mean_y);
+            sx[k] += dx;
+            sy[k] += dy;
+            sxy[k] += dx * dy;
+            syy[k] += dy * dy;
         };
-
-        let beta = aligned.then(|| beta(equity, benchmark, xs, ys)).flatten();
-        Self {
-            equity_peak: drawdowns.peak,
-            max_drawdown: drawdowns.max,
-            mean_drawdown: drawdowns.mean,
-            longest_drawdown_days: drawdowns.longest_days,
-            mean_drawdown_days: drawdowns.mean_days,
-            geometric_mean,
-            variance: (last >= 2).then(|| (sum_rr - sum_r * sum_r / count) / (count - 1.0)),
-            downside_mean_square: (last >= 1).then(|| downside / count),
-            beta,
-        }
-    }
-}
-
-/// Independent accumulators per sum in the hot loops.
-const LANES: usize = 4;
-
-/// The total of per-lane sums.
-fn lanes_sum(lanes: [f64; LANES]) -> f64 {
-    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
-}
-
-/// backtesting.py's beta from the provisional log returns `xs` (equity) and `ys` (benchmark)
-/// of every bar after the first: the covariance over the benchmark's variance (ddof cancels).
-fn beta(equity: &[EquityPoint], benchmark: &[f64], xs: &mut [f64], ys: &mut [f64]) -> Option<f64> {
-    let bars = xs.len() as f64;
-    // The log returns telescope: their means are exact, and shifting by them keeps the
-    // one-pass sums accurate.
-    let mean_x = (equity[equity.len() - 1].equity / equity[0].equity).ln() / bars;
-    let mean_y = (benchmark[benchmark.len() - 1] / benchmark[0]).ln() / bars;
-    if !(mean_x.is_finite() && mean_y.is_finite()) {
-        return None;
-    }
-    // Four independent lanes: the additions overlap instead of waiting for each other.
-    let (mut sx, mut sy, mut sxy, mut syy) =
-        ([0.0; LANES], [0.0; LANES], [0.0; LANES], [0.0; LANES]);
-    let mut accumulate = |k: usize, x: f64, y: f64| {
-        let (dx, dy) = (x - mean_x, y - mean_y);
-        sx[k] += dx;
-        sy[k] += dy;
-        sxy[k] += dx * dy;
-        syy[k] += dy * dy;
-    };
-    let exact = |k: usize, x: &mut f64, y: &mut f64| {
-        if x.is_nan() {
-            *x = (equity[k + 1].equity / equity[k].equity).ln();
-        }
-        if y.is_nan() {
-            *y = (benchmark[k + 1] / benchmark[k]).ln();
-        }
-    };
-    let mut start = 0;
-    for (xc, yc) in xs.chunks_exact_mut(LANES).zip(ys.chunks_exact_mut(LANES)) {
-        if xc.iter().chain(yc.iter()).any(|v| v.is_nan()) {
-            for k in 0..LANES {
-                exact(start + k, &mut xc[k], &mut yc[k]);
+        let exact = |k: usize, x: &mut f64, y: &mut f64| {
+            if x.is_nan() {
+                *x = (equity[k + 1].equity / equity[k].equity).ln();
             }
+            if y.is_nan() {
+                *y = (benchmark[k + 1] / benchmark[k]).ln();
+            }
+        };
+        let mut offset = 0;
+        for (xc, yc) in xs.chunks_exact_mut(LANES).zip(ys.chunks_exact_mut(LANES)) {
+            if xc.iter().chain(yc.iter()).any(|v| v.is_nan()) {
+                for k in 0..LANES {
+                    exact(start + offset + k, &mut xc[k], &mut yc[k]);
+                }
+            }
+            for k in 0..LANES {
+                accumulate(k, xc[k], yc[k]);
+            }
+            offset += LANES;
         }
-        for k in 0..LANES {
-            accumulate(k, xc[k], yc[k]);
+        for k in offset..xs.len() {
+            let (mut x, mut y) = (xs[k], ys[k]);
+            exact(start + k, &mut x, &mut y);
+            accumulate(k - offset, x, y);
         }
-        start += LANES;
     }
-    for k in start..xs.len() {
-        let (mut x, mut y) = (xs[k], ys[k]);
-        exact(k, &mut x, &mut y);
-        accumulate(k - start, x, y);
+
+    /// The beta; `None` when the benchmark has no variance.
+    fn beta(self) -> Option<f64> {
+        let bars = self.bars;
+        let (sx, sy) = (lanes_sum(self.sx), lanes_sum(self.sy));
+        let (sxy, syy) = (lanes_sum(self.sxy), lanes_sum(self.syy));
+        let covariance = sxy - sx * sy / bars;
+        let variance = syy - sy * sy / bars;
+        if variance == 0.0 {
+            return None;
+        }
+        finite(covariance / variance)
     }
-    let (sx, sy, sxy, syy) = (lanes_sum(sx), lanes_sum(sy), lanes_sum(sxy), lanes_sum(syy));
-    let covariance = sxy - sx * sy / bars;
-    let variance = syy - sy * sy / bars;
-    if variance == 0.0 {
-        return None;
-    }
-    finite(covariance / variance)
 }
 
 /// Fills `returns` with the bar returns `e / e₀ − 1` and `logs` with the log returns
@@ -531,70 +659,106 @@ struct Drawdowns {
     mean_days: Option<i64>,
 }
 
-impl Drawdowns {
-    /// One pass over a non-empty curve. backtesting.py's episodes run from a bar at its peak to
-    /// the next one (or to the last bar) when at least one bar lies between them.
-    fn of(equity: &[EquityPoint]) -> Self {
-        let last = equity.len() - 1;
-        let mut peak = equity[0].equity;
-        let mut trough = f64::INFINITY;
-        let mut lowest = peak;
-        let mut last_zero = 0;
-        let mut max = 0.0_f64;
-        let (mut depth_sum, mut episodes, mut days_sum, mut days_max) = (0.0, 0_usize, 0_i64, 0);
-        let mut episode = |from: usize, to: usize, depth: f64| {
-            let days = (equity[to].day - equity[from].day).num_days();
-            depth_sum += depth;
-            episodes += 1;
-            days_sum += days;
-            days_max = days_max.max(days);
-        };
-        for (i, point) in equity.iter().enumerate().skip(1) {
-            let e = point.equity;
-            if e >= peak {
-                if i > last_zero + 1 {
-                    let depth = 1.0 - trough / peak;
-                    max = max.max(depth);
-                    lowest = lowest.min(trough);
-                    episode(last_zero, i, depth);
-                }
-                peak = e;
-                last_zero = i;
-                trough = f64::INFINITY;
-            } else {
-                trough = trough.min(e);
-            }
+/// [`Drawdowns`] read bar by bar. backtesting.py's episodes run from a bar at its peak to the
+/// next one (or to the last bar) when at least one bar lies between them.
+struct DrawdownScan {
+    /// Highest equity so far.
+    peak: f64,
+    /// Lowest equity since the last bar at its peak (∞ at it).
+    trough: f64,
+    /// Lowest equity of the finished episodes and the first bar.
+    lowest: f64,
+    /// The last bar at its running peak.
+    last_zero: usize,
+    /// Deepest finished episode.
+    max: f64,
+    /// Σ of the finished episodes' depths.
+    depth_sum: f64,
+    /// Finished episodes.
+    episodes: usize,
+    /// Σ of their lengths in days.
+    days_sum: i64,
+    /// The longest of them in days.
+    days_max: i64,
+}
+
+impl DrawdownScan {
+    /// At the first bar, of equity `first`.
+    fn new(first: f64) -> Self {
+        Self {
+            peak: first,
+            trough: f64::INFINITY,
+            lowest: first,
+            last_zero: 0,
+            max: 0.0,
+            depth_sum: 0.0,
+            episodes: 0,
+            days_sum: 0,
+            days_max: 0,
         }
+    }
+
+    /// Reads bar `i` (after the first) of `equity`; bars are read in order.
+    #[inline]
+    fn step(&mut self, equity: &[EquityPoint], i: usize) {
+        let e = equity[i].equity;
+        if e >= self.peak {
+            if i > self.last_zero + 1 {
+                let depth = 1.0 - self.trough / self.peak;
+                self.max = self.max.max(depth);
+                self.lowest = self.lowest.min(self.trough);
+                self.episode(equity, i, depth);
+            }
+            self.peak = e;
+            self.last_zero = i;
+            self.trough = f64::INFINITY;
+        } else {
+            self.trough = self.trough.min(e);
+        }
+    }
+
+    /// Counts the episode from the last bar at its peak to bar `to`.
+    fn episode(&mut self, equity: &[EquityPoint], to: usize, depth: f64) {
+        let days = (equity[to].day - equity[self.last_zero].day).num_days();
+        self.depth_sum += depth;
+        self.episodes += 1;
+        self.days_sum += days;
+        self.days_max = self.days_max.max(days);
+    }
+
+    /// The drawdowns once every bar of the non-empty `equity` has been read.
+    fn finish(mut self, equity: &[EquityPoint]) -> Drawdowns {
+        let last = equity.len() - 1;
         let mut trailing = None;
-        if last_zero < last {
-            lowest = lowest.min(trough);
-            let depth = 1.0 - trough / peak;
-            max = max.max(depth);
-            if last > last_zero + 1 {
-                episode(last_zero, last, depth);
+        if self.last_zero < last {
+            self.lowest = self.lowest.min(self.trough);
+            let depth = 1.0 - self.trough / self.peak;
+            self.max = self.max.max(depth);
+            if last > self.last_zero + 1 {
+                self.episode(equity, last, depth);
             } else {
                 trailing = Some(depth);
             }
         }
-        if episodes == 0 {
+        if self.episodes == 0 {
             // backtesting.py then averages the non-zero drawdowns, which can only be the last
             // bar's; its "durations" are then that drawdown too, which is no duration: None.
-            return Self {
-                peak,
-                lowest,
-                max,
+            return Drawdowns {
+                peak: self.peak,
+                lowest: self.lowest,
+                max: self.max,
                 mean: trailing,
                 longest_days: None,
                 mean_days: None,
             };
         }
-        Self {
-            peak,
-            lowest,
-            max,
-            mean: Some(depth_sum / episodes as f64),
-            longest_days: Some(days_max),
-            mean_days: mean_days_ceil(days_sum, episodes),
+        Drawdowns {
+            peak: self.peak,
+            lowest: self.lowest,
+            max: self.max,
+            mean: Some(self.depth_sum / self.episodes as f64),
+            longest_days: Some(self.days_max),
+            mean_days: mean_days_ceil(self.days_sum, self.episodes),
         }
     }
 }
@@ -1118,6 +1282,19 @@ pub(super) mod tests {
             ),
             // Equity beyond 1e100, where returns take the plain division.
             ("huge", wave(300, 1e120, 0.05, 5), wave(300, 1e-5, 0.05, 6)),
+            // Several blocks of returns and a partial one (`BLOCK`), moves on both sides of the
+            // log series' range, so that the exact logarithms are needed across blocks.
+            (
+                "long wild",
+                wave(3 * BLOCK + 4, 10_000.0, 0.15, 7),
+                wave(3 * BLOCK + 4, 100.0, 0.15, 8),
+            ),
+            // So large that the moderate way overflows: the blocks are summed again.
+            (
+                "long huge",
+                wave(3 * BLOCK + 3, 1e200, 0.05, 9),
+                wave(3 * BLOCK + 3, 100.0, 0.05, 10),
+            ),
         ];
         for (label, equity, benchmark) in cases {
             let ours = stats(&curve(&equity), &[], &benchmark);
