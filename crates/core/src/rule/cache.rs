@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use crate::indicators::{IndicatorError, Values};
 
@@ -64,8 +64,8 @@ struct Entry {
     /// Every output, aligned with `input`; shared, so whole-history evaluation reads them
     /// without copying.
     outputs: Vec<Arc<Values>>,
-    /// Every output as plain numbers from the day after its last missing value (see [`Dense`]).
-    dense: Vec<Arc<Dense>>,
+    /// Every output as plain numbers, made the first time a sweep asks (see [`DenseCell`]).
+    dense: Vec<Arc<DenseCell>>,
 }
 
 /// An indicator's values as plain f64 from `ready` on, where every value is present: what a
@@ -78,13 +78,33 @@ pub(crate) struct Dense {
     pub(crate) values: Vec<f64>,
 }
 
-impl Dense {
-    fn of(values: &Values) -> Self {
-        let ready = values.iter().rposition(Option::is_none).map_or(0, |i| i + 1);
-        Self {
-            ready,
-            values: values.iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
-        }
+/// One output's [`Dense`] form, made on first use and then shared by every thread: a single
+/// long backtest never asks, so it never pays the copy.
+#[derive(Debug)]
+pub(crate) struct DenseCell {
+    values: Arc<Values>,
+    dense: OnceLock<Dense>,
+}
+
+impl DenseCell {
+    /// How many days the output covers.
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The plain numbers, made now if no one has asked before.
+    pub(crate) fn get(&self) -> &Dense {
+        self.dense.get_or_init(|| {
+            let values = &self.values;
+            let ready = values
+                .iter()
+                .rposition(Option::is_none)
+                .map_or(0, |i| i + 1);
+            Dense {
+                ready,
+                values: values.iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
+            }
+        })
     }
 }
 
@@ -147,11 +167,19 @@ impl IndicatorCache {
         compute: impl FnOnce() -> Result<Vec<Values>, IndicatorError>,
     ) -> Result<&[Arc<Values>], IndicatorError> {
         let fresh = || -> Result<Arc<Entry>, IndicatorError> {
-            let outputs = compute()?;
+            let outputs: Vec<Arc<Values>> = compute()?.into_iter().map(Arc::new).collect();
             Ok(Arc::new(Entry {
                 input: input.to_vec(),
-                dense: outputs.iter().map(|o| Arc::new(Dense::of(o))).collect(),
-                outputs: outputs.into_iter().map(Arc::new).collect(),
+                dense: outputs
+                    .iter()
+                    .map(|values| {
+                        Arc::new(DenseCell {
+                            values: Arc::clone(values),
+                            dense: OnceLock::new(),
+                        })
+                    })
+                    .collect(),
+                outputs,
             }))
         };
         let entry = match self.entries.entry(key) {
@@ -189,9 +217,9 @@ impl IndicatorCache {
         Ok(&entry.outputs)
     }
 
-    /// Output `output` of the entry stored under `key` as [`Dense`] numbers, once
-    /// [`IndicatorCache::get_or_compute`] has stored it.
-    pub(crate) fn dense(&self, key: &str, output: usize) -> Option<Arc<Dense>> {
+    /// Output `output` of the entry stored under `key` as [`Dense`] numbers (made on first
+    /// use), once [`IndicatorCache::get_or_compute`] has stored it.
+    pub(crate) fn dense(&self, key: &str, output: usize) -> Option<Arc<DenseCell>> {
         self.entries.get(key)?.dense.get(output).cloned()
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::Outcome;
 use super::ast::BinaryOp;
-use super::cache::{Dense, IndicatorCache};
+use super::cache::{Dense, DenseCell, IndicatorCache};
 use super::context::EvalContext;
 use super::functions::{ArgKind, Func, Input, SeriesField};
 use super::node::{Arg, Bindings, Indicator, Node, NodeKind};
@@ -92,15 +92,25 @@ impl Signal {
         match &self.condition {
             Condition::Cross {
                 above,
+                x,
+                y,
                 lag_x,
                 lag_y,
-                dense: Some((dx, dy)),
-                ..
+                dense,
             } => {
-                // Days before both sides are ready on today and yesterday: the general path.
-                let ready = (dx.ready + lag_x).max(dy.ready + lag_y).max(*lag_x).max(*lag_y);
+                let lags = (*lag_x, *lag_y);
+                let options = |from, to| cross_in_options(*above, (x, y), lags, from, to);
+                let Some((dx, dy)) = dense else {
+                    return options(from, to);
+                };
+                let (dx, dy) = (dx.get(), dy.get());
+                // Days before both sides are present on today and yesterday: the general loop.
+                let ready = (dx.ready + lag_x)
+                    .max(dy.ready + lag_y)
+                    .max(*lag_x)
+                    .max(*lag_y);
                 if from < ready.min(to)
-                    && let Some(day) = self.scan(from, ready.min(to))
+                    && let Some(day) = options(from, ready.min(to))
                 {
                     return Some(day);
                 }
@@ -108,30 +118,7 @@ impl Signal {
                 if start >= to {
                     return None;
                 }
-                cross_in_dense(*above, (dx, dy), (*lag_x, *lag_y), start, to)
-            }
-            Condition::Cross {
-                above,
-                x,
-                y,
-                lag_x,
-                lag_y,
-                dense: None,
-            } => {
-                let start = from.max(*lag_x).max(*lag_y);
-                if start >= to || x.len() < to || y.len() < to {
-                    return None;
-                }
-                let (x, y) = (&x[..to], &y[..to]);
-                let today = x[start..].iter().zip(&y[start..]);
-                let yesterday = x[start - lag_x..].iter().zip(&y[start - lag_y..]);
-                let crossed =
-                    |((a0, b0), (a1, b1)): (Pair<'_>, Pair<'_>)| match (*a0, *b0, *a1, *b1) {
-                        (Some(a0), Some(b0), Some(a1), Some(b1)) if *above => a0 > b0 && a1 <= b1,
-                        (Some(a0), Some(b0), Some(a1), Some(b1)) => a0 < b0 && a1 >= b1,
-                        _ => false,
-                    };
-                today.zip(yesterday).position(crossed).map(|k| start + k)
+                cross_in_dense(*above, (dx, dy), lags, start, to)
             }
             Condition::Compare(..)
             | Condition::Not(_)
@@ -191,9 +178,34 @@ impl Signal {
     }
 }
 
+/// The first day in `start..to` on which `x` crosses `y` (above or below), with `Option`s: the
+/// general loop, for series with missing values.
+fn cross_in_options(
+    above: bool,
+    (x, y): (&[Option<f64>], &[Option<f64>]),
+    (lag_x, lag_y): (usize, usize),
+    from: usize,
+    to: usize,
+) -> Option<usize> {
+    let start = from.max(lag_x).max(lag_y);
+    if start >= to || x.len() < to || y.len() < to {
+        return None;
+    }
+    let (x, y) = (&x[..to], &y[..to]);
+    let today = x[start..].iter().zip(&y[start..]);
+    let yesterday = x[start - lag_x..].iter().zip(&y[start - lag_y..]);
+    let crossed = |((a0, b0), (a1, b1)): (Pair<'_>, Pair<'_>)| match (*a0, *b0, *a1, *b1) {
+        (Some(a0), Some(b0), Some(a1), Some(b1)) if above => a0 > b0 && a1 <= b1,
+        (Some(a0), Some(b0), Some(a1), Some(b1)) => a0 < b0 && a1 >= b1,
+        _ => false,
+    };
+    today.zip(yesterday).position(crossed).map(|k| start + k)
+}
+
 /// The first day in `start..to` on which `x` crosses `y` (above or below), every value on those
-/// days and the days before them (`lags`) present. Chunks of days are tested without a branch,
-/// so the compiler can test several at once; only a chunk with a crossing is looked into.
+/// days and the days before them (`lags`) present. Chunks of days are tested without a branch
+/// or a bounds check, so the compiler tests several at once; only a chunk with a crossing is
+/// looked into.
 fn cross_in_dense(
     above: bool,
     (x, y): (&Dense, &Dense),
@@ -202,28 +214,38 @@ fn cross_in_dense(
     to: usize,
 ) -> Option<usize> {
     const CHUNK: usize = 16;
-    let n = to - start;
     let (x0, y0) = (&x.values[start..to], &y.values[start..to]);
     let (x1, y1) = (
         &x.values[start - lag_x..to - lag_x],
         &y.values[start - lag_y..to - lag_y],
     );
-    let crossed = |k: usize| {
+    let crossed = |a0: f64, b0: f64, a1: f64, b1: f64| {
         if above {
-            x0[k] > y0[k] && x1[k] <= y1[k]
+            (a0 > b0) & (a1 <= b1)
         } else {
-            x0[k] < y0[k] && x1[k] >= y1[k]
+            (a0 < b0) & (a1 >= b1)
         }
     };
-    let mut k = 0;
-    while k + CHUNK <= n {
-        let any = (k..k + CHUNK).fold(false, |any, j| any | crossed(j));
-        if any {
-            return (k..k + CHUNK).find(|&j| crossed(j)).map(|j| start + j);
+    let first_in =
+        |from: usize, len: usize| (from..from + len).find(|&k| crossed(x0[k], y0[k], x1[k], y1[k]));
+    let chunks = x0
+        .chunks_exact(CHUNK)
+        .zip(y0.chunks_exact(CHUNK))
+        .zip(x1.chunks_exact(CHUNK).zip(y1.chunks_exact(CHUNK)));
+    let mut done = 0;
+    for ((a0, b0), (a1, b1)) in chunks {
+        let (a0, b0): (&[f64; CHUNK], &[f64; CHUNK]) = (a0.try_into().ok()?, b0.try_into().ok()?);
+        let (a1, b1): (&[f64; CHUNK], &[f64; CHUNK]) = (a1.try_into().ok()?, b1.try_into().ok()?);
+        let mut any = false;
+        for k in 0..CHUNK {
+            any |= crossed(a0[k], b0[k], a1[k], b1[k]);
         }
-        k += CHUNK;
+        if any {
+            return first_in(done, CHUNK).map(|k| start + k);
+        }
+        done += CHUNK;
     }
-    (k..n).find(|&j| crossed(j)).map(|j| start + j)
+    first_in(done, x0.len() - done).map(|k| start + k)
 }
 
 /// Two sides' values on one day.
@@ -243,7 +265,7 @@ enum Condition {
         lag_x: usize,
         lag_y: usize,
         /// Both sides as plain numbers, when both are indicators (a sweep's scans read these).
-        dense: Option<(Arc<Dense>, Arc<Dense>)>,
+        dense: Option<(Arc<DenseCell>, Arc<DenseCell>)>,
     },
     Not(Box<Condition>),
     Logical {
@@ -510,7 +532,7 @@ impl SeriesEvaluator<'_, '_> {
     }
 
     /// [`Self::indicator`] and the same values as plain numbers (see [`Dense`]), when cached.
-    fn indicator_dense(&mut self, indicator: &Indicator) -> (Numbers, Option<Arc<Dense>>) {
+    fn indicator_dense(&mut self, indicator: &Indicator) -> (Numbers, Option<Arc<DenseCell>>) {
         let Some((symbol, columns)) = self.ctx.columns(None) else {
             return (Arc::new(self.none()), None);
         };
@@ -524,9 +546,10 @@ impl SeriesEvaluator<'_, '_> {
         }
         let inputs = super::eval::indicator_inputs(indicator, columns);
         let key = super::eval::cache_key(spec, indicator.field, symbol, &args);
-        let numbers = match self.cache.get_or_compute(key.clone(), inputs.series, || {
-            spec.compute(&inputs, &args)
-        }) {
+        let numbers = match self
+            .cache
+            .get_or_compute(key.clone(), inputs.series, || spec.compute(&inputs, &args))
+        {
             // The cache may hold a longer history than this evaluation's; cut it to length.
             Ok(outputs) => match outputs.get(indicator.output) {
                 Some(values) if values.len() == self.days => Arc::clone(values),
@@ -538,12 +561,12 @@ impl SeriesEvaluator<'_, '_> {
         let dense = self
             .cache
             .dense(&key, indicator.output)
-            .filter(|d| d.values.len() >= self.days);
+            .filter(|d| d.len() >= self.days);
         (numbers, dense)
     }
 
     /// A crossing's side: its numbers, and its plain numbers when it is an indicator.
-    fn side(&mut self, node: &Node) -> (Numbers, Option<Arc<Dense>>) {
+    fn side(&mut self, node: &Node) -> (Numbers, Option<Arc<DenseCell>>) {
         match &node.kind {
             NodeKind::Indicator(indicator) => self.indicator_dense(indicator),
             _ => (self.numbers(node), None),
