@@ -877,7 +877,14 @@ pub async fn sync_close_positions_with(
         .values()
         .map(|calendar| expected_day(*calendar, now.date_naive()));
     let decided = Decided::load(store, DecisionKind::Exit, expected_days).await?;
-    let entry_days = store.open_entry_days().await?;
+    // From the oldest open position on, closed ones too: a concurrent run may have closed one
+    // of `open` since it was read.
+    let first_open = open
+        .iter()
+        .map(|p| p.id)
+        .min()
+        .unwrap_or(PositionId(i64::MAX));
+    let entry_days = store.entry_days_from(first_open).await?;
     let mut loaded: Option<Symbol> = None;
     for position in &open {
         let symbol = &position.symbol;

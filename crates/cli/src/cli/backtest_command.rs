@@ -448,6 +448,22 @@ fn heatmap(
     Ok(path)
 }
 
+/// The sweep's output directory (`--out`, default `barter-sweep/`), made if missing, and its
+/// `sweep.csv` opened for writing.
+fn sweep_csv(
+    args: &BacktestArgs,
+) -> anyhow::Result<(PathBuf, PathBuf, csv::Writer<std::fs::File>)> {
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("barter-sweep"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let csv_path = dir.join("sweep.csv");
+    let writer = csv::Writer::from_path(&csv_path)
+        .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    Ok((dir, csv_path, writer))
+}
+
 fn sweep(
     json: bool,
     prepared: &Prepared,
@@ -455,14 +471,7 @@ fn sweep(
     args: &BacktestArgs,
 ) -> anyhow::Result<ExitCode> {
     let grid = &plan.grid;
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("barter-sweep"));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let csv_path = dir.join("sweep.csv");
-    let mut writer = csv::Writer::from_path(&csv_path)
-        .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    let (dir, csv_path, mut writer) = sweep_csv(args)?;
     // Every point through the screening pass unless asked otherwise (or it does not apply);
     // the best are run exactly either way.
     let screen = prepared.screen(&prepared.settings, &plan.rank_by, args.all_statistics);
@@ -582,14 +591,7 @@ fn sweep_across(
         .iter()
         .map(|i| i.symbol.to_string())
         .collect();
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("barter-sweep"));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let csv_path = dir.join("sweep.csv");
-    let mut writer = csv::Writer::from_path(&csv_path)
-        .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    let (dir, csv_path, mut writer) = sweep_csv(args)?;
     // The statistics of the screening pass when it applies to any instrument (it depends on
     // each instrument's candles), every statistic when every point runs exactly.
     let screened = (0..symbols.len()).any(|i| {

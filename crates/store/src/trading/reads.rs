@@ -249,23 +249,28 @@ impl Store {
         })
     }
 
-    /// The day of the entry decision that opened each open position: a position did not exist
-    /// in a job deciding an earlier day (a resumed or concurrent replay sees positions opened
-    /// on later days already).
+    /// The day of the entry decision that opened each position from `first` on (open or closed
+    /// since): a position did not exist in a job deciding an earlier day (a resumed or
+    /// concurrent replay sees positions opened on later days already). Closed ones are included
+    /// because a concurrent run may close a position between a job's read of the open positions
+    /// and this read; the job must still know when it was opened.
     ///
     /// # Errors
     /// [`StoreError::Database`] when the query fails, [`StoreError::Corrupt`] for an unreadable
     /// row.
-    pub async fn open_entry_days(&self) -> Result<HashMap<PositionId, Day>, StoreError> {
+    pub async fn entry_days_from(
+        &self,
+        first: PositionId,
+    ) -> Result<HashMap<PositionId, Day>, StoreError> {
         on_db!(&self.db, |pool| {
             let rows = sqlx::query(
                 "SELECT d.position_id, d.day FROM decisions d \
-                 JOIN positions p ON p.id = d.position_id \
-                 WHERE d.kind = 'entry' AND p.status = 'open'",
+                 WHERE d.kind = 'entry' AND d.position_id >= $1",
             )
+            .bind(first.0)
             .fetch_all(pool)
             .await
-            .action("list the entry days of the open positions")?;
+            .action("list the entry days of the positions")?;
             rows.iter()
                 .map(|row| {
                     let corrupt = |e| StoreError::corrupt("decisions row", e);
