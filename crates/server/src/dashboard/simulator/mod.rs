@@ -342,12 +342,15 @@ struct SimulatorPage {
 
 /// A background sweep as its page shows it.
 struct JobView {
+    /// The sweep's id (its page is `/simulator/sweeps/{id}`).
     id: String,
     /// `queued`, `running`, `done`, `failed` or `cancelled`.
     status: &'static str,
     /// Whether it is still queued or running (the page follows it).
     active: bool,
+    /// Combinations finished.
     done: usize,
+    /// Combinations in all.
     total: usize,
     /// `done` of `total` in whole percent.
     percent: usize,
