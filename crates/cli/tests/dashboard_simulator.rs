@@ -124,6 +124,71 @@ async fn api_backtest(server: &Server, path: &str, body: Value) -> Value {
     answer["result"].clone()
 }
 
+/// Submits a sweep from the form (`GET /simulator?…&run=1`): the server starts it in the
+/// background and answers 303 to its page; returns that page's path (without its fragment).
+async fn submit_sweep(browser: &Browser, url: &str) -> String {
+    let response = browser
+        .client
+        .get(format!("{}{url}", browser.base))
+        .header("cookie", &browser.cookie)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    let location = location.expect("a location");
+    let path = location.split('#').next().expect("a path").to_owned();
+    let id = path
+        .strip_prefix("/simulator/sweeps/")
+        .expect("the sweep's page");
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "a random id: {id}"
+    );
+    path
+}
+
+/// The sweep's progress JSON.
+async fn progress(browser: &Browser, path: &str) -> Value {
+    let (status, body) = browser.get(&format!("{path}/progress")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_str(&body).expect("progress JSON")
+}
+
+/// Follows the sweep's progress JSON until it ends, checking it never goes back or beyond its
+/// total; returns the last one.
+async fn wait_sweep(browser: &Browser, path: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let mut last_done = 0;
+    loop {
+        let now = progress(browser, path).await;
+        let (done, total) = (
+            now["done"].as_u64().expect("done"),
+            now["total"].as_u64().expect("total"),
+        );
+        assert!(done >= last_done && done <= total, "{now}");
+        last_done = done;
+        if now["status"] != "queued" && now["status"] != "running" {
+            return now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sweep ends: {now}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Checks every statistic of `html` against the API's `result`, and returns the rows.
 fn assert_same_statistics(html: &str, result: &Value) -> Vec<(String, String, String)> {
     let rows = statistics(html);
@@ -440,8 +505,24 @@ async fn a_two_parameter_sweep_renders_a_heatmap_whose_cells_open_their_backtest
         ("rank_by", "return_pct"),
         ("run", "1"),
     ]);
-    let (status, page) = browser.get(&url).await;
+    // Submitted, it runs in the background: its page follows it until every combination ran.
+    let path = submit_sweep(&browser, &url).await;
+    let done = wait_sweep(&browser, &path).await;
+    assert_eq!(
+        done,
+        json!({"status": "done", "done": 6, "total": 6}),
+        "the 6 combinations the constraints leave"
+    );
+    let (status, page) = browser.get(&path).await;
     assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        !page.contains("id=\"sweep-progress\"")
+            && !page.contains("id=\"cancel-sweep\"")
+            && !page.contains("http-equiv=\"refresh\""),
+        "finished: no progress bar, Cancel button or refresh"
+    );
+    let form_sweep = element_text(&page, "textarea", "sweep").expect("the form, filled in");
+    assert_eq!(form_sweep, sweep);
     let heatmap = element_html(&page, "table", "heatmap").expect("a heatmap");
     assert!(page.contains("<table id=\"heatmap\" class=\"heatmap\">"));
 
@@ -544,17 +625,65 @@ async fn a_two_parameter_sweep_renders_a_heatmap_whose_cells_open_their_backtest
         )),
         "the best combination first: {ranking}"
     );
+    // Every ranked value is the API's, in the same order, to 1e-9.
+    let ranked: Vec<f64> = element_html(&page, "table", "ranking")
+        .expect("a ranking")
+        .split(" data-value=\"")
+        .skip(1)
+        .map(|rest| {
+            rest.split('"')
+                .next()
+                .expect("value")
+                .parse()
+                .expect("number")
+        })
+        .collect();
+    let api: Vec<f64> = top
+        .iter()
+        .map(|r| r["stats"]["return_pct"].as_f64().expect("return"))
+        .collect();
+    assert_eq!(ranked.len(), api.len(), "all 6 ranked");
+    for (page_value, api_value) in ranked.iter().zip(&api) {
+        assert!(
+            (page_value - api_value).abs() <= 1e-9 * page_value.abs().max(api_value.abs()),
+            "{ranked:?} vs {api:?}"
+        );
+    }
+
+    // Saved from its page: the finished sweep's result, without running it again.
+    let response = browser
+        .post_form(
+            "/simulator/save",
+            &[
+                ("name", "fast × slow"),
+                ("query", &save_query(&page)),
+                ("sweep", path.rsplit('/').next().expect("id")),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let saved = server.store.saved_backtests(10).await.expect("list");
+    assert_eq!(saved[0].summary["kind"], "sweep");
+    assert_eq!(saved[0].summary["combinations"], 6);
+    assert_eq!(
+        saved[0].request["request"]["sweep"],
+        json!(["fast=10..30:10", "slow=20..40:10"])
+    );
 
     // A one-parameter sweep is ranked, without a heatmap; a huge grid is refused readably.
-    let (status, page) = browser
-        .get(&simulator_url(&[
+    let path = submit_sweep(
+        &browser,
+        &simulator_url(&[
             ("instruments", "BTC"),
             ("entry", ENTRY),
             ("params", "slow=30"),
             ("sweep", "fast=5..15:5"),
             ("run", "1"),
-        ]))
-        .await;
+        ]),
+    )
+    .await;
+    assert_eq!(wait_sweep(&browser, &path).await["status"], "done");
+    let (status, page) = browser.get(&path).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(!page.contains("id=\"heatmap\"") && page.contains("id=\"ranking\""));
     let (status, page) = browser
@@ -812,6 +941,180 @@ async fn a_saved_open_period_is_pinned_to_the_days_it_read() {
         stored_query.contains(&format!("from={}", coverage.first))
             && stored_query.contains(&format!("to={}", coverage.last)),
         "{stored_query}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_background_sweep_is_bounded_signed_in_and_cancelled_with_the_csrf_token() {
+    // One sweep runs at a time and one more may wait.
+    let mut config = Config::default();
+    config.server.backtests_running = 1;
+    config.server.backtests_queued = 1;
+    let server = Server::sqlite_with_btc(config).await;
+    let browser = server.sign_in().await;
+    // 10,000 combinations (the limit) of rules with several indicators over all of BTC: about
+    // 8 s in a debug build on 2 cores, long enough to be caught running (the steps before it
+    // is cancelled take well under a second).
+    let big = |rank_by: &str| {
+        simulator_url(&[
+            ("instruments", "BTC"),
+            (
+                "entry",
+                "crosses_above(sma(close, $fast), sma(close, $slow)) and rsi(close, $fast) < 70 \
+                 and close > ema(close, $slow) and roc(close, $fast) > -50",
+            ),
+            (
+                "exit",
+                "crosses_below(sma(close, $fast), sma(close, $slow)) or rsi(close, $slow) > 85 \
+                 or close < ema(close, $fast) * 0.5",
+            ),
+            ("sweep", "fast=2..101\nslow=2..101"),
+            ("stop_loss", "5"),
+            ("rank_by", rank_by),
+            ("run", "1"),
+        ])
+    };
+    let first = submit_sweep(&browser, &big("return_pct")).await;
+
+    // Its page while it runs: the form, a progress bar, a Cancel button with the CSRF field,
+    // a refresh for browsers without JavaScript, and no result yet.
+    let (status, page) = browser.get(&first).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("<progress id=\"sweep-progress\" max=\"10000\""),
+        "{page}"
+    );
+    let cancel_form = element_html(&page, "form", "cancel-sweep-form").expect("a Cancel form");
+    assert!(cancel_form.contains(&format!("name=\"csrf\" value=\"{}\"", browser.csrf)));
+    assert!(page.contains(&format!("action=\"{first}/cancel\"")));
+    assert!(page.contains("<noscript><meta http-equiv=\"refresh\" content=\"2\"></noscript>"));
+    assert!(!page.contains("id=\"heatmap\"") && !page.contains("id=\"ranking\""));
+    assert!(!page.contains("id=\"save-form\""), "nothing to save yet");
+
+    // Not signed in: the page and its progress go to the sign-in page, a cancel is refused.
+    let anonymous = Browser::client();
+    for path in [first.clone(), format!("{first}/progress")] {
+        let response = anonymous
+            .get(server.url(&path))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        let location = response.headers()["location"].to_str().expect("location");
+        assert!(location.starts_with("/login?next="), "{location}");
+    }
+    let response = anonymous
+        .post(server.url(&format!("{first}/cancel")))
+        .form(&[("csrf", browser.csrf.as_str())])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // Signed in but without the CSRF token, or from another site: nothing is cancelled.
+    let response = browser
+        .client
+        .post(server.url(&format!("{first}/cancel")))
+        .header("cookie", &browser.cookie)
+        .form(&[("csrf", "wrong")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = browser
+        .client
+        .post(server.url(&format!("{first}/cancel")))
+        .header("cookie", &browser.cookie)
+        .header("origin", "https://evil.example")
+        .form(&[("csrf", browser.csrf.as_str())])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // A second waits for the slot; a third is refused with a readable message.
+    let second = submit_sweep(&browser, &big("sharpe_ratio")).await;
+    let response = browser
+        .client
+        .get(server.url(&big("sortino_ratio")))
+        .header("cookie", &browser.cookie)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let refused = response.text().await.expect("page");
+    assert!(
+        refused.contains("already running or queueing 2 sweeps"),
+        "{refused}"
+    );
+    let first_now = progress(&browser, &first).await;
+    assert_eq!(
+        first_now["status"], "running",
+        "not cancelled by any of that"
+    );
+    assert_eq!(progress(&browser, &second).await["status"], "queued");
+
+    // Cancelled with the session's token: the queued one at once, the running one between
+    // points; their pages say so and show nothing of what they had reached.
+    for path in [&second, &first] {
+        let response = browser.post_form(&format!("{path}/cancel"), &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let location = response.headers()["location"].to_str().expect("location");
+        assert_eq!(location, format!("{path}#outcome"));
+    }
+    assert_eq!(
+        progress(&browser, &second).await,
+        json!({"status": "cancelled", "done": 0, "total": 10000})
+    );
+    let ended = wait_sweep(&browser, &first).await;
+    assert_eq!(ended["status"], "cancelled", "{ended}");
+    let reached = ended["done"].as_u64().expect("done");
+    assert!(
+        reached < 10_000,
+        "stopped early, the skipped points not counted: {ended}"
+    );
+    for path in [&first, &second] {
+        let (status, page) = browser.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let said = element_text(&page, "p", "sweep-status").expect("its status");
+        assert!(said.contains("was cancelled after"), "{said}");
+        assert!(
+            !page.contains("id=\"heatmap\"")
+                && !page.contains("id=\"ranking\"")
+                && !page.contains("id=\"save-form\"")
+                && !page.contains("id=\"sweep-progress\""),
+            "nothing partial is shown"
+        );
+    }
+    // Cancelling again changes nothing; an unknown sweep is a readable 404.
+    let response = browser.post_form(&format!("{first}/cancel"), &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(progress(&browser, &first).await["status"], "cancelled");
+    let (status, page) = browser
+        .get("/simulator/sweeps/0123456789abcdef0123456789abcdef")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("no such sweep"), "{page}");
+    let (status, _) = browser
+        .get("/simulator/sweeps/0123456789abcdef0123456789abcdef/progress")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // With the slot free again a sweep runs to its end.
+    let path = submit_sweep(
+        &browser,
+        &simulator_url(&[
+            ("instruments", "BTC"),
+            ("entry", ENTRY),
+            ("params", "slow=30"),
+            ("sweep", "fast=5..25:5"),
+            ("run", "1"),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        wait_sweep(&browser, &path).await,
+        json!({"status": "done", "done": 5, "total": 5})
     );
     server.shutdown().await;
 }

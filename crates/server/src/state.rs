@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub(crate) options: ServeOptions,
     pub(crate) jobs: crate::job_registry::JobRegistry,
     pub(crate) backtests: crate::backtest_registry::BacktestRegistry,
+    /// The dashboard simulator page's background sweeps.
+    pub(crate) sweeps: crate::dashboard::simulator::jobs::SweepJobs,
     pub(crate) cache: crate::cache::ReadCache,
     pub(crate) sessions: crate::sessions::Sessions,
     pub(crate) proxies: crate::client::TrustedProxies,
@@ -75,6 +77,10 @@ impl AppState {
             config.server.backtests_running,
             config.server.backtests_queued,
         );
+        let sweeps = crate::dashboard::simulator::jobs::SweepJobs::new(
+            config.server.backtests_running,
+            config.server.backtests_queued,
+        );
         let notifier = Arc::new(barter_service::notify::Notifier::from_env(&config));
         let sessions = crate::sessions::Sessions::new(store.clone());
         Self {
@@ -85,6 +91,7 @@ impl AppState {
                 store,
                 jobs: crate::job_registry::JobRegistry::default(),
                 backtests,
+                sweeps,
                 cache: crate::cache::ReadCache::new(options.read_cache),
                 sessions,
                 proxies,

@@ -170,7 +170,40 @@
     }
   }
 
+  /** Follows a background sweep (#sweep-job): its progress bar every second, then the
+   *  finished page. Without JavaScript the page refreshes itself instead. */
+  async function followSweep(section) {
+    const bar = $("sweep-progress");
+    const status = $("sweep-status");
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      let progress;
+      try {
+        const response = await fetch(section.dataset.progress, {
+          headers: { accept: "application/json" },
+          credentials: "same-origin",
+        });
+        // Signed out (a redirect to the sign-in page) or forgotten: the page itself says so.
+        if (!response.ok || response.redirected) break;
+        progress = await response.json();
+      } catch (_) {
+        continue;
+      }
+      if (progress.status !== "queued" && progress.status !== "running") break;
+      if (progress.status === "running" && bar && status) {
+        bar.value = progress.done;
+        bar.max = progress.total;
+        const percent = progress.total ? Math.floor((progress.done * 100) / progress.total) : 100;
+        bar.textContent = `${percent}%`;
+        status.textContent = `Running: ${progress.done} of ${progress.total} combinations (${percent}%)…`;
+      }
+    }
+    window.location.reload();
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    const sweep = $("sweep-job");
+    if (sweep && ["queued", "running"].includes(sweep.dataset.status)) followSweep(sweep);
     for (const field of ["entry", "exit"]) {
       const later = debounced(() => check(field));
       $(field)?.addEventListener("input", later);
@@ -186,7 +219,7 @@
     });
     $("simulator-form")?.addEventListener("submit", () => {
       const status = $("run-status");
-      if (status) status.textContent = "Running the backtest… sweeps over many combinations take a few seconds.";
+      if (status) status.textContent = "Running the backtest… (a sweep opens its own page with a progress bar)";
       $("run")?.setAttribute("aria-busy", "true");
     });
   });

@@ -20,7 +20,7 @@ mod position;
 mod positions;
 mod query;
 pub(crate) mod session;
-mod simulator;
+pub(crate) mod simulator;
 mod strategies;
 
 use axum::Router;

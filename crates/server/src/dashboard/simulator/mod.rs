@@ -6,12 +6,20 @@
 //!
 //! The form itself is in [`form`], a single result's view in [`results`], a sweep's in
 //! [`sweep`]. Validation as you type is `simulator.js` calling `POST /api/strategies/check`.
+//!
+//! A sweep submitted from the form runs in the background ([`jobs`]): the request answers 303
+//! to the sweep's page (`/simulator/sweeps/{id}`), which shows a progress bar (updated from
+//! `/simulator/sweeps/{id}/progress` by `simulator.js`, or by a meta refresh without
+//! JavaScript), a Cancel button, and once finished the heatmap and ranking.
 
 mod form;
+pub(crate) mod jobs;
 mod results;
 mod sweep;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use askama::Template;
 use axum::extract::rejection::{FormRejection, PathRejection};
@@ -19,7 +27,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Form, Router};
+use axum::{Extension, Form, Json, Router};
 use barter_core::Day;
 use barter_core::simulator::Statistics;
 use barter_store::StoreError;
@@ -33,9 +41,10 @@ use super::page::{Chrome, PageError, render};
 use super::session::Session;
 use crate::state::AppState;
 use barter_service::backtest::{
-    self, BacktestFailure, BacktestRequest, CandleSource, Plan, Prepared, RequestProblem,
+    self, BacktestFailure, BacktestRequest, CandleSource, Plan, Prepared, RequestProblem, SweepPlan,
 };
 use form::{MAX_COMBINATIONS, SimForm, problem, too_many};
+use jobs::{Busy, Cancelled, Job, State as JobState};
 use results::SingleView;
 use sweep::SweepView;
 
@@ -51,6 +60,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/simulator", get(simulator))
         .route("/simulator/save", post(save))
         .route("/simulator/saved/{id}/delete", post(delete))
+        .route("/simulator/sweeps/{id}", get(sweep_page))
+        .route("/simulator/sweeps/{id}/progress", get(sweep_progress))
+        .route("/simulator/sweeps/{id}/cancel", post(cancel_sweep))
 }
 
 /// What running the form gave: nothing (not asked to run), its problems, or a result.
@@ -64,6 +76,8 @@ struct Evaluation {
     outcome: Option<Outcome>,
     /// The first and last day of candles the backtest read (what an open period meant).
     span: Option<(Day, Day)>,
+    /// The id of the background sweep it started (its page shows the result).
+    started: Option<String>,
 }
 
 /// A result and the summary a save keeps of it.
@@ -83,8 +97,14 @@ impl Outcome {
 }
 
 /// Runs `form` when it asks to (`run=1`): builds the request, then prepares, plans and runs it
-/// exactly as `POST /api/backtests` does, the run on the blocking pool.
-async fn evaluate(state: &AppState, form: &SimForm) -> Result<Evaluation, PageError> {
+/// exactly as `POST /api/backtests` does, the run on the blocking pool. With `background`, a
+/// sweep is not run here but admitted to the page's background sweeps ([`jobs`]) and its id
+/// returned in `started`; without, it runs here as a single backtest does.
+async fn evaluate(
+    state: &AppState,
+    form: &SimForm,
+    background: bool,
+) -> Result<Evaluation, PageError> {
     if !form.run {
         return Ok(Evaluation::default());
     }
@@ -100,8 +120,7 @@ async fn evaluate(state: &AppState, form: &SimForm) -> Result<Evaluation, PageEr
     let invalid = |problems| Evaluation {
         request: Some(request.clone()),
         problems,
-        outcome: None,
-        span: None,
+        ..Evaluation::default()
     };
     let store = state.store();
     let currencies = Currencies::of_store(store).await?;
@@ -114,6 +133,67 @@ async fn evaluate(state: &AppState, form: &SimForm) -> Result<Evaluation, PageEr
             },
         };
     let span = candle_span(&prepared);
+    // Planning builds the grid (at most the server's limit of points before constraints): on
+    // the blocking pool, before a slot is taken, so a sweep can be handed to the background.
+    let planned = {
+        let request = request.clone();
+        tokio::task::spawn_blocking(move || {
+            backtest::plan(&request, &prepared).map(|plan| (prepared, plan))
+        })
+        .await
+        .map_err(|e| PageError::internal(&anyhow::Error::new(e)))?
+    };
+    let (mut prepared, plan) = match planned {
+        Ok(planned) => planned,
+        Err(BacktestFailure::Invalid(problems)) => return Ok(invalid(problems)),
+        Err(BacktestFailure::Failed(error)) => return Err(PageError::internal(&error)),
+    };
+    match &plan {
+        Plan::Sweep(sweep) if sweep.grid.points.len() > MAX_COMBINATIONS => {
+            return Ok(invalid(vec![too_many(sweep.grid.points.len())]));
+        }
+        // Never reached: `SimForm::request` leaves `walk_forward` unset. Refused rather than a
+        // panic should that change.
+        Plan::WalkForward(..) => {
+            return Ok(invalid(vec![problem(
+                "walk_forward",
+                "the simulator page does not run walk-forward analyses: use \
+                 `barter backtest --walk-forward`",
+            )]));
+        }
+        // Never reached either: the page leaves `per_instrument` unset.
+        Plan::Across(..) => {
+            return Ok(invalid(vec![problem(
+                "per_instrument",
+                "the simulator page does not run sweeps across instruments: use \
+                 `barter backtest --per-instrument` or the API",
+            )]));
+        }
+        _ => {}
+    }
+    if background && let Plan::Sweep(plan) = plan {
+        let jobs = &state.inner.sweeps;
+        let total = plan.grid.points.len();
+        let (id, job) =
+            jobs.admit(form.clone(), request, span, total)
+                .map_err(|Busy(active)| {
+                    PageError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        format!(
+                            "The server is already running or queueing {active} sweeps, as many \
+                         as it takes ({} in all). Wait for one to finish (or cancel one), then \
+                         run this again.",
+                            jobs.capacity()
+                        ),
+                    )
+                })?;
+        prepared.cancel = Arc::clone(&job.cancel);
+        tokio::spawn(sweep_task(state.clone(), job, prepared, plan));
+        return Ok(Evaluation {
+            started: Some(id),
+            ..Evaluation::default()
+        });
+    }
     // A page's backtest takes one of the server's backtest slots, as an API backtest does.
     let slot = tokio::time::timeout(SLOT_WAIT, state.backtest_slots().acquire_owned()).await;
     let Ok(Ok(slot)) = slot else {
@@ -127,37 +207,20 @@ async fn evaluate(state: &AppState, form: &SimForm) -> Result<Evaluation, PageEr
         let request = request.clone();
         tokio::task::spawn_blocking(move || -> Result<Outcome, BacktestFailure> {
             let _slot = slot;
-            match backtest::plan(&request, &prepared)? {
-                Plan::Single => {
+            match plan {
+                Plan::Sweep(plan) => {
+                    let data = sweep::run(&prepared, &plan, &AtomicUsize::new(0));
+                    let view = sweep::view(&form, &data);
+                    let summary = sweep::summary(&view);
+                    Ok(Outcome::Sweep(Box::new(view), summary))
+                }
+                _ => {
                     let result = prepared.run()?;
                     let view =
                         results::single_view(&form, &request, &prepared, &result, &currencies);
                     let summary = results::single_summary(&result, &view.currency);
                     Ok(Outcome::Single(Box::new(view), summary))
                 }
-                Plan::Sweep(plan) => {
-                    if plan.grid.points.len() > MAX_COMBINATIONS {
-                        return Err(BacktestFailure::Invalid(vec![too_many(
-                            plan.grid.points.len(),
-                        )]));
-                    }
-                    let view = sweep::run(&form, &prepared, &plan);
-                    let summary = sweep::summary(&view);
-                    Ok(Outcome::Sweep(Box::new(view), summary))
-                }
-                // Never reached: `SimForm::request` leaves `walk_forward` unset. Refused rather
-                // than a panic should that change.
-                Plan::WalkForward(..) => Err(BacktestFailure::Invalid(vec![problem(
-                    "walk_forward",
-                    "the simulator page does not run walk-forward analyses: use \
-                     `barter backtest --walk-forward`",
-                )])),
-                // Never reached either: the page leaves `per_instrument` unset.
-                Plan::Across(..) => Err(BacktestFailure::Invalid(vec![problem(
-                    "per_instrument",
-                    "the simulator page does not run sweeps across instruments: use \
-                     `barter backtest --per-instrument` or the API",
-                )])),
             }
         })
     };
@@ -167,14 +230,50 @@ async fn evaluate(state: &AppState, form: &SimForm) -> Result<Evaluation, PageEr
     {
         Ok(outcome) => Ok(Evaluation {
             request: Some(request),
-            problems: Vec::new(),
             outcome: Some(outcome),
             span,
+            ..Evaluation::default()
         }),
         Err(BacktestFailure::Invalid(problems)) => Ok(invalid(problems)),
         Err(BacktestFailure::Failed(error)) => Err(PageError::internal(&error)),
     }
 }
+
+/// The task of a background sweep: waits for a backtest slot, runs every combination on the
+/// blocking pool counting them, and records how it ended. A sweep cancelled while it ran ends
+/// `cancelled` whatever it computed: its ranking would be of the points it reached.
+async fn sweep_task(state: AppState, job: Arc<Job>, prepared: Prepared, plan: SweepPlan) {
+    let jobs = &state.inner.sweeps;
+    let end = match state.backtest_slots().acquire_owned().await {
+        _ if job.cancelled() => JobState::Cancelled,
+        Err(closed) => {
+            tracing::error!("a dashboard sweep found no backtest slot: {closed}");
+            JobState::Failed(FAILED.to_owned())
+        }
+        Ok(slot) => {
+            jobs.started(&job);
+            let counter = Arc::clone(&job);
+            let run = tokio::task::spawn_blocking(move || {
+                let _slot = slot;
+                sweep::run(&prepared, &plan, &counter.done)
+            })
+            .await;
+            match run {
+                _ if job.cancelled() => JobState::Cancelled,
+                Ok(data) => JobState::Done(Arc::new(data)),
+                Err(join) => {
+                    tracing::error!("a dashboard sweep failed: {join}");
+                    JobState::Failed(FAILED.to_owned())
+                }
+            }
+        }
+    };
+    jobs.finish(&job, end);
+}
+
+/// What a sweep that failed on the server says (the log has the details).
+const FAILED: &str = "The sweep failed on the server; its log has the details. Run it again, \
+                      and if it keeps failing, check the server log.";
 
 /// The first and last day of the candles `prepared` reads within its period.
 fn candle_span(prepared: &Prepared) -> Option<(Day, Day)> {
@@ -237,6 +336,45 @@ struct SimulatorPage {
     save_error: Option<String>,
     saved: Vec<SavedRow>,
     max_combinations: usize,
+    /// The background sweep this page follows.
+    job: Option<JobView>,
+}
+
+/// A background sweep as its page shows it.
+struct JobView {
+    /// The sweep's id (its page is `/simulator/sweeps/{id}`).
+    id: String,
+    /// `queued`, `running`, `done`, `failed` or `cancelled`.
+    status: &'static str,
+    /// Whether it is still queued or running (the page follows it).
+    active: bool,
+    /// Combinations finished.
+    done: usize,
+    /// Combinations in all.
+    total: usize,
+    /// `done` of `total` in whole percent.
+    percent: usize,
+    /// Why it failed.
+    message: String,
+}
+
+impl JobView {
+    fn of(id: &str, job: &Job, state: &JobState) -> Self {
+        let total = job.total;
+        let done = job.done.load(Ordering::Relaxed).min(total);
+        Self {
+            id: id.to_owned(),
+            status: state.name(),
+            active: state.is_active(),
+            done,
+            total,
+            percent: (done * 100).checked_div(total).unwrap_or(100),
+            message: match state {
+                JobState::Failed(message) => message.clone(),
+                _ => String::new(),
+            },
+        }
+    }
 }
 
 impl SimulatorPage {
@@ -270,6 +408,8 @@ struct Extras {
     notice: Option<String>,
     save_name: String,
     save_error: Option<String>,
+    /// The background sweep the page follows.
+    job: Option<JobView>,
 }
 
 /// The form fields problems are shown under, with their labels.
@@ -469,6 +609,7 @@ async fn page(
         save_error: extras.save_error,
         saved,
         max_combinations: MAX_COMBINATIONS,
+        job: extras.job,
     };
     render(status, &page)
 }
@@ -505,7 +646,10 @@ async fn simulator(
             _ => {}
         }
     }
-    let evaluation = evaluate(&state, &form).await?;
+    let evaluation = evaluate(&state, &form, true).await?;
+    if let Some(id) = &evaluation.started {
+        return Ok(Redirect::to(&format!("/simulator/sweeps/{id}#outcome")).into_response());
+    }
     page(
         &state,
         &session,
@@ -519,6 +663,95 @@ async fn simulator(
     .await
 }
 
+/// The 404 of an unknown (or forgotten) sweep.
+fn no_sweep() -> PageError {
+    PageError::not_found(format!(
+        "There is no such sweep: the server keeps the last {} finished sweeps until it restarts. \
+         Run it again from the simulator.",
+        jobs::KEEP
+    ))
+}
+
+/// `GET /simulator/sweeps/{id}`: a background sweep's form, its progress and Cancel button
+/// while it runs, and once finished its heatmap and ranking (what it had reached is never
+/// shown for a cancelled one).
+async fn sweep_page(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, PageError> {
+    let Ok(Path(id)) = id else {
+        return Err(no_sweep());
+    };
+    let job = state.inner.sweeps.get(&id).ok_or_else(no_sweep)?;
+    let job_state = job.state();
+    let outcome = match &job_state {
+        JobState::Done(data) => {
+            let view = sweep::view(&job.form, data);
+            let summary = sweep::summary(&view);
+            Some(Outcome::Sweep(Box::new(view), summary))
+        }
+        _ => None,
+    };
+    let evaluation = Evaluation {
+        request: Some(job.request.clone()),
+        outcome,
+        span: job.span,
+        ..Evaluation::default()
+    };
+    page(
+        &state,
+        &session,
+        job.form.clone(),
+        evaluation,
+        Extras {
+            job: Some(JobView::of(&id, &job, &job_state)),
+            ..Extras::default()
+        },
+    )
+    .await
+}
+
+/// `GET /simulator/sweeps/{id}/progress`: `{"status", "done", "total"}` for the page's
+/// progress bar.
+async fn sweep_progress(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let job = id.ok().and_then(|Path(id)| state.inner.sweeps.get(&id));
+    let Some(job) = job else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": { "code": "not_found", "message": no_sweep().message } })),
+        )
+            .into_response();
+    };
+    let job_state = job.state();
+    let total = job.total;
+    Json(json!({
+        "status": job_state.name(),
+        "done": job.done.load(Ordering::Relaxed).min(total),
+        "total": total,
+    }))
+    .into_response()
+}
+
+/// `POST /simulator/sweeps/{id}/cancel`: stops a queued or running sweep (between points),
+/// then back to its page, which says it was cancelled (or how it ended, if it was too late).
+async fn cancel_sweep(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, PageError> {
+    let Ok(Path(id)) = id else {
+        return Err(no_sweep());
+    };
+    match state.inner.sweeps.cancel(&id).ok_or_else(no_sweep)? {
+        Cancelled::Requested | Cancelled::Finished => {
+            Ok(Redirect::to(&format!("/simulator/sweeps/{id}#outcome")).into_response())
+        }
+    }
+}
+
 /// The save form: a name and the result's query string.
 #[derive(Debug, Deserialize)]
 struct SaveForm {
@@ -526,6 +759,9 @@ struct SaveForm {
     name: String,
     #[serde(default)]
     query: String,
+    /// The background sweep the result came from, whose result is saved as it is.
+    #[serde(default)]
+    sweep: String,
 }
 
 /// `POST /simulator/save`: runs the result's query again and saves its request and headline
@@ -543,7 +779,11 @@ async fn save(
     })?;
     let mut form = SimForm::from_pairs(&pairs(Some(&body.query)), state.config());
     form.run = true;
-    let evaluation = evaluate(&state, &form).await?;
+    let evaluation = match finished_sweep(&state, &body.sweep, &form) {
+        Some(evaluation) => evaluation,
+        // Not (or no longer) a finished background sweep of this form: run it again here.
+        None => evaluate(&state, &form, false).await?,
+    };
     let asked = form.clone();
     let refuse = |evaluation, message: String| {
         page(
@@ -555,6 +795,7 @@ async fn save(
                 notice: None,
                 save_name: body.name.clone(),
                 save_error: Some(message),
+                job: None,
             },
         )
     };
@@ -596,6 +837,25 @@ async fn save(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// The result of background sweep `id` when it finished and ran `form`.
+fn finished_sweep(state: &AppState, id: &str, form: &SimForm) -> Option<Evaluation> {
+    let job = state.inner.sweeps.get(id)?;
+    let JobState::Done(data) = job.state() else {
+        return None;
+    };
+    if job.form.query() != form.query() {
+        return None;
+    }
+    let view = sweep::view(&job.form, &data);
+    let summary = sweep::summary(&view);
+    Some(Evaluation {
+        request: Some(job.request.clone()),
+        outcome: Some(Outcome::Sweep(Box::new(view), summary)),
+        span: job.span,
+        ..Evaluation::default()
+    })
 }
 
 /// `POST /simulator/saved/{id}/delete`: deletes a saved result.

@@ -2,6 +2,7 @@
 //! [`Prepared::sweep`] (as `barter backtest` does for `sweep.csv` and `heatmap.svg`), a heatmap
 //! for two parameters and a ranking of the best combinations, each linking to its backtest.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use barter_core::simulator::Statistics;
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 use super::form::SimForm;
 use super::results::{infinity_text, stat_text};
 use barter_service::backtest::sweep::SHOWN_STATISTICS;
-use barter_service::backtest::{Prepared, SweepPlan, describe_point};
+use barter_service::backtest::{Prepared, SweepPlan, SweepRow, describe_point};
 
 /// How many of the best combinations the ranking lists.
 pub(crate) const TOP: usize = 20;
@@ -75,8 +76,28 @@ pub(crate) struct RankedRow {
     pub values: Vec<String>,
 }
 
-/// Runs every combination of `plan` and builds the page's view of the sweep.
-pub(crate) fn run(form: &SimForm, prepared: &Prepared, plan: &SweepPlan) -> SweepView {
+/// What a finished sweep leaves for its page: the ranking and, for two parameters, every
+/// point's rank-by value. The page's view (with its links) is built from it per request, so a
+/// kept sweep holds numbers, not markup.
+pub(crate) struct SweepData {
+    /// The swept parameters.
+    names: Vec<String>,
+    /// Combinations run.
+    combinations: usize,
+    /// Combinations the constraints ruled out.
+    skipped: usize,
+    /// The statistic it ranks by.
+    rank_by: String,
+    /// Every point and its rank-by value (two parameters only: the heatmap's cells).
+    cells: Vec<(Vec<f64>, Option<f64>)>,
+    /// The best combinations, best first, exact.
+    rows: Vec<SweepRow>,
+}
+
+/// Runs every combination of `plan`, adding one to `done` as each finishes (the progress a
+/// background sweep's page shows). A cancelled sweep (`prepared.cancel`) stops between points
+/// and its data is incomplete: the caller must not show it as a result.
+pub(crate) fn run(prepared: &Prepared, plan: &SweepPlan, done: &AtomicUsize) -> SweepData {
     let grid = &plan.grid;
     let two = grid.names.len() == 2;
     let cells = Mutex::new(Vec::<(Vec<f64>, Option<f64>)>::new());
@@ -93,20 +114,37 @@ pub(crate) fn run(form: &SimForm, prepared: &Prepared, plan: &SweepPlan) -> Swee
                     .unwrap_or_else(PoisonError::into_inner)
                     .push((values.to_vec(), stats.value(&plan.rank_by)));
             }
+            // Once cancelled, the remaining points are skipped, not run: they do not count.
+            if !prepared.cancel.load(Ordering::Relaxed) {
+                done.fetch_add(1, Ordering::Relaxed);
+            }
         },
     );
-    let cells = cells.into_inner().unwrap_or_else(PoisonError::into_inner);
-    let link = |point: &[f64]| {
-        format!(
-            "/simulator?{}",
-            form.combination(&grid.names, point).query()
-        )
-    };
+    SweepData {
+        names: grid.names.clone(),
+        combinations: grid.points.len(),
+        skipped: grid.skipped,
+        rank_by: plan.rank_by.clone(),
+        cells: cells.into_inner().unwrap_or_else(PoisonError::into_inner),
+        rows,
+    }
+}
+
+/// The page's view of a finished sweep of `form`.
+pub(crate) fn view(form: &SimForm, data: &SweepData) -> SweepView {
+    let SweepData {
+        names,
+        rank_by,
+        cells,
+        rows,
+        ..
+    } = data;
+    let link = |point: &[f64]| format!("/simulator?{}", form.combination(names, point).query());
     // The CLI's statistics, besides the one it ranks by.
     let shown: Vec<&str> = SHOWN_STATISTICS
         .iter()
         .copied()
-        .filter(|k| *k != plan.rank_by)
+        .filter(|k| k != rank_by)
         .collect();
     let ranked = rows
         .iter()
@@ -115,30 +153,28 @@ pub(crate) fn run(form: &SimForm, prepared: &Prepared, plan: &SweepPlan) -> Swee
             let value = |key: &str| row.stats.as_ref().and_then(|s| s.value(key));
             RankedRow {
                 rank: i + 1,
-                point: describe_point(&grid.names, &row.values),
+                point: describe_point(names, &row.values),
                 link: link(&row.values),
-                rank_value: stat_text(&plan.rank_by, value(&plan.rank_by), ""),
-                rank_raw: raw(value(&plan.rank_by)),
+                rank_value: stat_text(rank_by, value(rank_by), ""),
+                rank_raw: raw(value(rank_by)),
                 values: shown.iter().map(|k| stat_text(k, value(k), "")).collect(),
             }
         })
         .collect();
     let best = rows.first().map(|row| {
         (
-            describe_point(&grid.names, &row.values),
-            row.stats.as_ref().and_then(|s| s.value(&plan.rank_by)),
+            describe_point(names, &row.values),
+            row.stats.as_ref().and_then(|s| s.value(rank_by)),
         )
     });
     SweepView {
-        names: grid.names.clone(),
-        combinations: grid.points.len(),
-        skipped: grid.skipped,
-        rank_by: plan.rank_by.clone(),
-        rank_label: Statistics::label(&plan.rank_by)
-            .unwrap_or(&plan.rank_by)
-            .to_owned(),
-        higher_is_better: Statistics::higher_is_better(&plan.rank_by),
-        heatmap: two.then(|| heatmap(&grid.names, &plan.rank_by, &cells, &link)),
+        names: names.clone(),
+        combinations: data.combinations,
+        skipped: data.skipped,
+        rank_by: rank_by.clone(),
+        rank_label: Statistics::label(rank_by).unwrap_or(rank_by).to_owned(),
+        higher_is_better: Statistics::higher_is_better(rank_by),
+        heatmap: (names.len() == 2).then(|| heatmap(names, rank_by, cells, &link)),
         columns: shown
             .iter()
             .map(|k| Statistics::label(k).unwrap_or(k).to_owned())
