@@ -15,6 +15,11 @@ buy with all the cash on a cross up, close on a cross down, fills at the next ba
   reported with and without `pf.stats()`, from the same runs).
 * W3: all 1,590 (fast, slow) with fast in 5..=50, slow in 20..=200 step 5, fast < slow, commission
   0.1 %, on the W1 series, ranked by final equity (ties: the first in (fast, slow) order).
+* W6: a portfolio: SMA 10/20 over 500 generated instruments x 2,500 days
+  (`bench/.data/w6_500x2500.csv`) in one account with shared cash 1,000,000, each entry spending
+  10,000 fee included, at most 50 positions open at once, commission 0.1 %, entries of a day in
+  symbol order. Barter and vectorbt only (backtesting.py backtests one instrument at a time).
+  Timed: indicators, backtest and statistics.
 
 CSV loading is never timed. Each (engine, workload) runs in its own fresh Python process (so one
 workload's JIT-compiled code or memory never helps or hurts another). In that process the first call
@@ -59,16 +64,20 @@ WORKLOADS = {
     "w1": {"data": data.W1_PATH, "datetime_index": True, "fast": 10, "slow": 20, "commission": 0.0},
     "w2": {"data": data.W2_PATH, "datetime_index": False, "fast": 10, "slow": 20, "commission": 0.0},
     "w3": {"data": data.W1_PATH, "datetime_index": True, "fast": None, "slow": None, "commission": 0.001},
+    "w6": {"data": data.W6_PATH, "datetime_index": True, "fast": 10, "slow": 20, "commission": 0.001},
 }
+# Engines that cannot run a workload, and why (reported, not run).
+NOT_APPLICABLE = {("backtesting", "w6"): "backtesting.py backtests one instrument at a time: no "
+                                         "shared cash across instruments"}
 ENGINE_ORDER = ("barter", "vectorbt", "backtesting")
 ENGINE_LABELS = {"barter": "Barter", "vectorbt": "vectorbt", "backtesting": "backtesting.py"}
 # Timed runs after the first call. backtesting.py: W2 ~12 s and W3 ~40 s a run here, and its
 # first run counts (see the module docs).
-DEFAULT_RUNS = {"w1": 21, "w2": 7, "w3": 7}
-DEFAULT_BT_RUNS = {"w1": 21, "w2": 5, "w3": 3}
-QUICK_RUNS = {"w1": 3, "w2": 1, "w3": 1}
-# Barter's targets, as multiples of vectorbt's median (W1 includes the statistics).
-TARGETS = {"w1": 10, "w2": 20, "w3": 50}
+DEFAULT_RUNS = {"w1": 21, "w2": 7, "w3": 7, "w6": 7}
+DEFAULT_BT_RUNS = {"w1": 21, "w2": 5, "w3": 3, "w6": 1}
+QUICK_RUNS = {"w1": 3, "w2": 1, "w3": 1, "w6": 1}
+# Barter's targets, as multiples of vectorbt's median (W1 and W6 include the statistics).
+TARGETS = {"w1": 10, "w2": 20, "w3": 50, "w6": 20}
 AGREE_REL = 1e-6
 
 
@@ -81,9 +90,14 @@ def worker(engine_key, workload, runs, first_counts):
 
     spec = WORKLOADS[workload]
     engine = engines.engine(engine_key)
-    prepared = engine.prepare(engines.read_csv(spec["data"], spec["datetime_index"]))
+    if workload == "w6":
+        prepared = engines.read_w6(spec["data"])
+    else:
+        prepared = engine.prepare(engines.read_csv(spec["data"], spec["datetime_index"]))
 
     def call():
+        if workload == "w6":
+            return engine.portfolio(prepared, spec["commission"])
         if workload == "w3":
             return engine.sweep(prepared, spec["commission"])
         return engine.single(prepared, spec["fast"], spec["slow"], spec["commission"])
@@ -96,6 +110,8 @@ def worker(engine_key, workload, runs, first_counts):
         outcome, phase = call()
         times.append(time.perf_counter() - start)
         cpu.append(cpu_seconds() - cpu_start)
+        if workload == "w6":
+            engine.after_run(outcome)  # untimed checks of the run
         phases.append(phase)
         outcomes.append(outcome)
     # Every run must compute the same thing; otherwise the timings are not of one workload.
@@ -183,6 +199,11 @@ def barter_command(workload, runs):
            "--fee-bps", f"{spec['commission'] * 10_000:g}"]
     if spec["fast"] is not None:
         cmd += ["--fast", str(spec["fast"]), "--slow", str(spec["slow"])]
+    if workload == "w6":
+        import engines
+        w6 = engines.W6
+        cmd += ["--cash", str(w6["cash"]), "--amount", str(w6["amount"]),
+                "--max-open", str(w6["max_open_positions"])]
     return cmd
 
 
@@ -297,6 +318,9 @@ def results_table(results, workloads):
         for key in ENGINE_ORDER:
             r = results[w].get(key)
             if r is None:
+                if (key, w) in NOT_APPLICABLE:
+                    lines.append(f"| {w.upper()} | {ENGINE_LABELS[key]} | n/a: {NOT_APPLICABLE[(key, w)]} "
+                                 "| | | | | | | | |")
                 continue
             ratio = (f"{r['median_s'] / barter['median_s']:.1f}" if barter and key != "barter" else
                      "1" if key == "barter" else "–")
@@ -339,6 +363,9 @@ def agreement_section(results, workloads):
              f"leaves it out, vectorbt's `Total Trades` counts it, its `Total Closed Trades` does not).",
              ""]
     for w in workloads:
+        if w == "w6":
+            lines += w6_agreement(results[w])
+            continue
         ref = results[w].get("backtesting")
         others = [k for k in ENGINE_ORDER if k != "backtesting" and k in results[w]]
         if ref is None:
@@ -369,8 +396,33 @@ def agreement_section(results, workloads):
               + " (rounding noise is ~1e-15 for W1 and ~1e-11 for vectorbt's cumulative sums over "
               "W2's million bars), so W1 and W2 cannot differ this way; in W3 a few cells may "
               "(listed above).",
+              "- W6 has exact decimal ties between SMA10 and SMA20 (500 × 2,500 bars at 4 decimals): "
+              + ", ".join(f"{n} {kind}" for kind, n in w6_ties().items())
+              + " (see `w6_ties`: only a \"touch\" can make Barter and vectorbt decide "
+              "differently)." if "w6" in workloads else "",
               "- backtesting.py leaves out of optimize's ranking any cell with no closed trade."]
     return lines
+
+
+def w6_agreement(results):
+    """W6 has no backtesting.py run: Barter against vectorbt, final equity and trades."""
+    b, v = results.get("barter"), results.get("vectorbt")
+    if b is None or v is None:
+        return []
+    d = rel_diff(b["final_equity"], v["final_equity"])
+    same = b["trades"] == v["trades"] and b.get("open_trades") == v.get("open_trades")
+    verdict = "agree" if d <= AGREE_REL and same else "**differ**"
+    return [f"- W6 Barter vs vectorbt (no backtesting.py run): final equity rel. diff {d:.2e}, "
+            f"closed trades {fmt_trades(b)} vs {fmt_trades(v)}: {verdict}. vectorbt held at most "
+            f"{v.get('max_held')} positions at once (the cap is {engines_w6()['max_open_positions']}); "
+            f"every vectorbt buy was the full amount (checked after each run), so cash never ran "
+            f"short and the call order within a bar cannot matter. Barter's Fractional(8) sizing "
+            f"floors each entry to 1e-8 units, vectorbt's is unrounded."]
+
+
+def engines_w6():
+    import engines
+    return engines.W6
 
 
 def sma_gaps():
@@ -385,6 +437,32 @@ def sma_gaps():
         fast, slow = close.rolling(10).mean(), close.rolling(20).mean()
         gaps[w] = float(((fast - slow).abs() / slow).min())
     return gaps
+
+
+def w6_ties():
+    """W6's exact SMA10/SMA20 ties (|gap| / SMA20 below 1e-12, i.e. equal as decimals up to the
+    float rounding of the means), by what the series does around them: "through" (the sign
+    before the tie differs from the one after: every engine here crosses on the bar after the
+    tie, Barter because its `crosses_above` asks `<=` the bar before, vectorbt because it
+    remembers the side it was on), "touch" (the same sign on both sides: Barter sees a new cross
+    on the bar after, vectorbt does not, so the two may decide differently) and "edge" (a tie on
+    the first or last bar with both means, where no decision follows from it)."""
+    import engines
+    import numpy as np
+    close = engines.read_w6(data.W6_PATH)[1]
+    diff = (close.rolling(10).mean() - close.rolling(20).mean()).to_numpy()
+    slow = close.rolling(20).mean().to_numpy()
+    tie = np.abs(diff) < 1e-12 * slow
+    counts = {"through": 0, "touch": 0, "edge": 0}
+    for row, col in zip(*np.nonzero(tie)):
+        column = diff[:, col]
+        before = [v for v in column[:row][::-1] if not np.isnan(v) and abs(v) >= 1e-12 * slow[row, col]][:1]
+        after = [v for v in column[row + 1:] if abs(v) >= 1e-12 * slow[row, col]][:1]
+        if not before or not after:
+            counts["edge"] += 1
+        else:
+            counts["through" if (before[0] > 0) != (after[0] > 0) else "touch"] += 1
+    return counts
 
 
 def explain(r, ref, commission):
@@ -498,6 +576,14 @@ def render(env, results, workloads, skipped, runs, bt_runs):
         "- vectorbt W3: the same calls with 1,590 columns at once (one window per column; the MA "
         "indicator computes each distinct window once), then `pf.final_value()` and `idxmax()`. "
         "Single-threaded.",
+        "- vectorbt W6: `vbt.MA.run` ×2 over the 2,500 × 500 close frame, the crossovers and "
+        "their shift, one `Portfolio.from_signals(close, signal_func_nb=..., price=open, "
+        "size=10_000 / 1.001, size_type='value', fees=0.001, init_cash=1_000_000, "
+        "cash_sharing=True, group_by=True, freq='1D')` whose numba `signal_func_nb` passes an "
+        "entry only while fewer than 50 positions are open (vectorbt has no cap of its own), and "
+        "`pf.stats()` of the group. The checks that every buy was the full amount are not timed.",
+        "- Barter W6: one `backtest_with` over the 500 instruments (one `RuleStrategy`, "
+        "`Sizing::Amount(10,000)`, `max_open_positions: Some(50)`), statistics included.",
         "- Barter: what its bench (`crates/core/benches/anchors.rs`) times around each run; its "
         "doc says: building the strategy, the indicators, the backtest and all statistics (W1, "
         "W2), or the whole 1,590-point sweep on all cores ranked by final equity (W3); never "
@@ -517,6 +603,9 @@ def render(env, results, workloads, skipped, runs, bt_runs):
         f"`{data.BTC_SAMPLE.relative_to(ROOT)}`, sha256 `{env['data']['w1_sha256']}`.",
         f"- W2: `{data.W2_PATH.relative_to(ROOT)}`, {data.W2_ROWS:,} bars, sha256 "
         f"`{env['data'].get('w2_sha256')}`: {data.W2_DESCRIPTION}.",
+        f"- W6: `{data.W6_PATH.relative_to(ROOT)}`, {data.W6_INSTRUMENTS} instruments × "
+        f"{data.W6_ROWS:,} bars in one file (`{data.W6_HEADER}`), sha256 "
+        f"`{env['data'].get('w6_sha256')}`: {data.W6_DESCRIPTION}.",
         "",
         "## Barter's bench",
         "",
@@ -579,10 +668,14 @@ def main():
     data.ensure_w1()
     if "w2" in workloads:
         data.ensure_w2()
+    if "w6" in workloads:
+        data.ensure_w6()
     env = environment()
     env["data"] = {"w1_sha256": data.sha256(data.W1_PATH)}
     if data.W2_PATH.exists():
         env["data"]["w2_sha256"] = data.sha256(data.W2_PATH)
+    if data.W6_PATH.exists():
+        env["data"]["w6_sha256"] = data.sha256(data.W6_PATH)
 
     skipped = None
     if "barter" in engines_wanted:
@@ -596,7 +689,7 @@ def main():
     results = {w: {} for w in workloads}
     for w in workloads:
         for key in ENGINE_ORDER:
-            if key not in engines_wanted or (key == "barter" and skipped):
+            if key not in engines_wanted or (key == "barter" and skipped) or (key, w) in NOT_APPLICABLE:
                 continue
             print(f"{w}: {ENGINE_LABELS[key]} ...", file=sys.stderr, flush=True)
             try:

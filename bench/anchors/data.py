@@ -7,6 +7,8 @@ every engine, Barter included, reads the very same text.
 * `w1_btc_last2000.csv`: the header and the last 2,000 rows of `data/sample/btc-usd-daily.csv`,
   copied as text (no float round-trip), 2020-07-16 .. 2026-01-05.
 * `w2_1m.csv`: 1,000,000 generated daily bars, see `write_w2`.
+* `w6_500x2500.csv`: 500 generated instruments x 2,500 daily bars in one long file, header
+  `symbol,date,open,high,low,close,volume`, sorted by symbol then day, see `write_w6`.
 """
 
 import datetime
@@ -41,6 +43,28 @@ W2_DESCRIPTION = (
     "prices rounded to 4 decimals, then high = max(high, open, close) and low = min(low, open, close) "
     "so the rounded candle stays consistent; volume = 1000 * exp(0.5 * q) rounded to 6 decimals; "
     f"days consecutive from {W2_START.isoformat()}"
+)
+
+W6_INSTRUMENTS = 500
+W6_ROWS = 2_500
+W6_PATH = DATA_DIR / "w6_500x2500.csv"
+W6_HEADER = "symbol," + HEADER
+W6_SEED = 20_261_207
+W6_START = datetime.date(2000, 1, 1)
+W6_THETA = 0.002        # pull towards each instrument's anchor per bar (half-life ~350 bars)
+W6_GAP_SIGMA = 0.002    # open vs previous close
+W6_WICK_SIGMA = 0.01    # high above max(open, close), low below min(open, close)
+W6_DESCRIPTION = (
+    f"numpy.random.default_rng({W6_SEED}); per instrument j (symbols S000 .. S{W6_INSTRUMENTS - 1:03d}) "
+    f"anchor[j] = exp(uniform(log 20, log 500)) and sigma[j] = uniform(0.01, 0.03) "
+    f"({W6_INSTRUMENTS} draws each, in that order), then z, u, v, w, q = five standard_normal(({W6_ROWS}, "
+    f"{W6_INSTRUMENTS})) draws in that order; x[0] = 0, x[t] = (1 - {W6_THETA}) * x[t-1] + sigma * z[t]; "
+    "close[t] = anchor * exp(x[t]); open[0] = anchor, "
+    f"open[t] = close[t-1] * exp({W6_GAP_SIGMA} * u[t]); "
+    f"high = max(open, close) * exp(|{W6_WICK_SIGMA} * v|), low = min(open, close) * exp(-|{W6_WICK_SIGMA} * w|); "
+    "prices rounded to 4 decimals, then high/low widened to hold the rounded open and close; "
+    "volume = 1000 * exp(0.5 * q) rounded to 6 decimals; "
+    f"days consecutive from {W6_START.isoformat()} (every instrument has every day)"
 )
 
 
@@ -115,10 +139,63 @@ def write_w2(path):
     tmp.replace(path)
 
 
+def ensure_w6():
+    if not W6_PATH.exists():
+        write_w6(W6_PATH)
+    return W6_PATH
+
+
+def write_w6(path):
+    """W2's recipe for 500 instruments at once, over 2,500 days, each with its own price level
+    and volatility (daily 1 % .. 3 %: index-like to crypto-like).
+
+    The pull towards the anchor (stationary standard deviation of the log price
+    sigma / sqrt(2 * 0.002), 0.16 .. 0.47) keeps every price within a few times its anchor, so no
+    instrument drifts down to where 4-decimal rounding is a visible fraction of its price. Over
+    2,500 bars the walk is still a random walk to a 10/20 SMA crossover."""
+    n, rows = W6_INSTRUMENTS, W6_ROWS
+    rng = np.random.default_rng(W6_SEED)
+    anchor = np.exp(rng.uniform(np.log(20.0), np.log(500.0), n))
+    sigma = rng.uniform(0.01, 0.03, n)
+    z, u, v, w, q = (rng.standard_normal((rows, n)) for _ in range(5))
+    x = np.zeros((rows, n))
+    keep = 1.0 - W6_THETA
+    for t in range(1, rows):
+        x[t] = keep * x[t - 1] + sigma * z[t]
+    close = anchor * np.exp(x)
+    open_ = np.empty((rows, n))
+    open_[0] = anchor
+    open_[1:] = close[:-1] * np.exp(W6_GAP_SIGMA * u[1:])
+    high = np.maximum(open_, close) * np.exp(np.abs(W6_WICK_SIGMA * v))
+    low = np.minimum(open_, close) * np.exp(-np.abs(W6_WICK_SIGMA * w))
+    open_, high, low, close = (np.round(a, 4) for a in (open_, high, low, close))
+    high = np.maximum.reduce([high, open_, close])
+    low = np.minimum.reduce([low, open_, close])
+    volume = np.round(1_000.0 * np.exp(0.5 * q), 6)
+    assert low.min() > 0
+
+    days = np.datetime_as_string(
+        np.datetime64(W6_START.isoformat(), "D") + np.arange(rows), unit="D").tolist()
+
+    def fmt(a, decimals):
+        return [f"{x:.{decimals}f}".rstrip("0").rstrip(".") for x in a.tolist()]
+
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="\n") as f:
+        f.write(W6_HEADER + "\n")
+        for j in range(n):
+            symbol = [f"S{j:03d}"] * rows
+            columns = [symbol, days, fmt(open_[:, j], 4), fmt(high[:, j], 4), fmt(low[:, j], 4),
+                       fmt(close[:, j], 4), fmt(volume[:, j], 6)]
+            f.writelines(",".join(row) + "\n" for row in zip(*columns))
+    tmp.replace(path)
+
+
 def sha256(path):
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
 if __name__ == "__main__":
-    for p in (ensure_w1(), ensure_w2()):
+    for p in (ensure_w1(), ensure_w2(), ensure_w6()):
         print(f"{p.relative_to(ROOT)}: sha256 {sha256(p)}")

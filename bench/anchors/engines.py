@@ -21,6 +21,9 @@ CASH = 10_000
 FRACTIONAL_UNIT = 1e-8  # FractionalBacktest's default (1 / 100e6)
 W3_FAST = range(5, 51)
 W3_SLOW = range(20, 201, 5)
+# W6: the crossover over 500 instruments with shared cash; each entry spends a fixed amount, fee
+# included, and at most `max_open_positions` positions are open at once (see anchors.py).
+W6 = {"fast": 10, "slow": 20, "cash": 1_000_000, "amount": 10_000, "max_open_positions": 50}
 
 # Imported on demand, so that a vectorbt worker process never imports backtesting (and bokeh),
 # nor a backtesting.py one vectorbt (and numba).
@@ -59,6 +62,17 @@ def read_csv(path, datetime_index):
         df = df.drop(columns="date")
     df.columns = [c.capitalize() for c in df.columns]
     return df
+
+
+def read_w6(path):
+    """The long W6 file as Open and Close frames: days x instruments, columns in symbol order
+    (the order Barter decides a day's entries in)."""
+    df = pd.read_csv(path, usecols=["symbol", "date", "open", "close"])
+    df["date"] = pd.to_datetime(df["date"], format="%Y-%m-%d")
+    open_ = df.pivot(index="date", columns="symbol", values="open").sort_index(axis=1)
+    close = df.pivot(index="date", columns="symbol", values="close").sort_index(axis=1)
+    assert not open_.isna().any().any() and not close.isna().any().any(), "W6 has gaps"
+    return open_, close
 
 
 class Clock:

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Time Barter against backtesting.py and vectorbt (bench/anchors/anchors.py has the details).
 #
-#   bench/anchors/run.sh                     # everything: W1, W2, W3 x Barter, vectorbt, backtesting.py
+#   bench/anchors/run.sh                     # W1, W2, W3 x Barter, vectorbt, backtesting.py
+#   bench/anchors/run.sh --workloads w6 --engines barter,vectorbt   # the 500-instrument portfolio
 #   bench/anchors/run.sh --quick             # one to three runs each: a smoke test
 #   bench/anchors/run.sh --engines vectorbt,backtesting --workloads w1,w3
 #
 # Makes (or remakes, when requirements.txt changed) the venv bench/.venv-anchors with the pinned
-# requirements, writes the benchmark data under bench/.data/ if missing (W2's million bars take
-# ~5 s), then runs anchors.py with the arguments given. Takes ~15-20 minutes in full here, most of
+# requirements, writes the benchmark data under bench/.data/ if missing (W2's million bars and
+# W6's 500 x 2,500 take ~5 s each), then runs anchors.py with the arguments given. Takes ~15-20 minutes in full here, most of
 # it backtesting.py (W2 ~12 s and W3 ~1 min a run) and vectorbt's numba compilation. PYTHON picks
 # the interpreter (default python3.11).
 set -euo pipefail

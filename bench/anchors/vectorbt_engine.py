@@ -4,9 +4,41 @@ import warnings
 
 import numpy as np
 import vectorbt as vbt
+from numba import njit
 from vectorbt._engine import resolve_engine
+from vectorbt.portfolio import nb as pf_nb
 
-from engines import CASH, Clock, w3_grid
+from engines import CASH, W6, Clock, w3_grid
+
+
+@njit(cache=True)
+def capped_signal_func_nb(c, entries, exits, state, cap):
+    """W6's entries and exits with a cap on open positions across the group, the way Barter's
+    `max_open_positions` counts them: an entry passes while the positions open at the end of the
+    previous bar, plus the entries already passed on this bar (lower columns, i.e. symbols that
+    sort first), are fewer than `cap`; exits on this bar still count as open (Barter decides a
+    day's entries before its exits). from_signals calls this once per column in column order
+    for every row before it executes any of that row's orders (`simulate_from_signal_func_nb`),
+    and with fixed-value sizing and cash that never runs short every signal returned here fills,
+    so counting the signals counts the positions (checked after the run, untimed).
+
+    state: [row being decided, positions open before it, entries passed on it, exits on it]."""
+    if c.i != state[0]:
+        state[1] += state[2] - state[3]
+        state[0] = c.i
+        state[2] = 0
+        state[3] = 0
+    is_entry = False
+    is_exit = False
+    if c.position_now > 0:
+        if pf_nb.get_elem_nb(c, exits):
+            is_exit = True
+            state[3] += 1
+    elif pf_nb.get_elem_nb(c, entries):
+        if state[1] + state[2] < cap:
+            is_entry = True
+            state[2] += 1
+    return is_entry, is_exit, False, False
 
 
 class Vectorbt:
@@ -98,4 +130,54 @@ class Vectorbt:
         }
         return outcome, clock.phases
 
+    def portfolio(self, data, fees):
+        """W6: one SMA crossover over every column of a (days x instruments) frame, one group with
+        shared cash, a fixed cash amount per entry and a cap on open positions (the cap through
+        from_signals' `signal_func_nb`, vectorbt's hook for signals that depend on the
+        simulation's state; it has no cap of its own). Timed: both MAs over all columns, the
+        crossovers and their shift, from_signals, pf.stats() of the group."""
+        open_, close = data
+        clock = Clock()
+        fast_ma = vbt.MA.run(close, W6["fast"], short_name="fast")
+        slow_ma = vbt.MA.run(close, W6["slow"], short_name="slow")
+        entries = fast_ma.ma_crossed_above(slow_ma).vbt.signals.fshift(1).to_numpy()
+        exits = fast_ma.ma_crossed_below(slow_ma).vbt.signals.fshift(1).to_numpy()
+        clock.lap("signals")
+        state = np.array([-1, 0, 0, 0], dtype=np.int64)
+        # size_type='value' buys size / price units and adds the fee on top; Barter's
+        # `Sizing::Amount` spends the amount fee included, hence amount / (1 + fee).
+        pf = vbt.Portfolio.from_signals(
+            close,
+            signal_func_nb=capped_signal_func_nb,
+            signal_args=(vbt.Rep("entries"), vbt.Rep("exits"), state, W6["max_open_positions"]),
+            broadcast_named_args=dict(entries=entries, exits=exits),
+            price=open_, size=W6["amount"] / (1 + fees), size_type="value", fees=fees,
+            init_cash=W6["cash"], cash_sharing=True, group_by=True, freq="1D")
+        clock.lap("portfolio")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pf.stats()
+        clock.lap("stats")
+        trades = pf.trades
+        outcome = {
+            "final_equity": float(pf.final_value()),
+            "trades": int(trades.closed.count()),
+            "open_trades": int(trades.open.count()),
+        }
+        self._last_pf = pf
+        return outcome, clock.phases
+
+    def after_run(self, outcome):
+        """Untimed, after every W6 run: checks the conditions the cap's emulation relies on on the
+        run's portfolio, then lets it go. Every buy is the full amount (cash never ran short, so
+        no order was cut or refused) and at most `max_open_positions` positions are open at any
+        close; adds the most positions held at once to the outcome."""
+        pf, self._last_pf = self._last_pf, None
+        orders = pf.orders.records_readable
+        buys = orders[orders["Side"] == "Buy"]
+        value = buys["Size"] * buys["Price"] + buys["Fees"]
+        assert np.allclose(value, W6["amount"], rtol=1e-12, atol=0), "a buy was not the full amount"
+        held = (pf.assets().to_numpy() > 0).sum(axis=1)
+        assert held.max() <= W6["max_open_positions"], held.max()
+        outcome["max_held"] = int(held.max())
 

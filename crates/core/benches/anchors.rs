@@ -4,10 +4,17 @@
 //! ```sh
 //! cargo bench -p barter-core --bench anchors -- --workload w1|w2|w3 --data FILE --runs N \
 //!     --fee-bps B [--fast 10 --slow 20] [--exact]
+//! cargo bench -p barter-core --bench anchors -- --workload w6 --data FILE --runs N \
+//!     --fee-bps B --cash C --amount A --max-open K [--fast 10 --slow 20]
 //! ```
+//! W6 is the portfolio workload: the same crossover over every instrument of a long CSV
+//! (`symbol,date,open,high,low,close,volume`), one strategy, one account with shared cash `C`,
+//! each entry spending `A` fee included (`Sizing::Amount`), at most `K` positions open at once
+//! (`--max-open 0`: no cap); timed like W1 (the whole backtest with all statistics).
 //! Prints one JSON line: `{"engine":"barter","workload":..,"runs_s":[..],"median_s":..,
 //! "final_equity":..,"trades":..,"best":{"fast":..,"slow":..}|null,"rss_loaded_kb":..,
-//! "peak_rss_kb":..}` (Linux, else `null`: the resident memory once the data is loaded, and the
+//! "peak_rss_kb":..}` (W6 adds `"open_trades"`, `"unfilled"` and `"instruments"`; the RSS fields
+//! are Linux only, else `null`: the resident memory once the data is loaded, and the
 //! peak after that, the loading's own peak forgotten through `/proc/self/clear_refs`; their
 //! difference is what the runs added). Timed: building the
 //! strategy, the indicators, the backtest and all statistics (W1, W2), or the whole 1,590-point
@@ -40,6 +47,12 @@ struct Args {
     slow: f64,
     /// W3 through the exact engine for every point (the design before the screening pass).
     exact: bool,
+    /// W6: the starting cash shared by all instruments.
+    cash: Decimal,
+    /// W6: what each entry spends, fee included.
+    amount: Decimal,
+    /// W6: at most this many open positions (0: no cap).
+    max_open: u32,
 }
 
 fn args() -> Args {
@@ -51,6 +64,9 @@ fn args() -> Args {
         fast: 10.0,
         slow: 20.0,
         exact: false,
+        cash: Decimal::from(10_000),
+        amount: Decimal::from(1_000),
+        max_open: 0,
     };
     let list: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -63,6 +79,9 @@ fn args() -> Args {
             "--fee-bps" => a.fee_bps = Decimal::from_str(&value).expect("--fee-bps B"),
             "--fast" => a.fast = value.parse().expect("--fast N"),
             "--slow" => a.slow = value.parse().expect("--slow N"),
+            "--cash" => a.cash = Decimal::from_str(&value).expect("--cash C"),
+            "--amount" => a.amount = Decimal::from_str(&value).expect("--amount A"),
+            "--max-open" => a.max_open = value.parse().expect("--max-open K"),
             "--exact" => {
                 a.exact = true;
                 i += 1;
@@ -82,33 +101,64 @@ fn args() -> Args {
 
 fn candles(symbol: &Symbol, path: &str) -> Vec<Candle> {
     let text = std::fs::read_to_string(path).expect("data file");
-    let far = Day::MAX.pred_opt().expect("day");
     text.lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
             let f: Vec<&str> = line.split(',').collect();
-            let d = |i: usize| Decimal::from_str(f[i].trim()).expect("decimal");
-            let volume = if f.len() > 5 { d(5) } else { Decimal::ZERO };
-            let values = Ohlcv {
-                open: d(1),
-                high: d(2),
-                low: d(3),
-                close: d(4),
-                volume,
-            };
-            let day = f[0].parse().expect("day");
-            Candle::new(
-                symbol.clone(),
-                day,
-                values,
-                true,
-                CandleOrigin::CsvFile,
-                far,
-            )
-            .expect("valid candle")
+            candle(symbol, &f)
         })
         .collect()
+}
+
+/// One candle from `date,open,high,low,close[,volume]` fields.
+fn candle(symbol: &Symbol, f: &[&str]) -> Candle {
+    let far = Day::MAX.pred_opt().expect("day");
+    let d = |i: usize| Decimal::from_str(f[i].trim()).expect("decimal");
+    let volume = if f.len() > 5 { d(5) } else { Decimal::ZERO };
+    let values = Ohlcv {
+        open: d(1),
+        high: d(2),
+        low: d(3),
+        close: d(4),
+        volume,
+    };
+    let day = f[0].parse().expect("day");
+    Candle::new(
+        symbol.clone(),
+        day,
+        values,
+        true,
+        CandleOrigin::CsvFile,
+        far,
+    )
+    .expect("valid candle")
+}
+
+/// W6's long file (`symbol,date,open,high,low,close,volume`, rows of one symbol together) as
+/// market data and its instruments.
+fn portfolio_data(path: &str) -> (MarketData, Vec<BacktestInstrument>) {
+    let text = std::fs::read_to_string(path).expect("data file");
+    let mut series: Vec<(Symbol, Vec<Candle>)> = Vec::new();
+    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split(',').collect();
+        if series.last().is_none_or(|(s, _)| s.as_str() != f[0]) {
+            series.push((Symbol::parse(f[0]).expect("symbol"), Vec::new()));
+        }
+        if let Some((symbol, candles)) = series.last_mut() {
+            candles.push(candle(symbol, &f[1..]));
+        }
+    }
+    let mut data = MarketData::new();
+    let mut instruments = Vec::with_capacity(series.len());
+    for (symbol, candles) in series {
+        data.insert(symbol.clone(), candles).expect("data");
+        instruments.push(BacktestInstrument {
+            symbol,
+            calendar: Calendar::Continuous,
+        });
+    }
+    (data, instruments)
 }
 
 fn strategy() -> RuleStrategy {
@@ -162,8 +212,70 @@ fn peak_rss_kb() -> Option<u64> {
 /// The best point of the W3 sweep by final equity: (equity, closed trades, (fast, slow)).
 type Best = (f64, usize, (f64, f64));
 
+/// W6: one strategy over every instrument with shared cash; prints the JSON line.
+fn portfolio(a: &Args) {
+    let (data, instruments) = portfolio_data(&a.data);
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_loaded_kb = peak_rss_kb();
+    let settings = BacktestSettings {
+        initial_cash: Money(a.cash),
+        fill_model: FillModel::new(
+            a.fee_bps,
+            Decimal::ZERO,
+            FillTiming::NextOpen,
+            QuantityRounding::Fractional(8),
+        )
+        .expect("fill model"),
+        ..BacktestSettings::default()
+    };
+    let mut times = Vec::new();
+    let mut outcome = (0.0, 0, 0, 0);
+    for _ in 0..a.runs.max(1) {
+        let start = Instant::now();
+        let mut params = Params::new();
+        params.insert("fast".into(), a.fast);
+        params.insert("slow".into(), a.slow);
+        let s = strategy().with_params(params);
+        let strategies = [BacktestStrategy {
+            strategy: &s,
+            sizing: Sizing::Amount(Money(a.amount)),
+            max_open_positions: (a.max_open > 0).then_some(a.max_open),
+        }];
+        let mut cache = IndicatorCache::new();
+        let r = backtest_with(&data, &instruments, &strategies, &settings, &mut cache)
+            .expect("backtest");
+        times.push(start.elapsed().as_secs_f64());
+        outcome = (
+            barter_core::decimal_to_f64(r.final_equity.0),
+            r.trades.len(),
+            r.open_trades.len(),
+            r.unfilled.len(),
+        );
+    }
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let kb = |v: Option<u64>| v.map_or("null".to_owned(), |v| v.to_string());
+    println!(
+        "{{\"engine\":\"barter\",\"workload\":\"{}\",\"runs_s\":{:?},\"median_s\":{median},\"final_equity\":{},\"trades\":{},\"open_trades\":{},\"unfilled\":{},\"instruments\":{},\"best\":null,\"rss_loaded_kb\":{},\"peak_rss_kb\":{}}}",
+        a.workload,
+        times,
+        outcome.0,
+        outcome.1,
+        outcome.2,
+        outcome.3,
+        instruments.len(),
+        kb(rss_loaded_kb),
+        kb(peak_rss_kb())
+    );
+}
+
 fn main() {
     let a = args();
+    if a.workload == "w6" {
+        portfolio(&a);
+        return;
+    }
     let symbol = Symbol::parse("BENCH").expect("symbol");
     let mut data = MarketData::new();
     data.insert(symbol.clone(), candles(&symbol, &a.data))
