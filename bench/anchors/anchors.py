@@ -398,8 +398,9 @@ def agreement_section(results, workloads):
               "(listed above).",
               "- W6 has exact decimal ties between SMA10 and SMA20 (500 × 2,500 bars at 4 decimals): "
               + ", ".join(f"{n} {kind}" for kind, n in w6_ties().items())
-              + " (see `w6_ties`: only a \"touch\" can make Barter and vectorbt decide "
-              "differently)." if "w6" in workloads else "",
+              + " (see `w6_ties`: a \"touch\", or a \"through\" tie that vectorbt's rolling-mean "
+              "rounding breaks, moves one decision by a bar in one engine; with the cap binding "
+              "that can also change which later entries fit under it)." if "w6" in workloads else "",
               "- backtesting.py leaves out of optimize's ranking any cell with no closed trade."]
     return lines
 
@@ -442,11 +443,12 @@ def sma_gaps():
 def w6_ties():
     """W6's exact SMA10/SMA20 ties (|gap| / SMA20 below 1e-12, i.e. equal as decimals up to the
     float rounding of the means), by what the series does around them: "through" (the sign
-    before the tie differs from the one after: every engine here crosses on the bar after the
-    tie, Barter because its `crosses_above` asks `<=` the bar before, vectorbt because it
-    remembers the side it was on), "touch" (the same sign on both sides: Barter sees a new cross
-    on the bar after, vectorbt does not, so the two may decide differently) and "edge" (a tie on
-    the first or last bar with both means, where no decision follows from it)."""
+    before the tie differs from the one after: Barter crosses on the bar after the tie, because
+    its `crosses_above` asks `<=` the bar before; vectorbt too, because it remembers the side it
+    was on, unless its cumulative-sum means round the tie to the far side, and then it crosses
+    on the tie's bar, a bar earlier), "touch" (the same sign on both sides: Barter sees a new
+    cross on the bar after, vectorbt does not) and "edge" (a tie on the first or last bar with
+    both means, where no decision follows from it)."""
     import engines
     import numpy as np
     close = engines.read_w6(data.W6_PATH)[1]

@@ -17,7 +17,7 @@
 //! are Linux only, else `null`: the resident memory once the data is loaded, and the
 //! peak after that, the loading's own peak forgotten through `/proc/self/clear_refs`; their
 //! difference is what the runs added). Timed: building the
-//! strategy, the indicators, the backtest and all statistics (W1, W2), or the whole 1,590-point
+//! strategy, the indicators, the backtest and all statistics (W1, W2, W6), or the whole 1,590-point
 //! sweep on all cores ranked by final equity (W3: the screening pass over every point, then the
 //! best re-run exactly; `--exact` runs every point exactly, as sweeps did before); never reading
 //! the CSV.
