@@ -634,7 +634,7 @@ def parse_runs(text, default):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workloads", default="w1,w2,w3")
+    ap.add_argument("--workloads", default="w1,w2,w3,w6")
     ap.add_argument("--engines", default=",".join(ENGINE_ORDER))
     ap.add_argument("--runs", help=f"timed runs for vectorbt and Barter, e.g. w1=21,w2=7 (default {DEFAULT_RUNS})")
     ap.add_argument("--bt-runs", help=f"timed runs for backtesting.py (default {DEFAULT_BT_RUNS})")

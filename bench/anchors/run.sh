@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Time Barter against backtesting.py and vectorbt (bench/anchors/anchors.py has the details).
 #
-#   bench/anchors/run.sh                     # W1, W2, W3 x Barter, vectorbt, backtesting.py
-#   bench/anchors/run.sh --workloads w6 --engines barter,vectorbt   # the 500-instrument portfolio
+#   bench/anchors/run.sh                     # everything: W1, W2, W3, W6 x Barter, vectorbt, backtesting.py (n/a on W6)
+#   bench/anchors/run.sh --workloads w6 --engines barter,vectorbt   # the 500-instrument portfolio alone
 #   bench/anchors/run.sh --quick             # one to three runs each: a smoke test
 #   bench/anchors/run.sh --engines vectorbt,backtesting --workloads w1,w3
 #
