@@ -1,4 +1,4 @@
-"""Time Barter against two anchors, backtesting.py and vectorbt, on the same three workloads.
+"""Time Barter against two anchors, backtesting.py and vectorbt, on the same workloads (W1-W3, W6).
 
 Run it through `bench/anchors/run.sh` (which makes the venv and the data); directly:
 
@@ -338,7 +338,7 @@ def results_table(results, workloads):
 
 def targets_section(results, workloads):
     lines = ["## Barter's targets", "",
-             "From vectorbt's medians in this run (W1 and W2 with statistics; a CPU time well "
+             "From vectorbt's medians in this run (W1, W2 and W6 with statistics; a CPU time well "
              "below the wall time above means the machine was busy and the limit is lenient):", "",
              "| workload | vectorbt median s | target | Barter must take at most | Barter median s | met |",
              "|---|---:|---|---:|---:|---|"]
