@@ -195,12 +195,17 @@ pub async fn run(
     );
     state.inner.jobs.stop_all();
     state.inner.backtests.cancel_all();
-    state.inner.sweeps.cancel_all();
+    let background = state.inner.background.get().cloned();
+    if let Some(background) = &background {
+        background.cancel_all();
+    }
     let finished = tokio::time::timeout_at(deadline, async {
         connections.closed().await;
         state.inner.jobs.wait_idle().await;
         state.inner.backtests.wait_idle().await;
-        state.inner.sweeps.wait_idle().await;
+        if let Some(background) = &background {
+            background.wait_idle().await;
+        }
     })
     .await;
     if finished.is_err() {

@@ -40,6 +40,18 @@ impl ServeOptions {
     }
 }
 
+/// Background work owned by a handler module (the state holds it without knowing its type, so
+/// the state never depends on a handler): what shutdown needs of it, and the module's way back
+/// to its own type.
+pub(crate) trait Background: Send + Sync {
+    /// Asks everything running or queued to stop.
+    fn cancel_all(&self);
+    /// Resolves when nothing is running any more.
+    fn wait_idle(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+    /// The module's own type, to downcast to.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -52,8 +64,9 @@ pub(crate) struct Inner {
     pub(crate) options: ServeOptions,
     pub(crate) jobs: crate::job_registry::JobRegistry,
     pub(crate) backtests: crate::backtest_registry::BacktestRegistry,
-    /// The dashboard simulator page's background sweeps.
-    pub(crate) sweeps: crate::dashboard::simulator::jobs::SweepJobs,
+    /// Background work a handler module owns (the dashboard's sweeps), made by that module on
+    /// first use; shutdown cancels it and waits for it.
+    pub(crate) background: std::sync::OnceLock<Arc<dyn Background>>,
     pub(crate) cache: crate::cache::ReadCache,
     pub(crate) sessions: crate::sessions::Sessions,
     pub(crate) proxies: crate::client::TrustedProxies,
@@ -77,10 +90,6 @@ impl AppState {
             config.server.backtests_running,
             config.server.backtests_queued,
         );
-        let sweeps = crate::dashboard::simulator::jobs::SweepJobs::new(
-            config.server.backtests_running,
-            config.server.backtests_queued,
-        );
         let notifier = Arc::new(barter_service::notify::Notifier::from_env(&config));
         let sessions = crate::sessions::Sessions::new(store.clone());
         Self {
@@ -91,7 +100,7 @@ impl AppState {
                 store,
                 jobs: crate::job_registry::JobRegistry::default(),
                 backtests,
-                sweeps,
+                background: std::sync::OnceLock::new(),
                 cache: crate::cache::ReadCache::new(options.read_cache),
                 sessions,
                 proxies,

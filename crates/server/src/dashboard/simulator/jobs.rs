@@ -246,6 +246,37 @@ impl SweepJobs {
     }
 }
 
+impl crate::state::Background for SweepJobs {
+    fn cancel_all(&self) {
+        SweepJobs::cancel_all(self);
+    }
+
+    fn wait_idle(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(SweepJobs::wait_idle(self))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The server's sweep registry, made on first use with the configured slots (see
+/// [`crate::state::Background`]); `None` only if another module claimed the slot first.
+pub(crate) fn of(state: &crate::state::AppState) -> Option<&SweepJobs> {
+    let server = &state.config().server;
+    state
+        .inner
+        .background
+        .get_or_init(|| {
+            Arc::new(SweepJobs::new(
+                server.backtests_running,
+                server.backtests_queued,
+            ))
+        })
+        .as_any()
+        .downcast_ref::<SweepJobs>()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -172,7 +172,7 @@ async fn evaluate(
         _ => {}
     }
     if background && let Plan::Sweep(plan) = plan {
-        let jobs = &state.inner.sweeps;
+        let jobs = sweep_jobs(state)?;
         let total = plan.grid.points.len();
         let (id, job) =
             jobs.admit(form.clone(), request, span, total)
@@ -243,7 +243,10 @@ async fn evaluate(
 /// blocking pool counting them, and records how it ended. A sweep cancelled while it ran ends
 /// `cancelled` whatever it computed: its ranking would be of the points it reached.
 async fn sweep_task(state: AppState, job: Arc<Job>, prepared: Prepared, plan: SweepPlan) {
-    let jobs = &state.inner.sweeps;
+    let Some(jobs) = jobs::of(&state) else {
+        tracing::error!("the dashboard's sweep registry is missing");
+        return;
+    };
     let end = match state.backtest_slots().acquire_owned().await {
         _ if job.cancelled() => JobState::Cancelled,
         Err(closed) => {
@@ -664,6 +667,16 @@ async fn simulator(
 }
 
 /// The 404 of an unknown (or forgotten) sweep.
+/// The server's sweep registry (see [`jobs::of`]), or an internal error page.
+fn sweep_jobs(state: &AppState) -> Result<&jobs::SweepJobs, PageError> {
+    jobs::of(state).ok_or_else(|| {
+        PageError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server's sweep registry is missing; restart it.".to_owned(),
+        )
+    })
+}
+
 fn no_sweep() -> PageError {
     PageError::not_found(format!(
         "There is no such sweep: the server keeps the last {} finished sweeps until it restarts. \
@@ -683,7 +696,7 @@ async fn sweep_page(
     let Ok(Path(id)) = id else {
         return Err(no_sweep());
     };
-    let job = state.inner.sweeps.get(&id).ok_or_else(no_sweep)?;
+    let job = sweep_jobs(&state)?.get(&id).ok_or_else(no_sweep)?;
     let job_state = job.state();
     let outcome = match &job_state {
         JobState::Done(data) => {
@@ -718,7 +731,9 @@ async fn sweep_progress(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let job = id.ok().and_then(|Path(id)| state.inner.sweeps.get(&id));
+    let job = id
+        .ok()
+        .and_then(|Path(id)| jobs::of(&state).and_then(|jobs| jobs.get(&id)));
     let Some(job) = job else {
         return (
             StatusCode::NOT_FOUND,
@@ -745,7 +760,7 @@ async fn cancel_sweep(
     let Ok(Path(id)) = id else {
         return Err(no_sweep());
     };
-    match state.inner.sweeps.cancel(&id).ok_or_else(no_sweep)? {
+    match sweep_jobs(&state)?.cancel(&id).ok_or_else(no_sweep)? {
         Cancelled::Requested | Cancelled::Finished => {
             Ok(Redirect::to(&format!("/simulator/sweeps/{id}#outcome")).into_response())
         }
@@ -841,7 +856,7 @@ async fn save(
 
 /// The result of background sweep `id` when it finished and ran `form`.
 fn finished_sweep(state: &AppState, id: &str, form: &SimForm) -> Option<Evaluation> {
-    let job = state.inner.sweeps.get(id)?;
+    let job = jobs::of(state)?.get(id)?;
     let JobState::Done(data) = job.state() else {
         return None;
     };
