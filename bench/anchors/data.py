@@ -85,6 +85,25 @@ def ensure_w2():
     return W2_PATH
 
 
+def candles(x, draws, anchor, gap_sigma, wick_sigma):
+    """W2's and W6's candles from a log-price walk `x` (days first; one column per instrument for
+    W6) and the draws u, v, w, q: open, high, low and close rounded to 4 decimals (high and low
+    widened to hold the rounded open and close) and volumes to 6."""
+    u, v, w, q = draws
+    close = anchor * np.exp(x)
+    open_ = np.empty(x.shape)
+    open_[0] = anchor
+    open_[1:] = close[:-1] * np.exp(gap_sigma * u[1:])
+    high = np.maximum(open_, close) * np.exp(np.abs(wick_sigma * v))
+    low = np.minimum(open_, close) * np.exp(-np.abs(wick_sigma * w))
+    open_, high, low, close = (np.round(a, 4) for a in (open_, high, low, close))
+    high = np.maximum.reduce([high, open_, close])
+    low = np.minimum.reduce([low, open_, close])
+    volume = np.round(1_000.0 * np.exp(0.5 * q), 6)
+    assert low.min() > 0
+    return open_, high, low, close, volume
+
+
 def write_w2(path):
     """A geometric random walk, with a weak pull towards a fixed price.
 
@@ -111,17 +130,8 @@ def write_w2(path):
     keep = 1.0 - W2_THETA
     for t in range(1, W2_ROWS):
         x[t] = keep * x[t - 1] + W2_SIGMA * z[t]
-    close = W2_ANCHOR * np.exp(np.array(x))
-    open_ = np.empty(W2_ROWS)
-    open_[0] = W2_ANCHOR
-    open_[1:] = close[:-1] * np.exp(W2_GAP_SIGMA * u[1:])
-    high = np.maximum(open_, close) * np.exp(np.abs(W2_WICK_SIGMA * v))
-    low = np.minimum(open_, close) * np.exp(-np.abs(W2_WICK_SIGMA * w))
-    open_, high, low, close = (np.round(a, 4) for a in (open_, high, low, close))
-    high = np.maximum.reduce([high, open_, close])
-    low = np.minimum.reduce([low, open_, close])
-    volume = np.round(1_000.0 * np.exp(0.5 * q), 6)
-    assert low.min() > 0
+    open_, high, low, close, volume = candles(
+        np.array(x), (u, v, w, q), W2_ANCHOR, W2_GAP_SIGMA, W2_WICK_SIGMA)
 
     days = np.datetime_as_string(
         np.datetime64(W2_START.isoformat(), "D") + np.arange(W2_ROWS), unit="D")
@@ -162,17 +172,7 @@ def write_w6(path):
     keep = 1.0 - W6_THETA
     for t in range(1, rows):
         x[t] = keep * x[t - 1] + sigma * z[t]
-    close = anchor * np.exp(x)
-    open_ = np.empty((rows, n))
-    open_[0] = anchor
-    open_[1:] = close[:-1] * np.exp(W6_GAP_SIGMA * u[1:])
-    high = np.maximum(open_, close) * np.exp(np.abs(W6_WICK_SIGMA * v))
-    low = np.minimum(open_, close) * np.exp(-np.abs(W6_WICK_SIGMA * w))
-    open_, high, low, close = (np.round(a, 4) for a in (open_, high, low, close))
-    high = np.maximum.reduce([high, open_, close])
-    low = np.minimum.reduce([low, open_, close])
-    volume = np.round(1_000.0 * np.exp(0.5 * q), 6)
-    assert low.min() > 0
+    open_, high, low, close, volume = candles(x, (u, v, w, q), anchor, W6_GAP_SIGMA, W6_WICK_SIGMA)
 
     days = np.datetime_as_string(
         np.datetime64(W6_START.isoformat(), "D") + np.arange(rows), unit="D").tolist()
