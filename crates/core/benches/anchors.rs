@@ -212,22 +212,27 @@ fn peak_rss_kb() -> Option<u64> {
 /// The best point of the W3 sweep by final equity: (equity, closed trades, (fast, slow)).
 type Best = (f64, usize, (f64, f64));
 
-/// W6: one strategy over every instrument with shared cash; prints the JSON line.
-fn portfolio(a: &Args) {
-    let (data, instruments) = portfolio_data(&a.data);
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let rss_loaded_kb = peak_rss_kb();
-    let settings = BacktestSettings {
-        initial_cash: Money(a.cash),
+/// Every workload's settings: `cash`, next-open fills with `fee_bps`, no slippage, 1e-8 units.
+fn settings(cash: Decimal, fee_bps: Decimal) -> BacktestSettings {
+    BacktestSettings {
+        initial_cash: Money(cash),
         fill_model: FillModel::new(
-            a.fee_bps,
+            fee_bps,
             Decimal::ZERO,
             FillTiming::NextOpen,
             QuantityRounding::Fractional(8),
         )
         .expect("fill model"),
         ..BacktestSettings::default()
-    };
+    }
+}
+
+/// W6: one strategy over every instrument with shared cash; prints the JSON line.
+fn portfolio(a: &Args) {
+    let (data, instruments) = portfolio_data(&a.data);
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_loaded_kb = peak_rss_kb();
+    let settings = settings(a.cash, a.fee_bps);
     let mut times = Vec::new();
     let mut outcome = (0.0, 0, 0, 0);
     for _ in 0..a.runs.max(1) {
@@ -288,17 +293,7 @@ fn main() {
         symbol,
         calendar: Calendar::Continuous,
     }];
-    let settings = BacktestSettings {
-        initial_cash: Money(Decimal::from(10_000)),
-        fill_model: FillModel::new(
-            a.fee_bps,
-            Decimal::ZERO,
-            FillTiming::NextOpen,
-            QuantityRounding::Fractional(8),
-        )
-        .expect("fill model"),
-        ..BacktestSettings::default()
-    };
+    let settings = settings(Decimal::from(10_000), a.fee_bps);
     let mut times = Vec::new();
     let mut outcome: (f64, usize, Option<(f64, f64)>) = (0.0, 0, None);
     for _ in 0..a.runs.max(1) {
