@@ -318,6 +318,8 @@ pub fn backtest_with(
         unfilled: Vec::new(),
         first_ready: None,
         scratch: Vec::new(),
+        holding: vec![None; lanes.len() * strategies.len()],
+        open_count: vec![0; strategies.len()],
     };
     let mut equity = Vec::with_capacity(period.len());
     let mut today: Vec<usize> = Vec::with_capacity(lanes.len());
@@ -438,6 +440,14 @@ fn period_days<'a>(lanes: &[Lane<'a>], from: Day, to: Day) -> Cow<'a, [Day]> {
     if let [lane] = lanes {
         return Cow::Borrowed(inside(lane, from, to));
     }
+    // Instruments on one calendar (a portfolio of crypto, or of stocks) share their days: one
+    // comparison per day instead of merging and sorting every instrument's.
+    if let Some((first, rest)) = lanes.split_first() {
+        let days = inside(first, from, to);
+        if rest.iter().all(|l| inside(l, from, to) == days) {
+            return Cow::Borrowed(days);
+        }
+    }
     let mut days: Vec<Day> = lanes
         .iter()
         .flat_map(|l| inside(l, from, to).iter().copied())
@@ -525,6 +535,11 @@ struct Walk<'d, 's> {
     first_ready: Option<usize>,
     /// Reused buffer for the exit order.
     scratch: Vec<(usize, PositionId)>,
+    /// The open position of each (lane, strategy), at `lane × strategies + strategy`: one per
+    /// strategy and instrument, kept here so an entry does not walk every open position.
+    holding: Vec<Option<PositionId>>,
+    /// How many positions each strategy has open (its `max_open_positions` is checked on it).
+    open_count: Vec<u32>,
 }
 
 impl<'d> Walk<'d, '_> {
@@ -614,20 +629,19 @@ impl<'d> Walk<'d, '_> {
                 if outcome != Outcome::Passed {
                     continue;
                 }
-                let equity = *equity.get_or_insert_with(|| self.marked_equity(lanes));
+                // Only an equity-fraction size reads the equity: marking every open position
+                // exactly is skipped for the others (it is the same either way).
+                let equity = match s.sizing {
+                    Sizing::EquityFraction(_) => {
+                        *equity.get_or_insert_with(|| self.marked_equity(lanes))
+                    }
+                    _ => self.account.cash(),
+                };
                 let Some(decided_on) = lane.decision_candle(self.data, now.day) else {
                     continue;
                 };
-                let mut held = None;
-                let mut open_positions = 0;
-                for p in self.account.open_positions() {
-                    if let Some(h) = self.held(p.id).filter(|h| h.strategy == k) {
-                        open_positions += 1;
-                        if h.lane == i {
-                            held = Some(p.id);
-                        }
-                    }
-                }
+                let held = self.holding[i * strategies.len() + k];
+                let open_positions = self.open_count[k];
                 let book = EntryBook {
                     cash: self.account.cash(),
                     equity,
@@ -654,6 +668,8 @@ impl<'d> Walk<'d, '_> {
                     }
                     EntryAction::Filled(fill) => {
                         let id = self.account.open(name, &fill)?;
+                        self.holding[i * strategies.len() + k] = Some(id);
+                        self.open_count[k] += 1;
                         // `held` is indexed by position id − 1.
                         debug_assert_eq!(usize::try_from(id.0).ok(), Some(self.held.len() + 1));
                         let quantity = approx(fill.quantity.0);
@@ -771,6 +787,8 @@ impl<'d> Walk<'d, '_> {
             .held(id)
             .copied()
             .ok_or(BacktestError::Account(AccountError::NotOpen(id)))?;
+        self.holding[held.lane * self.strategies.len() + held.strategy] = None;
+        self.open_count[held.strategy] = self.open_count[held.strategy].saturating_sub(1);
         let delta = approx(fill.cash_delta().0);
         let fees = Money(position.entry_fee.0 + fill.fee.0);
         let return_fraction = approx(fill.price.0) / approx(position.entry_price.0)
