@@ -385,7 +385,9 @@ impl<'a> Screen<'a> {
         drawdown: bool,
         curve: Option<&mut Vec<EquityPoint>>,
     ) -> Result<ScreenStats, Unsettled> {
-        if !strategy.trades(self.symbol) || !strategy.references().is_empty() {
+        // A rule reading another instrument has no whole-history outcomes: `entry_outcomes`
+        // below says so.
+        if !strategy.trades(self.symbol) {
             return Err(Unsettled);
         }
         let view = self.data.view(self.to);

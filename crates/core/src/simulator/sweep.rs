@@ -360,18 +360,34 @@ pub fn screened_ranking(
             leaders.truncate(room);
         }
     };
+    // One point through the screen, or exactly when the screen cannot settle it.
+    let settle = |point: &[f64], cache: &mut IndicatorCache, curve: &mut Vec<EquityPoint>| {
+        match screen_point(point, cache, curve) {
+            Ok(stats) => Ok(stats),
+            Err(Unsettled) => Err(exact_point(point, cache).map(Box::new)),
+        }
+    };
+    let score_of = |settled: &Result<ScreenStats, Option<Box<BacktestResult>>>| {
+        let value = match settled {
+            Ok(stats) => stats.value(rank_by),
+            Err(result) => result.as_ref().and_then(|r| r.stats.value(rank_by)),
+        };
+        score(rank_by, value)
+    };
     grid.points.par_iter().enumerate().for_each_init(
         || (cache(), Vec::new()),
-        |(cache, curve), (index, point)| match screen_point(point, cache, curve) {
-            Ok(stats) => {
-                on_point(index, PointStats::Screened(&stats));
-                offer(score(rank_by, stats.value(rank_by)), index, None);
-            }
-            Err(Unsettled) => {
-                let result = exact_point(point, cache);
-                on_point(index, PointStats::Exact(result.as_ref()));
-                let value = result.as_ref().and_then(|r| r.stats.value(rank_by));
-                offer(score(rank_by, value), index, result);
+        |(cache, curve), (index, point)| {
+            let settled = settle(point, cache, curve);
+            let score = score_of(&settled);
+            match settled {
+                Ok(stats) => {
+                    on_point(index, PointStats::Screened(&stats));
+                    offer(score, index, None);
+                }
+                Err(result) => {
+                    on_point(index, PointStats::Exact(result.as_deref()));
+                    offer(score, index, result.map(|r| *r));
+                }
             }
         },
     );
@@ -389,13 +405,7 @@ pub fn screened_ranking(
         grid.points.par_iter().enumerate().for_each_init(
             || (cache(), Vec::new()),
             |(cache, curve), (index, point)| {
-                let value = match screen_point(point, cache, curve) {
-                    Ok(stats) => stats.value(rank_by),
-                    Err(Unsettled) => {
-                        exact_point(point, cache).and_then(|r| r.stats.value(rank_by))
-                    }
-                };
-                if score(rank_by, value) >= floor {
+                if score_of(&settle(point, cache, curve)) >= floor {
                     near.lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .push(index);
