@@ -1,6 +1,6 @@
 //! Parameter sweeps: a grid of parameter values, constraints between them, and the parallel run
-//! over every valid combination (rayon, one indicator cache per thread). Results are handed to
-//! the caller one by one as they finish, so memory does not grow with the grid.
+//! over every valid combination (rayon, one indicator store shared by every thread). Results are
+//! handed to the caller one by one as they finish, so memory does not grow with the grid.
 
 use std::fmt;
 use std::str::FromStr;
