@@ -138,6 +138,22 @@ impl IndicatorCache {
         }
     }
 
+    /// An empty cache backed by the same shared store as this one, if any: for a worker thread
+    /// whose series are handed back with [`IndicatorCache::absorb`].
+    pub fn fork(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            ..Self::default()
+        }
+    }
+
+    /// Takes in what `other` (a [`fork`](IndicatorCache::fork) of this cache, over the same
+    /// data) has computed, as if this cache had computed it.
+    pub fn absorb(&mut self, other: IndicatorCache) {
+        self.computations += other.computations;
+        self.entries.extend(other.entries);
+    }
+
     /// How many times an indicator has been computed (cache misses) since creation or `clear`.
     pub fn computations(&self) -> usize {
         self.computations

@@ -18,6 +18,9 @@
 //! reported as [`Unfilled`], like backtesting.py's orders on the last bar.
 
 use std::borrow::Cow;
+use std::sync::{Mutex, PoisonError};
+
+use rayon::prelude::*;
 
 use rust_decimal::Decimal;
 
@@ -27,7 +30,7 @@ use crate::calendar::Calendar;
 use crate::candle::Candle;
 use crate::engine::{self, EntryAction, EntryBook};
 use crate::execution::{Broker, Fill, FillModel, FillTiming, PaperBroker, PriceBasis, Sizing};
-use crate::market::MarketData;
+use crate::market::{MarketData, MarketView};
 use crate::money::Money;
 use crate::rule::IndicatorCache;
 use crate::strategy::{self, ExitLimits, Outcome, Strategy};
@@ -144,6 +147,9 @@ struct Lane<'a> {
     traded: Vec<bool>,
     /// Whether it has a candle on the walk's current day.
     today: bool,
+    /// Where the period starts in `days` when the lane has a candle on every day of the period
+    /// (instruments on one calendar): its cursor is then the bar's place, found without search.
+    on_period: Option<usize>,
 }
 
 impl<'a> Lane<'a> {
@@ -186,6 +192,25 @@ impl<'a> Lane<'a> {
     /// Whether the instrument has a complete candle on `day` (the current day).
     fn trades_on(&self, day: Day) -> bool {
         self.cursor > 0 && self.days[self.cursor - 1] == day
+    }
+
+    /// Moves the cursor to `day` (never back) and sets `today`. A lane visited every day moves
+    /// one step; one left alone for a while (nothing to decide, nothing held) jumps there by
+    /// binary search, so the walk costs what happens, not instruments × days.
+    fn advance_to(&mut self, day: Day, bar: usize) {
+        if let Some(start) = self.on_period {
+            self.cursor = start + bar + 1;
+            self.today = true;
+            return;
+        }
+        let rest = &self.days[self.cursor..];
+        match rest {
+            [first, second, ..] if *first <= day && *second > day => self.cursor += 1,
+            [first] if *first <= day => self.cursor += 1,
+            [first, ..] if *first <= day => self.cursor += rest.partition_point(|d| *d <= day),
+            _ => {}
+        }
+        self.today = self.trades_on(day);
     }
 }
 
@@ -238,8 +263,29 @@ pub fn backtest_with(
     let from = settings.from.unwrap_or(first);
     let to = settings.to.unwrap_or(last);
     let end_view = data.view(to);
+    // Each instrument's decisions over the whole history, computed once before the walk; they
+    // depend on that instrument alone, so a portfolio computes them on every core.
+    let prepared: Vec<Prepared> = if instruments.len() >= PARALLEL_LANES {
+        let caches = Mutex::new(Vec::new());
+        let prepared = instruments
+            .par_iter()
+            .map_init(
+                || Recycled::new(cache.fork(), &caches),
+                |fork, instrument| prepare(strategies, &end_view, &instrument.symbol, &mut fork.0),
+            )
+            .collect();
+        for fork in caches.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            cache.absorb(fork);
+        }
+        prepared
+    } else {
+        instruments
+            .iter()
+            .map(|instrument| prepare(strategies, &end_view, &instrument.symbol, cache))
+            .collect()
+    };
     let mut lanes: Vec<Lane<'_>> = Vec::with_capacity(instruments.len());
-    for instrument in &instruments {
+    for (instrument, prepared) in instruments.iter().zip(prepared) {
         let symbol = &instrument.symbol;
         let days = end_view.days(symbol);
         let closes = end_view.columns(symbol).map_or(&[][..], |c| c.close);
@@ -247,53 +293,17 @@ pub fn backtest_with(
         let aligned = candles.len() == days.len()
             && candles.first().map(Candle::day) == days.first().copied();
         let candles = if aligned { candles } else { &[][..] };
-        let traded: Vec<bool> = strategies
-            .iter()
-            .map(|s| s.strategy.trades(symbol))
-            .collect();
-        // Read on every day of the walk: materialised once (see `Signal::outcomes`).
-        let precomputed = |exit: bool, cache: &mut IndicatorCache| -> Vec<Option<Vec<Outcome>>> {
-            strategies
-                .iter()
-                .zip(&traded)
-                .map(|(s, traded)| {
-                    if !traded {
-                        None
-                    } else if exit {
-                        s.strategy
-                            .exit_signal_outcomes(&end_view, symbol, cache)
-                            .map(|signal| signal.outcomes())
-                    } else {
-                        s.strategy
-                            .entry_outcomes(&end_view, symbol, cache)
-                            .map(|signal| signal.outcomes())
-                    }
-                })
-                .collect()
-        };
-        let entries = precomputed(false, cache);
-        let exits = precomputed(true, cache);
-        // Strategies decided day by day: their indicators over the whole period once, so each
-        // day reads them from the cache instead of recomputing them over a longer history.
-        for ((s, traded), (entry, exit)) in strategies
-            .iter()
-            .zip(&traded)
-            .zip(entries.iter().zip(&exits))
-        {
-            if *traded && (entry.is_none() || exit.is_none()) {
-                s.strategy.precompute(&end_view, symbol, cache);
-            }
-        }
         lanes.push(Lane {
             symbol,
             days,
             closes,
             candles,
             cursor: days.partition_point(|d| *d < from),
-            entries,
-            exits,
-            traded,
+            entries: prepared.entries,
+            exits: prepared.exits,
+            traded: prepared.traded,
             today: false,
+            on_period: None,
         });
     }
     let period = period_days(&lanes, from, to);
@@ -321,22 +331,48 @@ pub fn backtest_with(
         holding: vec![None; lanes.len() * strategies.len()],
         open_count: vec![0; strategies.len()],
     };
+    for lane in &mut lanes {
+        let start = lane.days.partition_point(|d| *d < period[0]);
+        // One instrument's period is a slice of its own days: equal without a comparison.
+        let on_period = lane.days.get(start..start + period.len()).is_some_and(|days| {
+            std::ptr::eq(days.as_ptr(), period.as_ptr()) || days == &period[..]
+        });
+        lane.on_period = on_period.then_some(start);
+    }
+    let mut agenda = Agenda::new(&lanes, &period);
+    walk.first_ready = agenda.first_ready;
     let mut equity = Vec::with_capacity(period.len());
+    let mut visit: Vec<usize> = Vec::with_capacity(lanes.len());
     let mut today: Vec<usize> = Vec::with_capacity(lanes.len());
     let mut pending: Vec<Pending> = Vec::new();
     // The running peak of the curve, and what it was before the last bar (`close_at_end`
     // changes that bar's equity after the loop).
     let (mut peak, mut peak_before_last) = (f64::MIN, f64::MIN);
     for (bar, &day) in period.iter().enumerate() {
+        // Only the instruments where something can happen today are visited: a passing entry,
+        // one decided day by day, an open position or a pending fill (whose close the equity
+        // reads). The others' cursors catch up when they are next visited.
+        // Entries are decided in lane (symbol) order; exits sort their own.
+        let deciding = if agenda.always.is_empty() {
+            agenda.entries_on(bar)
+        } else {
+            visit.clear();
+            visit.extend_from_slice(agenda.entries_on(bar));
+            visit.extend_from_slice(&agenda.always);
+            visit.sort_unstable();
+            visit.dedup();
+            &visit
+        };
         today.clear();
-        for (i, lane) in lanes.iter_mut().enumerate() {
-            while lane.cursor < lane.days.len() && lane.days[lane.cursor] <= day {
-                lane.cursor += 1;
-            }
-            lane.today = lane.trades_on(day);
+        for &i in deciding {
+            let lane = &mut lanes[i];
+            lane.advance_to(day, bar);
             if lane.today {
                 today.push(i);
             }
+        }
+        for i in walk.open_lanes().chain(pending.iter().map(|p| p.lane)) {
+            lanes[i].advance_to(day, bar);
         }
         // A next-open fill stays pending until its own day, which for a weekday instrument
         // decided on a Friday is the Monday, after the weekend's closes.
@@ -402,6 +438,83 @@ pub fn backtest_with(
         stats,
         unfilled: walk.unfilled,
     })
+}
+
+/// From how many instruments a backtest prepares them in parallel: below it the threads cost
+/// more than they save.
+const PARALLEL_LANES: usize = 8;
+
+/// One instrument's decisions over the whole history, before the walk.
+struct Prepared {
+    /// Whether each strategy trades the instrument.
+    traded: Vec<bool>,
+    /// Entry outcomes per strategy, when they can be known over the history.
+    entries: Vec<Option<Vec<Outcome>>>,
+    /// Exit signal outcomes per strategy, likewise.
+    exits: Vec<Option<Vec<Outcome>>>,
+}
+
+/// Decides `symbol`'s entries and exit signals on every day of `end_view` where the strategies
+/// allow it (see [`Signal::outcomes`](crate::rule::Signal::outcomes)), and puts the indicators of
+/// the others in `cache` so each day reads them instead of recomputing them over a longer
+/// history.
+fn prepare(
+    strategies: &[BacktestStrategy<'_>],
+    end_view: &MarketView<'_>,
+    symbol: &Symbol,
+    cache: &mut IndicatorCache,
+) -> Prepared {
+    let traded: Vec<bool> = strategies
+        .iter()
+        .map(|s| s.strategy.trades(symbol))
+        .collect();
+    let mut entries = Vec::with_capacity(strategies.len());
+    let mut exits = Vec::with_capacity(strategies.len());
+    for (s, &traded) in strategies.iter().zip(&traded) {
+        if !traded {
+            entries.push(None);
+            exits.push(None);
+            continue;
+        }
+        let entry = s
+            .strategy
+            .entry_outcomes(end_view, symbol, cache)
+            .map(|signal| signal.outcomes());
+        let exit = s
+            .strategy
+            .exit_signal_outcomes(end_view, symbol, cache)
+            .map(|signal| signal.outcomes());
+        if entry.is_none() || exit.is_none() {
+            s.strategy.precompute(end_view, symbol, cache);
+        }
+        entries.push(entry);
+        exits.push(exit);
+    }
+    Prepared {
+        traded,
+        entries,
+        exits,
+    }
+}
+
+/// A worker thread's indicator cache, handed back to the backtest's own cache when the worker
+/// is done with it.
+struct Recycled<'m>(IndicatorCache, &'m Mutex<Vec<IndicatorCache>>);
+
+impl<'m> Recycled<'m> {
+    fn new(cache: IndicatorCache, home: &'m Mutex<Vec<IndicatorCache>>) -> Self {
+        Self(cache, home)
+    }
+}
+
+impl Drop for Recycled<'_> {
+    fn drop(&mut self) {
+        let cache = std::mem::take(&mut self.0);
+        self.1
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(cache);
+    }
 }
 
 /// `equity / running peak − 1` (0 or negative; 0 while the peak is not positive).
@@ -476,6 +589,15 @@ fn benchmark<'a>(lanes: &[Lane<'a>], period: &[Day]) -> Cow<'a, [f64]> {
             continue;
         };
         let scale = weight / base;
+        // An instrument with a candle on every day of the period (one calendar for all) adds
+        // its closes bar for bar, without the search for the latest one.
+        if lane.days.get(start..start + period.len()) == Some(period) {
+            let closes = &lane.closes[start..start + period.len()];
+            for (value, close) in index.iter_mut().zip(closes) {
+                *value += close * scale;
+            }
+            continue;
+        }
         let mut cursor = start;
         for (bar, day) in period.iter().enumerate() {
             while cursor + 1 < lane.days.len() && lane.days[cursor + 1] <= *day {
@@ -485,6 +607,106 @@ fn benchmark<'a>(lanes: &[Lane<'a>], period: &[Day]) -> Cow<'a, [f64]> {
         }
     }
     Cow::Owned(index)
+}
+
+/// Which lanes the walk must visit on which bar, read from the precomputed entry outcomes.
+struct Agenda {
+    /// The bars with a passing entry (of some strategy), ascending, one per lane that passes:
+    /// `lanes[j]` passes on `bars[j]`, and a bar's lanes are in lane order.
+    bars: Vec<usize>,
+    lanes: Vec<usize>,
+    /// Where the next bar's lanes start in `bars`.
+    next: usize,
+    /// Lanes with a strategy decided day by day (no precomputed outcomes): visited every day.
+    always: Vec<usize>,
+    /// The first bar on which some precomputed entry decision is ready.
+    first_ready: Option<usize>,
+}
+
+impl Agenda {
+    fn new(lanes: &[Lane<'_>], period: &[Day]) -> Self {
+        let mut agenda = Self {
+            bars: Vec::new(),
+            lanes: Vec::new(),
+            next: 0,
+            always: Vec::new(),
+            first_ready: None,
+        };
+        let (Some(&from), Some(&to)) = (period.first(), period.last()) else {
+            return agenda;
+        };
+        let mut events: Vec<(usize, usize)> = Vec::new();
+        for (i, lane) in lanes.iter().enumerate() {
+            let start = lane.days.partition_point(|d| *d < from);
+            let end = lane.days.partition_point(|d| *d <= to).max(start);
+            // The bar of the lane's day `j`: its place on a shared calendar, else a search.
+            let bar_of = |j: usize| match lane.on_period {
+                Some(first) => j - first,
+                None => period.partition_point(|d| *d < lane.days[j]),
+            };
+            let before = events.len();
+            for (outcomes, traded) in lane.entries.iter().zip(&lane.traded) {
+                if !traded {
+                    continue;
+                }
+                let Some(outcomes) = outcomes else {
+                    agenda.always.push(i);
+                    continue;
+                };
+                let window = &outcomes[start..end];
+                if let Some(j) = window.iter().position(|o| *o != Outcome::NotReady) {
+                    let bar = bar_of(start + j);
+                    agenda.first_ready = Some(agenda.first_ready.map_or(bar, |b| b.min(bar)));
+                }
+                events.extend(
+                    (start..end)
+                        .filter(|&j| outcomes[j] == Outcome::Passed)
+                        .map(|j| (bar_of(j), i)),
+                );
+            }
+            // Two strategies passing on one day list the lane once.
+            if lane.entries.len() > 1 {
+                events[before..].sort_unstable();
+                let mut kept = before;
+                for e in before..events.len() {
+                    if kept == before || events[kept - 1] != events[e] {
+                        events[kept] = events[e];
+                        kept += 1;
+                    }
+                }
+                events.truncate(kept);
+            }
+        }
+        agenda.always.dedup();
+        if lanes.len() > 1 {
+            // A counting sort by bar keeps each bar's lanes in lane order (they were pushed so);
+            // one count per bar is temporary, and a single lane's events are already in order.
+            let mut starts = vec![0u32; period.len() + 1];
+            for &(bar, _) in &events {
+                starts[bar + 1] += 1;
+            }
+            for b in 0..period.len() {
+                starts[b + 1] += starts[b];
+            }
+            let mut sorted = vec![(0, 0); events.len()];
+            for &(bar, lane) in &events {
+                sorted[starts[bar] as usize] = (bar, lane);
+                starts[bar] += 1;
+            }
+            events = sorted;
+        }
+        (agenda.bars, agenda.lanes) = events.into_iter().unzip();
+        agenda
+    }
+
+    /// The lanes with a passing entry on `bar`, in lane order. Every bar of the period is asked,
+    /// in order.
+    fn entries_on(&mut self, bar: usize) -> &[usize] {
+        let from = self.next;
+        let to = from + self.bars[from..].iter().take_while(|b| **b == bar).count();
+        self.next = to;
+        &self.lanes[from..to]
+    }
 }
 
 /// The current day of the walk and its place in the period.
@@ -549,6 +771,18 @@ impl<'d> Walk<'d, '_> {
             .and_then(|i| self.held.get(i))
     }
 
+    /// Records that some entry decision was ready on `bar` (the earliest such bar is kept).
+    fn ready_on(&mut self, bar: usize) {
+        self.first_ready = Some(self.first_ready.map_or(bar, |first| first.min(bar)));
+    }
+
+    /// The lanes of the open positions.
+    fn open_lanes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.account
+            .open_positions()
+            .filter_map(|p| self.held(p.id).map(|h| h.lane))
+    }
+
     /// Whether nothing can happen on the current day, read from precomputed outcomes alone: no
     /// entry passes and no open position has a risk exit to check or an exit signal that
     /// passes. Records the first ready bar as the entry step would.
@@ -565,7 +799,7 @@ impl<'d> Walk<'d, '_> {
                 };
                 match outcomes[index] {
                     Outcome::Passed => return false,
-                    Outcome::Failed if self.first_ready.is_none() => self.first_ready = Some(bar),
+                    Outcome::Failed => self.ready_on(bar),
                     _ => {}
                 }
             }
@@ -623,10 +857,18 @@ impl<'d> Walk<'d, '_> {
                     Some(outcomes) => outcomes[index],
                     None => s.strategy.entry(&view, lane.symbol, cache).outcome,
                 };
-                if outcome != Outcome::NotReady && self.first_ready.is_none() {
-                    self.first_ready = Some(now.bar);
+                if outcome != Outcome::NotReady {
+                    self.ready_on(now.bar);
                 }
                 if outcome != Outcome::Passed {
+                    continue;
+                }
+                let held = self.holding[i * strategies.len() + k];
+                let open_positions = self.open_count[k];
+                // Held, or at the strategy's maximum: `act_on_entry` would decide nothing, and
+                // on a big portfolio most passing entries end here, before any candle is read.
+                if held.is_some() || s.max_open_positions.is_some_and(|max| open_positions >= max)
+                {
                     continue;
                 }
                 // Only an equity-fraction size reads the equity: marking every open position
@@ -640,8 +882,6 @@ impl<'d> Walk<'d, '_> {
                 let Some(decided_on) = lane.decision_candle(self.data, now.day) else {
                     continue;
                 };
-                let held = self.holding[i * strategies.len() + k];
-                let open_positions = self.open_count[k];
                 let book = EntryBook {
                     cash: self.account.cash(),
                     equity,
