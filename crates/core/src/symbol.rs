@@ -89,8 +89,14 @@ mod tests {
 
     #[test]
     fn symbols_are_upper_cased_and_trimmed() {
-        assert_eq!(Symbol::parse(" btc ").map(String::from), Ok("BTC".to_owned()));
-        assert_eq!(Symbol::parse("brk-b").map(String::from), Ok("BRK-B".to_owned()));
+        assert_eq!(
+            Symbol::parse(" btc ").map(String::from),
+            Ok("BTC".to_owned())
+        );
+        assert_eq!(
+            Symbol::parse("brk-b").map(String::from),
+            Ok("BRK-B".to_owned())
+        );
     }
 
     #[test]

@@ -466,3 +466,25 @@ fn series_used_is_everything_a_rule_reads() {
     );
     assert_eq!(exit.series_used(), SeriesSet::of(SeriesField::Close));
 }
+
+/// A crossing over a history with no day yet (a view before the first candle) has nothing to
+/// decide: every path answers "no day", none slices before the start.
+#[test]
+fn a_crossing_over_an_empty_history_has_no_outcome() {
+    let data = flat(&[1.0, 2.0, 3.0]);
+    let ctx = EvalContext::new(sym("ETH"), data.view().until(0));
+    for source in [
+        "crosses_above(close, sma(close, 2))",
+        "crosses_below(close, 2)",
+    ] {
+        let rule = entry(source);
+        let mut cache = IndicatorCache::new();
+        assert_eq!(
+            rule.outcomes(&ctx, &mut cache),
+            Some(Vec::new()),
+            "{source}"
+        );
+        let signal = rule.signal(&ctx, &mut cache).expect("a signal");
+        assert!(signal.outcomes().is_empty(), "{source}");
+    }
+}

@@ -2179,3 +2179,115 @@ fn a_ranking_crowded_with_ties_is_settled_by_the_exact_engine() {
     // Every one of the 100 tied points was run exactly (more than the 22 the first pass keeps).
     assert_eq!(exact_runs.into_inner(), 100);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 7. The portfolio walk's shortcuts
+// ---------------------------------------------------------------------------------------------
+
+/// A position of a strategy without risk exits is looked at only on the days its exit signal
+/// passes, and an instrument only on the days something can happen on it; a limit that never
+/// binds (a maximum holding of a million days) makes the walk look at every open position every
+/// day instead. Both walks must make the same trades to the last digit, on ten instruments (so
+/// their decisions are prepared on every core) of which some trade on other days than the rest
+/// (so the period is not one shared calendar), with and without a cap, for both fill timings.
+#[test]
+fn scheduled_exits_equal_exits_checked_every_day() {
+    let mut histories: Vec<(String, Vec<Row>)> = Vec::new();
+    for n in 0..10u64 {
+        let base = if n % 2 == 0 { btc_rows() } else { eth_rows() };
+        let start = base[0].day;
+        let mut rows = altered_after(base, start, 1 + n);
+        // Three instruments start later, and one skips every seventh day.
+        if n % 4 == 1 {
+            rows.drain(..(40 * n as usize).min(rows.len() / 2));
+        }
+        if n == 6 {
+            rows = rows
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| i % 7 != 3)
+                .map(|(_, r)| r)
+                .collect();
+        }
+        histories.push((format!("I{n}"), rows));
+    }
+    let refs: Vec<(&str, &[Row])> = histories
+        .iter()
+        .map(|(s, r)| (s.as_str(), r.as_slice()))
+        .collect();
+    let data = market(&refs);
+    let instruments: Vec<BacktestInstrument> =
+        histories.iter().map(|(s, _)| instrument(s)).collect();
+    let entry = "crosses_above(sma(close, 10), sma(close, 30))";
+    let exit = Some("crosses_below(sma(close, 10), sma(close, 30))");
+    let scheduled = rule_strategy("cross", all(), entry, exit, ExitLimits::default());
+    let watched = rule_strategy(
+        "cross",
+        all(),
+        entry,
+        exit,
+        ExitLimits {
+            max_holding_days: Some(1_000_000),
+            ..ExitLimits::default()
+        },
+    );
+    for (cap, sizing, timing) in [
+        (None, Sizing::Amount(Money(dec!(800))), FillTiming::NextOpen),
+        (
+            Some(3),
+            Sizing::Amount(Money(dec!(3000))),
+            FillTiming::NextOpen,
+        ),
+        (
+            Some(4),
+            Sizing::EquityFraction(dec!(0.2)),
+            FillTiming::Close,
+        ),
+    ] {
+        let run = |strategy: &RuleStrategy| {
+            let strategies = [BacktestStrategy {
+                strategy,
+                sizing,
+                max_open_positions: cap,
+            }];
+            let settings = BacktestSettings {
+                initial_cash: Money(dec!(10000)),
+                fill_model: fill_model(FEE_BPS, SLIPPAGE_BPS, timing),
+                ..BacktestSettings::default()
+            };
+            backtest(&data, &instruments, &strategies, &settings).expect("the backtest runs")
+        };
+        let (a, b) = (run(&scheduled), run(&watched));
+        assert!(
+            a.trades.len() > 20,
+            "too few trades to compare: {}",
+            a.trades.len()
+        );
+        assert_eq!(a.final_equity, b.final_equity, "{cap:?} {timing:?}");
+        assert_eq!(a.trades.len(), b.trades.len(), "{cap:?} {timing:?}");
+        for (x, y) in a.trades.iter().zip(&b.trades) {
+            assert_eq!(
+                (
+                    &x.symbol,
+                    x.entry_day,
+                    x.exit_day,
+                    x.quantity,
+                    x.pnl,
+                    x.reason
+                ),
+                (
+                    &y.symbol,
+                    y.entry_day,
+                    y.exit_day,
+                    y.quantity,
+                    y.pnl,
+                    y.reason
+                ),
+            );
+        }
+        assert_eq!(a.open_trades.len(), b.open_trades.len());
+        assert_eq!(a.unfilled.len(), b.unfilled.len());
+        let curve = |r: &BacktestResult| r.equity.iter().map(|p| p.equity).collect::<Vec<_>>();
+        assert_eq!(curve(&a), curve(&b));
+    }
+}

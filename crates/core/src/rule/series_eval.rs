@@ -151,8 +151,10 @@ impl Signal {
                 lag_x,
                 lag_y,
                 ..
-            } if x.len() >= days && y.len() >= days => {
-                let skip = (*lag_x).max(*lag_y).min(days);
+            } if x.len() >= days && y.len() >= days && (*lag_x).max(*lag_y) <= days => {
+                // Lags longer than the history leave nothing to compare: the day-by-day path
+                // says "not ready" for every day without slicing before the start.
+                let skip = (*lag_x).max(*lag_y);
                 let mut out = vec![Outcome::NotReady; skip];
                 let (x, y) = (&x[..days], &y[..days]);
                 let today = x[skip..].iter().zip(&y[skip..]);

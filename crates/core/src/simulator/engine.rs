@@ -18,6 +18,8 @@
 //! reported as [`Unfilled`], like backtesting.py's orders on the last bar.
 
 use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
@@ -330,13 +332,18 @@ pub fn backtest_with(
         scratch: Vec::new(),
         holding: vec![None; lanes.len() * strategies.len()],
         open_count: vec![0; strategies.len()],
+        due: BinaryHeap::new(),
+        watched: 0,
     };
     for lane in &mut lanes {
         let start = lane.days.partition_point(|d| *d < period[0]);
         // One instrument's period is a slice of its own days: equal without a comparison.
-        let on_period = lane.days.get(start..start + period.len()).is_some_and(|days| {
-            std::ptr::eq(days.as_ptr(), period.as_ptr()) || days == &period[..]
-        });
+        let on_period = lane
+            .days
+            .get(start..start + period.len())
+            .is_some_and(|days| {
+                std::ptr::eq(days.as_ptr(), period.as_ptr()) || days == &period[..]
+            });
         lane.on_period = on_period.then_some(start);
     }
     let mut agenda = Agenda::new(&lanes, &period);
@@ -735,6 +742,9 @@ struct Held {
     /// Units as f64, for the equity curve.
     quantity: f64,
     entry_bar: usize,
+    /// Checked on every day its instrument trades (risk exits, or an exit signal decided day
+    /// by day), rather than only on the days its exit signal passes.
+    watched: bool,
 }
 
 /// The state of one walk over the period.
@@ -762,6 +772,11 @@ struct Walk<'d, 's> {
     holding: Vec<Option<PositionId>>,
     /// How many positions each strategy has open (its `max_open_positions` is checked on it).
     open_count: Vec<u32>,
+    /// The open positions that are not watched, by the bar on which their exit signal next
+    /// passes: `(bar, lane, position id)`, earliest first. On other days nothing can close them.
+    due: BinaryHeap<Reverse<(usize, usize, i64)>>,
+    /// How many open positions are watched (see [`Held::watched`]).
+    watched: usize,
 }
 
 impl<'d> Walk<'d, '_> {
@@ -769,6 +784,37 @@ impl<'d> Walk<'d, '_> {
         usize::try_from(id.0 - 1)
             .ok()
             .and_then(|i| self.held.get(i))
+    }
+
+    /// Puts position `id` (strategy `k` on lane `i`, not watched) on the bar of the first day
+    /// from `from` on where its exit signal passes, if the period has one: the first day it can
+    /// close, as a position is only judged from its entry day on.
+    fn schedule(
+        &mut self,
+        lane: &Lane<'_>,
+        i: usize,
+        k: usize,
+        id: PositionId,
+        from: Day,
+        period: &[Day],
+    ) {
+        let Some(outcomes) = lane.exits[k].as_deref() else {
+            return;
+        };
+        let start = lane.days.partition_point(|d| *d < from);
+        let end = lane.days.partition_point(|d| *d <= self.to);
+        let Some(j) = outcomes
+            .get(start..end)
+            .and_then(|o| o.iter().position(|o| *o == Outcome::Passed))
+        else {
+            return;
+        };
+        let j = start + j;
+        let bar = match lane.on_period {
+            Some(first) => j - first,
+            None => period.partition_point(|d| *d < lane.days[j]),
+        };
+        self.due.push(Reverse((bar, i, id.0)));
     }
 
     /// Records that some entry decision was ready on `bar` (the earliest such bar is kept).
@@ -804,10 +850,23 @@ impl<'d> Walk<'d, '_> {
                 }
             }
         }
+        if self
+            .due
+            .peek()
+            .is_some_and(|Reverse((due, ..))| *due <= bar)
+        {
+            return false;
+        }
+        if self.watched == 0 {
+            return true;
+        }
         self.account.open_positions().all(|p| {
             let Some(held) = self.held(p.id) else {
                 return false;
             };
+            if !held.watched {
+                return true;
+            }
             let lane = &lanes[held.lane];
             if !lane.today {
                 return true;
@@ -867,7 +926,9 @@ impl<'d> Walk<'d, '_> {
                 let open_positions = self.open_count[k];
                 // Held, or at the strategy's maximum: `act_on_entry` would decide nothing, and
                 // on a big portfolio most passing entries end here, before any candle is read.
-                if held.is_some() || s.max_open_positions.is_some_and(|max| open_positions >= max)
+                if held.is_some()
+                    || s.max_open_positions
+                        .is_some_and(|max| open_positions >= max)
                 {
                     continue;
                 }
@@ -915,12 +976,19 @@ impl<'d> Walk<'d, '_> {
                         let quantity = approx(fill.quantity.0);
                         let delta = approx(fill.cash_delta().0);
                         self.cash += delta;
+                        let watched = self.has_limits[k] || lane.exits[k].is_none();
                         self.held.push(Held {
                             lane: i,
                             strategy: k,
                             quantity,
                             entry_bar: now.bar_of(fill.day),
+                            watched,
                         });
+                        if watched {
+                            self.watched += 1;
+                        } else {
+                            self.schedule(lane, i, k, id, fill.day, now.period);
+                        }
                         if fill.day > now.day {
                             pending.push(Pending {
                                 lane: i,
@@ -965,10 +1033,21 @@ impl<'d> Walk<'d, '_> {
         // The live close job's order: by instrument (lanes are sorted by symbol), then id.
         let mut order = std::mem::take(&mut self.scratch);
         order.clear();
-        order.extend(self.account.open_positions().filter_map(|p| {
-            let held = self.held(p.id)?;
-            lanes[held.lane].today.then_some((held.lane, p.id))
-        }));
+        while self
+            .due
+            .peek()
+            .is_some_and(|Reverse((due, ..))| *due <= now.bar)
+        {
+            if let Some(Reverse((_, lane, id))) = self.due.pop() {
+                order.push((lane, PositionId(id)));
+            }
+        }
+        if self.watched > 0 {
+            order.extend(self.account.open_positions().filter_map(|p| {
+                let held = self.held(p.id)?;
+                (held.watched && lanes[held.lane].today).then_some((held.lane, p.id))
+            }));
+        }
         order.sort_unstable();
         let view = self.data.view(now.day);
         for &(i, id) in &order {
@@ -977,6 +1056,9 @@ impl<'d> Walk<'d, '_> {
             else {
                 continue;
             };
+            if !position.is_open() {
+                continue;
+            }
             let s = &self.strategies[held.strategy];
             let signal = lane.exits[held.strategy]
                 .as_ref()
@@ -1006,6 +1088,18 @@ impl<'d> Walk<'d, '_> {
                 });
             }
         }
+        // A scheduled position still open (no candle to decide on, or a fill after the period)
+        // waits for its signal's next pass after today.
+        for &(i, id) in &order {
+            let Some(held) = self.held(id).copied() else {
+                continue;
+            };
+            let open = self.account.position(id).is_some_and(|p| p.is_open());
+            if open && !held.watched {
+                let after = now.day.succ_opt().unwrap_or(Day::MAX);
+                self.schedule(&lanes[i], i, held.strategy, id, after, now.period);
+            }
+        }
         self.scratch = order;
         Ok(())
     }
@@ -1029,6 +1123,9 @@ impl<'d> Walk<'d, '_> {
             .ok_or(BacktestError::Account(AccountError::NotOpen(id)))?;
         self.holding[held.lane * self.strategies.len() + held.strategy] = None;
         self.open_count[held.strategy] = self.open_count[held.strategy].saturating_sub(1);
+        if held.watched {
+            self.watched -= 1;
+        }
         let delta = approx(fill.cash_delta().0);
         let fees = Money(position.entry_fee.0 + fill.fee.0);
         let return_fraction = approx(fill.price.0) / approx(position.entry_price.0)
