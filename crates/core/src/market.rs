@@ -220,6 +220,10 @@ impl<'a> MarketView<'a> {
     /// The days of `symbol`'s complete candles up to and including the decision day.
     pub fn days(&self, symbol: &Symbol) -> &'a [Day] {
         self.data.histories.get(symbol).map_or(&[], |h| {
+            // A view at or after the last day (a backtest's, a live job's) sees it all.
+            if h.days.last().is_none_or(|last| *last <= self.day) {
+                return &h.days[..];
+            }
             &h.days[..h.days.partition_point(|d| *d <= self.day)]
         })
     }
@@ -234,7 +238,10 @@ impl<'a> MarketView<'a> {
     /// [`crate::strategy::DataNeeds`]).
     pub fn candles(&self, symbol: &Symbol) -> &'a [Candle] {
         self.data.histories.get(symbol).map_or(&[], |h| {
-            let end = h.candles.partition_point(|c| c.day() <= self.day);
+            let end = match h.candles.last() {
+                Some(last) if last.day() <= self.day => h.candles.len(),
+                _ => h.candles.partition_point(|c| c.day() <= self.day),
+            };
             // Only complete candles count; an incomplete one can only be the last.
             let end = if end > 0 && !h.candles[end - 1].is_complete() {
                 end - 1

@@ -149,6 +149,11 @@ struct Lane<'a> {
     traded: Vec<bool>,
     /// Whether it has a candle on the walk's current day.
     today: bool,
+    /// Where the period starts in `days`.
+    first: usize,
+    /// Where the days after the period start in `days` (the view ends at the period's end, so
+    /// that is all of them).
+    end: usize,
     /// Where the period starts in `days` when the lane has a candle on every day of the period
     /// (instruments on one calendar): its cursor is then the bar's place, found without search.
     on_period: Option<usize>,
@@ -295,16 +300,19 @@ pub fn backtest_with(
         let aligned = candles.len() == days.len()
             && candles.first().map(Candle::day) == days.first().copied();
         let candles = if aligned { candles } else { &[][..] };
+        let first = days.partition_point(|d| *d < from);
         lanes.push(Lane {
             symbol,
             days,
             closes,
             candles,
-            cursor: days.partition_point(|d| *d < from),
+            cursor: first,
+            first,
             entries: prepared.entries,
             exits: prepared.exits,
             traded: prepared.traded,
             today: false,
+            end: days.len(),
             on_period: None,
         });
     }
@@ -336,7 +344,7 @@ pub fn backtest_with(
         watched: 0,
     };
     for lane in &mut lanes {
-        let start = lane.days.partition_point(|d| *d < period[0]);
+        let start = lane.first;
         // One instrument's period is a slice of its own days: equal without a comparison.
         let on_period = lane
             .days
@@ -583,7 +591,7 @@ fn period_days<'a>(lanes: &[Lane<'a>], from: Day, to: Day) -> Cow<'a, [Day]> {
 /// in the period, carried forward over days without a candle).
 fn benchmark<'a>(lanes: &[Lane<'a>], period: &[Day]) -> Cow<'a, [f64]> {
     if let [lane] = lanes {
-        let start = lane.days.partition_point(|d| *d < period[0]);
+        let start = lane.first;
         if let Some(closes) = lane.closes.get(start..start + period.len()) {
             return Cow::Borrowed(closes);
         }
@@ -591,14 +599,14 @@ fn benchmark<'a>(lanes: &[Lane<'a>], period: &[Day]) -> Cow<'a, [f64]> {
     let mut index = vec![0.0; period.len()];
     let weight = 1.0 / lanes.len() as f64;
     for lane in lanes {
-        let start = lane.days.partition_point(|d| *d < period[0]);
+        let start = lane.first;
         let Some(&base) = lane.closes.get(start) else {
             continue;
         };
         let scale = weight / base;
         // An instrument with a candle on every day of the period (one calendar for all) adds
         // its closes bar for bar, without the search for the latest one.
-        if lane.days.get(start..start + period.len()) == Some(period) {
+        if lane.on_period.is_some() {
             let closes = &lane.closes[start..start + period.len()];
             for (value, close) in index.iter_mut().zip(closes) {
                 *value += close * scale;
@@ -639,13 +647,12 @@ impl Agenda {
             always: Vec::new(),
             first_ready: None,
         };
-        let (Some(&from), Some(&to)) = (period.first(), period.last()) else {
+        if period.is_empty() {
             return agenda;
-        };
+        }
         let mut events: Vec<(usize, usize)> = Vec::new();
         for (i, lane) in lanes.iter().enumerate() {
-            let start = lane.days.partition_point(|d| *d < from);
-            let end = lane.days.partition_point(|d| *d <= to).max(start);
+            let (start, end) = (lane.first, lane.end.max(lane.first));
             // The bar of the lane's day `j`: its place on a shared calendar, else a search.
             let bar_of = |j: usize| match lane.on_period {
                 Some(first) => j - first,
@@ -801,8 +808,15 @@ impl<'d> Walk<'d, '_> {
         let Some(outcomes) = lane.exits[k].as_deref() else {
             return;
         };
-        let start = lane.days.partition_point(|d| *d < from);
-        let end = lane.days.partition_point(|d| *d <= self.to);
+        // `from` is the entry's fill day or the day after today: at the lane's current or next
+        // day, found without a search through its whole history.
+        let near = lane.cursor.saturating_sub(1);
+        let start = match lane.days.get(near..) {
+            Some([today, ..]) if *today >= from => near,
+            Some([_, next, ..]) if *next >= from => near + 1,
+            _ => lane.days.partition_point(|d| *d < from),
+        };
+        let end = lane.end;
         let Some(j) = outcomes
             .get(start..end)
             .and_then(|o| o.iter().position(|o| *o == Outcome::Passed))
