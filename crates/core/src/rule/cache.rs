@@ -33,6 +33,10 @@ pub struct IndicatorCache {
     entries: HashMap<String, Arc<Entry>>,
     computations: usize,
     shared: Option<SharedIndicators>,
+    /// The input of the entry computed last, lent to the next entry computed from the same
+    /// numbers: the indicators of one instrument mostly read the same series (two moving
+    /// averages of the close), which is then kept once, not once per indicator.
+    last_input: Option<Arc<[f64]>>,
 }
 
 /// Indicator series shared by the caches of several threads (e.g. the points of a sweep): each
@@ -59,8 +63,9 @@ impl SharedIndicators {
 
 #[derive(Debug)]
 struct Entry {
-    /// The input series the outputs were computed from (for `atr`: the close).
-    input: Vec<f64>,
+    /// The input series the outputs were computed from (for `atr`: the close); shared with
+    /// other entries computed from the same numbers.
+    input: Arc<[f64]>,
     /// Every output, aligned with `input`; shared, so whole-history evaluation reads them
     /// without copying.
     outputs: Vec<Arc<Values>>,
@@ -173,6 +178,7 @@ impl IndicatorCache {
     pub fn clear(&mut self) {
         self.entries.clear();
         self.computations = 0;
+        self.last_input = None;
     }
 
     /// The outputs stored under `key` for `input`, computing them first if needed.
@@ -182,10 +188,16 @@ impl IndicatorCache {
         input: &[f64],
         compute: impl FnOnce() -> Result<Vec<Values>, IndicatorError>,
     ) -> Result<&[Arc<Values>], IndicatorError> {
+        let last_input = &mut self.last_input;
         let fresh = || -> Result<Arc<Entry>, IndicatorError> {
             let outputs: Vec<Arc<Values>> = compute()?.into_iter().map(Arc::new).collect();
+            // Comparing with the last input (in cache) is cheaper than copying into fresh memory.
+            let input = match last_input {
+                Some(last) if same_numbers(last, input) => Arc::clone(last),
+                _ => Arc::clone(last_input.insert(Arc::from(input))),
+            };
             Ok(Arc::new(Entry {
-                input: input.to_vec(),
+                input,
                 dense: outputs
                     .iter()
                     .map(|values| {
@@ -240,6 +252,16 @@ impl IndicatorCache {
     }
 }
 
+/// Whether `a` and `b` hold the same numbers, bit for bit (NaN equals NaN). No early exit, so
+/// the compiler compares several at once: equal series (the case worth checking for) are read
+/// to the end anyway.
+fn same_numbers(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .fold(true, |same, (a, b)| same & (a.to_bits() == b.to_bits()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +308,29 @@ mod tests {
     }
 
     #[test]
+    fn indicators_of_the_same_numbers_keep_them_once() {
+        let data = [1.0, f64::NAN, 3.0];
+        let other = [1.0, f64::NAN, 4.0];
+        let mut cache = IndicatorCache::new();
+        for key in ["a", "b"] {
+            cache
+                .get_or_compute(key.into(), &data, || ones(&data))
+                .expect("computes");
+        }
+        cache
+            .get_or_compute("c".into(), &other, || ones(&other))
+            .expect("computes");
+        let input = |key: &str| Arc::clone(&cache.entries[key].input);
+        assert!(Arc::ptr_eq(&input("a"), &input("b")));
+        assert_eq!(
+            input("c").last().map(|v| v.to_bits()),
+            Some(4.0f64.to_bits())
+        );
+        assert!(same_numbers(&data, &[1.0, f64::NAN, 3.0]));
+        assert!(!same_numbers(&data, &data[..2]) && !same_numbers(&[0.0], &[-0.0]));
+    }
+
+    #[test]
     fn longer_or_different_data_is_recomputed() {
         let mut cache = IndicatorCache::new();
         let short = [1.0, 2.0];
@@ -303,6 +348,7 @@ mod tests {
         assert_eq!(cache.computations(), 3);
         cache.clear();
         assert!(cache.is_empty());
+        assert!(cache.last_input.is_none());
         assert_eq!(cache.computations(), 0);
     }
 }

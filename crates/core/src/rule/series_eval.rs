@@ -155,18 +155,16 @@ impl Signal {
                 // Lags longer than the history leave nothing to compare: the day-by-day path
                 // says "not ready" for every day without slicing before the start.
                 let skip = (*lag_x).max(*lag_y);
-                let mut out = vec![Outcome::NotReady; skip];
-                let (x, y) = (&x[..days], &y[..days]);
-                let today = x[skip..].iter().zip(&y[skip..]);
-                let yesterday = x[skip - lag_x..].iter().zip(&y[skip - lag_y..]);
-                out.extend(today.zip(yesterday).map(|((a0, b0), (a1, b1))| {
-                    of(match (*a0, *b0, *a1, *b1) {
-                        (Some(a0), Some(b0), Some(a1), Some(b1)) => {
-                            Some(crossed(*above, (a0, b0), (a1, b1)))
-                        }
-                        _ => None,
-                    })
-                }));
+                let mut out = Vec::with_capacity(days);
+                out.resize(skip, Outcome::NotReady);
+                let n = days - skip;
+                let today = (&x[skip..days], &y[skip..days]);
+                let yesterday = (&x[skip - lag_x..][..n], &y[skip - lag_y..][..n]);
+                if *above {
+                    cross_outcomes::<true>(today, yesterday, &mut out);
+                } else {
+                    cross_outcomes::<false>(today, yesterday, &mut out);
+                }
                 out
             }
             _ => (0..days).map(|day| of(self.condition.at(day))).collect(),
@@ -188,6 +186,39 @@ fn crossed(above: bool, (x0, y0): (f64, f64), (x1, y1): (f64, f64)) -> bool {
     } else {
         (x0 < y0) & (x1 >= y1)
     }
+}
+
+/// Appends the outcome of a crossing (`ABOVE` or below) on each day of `today` (the two sides'
+/// values), `yesterday` holding the values it is compared with (all four of the same length).
+///
+/// Branch-free, over days by index, with the direction fixed at compile time: a backtest asks
+/// this of every instrument's entry and exit, so it is worth the compiler's best loop. The
+/// crossing is tested on every day (a missing value as NaN) and discarded where a value is
+/// missing: the same outcome as testing only where all four are present.
+fn cross_outcomes<const ABOVE: bool>(
+    (x0, y0): (&[Option<f64>], &[Option<f64>]),
+    (x1, y1): (&[Option<f64>], &[Option<f64>]),
+    out: &mut Vec<Outcome>,
+) {
+    const OUTCOMES: [Outcome; 4] = [
+        Outcome::NotReady,
+        Outcome::NotReady,
+        Outcome::Failed,
+        Outcome::Passed,
+    ];
+    let n = x0.len();
+    // Cut to one length, so the compiler drops the bounds checks.
+    let (y0, x1, y1) = (&y0[..n], &x1[..n], &y1[..n]);
+    let value = |v: Option<f64>| v.unwrap_or(f64::NAN);
+    out.extend((0..n).map(|k| {
+        let ready = x0[k].is_some() & y0[k].is_some() & x1[k].is_some() & y1[k].is_some();
+        let crossed = crossed(
+            ABOVE,
+            (value(x0[k]), value(y0[k])),
+            (value(x1[k]), value(y1[k])),
+        );
+        OUTCOMES[usize::from(ready) * 2 + usize::from(crossed)]
+    }));
 }
 
 /// The first day in `start..to` on which `x` crosses `y` (above or below), with `Option`s: the
