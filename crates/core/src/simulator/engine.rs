@@ -357,8 +357,7 @@ pub fn backtest_with(
     let mut agenda = Agenda::new(&lanes, &period);
     walk.first_ready = agenda.first_ready;
     let mut equity = Vec::with_capacity(period.len());
-    let mut visit: Vec<usize> = Vec::with_capacity(lanes.len());
-    let mut today: Vec<usize> = Vec::with_capacity(lanes.len());
+    let mut today: Vec<(usize, u64)> = Vec::with_capacity(lanes.len());
     let mut pending: Vec<Pending> = Vec::new();
     // The running peak of the curve, and what it was before the last bar (`close_at_end`
     // changes that bar's equity after the loop).
@@ -367,24 +366,30 @@ pub fn backtest_with(
         // Only the instruments where something can happen today are visited: a passing entry,
         // one decided day by day, an open position or a pending fill (whose close the equity
         // reads). The others' cursors catch up when they are next visited.
-        // Entries are decided in lane (symbol) order; exits sort their own.
-        let deciding = if agenda.always.is_empty() {
-            agenda.entries_on(bar)
-        } else {
-            visit.clear();
-            visit.extend_from_slice(agenda.entries_on(bar));
-            visit.extend_from_slice(&agenda.always);
-            visit.sort_unstable();
-            visit.dedup();
-            &visit
-        };
+        // Entries are decided in lane (symbol) order; exits sort their own. A lane whose
+        // passing strategies all hold it or are at their maximum would decide nothing, so it is
+        // not even looked at (on a big portfolio with a cap, that is most of them).
         today.clear();
-        for &i in deciding {
+        let (passing, masks) = agenda.entries_on(bar);
+        for (&i, &mask) in passing.iter().zip(masks) {
+            if walk.blocked(i, mask) {
+                continue;
+            }
             let lane = &mut lanes[i];
             lane.advance_to(day, bar);
             if lane.today {
-                today.push(i);
+                today.push((i, mask));
             }
+        }
+        if !agenda.always.is_empty() {
+            for &i in &agenda.always {
+                let lane = &mut lanes[i];
+                lane.advance_to(day, bar);
+                if lane.today && !today.iter().any(|(j, _)| *j == i) {
+                    today.push((i, 0));
+                }
+            }
+            today.sort_unstable_by_key(|(i, _)| *i);
         }
         for i in walk.open_lanes().chain(pending.iter().map(|p| p.lane)) {
             lanes[i].advance_to(day, bar);
@@ -630,6 +635,9 @@ struct Agenda {
     /// `lanes[j]` passes on `bars[j]`, and a bar's lanes are in lane order.
     bars: Vec<usize>,
     lanes: Vec<usize>,
+    /// Which strategies pass there: bit `k` for strategy `k` (every bit when there are more
+    /// strategies than bits, and the outcomes are read instead).
+    masks: Vec<u64>,
     /// Where the next bar's lanes start in `bars`.
     next: usize,
     /// Lanes with a strategy decided day by day (no precomputed outcomes): visited every day.
@@ -643,6 +651,7 @@ impl Agenda {
         let mut agenda = Self {
             bars: Vec::new(),
             lanes: Vec::new(),
+            masks: Vec::new(),
             next: 0,
             always: Vec::new(),
             first_ready: None,
@@ -650,7 +659,7 @@ impl Agenda {
         if period.is_empty() {
             return agenda;
         }
-        let mut events: Vec<(usize, usize)> = Vec::new();
+        let mut events: Vec<(usize, usize, u64)> = Vec::new();
         for (i, lane) in lanes.iter().enumerate() {
             let (start, end) = (lane.first, lane.end.max(lane.first));
             // The bar of the lane's day `j`: its place on a shared calendar, else a search.
@@ -659,10 +668,11 @@ impl Agenda {
                 None => period.partition_point(|d| *d < lane.days[j]),
             };
             let before = events.len();
-            for (outcomes, traded) in lane.entries.iter().zip(&lane.traded) {
+            for (k, (outcomes, traded)) in lane.entries.iter().zip(&lane.traded).enumerate() {
                 if !traded {
                     continue;
                 }
+                let bit = if k < 64 { 1 << k } else { u64::MAX };
                 let Some(outcomes) = outcomes else {
                     agenda.always.push(i);
                     continue;
@@ -675,16 +685,19 @@ impl Agenda {
                 events.extend(
                     (start..end)
                         .filter(|&j| outcomes[j] == Outcome::Passed)
-                        .map(|j| (bar_of(j), i)),
+                        .map(|j| (bar_of(j), i, bit)),
                 );
             }
-            // Two strategies passing on one day list the lane once.
+            // Two strategies passing on one day list the lane once, with both bits.
             if lane.entries.len() > 1 {
                 events[before..].sort_unstable();
                 let mut kept = before;
                 for e in before..events.len() {
-                    if kept == before || events[kept - 1] != events[e] {
-                        events[kept] = events[e];
+                    let (bar, lane, bit) = events[e];
+                    if kept > before && events[kept - 1].0 == bar {
+                        events[kept - 1].2 |= bit;
+                    } else {
+                        events[kept] = (bar, lane, bit);
                         kept += 1;
                     }
                 }
@@ -696,30 +709,32 @@ impl Agenda {
             // A counting sort by bar keeps each bar's lanes in lane order (they were pushed so);
             // one count per bar is temporary, and a single lane's events are already in order.
             let mut starts = vec![0u32; period.len() + 1];
-            for &(bar, _) in &events {
+            for &(bar, ..) in &events {
                 starts[bar + 1] += 1;
             }
             for b in 0..period.len() {
                 starts[b + 1] += starts[b];
             }
-            let mut sorted = vec![(0, 0); events.len()];
-            for &(bar, lane) in &events {
-                sorted[starts[bar] as usize] = (bar, lane);
-                starts[bar] += 1;
+            let mut sorted = vec![(0, 0, 0); events.len()];
+            for &event in &events {
+                sorted[starts[event.0] as usize] = event;
+                starts[event.0] += 1;
             }
             events = sorted;
         }
-        (agenda.bars, agenda.lanes) = events.into_iter().unzip();
+        agenda.bars = events.iter().map(|e| e.0).collect();
+        agenda.lanes = events.iter().map(|e| e.1).collect();
+        agenda.masks = events.iter().map(|e| e.2).collect();
         agenda
     }
 
-    /// The lanes with a passing entry on `bar`, in lane order. Every bar of the period is asked,
-    /// in order.
-    fn entries_on(&mut self, bar: usize) -> &[usize] {
+    /// The lanes with a passing entry on `bar`, in lane order, and which strategies pass on each.
+    /// Every bar of the period is asked, in order.
+    fn entries_on(&mut self, bar: usize) -> (&[usize], &[u64]) {
         let from = self.next;
         let to = from + self.bars[from..].iter().take_while(|b| **b == bar).count();
         self.next = to;
-        &self.lanes[from..to]
+        (&self.lanes[from..to], &self.masks[from..to])
     }
 }
 
@@ -831,6 +846,21 @@ impl<'d> Walk<'d, '_> {
         self.due.push(Reverse((bar, i, id.0)));
     }
 
+    /// Whether every strategy of `mask` (see [`Agenda::masks`]) already holds lane `i` or is at
+    /// its maximum of open positions: an entry on it would decide nothing.
+    fn blocked(&self, i: usize, mask: u64) -> bool {
+        if mask == u64::MAX {
+            return false;
+        }
+        let n = self.strategies.len();
+        (0..n.min(64)).filter(|k| mask & (1 << k) != 0).all(|k| {
+            self.holding[i * n + k].is_some()
+                || self.strategies[k]
+                    .max_open_positions
+                    .is_some_and(|max| self.open_count[k] >= max)
+        })
+    }
+
     /// Records that some entry decision was ready on `bar` (the earliest such bar is kept).
     fn ready_on(&mut self, bar: usize) {
         self.first_ready = Some(self.first_ready.map_or(bar, |first| first.min(bar)));
@@ -844,25 +874,12 @@ impl<'d> Walk<'d, '_> {
     }
 
     /// Whether nothing can happen on the current day, read from precomputed outcomes alone: no
-    /// entry passes and no open position has a risk exit to check or an exit signal that
-    /// passes. Records the first ready bar as the entry step would.
-    fn quiet(&mut self, lanes: &[Lane<'_>], today: &[usize], bar: usize) -> bool {
-        for &i in today {
-            let lane = &lanes[i];
-            let index = lane.cursor - 1;
-            for (k, outcomes) in lane.entries.iter().enumerate() {
-                if !lane.traded[k] {
-                    continue;
-                }
-                let Some(outcomes) = outcomes else {
-                    return false;
-                };
-                match outcomes[index] {
-                    Outcome::Passed => return false,
-                    Outcome::Failed => self.ready_on(bar),
-                    _ => {}
-                }
-            }
+    /// entry passes that can act and no open position has a risk exit to check or an exit
+    /// signal that passes.
+    fn quiet(&self, lanes: &[Lane<'_>], today: &[(usize, u64)], bar: usize) -> bool {
+        // Today's lanes have a passing entry that can act, or a strategy decided day by day.
+        if !today.is_empty() {
+            return false;
         }
         if self
             .due
@@ -911,7 +928,7 @@ impl<'d> Walk<'d, '_> {
     fn entries(
         &mut self,
         lanes: &[Lane<'_>],
-        today: &[usize],
+        today: &[(usize, u64)],
         now: &Today<'_>,
         cache: &mut IndicatorCache,
         pending: &mut Vec<Pending>,
@@ -919,7 +936,7 @@ impl<'d> Walk<'d, '_> {
         let mut equity: Option<Money> = None;
         let view = self.data.view(now.day);
         let strategies = self.strategies;
-        for &i in today {
+        for &(i, mask) in today {
             let lane = &lanes[i];
             let index = lane.cursor - 1;
             for (k, s) in strategies.iter().enumerate() {
@@ -927,6 +944,13 @@ impl<'d> Walk<'d, '_> {
                     continue;
                 }
                 let outcome = match &lane.entries[k] {
+                    // The agenda's bits say which precomputed entries pass today.
+                    Some(_) if k < 64 && mask != u64::MAX => {
+                        if mask & (1 << k) == 0 {
+                            continue;
+                        }
+                        Outcome::Passed
+                    }
                     Some(outcomes) => outcomes[index],
                     None => s.strategy.entry(&view, lane.symbol, cache).outcome,
                 };
