@@ -131,6 +131,8 @@ async fn generate(path: &Path, instruments: u64, days: u64, first: Day) {
             .await
             .expect("write");
     }
+    // Closed, so the whole data set is in the main file (checkpointed) for `--keep` to copy.
+    store.close().await;
 }
 
 /// The child process: one daily job (trade, then close) on `day`, printing its timings.

@@ -356,8 +356,13 @@ async fn open_sqlite(
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal);
+    // No ping before handing out a connection: a SQLite connection is a file handle in this
+    // process that cannot have been dropped by a server, so the ping (a round trip to the
+    // connection's worker thread) checks nothing, and it doubled the cost of every short read
+    // (the kill switch read for each passing entry of a trade job).
     let pool = SqlitePoolOptions::new()
         .max_connections(SQLITE_MAX_CONNECTIONS)
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(|source| match storage_problem(&source) {

@@ -327,6 +327,86 @@ where
     }
 }
 
+/// Stores `order`, already final and never stored before, with its fills, inside the caller's
+/// write transaction: the paper venue's order, planned, sent and filled in one commit (no
+/// network lies between them), written as the rows [`plan_order_in`] and two
+/// [`save_order_in`] would leave, in two statements instead of eight. Returns `false`, having
+/// written nothing, when the order's decision or client order id is stored already; the caller
+/// then takes that general path, which says whether it is this order or a conflict.
+///
+/// # Errors
+/// [`StoreError::Database`].
+pub(crate) async fn insert_final_order_in<DB, M>(
+    conn: &mut DB::Connection,
+    order: &Order,
+    at: DateTime<Utc>,
+    money: fn(Decimal) -> M,
+) -> Result<bool, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<String>: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<&'e str>: Encode<'e, DB> + Type<DB>,
+    for<'e> i64: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> Day: Encode<'e, DB> + Type<DB>,
+    for<'e> DateTime<Utc>: Encode<'e, DB> + Type<DB>,
+    for<'e> M: Encode<'e, DB> + Type<DB> + 'static,
+    usize: ColumnIndex<DB::Row>,
+{
+    let record = order.record();
+    let client_order_id = order.client_order_id();
+    let action = || format!("record order {client_order_id} as {}", order.state());
+    let (amount_kind, amount) = amount_parts(record.amount);
+    let inserted = sqlx::query(
+        "INSERT INTO orders (account, strategy, symbol, day, side, amount_kind, amount, \
+         client_order_id, venue_order_id, state, executed_quantity, reason, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(record.account.as_str())
+    .bind(record.decision.strategy.as_str())
+    .bind(record.decision.symbol.as_str())
+    .bind(record.decision.day)
+    .bind(side_name(record.decision.side))
+    .bind(amount_kind)
+    .bind(money(amount))
+    .bind(client_order_id.as_str())
+    .bind(order.venue_order_id())
+    .bind(order.state().as_str())
+    .bind(money(order.executed_quantity().0))
+    .bind(order.reason().and_then(bound_reason))
+    .bind(timestamp(at))
+    .bind(timestamp(at))
+    .fetch_optional(&mut *conn)
+    .await
+    .with_action(action)?;
+    let Some(row) = inserted else {
+        return Ok(false);
+    };
+    let id: i64 = row
+        .try_get(0)
+        .map_err(|e| StoreError::corrupt("orders.id", e.to_string()))?;
+    for fill in order.fills() {
+        sqlx::query(
+            "INSERT INTO order_fills (order_id, trade_id, price, quantity, fee, fee_asset, \
+             recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(fill.trade_id.as_str())
+        .bind(money(fill.price.0))
+        .bind(money(fill.quantity.0))
+        .bind(money(fill.fee))
+        .bind(fill.fee_asset.as_str())
+        .bind(timestamp(at))
+        .execute(&mut *conn)
+        .await
+        .with_action(action)?;
+    }
+    Ok(true)
+}
+
 /// [`Store::save_order`] on `conn`, inside the caller's write transaction (so the next step can
 /// book a final order's position in the same transaction). Nothing is committed here; on an
 /// error the caller must roll back.

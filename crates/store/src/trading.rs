@@ -114,52 +114,63 @@ macro_rules! record_paper_order {
                 .fetch_optional(&mut *$tx)
                 .await
                 .with_action($action)?;
-        let planned = crate::orders::plan_order_in::<codec::Backend, _>(
+        let id = barter_core::order::paper_venue_id(planned.client_order_id());
+        let report = barter_core::order::VenueReport {
+            state: barter_core::order::OrderState::Filled,
+            venue_order_id: Some(id.clone()),
+            executed_quantity: $fill.quantity,
+            fills: vec![barter_core::order::OrderFill {
+                trade_id: id,
+                price: $fill.price,
+                quantity: $fill.quantity,
+                fee: $fill.fee.0,
+                fee_asset: quote.unwrap_or_default(),
+            }],
+            reason: None,
+        };
+        // The order's whole life, checked by the same transitions as a venue's, then stored
+        // in its final state at once.
+        let mut filled = planned.clone();
+        filled
+            .apply(barter_core::order::OrderEvent::Sent)
+            .and_then(|()| filled.apply(barter_core::order::OrderEvent::Report(report.clone())))
+            .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+        let fresh = crate::orders::insert_final_order_in::<codec::Backend, _>(
             &mut $tx,
-            &planned,
+            &filled,
             $at,
             codec::money,
-            codec::get_money,
         )
         .await?;
-        // An order already there for this decision was recorded with it: nothing to add.
-        if let crate::orders::PlannedOrder::New(mut order) = planned {
-            let id = barter_core::order::paper_venue_id(order.client_order_id());
-            order
-                .apply(barter_core::order::OrderEvent::Sent)
-                .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
-            crate::orders::save_order_in::<codec::Backend, _>(
+        if !fresh {
+            // Its decision or key is taken: planning says whether by this order (recorded with
+            // its trade before: nothing to add) or another one (an error).
+            let planned = crate::orders::plan_order_in::<codec::Backend, _>(
                 &mut $tx,
-                &order,
+                &planned,
                 $at,
                 codec::money,
                 codec::get_money,
             )
             .await?;
-            let report = barter_core::order::VenueReport {
-                state: barter_core::order::OrderState::Filled,
-                venue_order_id: Some(id.clone()),
-                executed_quantity: $fill.quantity,
-                fills: vec![barter_core::order::OrderFill {
-                    trade_id: id,
-                    price: $fill.price,
-                    quantity: $fill.quantity,
-                    fee: $fill.fee.0,
-                    fee_asset: quote.unwrap_or_default(),
-                }],
-                reason: None,
-            };
-            order
-                .apply(barter_core::order::OrderEvent::Report(report))
-                .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
-            crate::orders::save_order_in::<codec::Backend, _>(
-                &mut $tx,
-                &order,
-                $at,
-                codec::money,
-                codec::get_money,
-            )
-            .await?;
+            if let crate::orders::PlannedOrder::New(mut order) = planned {
+                for event in [
+                    barter_core::order::OrderEvent::Sent,
+                    barter_core::order::OrderEvent::Report(report),
+                ] {
+                    order
+                        .apply(event)
+                        .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+                    crate::orders::save_order_in::<codec::Backend, _>(
+                        &mut $tx,
+                        &order,
+                        $at,
+                        codec::money,
+                        codec::get_money,
+                    )
+                    .await?;
+                }
+            }
         }
     }};
 }

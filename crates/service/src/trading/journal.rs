@@ -334,10 +334,10 @@ async fn flush(
     if pending.is_empty() {
         return Ok(());
     }
-    let pending = std::mem::take(pending);
-    let decisions: Vec<NewDecision> = pending.iter().map(|(d, _)| d.clone()).collect();
+    let (decisions, labels): (Vec<NewDecision>, Vec<&'static str>) =
+        std::mem::take(pending).into_iter().unzip();
     let stored = store.record_decisions(Some(run), &decisions, now).await?;
-    for ((decision, label), fresh) in pending.into_iter().zip(stored) {
+    for ((decision, label), fresh) in decisions.iter().zip(labels).zip(stored) {
         let explanation = decision.detail["explanation"]
             .as_str()
             .unwrap_or_default()
