@@ -16,6 +16,12 @@
 //!
 //! A decision whose fill would fall after the period (the last day's, with next-open fills) is
 //! reported as [`Unfilled`], like backtesting.py's orders on the last bar.
+//!
+//! The walk decides exactly what visiting every instrument every day would, but looks only where
+//! something can happen: entries and exit signals known over the whole history are computed
+//! before it (on every core for a portfolio), so a day visits the instruments whose entry passes
+//! and can act, those held and those with a pending fill; a position without risk exits is
+//! looked at only on the days its exit signal passes.
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
