@@ -350,15 +350,10 @@ pub fn backtest_with(
         watched: 0,
     };
     for lane in &mut lanes {
-        let start = lane.first;
-        // One instrument's period is a slice of its own days: equal without a comparison.
-        let on_period = lane
-            .days
-            .get(start..start + period.len())
-            .is_some_and(|days| {
-                std::ptr::eq(days.as_ptr(), period.as_ptr()) || days == &period[..]
-            });
-        lane.on_period = on_period.then_some(start);
+        // The period is the union of every lane's days in it, so a lane with as many days in
+        // it as the period has all of them: no day-by-day comparison needed.
+        let in_period = lane.end.saturating_sub(lane.first);
+        lane.on_period = (in_period == period.len()).then_some(lane.first);
     }
     let mut agenda = Agenda::new(&lanes, &period);
     walk.first_ready = agenda.first_ready;
@@ -583,7 +578,7 @@ fn period_days<'a>(lanes: &[Lane<'a>], from: Day, to: Day) -> Cow<'a, [Day]> {
     // comparison per day instead of merging and sorting every instrument's.
     if let Some((first, rest)) = lanes.split_first() {
         let days = inside(first, from, to);
-        if rest.iter().all(|l| inside(l, from, to) == days) {
+        if rest.iter().all(|l| same_days(inside(l, from, to), days)) {
             return Cow::Borrowed(days);
         }
     }
@@ -594,6 +589,15 @@ fn period_days<'a>(lanes: &[Lane<'a>], from: Day, to: Day) -> Cow<'a, [Day]> {
     days.sort_unstable();
     days.dedup();
     Cow::Owned(days)
+}
+
+/// Whether `a` and `b` hold the same days: compared a block at a time without a branch per day,
+/// which a portfolio's 500 × 2,500 days would otherwise cost.
+fn same_days(a: &[Day], b: &[Day]) -> bool {
+    a.len() == b.len()
+        && a.chunks(64)
+            .zip(b.chunks(64))
+            .all(|(x, y)| x.iter().zip(y).fold(true, |same, (d, e)| same & (d == e)))
 }
 
 /// The buy-and-hold benchmark on every bar of the period: for one instrument its closes, which
