@@ -274,36 +274,13 @@ where
             order.state()
         )));
     }
-    let action = || format!("plan order {client_order_id}");
     let record = order.record();
-    let (amount_kind, amount) = amount_parts(record.amount);
-    let inserted = sqlx::query(
-        "INSERT INTO orders (account, strategy, symbol, day, side, amount_kind, amount, \
-         client_order_id, state, executed_quantity, reason, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(record.account.as_str())
-    .bind(record.decision.strategy.as_str())
-    .bind(record.decision.symbol.as_str())
-    .bind(record.decision.day)
-    .bind(side_name(record.decision.side))
-    .bind(amount_kind)
-    .bind(money(amount))
-    .bind(client_order_id.as_str())
-    .bind(OrderState::Planned.as_str())
-    .bind(money(record.executed_quantity.0))
-    .bind(record.reason.as_deref().and_then(bound_reason))
-    .bind(timestamp(at))
-    .bind(timestamp(at))
-    .fetch_optional(&mut *conn)
-    .await
-    .with_action(action)?;
-    if let Some(row) = inserted {
-        let id = OrderId(
-            row.try_get::<i64, _>(0)
-                .map_err(|e| StoreError::corrupt("orders.id", e.to_string()))?,
-        );
+    let inserted = insert_row_in::<DB, M>(conn, order, at, money, || {
+        format!("plan order {client_order_id}")
+    })
+    .await?;
+    if let Some(id) = inserted {
+        let id = OrderId(id);
         return load_in::<DB>(conn, Which::Id(id), read_money)
             .await?
             .pop()
@@ -325,6 +302,61 @@ where
             "the insert found its key taken but no order holds it",
         )),
     }
+}
+
+/// Inserts `order`'s row as it stands (state, venue order id, executed quantity, reason) and
+/// returns its id, or `None`, having written nothing, when its decision or client order id is
+/// stored already: the one `INSERT` of an order, for planning and for a final paper order.
+async fn insert_row_in<DB, M>(
+    conn: &mut DB::Connection,
+    order: &Order,
+    at: DateTime<Utc>,
+    money: fn(Decimal) -> M,
+    action: impl FnOnce() -> String,
+) -> Result<Option<i64>, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<String>: Encode<'e, DB> + Type<DB>,
+    for<'e> i64: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
+    for<'e> Day: Encode<'e, DB> + Type<DB>,
+    for<'e> DateTime<Utc>: Encode<'e, DB> + Type<DB>,
+    for<'e> M: Encode<'e, DB> + Type<DB> + 'static,
+    usize: ColumnIndex<DB::Row>,
+{
+    let record = order.record();
+    let (amount_kind, amount) = amount_parts(record.amount);
+    let inserted = sqlx::query(
+        "INSERT INTO orders (account, strategy, symbol, day, side, amount_kind, amount, \
+         client_order_id, venue_order_id, state, executed_quantity, reason, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(record.account.as_str())
+    .bind(record.decision.strategy.as_str())
+    .bind(record.decision.symbol.as_str())
+    .bind(record.decision.day)
+    .bind(side_name(record.decision.side))
+    .bind(amount_kind)
+    .bind(money(amount))
+    .bind(order.client_order_id().as_str())
+    .bind(record.venue_order_id.clone())
+    .bind(order.state().as_str())
+    .bind(money(record.executed_quantity.0))
+    .bind(record.reason.as_deref().and_then(bound_reason))
+    .bind(timestamp(at))
+    .bind(timestamp(at))
+    .fetch_optional(&mut *conn)
+    .await
+    .with_action(action)?;
+    inserted
+        .map(|row| {
+            row.try_get::<i64, _>(0)
+                .map_err(|e| StoreError::corrupt("orders.id", e.to_string()))
+        })
+        .transpose()
 }
 
 /// Stores `order`, already final and never stored before, with its fills, inside the caller's
@@ -355,39 +387,11 @@ where
     for<'e> M: Encode<'e, DB> + Type<DB> + 'static,
     usize: ColumnIndex<DB::Row>,
 {
-    let record = order.record();
     let client_order_id = order.client_order_id();
     let action = || format!("record order {client_order_id} as {}", order.state());
-    let (amount_kind, amount) = amount_parts(record.amount);
-    let inserted = sqlx::query(
-        "INSERT INTO orders (account, strategy, symbol, day, side, amount_kind, amount, \
-         client_order_id, venue_order_id, state, executed_quantity, reason, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-         ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(record.account.as_str())
-    .bind(record.decision.strategy.as_str())
-    .bind(record.decision.symbol.as_str())
-    .bind(record.decision.day)
-    .bind(side_name(record.decision.side))
-    .bind(amount_kind)
-    .bind(money(amount))
-    .bind(client_order_id.as_str())
-    .bind(order.venue_order_id())
-    .bind(order.state().as_str())
-    .bind(money(order.executed_quantity().0))
-    .bind(order.reason().and_then(bound_reason))
-    .bind(timestamp(at))
-    .bind(timestamp(at))
-    .fetch_optional(&mut *conn)
-    .await
-    .with_action(action)?;
-    let Some(row) = inserted else {
+    let Some(id) = insert_row_in::<DB, M>(conn, order, at, money, action).await? else {
         return Ok(false);
     };
-    let id: i64 = row
-        .try_get(0)
-        .map_err(|e| StoreError::corrupt("orders.id", e.to_string()))?;
     for fill in order.fills() {
         sqlx::query(
             "INSERT INTO order_fills (order_id, trade_id, price, quantity, fee, fee_asset, \
