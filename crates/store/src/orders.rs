@@ -392,10 +392,34 @@ where
     let Some(id) = insert_row_in::<DB, M>(conn, order, at, money, action).await? else {
         return Ok(false);
     };
+    insert_fills_in::<DB, M>(conn, id, order, at, money, action).await?;
+    Ok(true)
+}
+
+/// Inserts `order`'s known fills under order row `id`; a trade stored before is left alone
+/// (whether it matches is the caller's reload to check).
+async fn insert_fills_in<DB, M>(
+    conn: &mut DB::Connection,
+    id: i64,
+    order: &Order,
+    at: DateTime<Utc>,
+    money: fn(Decimal) -> M,
+    action: impl Fn() -> String,
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+    for<'e> i64: Encode<'e, DB> + Type<DB>,
+    for<'e> DateTime<Utc>: Encode<'e, DB> + Type<DB>,
+    for<'e> M: Encode<'e, DB> + Type<DB> + 'static,
+{
     for fill in order.fills() {
         sqlx::query(
             "INSERT INTO order_fills (order_id, trade_id, price, quantity, fee, fee_asset, \
-             recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (order_id, trade_id) DO NOTHING",
         )
         .bind(id)
         .bind(fill.trade_id.as_str())
@@ -406,9 +430,9 @@ where
         .bind(timestamp(at))
         .execute(&mut *conn)
         .await
-        .with_action(action)?;
+        .with_action(&action)?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// [`Store::save_order`] on `conn`, inside the caller's write transaction (so the next step can
@@ -496,24 +520,8 @@ where
             })
         };
     }
-    for fill in order.fills() {
-        // A trade seen before is left alone; whether it matches is checked on the reload.
-        sqlx::query(
-            "INSERT INTO order_fills (order_id, trade_id, price, quantity, fee, fee_asset, \
-             recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (order_id, trade_id) DO NOTHING",
-        )
-        .bind(id.0)
-        .bind(fill.trade_id.as_str())
-        .bind(money(fill.price.0))
-        .bind(money(fill.quantity.0))
-        .bind(money(fill.fee))
-        .bind(fill.fee_asset.as_str())
-        .bind(timestamp(at))
-        .execute(&mut *conn)
-        .await
-        .with_action(action)?;
-    }
+    // A trade seen before is left alone; whether it matches is checked on the reload.
+    insert_fills_in::<DB, M>(conn, id.0, order, at, money, action).await?;
     // Reloading checks what is about to be committed the way every later load will.
     let stored = load_in::<DB>(conn, Which::Id(id), read_money)
         .await?
