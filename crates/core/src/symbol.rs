@@ -40,13 +40,13 @@ impl Symbol {
             return Err(SymbolError::Empty);
         }
         if text.chars().count() > MAX_SYMBOL_LEN {
-            return Err(SymbolError::TooLong(text.to_owned()));
+            return Err(SymbolError::TooLong(shown(text)));
         }
         if !text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         {
-            return Err(SymbolError::BadCharacter(text.to_owned()));
+            return Err(SymbolError::BadCharacter(shown(text)));
         }
         Ok(Self(text.to_ascii_uppercase().into()))
     }
@@ -55,6 +55,18 @@ impl Symbol {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `text` as an error shows it: whole up to a little past the longest symbol, else its start and
+/// its length, so a hostile megabyte is never echoed back.
+fn shown(text: &str) -> String {
+    const SHOWN: usize = MAX_SYMBOL_LEN + 12;
+    let chars = text.chars().count();
+    if chars <= SHOWN {
+        return text.to_owned();
+    }
+    let start: String = text.chars().take(SHOWN).collect();
+    format!("{start}… ({chars} characters)")
 }
 
 impl fmt::Display for Symbol {
@@ -97,6 +109,17 @@ mod tests {
             Symbol::parse("brk-b").map(String::from),
             Ok("BRK-B".to_owned())
         );
+    }
+
+    #[test]
+    fn a_huge_bad_symbol_is_not_echoed_whole() {
+        let huge = "A".repeat(1_000_000);
+        let message = Symbol::parse(&huge).expect_err("too long").to_string();
+        assert!(message.len() < 120, "{message}");
+        assert!(message.contains("1000000 characters"), "{message}");
+        let bad = format!("{}<", "B".repeat(50_000));
+        let message = Symbol::parse(&bad).expect_err("bad").to_string();
+        assert!(message.len() < 160, "{message}");
     }
 
     #[test]
