@@ -2184,14 +2184,17 @@ fn a_ranking_crowded_with_ties_is_settled_by_the_exact_engine() {
 // 7. The portfolio walk's shortcuts
 // ---------------------------------------------------------------------------------------------
 
-/// A position of a strategy without risk exits is looked at only on the days its exit signal
-/// passes, and an instrument only on the days something can happen on it; a limit that never
+/// The portfolio walk's shortcuts decide what the full walk decides. A position of a strategy
+/// without risk exits is looked at only on the days its exit signal passes; a limit that never
 /// binds (a maximum holding of a million days) makes the walk look at every open position every
-/// day instead. Both walks must make the same trades to the last digit, on ten instruments (so
-/// their decisions are prepared on every core) of which some trade on other days than the rest
-/// (so the period is not one shared calendar), with and without a cap, for both fill timings.
+/// day instead. An instrument is visited only on the days its precomputed entries pass (and
+/// only for the strategies that pass there); an entry rule that also reads another instrument
+/// is decided day by day on every instrument instead. All three must make the same trades to
+/// the last digit, with one and two strategies, on ten instruments (so their decisions are
+/// prepared on every core) of which some trade on other days than the rest (so the period is
+/// not one shared calendar), with and without a cap, for both fill timings.
 #[test]
-fn scheduled_exits_equal_exits_checked_every_day() {
+fn the_portfolio_walks_shortcuts_decide_as_the_full_walk() {
     let mut histories: Vec<(String, Vec<Row>)> = Vec::new();
     for n in 0..10u64 {
         let base = if n % 2 == 0 { btc_rows() } else { eth_rows() };
@@ -2220,17 +2223,38 @@ fn scheduled_exits_equal_exits_checked_every_day() {
         histories.iter().map(|(s, _)| instrument(s)).collect();
     let entry = "crosses_above(sma(close, 10), sma(close, 30))";
     let exit = Some("crosses_below(sma(close, 10), sma(close, 30))");
-    let scheduled = rule_strategy("cross", all(), entry, exit, ExitLimits::default());
-    let watched = rule_strategy(
-        "cross",
-        all(),
-        entry,
-        exit,
-        ExitLimits {
-            max_holding_days: Some(1_000_000),
-            ..ExitLimits::default()
-        },
+    // A second strategy on the same instruments: days on which both pass, or one holds and
+    // the other is at its maximum, take the agenda's per-strategy bits.
+    let quick = "crosses_above(sma(close, 5), sma(close, 15))";
+    let quick_exit = Some("crosses_below(sma(close, 5), sma(close, 15))");
+    let never_binding = ExitLimits {
+        max_holding_days: Some(1_000_000),
+        ..ExitLimits::default()
+    };
+    let scheduled = [
+        rule_strategy("cross", all(), entry, exit, ExitLimits::default()),
+        rule_strategy("quick", all(), quick, quick_exit, ExitLimits::default()),
+    ];
+    let watched = [
+        rule_strategy("cross", all(), entry, exit, never_binding),
+        rule_strategy("quick", all(), quick, quick_exit, never_binding),
+    ];
+    // The same entries decided day by day (a rule reading another instrument has no outcomes
+    // known in advance), so the walk visits every instrument every day instead of the agenda's.
+    let (entry_daily, quick_daily) = (
+        format!("{entry} and I0.close > 0"),
+        format!("{quick} and I0.close > 0"),
     );
+    let daily = [
+        rule_strategy("cross", all(), &entry_daily, exit, ExitLimits::default()),
+        rule_strategy(
+            "quick",
+            all(),
+            &quick_daily,
+            quick_exit,
+            ExitLimits::default(),
+        ),
+    ];
     for (cap, sizing, timing) in [
         (None, Sizing::Amount(Money(dec!(800))), FillTiming::NextOpen),
         (
@@ -2244,50 +2268,72 @@ fn scheduled_exits_equal_exits_checked_every_day() {
             FillTiming::Close,
         ),
     ] {
-        let run = |strategy: &RuleStrategy| {
-            let strategies = [BacktestStrategy {
-                strategy,
-                sizing,
-                max_open_positions: cap,
-            }];
-            let settings = BacktestSettings {
-                initial_cash: Money(dec!(10000)),
-                fill_model: fill_model(FEE_BPS, SLIPPAGE_BPS, timing),
-                ..BacktestSettings::default()
+        for count in [1, 2] {
+            let run = |chosen: &[RuleStrategy]| {
+                let strategies: Vec<BacktestStrategy<'_>> = chosen[..count]
+                    .iter()
+                    .map(|strategy| BacktestStrategy {
+                        strategy,
+                        sizing,
+                        max_open_positions: cap,
+                    })
+                    .collect();
+                let settings = BacktestSettings {
+                    initial_cash: Money(dec!(10000)),
+                    fill_model: fill_model(FEE_BPS, SLIPPAGE_BPS, timing),
+                    ..BacktestSettings::default()
+                };
+                backtest(&data, &instruments, &strategies, &settings).expect("the backtest runs")
             };
-            backtest(&data, &instruments, &strategies, &settings).expect("the backtest runs")
-        };
-        let (a, b) = (run(&scheduled), run(&watched));
-        assert!(
-            a.trades.len() > 20,
-            "too few trades to compare: {}",
-            a.trades.len()
-        );
-        assert_eq!(a.final_equity, b.final_equity, "{cap:?} {timing:?}");
-        assert_eq!(a.trades.len(), b.trades.len(), "{cap:?} {timing:?}");
-        for (x, y) in a.trades.iter().zip(&b.trades) {
+            let (a, b, c) = (run(&scheduled), run(&watched), run(&daily));
             assert_eq!(
-                (
-                    &x.symbol,
-                    x.entry_day,
-                    x.exit_day,
-                    x.quantity,
-                    x.pnl,
-                    x.reason
-                ),
-                (
-                    &y.symbol,
-                    y.entry_day,
-                    y.exit_day,
-                    y.quantity,
-                    y.pnl,
-                    y.reason
-                ),
+                a.trades
+                    .iter()
+                    .map(|t| t.strategy.as_str())
+                    .collect::<BTreeSet<_>>()
+                    .len(),
+                count,
+                "every strategy trades"
             );
+            assert!(
+                a.trades.len() > 20,
+                "too few trades to compare: {}",
+                a.trades.len()
+            );
+            assert_eq!(a.final_equity, b.final_equity, "{cap:?} {timing:?}");
+            assert_eq!(a.trades.len(), b.trades.len(), "{cap:?} {timing:?}");
+            for (x, y) in a.trades.iter().zip(&b.trades) {
+                assert_eq!(
+                    (
+                        &x.symbol,
+                        &x.strategy,
+                        x.entry_day,
+                        x.exit_day,
+                        x.quantity,
+                        x.pnl,
+                        x.reason
+                    ),
+                    (
+                        &y.symbol,
+                        &y.strategy,
+                        y.entry_day,
+                        y.exit_day,
+                        y.quantity,
+                        y.pnl,
+                        y.reason
+                    ),
+                );
+            }
+            assert_eq!(a.open_trades.len(), b.open_trades.len());
+            assert_eq!(a.unfilled.len(), b.unfilled.len());
+            let curve = |r: &BacktestResult| r.equity.iter().map(|p| p.equity).collect::<Vec<_>>();
+            assert_eq!(curve(&a), curve(&b));
+            assert_eq!(
+                a.trades.len(),
+                c.trades.len(),
+                "{count} {cap:?} {timing:?}: agenda"
+            );
+            assert_eq!(curve(&a), curve(&c), "{count} {cap:?} {timing:?}: agenda");
         }
-        assert_eq!(a.open_trades.len(), b.open_trades.len());
-        assert_eq!(a.unfilled.len(), b.unfilled.len());
-        let curve = |r: &BacktestResult| r.equity.iter().map(|p| p.equity).collect::<Vec<_>>();
-        assert_eq!(curve(&a), curve(&b));
     }
 }
