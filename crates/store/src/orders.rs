@@ -380,7 +380,6 @@ where
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'e> &'e str: Encode<'e, DB> + Type<DB>,
     for<'e> Option<String>: Encode<'e, DB> + Type<DB>,
-    for<'e> Option<&'e str>: Encode<'e, DB> + Type<DB>,
     for<'e> i64: Encode<'e, DB> + Decode<'e, DB> + Type<DB>,
     for<'e> Day: Encode<'e, DB> + Type<DB>,
     for<'e> DateTime<Utc>: Encode<'e, DB> + Type<DB>,

@@ -26,7 +26,6 @@
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 
@@ -207,6 +206,15 @@ impl<'a> Lane<'a> {
         self.cursor > 0 && self.days[self.cursor - 1] == day
     }
 
+    /// The bar of the period on which the lane's day `j` (inside the period) falls: its place
+    /// on a shared calendar, else a search.
+    fn bar_of(&self, j: usize, period: &[Day]) -> usize {
+        match self.on_period {
+            Some(first) => j - first,
+            None => period.partition_point(|d| *d < self.days[j]),
+        }
+    }
+
     /// Moves the cursor to `day` (never back) and sets `today`. A lane visited every day moves
     /// one step; one left alone for a while (nothing to decide, nothing held) jumps there by
     /// binary search, so the walk costs what happens, not instruments × days.
@@ -279,18 +287,22 @@ pub fn backtest_with(
     // Each instrument's decisions over the whole history, computed once before the walk; they
     // depend on that instrument alone, so a portfolio computes them on every core.
     let prepared: Vec<Prepared> = if instruments.len() >= PARALLEL_LANES {
-        let caches = Mutex::new(Vec::new());
-        let prepared = instruments
+        // Each instrument in a fork of the cache, handed back to it once all are done.
+        let forks: Vec<(Prepared, IndicatorCache)> = instruments
             .par_iter()
-            .map_init(
-                || Recycled::new(cache.fork(), &caches),
-                |fork, instrument| prepare(strategies, &end_view, &instrument.symbol, &mut fork.0),
-            )
+            .map(|instrument| {
+                let mut fork = cache.fork();
+                let prepared = prepare(strategies, &end_view, &instrument.symbol, &mut fork);
+                (prepared, fork)
+            })
             .collect();
-        for fork in caches.into_inner().unwrap_or_else(PoisonError::into_inner) {
-            cache.absorb(fork);
-        }
-        prepared
+        forks
+            .into_iter()
+            .map(|(prepared, fork)| {
+                cache.absorb(fork);
+                prepared
+            })
+            .collect()
     } else {
         instruments
             .iter()
@@ -364,12 +376,10 @@ pub fn backtest_with(
     // changes that bar's equity after the loop).
     let (mut peak, mut peak_before_last) = (f64::MIN, f64::MIN);
     for (bar, &day) in period.iter().enumerate() {
-        // Only the instruments where something can happen today are visited: a passing entry,
-        // one decided day by day, an open position or a pending fill (whose close the equity
-        // reads). The others' cursors catch up when they are next visited.
-        // Entries are decided in lane (symbol) order; exits sort their own. A lane whose
-        // passing strategies all hold it or are at their maximum would decide nothing, so it is
-        // not even looked at (on a big portfolio with a cap, that is most of them).
+        // Only the instruments where something can happen today are visited: a passing entry
+        // that can act (on a big portfolio with a cap, most cannot), one decided day by day, an
+        // open position or a pending fill (whose close the equity reads); the others' cursors
+        // catch up when they are next visited. Entries are decided in lane (symbol) order.
         today.clear();
         let (passing, masks) = agenda.entries_on(bar);
         for (&i, &mask) in passing.iter().zip(masks) {
@@ -518,26 +528,6 @@ fn prepare(
     }
 }
 
-/// A worker thread's indicator cache, handed back to the backtest's own cache when the worker
-/// is done with it.
-struct Recycled<'m>(IndicatorCache, &'m Mutex<Vec<IndicatorCache>>);
-
-impl<'m> Recycled<'m> {
-    fn new(cache: IndicatorCache, home: &'m Mutex<Vec<IndicatorCache>>) -> Self {
-        Self(cache, home)
-    }
-}
-
-impl Drop for Recycled<'_> {
-    fn drop(&mut self) {
-        let cache = std::mem::take(&mut self.0);
-        self.1
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(cache);
-    }
-}
-
 /// `equity / running peak − 1` (0 or negative; 0 while the peak is not positive).
 fn drawdown(equity: f64, peak: f64) -> f64 {
     if peak > 0.0 { equity / peak - 1.0 } else { 0.0 }
@@ -672,11 +662,6 @@ impl Agenda {
         let mut events: Vec<(usize, usize, u64)> = Vec::new();
         for (i, lane) in lanes.iter().enumerate() {
             let (start, end) = (lane.first, lane.end.max(lane.first));
-            // The bar of the lane's day `j`: its place on a shared calendar, else a search.
-            let bar_of = |j: usize| match lane.on_period {
-                Some(first) => j - first,
-                None => period.partition_point(|d| *d < lane.days[j]),
-            };
             let before = events.len();
             for (k, (outcomes, traded)) in lane.entries.iter().zip(&lane.traded).enumerate() {
                 if !traded {
@@ -689,13 +674,13 @@ impl Agenda {
                 };
                 let window = &outcomes[start..end];
                 if let Some(j) = window.iter().position(|o| *o != Outcome::NotReady) {
-                    let bar = bar_of(start + j);
+                    let bar = lane.bar_of(start + j, period);
                     agenda.first_ready = Some(agenda.first_ready.map_or(bar, |b| b.min(bar)));
                 }
                 events.extend(
                     (start..end)
                         .filter(|&j| outcomes[j] == Outcome::Passed)
-                        .map(|j| (bar_of(j), i, bit)),
+                        .map(|j| (lane.bar_of(j, period), i, bit)),
                 );
             }
             // Two strategies passing on one day list the lane once, with both bits.
@@ -848,12 +833,8 @@ impl<'d> Walk<'d, '_> {
         else {
             return;
         };
-        let j = start + j;
-        let bar = match lane.on_period {
-            Some(first) => j - first,
-            None => period.partition_point(|d| *d < lane.days[j]),
-        };
-        self.due.push(Reverse((bar, i, id.0)));
+        self.due
+            .push(Reverse((lane.bar_of(start + j, period), i, id.0)));
     }
 
     /// Whether every strategy of `mask` (see [`Agenda::masks`]) already holds lane `i` or is at
@@ -862,13 +843,19 @@ impl<'d> Walk<'d, '_> {
         if mask == u64::MAX {
             return false;
         }
-        let n = self.strategies.len();
-        (0..n.min(64)).filter(|k| mask & (1 << k) != 0).all(|k| {
-            self.holding[i * n + k].is_some()
-                || self.strategies[k]
-                    .max_open_positions
-                    .is_some_and(|max| self.open_count[k] >= max)
-        })
+        let n = self.strategies.len().min(64);
+        (0..n)
+            .filter(|k| mask & (1 << k) != 0)
+            .all(|k| !self.can_enter(i, k))
+    }
+
+    /// Whether strategy `k` could open a position on lane `i`: it holds none there and is under
+    /// its maximum (otherwise `act_on_entry` would decide nothing).
+    fn can_enter(&self, i: usize, k: usize) -> bool {
+        self.holding[i * self.strategies.len() + k].is_none()
+            && self.strategies[k]
+                .max_open_positions
+                .is_none_or(|max| self.open_count[k] < max)
     }
 
     /// Records that some entry decision was ready on `bar` (the earliest such bar is kept).
@@ -970,16 +957,12 @@ impl<'d> Walk<'d, '_> {
                 if outcome != Outcome::Passed {
                     continue;
                 }
-                let held = self.holding[i * strategies.len() + k];
-                let open_positions = self.open_count[k];
-                // Held, or at the strategy's maximum: `act_on_entry` would decide nothing, and
-                // on a big portfolio most passing entries end here, before any candle is read.
-                if held.is_some()
-                    || s.max_open_positions
-                        .is_some_and(|max| open_positions >= max)
-                {
+                // On a big portfolio most passing entries end here, before any candle is read.
+                if !self.can_enter(i, k) {
                     continue;
                 }
+                let held = self.holding[i * strategies.len() + k];
+                let open_positions = self.open_count[k];
                 // Only an equity-fraction size reads the equity: marking every open position
                 // exactly is skipped for the others (it is the same either way).
                 let equity = match s.sizing {
