@@ -750,6 +750,41 @@ async fn the_accounts_limits_refuse_entries_with_the_numbers_and_never_exits() {
     }
 }
 
+/// A paper order already stored under a trade's key (its decision not yet recorded: a
+/// hand-made row, or a database restored from another copy) is kept as it is: the trade is
+/// booked, no second order is written beside it, and the stored one is not changed.
+#[tokio::test]
+async fn a_paper_order_already_stored_for_the_decision_is_kept_not_doubled() {
+    use barter_core::order::{DecisionRef, Order, OrderAmount, OrderState, PAPER};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = at("2024-01-02");
+    let trading = trading(&["BTC"], vec![strategy("always", "close > 0", None)]);
+    // The day the trade decides on, from a run on another database.
+    let other = tempfile::tempdir().expect("tempdir");
+    let first = store_with(other.path(), &["BTC"]).await;
+    sync_until(&first, now).await;
+    sync_new_trades(&first, &trading, now).await.expect("trade");
+    let orders = first.orders(&Default::default()).await.expect("orders");
+    let decision: DecisionRef = orders[0].decision().clone();
+
+    let store = store_with(dir.path(), &["BTC"]).await;
+    sync_until(&store, now).await;
+    let amount = OrderAmount::Quantity(barter_core::Quantity(rust_decimal::Decimal::ONE));
+    let stored = Order::planned(PAPER, decision, amount).expect("an order");
+    store
+        .plan_order(&stored, now)
+        .await
+        .expect("planned beforehand");
+    let run = sync_new_trades(&store, &trading, now).await.expect("trade");
+    assert_eq!(outcomes(&run), ["always BTC opened"]);
+    assert_eq!(store.positions(None).await.expect("positions").len(), 1);
+    let orders = store.orders(&Default::default()).await.expect("orders");
+    assert_eq!(orders.len(), 1, "no second order beside the stored one");
+    assert_eq!(orders[0].state(), OrderState::Planned);
+    assert_eq!(orders[0].amount(), amount);
+    assert_eq!(orders[0].client_order_id(), stored.client_order_id());
+}
+
 #[tokio::test]
 async fn every_paper_trade_has_its_filled_order_in_the_outbox() {
     use barter_core::order::OrderState;
