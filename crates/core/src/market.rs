@@ -6,7 +6,8 @@
 //! through it. Only the fill model looks past D, through [`MarketData::next_candle`], because a
 //! decision on D fills at D+1's open.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Weak};
 
 use crate::Day;
 use crate::candle::Candle;
@@ -77,9 +78,28 @@ impl SeriesHistory {
 }
 
 /// Every instrument's daily history, ascending; the source of [`MarketView`]s.
+///
+/// Instruments with the very same days (one calendar: a portfolio of coins, or of stocks)
+/// share one list of them, so [`MarketView::days`] gives them the same slice: a backtest over
+/// hundreds of them tells that they share a calendar by the slices' addresses, not by
+/// comparing every day.
 #[derive(Debug, Clone, Default)]
 pub struct MarketData {
-    histories: BTreeMap<Symbol, SeriesHistory>,
+    histories: BTreeMap<Symbol, Stored>,
+    /// The day lists held, by (count, first day, last day), for sharing with the next
+    /// instrument inserted with the same days. Weak, so a list dies with its last instrument.
+    calendars: HashMap<CalendarKey, Vec<Weak<[Day]>>>,
+}
+
+/// A list of days' count, first day and last day: lists that differ here are not the same.
+type CalendarKey = (usize, Option<Day>, Option<Day>);
+
+/// One instrument's [`SeriesHistory`] as held, its days shared (see [`MarketData`]).
+#[derive(Debug, Clone)]
+struct Stored {
+    days: Arc<[Day]>,
+    columns: OwnedColumns,
+    candles: Vec<Candle>,
 }
 
 impl MarketData {
@@ -168,8 +188,31 @@ impl MarketData {
                 "the exact candles are not the last days of the history".to_owned(),
             ));
         }
-        self.histories.insert(symbol, history);
+        let days = self.shared_days(history.days);
+        let stored = Stored {
+            days,
+            columns: history.columns,
+            candles: history.candles,
+        };
+        self.histories.insert(symbol, stored);
         Ok(())
+    }
+
+    /// `days` as a list shared with every instrument already held with the same days.
+    fn shared_days(&mut self, days: Vec<Day>) -> Arc<[Day]> {
+        let key = (days.len(), days.first().copied(), days.last().copied());
+        let held = self.calendars.entry(key).or_default();
+        held.retain(|list| list.strong_count() > 0);
+        if let Some(same) = held
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|list| list[..] == days[..])
+        {
+            return same;
+        }
+        let list: Arc<[Day]> = days.into();
+        held.push(Arc::downgrade(&list));
+        list
     }
 
     /// Keeps only the instruments for which `keep` is true.
@@ -340,6 +383,31 @@ mod tests {
             .next_candle(&eth, "2024-01-02".parse().expect("day"))
             .expect("today's candle");
         assert!(!next.is_complete());
+    }
+
+    #[test]
+    fn instruments_with_the_same_days_share_one_list_of_them() {
+        let [a, b, c, d] = ["A", "B", "C", "D"].map(|s| Symbol::parse(s).expect("symbol"));
+        let mut data = MarketData::new();
+        data.insert(a.clone(), history(&a, 5, true)).expect("a");
+        data.insert(b.clone(), history(&b, 5, true)).expect("b");
+        // Same count, first and last day as each other, but a different day missing.
+        let mut without_second = history(&c, 5, true);
+        without_second.remove(1);
+        data.insert(c.clone(), without_second).expect("c");
+        let mut without_third = history(&d, 5, true);
+        without_third.remove(2);
+        data.insert(d.clone(), without_third).expect("d");
+        let view = data.view(Day::MAX);
+        assert!(std::ptr::eq(view.days(&a), view.days(&b)));
+        assert!(!std::ptr::eq(view.days(&a), view.days(&c)));
+        assert!(!std::ptr::eq(view.days(&c), view.days(&d)));
+        assert_ne!(view.days(&c), view.days(&d));
+        // A list outlives the instruments it was made for only while one holds it.
+        data.retain(|s| *s == c);
+        data.insert(a.clone(), history(&a, 5, true))
+            .expect("a again");
+        assert_eq!(data.view(Day::MAX).days(&a).len(), 5);
     }
 
     #[test]

@@ -148,6 +148,9 @@ struct Lane<'a> {
     cursor: usize,
     /// Entry outcomes per strategy (index into the strategies), when known over the history.
     entries: Vec<Option<Vec<Outcome>>>,
+    /// Where those outcomes are ready and pass in the period, per strategy (empty for one
+    /// decided day by day).
+    passes: Vec<EntryPasses>,
     /// Exit signal outcomes per strategy, when known over the history.
     exits: Vec<Option<Vec<Outcome>>>,
     /// Whether each strategy trades this instrument.
@@ -204,6 +207,16 @@ impl<'a> Lane<'a> {
     /// Whether the instrument has a complete candle on `day` (the current day).
     fn trades_on(&self, day: Day) -> bool {
         self.cursor > 0 && self.days[self.cursor - 1] == day
+    }
+
+    /// What the benchmark reads of the lane.
+    fn quotes(&self) -> Quotes<'a> {
+        Quotes {
+            days: self.days,
+            closes: self.closes,
+            first: self.first,
+            on_period: self.on_period.is_some(),
+        }
     }
 
     /// The bar of the period on which the lane's day `j` (inside the period) falls: its place
@@ -292,7 +305,7 @@ pub fn backtest_with(
             .par_iter()
             .map(|instrument| {
                 let mut fork = cache.fork();
-                let prepared = prepare(strategies, &end_view, &instrument.symbol, &mut fork);
+                let prepared = prepare(strategies, &end_view, &instrument.symbol, from, &mut fork);
                 (prepared, fork)
             })
             .collect();
@@ -306,7 +319,7 @@ pub fn backtest_with(
     } else {
         instruments
             .iter()
-            .map(|instrument| prepare(strategies, &end_view, &instrument.symbol, cache))
+            .map(|instrument| prepare(strategies, &end_view, &instrument.symbol, from, cache))
             .collect()
     };
     let mut lanes: Vec<Lane<'_>> = Vec::with_capacity(instruments.len());
@@ -327,6 +340,7 @@ pub fn backtest_with(
             cursor: first,
             first,
             entries: prepared.entries,
+            passes: prepared.passes,
             exits: prepared.exits,
             traded: prepared.traded,
             today: false,
@@ -369,70 +383,24 @@ pub fn backtest_with(
     }
     let mut agenda = Agenda::new(&lanes, &period);
     walk.first_ready = agenda.first_ready;
-    let mut equity = Vec::with_capacity(period.len());
-    let mut today: Vec<(usize, u64)> = Vec::with_capacity(lanes.len());
-    let mut pending: Vec<Pending> = Vec::new();
-    // The running peak of the curve, and what it was before the last bar (`close_at_end`
-    // changes that bar's equity after the loop).
-    let (mut peak, mut peak_before_last) = (f64::MIN, f64::MIN);
-    for (bar, &day) in period.iter().enumerate() {
-        // Only the instruments where something can happen today are visited: a passing entry
-        // that can act (on a big portfolio with a cap, most cannot), one decided day by day, an
-        // open position or a pending fill (whose close the equity reads); the others' cursors
-        // catch up when they are next visited. Entries are decided in lane (symbol) order.
-        today.clear();
-        let (passing, masks) = agenda.entries_on(bar);
-        for (&i, &mask) in passing.iter().zip(masks) {
-            if walk.blocked(i, mask) {
-                continue;
-            }
-            let lane = &mut lanes[i];
-            lane.advance_to(day, bar);
-            if lane.today {
-                today.push((i, mask));
-            }
-        }
-        if !agenda.always.is_empty() {
-            for &i in &agenda.always {
-                let lane = &mut lanes[i];
-                lane.advance_to(day, bar);
-                if lane.today && !today.iter().any(|(j, _)| *j == i) {
-                    today.push((i, 0));
-                }
-            }
-            today.sort_unstable_by_key(|(i, _)| *i);
-        }
-        for i in walk.open_lanes().chain(pending.iter().map(|p| p.lane)) {
-            lanes[i].advance_to(day, bar);
-        }
-        // A next-open fill stays pending until its own day, which for a weekday instrument
-        // decided on a Friday is the Monday, after the weekend's closes.
-        pending.retain(|p| p.day > day);
-        let now = Today {
-            day,
-            bar,
-            period: &period,
-        };
-        // Most days nothing can happen; the outcomes already say so, and the full steps (which
-        // would decide the same) are skipped.
-        if !walk.quiet(&lanes, &today, bar) {
-            walk.entries(&lanes, &today, &now, cache, &mut pending)?;
-            walk.exits(&lanes, &now, cache, &mut pending)?;
-        }
-        let value = walk.equity(&lanes, &pending);
-        // Like the equity, the cash at D's close does not include fills dated after D.
-        let cash = walk.cash - pending.iter().map(|p| p.cash_delta).sum::<f64>();
-        // The drawdown while the point is being written: a pass of its own over a long curve
-        // costs more in memory traffic than the division does here.
-        peak_before_last = peak;
-        peak = peak.max(value);
-        equity.push(EquityPoint {
-            day,
-            equity: value,
-            cash,
-            drawdown: drawdown(value, peak),
-        });
-    }
+    // The benchmark reads only what the walk does not move (days, closes, where the period
+    // starts), so a portfolio computes it on another core while the walk runs.
+    let quotes: Vec<Quotes<'_>> = lanes.iter().map(Lane::quotes).collect();
+    let (walked, benchmark) = if lanes.len() >= PARALLEL_LANES {
+        rayon::join(
+            || walk.run(&mut lanes, &mut agenda, &period, cache),
+            || benchmark(&quotes, &period),
+        )
+    } else {
+        (
+            walk.run(&mut lanes, &mut agenda, &period, cache),
+            benchmark(&quotes, &period),
+        )
+    };
+    let Curve {
+        mut equity,
+        peak_before_last,
+    } = walked?;
     if settings.close_at_end {
         walk.close_all(&lanes, &period)?;
         if let Some(last) = equity.last_mut() {
@@ -447,7 +415,6 @@ pub fn backtest_with(
         .iter()
         .map(|t| t.quantity.0 * t.mark_price.0)
         .sum();
-    let benchmark = benchmark(&lanes, &period);
     let benchmark_start = walk.first_ready.map_or(0, |bar| bar.saturating_sub(1));
     let annual_periods = settings
         .annual_periods
@@ -471,6 +438,23 @@ pub fn backtest_with(
     })
 }
 
+/// The equity curve of a walk, and the running peak before its last bar (`close_at_end`
+/// changes that bar after the walk).
+struct Curve {
+    equity: Vec<EquityPoint>,
+    peak_before_last: f64,
+}
+
+/// What the benchmark reads of a lane: none of it moves during the walk.
+struct Quotes<'a> {
+    days: &'a [Day],
+    closes: &'a [f64],
+    /// Where the period starts in `days`.
+    first: usize,
+    /// Whether the lane has a candle on every day of the period.
+    on_period: bool,
+}
+
 /// From how many instruments a backtest prepares them in parallel: below it the threads cost
 /// more than they save.
 const PARALLEL_LANES: usize = 8;
@@ -481,8 +465,38 @@ struct Prepared {
     traded: Vec<bool>,
     /// Entry outcomes per strategy, when they can be known over the history.
     entries: Vec<Option<Vec<Outcome>>>,
+    /// Where each strategy's entry outcomes are ready and pass from `from` on.
+    passes: Vec<EntryPasses>,
     /// Exit signal outcomes per strategy, likewise.
     exits: Vec<Option<Vec<Outcome>>>,
+}
+
+/// Where an instrument's precomputed entry is ready and passes in the period: found by
+/// [`prepare`] while the outcomes are fresh in cache, on every core, so that building the
+/// [`Agenda`] does not read every outcome of every instrument again.
+#[derive(Debug, Default)]
+struct EntryPasses {
+    /// The first day (an index into the instrument's days) in the period on which the entry
+    /// is decided (passes or fails).
+    first_ready: Option<usize>,
+    /// The days (likewise) on which it passes, ascending.
+    days: Vec<usize>,
+}
+
+impl EntryPasses {
+    /// Scans `outcomes` (one per day of the instrument) from day index `first` on.
+    fn of(outcomes: &[Outcome], first: usize) -> Self {
+        let window = outcomes.get(first..).unwrap_or_default();
+        Self {
+            first_ready: window
+                .iter()
+                .position(|o| *o != Outcome::NotReady)
+                .map(|j| first + j),
+            days: (first..outcomes.len())
+                .filter(|&j| outcomes[j] == Outcome::Passed)
+                .collect(),
+        }
+    }
 }
 
 /// Decides `symbol`'s entries and exit signals on every day of `end_view` where the strategies
@@ -493,17 +507,21 @@ fn prepare(
     strategies: &[BacktestStrategy<'_>],
     end_view: &MarketView<'_>,
     symbol: &Symbol,
+    from: Day,
     cache: &mut IndicatorCache,
 ) -> Prepared {
+    let first = end_view.days(symbol).partition_point(|d| *d < from);
     let traded: Vec<bool> = strategies
         .iter()
         .map(|s| s.strategy.trades(symbol))
         .collect();
     let mut entries = Vec::with_capacity(strategies.len());
+    let mut passes = Vec::with_capacity(strategies.len());
     let mut exits = Vec::with_capacity(strategies.len());
     for (s, &traded) in strategies.iter().zip(&traded) {
         if !traded {
             entries.push(None);
+            passes.push(EntryPasses::default());
             exits.push(None);
             continue;
         }
@@ -518,12 +536,18 @@ fn prepare(
         if entry.is_none() || exit.is_none() {
             s.strategy.precompute(end_view, symbol, cache);
         }
+        passes.push(
+            entry
+                .as_deref()
+                .map_or_else(EntryPasses::default, |o| EntryPasses::of(o, first)),
+        );
         entries.push(entry);
         exits.push(exit);
     }
     Prepared {
         traded,
         entries,
+        passes,
         exits,
     }
 }
@@ -581,20 +605,21 @@ fn period_days<'a>(lanes: &[Lane<'a>], from: Day, to: Day) -> Cow<'a, [Day]> {
     Cow::Owned(days)
 }
 
-/// Whether `a` and `b` hold the same days: compared a block at a time without a branch per day,
-/// which a portfolio's 500 × 2,500 days would otherwise cost.
+/// Whether `a` and `b` hold the same days: the same slice of one shared list (instruments on
+/// one calendar, see [`MarketData`]), else compared a block at a time without a branch per day.
 fn same_days(a: &[Day], b: &[Day]) -> bool {
-    a.len() == b.len()
-        && a.chunks(64)
-            .zip(b.chunks(64))
-            .all(|(x, y)| x.iter().zip(y).fold(true, |same, (d, e)| same & (d == e)))
+    std::ptr::eq(a, b)
+        || a.len() == b.len()
+            && a.chunks(64)
+                .zip(b.chunks(64))
+                .all(|(x, y)| x.iter().zip(y).fold(true, |same, (d, e)| same & (d == e)))
 }
 
 /// The buy-and-hold benchmark on every bar of the period: for one instrument its closes, which
 /// are the period's days one for one (every statistic of the benchmark is a ratio, so its scale
 /// does not matter); for several an equal-weight index (each close relative to its first close
 /// in the period, carried forward over days without a candle).
-fn benchmark<'a>(lanes: &[Lane<'a>], period: &[Day]) -> Cow<'a, [f64]> {
+fn benchmark<'a>(lanes: &[Quotes<'a>], period: &[Day]) -> Cow<'a, [f64]> {
     if let [lane] = lanes {
         let start = lane.first;
         if let Some(closes) = lane.closes.get(start..start + period.len()) {
@@ -611,7 +636,7 @@ fn benchmark<'a>(lanes: &[Lane<'a>], period: &[Day]) -> Cow<'a, [f64]> {
         let scale = weight / base;
         // An instrument with a candle on every day of the period (one calendar for all) adds
         // its closes bar for bar, without the search for the latest one.
-        if lane.on_period.is_some() {
+        if lane.on_period {
             let closes = &lane.closes[start..start + period.len()];
             for (value, close) in index.iter_mut().zip(closes) {
                 *value += close * scale;
@@ -661,26 +686,26 @@ impl Agenda {
         }
         let mut events: Vec<(usize, usize, u64)> = Vec::new();
         for (i, lane) in lanes.iter().enumerate() {
-            let (start, end) = (lane.first, lane.end.max(lane.first));
             let before = events.len();
             for (k, (outcomes, traded)) in lane.entries.iter().zip(&lane.traded).enumerate() {
                 if !traded {
                     continue;
                 }
                 let bit = if k < 64 { 1 << k } else { u64::MAX };
-                let Some(outcomes) = outcomes else {
+                if outcomes.is_none() {
                     agenda.always.push(i);
                     continue;
-                };
-                let window = &outcomes[start..end];
-                if let Some(j) = window.iter().position(|o| *o != Outcome::NotReady) {
-                    let bar = lane.bar_of(start + j, period);
+                }
+                let passes = &lane.passes[k];
+                if let Some(j) = passes.first_ready {
+                    let bar = lane.bar_of(j, period);
                     agenda.first_ready = Some(agenda.first_ready.map_or(bar, |b| b.min(bar)));
                 }
                 events.extend(
-                    (start..end)
-                        .filter(|&j| outcomes[j] == Outcome::Passed)
-                        .map(|j| (lane.bar_of(j, period), i, bit)),
+                    passes
+                        .days
+                        .iter()
+                        .map(|&j| (lane.bar_of(j, period), i, bit)),
                 );
             }
             // Two strategies passing on one day list the lane once, with both bits.
@@ -797,6 +822,80 @@ struct Walk<'d, 's> {
 }
 
 impl<'d> Walk<'d, '_> {
+    /// Walks every day of `period`: enters, exits and marks the equity at each close.
+    fn run(
+        &mut self,
+        lanes: &mut [Lane<'_>],
+        agenda: &mut Agenda,
+        period: &[Day],
+        cache: &mut IndicatorCache,
+    ) -> Result<Curve, BacktestError> {
+        let mut equity = Vec::with_capacity(period.len());
+        let mut today: Vec<(usize, u64)> = Vec::with_capacity(lanes.len());
+        let mut pending: Vec<Pending> = Vec::new();
+        // The running peak of the curve, and what it was before the last bar (`close_at_end`
+        // changes that bar's equity after the loop).
+        let (mut peak, mut peak_before_last) = (f64::MIN, f64::MIN);
+        for (bar, &day) in period.iter().enumerate() {
+            // Only the instruments where something can happen today are visited: a passing entry
+            // that can act (on a big portfolio with a cap, most cannot), one decided day by day, an
+            // open position or a pending fill (whose close the equity reads); the others' cursors
+            // catch up when they are next visited. Entries are decided in lane (symbol) order.
+            today.clear();
+            let (passing, masks) = agenda.entries_on(bar);
+            for (&i, &mask) in passing.iter().zip(masks) {
+                if self.blocked(i, mask) {
+                    continue;
+                }
+                let lane = &mut lanes[i];
+                lane.advance_to(day, bar);
+                if lane.today {
+                    today.push((i, mask));
+                }
+            }
+            if !agenda.always.is_empty() {
+                for &i in &agenda.always {
+                    let lane = &mut lanes[i];
+                    lane.advance_to(day, bar);
+                    if lane.today && !today.iter().any(|(j, _)| *j == i) {
+                        today.push((i, 0));
+                    }
+                }
+                today.sort_unstable_by_key(|(i, _)| *i);
+            }
+            for i in self.open_lanes().chain(pending.iter().map(|p| p.lane)) {
+                lanes[i].advance_to(day, bar);
+            }
+            // A next-open fill stays pending until its own day, which for a weekday instrument
+            // decided on a Friday is the Monday, after the weekend's closes.
+            pending.retain(|p| p.day > day);
+            let now = Today { day, bar, period };
+            // Most days nothing can happen; the outcomes already say so, and the full steps (which
+            // would decide the same) are skipped.
+            if !self.quiet(lanes, &today, bar) {
+                self.entries(lanes, &today, &now, cache, &mut pending)?;
+                self.exits(lanes, &now, cache, &mut pending)?;
+            }
+            let value = self.equity(lanes, &pending);
+            // Like the equity, the cash at D's close does not include fills dated after D.
+            let cash = self.cash - pending.iter().map(|p| p.cash_delta).sum::<f64>();
+            // The drawdown while the point is being written: a pass of its own over a long curve
+            // costs more in memory traffic than the division does here.
+            peak_before_last = peak;
+            peak = peak.max(value);
+            equity.push(EquityPoint {
+                day,
+                equity: value,
+                cash,
+                drawdown: drawdown(value, peak),
+            });
+        }
+        Ok(Curve {
+            equity,
+            peak_before_last,
+        })
+    }
+
     fn held(&self, id: PositionId) -> Option<&Held> {
         usize::try_from(id.0 - 1)
             .ok()
