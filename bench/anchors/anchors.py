@@ -589,7 +589,8 @@ def render(env, results, workloads, skipped, runs, bt_runs):
         "- Barter: what its bench (`crates/core/benches/anchors.rs`) times around each run; its "
         "doc says: building the strategy, the indicators, the backtest and all statistics (W1, "
         "W2), or the whole 1,590-point sweep on all cores ranked by final equity (W3); never "
-        "reading the CSV. No warm-up run is excluded.",
+        "reading the CSV. Its first call is timed on its own (**first s**) and the median is of "
+        "the runs after it, as for the other engines.",
         "",
         f"Timed runs requested: vectorbt and Barter {fmt_runs(runs)}; backtesting.py {fmt_runs(bt_runs)}.",
         "",
