@@ -632,8 +632,10 @@ fn per_instrument_is_refused_without_a_sweep_or_with_one_instrument() {
         "--rank-across",
         "worst",
     ]);
+    // The command line's words, never the API's field names.
     assert!(
-        message.contains("--rank-across: ") && message.contains("per_instrument"),
+        message.contains("--rank-across: ") && message.contains("needs --per-instrument"),
         "{message}"
     );
+    assert!(!message.contains("`per_instrument`"), "{message}");
 }

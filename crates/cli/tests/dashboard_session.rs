@@ -167,14 +167,16 @@ async fn an_address_that_keeps_sending_wrong_tokens_must_wait() {
     let accepted = attempt(TOKEN).await.expect("sign in");
     assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
     assert!(accepted.headers().get("set-cookie").is_some());
-    // And a wrong bearer token on the API counts in the same throttle.
+    // And a wrong bearer token on the API is in the same throttle: still a 401, saying so.
     let api = client
         .get(server.url("/api/instruments"))
         .bearer_auth("guess")
         .send()
         .await
         .expect("api");
-    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = api.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "too_many_attempts", "{body}");
     // A session signed in before is not affected.
     assert_eq!(signed_in.get("/").await.0, StatusCode::OK);
     server.shutdown().await;

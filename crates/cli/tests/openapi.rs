@@ -339,3 +339,203 @@ async fn the_error_schema_and_the_decimal_strings_are_described() {
     assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string());
     server.shutdown().await;
 }
+
+/// Sends `method path` with the token and `body` as JSON.
+async fn send_json(
+    server: &Server,
+    method: Method,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let response = server
+        .client
+        .request(method, server.url(path))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The message of an API error, asserted to speak the API's language: no CLI flag in it.
+fn api_message(body: &Value) -> String {
+    let message = body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        !message.contains("--"),
+        "an API error names JSON fields, never a CLI flag: {message}"
+    );
+    message
+}
+
+/// Each disagreement the independent contract run found between the document and the server
+/// (issue 16), now stated in the document and enforced the same way by the server; and the
+/// links a client follows from a `202`.
+#[tokio::test]
+async fn the_document_states_what_the_server_enforces() {
+    let server = start().await;
+    let (_, document) = send(&server, "GET", "/api/openapi.json", true).await;
+    let schemas = &document["components"]["schemas"];
+    let operation = |path: &str, method: &str| document["paths"][path][method].clone();
+    let parameter = |op: &Value, name: &str| {
+        op["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name).cloned())
+            .unwrap_or(Value::Null)
+    };
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(r) => schemas[r.trim_start_matches("#/components/schemas/")].clone(),
+            None => schema.clone(),
+        }
+    };
+
+    // Symbols in paths and queries: the pattern the server applies, exactly as sent.
+    let symbol =
+        resolve(&parameter(&operation("/api/instruments/{symbol}", "delete"), "symbol")["schema"]);
+    assert_eq!(
+        symbol["pattern"],
+        barter_core::symbol::SYMBOL_PATTERN,
+        "{symbol}"
+    );
+    assert_eq!(symbol["maxLength"], 20, "{symbol}");
+    for refused in ["%20BTC", ".", "B%C3%84", "-X"] {
+        let (status, body) = send(
+            &server,
+            "GET",
+            &format!("/api/instruments/{refused}/candles"),
+            true,
+        )
+        .await;
+        assert!(
+            status.is_client_error() && status != StatusCode::NOT_FOUND,
+            "{refused}: {status} {body}"
+        );
+    }
+    let (status, body) = send(&server, "GET", "/api/history?instrument=", true).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(api_message(&body).contains("instrument"), "{body}");
+
+    // `top` and `limit`: their ranges, in the document and at the door.
+    let top = resolve(&parameter(&operation("/api/backtests", "post"), "top")["schema"]);
+    assert_eq!(
+        (top["minimum"].clone(), top["maximum"].clone()),
+        (json!(1), json!(1000)),
+        "{top}"
+    );
+    let limit = resolve(&parameter(&operation("/api/runs", "get"), "limit")["schema"]);
+    assert_eq!(limit["maximum"], 1000, "{limit}");
+    for (path, name) in [
+        ("/api/runs?limit=1001", "limit"),
+        ("/api/runs?limit=0", "limit"),
+    ] {
+        let (status, body) = send(&server, "GET", path, true).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(api_message(&body).contains(name), "{body}");
+    }
+    let (status, body) = send_json(
+        &server,
+        Method::POST,
+        "/api/backtests?top=0",
+        json!({"entry": "close > 1"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(api_message(&body).contains("top"), "{body}");
+
+    // A backtest names strategies or gives an entry rule: one of two shapes in the document,
+    // and the refusal of neither speaks JSON.
+    let body_schema = resolve(
+        &operation("/api/backtests", "post")["requestBody"]["content"]["application/json"]["schema"],
+    );
+    let shapes = body_schema["allOf"][1]["oneOf"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let required: Vec<Value> = shapes.iter().map(|s| s["required"].clone()).collect();
+    assert_eq!(
+        required,
+        [json!(["strategies"]), json!(["entry"])],
+        "{body_schema}"
+    );
+    let (status, body) = send_json(&server, Method::POST, "/api/backtests", json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = api_message(&body);
+    assert!(
+        message.contains("`strategies`") && message.contains("`entry`"),
+        "{message}"
+    );
+
+    // A CSV instrument needs `path`: its own shape, selected by `source`.
+    let body_schema = resolve(
+        &operation("/api/instruments", "post")["requestBody"]["content"]["application/json"]["schema"],
+    );
+    assert_eq!(
+        body_schema["discriminator"]["propertyName"], "source",
+        "{body_schema}"
+    );
+    assert!(
+        schemas["CsvInstrument"]["required"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("path")))
+    );
+    assert!(
+        schemas["CoinGeckoInstrument"]["required"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("source_id")))
+    );
+    let (status, body) = send_json(
+        &server,
+        Method::POST,
+        "/api/instruments",
+        json!({"symbol": "BTC", "source": "csv"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(api_message(&body).contains("`path`"), "{body}");
+
+    // `{}` is none of the check's shapes: the document says so, and the refusal names the field.
+    let check = resolve(
+        &operation("/api/strategies/check", "post")["requestBody"]["content"]["application/json"]["schema"],
+    );
+    assert_eq!(check["oneOf"].as_array().map(Vec::len), Some(3), "{check}");
+    assert!(
+        schemas["StrategyConfig"]["required"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("name")))
+    );
+    let (status, body) = send_json(&server, Method::POST, "/api/strategies/check", json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = api_message(&body);
+    assert!(
+        message.contains("`name`") && !message.contains("untagged"),
+        "{message}"
+    );
+
+    // Every 202 links to the resource that follows it.
+    let link = |path: &str, status: &str, name: &str| {
+        operation(path, "post")["responses"][status]["links"][name]["operationId"].clone()
+    };
+    assert_eq!(link("/api/backtests", "202", "GetBacktest"), "get_backtest");
+    assert_eq!(
+        link("/api/backtests", "202", "CancelBacktest"),
+        "cancel_backtest"
+    );
+    for job in [
+        "/api/sync_data",
+        "/api/sync_new_trades",
+        "/api/sync_close_positions",
+        "/api/run",
+    ] {
+        assert_eq!(link(job, "202", "GetRun"), "get_run", "{job}");
+    }
+    assert_eq!(
+        link("/api/instruments", "201", "ListCandles"),
+        "list_candles"
+    );
+    server.shutdown().await;
+}

@@ -8,6 +8,16 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Calendar;
 use crate::symbol::Symbol;
 
+/// What a quote currency may be, as a regular expression: 2 to 10 ASCII letters or digits
+/// (case-insensitive, stored upper-case). [`is_quote_currency`] is the same rule in code; a
+/// test holds the two together.
+pub const QUOTE_PATTERN: &str = "^[A-Za-z0-9]{2,10}$";
+
+/// Whether `quote` is a quote currency exactly as written (see [`QUOTE_PATTERN`]).
+pub fn is_quote_currency(quote: &str) -> bool {
+    (2..=10).contains(&quote.len()) && quote.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 /// The kinds of market-data source Barter can sync candles from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -126,7 +136,7 @@ impl Instrument {
             return Err(InstrumentError::EmptySourceId(symbol));
         }
         let quote = quote_currency.trim();
-        if !(2..=10).contains(&quote.len()) || !quote.chars().all(|c| c.is_ascii_alphanumeric()) {
+        if !is_quote_currency(quote) {
             return Err(InstrumentError::BadQuoteCurrency {
                 symbol,
                 quote: quote_currency.to_owned(),
@@ -153,6 +163,17 @@ impl Instrument {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quote_pattern_is_the_rule_in_code() {
+        assert_eq!(QUOTE_PATTERN, "^[A-Za-z0-9]{2,10}$");
+        for c in (0u8..128).map(char::from) {
+            let alnum = c.is_ascii_alphanumeric();
+            assert_eq!(is_quote_currency(&format!("U{c}")), alnum, "{c:?}");
+        }
+        assert!(!is_quote_currency("U") && is_quote_currency(&"U".repeat(10)));
+        assert!(!is_quote_currency(&"U".repeat(11)) && !is_quote_currency("ÜSD"));
+    }
 
     fn btc() -> Symbol {
         Symbol::parse("BTC").expect("valid symbol")

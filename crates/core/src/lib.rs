@@ -38,6 +38,7 @@ pub mod run;
 pub mod simulator;
 pub mod strategy;
 pub mod symbol;
+pub mod whole;
 
 pub use account::{Account, AccountError, Exit, ExitReason, Position, PositionId};
 pub use calendar::{Calendar, Gaps};

@@ -9,11 +9,48 @@ use serde::{Deserialize, Serialize};
 /// The longest symbol we accept; long enough for exchange tickers, short enough for tables.
 pub const MAX_SYMBOL_LEN: usize = 20;
 
+/// The characters a symbol may hold besides ASCII letters and digits (never its first).
+pub const SYMBOL_PUNCTUATION: [char; 3] = ['-', '_', '.'];
+
+/// What [`Symbol::parse_exact`] accepts, as a regular expression (for the API's description;
+/// a test holds it to [`MAX_SYMBOL_LEN`] and [`SYMBOL_PUNCTUATION`]). A symbol starts with a
+/// letter or digit, so `.` and `..` can never be one (they would be path segments in a URL).
+pub const SYMBOL_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,19}$";
+
 /// A unique, upper-case instrument symbol such as `BTC`. Shared, not copied: every candle,
 /// fill and trade holds one, and a clone costs a reference count.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Symbol(Arc<str>);
+
+/// A symbol as [`Symbol`]'s `Deserialize` reads it (the lenient [`Symbol::parse`]: white space
+/// around it is trimmed, the characters Rust's `trim` removes, spelled out because a pattern's
+/// `\s` differs between languages), for the API's description of the types it takes as they
+/// are.
+#[cfg(feature = "openapi")]
+pub const LENIENT_SYMBOL_PATTERN: &str = concat!(
+    "^[\\t\\n\\x0B\\x0C\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*",
+    "[A-Za-z0-9][A-Za-z0-9_.-]{0,19}",
+    "[\\t\\n\\x0B\\x0C\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$"
+);
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Symbol {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(LENIENT_SYMBOL_PATTERN))
+            .examples(["BTC"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Symbol {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("SymbolInConfig")
+    }
+}
 
 /// Why a text is not a valid symbol.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +64,9 @@ pub enum SymbolError {
     /// The text held a character other than A–Z, 0–9, `-`, `_` or `.`.
     #[error("symbol `{0}` may only contain letters, digits, `-`, `_` and `.`")]
     BadCharacter(String),
+    /// The text started with `-`, `_` or `.`.
+    #[error("symbol `{0}` must start with a letter or a digit")]
+    BadStart(String),
 }
 
 impl Symbol {
@@ -35,7 +75,16 @@ impl Symbol {
     /// # Errors
     /// [`SymbolError`] when the text is empty, too long, or has other characters.
     pub fn parse(text: &str) -> Result<Self, SymbolError> {
-        let text = text.trim();
+        Self::parse_exact(text.trim())
+    }
+
+    /// Parses a symbol exactly as given (surrounding spaces are refused like any other
+    /// character outside [`SYMBOL_PATTERN`]), upper-casing it: what the API accepts, so that
+    /// its description's pattern is the whole rule.
+    ///
+    /// # Errors
+    /// As [`Symbol::parse`].
+    pub fn parse_exact(text: &str) -> Result<Self, SymbolError> {
         if text.is_empty() {
             return Err(SymbolError::Empty);
         }
@@ -44,9 +93,12 @@ impl Symbol {
         }
         if !text
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .all(|c| c.is_ascii_alphanumeric() || SYMBOL_PUNCTUATION.contains(&c))
         {
             return Err(SymbolError::BadCharacter(shown(text)));
+        }
+        if !text.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(SymbolError::BadStart(shown(text)));
         }
         Ok(Self(text.to_ascii_uppercase().into()))
     }
@@ -133,5 +185,40 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(Symbol::parse(text), Err(expected), "input {text:?}");
         }
+        for start in [".", "..", "-BTC", "_X"] {
+            assert_eq!(
+                Symbol::parse(start),
+                Err(SymbolError::BadStart(start.into())),
+                "input {start:?}"
+            );
+        }
+        // The exact form keeps the spaces the lenient one trims, and refuses them.
+        assert!(Symbol::parse_exact(" BTC").is_err());
+        assert!(Symbol::parse_exact("btc").is_ok());
+    }
+
+    #[test]
+    fn the_published_pattern_is_the_rule_the_parser_applies() {
+        let punctuation: String = SYMBOL_PUNCTUATION.iter().collect();
+        let expected = format!(
+            "^[A-Za-z0-9][A-Za-z0-9{}]{{0,{}}}$",
+            // In the class, `-` must come last to be a literal.
+            punctuation.replace('-', "") + "-",
+            MAX_SYMBOL_LEN - 1
+        );
+        assert_eq!(SYMBOL_PATTERN, expected);
+        // Every ASCII character in each position, against the pattern read by hand.
+        for c in (0u8..128).map(char::from) {
+            let alnum = c.is_ascii_alphanumeric();
+            let inner = alnum || SYMBOL_PUNCTUATION.contains(&c);
+            assert_eq!(Symbol::parse_exact(&c.to_string()).is_ok(), alnum, "{c:?}");
+            assert_eq!(
+                Symbol::parse_exact(&format!("A{c}")).is_ok(),
+                inner,
+                "{c:?}"
+            );
+        }
+        assert!(Symbol::parse_exact(&"A".repeat(MAX_SYMBOL_LEN)).is_ok());
+        assert!(Symbol::parse_exact(&"A".repeat(MAX_SYMBOL_LEN + 1)).is_err());
     }
 }

@@ -27,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
     summary = "Each account: venue, mode, cash, holdings and drift against the ledger",
     responses(
         (status = 200, description = "The paper account, then each venue account strategies trade through.", body = Vec<doc::Account>),
+        (status = 409, description = "The configured strategies cannot run, e.g. they name an instrument that is not registered (`strategies_invalid`).", body = ErrorBody),
         (status = 500, description = "Internal error.", body = ErrorBody),
     ),
 )]
@@ -34,7 +35,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
 ) -> Result<Response, ApiError> {
-    let internal = |e: anyhow::Error| ApiError::internal(&e, &request);
+    let internal = |e: anyhow::Error| crate::api::failure(e, &request);
     let trading = Trading::for_store(state.config(), state.store())
         .await
         .map_err(internal)?;

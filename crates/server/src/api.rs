@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
-use barter_core::strategy::{StrategyConfig, build_all};
-use barter_core::{Day, Money, PositionId, RunId, Symbol};
+use barter_core::strategy::build_all;
+use barter_core::{Money, PositionId, RunId, Symbol};
 use barter_store::StoreError;
 use barter_store::trading::{HistoryFilter, PositionStatus};
 use chrono::NaiveTime;
@@ -16,10 +16,13 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
 
+use crate::check_body::{CheckBody, CheckRule};
 use crate::error::{ApiError, ErrorBody};
+use crate::instrument_body::NewInstrumentBody;
+use crate::params::{Bounded, DayParam, SymbolParam, Text};
 use crate::schema as doc;
 use crate::state::{AppState, RequestId};
-use barter_service::instruments::NewInstrument;
+use barter_service::trading::StrategyProblems;
 use barter_service::views;
 
 /// The read and manage routes under `/api` (the root router adds `/api/openapi.json`).
@@ -54,7 +57,20 @@ impl<T, E: Into<anyhow::Error>> OrApi<T> for Result<T, E> {
 }
 
 /// Maps a store or job error: the ones a caller can fix keep their message, the rest are 500s.
-fn failure(error: anyhow::Error, request: &str) -> ApiError {
+pub(crate) fn failure(error: anyhow::Error, request: &str) -> ApiError {
+    if let Some(StrategyProblems(problems)) = error.downcast_ref::<StrategyProblems>() {
+        // Not the server's fault nor the request's: the configured strategies do not fit the
+        // registered instruments (one was removed, say), which the operator can fix.
+        return ApiError::new(
+            StatusCode::CONFLICT,
+            "strategies_invalid",
+            format!(
+                "the configured strategies cannot run: {}; fix barter.toml or register the \
+                 instruments they name",
+                problems.join("; ")
+            ),
+        );
+    }
     match error.downcast_ref::<StoreError>() {
         Some(StoreError::UnknownInstrument(symbol)) => {
             ApiError::not_found(format!("no instrument {symbol} is registered"))
@@ -126,10 +142,19 @@ async fn instruments(
     operation_id = "add_instrument",
     tag = "instruments",
     summary = "Register an instrument",
-    request_body(content = doc::NewInstrument, content_type = "application/json"),
+    request_body(content = NewInstrumentBody, content_type = "application/json",
+        example = json!({"symbol": "ETH", "source": "coingecko", "source_id": "ethereum"})),
     responses(
-        (status = 201, description = "Registered.", body = doc::Instrument),
+        (status = 201, description = "Registered.", body = doc::Instrument,
+            links(
+                ("ListCandles" = (operation_id = "list_candles", parameters(("symbol" = "$response.body#/symbol")),
+                    description = "Its candles (none until it is synced).")),
+                ("RemoveInstrument" = (operation_id = "remove_instrument", parameters(("symbol" = "$response.body#/symbol")),
+                    description = "Remove it again.")),
+            )),
         (status = 400, description = "The body is not JSON.", body = ErrorBody),
+        (status = 403, description = "The CSV file is outside the server's CSV data folder, or a system file (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "The CSV file does not exist or is not a regular file, or the bundled sample has no series of that id (`not_found`).", body = ErrorBody),
         (status = 409, description = "The symbol is already registered (`duplicate`).", body = ErrorBody),
         (status = 413, description = "The body is larger than the server accepts.", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
@@ -140,14 +165,27 @@ async fn instruments(
 async fn add_instrument(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
-    body: Result<Json<NewInstrument>, JsonRejection>,
+    body: Result<Json<NewInstrumentBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(args) = body?;
+    let Json(NewInstrumentBody(args)) = body?;
     let root = state.config().csv_root();
     let csv = barter_service::data_files::CsvAccess::Under(&root);
-    let instrument = args
-        .build(csv)
-        .map_err(|e| ApiError::invalid(format!("{e:#}")))?;
+    let instrument = args.build(csv).map_err(|e| {
+        use barter_service::data_files::CsvRefusalKind;
+        use barter_service::instruments::RegisterError;
+        let message = e.to_string();
+        match &e {
+            RegisterError::NoSample(_) => ApiError::not_found(message),
+            RegisterError::Csv(refusal) => match refusal.kind {
+                CsvRefusalKind::Unusable => ApiError::not_found(message),
+                CsvRefusalKind::Forbidden => {
+                    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+                }
+                CsvRefusalKind::Malformed => ApiError::invalid(message),
+            },
+            RegisterError::Invalid(_) | RegisterError::Instrument(_) => ApiError::invalid(message),
+        }
+    })?;
     state
         .store()
         .add_instrument(&instrument)
@@ -163,7 +201,7 @@ async fn add_instrument(
     operation_id = "remove_instrument",
     tag = "instruments",
     summary = "Remove an instrument and its candles",
-    params(("symbol" = String, Path, description = "The instrument symbol, e.g. `BTC`.")),
+    params(("symbol" = SymbolParam, Path, description = "The instrument symbol, e.g. `BTC`.")),
     responses(
         (status = 200, description = "Removed.", body = doc::RemovedInstrument),
         (status = 400, description = "The symbol is not a valid symbol.", body = ErrorBody),
@@ -175,9 +213,9 @@ async fn add_instrument(
 async fn remove_instrument(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
-    symbol: Result<Path<Symbol>, axum::extract::rejection::PathRejection>,
+    symbol: Result<Path<SymbolParam>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
-    let Path(symbol) = symbol?;
+    let Path(SymbolParam(symbol)) = symbol?;
     let candles = state
         .store()
         .remove_instrument(&symbol)
@@ -190,14 +228,10 @@ async fn remove_instrument(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct Range {
-    /// The first day (`YYYY-MM-DD`), inclusive.
-    #[param(value_type = Option<chrono::NaiveDate>)]
-    #[serde(default, deserialize_with = "day_opt")]
-    from: Option<Day>,
-    /// The last day (`YYYY-MM-DD`), inclusive.
-    #[param(value_type = Option<chrono::NaiveDate>)]
-    #[serde(default, deserialize_with = "day_opt")]
-    to: Option<Day>,
+    /// The first day, inclusive.
+    from: Option<DayParam>,
+    /// The last day, inclusive (before `from`: no candle).
+    to: Option<DayParam>,
 }
 
 #[utoipa::path(
@@ -206,7 +240,7 @@ struct Range {
     operation_id = "list_candles",
     tag = "instruments",
     summary = "An instrument's daily candles",
-    params(("symbol" = String, Path, description = "The instrument symbol, e.g. `BTC`."), Range),
+    params(("symbol" = SymbolParam, Path, description = "The instrument symbol, e.g. `BTC`."), Range),
     responses(
         (status = 200, description = "The candles in the range, oldest first.", body = [doc::Candle]),
         (status = 400, description = "A bad symbol or day.", body = ErrorBody),
@@ -217,21 +251,13 @@ struct Range {
 async fn candles(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
-    symbol: Result<Path<Symbol>, axum::extract::rejection::PathRejection>,
+    symbol: Result<Path<SymbolParam>, axum::extract::rejection::PathRejection>,
     range: Result<Query<Range>, QueryRejection>,
     uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (Path(symbol), Query(range)) = (symbol?, range?);
-    if let (Some(from), Some(to)) = (range.from, range.to)
-        && from > to
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!("from {from} is after to {to}: no day can be in that range"),
-        ));
-    }
+    let (Path(SymbolParam(symbol)), Query(range)) = (symbol?, range?);
+    let (from, to) = (range.from.map(|d| d.0), range.to.map(|d| d.0));
     let store = state.store();
     let compute = || async {
         if store.instrument(&symbol).await.or_api(&request)?.is_none() {
@@ -239,10 +265,11 @@ async fn candles(
                 "no instrument {symbol} is registered"
             )));
         }
-        let candles = store
-            .candles(&symbol, range.from, range.to)
-            .await
-            .or_api(&request)?;
+        // `to` before `from` is a range with no day in it, like any other without candles.
+        let candles = match (from, to) {
+            (Some(from), Some(to)) if from > to => Vec::new(),
+            _ => store.candles(&symbol, from, to).await.or_api(&request)?,
+        };
         serde_json::to_vec(&candles).or_api(&request)
     };
     state
@@ -255,8 +282,8 @@ async fn candles(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct Limit {
-    /// How many runs, newest first (default 20, at most 1000).
-    limit: Option<u32>,
+    /// How many runs, newest first (default 20).
+    limit: Option<Bounded<1, 1000>>,
 }
 
 #[utoipa::path(
@@ -267,7 +294,9 @@ struct Limit {
     summary = "The latest job runs",
     params(Limit),
     responses(
-        (status = 200, description = "The latest runs, newest first.", body = [doc::Run]),
+        (status = 200, description = "The latest runs, newest first.", body = [doc::Run],
+            links(("GetRun" = (operation_id = "get_run", parameters(("id" = "$response.body#/0/id")),
+                description = "The newest run.")))),
         (status = 400, description = "A bad query parameter.", body = ErrorBody),
         (status = 500, description = "Internal error.", body = ErrorBody),
     ),
@@ -280,7 +309,7 @@ async fn runs(
     let Query(query) = query?;
     let runs = state
         .store()
-        .runs(query.limit.unwrap_or(20).min(1_000))
+        .runs(query.limit.map_or(20, |l| l.0))
         .await
         .or_api(&request)?;
     Ok(Json(runs).into_response())
@@ -328,7 +357,9 @@ struct StatusQuery {
     summary = "Paper positions with their current value",
     params(StatusQuery),
     responses(
-        (status = 200, description = "The positions (position views).", body = [Object]),
+        (status = 200, description = "The positions (position views).", body = [Object],
+            links(("GetPosition" = (operation_id = "get_position", parameters(("id" = "$response.body#/0/id")),
+                description = "The first position, with why it was opened and closed.")))),
         (status = 400, description = "A bad query parameter.", body = ErrorBody),
         (status = 422, description = "`status` is not open, closed or all.", body = ErrorBody),
         (status = 500, description = "Internal error.", body = ErrorBody),
@@ -397,19 +428,16 @@ async fn position(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct HistoryQuery {
-    /// Only entries about this instrument symbol.
-    #[param(value_type = Option<String>)]
-    instrument: Option<Symbol>,
+    /// Only entries about this instrument.
+    instrument: Option<SymbolParam>,
     /// Only entries about this strategy.
-    strategy: Option<String>,
-    /// Only entries recorded on or after this day (`YYYY-MM-DD`, UTC).
-    #[param(value_type = Option<chrono::NaiveDate>)]
-    #[serde(default, deserialize_with = "day_opt")]
-    since: Option<Day>,
+    strategy: Option<Text<100>>,
+    /// Only entries recorded on or after this day (UTC).
+    since: Option<DayParam>,
     /// The last id of the previous page (`next_before` of the previous answer).
     before: Option<i64>,
-    /// Page size, 1 to 1000 (default 100).
-    limit: Option<u32>,
+    /// Page size (default 100).
+    limit: Option<Bounded<1, 1000>>,
 }
 
 #[utoipa::path(
@@ -422,7 +450,6 @@ struct HistoryQuery {
     responses(
         (status = 200, description = "A page of history.", body = doc::HistoryPage),
         (status = 400, description = "A bad query parameter.", body = ErrorBody),
-        (status = 422, description = "`limit` is out of range.", body = ErrorBody),
         (status = 500, description = "Internal error.", body = ErrorBody),
     ),
 )]
@@ -432,14 +459,11 @@ async fn history(
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1_000).contains(&limit) {
-        return Err(ApiError::invalid("limit must be between 1 and 1000"));
-    }
+    let limit = query.limit.map_or(100, |l| l.0);
     let filter = HistoryFilter {
-        symbol: query.instrument,
-        strategy: query.strategy,
-        since: query.since.map(|d| d.and_time(NaiveTime::MIN).and_utc()),
+        symbol: query.instrument.map(|s| s.0),
+        strategy: query.strategy.map(|s| s.0),
+        since: query.since.map(|d| d.0.and_time(NaiveTime::MIN).and_utc()),
         before_id: query.before,
         limit,
         ..HistoryFilter::default()
@@ -470,44 +494,18 @@ async fn strategies(State(state): State<AppState>) -> Response {
     Json(&state.config().strategies).into_response()
 }
 
-/// `POST /api/strategies/check`: one strategy, `{"strategies": [...]}`, or one rule
-/// (`{"rule": "...", "kind": "entry"|"exit", "params": {...}}`), checked against the registered
-/// instruments; answers every problem, rule errors with line, column and caret.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum CheckBody {
-    Many {
-        strategies: Vec<StrategyConfig>,
-    },
-    Rule {
-        rule: String,
-        kind: Option<String>,
-        params: Option<barter_core::rule::Params>,
-    },
-    One(Box<StrategyConfig>),
-}
-
 /// The problems of one rule, each with its position (for an editor to underline).
 fn rule_problems(
     source: &str,
-    kind: Option<&str>,
+    kind: barter_core::rule::RuleKind,
     params: &barter_core::rule::Params,
     known: &[Symbol],
-) -> Result<Vec<serde_json::Value>, ApiError> {
-    use barter_core::rule::{Rule, RuleKind};
-    let kind = match kind.unwrap_or("entry") {
-        "entry" => RuleKind::Entry,
-        "exit" => RuleKind::Exit,
-        other => {
-            return Err(ApiError::invalid(format!(
-                "kind `{other}` is not entry or exit"
-            )));
-        }
-    };
+) -> Vec<serde_json::Value> {
+    use barter_core::rule::Rule;
     let errors = Rule::check(source, kind, params, known)
         .err()
         .unwrap_or_default();
-    Ok(errors
+    errors
         .iter()
         .map(|e| {
             let (line, column) = e.line_column(source);
@@ -522,7 +520,7 @@ fn rule_problems(
                 "help": e.help,
             })
         })
-        .collect())
+        .collect()
 }
 
 #[utoipa::path(
@@ -536,16 +534,17 @@ fn rule_problems(
         problem; rule errors carry line, column and a caret, and for a single rule also their \
         line, column and byte span as fields.",
     request_body(
-        content = Object,
+        content = CheckBody,
         content_type = "application/json",
         description = "One strategy configuration, `{\"strategies\": [...]}`, or one rule.",
+        example = json!({"rule": "crosses_above(sma(close, $fast), sma(close, 50))", "kind": "entry", "params": {"fast": 20}}),
     ),
     responses(
         (status = 200, description = "The problems found (none when `ok`).", body = doc::StrategyCheck),
         (status = 400, description = "The body is not JSON.", body = ErrorBody),
         (status = 413, description = "The body is larger than the server accepts.", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
-        (status = 422, description = "The body is not a strategy configuration.", body = ErrorBody),
+        (status = 422, description = "The body is none of the shapes (the error names the field at fault).", body = ErrorBody),
         (status = 500, description = "Internal error.", body = ErrorBody),
     ),
 )]
@@ -559,11 +558,12 @@ async fn check_strategies(
         .await
         .or_api(&request)?;
     let configs = match body {
-        CheckBody::Many { strategies } => strategies,
+        CheckBody::Many(many) => many.strategies,
         CheckBody::One(one) => vec![*one],
-        CheckBody::Rule { rule, kind, params } => {
+        CheckBody::Rule(CheckRule { rule, kind, params }) => {
             let params = params.unwrap_or_default();
-            let problems = rule_problems(&rule, kind.as_deref(), &params, &known)?;
+            let kind = kind.unwrap_or_default().into();
+            let problems = rule_problems(&rule, kind, &params, &known);
             return Ok(
                 Json(json!({ "ok": problems.is_empty(), "problems": problems })).into_response(),
             );
@@ -599,13 +599,4 @@ async fn account(
         .await
         .or_api(&request)?;
     Ok(Json(view).into_response())
-}
-
-/// Reads an optional `YYYY-MM-DD` query value with the CLI's words: `2025-02-30` says that
-/// month has 28 days instead of "input is out of range".
-fn day_opt<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Day>, D::Error> {
-    let text: Option<String> = Option::deserialize(deserializer)?;
-    text.filter(|t| !t.is_empty())
-        .map(|t| barter_core::calendar::parse_day(&t).map_err(serde::de::Error::custom))
-        .transpose()
 }

@@ -10,6 +10,7 @@
 //! `?wait=false` answers 202 at once. A backtest is cancelled with `DELETE` (and all of them on
 //! shutdown): a sweep stops between points.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -22,23 +23,26 @@ use axum::{Extension, Json, Router};
 use barter_core::Day;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::IntoParams;
+use utoipa::openapi::schema::{AllOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+use utoipa::openapi::{Ref, RefOr, Schema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::backtest_registry::{Busy, Cancelled, Entry};
 use crate::error::{ApiError, ErrorBody};
+use crate::params::Bounded;
 use crate::schema as doc;
 use crate::state::{AppState, RequestId};
 use barter_service::backtest::sweep::server_combinations;
 use barter_service::backtest::{
-    self, BacktestFailure, BacktestRequest, CandleSource, Plan, Prepared, RequestProblem,
-    WalkForwardSpec,
+    self, BacktestFailure, BacktestRequest, CandleSource, INLINE_ONLY, Plan, Prepared,
+    RequestProblem, WalkForwardSpec,
 };
 
 /// How many sweep rows are returned without `?top=`.
 const DEFAULT_TOP: usize = 10;
 
 /// The most sweep rows `?top=` may ask for.
-const MAX_TOP: usize = 1000;
+const MAX_TOP: u32 = 1000;
 
 /// The most combinations one API sweep runs, as on the dashboard's simulator page.
 pub use barter_service::backtest::sweep::SERVER_MAX_COMBINATIONS as MAX_COMBINATIONS;
@@ -66,8 +70,57 @@ struct StartQuery {
     /// `false` answers 202 with the id at once; by default the call waits up to the server's
     /// job wait (`[server] job_wait_secs`) for the result.
     wait: Option<bool>,
-    /// For a sweep: how many of the best combinations to return (default 10, at most 1000).
-    top: Option<usize>,
+    /// For a sweep: how many of the best combinations to return (default 10).
+    top: Option<Bounded<1, { MAX_TOP }>>,
+}
+
+/// The body of `POST /api/backtests` as the document describes it: [`BacktestRequest`]'s
+/// fields, with either strategies named from `barter.toml` or an inline `entry` rule, and the
+/// inline strategy's own fields ([`INLINE_ONLY`]) only with the latter: the rule the service
+/// applies, from the same list.
+pub(crate) struct BacktestBody;
+
+impl PartialSchema for BacktestBody {
+    fn schema() -> RefOr<Schema> {
+        let null = || ObjectBuilder::new().schema_type(Type::Null).build();
+        let mut named = ObjectBuilder::new()
+            .description(Some("Strategies from barter.toml, by name."))
+            .required("strategies")
+            .property(
+                "strategies",
+                ArrayBuilder::new()
+                    .items(ObjectBuilder::new().schema_type(Type::String))
+                    .min_items(Some(1)),
+            )
+            .property("entry", null());
+        for field in INLINE_ONLY {
+            named = if field == "params" {
+                named.property(field, ObjectBuilder::new().max_properties(Some(0)))
+            } else {
+                named.property(field, null())
+            };
+        }
+        let inline = ObjectBuilder::new()
+            .description(Some("An inline strategy: its entry rule and settings."))
+            .required("entry")
+            .property("entry", ObjectBuilder::new().schema_type(Type::String))
+            .property(
+                "strategies",
+                ArrayBuilder::new()
+                    .items(ObjectBuilder::new().schema_type(Type::String))
+                    .max_items(Some(0)),
+            );
+        AllOfBuilder::new()
+            .item(Ref::from_schema_name("BacktestRequest"))
+            .item(OneOfBuilder::new().item(named).item(inline))
+            .into()
+    }
+}
+
+impl ToSchema for BacktestBody {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("BacktestBody")
+    }
 }
 
 /// The API error of a backtest failure: 422 listing the problems, or a logged 500.
@@ -79,7 +132,14 @@ fn failure(error: BacktestFailure, request: &str) -> ApiError {
                 .map(|p| format!("{}: {}", p.field, p.message))
                 .collect::<Vec<_>>()
                 .join("\n");
-            ApiError::invalid(message).with(json!({ "problems": problems }))
+            // Naming what is not here (a strategy, an instrument's candles) is a 404; a
+            // malformed request a 422.
+            let error = if problems.iter().all(|p| p.missing) {
+                ApiError::not_found(message)
+            } else {
+                ApiError::invalid(message)
+            };
+            error.with(json!({ "problems": problems }))
         }
         BacktestFailure::Failed(error) => ApiError::internal(&error, request),
     }
@@ -141,6 +201,7 @@ fn over_limit(field: &str, message: String) -> ApiError {
         rule_message: None,
         rule_help: None,
         unknown_parameter: None,
+        missing: false,
     };
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "over_limit", message)
         .with(json!({ "problems": [problem] }))
@@ -356,15 +417,26 @@ async fn task(
         problems with 422 (`invalid`, rule errors with line and column), else 202 with the id to \
         follow at `/api/backtests/{id}`; with `?wait=false` it answers 202 at once.",
     params(StartQuery),
-    request_body(content = BacktestRequest, content_type = "application/json"),
+    request_body(content = BacktestBody, content_type = "application/json",
+        example = json!({"entry": "crosses_above(sma(close, $fast), sma(close, 50))", "exit": "crosses_below(sma(close, 20), sma(close, 50))",
+            "instruments": ["BTC"], "sweep": ["fast=5..20:5"], "rank_by": "sharpe"})),
     responses(
-        (status = 200, description = "Finished while the call waited (`status` `done`).", body = doc::Backtest),
-        (status = 202, description = "Queued or running (`status` `queued` or `running`); follow `/api/backtests/{id}`.", body = doc::Backtest),
+        (status = 200, description = "Finished while the call waited (`status` `done`).", body = doc::Backtest,
+            links(("GetBacktest" = (operation_id = "get_backtest", parameters(("id" = "$response.body#/id")),
+                description = "The backtest again (kept in the server's memory for a while).")))),
+        (status = 202, description = "Queued or running (`status` `queued` or `running`); follow `/api/backtests/{id}`.", body = doc::Backtest,
+            links(
+                ("GetBacktest" = (operation_id = "get_backtest", parameters(("id" = "$response.body#/id")),
+                    description = "Poll it until `status` is `done`, `failed` or `cancelled`.")),
+                ("CancelBacktest" = (operation_id = "cancel_backtest", parameters(("id" = "$response.body#/id")),
+                    description = "Stop it.")),
+            )),
         (status = 400, description = "The body is not JSON, or a bad query parameter.", body = ErrorBody),
         (status = 413, description = "The body is larger than the server accepts.", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
-        (status = 422, description = "The request is invalid (`invalid`, with `problems`), or larger than the API runs (`over_limit`).", body = ErrorBody),
-        (status = 429, description = "Too many backtests running and queued (`busy`), or too many wrong tokens (`too_many_attempts`); retry after `Retry-After` seconds.", body = ErrorBody),
+        (status = 404, description = "The request names what is not here: a strategy missing from barter.toml, an instrument without candles (`not_found`, with `problems`).", body = ErrorBody),
+        (status = 422, description = "The request is invalid (`invalid`, with `problems`: a rule or range that does not parse carries its line and column), or larger than the API runs (`over_limit`).", body = ErrorBody),
+        (status = 429, description = "Too many backtests running and queued (`busy`); retry after `Retry-After` seconds.", body = ErrorBody),
         (status = 500, description = "Internal error.", body = ErrorBody),
     ),
 )]
@@ -372,18 +444,12 @@ async fn start(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
     query: Result<Query<StartQuery>, QueryRejection>,
-    body: Result<Json<BacktestRequest>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
-    let Json(backtest) = body?;
-    let top = query.top.unwrap_or(DEFAULT_TOP);
-    if !(1..=MAX_TOP).contains(&top) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!("top must be between 1 and {MAX_TOP}, got {top}"),
-        ));
-    }
+    let Json(body) = body?;
+    let backtest: BacktestRequest = crate::error::object_body(body)?;
+    let top = query.top.map_or(DEFAULT_TOP, Bounded::get);
     // The size is checked before anything is admitted or read; the exact check follows once
     // the candles are loaded.
     let combinations = combinations(&backtest)?;

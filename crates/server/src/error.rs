@@ -123,6 +123,36 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+/// Reads a JSON body as `T` only when it is an object (or `null`, for an optional body): serde's
+/// derived structs also take an array of their fields in order, which no body the API
+/// describes is.
+///
+/// # Errors
+/// 422 `invalid`, naming what is wrong (the field, as axum's own rejection would).
+pub fn object_body<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, ApiError> {
+    if !(value.is_object() || value.is_null()) {
+        return Err(ApiError::invalid("the body must be a JSON object"));
+    }
+    from_json_value(value).map_err(|e| {
+        ApiError::invalid(format!(
+            "Failed to deserialize the JSON body into the target type: {e}"
+        ))
+    })
+}
+
+/// `value` as `T`, an error naming the path of the field at fault (`reason: …`, as axum's `Json`
+/// does), not only the problem.
+///
+/// # Errors
+/// The field's path and what is wrong with it.
+pub fn from_json_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
+    serde_path_to_error::deserialize(value)
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         Self::new(

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::params::Text;
 use crate::schema as doc;
 use crate::state::{AppState, RequestId};
 
@@ -26,9 +27,9 @@ pub(crate) fn routes() -> Router<AppState> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HaltBody {
-    /// Why, kept with the halt and in the history (at most 500 characters).
-    #[schema(max_length = 500, example = "exchange incident")]
-    reason: Option<String>,
+    /// Why, kept with the halt and in the history.
+    #[schema(example = "exchange incident")]
+    reason: Option<Text<{ barter_service::halt::MAX_REASON_CHARS }>>,
 }
 
 #[utoipa::path(
@@ -60,7 +61,8 @@ async fn state_of_halt(
     operation_id = "halt",
     tag = "trading",
     summary = "Halt new entries for every process sharing the database (exits continue)",
-    request_body(content = HaltBody, content_type = "application/json"),
+    request_body(content = Option<HaltBody>, content_type = "application/json", description = "Optional: no body halts without a reason.",
+        example = json!({"reason": "exchange incident"})),
     responses(
         (status = 200, description = "Halted (halting twice keeps the first reason).", body = doc::TradingHalt),
         (status = 400, description = "The body is not JSON.", body = ErrorBody),
@@ -81,13 +83,14 @@ async fn halt(
             .get(header::CONTENT_LENGTH)
             .is_some_and(|length| length.as_bytes() != b"0");
     let body = if has_body {
-        Json::<HaltBody>::from_request(http, &state).await?.0
+        // `null` is "no body" written out.
+        let Json(value) = Json::<serde_json::Value>::from_request(http, &state).await?;
+        crate::error::object_body::<Option<HaltBody>>(value)?.unwrap_or_default()
     } else {
         HaltBody::default()
     };
-    barter_service::halt::check_reason(body.reason.as_deref())
-        .map_err(|e| ApiError::invalid(format!("`reason`: {e}")))?;
-    let halt = barter_service::halt::halt(state.store(), body.reason.as_deref(), "api", Utc::now())
+    let reason = body.reason.as_ref().map(|r| r.0.as_str());
+    let halt = barter_service::halt::halt(state.store(), reason, "api", Utc::now())
         .await
         .map_err(|e| ApiError::internal(&e, &request))?;
     Ok(Json(halt).into_response())

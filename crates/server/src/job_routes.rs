@@ -50,10 +50,14 @@ macro_rules! job_path {
             summary = $summary,
             params(WaitQuery),
             responses(
-                (status = 200, description = "The job finished while the call waited.", body = doc::JobFinished),
-                (status = 202, description = "The job is still running; follow `/api/runs/{id}`.", body = doc::JobAccepted),
+                (status = 200, description = "The job finished while the call waited.", body = doc::JobFinished,
+                    links(("GetRun" = (operation_id = "get_run", parameters(("id" = "$response.body#/runs/0/id")),
+                        description = "The job's (first) run.")))),
+                (status = 202, description = "The job is still running; follow `/api/runs/{id}`.", body = doc::JobAccepted,
+                    links(("GetRun" = (operation_id = "get_run", parameters(("id" = "$response.body#/run_id")),
+                        description = "The run the job is recording: poll it until it is no longer `running`.")))),
                 (status = 400, description = "A bad query parameter.", body = ErrorBody),
-                (status = 409, description = "The job (or a part of it) is already running (`job_running`, with `run_id`).", body = ErrorBody),
+                (status = 409, description = "The job (or a part of it) is already running (`job_running`, with `run_id`), or the configured strategies cannot run, e.g. they name an instrument that is not registered (`strategies_invalid`).", body = ErrorBody),
                 (status = 500, description = "Internal error.", body = ErrorBody),
             ),
         )]
@@ -167,7 +171,7 @@ async fn start(
     };
     match finished {
         Err(join) => Err(ApiError::internal(&anyhow::Error::new(join), &request)),
-        Ok(Err(error)) => Err(ApiError::internal(&error, &request)),
+        Ok(Err(error)) => Err(crate::api::failure(error, &request)),
         Ok(Ok(runs)) => {
             // The runs as stored (bounded and redacted by the store), not the job's own copies,
             // whose errors and reports may be as long as what a source sent.

@@ -17,17 +17,20 @@ mod api;
 mod backtest_registry;
 mod backtests;
 mod cache;
+mod check_body;
 pub mod client;
 mod connections;
 mod dashboard;
 pub mod error;
 mod halt_routes;
+mod instrument_body;
 mod job_registry;
 mod job_routes;
 pub mod metrics;
 mod notify_routes;
 mod openapi;
 mod order_routes;
+mod params;
 pub mod scheduled;
 mod schema;
 mod session_routes;
@@ -325,7 +328,9 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
     }
     if presented.is_some() {
         // Wrong tokens count against the sign-in throttle of the client's address, so the API
-        // is no way around it.
+        // is no way around it. The answer stays 401 (the credentials are what is wrong, and
+        // every client and contract tester expects 401 for them); past the limit it says so,
+        // with how long the address's sign-in stays locked.
         let client = state.client(request.extensions(), request.headers());
         let sessions = state.sessions();
         if let Some(wait) = sessions.wrong_token(client, std::time::Instant::now()) {
@@ -336,9 +341,12 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
             );
             let seconds = wait.as_secs().max(1);
             let mut response = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
+                StatusCode::UNAUTHORIZED,
                 "too_many_attempts",
-                format!("too many wrong tokens from your address; try again in {seconds} s"),
+                format!(
+                    "wrong token, and too many from your address within a minute: \
+                     its sign-in is locked for {seconds} s"
+                ),
             )
             .into_response();
             response

@@ -88,7 +88,6 @@ pub(super) async fn count_requests(request: Request, next: Next) -> Response {
     responses(
         (status = 200, description = "Prometheus text format.", content_type = "text/plain", body = String),
         (status = 401, description = "No bearer token, or the wrong one.", body = crate::error::ErrorBody),
-        (status = 429, description = "Too many wrong tokens from this address (`too_many_attempts`).", body = crate::error::ErrorBody),
     ),
 )]
 pub(super) async fn scrape(

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
+use crate::params::{Bounded, Text};
 use crate::schema as doc;
 use crate::state::{AppState, RequestId};
 
@@ -76,11 +77,9 @@ pub(crate) fn spawn(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NotificationsQuery {
     /// Only this channel's deliveries.
-    #[param(max_length = 32)]
-    channel: Option<String>,
-    /// How many deliveries, newest first (default 50, 1 to 1000).
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<u32>,
+    channel: Option<Text<32>>,
+    /// How many deliveries, newest first (default 50).
+    limit: Option<Bounded<1, { MAX_LIMIT }>>,
 }
 
 /// `GET /api/notifications`.
@@ -101,7 +100,6 @@ struct Listing {
     responses(
         (status = 200, description = "Channels and deliveries.", body = doc::Notifications),
         (status = 400, description = "A query parameter is not valid.", body = ErrorBody),
-        (status = 422, description = "`limit` is out of range or `channel` too long.", body = ErrorBody),
         (status = 500, description = "Internal error.", body = ErrorBody),
     ),
 )]
@@ -111,25 +109,13 @@ pub(crate) async fn list(
     query: Result<Query<NotificationsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(format!(
-            "`limit` is {limit}: it must be 1 to {MAX_LIMIT}"
-        )));
-    }
-    if query
-        .channel
-        .as_ref()
-        .is_some_and(|c| c.chars().count() > 32)
-    {
-        return Err(ApiError::invalid("`channel` is longer than 32 characters"));
-    }
+    let limit = query.limit.map_or(50, |l| l.0);
     let internal = |e: anyhow::Error| ApiError::internal(&e, &request);
     let notifier = &state.inner.notifier;
     let channels = notifier.health(state.store()).await.map_err(internal)?;
     let deliveries = state
         .store()
-        .deliveries(query.channel.as_deref(), limit)
+        .deliveries(query.channel.as_ref().map(|c| c.0.as_str()), limit)
         .await
         .map_err(|e| internal(e.into()))?;
     Ok(Json(Listing {
@@ -145,8 +131,8 @@ pub(crate) async fn list(
 #[serde(deny_unknown_fields)]
 pub(crate) struct TestBody {
     /// Only this channel (default: every channel).
-    #[schema(max_length = 32, example = "ops")]
-    channel: Option<String>,
+    #[schema(example = "ops")]
+    channel: Option<Text<32>>,
 }
 
 #[utoipa::path(
@@ -155,7 +141,7 @@ pub(crate) struct TestBody {
     operation_id = "test_notifications",
     tag = "notifications",
     summary = "Send a test message to every channel (or one) and say what each answered",
-    request_body(content = TestBody, content_type = "application/json"),
+    request_body(content = TestBody, content_type = "application/json", example = json!({"channel": "ops"})),
     responses(
         (status = 200, description = "What each channel answered.", body = Vec<doc::NotificationTest>),
         (status = 400, description = "The body is not JSON.", body = ErrorBody),
@@ -168,11 +154,12 @@ pub(crate) struct TestBody {
 pub(crate) async fn test(
     State(state): State<AppState>,
     Extension(RequestId(request)): Extension<RequestId>,
-    body: Result<Json<TestBody>, JsonRejection>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
+    let body: TestBody = crate::error::object_body(body)?;
     let notifier = &state.inner.notifier;
-    if let Some(name) = &body.channel
+    if let Some(Text(name)) = &body.channel
         && !notifier.channel_names().contains(&name.as_str())
     {
         return Err(ApiError::new(
@@ -186,7 +173,11 @@ pub(crate) async fn test(
         ));
     }
     let outcomes = notifier
-        .test(state.store(), body.channel.as_deref(), Utc::now())
+        .test(
+            state.store(),
+            body.channel.as_ref().map(|c| c.0.as_str()),
+            Utc::now(),
+        )
         .await
         .map_err(|e| ApiError::internal(&e, &request))?;
     Ok(Json(outcomes).into_response())

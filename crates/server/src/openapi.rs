@@ -15,8 +15,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::{
-    account_routes, api, backtests, halt_routes, job_routes, notify_routes, order_routes, schema,
-    session_routes, status_routes,
+    account_routes, api, backtests, check_body, halt_routes, instrument_body, job_routes,
+    notify_routes, order_routes, params, schema, session_routes, status_routes,
 };
 
 /// The name of the bearer security scheme in the document.
@@ -68,7 +68,19 @@ const BEARER: &str = "bearer";
     // Schemas used by a response or request body are collected by themselves; these are not:
     // `ErrorBody` is referenced by the 401 the modifier adds, `PositionFilter` by a parameter.
     components(schemas(ErrorBody, ErrorDetail, schema::PositionFilter,
-        barter_service::backtest::SweepRow, barter_service::backtest::AcrossRow)),
+        barter_service::backtest::SweepRow, barter_service::backtest::AcrossRow,
+        // The constrained request values (see `crate::params`), referenced by name.
+        params::SymbolParam, params::DayParam, params::Bounded<1, 1000>, params::Text<32>,
+        params::Text<100>, params::Text<500>,
+        // The shapes of `POST /api/instruments`' body, one per source.
+        instrument_body::SampleInstrument, instrument_body::CoinGeckoInstrument,
+        instrument_body::BinanceInstrument, instrument_body::AlpacaInstrument,
+        instrument_body::CsvInstrument,
+        // The shapes of `POST /api/strategies/check`' body.
+        check_body::CheckStrategies, check_body::CheckRule,
+        barter_core::strategy::StrategyConfig,
+        // `POST /api/backtests`' body: its fields, and which of them go together.
+        barter_service::backtest::BacktestRequest)),
     modifiers(&BearerOnApi),
     tags(
         (name = "health", description = "Liveness of the server and its database, and the status of everything."),
@@ -102,7 +114,12 @@ impl Modify for BearerOnApi {
             ),
         );
         let unauthorized = ResponseBuilder::new()
-            .description("No bearer token, or the wrong one (code `unauthorized`).")
+            .description(
+                "No bearer token, or the wrong one (code `unauthorized`). After 5 wrong tokens \
+                 within a minute from one address, code `too_many_attempts` with `Retry-After`: \
+                 the address's dashboard sign-in is locked that long (the right token still \
+                 passes).",
+            )
             .content(
                 "application/json",
                 ContentBuilder::new()
@@ -114,18 +131,6 @@ impl Modify for BearerOnApi {
             .description(
                 "Sent by a page of another site (`cross_site`), or by a dashboard session \
                  without its `x-csrf-token` header (`csrf`).",
-            )
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            )
-            .build();
-        let throttled = ResponseBuilder::new()
-            .description(
-                "Too many wrong tokens from this address within a minute \
-                 (`too_many_attempts`); retry after `Retry-After` seconds.",
             )
             .content(
                 "application/json",
@@ -171,11 +176,6 @@ impl Modify for BearerOnApi {
                     .responses
                     .entry("401".to_owned())
                     .or_insert_with(|| unauthorized.clone().into());
-                operation
-                    .responses
-                    .responses
-                    .entry("429".to_owned())
-                    .or_insert_with(|| throttled.clone().into());
             }
         }
     }

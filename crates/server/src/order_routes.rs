@@ -13,6 +13,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::params::{Bounded, Text};
 use crate::schema as doc;
 use crate::state::{AppState, RequestId};
 
@@ -32,13 +33,11 @@ pub(crate) fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct OrdersQuery {
     /// Only this account's orders.
-    #[param(max_length = 100)]
-    account: Option<String>,
+    account: Option<Text<100>>,
     /// Only orders not final yet (planned, submitted, accepted, partially filled, unknown).
     open: Option<bool>,
-    /// How many, newest first (default 100, 1 to 1000).
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<u32>,
+    /// How many, newest first (default 100).
+    limit: Option<Bounded<1, { MAX_LIMIT }>>,
 }
 
 #[utoipa::path(
@@ -49,9 +48,10 @@ pub(crate) struct OrdersQuery {
     summary = "Orders sent (or to be sent) to venues, newest first",
     params(OrdersQuery),
     responses(
-        (status = 200, description = "The orders with their fills.", body = Vec<doc::Order>),
+        (status = 200, description = "The orders with their fills.", body = Vec<doc::Order>,
+            links(("GetOrder" = (operation_id = "get_order", parameters(("id" = "$response.body#/0/id")),
+                description = "The newest order.")))),
         (status = 400, description = "A query parameter is not valid.", body = ErrorBody),
-        (status = 422, description = "`limit` is out of range or `account` too long.", body = ErrorBody),
         (status = 500, description = "Internal error.", body = ErrorBody),
     ),
 )]
@@ -61,21 +61,9 @@ async fn list(
     query: Result<Query<OrdersQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(format!(
-            "`limit` is {limit}: it must be 1 to {MAX_LIMIT}"
-        )));
-    }
-    if query
-        .account
-        .as_ref()
-        .is_some_and(|a| a.chars().count() > 100)
-    {
-        return Err(ApiError::invalid("`account` is longer than 100 characters"));
-    }
+    let limit = query.limit.map_or(100, |l| l.0);
     let filter = OrderFilter {
-        account: query.account,
+        account: query.account.map(|a| a.0),
         open_only: query.open.unwrap_or(false),
         limit,
     };

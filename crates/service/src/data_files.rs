@@ -22,43 +22,78 @@ pub enum CsvAccess<'a> {
     Under(&'a Path),
 }
 
+/// Why a CSV file may not be used (its message names the file as given, never its content),
+/// and which kind of reason it is: an API answers each kind with its own status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CsvRefusal {
+    /// Which kind of reason.
+    pub kind: CsvRefusalKind,
+    /// The reason, for the user.
+    pub message: String,
+}
+
+/// The kinds of [`CsvRefusal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvRefusalKind {
+    /// The path itself is malformed: empty, or with control characters.
+    Malformed,
+    /// The file is outside the folder it may be read from, or a system file.
+    Forbidden,
+    /// The file does not exist, cannot be opened, or is not a regular file.
+    Unusable,
+}
+
+/// A [`CsvRefusal`] of `kind`.
+fn refusal(kind: CsvRefusalKind) -> impl Fn(String) -> CsvRefusal {
+    move |message| CsvRefusal { kind, message }
+}
+
 /// Checks `path` for a CSV instrument and returns the file to store: the path as given for
 /// [`CsvAccess::AnyRegularFile`], the resolved absolute path for [`CsvAccess::Under`] (so the
 /// check made now still holds when a sync reads it).
 ///
 /// # Errors
 /// Why the file may not be used, naming it as given (never its content).
-pub fn csv_file(path: &str, access: CsvAccess<'_>) -> Result<String, String> {
+pub fn csv_file(path: &str, access: CsvAccess<'_>) -> Result<String, CsvRefusal> {
+    let (malformed, forbidden, unusable) = (
+        refusal(CsvRefusalKind::Malformed),
+        refusal(CsvRefusalKind::Forbidden),
+        refusal(CsvRefusalKind::Unusable),
+    );
     let given = shown(path);
     if path.trim().is_empty() {
-        return Err("the CSV path is empty: name a file".to_owned());
+        return Err(malformed("the CSV path is empty: name a file".to_owned()));
     }
     if path.chars().any(char::is_control) {
-        return Err(format!("the CSV path {given} contains control characters"));
+        return Err(malformed(format!(
+            "the CSV path {given} contains control characters"
+        )));
     }
     match access {
         CsvAccess::AnyRegularFile => {
-            let resolved = std::fs::canonicalize(path).map_err(|e| unreadable(&given, &e))?;
+            let resolved =
+                std::fs::canonicalize(path).map_err(|e| unusable(unreadable(&given, &e)))?;
             regular_file(&resolved, &given)?;
             Ok(path.to_owned())
         }
         CsvAccess::Under(root) => {
             let root = std::fs::canonicalize(root).map_err(|e| {
-                format!(
+                unusable(format!(
                     "the CSV data folder {} cannot be used ({e}); create it and put the files \
                      there, or set [sources.csv] root",
                     root.display()
-                )
+                ))
             })?;
             let relative = Path::new(path);
             // `..` is refused outright rather than resolved: a name inside the data folder
             // never needs it, and refusing it keeps the answer the same whatever exists.
             if relative.components().any(|c| c == Component::ParentDir) {
-                return Err(format!(
+                return Err(forbidden(format!(
                     "CSV file {given} is outside the data folder: `..` is not allowed; name a \
                      file inside {}",
                     root.display()
-                ));
+                )));
             }
             let joined = if relative.is_absolute() {
                 relative.to_owned()
@@ -66,18 +101,18 @@ pub fn csv_file(path: &str, access: CsvAccess<'_>) -> Result<String, String> {
                 root.join(relative)
             };
             let resolved = std::fs::canonicalize(&joined).map_err(|e| {
-                format!(
+                unusable(format!(
                     "{} in the data folder {}",
                     unreadable(&given, &e),
                     root.display()
-                )
+                ))
             })?;
             if !resolved.starts_with(&root) {
-                return Err(format!(
+                return Err(forbidden(format!(
                     "CSV file {given} is outside the data folder {}: files added through the \
                      API or the dashboard must be inside it (a symlink out of it does not count)",
                     root.display()
-                ));
+                )));
             }
             regular_file(&resolved, &given)?;
             Ok(resolved.display().to_string())
@@ -95,22 +130,25 @@ fn unreadable(given: &str, error: &std::io::Error) -> String {
 }
 
 /// Refuses kernel trees and anything that is not a regular file.
-fn regular_file(resolved: &Path, given: &str) -> Result<(), String> {
+fn regular_file(resolved: &Path, given: &str) -> Result<(), CsvRefusal> {
+    let unusable = refusal(CsvRefusalKind::Unusable);
     if FORBIDDEN_DIRS.iter().any(|tree| resolved.starts_with(tree)) {
-        return Err(format!(
+        return Err(refusal(CsvRefusalKind::Forbidden)(format!(
             "CSV file {given} is a system file ({}): only regular data files can be read",
             resolved.display()
-        ));
+        )));
     }
-    let metadata =
-        std::fs::metadata(resolved).map_err(|e| format!("CSV file {given} cannot be read: {e}"))?;
+    let metadata = std::fs::metadata(resolved)
+        .map_err(|e| unusable(format!("CSV file {given} cannot be read: {e}")))?;
     if !metadata.is_file() {
         let what = if metadata.is_dir() {
             "a folder"
         } else {
             "not a regular file (a device, pipe or socket)"
         };
-        return Err(format!("CSV file {given} is {what}: name a regular file"));
+        return Err(unusable(format!(
+            "CSV file {given} is {what}: name a regular file"
+        )));
     }
     Ok(())
 }
@@ -167,7 +205,7 @@ mod tests {
             ("", "empty"),
             ("a\nb.csv", "control characters"),
         ] {
-            let error = csv_file(path, under).expect_err(path);
+            let error = csv_file(path, under).expect_err(path).to_string();
             assert!(error.contains(expected), "{path}: {error}");
         }
     }
@@ -185,11 +223,15 @@ mod tests {
             ("/sys/kernel/mm", "system file"),
             ("/tmp", "a folder"),
         ] {
-            let error = csv_file(path, CsvAccess::AnyRegularFile).expect_err(path);
+            let error = csv_file(path, CsvAccess::AnyRegularFile)
+                .expect_err(path)
+                .to_string();
             assert!(error.contains(expected), "{path}: {error}");
         }
         let long = "x".repeat(100_000);
-        let error = csv_file(&long, CsvAccess::AnyRegularFile).expect_err("long");
+        let error = csv_file(&long, CsvAccess::AnyRegularFile)
+            .expect_err("long")
+            .to_string();
         assert!(error.len() < 400, "{}", error.len());
     }
 

@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use barter_core::{Calendar, Instrument, SourceKind, Symbol};
 use barter_sources::SampleSource;
 
-use crate::data_files::CsvAccess;
+use crate::data_files::{CsvAccess, CsvRefusal};
 
 /// A request to register an instrument (the body of `POST /api/instruments`).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -33,6 +32,28 @@ pub struct NewInstrument {
     pub calendar: Option<Calendar>,
 }
 
+/// Why [`NewInstrument::build`] refused an instrument.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// A field is missing, wrong, or not for this source.
+    #[error("{0}")]
+    Invalid(String),
+    /// The bundled sample has no series of that id.
+    #[error("{0}")]
+    NoSample(String),
+    /// The CSV file may not be used.
+    #[error(transparent)]
+    Csv(#[from] CsvRefusal),
+    /// The instrument itself is invalid (an empty source id, a bad quote currency).
+    #[error(transparent)]
+    Instrument(#[from] barter_core::InstrumentError),
+}
+
+/// The ids of the bundled sample's series (matched case-insensitively), in the bundle's order.
+pub fn sample_ids() -> impl Iterator<Item = &'static str> {
+    barter_sources::sample::SERIES.iter().map(|s| s.symbol)
+}
+
 fn usd() -> String {
     "USD".to_owned()
 }
@@ -41,15 +62,21 @@ impl NewInstrument {
     /// Builds the instrument, checking what can be checked offline.
     ///
     /// # Errors
-    /// A sample id the bundle lacks, a CSV source without a path or with a file `csv` does not
-    /// allow, or an invalid instrument.
-    pub fn build(&self, csv: CsvAccess<'_>) -> anyhow::Result<Instrument> {
+    /// [`RegisterError`]: a sample id the bundle lacks, a CSV source without a path or with a
+    /// file `csv` does not allow, or an invalid instrument.
+    pub fn build(&self, csv: CsvAccess<'_>) -> Result<Instrument, RegisterError> {
         let symbol = self.symbol.clone();
+        let invalid = |message: String| RegisterError::Invalid(message);
         let sample = match self.source {
             SourceKind::Sample => {
                 let id = self.source_id.clone().unwrap_or_else(|| symbol.to_string());
-                Some(SampleSource::series(&id).with_context(|| {
-                    format!("the bundled sample has no `{id}`; it has BTC, ETH, SOL, XRP, ADA, DOGE, LTC, BNB, SPY")
+                let ids: Vec<&str> = sample_ids().collect();
+                Some(SampleSource::series(&id).ok_or_else(|| {
+                    let shown = barter_sources::excerpt::excerpt_max(&id, 40);
+                    RegisterError::NoSample(format!(
+                        "the bundled sample has no `{shown}`; it has {}",
+                        ids.join(", ")
+                    ))
                 })?)
             }
             _ => None,
@@ -57,25 +84,29 @@ impl NewInstrument {
         let source_id = match (self.source, &self.path, &self.source_id) {
             (SourceKind::Csv, Some(path), _) => path.display().to_string(),
             (SourceKind::Csv, None, Some(id)) => id.clone(),
-            (SourceKind::Csv, None, None) => anyhow::bail!("--source csv needs --path FILE"),
-            (_, Some(_), _) => anyhow::bail!("--path is only for --source csv"),
+            (SourceKind::Csv, None, None) => {
+                return Err(invalid("--source csv needs --path FILE".to_owned()));
+            }
+            (_, Some(_), _) => return Err(invalid("--path is only for --source csv".to_owned())),
             (SourceKind::Sample, None, _) => {
                 sample.map(|s| s.symbol.to_owned()).unwrap_or_default()
             }
             (_, None, Some(id)) => id.clone(),
             // A stock's ticker is its Alpaca id, so `instruments add SPY --source alpaca` works.
             (SourceKind::Alpaca, None, None) => symbol.to_string(),
-            (kind, None, None) => anyhow::bail!(
-                "--source {kind} needs --source-id (e.g. {})",
-                if kind == SourceKind::CoinGecko {
-                    "`bitcoin`"
-                } else {
-                    "`BTCUSDT`"
-                }
-            ),
+            (kind, None, None) => {
+                return Err(invalid(format!(
+                    "--source {kind} needs --source-id (e.g. {})",
+                    if kind == SourceKind::CoinGecko {
+                        "`bitcoin`"
+                    } else {
+                        "`BTCUSDT`"
+                    }
+                )));
+            }
         };
         let source_id = if self.source == SourceKind::Csv {
-            crate::data_files::csv_file(&source_id, csv).map_err(anyhow::Error::msg)?
+            crate::data_files::csv_file(&source_id, csv)?
         } else {
             source_id
         };

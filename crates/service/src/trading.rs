@@ -82,6 +82,13 @@ pub struct Trading {
     pub venue_clock_tolerance: chrono::TimeDelta,
 }
 
+/// The configured strategies cannot run as they are (one line per problem, e.g. an instrument
+/// that is not registered, or no longer): the configuration or the instruments must change,
+/// not the request that ran into it.
+#[derive(Debug, thiserror::Error)]
+#[error("{} problem(s) in the strategies:\n{}", .0.len(), .0.join("\n"))]
+pub struct StrategyProblems(pub Vec<String>);
+
 impl Trading {
     /// Builds the strategies of `config` against the registered `known` instruments.
     ///
@@ -89,12 +96,7 @@ impl Trading {
     /// Every problem of every strategy, one per line, or a bad broker setting.
     pub fn from_config(config: &Config, known: &[Symbol]) -> anyhow::Result<Self> {
         let built = strategy::build_all(&config.strategies, known).map_err(|problems| {
-            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            anyhow::anyhow!(
-                "{} problem(s) in the strategies:\n{}",
-                lines.len(),
-                lines.join("\n")
-            )
+            StrategyProblems(problems.iter().map(ToString::to_string).collect())
         })?;
         let strategies: Vec<TradingStrategy> = built
             .into_iter()

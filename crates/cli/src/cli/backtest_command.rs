@@ -168,6 +168,7 @@ impl BacktestArgs {
             walk_forward: self.walk_forward.clone(),
             per_instrument: self.per_instrument,
             rank_across: self.rank_across.clone(),
+            caller: barter_service::backtest::Caller::Cli,
         })
     }
 }

@@ -30,6 +30,7 @@ use crate::symbol::Symbol;
 
 /// Which instruments a strategy trades.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum InstrumentSelection {
     /// `"all"`: every active instrument.
@@ -40,6 +41,7 @@ pub enum InstrumentSelection {
 
 /// The word `all` in `instruments = "all"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AllMarker {
     /// Every active instrument.
@@ -64,6 +66,7 @@ impl InstrumentSelection {
 
 /// A number or a text such as `"8%"` in the config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum NumberText {
     /// A TOML number.
@@ -204,6 +207,7 @@ fn describe(value: &NumberText) -> String {
 
 /// One `[[strategies]]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StrategyConfig {
     /// Unique name.
@@ -226,16 +230,19 @@ pub struct StrategyConfig {
     #[serde(default)]
     pub trailing_stop: Option<NumberText>,
     /// Close after this many days held.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::deserialize_option")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 4294967295_u64))]
     pub max_holding_days: Option<u32>,
     /// Size of each entry (default `"10%"` of equity).
     #[serde(default)]
     pub size: Option<NumberText>,
     /// At most this many open positions for the strategy (default: no limit).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::deserialize_option")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 4294967295_u64))]
     pub max_open_positions: Option<u32>,
     /// Disabled strategies are checked but not traded.
     #[serde(default = "enabled_by_default")]
+    #[cfg_attr(feature = "openapi", schema(default = true))]
     pub enabled: bool,
     /// Defaults of the rule parameters (`$fast`).
     #[serde(default, skip_serializing_if = "Params::is_empty")]

@@ -21,7 +21,7 @@ use super::session::Session;
 use super::urlencode;
 use crate::state::AppState;
 use barter_service::instrument_health::Freshness;
-use barter_service::instruments::NewInstrument;
+use barter_service::instruments::{NewInstrument, RegisterError};
 
 /// The instruments routes.
 pub(super) fn routes() -> Router<AppState> {
@@ -451,12 +451,16 @@ fn instrument_from_form(
         calendar,
     };
     let csv = barter_service::data_files::CsvAccess::Under(csv_root);
-    args.build(csv).map_err(|e| match e.downcast_ref() {
+    args.build(csv).map_err(|e| match &e {
         // The core's message names the instrument too; the form already shows it.
-        Some(InstrumentError::BadQuoteCurrency { quote, .. }) => FieldError::new(
-            "quote",
-            format!("`{quote}` is not a currency code: use 2–10 letters or digits, such as USD"),
-        ),
+        RegisterError::Instrument(InstrumentError::BadQuoteCurrency { quote, .. }) => {
+            FieldError::new(
+                "quote",
+                format!(
+                    "`{quote}` is not a currency code: use 2–10 letters or digits, such as USD"
+                ),
+            )
+        }
         // Source and calendar are typed above, so the rest is about the source id: an empty
         // one, a sample the binary does not carry, a CSV file that does not exist.
         _ => FieldError::new("source_id", format!("{e:#}")),

@@ -16,7 +16,7 @@ use barter_core::simulator::{self, Grid, PointStats, Statistics};
 use barter_core::{Money, Symbol};
 use serde::{Deserialize, Serialize};
 
-use super::{BacktestFailure, Prepared, PreparedStrategy, SweepPlan, invalid};
+use super::{BacktestFailure, Caller, Prepared, PreparedStrategy, SweepPlan, invalid};
 
 /// Which aggregate over the instruments ranks the points.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,11 +81,15 @@ pub fn across_plan(
     instruments: usize,
     walk_forward: bool,
     rank_across: Option<&str>,
+    caller: Caller,
 ) -> Result<AcrossPlan, BacktestFailure> {
     let Some(sweep) = sweep else {
         return Err(invalid(
             "per_instrument",
-            "ranks a sweep's points across instruments: give swept parameters (sweep, --param)",
+            format!(
+                "ranks a sweep's points across instruments: give swept parameters ({})",
+                caller.says("sweep", "--param")
+            ),
         ));
     };
     if walk_forward {
@@ -99,7 +103,8 @@ pub fn across_plan(
             "per_instrument",
             format!(
                 "compares a sweep's points across instruments and needs at least two, got \
-                 {instruments}: give several (instruments, --instrument)"
+                 {instruments}: give several ({})",
+                caller.says("instruments", "--instrument")
             ),
         ));
     }

@@ -49,6 +49,8 @@ pub struct BacktestRequest {
     /// The inline strategy's trailing stop, e.g. `10%`.
     pub trailing_stop: Option<String>,
     /// The inline strategy's maximum holding time in days.
+    #[serde(deserialize_with = "barter_core::whole::deserialize_option")]
+    #[schema(minimum = 0, maximum = 4294967295_u64)]
     pub max_holding_days: Option<u32>,
     /// Values of the inline rules' `$parameters`; a swept one needs none (`sweep` declares it).
     #[schema(value_type = std::collections::BTreeMap<String, f64>)]
@@ -98,6 +100,58 @@ pub struct BacktestRequest {
     /// With `per_instrument`: rank by the `median` (default) or the `worst` value of `rank_by`
     /// across the instruments.
     pub rank_across: Option<String>,
+    /// Who asks: the words its problems use for a field (never read from a request body).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub caller: Caller,
+}
+
+/// The fields of the inline strategy (besides `entry`): a request naming strategies from
+/// `barter.toml` may not give them, as they would mean nothing there. The API's description
+/// states the same rule from this list.
+pub const INLINE_ONLY: [&str; 6] = [
+    "exit",
+    "stop_loss",
+    "take_profit",
+    "trailing_stop",
+    "max_holding_days",
+    "params",
+];
+
+impl BacktestRequest {
+    /// Whether the request gives the inline-only field `field` (one of [`INLINE_ONLY`]).
+    pub fn gives(&self, field: &str) -> bool {
+        match field {
+            "exit" => self.exit.is_some(),
+            "stop_loss" => self.stop_loss.is_some(),
+            "take_profit" => self.take_profit.is_some(),
+            "trailing_stop" => self.trailing_stop.is_some(),
+            "max_holding_days" => self.max_holding_days.is_some(),
+            "params" => !self.params.is_empty(),
+            _ => false,
+        }
+    }
+}
+
+/// Who asks for a backtest: a problem names a field as the caller writes it, `--entry` on the
+/// command line and `entry` in the API, never the other's words.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Caller {
+    /// The HTTP API (and the dashboard, which calls it): JSON field names.
+    #[default]
+    Api,
+    /// The command line: its flags.
+    Cli,
+}
+
+impl Caller {
+    /// The field as this caller writes it: `api` in backticks, or the flag `cli`.
+    pub fn says(self, api: &str, cli: &str) -> String {
+        match self {
+            Self::Api => format!("`{api}`"),
+            Self::Cli => cli.to_owned(),
+        }
+    }
 }
 
 /// One problem with a request, with the rule position when it is in a rule.
@@ -124,6 +178,12 @@ pub struct RequestProblem {
     /// [`BacktestFailure::with_parameter_help`]; not in the API).
     #[serde(skip)]
     pub unknown_parameter: Option<String>,
+    /// Whether the request names something that does not exist here (a strategy missing from
+    /// `barter.toml`, an instrument without candles) rather than being malformed: the API
+    /// answers 404 when every problem is one (not in the API's body).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub missing: bool,
 }
 
 impl RequestProblem {
@@ -137,8 +197,17 @@ impl RequestProblem {
             rule_message: None,
             rule_help: None,
             unknown_parameter: None,
+            missing: false,
         }
     }
+}
+
+/// The request names something that does not exist here (see [`RequestProblem::missing`]).
+fn missing(field: &str, message: impl Into<String>) -> BacktestFailure {
+    BacktestFailure::Invalid(vec![RequestProblem {
+        missing: true,
+        ..RequestProblem::new(field, message)
+    }])
 }
 
 /// Why a backtest did not run: problems with the request (the caller's to fix) or a failure.
@@ -345,20 +414,28 @@ pub fn plan(request: &BacktestRequest, prepared: &Prepared) -> Result<Plan, Back
             prepared.instruments.len(),
             request.walk_forward.is_some(),
             request.rank_across.as_deref(),
+            request.caller,
         )
         .map(Plan::Across);
     }
+    let says = |api, cli| request.caller.says(api, cli);
     if request.rank_across.is_some() {
         return Err(invalid(
             "rank_across",
-            "ranks a sweep across instruments: it needs per_instrument (--per-instrument)",
+            format!(
+                "ranks a sweep across instruments: it needs {}",
+                says("per_instrument", "--per-instrument")
+            ),
         ));
     }
     match (sweep, &request.walk_forward) {
         (None, None) => Ok(Plan::Single),
         (None, Some(_)) => Err(invalid(
             "walk_forward",
-            "walk-forward optimises swept parameters: give some (sweep, --param)",
+            format!(
+                "walk-forward optimises swept parameters: give some ({})",
+                says("sweep", "--param")
+            ),
         )),
         (Some(sweep), None) => Ok(Plan::Sweep(sweep)),
         (Some(sweep), Some(spec)) => {
@@ -411,11 +488,12 @@ pub async fn prepare(
             (None, CandleSource::Files(_)) => Vec::new(),
         };
         if candles.is_empty() {
-            let what = match source {
-                CandleSource::Store(_) => "run `barter sync` first",
-                CandleSource::Files(_) => "its file has no rows in the period",
+            let what = match (source, request.caller) {
+                (CandleSource::Store(_), Caller::Cli) => "run `barter sync` first",
+                (CandleSource::Store(_), Caller::Api) => "sync it first (`POST /api/sync_data`)",
+                (CandleSource::Files(_), _) => "its file has no rows in the period",
             };
-            return Err(invalid(
+            return Err(missing(
                 "instruments",
                 format!("{symbol} has no candles: {what}"),
             ));
@@ -530,6 +608,7 @@ fn build_strategies(
                             rule_message: Some(e.message),
                             rule_help: e.help,
                             unknown_parameter: e.unknown_parameter,
+                            missing: false,
                         });
                     }
                     None
@@ -570,25 +649,26 @@ fn build_strategies(
     }
     // Settings of the inline strategy mean nothing for named ones: refuse them rather than
     // silently run without them.
-    let inline_only = [
-        ("exit", request.exit.is_some()),
-        ("stop_loss", request.stop_loss.is_some()),
-        ("take_profit", request.take_profit.is_some()),
-        ("trailing_stop", request.trailing_stop.is_some()),
-        ("max_holding_days", request.max_holding_days.is_some()),
-        ("params", !request.params.is_empty()),
-    ];
-    if let Some((field, _)) = inline_only.iter().find(|(_, given)| *given) {
+    let says = |api, cli| request.caller.says(api, cli);
+    if let Some(field) = INLINE_ONLY.iter().find(|f| request.gives(f)) {
         return Err(invalid(
             field,
-            "applies to an inline --entry rule; a named strategy uses the settings in barter.toml \
-             (sweep them with --param instead)",
+            format!(
+                "applies to an inline entry rule ({}); a named strategy uses the settings in \
+                 barter.toml (sweep them with {} instead)",
+                says("entry", "--entry"),
+                says("sweep", "--param")
+            ),
         ));
     }
     if request.strategies.is_empty() {
         return Err(invalid(
             "strategies",
-            "name a strategy from barter.toml (--strategy NAME) or give an inline --entry rule",
+            format!(
+                "name a strategy from barter.toml ({}) or give an inline entry rule ({})",
+                says("strategies", "--strategy NAME"),
+                says("entry", "--entry")
+            ),
         ));
     }
     let mut prepared = Vec::new();
@@ -599,10 +679,12 @@ fn build_strategies(
             .find(|s| &s.name == name)
             .ok_or_else(|| {
                 let names: Vec<&str> = config.strategies.iter().map(|s| s.name.as_str()).collect();
-                invalid(
+                // The name is the caller's text: shown cut, never whole.
+                let shown = barter_sources::excerpt::excerpt_max(name, 60);
+                missing(
                     "strategies",
                     format!(
-                        "no strategy named `{name}` in barter.toml (it has: {})",
+                        "no strategy named `{shown}` in barter.toml (it has: {})",
                         names.join(", ")
                     ),
                 )

@@ -344,6 +344,7 @@ pub(crate) fn problem(field: &str, message: impl Into<String>) -> RequestProblem
         rule_message: None,
         rule_help: None,
         unknown_parameter: None,
+        missing: false,
     }
 }
 

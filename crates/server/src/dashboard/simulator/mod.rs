@@ -912,6 +912,7 @@ mod tests {
             rule_message: Some("unknown function `smaa`".to_owned()),
             rule_help: Some("did you mean `sma`?".to_owned()),
             unknown_parameter: None,
+            missing: false,
         };
         assert_eq!(
             caret_block(source, &p),
