@@ -188,21 +188,82 @@ impl Fill {
 
 /// Fees, slippage, timing and rounding: turns decisions into fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "FillSettings", into = "FillSettings")]
 pub struct FillModel {
+    fee_bps: Decimal,
+    slippage_bps: Decimal,
+    timing: FillTiming,
+    rounding: QuantityRounding,
+    /// Derived from the two rates once, not on every fill.
+    factors: Factors,
+}
+
+/// A [`FillModel`] as stored and sent: its settings, not the factors derived from them.
+#[derive(Serialize, Deserialize)]
+struct FillSettings {
     fee_bps: Decimal,
     slippage_bps: Decimal,
     timing: FillTiming,
     rounding: QuantityRounding,
 }
 
+impl From<FillSettings> for FillModel {
+    fn from(s: FillSettings) -> Self {
+        Self {
+            factors: Factors::of(s.fee_bps, s.slippage_bps),
+            fee_bps: s.fee_bps,
+            slippage_bps: s.slippage_bps,
+            timing: s.timing,
+            rounding: s.rounding,
+        }
+    }
+}
+
+impl From<FillModel> for FillSettings {
+    fn from(m: FillModel) -> Self {
+        Self {
+            fee_bps: m.fee_bps,
+            slippage_bps: m.slippage_bps,
+            timing: m.timing,
+            rounding: m.rounding,
+        }
+    }
+}
+
+/// The multipliers every fill applies, each computed by the same decimal operations a fill
+/// used to make itself (so the same values at the same scales): a backtest makes thousands of
+/// fills, and each decimal division by 10 000 is a visible share of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Factors {
+    /// `1 + slippage`: a buy's price over the reference.
+    buy_price: Decimal,
+    /// `1 − slippage`: a sell's price over the reference.
+    sell_price: Decimal,
+    /// `1 + fee`: what a buy pays per unit over its price.
+    buy_cost: Decimal,
+}
+
+impl Factors {
+    /// The factors of rates of `fee_bps` and `slippage_bps`.
+    fn of(fee_bps: Decimal, slippage_bps: Decimal) -> Self {
+        let slip = slippage_bps / BPS_PER_UNIT;
+        Self {
+            buy_price: Decimal::ONE + slip,
+            sell_price: Decimal::ONE - slip,
+            buy_cost: Decimal::ONE + fee_bps / BPS_PER_UNIT,
+        }
+    }
+}
+
 impl Default for FillModel {
     fn default() -> Self {
-        Self {
+        FillSettings {
             fee_bps: Decimal::ZERO,
             slippage_bps: Decimal::ZERO,
             timing: FillTiming::NextOpen,
             rounding: QuantityRounding::default(),
         }
+        .into()
     }
 }
 
@@ -222,12 +283,13 @@ impl FillModel {
                 return Err(CostError { name, value });
             }
         }
-        Ok(Self {
+        Ok(FillSettings {
             fee_bps,
             slippage_bps,
             timing,
             rounding,
-        })
+        }
+        .into())
     }
 
     /// The same model with another fill timing.
@@ -277,10 +339,9 @@ impl FillModel {
 
     /// The execution price, or `None` when it is beyond the decimal range.
     fn checked_execution_price(&self, side: Side, reference: Price) -> Option<Price> {
-        let slip = self.slippage_bps / BPS_PER_UNIT;
         let factor = match side {
-            Side::Buy => Decimal::ONE + slip,
-            Side::Sell => Decimal::ONE - slip,
+            Side::Buy => self.factors.buy_price,
+            Side::Sell => self.factors.sell_price,
         };
         reference.0.checked_mul(factor).map(Price)
     }
@@ -326,7 +387,7 @@ impl FillModel {
             .ok_or_else(|| too_large(format!("the price {reference} with slippage")))?;
         let per_unit = price
             .0
-            .checked_mul(Decimal::ONE + self.fee_bps / BPS_PER_UNIT)
+            .checked_mul(self.factors.buy_cost)
             .ok_or_else(|| too_large(format!("the price {price} with the fee")))?;
         let quantity = match sizing {
             Sizing::Quantity(q) => q.0,
@@ -512,6 +573,60 @@ mod tests {
         rounding: QuantityRounding,
     ) -> FillModel {
         FillModel::new(fee, slip, timing, rounding).expect("valid model")
+    }
+
+    #[test]
+    fn fills_keep_the_values_and_scales_of_factors_computed_per_fill() {
+        let d = candle("2024-01-01", dec!(100), dec!(100));
+        let n = candle("2024-01-02", dec!(123.4567), dec!(125));
+        let rates = [
+            dec!(0),
+            dec!(10),
+            dec!(2.5),
+            dec!(33.3333),
+            dec!(7),
+            dec!(10000),
+        ];
+        for fee in rates {
+            for slip in rates {
+                let m = model(
+                    fee,
+                    slip,
+                    FillTiming::NextOpen,
+                    QuantityRounding::Fractional(8),
+                );
+                // What a fill computed before its factors were kept in the model.
+                let bps = Decimal::from(10_000);
+                let buy_price = dec!(123.4567) * (Decimal::ONE + slip / bps);
+                let sell_price = dec!(123.4567) * (Decimal::ONE - slip / bps);
+                let per_unit = buy_price * (Decimal::ONE + fee / bps);
+                let cash = Money(dec!(10000));
+                match m.buy(Sizing::AllCash, cash, cash, &d, Some(&n)) {
+                    Ok(fill) => {
+                        let units = (cash.0 / per_unit)
+                            .round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero);
+                        assert_eq!(fill.price.0.to_string(), buy_price.to_string());
+                        assert_eq!(fill.quantity.0.to_string(), units.to_string());
+                    }
+                    // Only a 100% slippage with a fee leaves too little to buy with.
+                    Err(refusal) => assert!(per_unit * dec!(0.00000001) > cash.0, "{refusal:?}"),
+                }
+                let sell = m.sell(Quantity(dec!(2)), &d, Some(&n));
+                assert_eq!(
+                    sell.price.0.to_string(),
+                    sell_price.to_string(),
+                    "{fee} {slip}"
+                );
+                // The settings alone are stored and sent; the factors come back with them.
+                let json = serde_json::to_value(m).expect("serializes");
+                assert_eq!(
+                    json.as_object().map(|o| o.len()),
+                    Some(4),
+                    "fee, slippage, timing, rounding: {json}"
+                );
+                assert_eq!(serde_json::from_value::<FillModel>(json).ok(), Some(m));
+            }
+        }
     }
 
     #[test]

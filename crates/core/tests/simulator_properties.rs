@@ -1050,6 +1050,66 @@ fn whole_history_constants_and_their_crossings_from_the_first_day() {
     }
 }
 
+/// Whole history = day by day where prices or parameters are NaN or infinite: day by day such a
+/// price or parameter is a number (a NaN compares false), not a missing value, while an
+/// indicator or a result that is not finite is missing; the whole-history evaluator, which
+/// keeps missing values as NaN, tells the two apart.
+#[test]
+fn whole_history_nan_and_infinite_prices_and_parameters_are_numbers_as_day_by_day() {
+    let mut columns = columns_from(100.0, &[(3, 0.0, 0.01, 0.01, 0.01, 1.0); 30]);
+    for (day, value) in [
+        (5, f64::NAN),
+        (9, f64::INFINITY),
+        (17, f64::NAN),
+        (18, f64::NAN),
+    ] {
+        columns.close[day] = value;
+    }
+    columns.open[12] = f64::NAN;
+    columns.open[13] = f64::NEG_INFINITY;
+    let params = declared_params();
+    let sources = [
+        "close > open",
+        "close != close[1]",
+        "close[$lag] != open",
+        "crosses_above(close, open) or crosses_below(close, open)",
+        "crosses_below(close, sma(close, 3))",
+        "crosses_above(close, $fast)",
+        "-close < -open",
+        "(close - open)[2] > 0",
+        "close / open > 1",
+        "$fast != 5 and close > 0",
+        "not (open == open)",
+    ];
+    for fast in [5.0, f64::NAN, f64::INFINITY] {
+        let overrides = Params::from([("fast".to_owned(), fast)]);
+        for source in sources {
+            let rule = parse(source, RuleKind::Entry, &params);
+            let whole = EvalContext::new(sym("ETH"), columns.view()).with_params(&overrides);
+            let outcomes = rule
+                .outcomes(&whole, &mut IndicatorCache::new())
+                .expect("computed");
+            let signal = rule
+                .signal(&whole, &mut IndicatorCache::new())
+                .expect("computed");
+            let days = outcomes.len();
+            for (i, outcome) in outcomes.iter().enumerate() {
+                let ctx = EvalContext::new(sym("ETH"), columns.view().until(i + 1))
+                    .with_params(&overrides);
+                let evaluation = rule.evaluate(&ctx, &mut IndicatorCache::new());
+                assert_eq!(
+                    *outcome,
+                    outcome_of(&evaluation),
+                    "`{source}` with fast {fast} on day {i}: {evaluation:?}"
+                );
+                assert_eq!(signal.outcome(i), *outcome, "`{source}` on day {i}");
+                let expected = (i..days).find(|&d| outcomes[d] == Outcome::Passed);
+                assert_eq!(signal.next_pass(i, days), expected, "`{source}` from {i}");
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. Fast exits = explained exits
 // ---------------------------------------------------------------------------------------------

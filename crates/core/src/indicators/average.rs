@@ -1,32 +1,46 @@
 //! Moving averages: simple, exponential and weighted (TA-Lib `SMA`, `EMA`, `WMA`).
 
 use super::{
-    IndicatorError, Values, check_period, finite, per_finite_run, per_finite_run_appending,
+    IndicatorError, NanValues, Values, check_period, finite, finite_or_nan, from_nan_encoded,
+    per_finite_run, per_finite_run_appending,
 };
 
 /// Simple moving average of the last `period` values (TA-Lib `SMA`, lookback `period - 1`).
 pub fn sma(x: &[f64], period: usize) -> Result<Values, IndicatorError> {
+    Ok(from_nan_encoded(&sma_nan(x, period)?))
+}
+
+/// [`sma`] as [`NanValues`], written directly: the most used indicator, on every instrument
+/// of a portfolio backtest, whose rule evaluators read plain numbers.
+pub(crate) fn sma_nan(x: &[f64], period: usize) -> Result<NanValues, IndicatorError> {
     check_period("sma", "period", period, 1)?;
-    // Appended, not written over `None`s: the most used indicator, on every instrument of a
-    // portfolio backtest.
-    Ok(per_finite_run_appending(x, |x, out| {
+    Ok(per_finite_run_appending(x, f64::NAN, |x, out| {
         let warm_up = (period - 1).min(x.len());
-        out.extend(std::iter::repeat_n(None, warm_up));
-        out.extend(sma_core(x, period).map(|(_, mean)| finite(mean)));
+        out.extend(std::iter::repeat_n(f64::NAN, warm_up));
+        out.extend(sma_core(x, period).map(|(_, mean)| finite_or_nan(mean)));
     }))
 }
 
 /// Exponential moving average, `k = 2 / (period + 1)`, seeded with the SMA of the first `period`
 /// values (TA-Lib `EMA`, lookback `period - 1`).
 pub fn ema(x: &[f64], period: usize) -> Result<Values, IndicatorError> {
+    Ok(from_nan_encoded(&ema_nan(x, period)?))
+}
+
+/// [`ema`] as [`NanValues`], written directly.
+pub(crate) fn ema_nan(x: &[f64], period: usize) -> Result<NanValues, IndicatorError> {
     check_period("ema", "period", period, 1)?;
-    Ok(per_finite_run(x, |x, out| {
-        if x.len() >= period {
-            let first = period - 1;
-            for (i, v) in ema_core(x, period, first).into_iter().enumerate() {
-                out[first + i] = finite(v);
-            }
+    Ok(per_finite_run_appending(x, f64::NAN, |x, out| {
+        if x.len() < period {
+            out.extend(std::iter::repeat_n(f64::NAN, x.len()));
+            return;
         }
+        out.extend(std::iter::repeat_n(f64::NAN, period - 1));
+        out.extend(
+            ema_core(x, period, period - 1)
+                .into_iter()
+                .map(finite_or_nan),
+        );
     }))
 }
 

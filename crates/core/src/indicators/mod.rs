@@ -46,6 +46,7 @@ mod test_support;
 mod volatility;
 
 pub use average::{ema, sma, wma};
+pub(crate) use average::{ema_nan, sma_nan};
 pub use momentum::{Macd, macd, roc, rsi};
 pub use range::{highest, lowest};
 pub use volatility::{Bands, atr, bollinger, stddev};
@@ -104,9 +105,35 @@ pub enum IndicatorError {
 /// Output aligned index-for-index with the input; `None` while warming up (TA-Lib's lookback) or where an input was NaN/inf.
 pub type Values = Vec<Option<f64>>;
 
+/// Output aligned index-for-index with the input as plain numbers: NaN where [`Values`] has
+/// `None`, every other value finite. What the rule evaluators keep and read: a value is half
+/// the size of an `Option<f64>`, and loops over plain numbers vectorize.
+pub(crate) type NanValues = Vec<f64>;
+
 /// `Some(v)` when `v` is finite.
 pub(crate) fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
+}
+
+/// `v` when it is finite, else NaN (not ready): [`finite`] for [`NanValues`].
+pub(crate) fn finite_or_nan(v: f64) -> f64 {
+    if v.is_finite() { v } else { f64::NAN }
+}
+
+/// `values` as [`NanValues`].
+pub(crate) fn nan_encoded(values: &[Option<f64>]) -> NanValues {
+    values
+        .iter()
+        .map(|v| {
+            debug_assert!(v.is_none_or(f64::is_finite), "indicator values are finite");
+            v.unwrap_or(f64::NAN)
+        })
+        .collect()
+}
+
+/// `values` as [`Values`]: the inverse of [`nan_encoded`].
+pub(crate) fn from_nan_encoded(values: &[f64]) -> Values {
+    values.iter().map(|&v| finite(v)).collect()
 }
 
 /// Fails unless `period >= min`.
@@ -169,7 +196,7 @@ pub(crate) fn per_finite_run(
     x: &[f64],
     mut compute: impl FnMut(&[f64], &mut [Option<f64>]),
 ) -> Values {
-    per_finite_run_appending(x, |x, out| {
+    per_finite_run_appending(x, None, |x, out| {
         let start = out.len();
         out.resize(start + x.len(), None);
         compute(x, &mut out[start..]);
@@ -180,21 +207,23 @@ pub(crate) fn per_finite_run(
 /// of the run) to the output instead of overwriting `None`s: each output is written once,
 /// with no all-`None` pass first. A backtest over many instruments computes its indicators
 /// on every instrument, so this pass and the zeroing are a visible share of its time.
-pub(crate) fn per_finite_run_appending(
+/// `gap` is the output at a non-finite input: `None`, or NaN for [`NanValues`].
+pub(crate) fn per_finite_run_appending<T: Copy>(
     x: &[f64],
-    mut compute: impl FnMut(&[f64], &mut Values),
-) -> Values {
+    gap: T,
+    mut compute: impl FnMut(&[f64], &mut Vec<T>),
+) -> Vec<T> {
     let mut out = Vec::with_capacity(x.len());
     if all_finite(x) {
         // The usual case, market data without gaps: one run, no list of runs to build.
         compute(x, &mut out);
     } else {
         for run in runs(x.len(), |i| x[i].is_finite()) {
-            out.resize(run.start, None);
+            out.resize(run.start, gap);
             compute(&x[run.clone()], &mut out);
             debug_assert_eq!(out.len(), run.end, "one output per value of the run");
         }
-        out.resize(x.len(), None);
+        out.resize(x.len(), gap);
     }
     debug_assert_eq!(out.len(), x.len(), "one output per value");
     out
@@ -224,12 +253,14 @@ mod tests {
         let double = |x: &[f64], out: &mut Values| out.extend(x.iter().map(|v| Some(v * 2.0)));
         let x = [f64::NAN, 1.0, f64::INFINITY, 2.0, 3.0, f64::NAN];
         let expected = vec![None, Some(2.0), None, Some(4.0), Some(6.0), None];
-        assert_eq!(per_finite_run_appending(&x, double), expected);
+        assert_eq!(per_finite_run_appending(&x, None, double), expected);
         assert_eq!(
-            per_finite_run_appending(&[1.0, 2.0], double),
+            per_finite_run_appending(&[1.0, 2.0], None, double),
             vec![Some(2.0), Some(4.0)]
         );
-        assert_eq!(per_finite_run_appending(&[], double), Vec::new());
+        assert_eq!(per_finite_run_appending(&[], None, double), Vec::new());
+        assert_eq!(nan_encoded(&expected).len(), x.len());
+        assert_eq!(from_nan_encoded(&nan_encoded(&expected)), expected);
         assert!(all_finite(&[1.0, -2.0]) && !all_finite(&[1.0, f64::NAN]));
     }
 

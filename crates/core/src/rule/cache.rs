@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::indicators::{IndicatorError, Values};
+use crate::indicators::{IndicatorError, NanValues};
 
 /// Indicator series computed once per (instrument, series, function, parameters) and reused.
 ///
@@ -66,51 +66,9 @@ struct Entry {
     /// The input series the outputs were computed from (for `atr`: the close); shared with
     /// other entries computed from the same numbers.
     input: Arc<[f64]>,
-    /// Every output, aligned with `input`; shared, so whole-history evaluation reads them
-    /// without copying.
-    outputs: Vec<Arc<Values>>,
-    /// Every output as plain numbers, made the first time a sweep asks (see [`DenseCell`]).
-    dense: Vec<Arc<DenseCell>>,
-}
-
-/// An indicator's values as plain f64 from `ready` on, where every value is present: what a
-/// sweep's tight loops read instead of `Option<f64>` (a missing value before `ready` is NaN).
-#[derive(Debug)]
-pub(crate) struct Dense {
-    /// The first day from which every value is present.
-    pub(crate) ready: usize,
-    /// The values, aligned with the output.
-    pub(crate) values: Vec<f64>,
-}
-
-/// One output's [`Dense`] form, made on first use and then shared by every thread: a single
-/// long backtest never asks, so it never pays the copy.
-#[derive(Debug)]
-pub(crate) struct DenseCell {
-    values: Arc<Values>,
-    dense: OnceLock<Dense>,
-}
-
-impl DenseCell {
-    /// How many days the output covers.
-    pub(crate) fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// The plain numbers, made now if no one has asked before.
-    pub(crate) fn get(&self) -> &Dense {
-        self.dense.get_or_init(|| {
-            let values = &self.values;
-            let ready = values
-                .iter()
-                .rposition(Option::is_none)
-                .map_or(0, |i| i + 1);
-            Dense {
-                ready,
-                values: values.iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
-            }
-        })
-    }
+    /// Every output, aligned with `input`, NaN where not ready (see [`NanValues`]); shared, so
+    /// whole-history evaluation reads them without copying.
+    outputs: Vec<Arc<NanValues>>,
 }
 
 impl Entry {
@@ -186,29 +144,17 @@ impl IndicatorCache {
         &mut self,
         key: String,
         input: &[f64],
-        compute: impl FnOnce() -> Result<Vec<Values>, IndicatorError>,
-    ) -> Result<&[Arc<Values>], IndicatorError> {
+        compute: impl FnOnce() -> Result<Vec<NanValues>, IndicatorError>,
+    ) -> Result<&[Arc<NanValues>], IndicatorError> {
         let last_input = &mut self.last_input;
         let fresh = || -> Result<Arc<Entry>, IndicatorError> {
-            let outputs: Vec<Arc<Values>> = compute()?.into_iter().map(Arc::new).collect();
+            let outputs: Vec<Arc<NanValues>> = compute()?.into_iter().map(Arc::new).collect();
             // Comparing with the last input (in cache) is cheaper than copying into fresh memory.
             let input = match last_input {
                 Some(last) if same_numbers(last, input) => Arc::clone(last),
                 _ => Arc::clone(last_input.insert(Arc::from(input))),
             };
-            Ok(Arc::new(Entry {
-                input,
-                dense: outputs
-                    .iter()
-                    .map(|values| {
-                        Arc::new(DenseCell {
-                            values: Arc::clone(values),
-                            dense: OnceLock::new(),
-                        })
-                    })
-                    .collect(),
-                outputs,
-            }))
+            Ok(Arc::new(Entry { input, outputs }))
         };
         let entry = match self.entries.entry(key) {
             MapEntry::Occupied(mut slot) => {
@@ -244,12 +190,6 @@ impl IndicatorCache {
         };
         Ok(&entry.outputs)
     }
-
-    /// Output `output` of the entry stored under `key` as [`Dense`] numbers (made on first
-    /// use), once [`IndicatorCache::get_or_compute`] has stored it.
-    pub(crate) fn dense(&self, key: &str, output: usize) -> Option<Arc<DenseCell>> {
-        self.entries.get(key)?.dense.get(output).cloned()
-    }
 }
 
 /// Whether `a` and `b` hold the same numbers, bit for bit (NaN equals NaN). No early exit, so
@@ -266,8 +206,8 @@ fn same_numbers(a: &[f64], b: &[f64]) -> bool {
 mod tests {
     use super::*;
 
-    fn ones(input: &[f64]) -> Result<Vec<Values>, IndicatorError> {
-        Ok(vec![input.iter().map(|v| Some(*v)).collect()])
+    fn ones(input: &[f64]) -> Result<Vec<NanValues>, IndicatorError> {
+        Ok(vec![input.to_vec()])
     }
 
     #[test]
@@ -295,7 +235,7 @@ mod tests {
         let outputs = second
             .get_or_compute("k".into(), &data, || panic!("computed twice"))
             .expect("shared");
-        assert_eq!(outputs[0].as_slice(), &[Some(1.0), Some(2.0), Some(3.0)]);
+        assert_eq!(outputs[0].as_slice(), &[1.0, 2.0, 3.0]);
         assert_eq!((first.computations(), second.computations()), (1, 0));
         assert_eq!(shared.len(), 1);
         // Other data under the same key is computed, never served from the store.

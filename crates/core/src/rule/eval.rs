@@ -261,9 +261,11 @@ impl<'c> Evaluator<'_, 'c> {
             .cache
             .get_or_compute(key, inputs.series, || spec.compute(&inputs, &args))
             .map_err(|e| format!("`{text}` cannot be computed: {e}"))?;
+        // NaN is "not ready" in the cache's outputs.
         outputs
             .get(indicator.output)
-            .and_then(|o| o.get(i).copied().flatten())
+            .and_then(|o| o.get(i).copied())
+            .filter(|v| !v.is_nan())
             .ok_or_else(|| not_ready("is warming up"))
     }
 

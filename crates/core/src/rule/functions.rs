@@ -1,7 +1,7 @@
 //! The indicator functions a rule can call: their signatures, and how each maps onto
 //! [`crate::indicators`] (the only place indicator math lives).
 
-use crate::indicators::{self, IndicatorError, Values};
+use crate::indicators::{self, IndicatorError, NanValues, Values, nan_encoded};
 
 /// A price series of an instrument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -216,8 +216,9 @@ pub(crate) struct Inputs<'a> {
 }
 
 impl FuncSpec {
-    /// Runs the indicator; every output is aligned with the input. `args` are the resolved number
-    /// arguments (periods already checked to be whole numbers).
+    /// Runs the indicator; every output is aligned with the input, NaN where not ready (see
+    /// [`NanValues`]). `args` are the resolved number arguments (periods already checked to be
+    /// whole numbers).
     ///
     /// `roc` is returned as a fraction (0.05 for +5%), not TA-Lib's percent, so that it compares
     /// naturally with percent literals and `return_since_entry`.
@@ -225,30 +226,37 @@ impl FuncSpec {
         &self,
         inputs: &Inputs<'_>,
         args: &[f64],
-    ) -> Result<Vec<Values>, IndicatorError> {
+    ) -> Result<Vec<NanValues>, IndicatorError> {
         let x = inputs.series;
         let period = |i: usize| args.get(i).copied().unwrap_or(0.0) as usize;
+        let nan = |values: Values| nan_encoded(&values);
         Ok(match self.func {
-            Func::Sma => vec![indicators::sma(x, period(0))?],
-            Func::Ema => vec![indicators::ema(x, period(0))?],
-            Func::Wma => vec![indicators::wma(x, period(0))?],
-            Func::Rsi => vec![indicators::rsi(x, period(0))?],
-            Func::Highest => vec![indicators::highest(x, period(0))?],
-            Func::Lowest => vec![indicators::lowest(x, period(0))?],
+            // The moving averages write plain numbers themselves; the others are converted.
+            Func::Sma => vec![indicators::sma_nan(x, period(0))?],
+            Func::Ema => vec![indicators::ema_nan(x, period(0))?],
+            Func::Wma => vec![nan(indicators::wma(x, period(0))?)],
+            Func::Rsi => vec![nan(indicators::rsi(x, period(0))?)],
+            Func::Highest => vec![nan(indicators::highest(x, period(0))?)],
+            Func::Lowest => vec![nan(indicators::lowest(x, period(0))?)],
             Func::Roc => {
                 let percent = indicators::roc(x, period(0))?;
-                vec![percent.into_iter().map(|v| v.map(|p| p / 100.0)).collect()]
+                vec![
+                    percent
+                        .iter()
+                        .map(|v| v.map_or(f64::NAN, |p| p / 100.0))
+                        .collect(),
+                ]
             }
-            Func::Stddev => vec![indicators::stddev(x, period(0), 1.0)?],
-            Func::Atr => vec![indicators::atr(inputs.high, inputs.low, x, period(0))?],
+            Func::Stddev => vec![nan(indicators::stddev(x, period(0), 1.0)?)],
+            Func::Atr => vec![nan(indicators::atr(inputs.high, inputs.low, x, period(0))?)],
             Func::Macd => {
                 let m = indicators::macd(x, period(0), period(1), period(2))?;
-                vec![m.line, m.signal, m.histogram]
+                vec![nan(m.line), nan(m.signal), nan(m.histogram)]
             }
             Func::Bollinger => {
                 let deviations = args.get(1).copied().unwrap_or(f64::NAN);
                 let b = indicators::bollinger(x, period(0), deviations)?;
-                vec![b.upper, b.middle, b.lower]
+                vec![nan(b.upper), nan(b.middle), nan(b.lower)]
             }
         })
     }
@@ -295,7 +303,7 @@ mod tests {
             };
             let outputs = spec.compute(&inputs, &args).expect(spec.name);
             for output in outputs {
-                let first = output.iter().position(Option::is_some);
+                let first = output.iter().position(|v| !v.is_nan());
                 assert_eq!(first, Some(spec.warm_up(&args)), "{}", spec.name);
             }
         }
@@ -313,7 +321,7 @@ mod tests {
             .expect("roc")
             .compute(&inputs, &[1.0])
             .expect("roc");
-        let value = out[0][1].expect("ready");
+        let value = out[0][1];
         assert!((value - 0.05).abs() < 1e-12, "{value}");
     }
 }

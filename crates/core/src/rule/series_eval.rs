@@ -7,14 +7,78 @@ use std::sync::Arc;
 
 use super::Outcome;
 use super::ast::BinaryOp;
-use super::cache::{Dense, DenseCell, IndicatorCache};
+use super::cache::IndicatorCache;
 use super::context::EvalContext;
 use super::functions::{ArgKind, Func, Input, SeriesField};
 use super::node::{Arg, Bindings, Indicator, Node, NodeKind};
 
-/// A number on every day; `None` where it has no value (not ready). Shared, so an indicator's
-/// series is read from the cache without a copy.
-type Numbers = Arc<Vec<Option<f64>>>;
+/// A number on every day, as plain `f64` so that the loops over days vectorize; shared, so an
+/// indicator's series is read from the cache without a copy.
+///
+/// NaN is a day without a value (not ready): an indicator's values and arithmetic results are
+/// finite wherever they are present, so there a NaN is never a value. Prices and parameters
+/// are taken as they are, NaN included (day by day, a NaN close is a number that compares
+/// false); the rare series or parameter holding a NaN says from which day on its values are
+/// present instead.
+#[derive(Debug, Clone)]
+struct Numbers {
+    values: Arc<Vec<f64>>,
+    /// `None`: NaN means "not ready". `Some(day)`: every value from `day` on is present, NaN
+    /// included, and every value before it is NaN and not ready.
+    present_from: Option<usize>,
+}
+
+impl Numbers {
+    /// `values` with NaN meaning "not ready".
+    fn nan_encoded(values: Arc<Vec<f64>>) -> Self {
+        Self {
+            values,
+            present_from: None,
+        }
+    }
+
+    /// `values`, NaN before `from` and every value from `from` on present: NaN-encoded when no
+    /// present value is NaN (the usual case).
+    fn present(values: Vec<f64>, from: usize) -> Self {
+        let from = from.min(values.len());
+        let any_nan = values[from..].iter().fold(false, |nan, v| nan | v.is_nan());
+        Self {
+            values: Arc::new(values),
+            present_from: any_nan.then_some(from),
+        }
+    }
+
+    /// The value on `day`, if it has one.
+    #[inline]
+    fn at(&self, day: usize) -> Option<f64> {
+        let v = *self.values.get(day)?;
+        match self.present_from {
+            None => (!v.is_nan()).then_some(v),
+            Some(from) => (day >= from).then_some(v),
+        }
+    }
+
+    /// The values when NaN means "not ready" in all of them, what the loops over plain numbers
+    /// read; `None` for a series holding a NaN value.
+    fn plain(&self) -> Option<&[f64]> {
+        self.present_from
+            .is_none()
+            .then_some(self.values.as_slice())
+    }
+
+    /// The same numbers `by` days later: day i gets day i − by's value, the first `by` days
+    /// none.
+    fn shifted(&self, by: usize) -> Self {
+        let n = self.values.len();
+        let by = by.min(n);
+        let mut values = vec![f64::NAN; by];
+        values.extend_from_slice(&self.values[..n - by]);
+        Self {
+            values: Arc::new(values),
+            present_from: self.present_from.map(|from| (from + by).min(n)),
+        }
+    }
+}
 
 /// The outcome of `root` on every day of `ctx`'s columns, or `None` when the rule reads another
 /// instrument or a position (decide those day by day).
@@ -89,43 +153,25 @@ impl Signal {
         if from >= to {
             return None;
         }
-        match &self.condition {
-            Condition::Cross {
-                above,
-                x,
-                y,
-                lag_x,
-                lag_y,
-                dense,
-            } => {
-                let lags = (*lag_x, *lag_y);
-                let options = |from, to| cross_in_options(*above, (x, y), lags, from, to);
-                let Some((dx, dy)) = dense else {
-                    return options(from, to);
-                };
-                let (dx, dy) = (dx.get(), dy.get());
-                // Days before both sides are present on today and yesterday: the general loop.
-                let ready = (dx.ready + lag_x)
-                    .max(dy.ready + lag_y)
-                    .max(*lag_x)
-                    .max(*lag_y);
-                if from < ready.min(to)
-                    && let Some(day) = options(from, ready.min(to))
-                {
-                    return Some(day);
-                }
-                let start = from.max(ready);
-                if start >= to {
-                    return None;
-                }
-                cross_in_dense(*above, (dx, dy), lags, start, to)
+        if let Condition::Cross {
+            above,
+            x,
+            y,
+            lag_x,
+            lag_y,
+        } = &self.condition
+            && let (Some(x), Some(y)) = (x.plain(), y.plain())
+        {
+            // A missing value is NaN, and NaN compares false: a day with a missing value never
+            // crosses, so every day is tested alike, with no "ready" to look for first.
+            let start = from.max(*lag_x).max(*lag_y);
+            let to = to.min(x.len()).min(y.len());
+            if start >= to {
+                return None;
             }
-            Condition::Compare(..)
-            | Condition::Not(_)
-            | Condition::Logical { .. }
-            | Condition::Earlier(..)
-            | Condition::Never => self.scan(from, to),
+            return cross_in_plain(*above, (x, y), (*lag_x, *lag_y), start, to);
         }
+        self.scan(from, to)
     }
 
     /// The first day in `from..to` on which it passes, asked day by day.
@@ -143,32 +189,34 @@ impl Signal {
             None => Outcome::NotReady,
         };
         let days = self.days;
-        match &self.condition {
-            Condition::Cross {
-                above,
-                x,
-                y,
-                lag_x,
-                lag_y,
-                ..
-            } if x.len() >= days && y.len() >= days && (*lag_x).max(*lag_y) <= days => {
-                // Lags longer than the history leave nothing to compare: the day-by-day path
-                // says "not ready" for every day without slicing before the start.
-                let skip = (*lag_x).max(*lag_y);
-                let mut out = Vec::with_capacity(days);
-                out.resize(skip, Outcome::NotReady);
-                let n = days - skip;
-                let today = (&x[skip..days], &y[skip..days]);
-                let yesterday = (&x[skip - lag_x..][..n], &y[skip - lag_y..][..n]);
-                if *above {
-                    cross_outcomes::<true>(today, yesterday, &mut out);
-                } else {
-                    cross_outcomes::<false>(today, yesterday, &mut out);
-                }
-                out
+        if let Condition::Cross {
+            above,
+            x,
+            y,
+            lag_x,
+            lag_y,
+        } = &self.condition
+            && let (Some(x), Some(y)) = (x.plain(), y.plain())
+            && x.len() >= days
+            && y.len() >= days
+            && (*lag_x).max(*lag_y) <= days
+        {
+            // Lags longer than the history leave nothing to compare: the day-by-day path
+            // says "not ready" for every day without slicing before the start.
+            let skip = (*lag_x).max(*lag_y);
+            let mut out = Vec::with_capacity(days);
+            out.resize(skip, Outcome::NotReady);
+            let n = days - skip;
+            let today = (&x[skip..days], &y[skip..days]);
+            let yesterday = (&x[skip - lag_x..][..n], &y[skip - lag_y..][..n]);
+            if *above {
+                cross_outcomes::<true>(today, yesterday, &mut out);
+            } else {
+                cross_outcomes::<false>(today, yesterday, &mut out);
             }
-            _ => (0..days).map(|day| of(self.condition.at(day))).collect(),
+            return out;
         }
+        (0..days).map(|day| of(self.condition.at(day))).collect()
     }
 
     /// How many days it covers.
@@ -193,74 +241,43 @@ fn crossed(above: bool, (x0, y0): (f64, f64), (x1, y1): (f64, f64)) -> bool {
 ///
 /// Branch-free, over days by index, with the direction fixed at compile time: a backtest asks
 /// this of every instrument's entry and exit, so it is worth the compiler's best loop. The
-/// crossing is tested on every day (a missing value as NaN) and discarded where a value is
-/// missing: the same outcome as testing only where all four are present.
+/// values are NaN-encoded (see [`Numbers`]): the crossing is tested on every day and
+/// discarded where a value is missing, the same outcome as testing only where all four are
+/// present.
 fn cross_outcomes<const ABOVE: bool>(
-    (x0, y0): (&[Option<f64>], &[Option<f64>]),
-    (x1, y1): (&[Option<f64>], &[Option<f64>]),
+    (x0, y0): (&[f64], &[f64]),
+    (x1, y1): (&[f64], &[f64]),
     out: &mut Vec<Outcome>,
 ) {
-    const OUTCOMES: [Outcome; 4] = [
-        Outcome::NotReady,
-        Outcome::NotReady,
-        Outcome::Failed,
-        Outcome::Passed,
-    ];
-    let n = x0.len();
-    // Cut to one length, so the compiler drops the bounds checks.
-    let (y0, x1, y1) = (&y0[..n], &x1[..n], &y1[..n]);
-    let value = |v: Option<f64>| v.unwrap_or(f64::NAN);
-    out.extend((0..n).map(|k| {
-        let ready = x0[k].is_some() & y0[k].is_some() & x1[k].is_some() & y1[k].is_some();
-        let crossed = crossed(
-            ABOVE,
-            (value(x0[k]), value(y0[k])),
-            (value(x1[k]), value(y1[k])),
-        );
-        OUTCOMES[usize::from(ready) * 2 + usize::from(crossed)]
+    // Zipped slices, not indices: no bounds check is left in the loop.
+    let days = x0.iter().zip(y0).zip(x1.iter().zip(y1));
+    out.extend(days.map(|((&a0, &b0), (&a1, &b1))| {
+        let missing = a0.is_nan() | b0.is_nan() | a1.is_nan() | b1.is_nan();
+        // A crossing has no NaN in it: `Passed` needs no "ready" test.
+        if crossed(ABOVE, (a0, b0), (a1, b1)) {
+            Outcome::Passed
+        } else if missing {
+            Outcome::NotReady
+        } else {
+            Outcome::Failed
+        }
     }));
 }
 
-/// The first day in `start..to` on which `x` crosses `y` (above or below), with `Option`s: the
-/// general loop, for series with missing values.
-fn cross_in_options(
-    above: bool,
-    (x, y): (&[Option<f64>], &[Option<f64>]),
-    (lag_x, lag_y): (usize, usize),
-    from: usize,
-    to: usize,
-) -> Option<usize> {
-    let start = from.max(lag_x).max(lag_y);
-    if start >= to || x.len() < to || y.len() < to {
-        return None;
-    }
-    let (x, y) = (&x[..to], &y[..to]);
-    let today = x[start..].iter().zip(&y[start..]);
-    let yesterday = x[start - lag_x..].iter().zip(&y[start - lag_y..]);
-    let crossed = |((a0, b0), (a1, b1)): (Pair<'_>, Pair<'_>)| match (*a0, *b0, *a1, *b1) {
-        (Some(a0), Some(b0), Some(a1), Some(b1)) => crossed(above, (a0, b0), (a1, b1)),
-        _ => false,
-    };
-    today.zip(yesterday).position(crossed).map(|k| start + k)
-}
-
-/// The first day in `start..to` on which `x` crosses `y` (above or below), every value on those
-/// days and the days before them (`lags`) present. Chunks of days are tested without a branch
+/// The first day in `start..to` on which `x` crosses `y` (above or below), both NaN-encoded
+/// (see [`Numbers`]; `start` at least both lags). Chunks of days are tested without a branch
 /// or a bounds check, so the compiler tests several at once; only a chunk with a crossing is
 /// looked into.
-fn cross_in_dense(
+fn cross_in_plain(
     above: bool,
-    (x, y): (&Dense, &Dense),
+    (x, y): (&[f64], &[f64]),
     (lag_x, lag_y): (usize, usize),
     start: usize,
     to: usize,
 ) -> Option<usize> {
     const CHUNK: usize = 16;
-    let (x0, y0) = (&x.values[start..to], &y.values[start..to]);
-    let (x1, y1) = (
-        &x.values[start - lag_x..to - lag_x],
-        &y.values[start - lag_y..to - lag_y],
-    );
+    let (x0, y0) = (&x[start..to], &y[start..to]);
+    let (x1, y1) = (&x[start - lag_x..to - lag_x], &y[start - lag_y..to - lag_y]);
     let first_in = |from: usize, len: usize| {
         (from..from + len).find(|&k| crossed(above, (x0[k], y0[k]), (x1[k], y1[k])))
     };
@@ -284,9 +301,6 @@ fn cross_in_dense(
     first_in(done, x0.len() - done).map(|k| start + k)
 }
 
-/// Two sides' values on one day.
-type Pair<'a> = (&'a Option<f64>, &'a Option<f64>);
-
 /// A condition over number series, evaluated day by day; `None` where not ready.
 #[derive(Debug, Clone)]
 enum Condition {
@@ -300,8 +314,6 @@ enum Condition {
         y: Numbers,
         lag_x: usize,
         lag_y: usize,
-        /// Both sides as plain numbers, when both are indicators (a sweep's scans read these).
-        dense: Option<(Arc<DenseCell>, Arc<DenseCell>)>,
     },
     Not(Box<Condition>),
     Logical {
@@ -318,7 +330,7 @@ impl Condition {
         match self {
             Self::Never => None,
             Self::Compare(op, x, y) => {
-                let (x, y) = ((*x.get(i)?)?, (*y.get(i)?)?);
+                let (x, y) = (x.at(i)?, y.at(i)?);
                 Some(match op {
                     BinaryOp::Lt => x < y,
                     BinaryOp::Le => x <= y,
@@ -334,11 +346,10 @@ impl Condition {
                 y,
                 lag_x,
                 lag_y,
-                ..
             } => {
-                let a1 = (*x.get(i.checked_sub(*lag_x)?)?)?;
-                let b1 = (*y.get(i.checked_sub(*lag_y)?)?)?;
-                let (a0, b0) = ((*x.get(i)?)?, (*y.get(i)?)?);
+                let a1 = x.at(i.checked_sub(*lag_x)?)?;
+                let b1 = y.at(i.checked_sub(*lag_y)?)?;
+                let (a0, b0) = (x.at(i)?, y.at(i)?);
                 Some(crossed(*above, (a0, b0), (a1, b1)))
             }
             Self::Not(x) => x.at(i).map(|c| !c),
@@ -402,7 +413,10 @@ pub(crate) fn indicator_series(
         series.push(IndicatorSeries {
             label,
             price_units,
-            values: evaluator.indicator(indicator).as_ref().clone(),
+            values: {
+                let numbers = evaluator.indicator(indicator);
+                (0..numbers.values.len()).map(|i| numbers.at(i)).collect()
+            },
         });
     }
     series
@@ -451,15 +465,6 @@ fn supported(node: &Node) -> bool {
     }
 }
 
-/// `values` moved `by` days later: day i gets day i − by's value, the first `by` days none.
-fn shifted<T: Copy>(values: &[Option<T>], by: usize) -> Vec<Option<T>> {
-    let n = values.len();
-    let by = by.min(n);
-    let mut out = vec![None; by];
-    out.extend_from_slice(&values[..n - by]);
-    out
-}
-
 struct SeriesEvaluator<'r, 'c> {
     ctx: &'r EvalContext<'c>,
     bindings: Bindings<'r>,
@@ -468,8 +473,9 @@ struct SeriesEvaluator<'r, 'c> {
 }
 
 impl SeriesEvaluator<'_, '_> {
-    fn none<T: Clone>(&self) -> Vec<Option<T>> {
-        vec![None; self.days]
+    /// Numbers without a value on any day.
+    fn none(&self) -> Numbers {
+        Numbers::nan_encoded(Arc::new(vec![f64::NAN; self.days]))
     }
 
     // `numbers` and `conditions` are dispatchers: every level of the rule stacks one of them and
@@ -477,8 +483,8 @@ impl SeriesEvaluator<'_, '_> {
 
     fn numbers(&mut self, node: &Node) -> Numbers {
         match &node.kind {
-            NodeKind::Const(v) => Arc::new(vec![Some(*v); self.days]),
-            NodeKind::Param(name) => Arc::new(vec![Some(self.bindings.get(name)); self.days]),
+            NodeKind::Const(v) => Numbers::present(vec![*v; self.days], 0),
+            NodeKind::Param(name) => Numbers::present(vec![self.bindings.get(name); self.days], 0),
             NodeKind::Series(_, field) => self.series(*field),
             NodeKind::Indicator(indicator) => self.indicator(indicator),
             NodeKind::Neg(x) => {
@@ -493,14 +499,14 @@ impl SeriesEvaluator<'_, '_> {
             NodeKind::Lookback(base, arg) => self.numbers_back(base, arg),
             // A condition where a number is expected, or a position value: the checker refuses
             // the first and `supported` the second.
-            _ => Arc::new(self.none()),
+            _ => self.none(),
         }
     }
 
     fn series(&self, field: SeriesField) -> Numbers {
         match self.ctx.columns(None) {
-            Some((_, columns)) => Arc::new(columns.field(field).iter().map(|v| Some(*v)).collect()),
-            None => Arc::new(self.none()),
+            Some((_, columns)) => Numbers::present(columns.field(field).to_vec(), 0),
+            None => self.none(),
         }
     }
 
@@ -508,20 +514,9 @@ impl SeriesEvaluator<'_, '_> {
         match self.bindings.lookback(arg) {
             Ok(days) => {
                 let values = self.numbers(base);
-                Arc::new(self.earlier(base, &values, days))
+                earlier(base, values, days)
             }
-            Err(_) => Arc::new(self.none()),
-        }
-    }
-
-    /// `node`'s `values` `days` days earlier. A constant (literals and parameters only) has
-    /// its value at every offset, as day by day; anything reading the market has none before
-    /// its first day.
-    fn earlier<T: Copy>(&self, node: &Node, values: &[Option<T>], days: usize) -> Vec<Option<T>> {
-        if is_constant(node) {
-            values.to_vec()
-        } else {
-            shifted(values, days)
+            Err(_) => self.none(),
         }
     }
 
@@ -537,17 +532,13 @@ impl SeriesEvaluator<'_, '_> {
                 Condition::Compare(*op, self.numbers(a), self.numbers(b))
             }
             // Yesterday's values, read in place: a constant is its own yesterday.
-            NodeKind::Cross { above, a, b } => {
-                let ((x, dense_x), (y, dense_y)) = (self.side(a), self.side(b));
-                Condition::Cross {
-                    above: *above,
-                    x,
-                    y,
-                    lag_x: lag(a, 1),
-                    lag_y: lag(b, 1),
-                    dense: dense_x.zip(dense_y),
-                }
-            }
+            NodeKind::Cross { above, a, b } => Condition::Cross {
+                above: *above,
+                x: self.numbers(a),
+                y: self.numbers(b),
+                lag_x: lag(a, 1),
+                lag_y: lag(b, 1),
+            },
             NodeKind::Lookback(base, arg) => match self.bindings.lookback(arg) {
                 // A constant condition has its value at every offset.
                 Ok(_) if is_constant(base) => self.condition(base),
@@ -560,49 +551,46 @@ impl SeriesEvaluator<'_, '_> {
 
     /// The indicator on every day, through the same cache key as the day-by-day evaluator.
     fn indicator(&mut self, indicator: &Indicator) -> Numbers {
-        self.indicator_dense(indicator).0
-    }
-
-    /// [`Self::indicator`] and the same values as plain numbers (see [`Dense`]), when cached.
-    fn indicator_dense(&mut self, indicator: &Indicator) -> (Numbers, Option<Arc<DenseCell>>) {
         let Some((symbol, columns)) = self.ctx.columns(None) else {
-            return (Arc::new(self.none()), None);
+            return self.none();
         };
         let spec = indicator.spec;
         let mut args = Vec::new();
         for (arg, (_, kind)) in indicator.args.iter().zip(spec.args) {
             if *kind == ArgKind::Period && self.bindings.period(arg).is_err() {
-                return (Arc::new(self.none()), None);
+                return self.none();
             }
             args.push(self.bindings.arg(arg));
         }
         let inputs = super::eval::indicator_inputs(indicator, columns);
         let key = super::eval::cache_key(spec, indicator.field, symbol, &args);
-        let numbers = match self
+        match self
             .cache
-            .get_or_compute(key.clone(), inputs.series, || spec.compute(&inputs, &args))
+            .get_or_compute(key, inputs.series, || spec.compute(&inputs, &args))
         {
             // The cache may hold a longer history than this evaluation's; cut it to length.
             Ok(outputs) => match outputs.get(indicator.output) {
-                Some(values) if values.len() == self.days => Arc::clone(values),
-                Some(values) => Arc::new(values[..self.days.min(values.len())].to_vec()),
-                None => Arc::new(self.none()),
+                Some(values) if values.len() == self.days => {
+                    Numbers::nan_encoded(Arc::clone(values))
+                }
+                Some(values) => {
+                    Numbers::nan_encoded(Arc::new(values[..self.days.min(values.len())].to_vec()))
+                }
+                None => self.none(),
             },
-            Err(_) => return (Arc::new(self.none()), None),
-        };
-        let dense = self
-            .cache
-            .dense(&key, indicator.output)
-            .filter(|d| d.len() >= self.days);
-        (numbers, dense)
-    }
-
-    /// A crossing's side: its numbers, and its plain numbers when it is an indicator.
-    fn side(&mut self, node: &Node) -> (Numbers, Option<Arc<DenseCell>>) {
-        match &node.kind {
-            NodeKind::Indicator(indicator) => self.indicator_dense(indicator),
-            _ => (self.numbers(node), None),
+            Err(_) => self.none(),
         }
+    }
+}
+
+/// `node`'s `values` `days` days earlier. A constant (literals and parameters only) has its
+/// value at every offset, as day by day; anything reading the market has none before its
+/// first day.
+fn earlier(node: &Node, values: Numbers, days: usize) -> Numbers {
+    if is_constant(node) {
+        values
+    } else {
+        values.shifted(days)
     }
 }
 
@@ -623,25 +611,32 @@ fn is_constant(node: &Node) -> bool {
     }
 }
 
-fn negated(x: &[Option<f64>]) -> Numbers {
-    Arc::new(x.iter().map(|v| v.map(|v| -v)).collect())
+/// `-x`, present where `x` is (NaN stays NaN).
+fn negated(x: &Numbers) -> Numbers {
+    Numbers {
+        values: Arc::new(x.values.iter().map(|v| -v).collect()),
+        present_from: x.present_from,
+    }
 }
 
-fn arithmetic(op: BinaryOp, x: &[Option<f64>], y: &[Option<f64>]) -> Numbers {
+/// `x op y` on every day: not ready where either side is (a NaN operand gives NaN, and so
+/// does a value missing before a price's `present_from`) or where the result is not finite.
+fn arithmetic(op: BinaryOp, x: &Numbers, y: &Numbers) -> Numbers {
     let values = x
+        .values
         .iter()
-        .zip(y.iter())
+        .zip(y.values.iter())
         .map(|(&x, &y)| {
             let v = match op {
-                BinaryOp::Add => x? + y?,
-                BinaryOp::Sub => x? - y?,
-                BinaryOp::Mul => x? * y?,
-                _ => x? / y?,
+                BinaryOp::Add => x + y,
+                BinaryOp::Sub => x - y,
+                BinaryOp::Mul => x * y,
+                _ => x / y,
             };
-            v.is_finite().then_some(v)
+            if v.is_finite() { v } else { f64::NAN }
         })
         .collect();
-    Arc::new(values)
+    Numbers::nan_encoded(Arc::new(values))
 }
 
 fn is_logical(op: BinaryOp) -> bool {
