@@ -537,5 +537,20 @@ async fn the_document_states_what_the_server_enforces() {
         link("/api/instruments", "201", "ListCandles"),
         "list_candles"
     );
+
+    // Every operation that takes a body documents the answers to a bad one.
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if op.get("requestBody").is_none() {
+                continue;
+            }
+            for status in ["400", "413", "415", "422"] {
+                assert!(
+                    op["responses"].get(status).is_some(),
+                    "{method} {path} does not document {status}"
+                );
+            }
+        }
+    }
     server.shutdown().await;
 }

@@ -66,6 +66,7 @@ async fn state_of_halt(
     responses(
         (status = 200, description = "Halted (halting twice keeps the first reason).", body = doc::TradingHalt),
         (status = 400, description = "The body is not JSON.", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server accepts.", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "An unknown field, or a reason over 500 characters.", body = ErrorBody),
         (status = 500, description = "Internal error.", body = ErrorBody),

@@ -146,6 +146,7 @@ pub(crate) struct TestBody {
         (status = 200, description = "What each channel answered.", body = Vec<doc::NotificationTest>),
         (status = 400, description = "The body is not JSON.", body = ErrorBody),
         (status = 404, description = "No usable channel of that name.", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server accepts.", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
         (status = 422, description = "An unknown field.", body = ErrorBody),
         (status = 500, description = "Internal error.", body = ErrorBody),
