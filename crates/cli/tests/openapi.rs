@@ -340,25 +340,6 @@ async fn the_error_schema_and_the_decimal_strings_are_described() {
     server.shutdown().await;
 }
 
-/// Sends `method path` with the token and `body` as JSON.
-async fn send_json(
-    server: &Server,
-    method: Method,
-    path: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let response = server
-        .client
-        .request(method, server.url(path))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// The message of an API error, asserted to speak the API's language: no CLI flag in it.
 fn api_message(body: &Value) -> String {
     let message = body["error"]["message"]
@@ -437,13 +418,9 @@ async fn the_document_states_what_the_server_enforces() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
         assert!(api_message(&body).contains(name), "{body}");
     }
-    let (status, body) = send_json(
-        &server,
-        Method::POST,
-        "/api/backtests?top=0",
-        json!({"entry": "close > 1"}),
-    )
-    .await;
+    let (status, body) = server
+        .post("/api/backtests?top=0", json!({"entry": "close > 1"}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(api_message(&body).contains("top"), "{body}");
 
@@ -462,7 +439,7 @@ async fn the_document_states_what_the_server_enforces() {
         [json!(["strategies"]), json!(["entry"])],
         "{body_schema}"
     );
-    let (status, body) = send_json(&server, Method::POST, "/api/backtests", json!({})).await;
+    let (status, body) = server.post("/api/backtests", json!({})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let message = api_message(&body);
     assert!(
@@ -488,13 +465,12 @@ async fn the_document_states_what_the_server_enforces() {
             .as_array()
             .is_some_and(|r| r.contains(&json!("source_id")))
     );
-    let (status, body) = send_json(
-        &server,
-        Method::POST,
-        "/api/instruments",
-        json!({"symbol": "BTC", "source": "csv"}),
-    )
-    .await;
+    let (status, body) = server
+        .post(
+            "/api/instruments",
+            json!({"symbol": "BTC", "source": "csv"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(api_message(&body).contains("`path`"), "{body}");
 
@@ -508,7 +484,7 @@ async fn the_document_states_what_the_server_enforces() {
             .as_array()
             .is_some_and(|r| r.contains(&json!("name")))
     );
-    let (status, body) = send_json(&server, Method::POST, "/api/strategies/check", json!({})).await;
+    let (status, body) = server.post("/api/strategies/check", json!({})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let message = api_message(&body);
     assert!(
