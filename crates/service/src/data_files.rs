@@ -95,6 +95,15 @@ pub fn csv_file(path: &str, access: CsvAccess<'_>) -> Result<String, CsvRefusal>
                     root.display()
                 )));
             }
+            // An absolute path outside the folder is refused before the file system is asked,
+            // so the answer does not tell whether such a file exists.
+            if relative.is_absolute() && !relative.starts_with(&root) {
+                return Err(forbidden(format!(
+                    "CSV file {given} is outside the data folder {}: files added through the \
+                     API or the dashboard must be inside it",
+                    root.display()
+                )));
+            }
             let joined = if relative.is_absolute() {
                 relative.to_owned()
             } else {
@@ -200,6 +209,7 @@ mod tests {
             ("env.csv", "outside the data folder"),
             ("/proc/self/environ", "outside the data folder"),
             ("/etc/passwd", "outside the data folder"),
+            ("/no/such/file.csv", "outside the data folder"),
             ("sub", "a folder"),
             ("missing.csv", "does not exist"),
             ("", "empty"),
@@ -208,6 +218,14 @@ mod tests {
             let error = csv_file(path, under).expect_err(path).to_string();
             assert!(error.contains(expected), "{path}: {error}");
         }
+        // The kind an API answers by: 403, 404 or 422.
+        let kind = |path: &str| csv_file(path, under).expect_err(path).kind;
+        assert_eq!(kind("../secret.csv"), CsvRefusalKind::Forbidden);
+        assert_eq!(kind("/no/such/file.csv"), CsvRefusalKind::Forbidden);
+        assert_eq!(kind("link.csv"), CsvRefusalKind::Forbidden);
+        assert_eq!(kind("missing.csv"), CsvRefusalKind::Unusable);
+        assert_eq!(kind("sub"), CsvRefusalKind::Unusable);
+        assert_eq!(kind(""), CsvRefusalKind::Malformed);
     }
 
     #[test]

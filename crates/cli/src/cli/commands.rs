@@ -410,6 +410,7 @@ async fn backtest_examples(json: bool, config: &Config, store: &Store) -> anyhow
             .filter(|s| s.enabled)
             .map(|s| s.name.clone())
             .collect(),
+        caller: backtest::Caller::Cli,
         ..BacktestRequest::default()
     };
     if request.strategies.is_empty() {

@@ -212,8 +212,17 @@ async fn the_server_survives_hostile_requests_and_never_shows_a_secret() {
                 &json!({"symbol": "ENV", "source": "csv", "path": path}),
             )
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        // Forbidden: the request is well formed, the file is not one the API may read.
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert!(body.contains("\"forbidden\""), "{path}: {body}");
     }
+    let (status, body) = server
+        .post(
+            "/api/instruments",
+            &json!({"symbol": "ENV", "source": "csv", "path": "missing.csv"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
     // 4. A file with one 5 MB line: the sync fails with a short error, stored short.
     let (status, body) = server
