@@ -170,22 +170,7 @@ async fn add_instrument(
     let Json(NewInstrumentBody(args)) = body?;
     let root = state.config().csv_root();
     let csv = barter_service::data_files::CsvAccess::Under(&root);
-    let instrument = args.build(csv).map_err(|e| {
-        use barter_service::data_files::CsvRefusalKind;
-        use barter_service::instruments::RegisterError;
-        let message = e.to_string();
-        match &e {
-            RegisterError::NoSample(_) => ApiError::not_found(message),
-            RegisterError::Csv(refusal) => match refusal.kind {
-                CsvRefusalKind::Unusable => ApiError::not_found(message),
-                CsvRefusalKind::Forbidden => {
-                    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
-                }
-                CsvRefusalKind::Malformed => ApiError::invalid(message),
-            },
-            RegisterError::Invalid(_) | RegisterError::Instrument(_) => ApiError::invalid(message),
-        }
-    })?;
+    let instrument = args.build(csv)?;
     state
         .store()
         .add_instrument(&instrument)

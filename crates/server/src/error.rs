@@ -4,6 +4,8 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use barter_service::data_files::CsvRefusalKind;
+use barter_service::instruments::RegisterError;
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -151,6 +153,23 @@ pub fn from_json_value<T: serde::de::DeserializeOwned>(
     value: serde_json::Value,
 ) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
     serde_path_to_error::deserialize(value)
+}
+
+impl From<RegisterError> for ApiError {
+    /// What the request names and is not here (a CSV file, a sample series) is 404, a file it
+    /// may not read 403, and anything else about the request 422.
+    fn from(error: RegisterError) -> Self {
+        let message = error.to_string();
+        match &error {
+            RegisterError::NoSample(_) => Self::not_found(message),
+            RegisterError::Csv(refusal) => match refusal.kind {
+                CsvRefusalKind::Unusable => Self::not_found(message),
+                CsvRefusalKind::Forbidden => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
+                CsvRefusalKind::Malformed => Self::invalid(message),
+            },
+            RegisterError::Invalid(_) | RegisterError::Instrument(_) => Self::invalid(message),
+        }
+    }
 }
 
 impl From<QueryRejection> for ApiError {

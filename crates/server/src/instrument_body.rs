@@ -8,15 +8,16 @@ use std::borrow::Cow;
 
 use barter_core::instrument::{QUOTE_PATTERN, is_quote_currency};
 use barter_core::{Calendar, SourceKind};
-use barter_service::instruments::{NewInstrument, sample_ids};
+use barter_service::instruments::{DEFAULT_QUOTE, NewInstrument, sample_ids};
+use serde::de::DeserializeOwned;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
-use utoipa::openapi::schema::{Discriminator, ObjectBuilder, OneOfBuilder, Type};
+use utoipa::openapi::schema::{Discriminator, OneOfBuilder};
 use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::params::{SymbolParam, Text};
+use crate::params::{SymbolParam, Text, checked_text, schema_name, text_schema};
 
 /// The longest `source_id` or CSV `path` taken.
 const MAX_ID_CHARS: usize = 200;
@@ -34,27 +35,26 @@ pub(crate) struct SourceId(String);
 
 impl<'de> Deserialize<'de> for SourceId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        let valid = text.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && text.chars().count() <= MAX_ID_CHARS
-            && text
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if valid {
-            Ok(Self(text))
-        } else {
-            Err(D::Error::custom(format!(
-                "must be a letter or digit, then up to {} letters, digits, `.`, `_` or `-`",
-                MAX_ID_CHARS - 1
-            )))
-        }
+        checked_text(deserializer, |text| {
+            let valid = text.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && text.chars().count() <= MAX_ID_CHARS
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            valid.then_some(()).ok_or_else(|| {
+                format!(
+                    "must be a letter or digit, then up to {} letters, digits, `.`, `_` or `-`",
+                    MAX_ID_CHARS - 1
+                )
+            })
+        })
+        .map(Self)
     }
 }
 
 impl PartialSchema for SourceId {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
+        text_schema()
             .pattern(Some(SOURCE_ID_PATTERN))
             .max_length(Some(MAX_ID_CHARS))
             .examples([json!("bitcoin")])
@@ -62,11 +62,7 @@ impl PartialSchema for SourceId {
     }
 }
 
-impl ToSchema for SourceId {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("SourceId")
-    }
-}
+schema_name!(SourceId, "SourceId");
 
 /// A CSV file's path ([`PATH_PATTERN`]), relative to the server's CSV data folder or inside it.
 #[derive(Debug, Clone)]
@@ -74,27 +70,25 @@ pub(crate) struct CsvPath(String);
 
 impl<'de> Deserialize<'de> for CsvPath {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        let control = |c: char| c.is_control();
-        let valid = !text.is_empty()
-            && text.chars().count() <= MAX_ID_CHARS
-            && !text.chars().any(control)
-            && text.trim() == text;
-        if valid {
-            Ok(Self(text))
-        } else {
-            Err(D::Error::custom(format!(
-                "must be 1 to {MAX_ID_CHARS} characters, without control characters or spaces \
-                 at either end"
-            )))
-        }
+        checked_text(deserializer, |text| {
+            let valid = !text.is_empty()
+                && text.chars().count() <= MAX_ID_CHARS
+                && !text.chars().any(char::is_control)
+                && text.trim() == text;
+            valid.then_some(()).ok_or_else(|| {
+                format!(
+                    "must be 1 to {MAX_ID_CHARS} characters, without control characters or \
+                     spaces at either end"
+                )
+            })
+        })
+        .map(Self)
     }
 }
 
 impl PartialSchema for CsvPath {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
+        text_schema()
             .pattern(Some(PATH_PATTERN))
             .max_length(Some(MAX_ID_CHARS))
             .examples([json!("btc-usd-daily.csv")])
@@ -102,11 +96,7 @@ impl PartialSchema for CsvPath {
     }
 }
 
-impl ToSchema for CsvPath {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("CsvPath")
-    }
-}
+schema_name!(CsvPath, "CsvPath");
 
 /// A quote currency ([`QUOTE_PATTERN`]).
 #[derive(Debug, Clone)]
@@ -114,30 +104,25 @@ pub(crate) struct Quote(String);
 
 impl<'de> Deserialize<'de> for Quote {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        if is_quote_currency(&text) {
-            Ok(Self(text))
-        } else {
-            Err(D::Error::custom("must be 2 to 10 letters or digits"))
-        }
+        checked_text(deserializer, |text| {
+            is_quote_currency(text)
+                .then_some(())
+                .ok_or_else(|| "must be 2 to 10 letters or digits".to_owned())
+        })
+        .map(Self)
     }
 }
 
 impl PartialSchema for Quote {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
+        text_schema()
             .pattern(Some(QUOTE_PATTERN))
-            .default(Some(json!("USD")))
+            .default(Some(json!(DEFAULT_QUOTE)))
             .into()
     }
 }
 
-impl ToSchema for Quote {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("QuoteCurrency")
-    }
-}
+schema_name!(Quote, "QuoteCurrency");
 
 /// One of the bundled sample's series, by its id (case-insensitive).
 #[derive(Debug, Clone)]
@@ -163,35 +148,30 @@ fn sample_pattern() -> String {
 
 impl<'de> Deserialize<'de> for SampleId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        let known = sample_ids().any(|id| id.eq_ignore_ascii_case(&text));
-        if known {
-            Ok(Self(text))
-        } else {
+        checked_text(deserializer, |text| {
+            if sample_ids().any(|id| id.eq_ignore_ascii_case(text)) {
+                return Ok(());
+            }
             let ids: Vec<&str> = sample_ids().collect();
-            Err(D::Error::custom(format!(
+            Err(format!(
                 "is not a series of the bundled sample: one of {}",
                 ids.join(", ")
-            )))
-        }
+            ))
+        })
+        .map(Self)
     }
 }
 
 impl PartialSchema for SampleId {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
+        text_schema()
             .pattern(Some(sample_pattern()))
             .examples([json!("BTC")])
             .into()
     }
 }
 
-impl ToSchema for SampleId {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("SampleId")
-    }
-}
+schema_name!(SampleId, "SampleId");
 
 /// Declares a one-value enum for `source`: the tag of one body shape. Its schema is written
 /// here rather than derived, as the derive does not see a `rename` given through a macro.
@@ -207,10 +187,7 @@ macro_rules! source_tag {
 
         impl PartialSchema for $name {
             fn schema() -> RefOr<Schema> {
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some([$value]))
-                    .into()
+                text_schema().enum_values(Some([$value])).into()
             }
         }
 
@@ -312,53 +289,88 @@ impl<'de> Deserialize<'de> for NewInstrumentBody {
         // Read whole (the body is bounded by the server's limit), then as the shape `source`
         // names: its errors then name the field at fault, not "no variant matched".
         let value = Value::deserialize(deserializer)?;
-        let Some(source) = value.get("source").and_then(Value::as_str) else {
-            return Err(D::Error::custom(
-                "`source` must be one of sample, coingecko, binance, alpaca, csv",
-            ));
-        };
-        let shape = |e: serde_path_to_error::Error<serde_json::Error>| D::Error::custom(e);
+        let source = value
+            .get("source")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        fn read<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+            value: Value,
+        ) -> Result<T, D::Error> {
+            crate::error::from_json_value(value).map_err(D::Error::custom)
+        }
         let new = match source {
             "sample" => {
-                let b: SampleInstrument = crate::error::from_json_value(value).map_err(shape)?;
-                common(b.symbol, SourceKind::Sample, b.name, b.quote, b.calendar)
-                    .with_id(b.source_id.map(|id| id.0))
+                let b: SampleInstrument = read::<_, D>(value)?;
+                let id = b.source_id.map(|id| id.0);
+                common(
+                    b.symbol,
+                    SourceKind::Sample,
+                    id,
+                    b.name,
+                    b.quote,
+                    b.calendar,
+                )
             }
             "coingecko" => {
-                let b: CoinGeckoInstrument = crate::error::from_json_value(value).map_err(shape)?;
-                common(b.symbol, SourceKind::CoinGecko, b.name, b.quote, b.calendar)
-                    .with_id(Some(b.source_id.0))
+                let b: CoinGeckoInstrument = read::<_, D>(value)?;
+                let id = Some(b.source_id.0);
+                common(
+                    b.symbol,
+                    SourceKind::CoinGecko,
+                    id,
+                    b.name,
+                    b.quote,
+                    b.calendar,
+                )
             }
             "binance" => {
-                let b: BinanceInstrument = crate::error::from_json_value(value).map_err(shape)?;
-                common(b.symbol, SourceKind::Binance, b.name, b.quote, b.calendar)
-                    .with_id(Some(b.source_id.0))
+                let b: BinanceInstrument = read::<_, D>(value)?;
+                let id = Some(b.source_id.0);
+                common(
+                    b.symbol,
+                    SourceKind::Binance,
+                    id,
+                    b.name,
+                    b.quote,
+                    b.calendar,
+                )
             }
             "alpaca" => {
-                let b: AlpacaInstrument = crate::error::from_json_value(value).map_err(shape)?;
-                common(b.symbol, SourceKind::Alpaca, b.name, b.quote, b.calendar)
-                    .with_id(b.source_id.map(|id| id.0))
+                let b: AlpacaInstrument = read::<_, D>(value)?;
+                let id = b.source_id.map(|id| id.0);
+                common(
+                    b.symbol,
+                    SourceKind::Alpaca,
+                    id,
+                    b.name,
+                    b.quote,
+                    b.calendar,
+                )
             }
             "csv" => {
-                let b: CsvInstrument = crate::error::from_json_value(value).map_err(shape)?;
-                let mut new = common(b.symbol, SourceKind::Csv, b.name, b.quote, b.calendar);
-                new.path = Some(b.path.0.into());
-                new
+                let b: CsvInstrument = read::<_, D>(value)?;
+                NewInstrument {
+                    path: Some(b.path.0.into()),
+                    ..common(b.symbol, SourceKind::Csv, None, b.name, b.quote, b.calendar)
+                }
             }
             _ => {
-                return Err(D::Error::custom(
-                    "`source` must be one of sample, coingecko, binance, alpaca, csv",
-                ));
+                let sources: Vec<&str> = SHAPES.iter().map(|(source, _)| *source).collect();
+                return Err(D::Error::custom(format!(
+                    "`source` must be one of {}",
+                    sources.join(", ")
+                )));
             }
         };
         Ok(Self(new))
     }
 }
 
-/// The service's request from the fields every shape has.
+/// The service's request from the fields the shapes share.
 fn common(
     symbol: SymbolParam,
     source: SourceKind,
+    source_id: Option<String>,
     name: Option<Text<100>>,
     quote: Option<Quote>,
     calendar: Option<Calendar>,
@@ -366,24 +378,11 @@ fn common(
     NewInstrument {
         symbol: symbol.0,
         source,
-        source_id: None,
+        source_id,
         path: None,
         name: name.map(|n| n.0),
-        quote: quote.map_or_else(|| "USD".to_owned(), |q| q.0),
+        quote: quote.map_or_else(|| DEFAULT_QUOTE.to_owned(), |q| q.0),
         calendar,
-    }
-}
-
-/// Sets a request's source id.
-trait WithId {
-    /// The request with `id` as its source id.
-    fn with_id(self, id: Option<String>) -> Self;
-}
-
-impl WithId for NewInstrument {
-    fn with_id(mut self, id: Option<String>) -> Self {
-        self.source_id = id;
-        self
     }
 }
 

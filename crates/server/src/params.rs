@@ -14,6 +14,33 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
+/// A string schema: what every text parameter's schema starts from.
+pub(crate) fn text_schema() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+/// Reads a text, kept only when `check` finds nothing wrong with it (its message is the error).
+pub(crate) fn checked_text<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    check: impl FnOnce(&str) -> Result<(), String>,
+) -> Result<String, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    check(&text).map_err(D::Error::custom)?;
+    Ok(text)
+}
+
+/// Names a parameter type's schema among the document's components.
+macro_rules! schema_name {
+    ($ty:ty, $name:literal) => {
+        impl utoipa::ToSchema for $ty {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed($name)
+            }
+        }
+    };
+}
+pub(crate) use schema_name;
+
 /// An instrument symbol exactly as sent (no surrounding spaces): [`SYMBOL_PATTERN`], upper-cased
 /// once read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +57,7 @@ impl<'de> Deserialize<'de> for SymbolParam {
 
 impl PartialSchema for SymbolParam {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
+        text_schema()
             .description(Some(
                 "An instrument symbol: a letter or digit, then letters, digits, `-`, `_` or `.`; \
                  case-insensitive (stored upper-case).",
@@ -44,11 +70,7 @@ impl PartialSchema for SymbolParam {
     }
 }
 
-impl ToSchema for SymbolParam {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("Symbol")
-    }
-}
+schema_name!(SymbolParam, "Symbol");
 
 /// A day, exactly `YYYY-MM-DD` (RFC 3339's full date: `2025-1-5`, spaces around it or an empty
 /// value are refused, not read leniently as the CLI does).
@@ -73,19 +95,14 @@ impl<'de> Deserialize<'de> for DayParam {
 
 impl PartialSchema for DayParam {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
+        text_schema()
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
             .examples([json!("2025-01-31")])
             .into()
     }
 }
 
-impl ToSchema for DayParam {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("Day")
-    }
-}
+schema_name!(DayParam, "Day");
 
 /// A whole number from `MIN` to `MAX` (a page size, how many of the best to return).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,23 +150,20 @@ pub(crate) struct Text<const MAX: usize>(pub(crate) String);
 
 impl<'de, const MAX: usize> Deserialize<'de> for Text<MAX> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        let chars = text.chars().count();
-        if chars > MAX {
-            return Err(D::Error::custom(format!(
-                "may have at most {MAX} characters, got {chars}"
-            )));
-        }
-        Ok(Self(text))
+        checked_text(deserializer, |text| {
+            let chars = text.chars().count();
+            if chars > MAX {
+                return Err(format!("may have at most {MAX} characters, got {chars}"));
+            }
+            Ok(())
+        })
+        .map(Self)
     }
 }
 
 impl<const MAX: usize> PartialSchema for Text<MAX> {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .max_length(Some(MAX))
-            .into()
+        text_schema().max_length(Some(MAX)).into()
     }
 }
 

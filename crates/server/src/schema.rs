@@ -1,5 +1,7 @@
-//! The schemas of the API's JSON bodies, for the OpenAPI document only (see [`crate::openapi`]):
-//! the handlers build their JSON from the domain types, and these restate its shape.
+//! The schemas of the API's JSON answers, for the OpenAPI document only (see [`crate::openapi`]):
+//! the handlers build their JSON from the domain types, and these restate its shape. Request
+//! bodies and parameters are described by the types the handlers read them into (see
+//! [`crate::params`]).
 #![allow(
     dead_code,
     reason = "documentation types: only their ToSchema implementations are used"
@@ -67,27 +69,6 @@ pub struct Instrument {
     pub calendar: Calendar,
     /// Inactive instruments keep their candles but are skipped by sync.
     pub active: bool,
-}
-
-/// The body of `POST /api/instruments` (unknown fields are refused with 422).
-#[derive(ToSchema)]
-pub struct NewInstrument {
-    /// Unique symbol, e.g. `BTC` (upper-cased).
-    #[schema(example = "BTC")]
-    pub symbol: String,
-    /// Where its candles come from.
-    pub source: SourceKind,
-    /// The source's id (default: the symbol).
-    pub source_id: Option<String>,
-    /// The CSV file, for source `csv`.
-    pub path: Option<String>,
-    /// Human-readable name (default: the symbol, or the sample's name).
-    pub name: Option<String>,
-    /// Quote currency (default `USD`).
-    #[schema(default = "USD")]
-    pub quote: Option<String>,
-    /// Trading calendar (default: the source's).
-    pub calendar: Option<Calendar>,
 }
 
 /// The answer of `DELETE /api/instruments/{symbol}`.

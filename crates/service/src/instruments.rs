@@ -54,8 +54,11 @@ pub fn sample_ids() -> impl Iterator<Item = &'static str> {
     barter_sources::sample::SERIES.iter().map(|s| s.symbol)
 }
 
+/// The quote currency of an instrument registered without one.
+pub const DEFAULT_QUOTE: &str = "USD";
+
 fn usd() -> String {
-    "USD".to_owned()
+    DEFAULT_QUOTE.to_owned()
 }
 
 impl NewInstrument {

@@ -153,23 +153,22 @@ impl Signal {
         if from >= to {
             return None;
         }
-        if let Condition::Cross {
+        if let Some(PlainCross {
             above,
             x,
             y,
             lag_x,
             lag_y,
-        } = &self.condition
-            && let (Some(x), Some(y)) = (x.plain(), y.plain())
+        }) = self.condition.plain_cross()
         {
             // A missing value is NaN, and NaN compares false: a day with a missing value never
             // crosses, so every day is tested alike, with no "ready" to look for first.
-            let start = from.max(*lag_x).max(*lag_y);
+            let start = from.max(lag_x).max(lag_y);
             let to = to.min(x.len()).min(y.len());
             if start >= to {
                 return None;
             }
-            return cross_in_plain(*above, (x, y), (*lag_x, *lag_y), start, to);
+            return cross_in_plain(above, (x, y), (lag_x, lag_y), start, to);
         }
         self.scan(from, to)
     }
@@ -189,27 +188,26 @@ impl Signal {
             None => Outcome::NotReady,
         };
         let days = self.days;
-        if let Condition::Cross {
+        if let Some(PlainCross {
             above,
             x,
             y,
             lag_x,
             lag_y,
-        } = &self.condition
-            && let (Some(x), Some(y)) = (x.plain(), y.plain())
+        }) = self.condition.plain_cross()
             && x.len() >= days
             && y.len() >= days
-            && (*lag_x).max(*lag_y) <= days
+            && lag_x.max(lag_y) <= days
         {
             // Lags longer than the history leave nothing to compare: the day-by-day path
             // says "not ready" for every day without slicing before the start.
-            let skip = (*lag_x).max(*lag_y);
+            let skip = lag_x.max(lag_y);
             let mut out = Vec::with_capacity(days);
             out.resize(skip, Outcome::NotReady);
             let n = days - skip;
             let today = (&x[skip..days], &y[skip..days]);
             let yesterday = (&x[skip - lag_x..][..n], &y[skip - lag_y..][..n]);
-            if *above {
+            if above {
                 cross_outcomes::<true>(today, yesterday, &mut out);
             } else {
                 cross_outcomes::<false>(today, yesterday, &mut out);
@@ -325,7 +323,38 @@ enum Condition {
     Earlier(Box<Condition>, usize),
 }
 
+/// A crossing at a rule's top whose two sides are plain numbers (NaN = not ready): what the
+/// loops over whole series read.
+struct PlainCross<'a> {
+    above: bool,
+    x: &'a [f64],
+    y: &'a [f64],
+    lag_x: usize,
+    lag_y: usize,
+}
+
 impl Condition {
+    /// This condition as a [`PlainCross`], when it is a crossing of two plain series.
+    fn plain_cross(&self) -> Option<PlainCross<'_>> {
+        let Self::Cross {
+            above,
+            x,
+            y,
+            lag_x,
+            lag_y,
+        } = self
+        else {
+            return None;
+        };
+        Some(PlainCross {
+            above: *above,
+            x: x.plain()?,
+            y: y.plain()?,
+            lag_x: *lag_x,
+            lag_y: *lag_y,
+        })
+    }
+
     fn at(&self, i: usize) -> Option<bool> {
         match self {
             Self::Never => None,

@@ -331,7 +331,7 @@ pub fn backtest_with(
         let aligned = candles.len() == days.len()
             && candles.first().map(Candle::day) == days.first().copied();
         let candles = if aligned { candles } else { &[][..] };
-        let first = days.partition_point(|d| *d < from);
+        let first = prepared.first;
         lanes.push(Lane {
             symbol,
             days,
@@ -461,6 +461,8 @@ const PARALLEL_LANES: usize = 8;
 
 /// One instrument's decisions over the whole history, before the walk.
 struct Prepared {
+    /// Where the period starts in the instrument's days.
+    first: usize,
     /// Whether each strategy trades the instrument.
     traded: Vec<bool>,
     /// Entry outcomes per strategy, when they can be known over the history.
@@ -545,6 +547,7 @@ fn prepare(
         exits.push(exit);
     }
     Prepared {
+        first,
         traded,
         entries,
         passes,
