@@ -27,11 +27,10 @@ pub struct Symbol(Arc<str>);
 /// around it is trimmed, the characters Rust's `trim` removes, spelled out because a pattern's
 /// `\s` differs between languages), for the API's description of the types it takes as they
 /// are.
-#[cfg(feature = "openapi")]
 pub const LENIENT_SYMBOL_PATTERN: &str = concat!(
-    "^[\\t\\n\\x0B\\x0C\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*",
+    "^[\\t-\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*",
     "[A-Za-z0-9][A-Za-z0-9_.-]{0,19}",
-    "[\\t\\n\\x0B\\x0C\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$"
+    "[\\t-\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$"
 );
 
 #[cfg(feature = "openapi")]
@@ -195,6 +194,47 @@ mod tests {
         // The exact form keeps the spaces the lenient one trims, and refuses them.
         assert!(Symbol::parse_exact(" BTC").is_err());
         assert!(Symbol::parse_exact("btc").is_ok());
+    }
+
+    #[test]
+    fn the_lenient_pattern_trims_exactly_what_parse_trims() {
+        // Every character Rust's `trim` removes, as the pattern's class lists them.
+        let trimmed: Vec<char> = (0..=u32::from(char::MAX))
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace())
+            .collect();
+        let mut class = String::new();
+        let mut i = 0;
+        while i < trimmed.len() {
+            let mut j = i;
+            while j + 1 < trimmed.len() && u32::from(trimmed[j + 1]) == u32::from(trimmed[j]) + 1 {
+                j += 1;
+            }
+            let code = |c: char| match c {
+                '\t' => "\\t".to_owned(),
+                '\n' => "\\n".to_owned(),
+                '\r' => "\\r".to_owned(),
+                ' ' => " ".to_owned(),
+                c if u32::from(c) < 0x100 => format!("\\x{:02X}", u32::from(c)),
+                c => format!("\\u{:04X}", u32::from(c)),
+            };
+            // A run of three or more is a range; shorter runs are listed.
+            if j >= i + 2 {
+                class.push_str(&format!("{}-{}", code(trimmed[i]), code(trimmed[j])));
+            } else {
+                for &c in &trimmed[i..=j] {
+                    class.push_str(&code(c));
+                }
+            }
+            i = j + 1;
+        }
+        assert_eq!(
+            LENIENT_SYMBOL_PATTERN,
+            format!("^[{class}]*[A-Za-z0-9][A-Za-z0-9_.-]{{0,19}}[{class}]*$")
+        );
+        for &c in &trimmed {
+            assert!(Symbol::parse(&format!("{c}BTC{c}")).is_ok(), "{c:?}");
+        }
     }
 
     #[test]

@@ -380,6 +380,32 @@ async fn the_server_survives_hostile_requests_and_never_shows_a_secret() {
     }
     server.assert_alive("garbage bodies").await;
 
+    // Names and numbers the API reads as they are: a long unknown strategy name is echoed
+    // short, a count written as a huge float or a fraction is refused, a body that is an array
+    // is no object.
+    let long_name = "n".repeat(20_000);
+    let (status, body) = server
+        .post("/api/backtests", &json!({ "strategies": [long_name] }))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        body.len() < 2_000,
+        "the name is shown cut: {} bytes",
+        body.len()
+    );
+    for count in [json!(1e300), json!(2.5), json!(-1)] {
+        let (status, body) = server
+            .post(
+                "/api/backtests",
+                &json!({ "entry": "close > 1", "max_holding_days": count }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{count}: {body}");
+    }
+    let (status, body) = server.post("/api/halt", &json!([null])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    server.assert_alive("long names and odd numbers").await;
+
     let peak = server.peak_rss_kib();
     assert!(
         peak < MAX_PEAK_RSS_KIB,
